@@ -1,0 +1,38 @@
+# glimpse-go. `make demo` and `make test` do the whole set-up on a fresh
+# Debian machine (as root, or with sudo): scripts/install-deps.sh installs
+# the system packages that are missing.
+
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+FUZZTIME ?= 30s
+
+.PHONY: deps demo test vet bench-gearman fuzz clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+demo: deps
+	$(GO) run ./examples/gearman-echo
+
+vet:
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# Jobs/s of gearman.Client+Worker against libgearman's C client+worker.
+# GEARMAN_PORT=N: use that gearmand and measure only the Go pair;
+# WORKERS and JOBS set the worker processes and the job count.
+bench-gearman: deps
+	$(GO) build -o bin/gearmanbench ./bench/gearmanbench
+	./bin/gearmanbench
+
+# Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzPacketReader$$' -fuzztime $(FUZZTIME) ./gearman
+	$(GO) test -run '^$$' -fuzz '^FuzzAdminParse$$' -fuzztime $(FUZZTIME) ./gearman
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config
+
+clean:
+	rm -rf bin bench/cgearman/bin

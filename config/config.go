@@ -1,0 +1,406 @@
+package config
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/ini.v1"
+)
+
+// EnvVar names the config file when no -c flag is given.
+const EnvVar = "GLIMPSE_CLUSTER_CONFIG"
+
+// DefaultJobServerPort is gearmand's port, used for a job server written
+// without one.
+const DefaultJobServerPort = 4730
+
+// Defaults of the optional [worker] and [fanout] keys.
+const (
+	DefaultShutdownTimeout   = 5 * time.Minute
+	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultStore             = "glimpse-fanout.db"
+	DefaultCopyTimeout       = 30 * time.Second
+	DefaultPruneAfter        = time.Minute
+)
+
+// ErrNoConfig is what FromEnv returns when EnvVar is unset, so that a
+// program can fall back to a local cluster with errors.Is.
+var ErrNoConfig = errors.New("no config file: pass -c FILE or set " + EnvVar)
+
+// Client is the [client] section: what a program using the pool, and
+// every worker, needs to reach the cluster.
+type Client struct {
+	JobServers         []string // job_server_url: "host:port[,host2:port]" (port defaults to 4730); at least one
+	CommandFrontendURL string   // command_frontend_url: clients publish commands here (zmq URL, e.g. tcp://broker:9000)
+	CommandBackendURL  string   // command_backend_url: workers subscribe here
+	LogFrontendURL     string   // log_frontend_url: workers publish logs/replies here
+	LogBackendURL      string   // log_backend_url: clients subscribe here
+}
+
+// Server is the [server] section: the URLs the broker binds (e.g. tcp://*:9000).
+type Server struct {
+	CommandFrontendURL, CommandBackendURL, LogFrontendURL, LogBackendURL string
+}
+
+// Worker is the optional [worker] section.
+type Worker struct {
+	Slots             int           // slots: jobs run at once per worker process; 0 = GOMAXPROCS
+	Functions         []string      // functions: comma-separated registered names to serve; empty = all
+	ShutdownTimeout   time.Duration // shutdown_timeout: how long a drain may take before the worker exits anyway (default 5m)
+	HeartbeatInterval time.Duration // heartbeat_interval (default 5s)
+	LogLevel          slog.Level    // log_level: debug|info|warn|error (default info)
+}
+
+// Fanout is the optional [fanout] section.
+type Fanout struct {
+	Store       string        // store: subscriber store DSN: a file path (SQLite, default "glimpse-fanout.db") or postgres://...
+	CopyTimeout time.Duration // copy_timeout: per-copy timeout of a foreground fanout (default 30s)
+	PruneAfter  time.Duration // prune_after: drop subscribers whose queue had no worker this long (default 1m)
+}
+
+// File is a whole config file.
+type File struct {
+	Path   string // as given to Load, or the name given to Parse
+	Client Client
+	Server Server
+	Worker Worker
+	Fanout Fanout
+}
+
+// DefaultWorker is the [worker] section of a file that has none; programs
+// that run without a config file (a local cluster) use it too.
+func DefaultWorker() Worker {
+	return Worker{
+		ShutdownTimeout:   DefaultShutdownTimeout,
+		HeartbeatInterval: DefaultHeartbeatInterval,
+		LogLevel:          slog.LevelInfo,
+	}
+}
+
+// DefaultFanout is the [fanout] section of a file that has none.
+func DefaultFanout() Fanout {
+	return Fanout{
+		Store:       DefaultStore,
+		CopyTimeout: DefaultCopyTimeout,
+		PruneAfter:  DefaultPruneAfter,
+	}
+}
+
+// HasServer reports whether the file has the broker's bind URLs; the
+// broker needs them, nothing else does.
+func (f *File) HasServer() bool { return !f.Server.IsZero() }
+
+// Load reads and validates the config file at path. A missing file gives
+// an *Error that wraps fs.ErrNotExist.
+func Load(path string) (*File, error) {
+	if path == "" {
+		return nil, &Error{Err: errors.New("empty config file path")}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		// The *PathError would repeat the path that Error already shows.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &Error{File: path, Err: fmt.Errorf("cannot read config file: %w", err)}
+	}
+	return Parse(path, data)
+}
+
+// FromEnv loads the file named by the GLIMPSE_CLUSTER_CONFIG environment
+// variable. When it is unset or empty the error is ErrNoConfig.
+func FromEnv() (*File, error) {
+	path := os.Getenv(EnvVar)
+	if path == "" {
+		return nil, ErrNoConfig
+	}
+	return Load(path)
+}
+
+// LoadOrEnv is the -c flag convention of every glimpse-go program: the
+// flag's path when given, else the one in GLIMPSE_CLUSTER_CONFIG, else
+// ErrNoConfig.
+func LoadOrEnv(path string) (*File, error) {
+	if path != "" {
+		return Load(path)
+	}
+	return FromEnv()
+}
+
+// iniOptions: keys are case-insensitive as in Python's configparser, which
+// glimpse used (section names stay case-sensitive there too); repeated
+// keys are kept as shadows so that they can be reported instead of the
+// last one silently winning; double quotes may protect a ';' or '#'.
+var iniOptions = ini.LoadOptions{
+	InsensitiveKeys:            true,
+	AllowShadows:               true,
+	AllowDuplicateShadowValues: true,
+	UnescapeValueDoubleQuotes:  true,
+}
+
+// Parse reads and validates a config file from data; name is used in
+// errors and as File.Path. Every problem is reported, as *Error values
+// joined with errors.Join; a syntax error stops parsing, so it comes alone.
+func Parse(name string, data []byte) (*File, error) {
+	lines := indexLines(data)
+	raw, err := ini.LoadSources(iniOptions, data)
+	if err != nil {
+		return nil, syntaxError(name, data, err)
+	}
+	p := &parser{
+		file:  &File{Path: name, Worker: DefaultWorker(), Fanout: DefaultFanout()},
+		given: make(map[string]bool),
+	}
+	p.parse(raw)
+	for _, e := range p.errs {
+		e.File = name
+		e.Line = lines.find(e.Section, e.Key)
+	}
+	// In file order, as a compiler lists its errors; problems with no line
+	// (a missing [client]) last.
+	slices.SortStableFunc(p.errs, func(a, b *Error) int {
+		return cmp.Compare(sortLine(a.Line), sortLine(b.Line))
+	})
+	if len(p.errs) > 0 {
+		return nil, join(p.errs)
+	}
+	return p.file, nil
+}
+
+type parser struct {
+	file  *File
+	errs  []*Error
+	given map[string]bool // "section.key" written with a value, even if rejected
+}
+
+func (p *parser) fail(section, key string, err error) {
+	p.errs = append(p.errs, &Error{Section: section, Key: key, Err: err})
+}
+
+// sectionKeys lists every section and its keys, for the unknown-name
+// errors and their hints.
+var sectionKeys = map[string][]string{
+	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
+	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
+	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel},
+	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter},
+}
+
+var sectionOrder = []string{secClient, secServer, secWorker, secFanout}
+
+func (p *parser) parse(raw *ini.File) {
+	hasClient := false
+	for _, sec := range raw.Sections() {
+		name := sec.Name()
+		switch name {
+		case ini.DefaultSection:
+			p.defaultSection(sec)
+		case secClient:
+			hasClient = true
+			p.client(p.values(sec))
+		case secServer:
+			p.server(p.values(sec))
+		case secWorker:
+			p.worker(p.values(sec))
+		case secFanout:
+			p.fanout(p.values(sec))
+		default:
+			msg := "unknown section: want [client], [server], [worker] or [fanout]"
+			if s := closest(name, sectionOrder); s != "" {
+				msg = fmt.Sprintf("unknown section; did you mean [%s]?", s)
+			}
+			p.fail(name, "", errors.New(msg))
+		}
+	}
+	if !hasClient {
+		// Every program, the broker included, runs in a cluster whose job
+		// servers it may need to reach; requiring them keeps one rule and
+		// means a loaded File always has a usable Client.
+		p.fail(secClient, keyJobServers, errors.New("missing: every config file needs a [client] section naming at least one Gearman job server"))
+	}
+}
+
+// defaultSection reports keys written above the first section header:
+// configparser would copy them into every section, which hides typos and
+// is never what a glimpse config needs.
+func (p *parser) defaultSection(sec *ini.Section) {
+	for _, k := range sec.KeyStrings() {
+		msg := "key outside any section: put it under [client], [server], [worker] or [fanout]"
+		for _, s := range sectionOrder {
+			if slices.Contains(sectionKeys[s], k) {
+				msg = fmt.Sprintf("key outside any section: put it under [%s]", s)
+				break
+			}
+		}
+		p.fail(ini.DefaultSection, k, errors.New(msg))
+	}
+}
+
+// values returns the section's known, non-empty values by key, and
+// reports unknown and repeated keys. An empty value means "not set", so
+// that `key =` falls back to the default as an absent key does.
+func (p *parser) values(sec *ini.Section) map[string]string {
+	name := sec.Name()
+	known := sectionKeys[name]
+	vals := make(map[string]string)
+	for _, k := range sec.KeyStrings() {
+		if !slices.Contains(known, k) {
+			p.fail(name, k, errors.New(unknownKey(name, k)))
+			continue
+		}
+		key, err := sec.GetKey(k)
+		if err != nil {
+			continue // cannot happen: k came from the section's own list
+		}
+		// Raw values (not Key.String) so that "%(x)s" is not expanded.
+		all := key.ValueWithShadows()
+		switch {
+		case len(all) > 1:
+			p.fail(name, k, fmt.Errorf("given %d times; keep one", len(all)))
+			p.given[name+"."+k] = true
+		case len(all) == 1:
+			vals[k] = all[0]
+			p.given[name+"."+k] = true
+		}
+	}
+	return vals
+}
+
+func unknownKey(section, key string) string {
+	known := sectionKeys[section]
+	if s := closest(key, known); s != "" {
+		return fmt.Sprintf("unknown key; did you mean %s?", s)
+	}
+	for _, other := range sectionOrder {
+		if s := closest(key, sectionKeys[other]); s != "" {
+			return fmt.Sprintf("unknown key in [%s]; %s belongs in [%s]", section, s, other)
+		}
+	}
+	return "unknown key; [" + section + "] takes " + strings.Join(known, ", ")
+}
+
+func (p *parser) client(v map[string]string) {
+	c := &p.file.Client
+	c.CommandFrontendURL = v[keyCommandFrontend]
+	c.CommandBackendURL = v[keyCommandBackend]
+	c.LogFrontendURL = v[keyLogFrontend]
+	c.LogBackendURL = v[keyLogBackend]
+	if s, ok := v[keyJobServers]; ok {
+		servers, errs := checkJobServers(splitList(s), true)
+		c.JobServers = servers
+		p.errs = append(p.errs, errs...)
+	} else if !p.given[secClient+"."+keyJobServers] {
+		p.fail(secClient, keyJobServers, errors.New("missing: name at least one Gearman job server, host:port[,host2:port]"))
+	}
+	p.errs = append(p.errs, checkURLs(secClient, c.urls(), false)...)
+}
+
+func (p *parser) server(v map[string]string) {
+	s := &p.file.Server
+	s.CommandFrontendURL = v[keyCommandFrontend]
+	s.CommandBackendURL = v[keyCommandBackend]
+	s.LogFrontendURL = v[keyLogFrontend]
+	s.LogBackendURL = v[keyLogBackend]
+	p.errs = append(p.errs, checkURLs(secServer, s.urls(), true)...)
+}
+
+// worker and fanout convert what they can and leave the default in place
+// of a value that did not convert, so that check() reports each bad key
+// once.
+func (p *parser) worker(v map[string]string) {
+	w := &p.file.Worker
+	if s, ok := v[keySlots]; ok {
+		n, err := parseInt(s)
+		if err != nil {
+			p.fail(secWorker, keySlots, err)
+		} else {
+			w.Slots = n
+		}
+	}
+	if s, ok := v[keyFunctions]; ok {
+		w.Functions = splitList(s)
+	}
+	p.duration(secWorker, keyShutdownTimeout, v, &w.ShutdownTimeout)
+	p.duration(secWorker, keyHeartbeatInterval, v, &w.HeartbeatInterval)
+	if s, ok := v[keyLogLevel]; ok {
+		l, err := parseLevel(s)
+		if err != nil {
+			p.fail(secWorker, keyLogLevel, err)
+		} else {
+			w.LogLevel = l
+		}
+	}
+	p.errs = append(p.errs, w.check()...)
+}
+
+func (p *parser) fanout(v map[string]string) {
+	f := &p.file.Fanout
+	if s, ok := v[keyStore]; ok {
+		f.Store = s
+	}
+	p.duration(secFanout, keyCopyTimeout, v, &f.CopyTimeout)
+	p.duration(secFanout, keyPruneAfter, v, &f.PruneAfter)
+	p.errs = append(p.errs, f.check()...)
+}
+
+func (p *parser) duration(section, key string, v map[string]string, dst *time.Duration) {
+	s, ok := v[key]
+	if !ok {
+		return
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		p.fail(section, key, err)
+		return
+	}
+	*dst = d
+}
+
+func sortLine(n int) int {
+	if n == 0 {
+		return math.MaxInt
+	}
+	return n
+}
+
+func parseInt(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q: not a whole number", s)
+	}
+	return n, nil
+}
+
+// splitList splits a comma-separated value, trimming each entry. Empty
+// entries are kept so that the checks can report a stray comma.
+func splitList(s string) []string {
+	parts := strings.Split(s, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return parts
+}
+
+// closest suggests the name the user probably meant: the same up to case,
+// surrounding spaces and '-' for '_'.
+func closest(name string, names []string) string {
+	norm := func(s string) string {
+		return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), "-", "_")
+	}
+	for _, n := range names {
+		if norm(n) == norm(name) {
+			return n
+		}
+	}
+	return ""
+}

@@ -1,0 +1,55 @@
+package config_test
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/glimpse-go/glimpse/config"
+)
+
+func Example() {
+	// Programs call config.LoadOrEnv(*flagC); Parse reads the same text.
+	f, err := config.Parse("config.ini", []byte(`
+[client]
+job_server_url = gearman1:4730, gearman2   ; the port defaults to 4730
+command_frontend_url = tcp://broker:9000
+command_backend_url  = tcp://broker:9001
+log_frontend_url     = tcp://broker:9002
+log_backend_url      = tcp://broker:9003
+
+[worker]
+slots = 4
+functions = imaging.resize, square
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(f.Client.JobServers)
+	fmt.Println(f.Client.HasBroker(), f.HasServer())
+	fmt.Println(f.Worker.Slots, f.Worker.Functions, f.Worker.ShutdownTimeout, f.Worker.LogLevel)
+	fmt.Println(f.Fanout.Store)
+	// Output:
+	// [gearman1:4730 gearman2:4730]
+	// true false
+	// 4 [imaging.resize square] 5m0s INFO
+	// glimpse-fanout.db
+}
+
+func ExampleError() {
+	_, err := config.Parse("config.ini", []byte(`[client]
+job_server_url = host:notaport
+[worker]
+heartbeat_interval = 5
+`))
+	// Every problem is reported, each an *Error.
+	fmt.Println(err)
+	var e *config.Error
+	if errors.As(err, &e) {
+		fmt.Printf("first: line %d, [%s] %s\n", e.Line, e.Section, e.Key)
+	}
+	// Output:
+	// config.ini:2: [client] job_server_url: "host:notaport": port "notaport" is not 1-65535
+	// config.ini:4: [worker] heartbeat_interval: "5": not a duration (write e.g. 30s, 5m, 1h30m)
+	// first: line 2, [client] job_server_url
+}

@@ -1,0 +1,403 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Section and key names, in one place so that parsing, validation and
+// the hints in error messages cannot drift apart.
+const (
+	secClient = "client"
+	secServer = "server"
+	secWorker = "worker"
+	secFanout = "fanout"
+
+	keyJobServers      = "job_server_url"
+	keyCommandFrontend = "command_frontend_url"
+	keyCommandBackend  = "command_backend_url"
+	keyLogFrontend     = "log_frontend_url"
+	keyLogBackend      = "log_backend_url"
+
+	keySlots             = "slots"
+	keyFunctions         = "functions"
+	keyShutdownTimeout   = "shutdown_timeout"
+	keyHeartbeatInterval = "heartbeat_interval"
+	keyLogLevel          = "log_level"
+
+	keyStore       = "store"
+	keyCopyTimeout = "copy_timeout"
+	keyPruneAfter  = "prune_after"
+)
+
+// maxFunctionName is DESIGN.md's limit on a registered function name; it
+// keeps "glimpse." + name well inside what gearmand accepts.
+const maxFunctionName = 200
+
+// Validate checks a Client built in code with the rules Load applies to a
+// file: at least one job server, each "host:port" (the port is not
+// optional here: Load fills in 4730, code should too), no duplicates, and
+// the four broker URLs either all set or all empty.
+func (c Client) Validate() error {
+	_, errs := checkJobServers(c.JobServers, false)
+	errs = append(errs, checkURLs(secClient, c.urls(), false)...)
+	return join(errs)
+}
+
+// HasBroker reports whether the broker URLs are set, that is whether
+// commands and logs can flow between clients and workers. A cluster
+// without a broker still runs maps.
+func (c Client) HasBroker() bool {
+	for _, u := range c.urls() {
+		if u.value != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks a Server built in code: the four URLs all set or all
+// empty, each a ZeroMQ bind address.
+func (s Server) Validate() error {
+	return join(checkURLs(secServer, s.urls(), true))
+}
+
+// IsZero reports whether no bind URL is set, that is whether this
+// machine's config tells a broker nothing.
+func (s Server) IsZero() bool { return s == Server{} }
+
+// Validate checks a Worker built in code. Durations must be positive,
+// so start from [DefaultWorker] rather than from a zero Worker.
+func (w Worker) Validate() error { return join(w.check()) }
+
+// Validate checks a Fanout built in code. Start from [DefaultFanout].
+func (f Fanout) Validate() error { return join(f.check()) }
+
+type namedURL struct{ key, value string }
+
+func (c Client) urls() []namedURL {
+	return []namedURL{
+		{keyCommandFrontend, c.CommandFrontendURL},
+		{keyCommandBackend, c.CommandBackendURL},
+		{keyLogFrontend, c.LogFrontendURL},
+		{keyLogBackend, c.LogBackendURL},
+	}
+}
+
+func (s Server) urls() []namedURL {
+	return []namedURL{
+		{keyCommandFrontend, s.CommandFrontendURL},
+		{keyCommandBackend, s.CommandBackendURL},
+		{keyLogFrontend, s.LogFrontendURL},
+		{keyLogBackend, s.LogBackendURL},
+	}
+}
+
+func (w Worker) check() []*Error {
+	var errs []*Error
+	add := func(key string, err error) {
+		errs = append(errs, &Error{Section: secWorker, Key: key, Err: err})
+	}
+	if w.Slots < 0 {
+		add(keySlots, fmt.Errorf("%d: must be 0 (one slot per CPU) or more", w.Slots))
+	}
+	for _, err := range checkFunctions(w.Functions) {
+		add(keyFunctions, err)
+	}
+	if err := checkPositive(w.ShutdownTimeout); err != nil {
+		add(keyShutdownTimeout, err)
+	}
+	if err := checkPositive(w.HeartbeatInterval); err != nil {
+		add(keyHeartbeatInterval, err)
+	}
+	switch w.LogLevel {
+	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
+	default:
+		add(keyLogLevel, fmt.Errorf("%v: want debug, info, warn or error", w.LogLevel))
+	}
+	return errs
+}
+
+func (f Fanout) check() []*Error {
+	var errs []*Error
+	add := func(key string, err error) {
+		errs = append(errs, &Error{Section: secFanout, Key: key, Err: err})
+	}
+	if err := checkStore(f.Store); err != nil {
+		add(keyStore, err)
+	}
+	if err := checkPositive(f.CopyTimeout); err != nil {
+		add(keyCopyTimeout, err)
+	}
+	if err := checkPositive(f.PruneAfter); err != nil {
+		add(keyPruneAfter, err)
+	}
+	return errs
+}
+
+// checkJobServers validates a job server list and returns it normalized
+// to "host:port". defaultPort lets an entry omit the port (the file
+// syntax); code must spell it out, because pool.New dials the strings as
+// they are.
+func checkJobServers(entries []string, defaultPort bool) ([]string, []*Error) {
+	var errs []*Error
+	add := func(err error) {
+		errs = append(errs, &Error{Section: secClient, Key: keyJobServers, Err: err})
+	}
+	if len(entries) == 0 {
+		add(errors.New("missing: name at least one Gearman job server, host:port[,host2:port]"))
+		return nil, errs
+	}
+	var out []string
+	seen := make(map[string]string) // normalized, lowercased -> as written
+	for _, e := range entries {
+		addr, err := checkJobServer(e, defaultPort)
+		if err != nil {
+			add(err)
+			continue
+		}
+		k := strings.ToLower(addr)
+		if first, dup := seen[k]; dup {
+			if first == e {
+				add(fmt.Errorf("%q: listed twice", e))
+			} else {
+				add(fmt.Errorf("%q: same job server as %q", e, first))
+			}
+			continue
+		}
+		seen[k] = e
+		out = append(out, addr)
+	}
+	return out, errs
+}
+
+func checkJobServer(e string, defaultPort bool) (string, error) {
+	if e == "" {
+		return "", errors.New("empty entry in the list (a stray comma?)")
+	}
+	if strings.Contains(e, "://") {
+		return "", fmt.Errorf("%q: want host:port, without a scheme", e)
+	}
+	var host, port string
+	switch {
+	case defaultPort && strings.HasPrefix(e, "[") && strings.HasSuffix(e, "]"):
+		host, port = e[1:len(e)-1], strconv.Itoa(DefaultJobServerPort)
+	case defaultPort && !strings.Contains(e, ":"):
+		host, port = e, strconv.Itoa(DefaultJobServerPort)
+	default:
+		var err error
+		host, port, err = net.SplitHostPort(e)
+		if err != nil {
+			if strings.Count(e, ":") > 1 && !strings.HasPrefix(e, "[") {
+				return "", fmt.Errorf("%q: write IPv6 addresses in brackets, e.g. [::1]:%d", e, DefaultJobServerPort)
+			}
+			return "", fmt.Errorf("%q: want host:port", e)
+		}
+	}
+	if err := checkHost(host); err != nil {
+		return "", fmt.Errorf("%q: %w", e, err)
+	}
+	n, err := checkPort(port)
+	if err != nil {
+		return "", fmt.Errorf("%q: %w", e, err)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n)), nil
+}
+
+// checkURLs applies the all-or-none rule and checks each set URL. The
+// four go together because a broker with only some of its channels, or a
+// client that can send commands but never hear the replies, is a
+// half-configured cluster that would fail later and more obscurely.
+func checkURLs(section string, urls []namedURL, bind bool) []*Error {
+	var errs []*Error
+	var set, unset []string
+	for _, u := range urls {
+		if u.value == "" {
+			unset = append(unset, u.key)
+			continue
+		}
+		set = append(set, u.key)
+		if err := checkZMQ(u.value, bind); err != nil {
+			errs = append(errs, &Error{Section: section, Key: u.key, Err: err})
+		}
+	}
+	if len(set) > 0 {
+		for _, k := range unset {
+			errs = append(errs, &Error{Section: section, Key: k,
+				Err: fmt.Errorf("missing: %s is set, and the four broker URLs go together (all or none)", set[0])})
+		}
+	}
+	return errs
+}
+
+// checkZMQ accepts the ZeroMQ transports glimpse-go uses. bind is true in
+// [server], where "*" means every interface; a client cannot connect to it.
+func checkZMQ(u string, bind bool) error {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return fmt.Errorf("%q: want tcp://host:port, ipc://path or inproc://name", u)
+	}
+	switch scheme {
+	case "tcp":
+		host, port, err := net.SplitHostPort(rest)
+		if err != nil {
+			return fmt.Errorf("%q: want tcp://host:port", u)
+		}
+		if host == "*" {
+			if !bind {
+				return fmt.Errorf("%q: host \"*\" is for binding, in [server]; give the broker's host name", u)
+			}
+		} else if err := checkHost(host); err != nil {
+			return fmt.Errorf("%q: %w", u, err)
+		}
+		if _, err := checkPort(port); err != nil {
+			return fmt.Errorf("%q: %w", u, err)
+		}
+	case "ipc", "inproc":
+		if rest == "" {
+			return fmt.Errorf("%q: empty %s address", u, scheme)
+		}
+		if i := strings.IndexFunc(rest, unicode.IsControl); i >= 0 {
+			return fmt.Errorf("%q: control character in %s address", u, scheme)
+		}
+	default:
+		return fmt.Errorf("%q: unsupported scheme %q: want tcp, ipc or inproc", u, scheme)
+	}
+	return nil
+}
+
+// checkHost accepts IP addresses and anything shaped like a host name
+// (which includes interface names such as eth0, valid in a ZeroMQ bind).
+// It resolves nothing: config files are read on machines that may not see
+// the cluster's DNS.
+func checkHost(h string) error {
+	if h == "" {
+		return errors.New("empty host")
+	}
+	if net.ParseIP(h) != nil {
+		return nil
+	}
+	if len(h) > 253 {
+		return errors.New("host name longer than 253 characters")
+	}
+	for _, r := range h {
+		if !isASCIIAlnum(r) && r != '-' && r != '.' && r != '_' {
+			return fmt.Errorf("host %q is not an IP address or host name", h)
+		}
+	}
+	return nil
+}
+
+// checkPort insists on plain digits: strconv.Atoi alone would take "+80".
+func checkPort(p string) (int, error) {
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 || strings.IndexFunc(p, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+		return 0, fmt.Errorf("port %q is not 1-65535", p)
+	}
+	return n, nil
+}
+
+func checkFunctions(names []string) []error {
+	var errs []error
+	seen := make(map[string]bool)
+	for _, n := range names {
+		switch {
+		case n == "":
+			errs = append(errs, errors.New("empty entry in the list (a stray comma?)"))
+		case !validFunctionName(n):
+			errs = append(errs, fmt.Errorf("%q: not a function name (1-%d of letters, digits, '.', '_', '-', ':')", n, maxFunctionName))
+		case seen[n]:
+			errs = append(errs, fmt.Errorf("%q: listed twice", n))
+		}
+		seen[n] = true
+	}
+	return errs
+}
+
+// validFunctionName is DESIGN.md's rule for registered names. ASCII only:
+// the name goes on the Gearman wire and into logs and shell commands.
+func validFunctionName(n string) bool {
+	if len(n) == 0 || len(n) > maxFunctionName {
+		return false
+	}
+	for _, r := range n {
+		if !isASCIIAlnum(r) && !strings.ContainsRune("._-:", r) {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCIIAlnum(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}
+
+// checkPositive rejects zero too: a zero timeout or interval would make a
+// worker give up at once or spin, never what anyone means.
+func checkPositive(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("%v: must be positive", d)
+	}
+	return nil
+}
+
+// checkStore accepts a file path (SQLite) or a postgres:// URL; other
+// URL schemes are most likely a wrong guess, better caught here than
+// created as a file named "mysql:..." by SQLite.
+func checkStore(s string) error {
+	if s == "" {
+		return errors.New("empty: give a file path (SQLite) or a postgres:// URL")
+	}
+	scheme, _, isURL := strings.Cut(s, "://")
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		if isURL {
+			return errors.New("control character in the store URL")
+		}
+		return fmt.Errorf("%q: control character in the file name", s)
+	}
+	if !isURL {
+		return nil
+	}
+	if scheme != "postgres" && scheme != "postgresql" {
+		return fmt.Errorf("unsupported scheme %q: give a file path (SQLite) or a postgres:// URL", scheme)
+	}
+	if _, err := url.Parse(s); err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole URL, password included
+		}
+		return fmt.Errorf("not a valid postgres:// URL: %v", err)
+	}
+	return nil
+}
+
+// parseLevel takes the four names case-insensitively; slog's own parser
+// also takes forms like "INFO+2" that would only surprise here.
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%q: want debug, info, warn or error", s)
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q: not a duration (write e.g. 30s, 5m, 1h30m)", s)
+	}
+	return d, nil
+}

@@ -1,0 +1,698 @@
+package gearman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Priority is the queue a job is submitted to.
+type Priority int
+
+// Job priorities; a worker takes high before normal before low.
+const (
+	PriorityNormal Priority = iota
+	PriorityHigh
+	PriorityLow
+)
+
+func (p Priority) String() string {
+	switch p {
+	case PriorityNormal:
+		return "normal"
+	case PriorityHigh:
+		return "high"
+	case PriorityLow:
+		return "low"
+	}
+	return "Priority(" + strconv.Itoa(int(p)) + ")"
+}
+
+// JobHandle names a job on the job server that holds it.
+type JobHandle struct {
+	Server string // "host:port" of the job server
+	Handle string // the server's job handle
+}
+
+// JobStatus is the answer to GET_STATUS.
+type JobStatus struct {
+	Known     bool // the server knows the job (queued or running)
+	Running   bool
+	Numerator uint64 // progress last reported by WORK_STATUS
+	Denom     uint64
+}
+
+// UpdateKind says what an Update carries.
+type UpdateKind int
+
+// Kinds of intermediate updates a worker can send for a foreground job.
+const (
+	UpdateData    UpdateKind = iota // WORK_DATA: a piece of streamed output
+	UpdateWarning                   // WORK_WARNING
+	UpdateStatus                    // WORK_STATUS: progress
+)
+
+// Update is an intermediate message from the worker running a task.
+type Update struct {
+	Kind      UpdateKind
+	Data      []byte // UpdateData and UpdateWarning
+	Numerator uint64 // UpdateStatus
+	Denom     uint64 // UpdateStatus
+}
+
+// SubmitOption configures one submission.
+type SubmitOption func(*submitOptions)
+
+type submitOptions struct {
+	unique   string
+	priority Priority
+	updates  func(Update)
+	runAt    time.Time
+}
+
+// WithUnique sets the job's unique id (at most MaxUniqueSize bytes). The
+// job server coalesces foreground jobs with the same function and unique
+// id: one job runs and every submitter gets its result.
+func WithUnique(id string) SubmitOption { return func(o *submitOptions) { o.unique = id } }
+
+// WithPriority sets the job's priority (default PriorityNormal).
+func WithPriority(p Priority) SubmitOption { return func(o *submitOptions) { o.priority = p } }
+
+// WithUpdates calls fn, in order, for every WORK_DATA, WORK_WARNING and
+// WORK_STATUS of the task. fn runs on the connection's reader goroutine:
+// it must return quickly and must not wait for other tasks.
+func WithUpdates(fn func(Update)) SubmitOption { return func(o *submitOptions) { o.updates = fn } }
+
+// WithRunAt schedules a background job to run no earlier than t
+// (SUBMIT_JOB_EPOCH). Foreground submissions reject it.
+func WithRunAt(t time.Time) SubmitOption { return func(o *submitOptions) { o.runAt = t } }
+
+// Task is a foreground job submitted by a Client.
+type Task struct {
+	Function string
+	Unique   string
+
+	server  *clientServer
+	handle  string
+	updates func(Update)
+	done    chan struct{}
+	result  []byte
+	err     error
+	ended   bool // guarded by server.mu
+}
+
+// Handle names the job on its job server.
+func (t *Task) Handle() JobHandle { return JobHandle{Server: t.server.addr, Handle: t.handle} }
+
+// Done is closed when the task has ended.
+func (t *Task) Done() <-chan struct{} { return t.done }
+
+// Result returns the task's outcome; call it after Done is closed.
+// The error is a *JobException, ErrJobFailed, or wraps ErrConnectionLost
+// or ErrClientClosed.
+func (t *Task) Result() ([]byte, error) {
+	<-t.done
+	return t.result, t.err
+}
+
+// Wait waits for the task to end, or for ctx. Giving up on a task does not
+// stop the job: only closing the connection that submitted it makes
+// gearmand drop it before a worker takes it.
+func (t *Task) Wait(ctx context.Context) ([]byte, error) {
+	select {
+	case <-t.done:
+		return t.result, t.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Client submits jobs to one or more job servers. It keeps one connection
+// to each, pipelines every request on it, and reconnects with backoff when
+// a connection breaks. It is safe for concurrent use.
+//
+// A job with a unique id always goes to the same live server (a hash of the
+// id picks it), so that submitters of the same id meet on one server and
+// are coalesced there; other jobs go round-robin. When the chosen server is
+// down the next live one is used.
+type Client struct {
+	opts    options
+	servers []*clientServer
+	next    atomic.Uint32
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced when a server connects
+}
+
+// NewClient connects to the job servers at addrs ("host[:port]"). It
+// returns an error if none of them can be reached; servers that are down
+// are retried in the background.
+func NewClient(ctx context.Context, addrs []string, opts ...Option) (*Client, error) {
+	addrs, err := normalizeAddrs(addrs)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{opts: buildOptions(opts), changed: make(chan struct{})}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	for _, a := range addrs {
+		s := &clientServer{c: c, addr: a, tasks: map[string]*taskList{}, tried: make(chan struct{})}
+		c.servers = append(c.servers, s)
+		c.wg.Add(1)
+		go s.run()
+	}
+	var errs []error
+	for _, s := range c.servers {
+		select {
+		case <-s.tried:
+		case <-ctx.Done():
+			c.Close()
+			return nil, ctx.Err()
+		}
+		s.mu.Lock()
+		up, dialErr := s.cn != nil, s.dialErr
+		s.mu.Unlock()
+		if up {
+			return c, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", s.addr, dialErr))
+	}
+	c.Close()
+	return nil, fmt.Errorf("gearman: no job server reachable: %w", errors.Join(errs...))
+}
+
+// Close fails every task in flight with ErrClientClosed, closes the
+// connections and waits for the client's goroutines to end. A foreground
+// job still queued at a job server is dropped there when a worker asks
+// for it.
+func (c *Client) Close() error {
+	c.cancel()
+	for _, s := range c.servers {
+		s.mu.Lock()
+		cn := s.cn
+		s.mu.Unlock()
+		if cn != nil {
+			cn.close(ErrClientClosed)
+		}
+	}
+	c.wg.Wait()
+	return nil
+}
+
+// Call submits a foreground job and waits for its result.
+func (c *Client) Call(ctx context.Context, function string, data []byte, opts ...SubmitOption) ([]byte, error) {
+	t, r, args, err := c.newTask(function, data, opts)
+	if err != nil {
+		return nil, err
+	}
+	// No need to wait for JOB_CREATED on its own: an ERROR answer or a
+	// lost connection ends the task too.
+	if err := c.dispatch(ctx, t.Unique, r, args...); err != nil {
+		return nil, fmt.Errorf("gearman: submit %s: %w", function, err)
+	}
+	return t.Wait(ctx)
+}
+
+// Submit submits a foreground job and returns once the job server has
+// created it. The task's result comes later, through Wait or Done/Result.
+func (c *Client) Submit(ctx context.Context, function string, data []byte, opts ...SubmitOption) (*Task, error) {
+	t, r, args, err := c.newTask(function, data, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.reply = make(chan reply, 1)
+	if err := c.dispatch(ctx, t.Unique, r, args...); err != nil {
+		return nil, fmt.Errorf("gearman: submit %s: %w", function, err)
+	}
+	if _, err := r.wait(ctx); err != nil {
+		return nil, fmt.Errorf("gearman: submit %s: %w", function, err)
+	}
+	return t, nil
+}
+
+func (c *Client) newTask(function string, data []byte, opts []SubmitOption) (*Task, *request, [][]byte, error) {
+	o := submitOptions{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := checkSubmit(function, o); err != nil {
+		return nil, nil, nil, err
+	}
+	if !o.runAt.IsZero() {
+		return nil, nil, nil, fmt.Errorf("gearman: submit %s: WithRunAt needs a background job", function)
+	}
+	t := &Task{Function: function, Unique: o.unique, updates: o.updates, done: make(chan struct{})}
+	pt := [...]PacketType{PriorityNormal: SubmitJob, PriorityHigh: SubmitJobHigh, PriorityLow: SubmitJobLow}[o.priority]
+	r := &request{expect: JobCreated, sent: pt, task: t}
+	return t, r, [][]byte{[]byte(function), []byte(o.unique), data}, nil
+}
+
+// SubmitBackground submits a background job: the job server answers as soon
+// as it has queued it, and nobody waits for the result.
+func (c *Client) SubmitBackground(ctx context.Context, function string, data []byte, opts ...SubmitOption) (JobHandle, error) {
+	o := submitOptions{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := checkSubmit(function, o); err != nil {
+		return JobHandle{}, err
+	}
+	pt := [...]PacketType{PriorityNormal: SubmitJobBg, PriorityHigh: SubmitJobHighBg, PriorityLow: SubmitJobLowBg}[o.priority]
+	args := [][]byte{[]byte(function), []byte(o.unique), data}
+	if !o.runAt.IsZero() {
+		if o.priority != PriorityNormal {
+			return JobHandle{}, fmt.Errorf("gearman: submit %s: WithRunAt cannot be combined with %s priority", function, o.priority)
+		}
+		pt = SubmitJobEpoch
+		epoch := strconv.FormatInt(o.runAt.Unix(), 10)
+		args = [][]byte{[]byte(function), []byte(o.unique), []byte(epoch), data}
+	}
+	p, err := c.request(ctx, o.unique, &request{expect: JobCreated, sent: pt}, args...)
+	if err != nil {
+		return JobHandle{}, fmt.Errorf("gearman: submit background %s: %w", function, err)
+	}
+	return JobHandle{Server: p.server, Handle: p.pkt.Arg(0)}, nil
+}
+
+func checkSubmit(function string, o submitOptions) error {
+	if err := checkFunction(function); err != nil {
+		return err
+	}
+	if err := checkUnique(o.unique); err != nil {
+		return fmt.Errorf("gearman: submit %s: %w", function, err)
+	}
+	if o.priority < PriorityNormal || o.priority > PriorityLow {
+		return fmt.Errorf("gearman: submit %s: unknown priority %d", function, int(o.priority))
+	}
+	return nil
+}
+
+// Status asks the job server that holds a job how it is doing.
+func (c *Client) Status(ctx context.Context, h JobHandle) (JobStatus, error) {
+	var s *clientServer
+	for _, cs := range c.servers {
+		if cs.addr == h.Server {
+			s = cs
+		}
+	}
+	if s == nil {
+		return JobStatus{}, fmt.Errorf("gearman: status of %s: %s is not one of this client's servers", h.Handle, h.Server)
+	}
+	r := &request{expect: StatusRes, sent: GetStatus, reply: make(chan reply, 1)}
+	err := s.send(r, []byte(h.Handle))
+	if errors.Is(err, errNotConnected) {
+		err = fmt.Errorf("%s is not connected", h.Server)
+	}
+	var rep reply
+	if err == nil {
+		rep, err = r.wait(ctx)
+	}
+	if err != nil {
+		return JobStatus{}, fmt.Errorf("gearman: status of %s: %w", h.Handle, err)
+	}
+	p := rep.pkt
+	num, _ := strconv.ParseUint(p.Arg(3), 10, 64)
+	den, _ := strconv.ParseUint(p.Arg(4), 10, 64)
+	return JobStatus{Known: p.Arg(1) == "1", Running: p.Arg(2) == "1", Numerator: num, Denom: den}, nil
+}
+
+// Echo sends data to a job server and returns what it sent back: a
+// round-trip check of the connection.
+func (c *Client) Echo(ctx context.Context, data []byte) ([]byte, error) {
+	r, err := c.request(ctx, "", &request{expect: EchoRes, sent: EchoReq}, data)
+	if err != nil {
+		return nil, fmt.Errorf("gearman: echo: %w", err)
+	}
+	return r.pkt.Args[0], nil
+}
+
+// Servers returns the client's job server addresses and whether each is
+// connected now.
+func (c *Client) Servers() map[string]bool {
+	m := make(map[string]bool, len(c.servers))
+	for _, s := range c.servers {
+		s.mu.Lock()
+		m[s.addr] = s.cn != nil
+		s.mu.Unlock()
+	}
+	return m
+}
+
+// request sends a packet to the server picked for key and waits for the
+// answer.
+func (c *Client) request(ctx context.Context, key string, r *request, args ...[]byte) (reply, error) {
+	r.reply = make(chan reply, 1)
+	if err := c.dispatch(ctx, key, r, args...); err != nil {
+		return reply{}, err
+	}
+	return r.wait(ctx)
+}
+
+// dispatch sends r to the server picked for key. While no server is
+// connected it waits for one, up to ctx.
+func (c *Client) dispatch(ctx context.Context, key string, r *request, args ...[]byte) error {
+	for {
+		if c.ctx.Err() != nil {
+			return ErrClientClosed
+		}
+		s, wait := c.pick(key)
+		if s == nil {
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return fmt.Errorf("no job server connected: %w", ctx.Err())
+			case <-c.ctx.Done():
+				return ErrClientClosed
+			}
+		}
+		err := s.send(r, args...)
+		if errors.Is(err, errNotConnected) {
+			continue // lost the race with a disconnect; pick again
+		}
+		return err
+	}
+}
+
+var errNotConnected = errors.New("not connected")
+
+// pick returns a connected server for key, or nil and a channel that is
+// closed when a server connects.
+func (c *Client) pick(key string) (*clientServer, <-chan struct{}) {
+	n := len(c.servers)
+	var start int
+	if key != "" {
+		h := fnv.New32a()
+		h.Write([]byte(key))
+		start = int(h.Sum32() % uint32(n))
+	} else if n > 1 {
+		start = int(c.next.Add(1) % uint32(n))
+	}
+	c.mu.Lock()
+	wait := c.changed
+	c.mu.Unlock()
+	for i := range n {
+		s := c.servers[(start+i)%n]
+		s.mu.Lock()
+		up := s.cn != nil
+		s.mu.Unlock()
+		if up {
+			return s, nil
+		}
+	}
+	return nil, wait
+}
+
+func (c *Client) announce() {
+	c.mu.Lock()
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+}
+
+// request is one packet that the job server answers in order: a submit
+// (JOB_CREATED), GET_STATUS (STATUS_RES), ECHO_REQ (ECHO_RES) or OPTION_REQ
+// (OPTION_RES); any of them may instead get ERROR.
+type request struct {
+	expect PacketType
+	sent   PacketType
+	task   *Task // foreground submits only
+	reply  chan reply
+}
+
+func (r *request) wait(ctx context.Context) (reply, error) {
+	select {
+	case rep := <-r.reply:
+		return rep, rep.err
+	case <-ctx.Done():
+		// The answer still comes and keeps the order; nobody reads it.
+		return reply{}, ctx.Err()
+	}
+}
+
+// answer hands the job server's answer to whoever waits for it.
+func (r *request) answer(rep reply) {
+	if r.reply != nil {
+		r.reply <- rep
+	}
+}
+
+type reply struct {
+	server string
+	pkt    *Packet
+	err    error
+}
+
+// taskList holds the tasks waiting on one job handle. Several submitters of
+// the same unique id on this connection share a handle, and gearmand sends
+// each WORK_* packet once per submitter: each copy goes to the next task in
+// turn, and each final packet ends one task.
+type taskList struct {
+	tasks []*Task
+	next  int
+}
+
+// clientServer is a Client's link to one job server.
+type clientServer struct {
+	c    *Client
+	addr string
+
+	mu      sync.Mutex
+	cn      *conn      // nil while disconnected
+	pending []*request // sent, waiting for their answer, in order
+	tasks   map[string]*taskList
+	dialErr error
+
+	tried chan struct{} // closed after the first dial attempt
+}
+
+func (s *clientServer) send(r *request, args ...[]byte) error {
+	s.mu.Lock()
+	cn := s.cn
+	if cn == nil {
+		s.mu.Unlock()
+		return errNotConnected
+	}
+	// Queue under s.mu so that answers match the order of s.pending; write
+	// outside it so the reader is not held up by our system call.
+	own, err := cn.enqueue(r.sent, args...)
+	if err == nil {
+		s.pending = append(s.pending, r)
+	}
+	s.mu.Unlock()
+	if own {
+		cn.flush()
+	}
+	return err
+}
+
+func (s *clientServer) run() {
+	defer s.c.wg.Done()
+	o := &s.c.opts
+	for attempt := 0; ; attempt++ {
+		cn, err := dialConn(s.c.ctx, s.addr, o.dialTimeout, o.maxPacket)
+		if err == nil {
+			attempt = -1
+			s.attach(cn)
+			s.markTried()
+			s.readLoop(cn)
+			s.detach(cn)
+		} else {
+			s.mu.Lock()
+			s.dialErr = err
+			s.mu.Unlock()
+			s.markTried()
+			o.logger.Debug("gearman: dial failed", "server", s.addr, "err", err)
+		}
+		wait := backoff(max(attempt, 0), o.backoffMin, o.backoffMax)
+		select {
+		case <-s.c.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (s *clientServer) markTried() {
+	select {
+	case <-s.tried:
+	default:
+		close(s.tried)
+	}
+}
+
+func (s *clientServer) attach(cn *conn) {
+	s.mu.Lock()
+	s.cn = cn
+	s.dialErr = nil
+	// Without this option gearmand turns WORK_EXCEPTION into WORK_FAIL.
+	cn.sendAsync(OptionReq, []byte("exceptions"))
+	s.pending = append(s.pending, &request{expect: OptionRes, sent: OptionReq})
+	if id := s.c.opts.clientID; id != "" {
+		cn.sendAsync(SetClientID, []byte(id))
+	}
+	s.mu.Unlock()
+	if err := s.c.ctx.Err(); err != nil {
+		cn.close(ErrClientClosed) // Close ran before we published cn
+	}
+	s.c.opts.logger.Debug("gearman: connected", "server", s.addr)
+	s.c.announce()
+}
+
+func (s *clientServer) readLoop(cn *conn) {
+	for {
+		p, err := cn.read()
+		if err != nil {
+			return
+		}
+		if err := s.handle(p); err != nil {
+			s.c.opts.logger.Warn("gearman: closing connection", "server", s.addr, "err", err)
+			cn.close(err)
+			return
+		}
+	}
+}
+
+// detach fails everything that was in flight on cn.
+func (s *clientServer) detach(cn *conn) {
+	cause := cn.cause()
+	err := fmt.Errorf("%w: %s: %w", ErrConnectionLost, s.addr, cause)
+	if s.c.ctx.Err() != nil {
+		err = ErrClientClosed
+	}
+	s.mu.Lock()
+	pending, tasks := s.pending, s.tasks
+	s.cn, s.pending, s.tasks = nil, nil, map[string]*taskList{}
+	for _, r := range pending {
+		r.answer(reply{server: s.addr, err: err})
+		if r.task != nil {
+			s.endLocked(r.task, nil, err)
+		}
+	}
+	for _, l := range tasks {
+		for _, t := range l.tasks {
+			s.endLocked(t, nil, err)
+		}
+	}
+	s.mu.Unlock()
+	if !errors.Is(cause, ErrClientClosed) {
+		s.c.opts.logger.Info("gearman: disconnected", "server", s.addr, "err", cause)
+	}
+}
+
+func (s *clientServer) endLocked(t *Task, result []byte, err error) {
+	if t.ended {
+		return
+	}
+	t.ended = true
+	t.result, t.err = result, err
+	close(t.done)
+}
+
+// handle routes one packet from the job server. An error means the stream
+// no longer makes sense and the connection must go.
+func (s *clientServer) handle(p *Packet) error {
+	switch p.Type {
+	case JobCreated, StatusRes, StatusResUnique, EchoRes, OptionRes, Error:
+		return s.answer(p)
+	case WorkData, WorkWarning, WorkStatus, WorkComplete, WorkFail, WorkException:
+		s.work(p)
+		return nil
+	}
+	return fmt.Errorf("%w: unexpected %s from job server", ErrProtocol, p.Type)
+}
+
+func (s *clientServer) answer(p *Packet) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) == 0 {
+		return fmt.Errorf("%w: %s answers no request", ErrProtocol, p.Type)
+	}
+	r := s.pending[0]
+	s.pending[0] = nil
+	s.pending = s.pending[1:]
+	if p.Type == Error {
+		err := &ServerError{Server: s.addr, Request: r.sent, Code: p.Arg(0), Message: p.Arg(1)}
+		if r.task != nil {
+			s.endLocked(r.task, nil, err)
+		}
+		if r.expect == OptionRes {
+			s.c.opts.logger.Warn("gearman: option refused; exceptions will arrive as WORK_FAIL", "server", s.addr, "err", err)
+		}
+		r.answer(reply{server: s.addr, err: err})
+		return nil
+	}
+	if p.Type != r.expect {
+		return fmt.Errorf("%w: got %s in answer to %s", ErrProtocol, p.Type, r.sent)
+	}
+	if t := r.task; t != nil {
+		t.server = s
+		t.handle = p.Arg(0)
+		l := s.tasks[t.handle]
+		if l == nil {
+			l = &taskList{}
+			s.tasks[t.handle] = l
+		}
+		l.tasks = append(l.tasks, t)
+	}
+	r.answer(reply{server: s.addr, pkt: p})
+	return nil
+}
+
+func (s *clientServer) work(p *Packet) {
+	handle := p.Arg(0)
+	s.mu.Lock()
+	l := s.tasks[handle]
+	if l == nil || len(l.tasks) == 0 {
+		s.mu.Unlock()
+		return // a task we no longer track (for example after Close)
+	}
+	var t *Task
+	switch p.Type {
+	case WorkComplete, WorkFail, WorkException:
+		t = l.tasks[0]
+		l.tasks = l.tasks[1:]
+		if len(l.tasks) == 0 {
+			delete(s.tasks, handle)
+		} else {
+			l.next %= len(l.tasks)
+		}
+		switch p.Type {
+		case WorkComplete:
+			s.endLocked(t, p.Args[1], nil)
+		case WorkFail:
+			s.endLocked(t, nil, fmt.Errorf("%s job %s: %w", t.Function, handle, ErrJobFailed))
+		default:
+			s.endLocked(t, nil, &JobException{Function: t.Function, Handle: handle, Data: p.Args[1]})
+		}
+		s.mu.Unlock()
+		return
+	}
+	t = l.tasks[l.next%len(l.tasks)]
+	l.next = (l.next + 1) % len(l.tasks)
+	fn := t.updates
+	s.mu.Unlock()
+	if fn == nil {
+		return
+	}
+	u := Update{Kind: UpdateData}
+	switch p.Type {
+	case WorkData:
+		u.Data = p.Args[1]
+	case WorkWarning:
+		u.Kind, u.Data = UpdateWarning, p.Args[1]
+	case WorkStatus:
+		u.Kind = UpdateStatus
+		u.Numerator, _ = strconv.ParseUint(p.Arg(1), 10, 64)
+		u.Denom, _ = strconv.ParseUint(p.Arg(2), 10, 64)
+	}
+	fn(u)
+}

@@ -1,0 +1,230 @@
+package gearman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+)
+
+// conn is one TCP connection to a job server. Its owner reads packets with
+// read; any goroutine may send. Writes are combined: a sender that finds
+// no write in progress writes everything queued itself, once, and hands
+// what piled up meanwhile to the writer goroutine; senders that find a
+// write in progress only queue. So concurrent senders share system calls,
+// and an uncontended send costs no goroutine switch.
+type conn struct {
+	nc   net.Conn
+	pr   *PacketReader
+	addr string
+
+	mu      sync.Mutex
+	out     []byte // encoded packets not yet being written
+	spare   []byte // the other buffer, reused between writes
+	writing bool   // someone owns the socket's write side
+	closing bool   // refuse new sends; flushClose is draining
+	err     error  // why the conn died; set once
+
+	handoff    chan struct{} // buffered(1): the writer goroutine now owns writing
+	done       chan struct{} // closed when the conn is dead
+	writerDone chan struct{}
+}
+
+// errConnClosed is the cause recorded when we close a conn ourselves.
+var errConnClosed = errors.New("connection closed")
+
+func dialConn(ctx context.Context, addr string, timeout time.Duration, maxPacket int) (*conn, error) {
+	d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{
+		nc:         nc,
+		pr:         NewPacketReader(nc, maxPacket),
+		addr:       addr,
+		handoff:    make(chan struct{}, 1),
+		done:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	go c.writeLoop()
+	return c, nil
+}
+
+// send queues one packet and, if nobody is writing, writes. It fails only
+// if the conn is dead or the packet cannot be encoded. The reader
+// goroutine must use sendAsync instead: a reader blocked in a write while
+// the server is blocked writing to it would deadlock.
+func (c *conn) send(t PacketType, args ...[]byte) error {
+	own, err := c.enqueue(t, args...)
+	if own {
+		c.flush()
+	}
+	return err
+}
+
+// sendAsync queues one packet for the writer goroutine; it never blocks on
+// the socket.
+func (c *conn) sendAsync(t PacketType, args ...[]byte) error {
+	own, err := c.enqueue(t, args...)
+	if own {
+		c.handoff <- struct{}{}
+	}
+	return err
+}
+
+// enqueue appends one packet to the queue. If nobody was writing, the
+// caller now owns the write side and must flush or hand it off.
+func (c *conn) enqueue(t PacketType, args ...[]byte) (own bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil || c.closing {
+		err := c.err
+		if err == nil {
+			err = errConnClosed
+		}
+		return false, fmt.Errorf("gearman: send %s to %s: %w", t, c.addr, err)
+	}
+	c.out, err = AppendPacket(c.out, MagicReq, t, args...)
+	if err != nil || c.writing {
+		return false, err
+	}
+	c.writing = true
+	return true, nil
+}
+
+// flush is called by the owner of the write side: it writes what is queued
+// once, then hands what piled up meanwhile to the writer goroutine, so a
+// sender never pays for more than its share under load.
+func (c *conn) flush() {
+	c.mu.Lock()
+	buf := c.takeLocked()
+	c.mu.Unlock()
+	if !c.write(buf) {
+		return // dead; writing stays set so nobody tries again
+	}
+	c.mu.Lock()
+	more := len(c.out) > 0
+	if !more {
+		c.writing = false
+	}
+	c.mu.Unlock()
+	if more {
+		c.handoff <- struct{}{} // writing stays set: ownership moves
+	}
+}
+
+// takeLocked swaps the queue out for writing.
+func (c *conn) takeLocked() []byte {
+	buf := c.out
+	c.out, c.spare = c.spare[:0], nil
+	return buf
+}
+
+// write writes buf and recycles it; false if the conn died.
+func (c *conn) write(buf []byte) bool {
+	_, err := c.nc.Write(buf)
+	if err != nil {
+		c.close(err)
+		return false
+	}
+	c.mu.Lock()
+	// Keep the buffer for the next batch unless one big job grew it.
+	if cap(buf) <= 1<<20 && c.spare == nil {
+		c.spare = buf[:0]
+	}
+	c.mu.Unlock()
+	return true
+}
+
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	for {
+		select {
+		case <-c.handoff:
+		case <-c.done:
+			return
+		}
+		for {
+			c.mu.Lock()
+			if len(c.out) == 0 {
+				c.writing = false
+				c.mu.Unlock()
+				break
+			}
+			buf := c.takeLocked()
+			c.mu.Unlock()
+			if !c.write(buf) {
+				return
+			}
+		}
+	}
+}
+
+// read returns the next packet; only the owning goroutine calls it.
+func (c *conn) read() (*Packet, error) {
+	p, err := c.pr.ReadPacket()
+	if err != nil {
+		c.close(err)
+		c.mu.Lock()
+		err = c.err
+		c.mu.Unlock()
+		return nil, err
+	}
+	return p, nil
+}
+
+// close kills the conn at once; the first cause is kept.
+func (c *conn) close(cause error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = cause
+	c.mu.Unlock()
+	c.nc.Close()
+	close(c.done)
+}
+
+// flushClose sends what is queued, then closes; it gives up after timeout.
+func (c *conn) flushClose(timeout time.Duration) {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		idle := !c.writing && len(c.out) == 0 || c.err != nil
+		c.mu.Unlock()
+		if idle {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.close(errConnClosed)
+	<-c.writerDone
+}
+
+// cause says why the conn died (nil while alive).
+func (c *conn) cause() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// backoff returns the wait before reconnect attempt n (0-based): it doubles
+// from min to max, with jitter so that many peers do not dial in step.
+func backoff(n int, min, max time.Duration) time.Duration {
+	d := min
+	for i := 0; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d - d/8 + rand.N(d/4+1)
+}

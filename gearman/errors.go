@@ -1,0 +1,54 @@
+package gearman
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrConnectionLost is wrapped by the error of every request and task
+	// that was in flight on a connection that broke. The job may or may not
+	// have run; the caller decides whether to submit it again.
+	ErrConnectionLost = errors.New("gearman: connection to job server lost")
+
+	// ErrJobFailed is returned for a job that ended with WORK_FAIL: its
+	// worker reported failure, or the job server gave up on it (for example
+	// after gearmand's --job-retries).
+	ErrJobFailed = errors.New("gearman: job failed")
+
+	// ErrClientClosed is returned by a Client's methods after Close, and
+	// for the tasks Close cut short.
+	ErrClientClosed = errors.New("gearman: client closed")
+
+	// ErrWorkerClosed is returned by Worker.Run after Shutdown or Close.
+	ErrWorkerClosed = errors.New("gearman: worker closed")
+)
+
+// JobException carries the data of a WORK_EXCEPTION packet. A client gets
+// it as the error of a task whose worker raised an exception; a worker's job
+// function may return one to choose the exact bytes sent (any other error
+// is sent as its Error() text).
+type JobException struct {
+	Function string // set by the client; empty on the worker side
+	Handle   string
+	Data     []byte
+}
+
+func (e *JobException) Error() string {
+	if e.Function == "" {
+		return "gearman: work exception: " + string(e.Data)
+	}
+	return fmt.Sprintf("gearman: %s job %s raised: %s", e.Function, e.Handle, e.Data)
+}
+
+// ServerError is an ERROR packet from a job server, in answer to a request.
+type ServerError struct {
+	Server  string
+	Request PacketType
+	Code    string
+	Message string
+}
+
+func (e *ServerError) Error() string {
+	return fmt.Sprintf("gearman: %s refused %s: %s: %s", e.Server, e.Request, e.Code, e.Message)
+}

@@ -1,0 +1,84 @@
+package gearman_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/glimpse-go/glimpse/gearman"
+)
+
+// helperEnv makes the test binary act as a worker process: the value is
+// "ADDR FUNC". It serves FUNC by printing "holding HANDLE" and then
+// holding the job until killed, so tests can kill a worker mid-job.
+const helperEnv = "GEARMAN_TEST_HOLDING_WORKER"
+
+func TestMain(m *testing.M) {
+	if v := os.Getenv(helperEnv); v != "" {
+		holdingWorker(v)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func holdingWorker(spec string) {
+	addr, fn, _ := strings.Cut(spec, " ")
+	w, err := gearman.NewWorker([]string{addr}, gearman.WithConcurrency(1))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	w.Register(fn, func(ctx context.Context, j *gearman.Job) ([]byte, error) {
+		fmt.Printf("holding %s\n", j.Handle)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	w.Run()
+}
+
+// startHoldingWorker starts a worker process serving fn that holds the
+// first job it gets; it returns the process once it holds one.
+func startHoldingWorker(t *testing.T, addr, fn string) (*exec.Cmd, <-chan string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+addr+" "+fn)
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	held := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if h, ok := strings.CutPrefix(sc.Text(), "holding "); ok {
+				held <- h
+			}
+		}
+	}()
+	return cmd, held
+}
+
+// testCtx is a context bounded so that a broken test fails instead of
+// hanging the suite.
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}

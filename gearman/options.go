@@ -1,0 +1,122 @@
+package gearman
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultPort is the IANA port of the Gearman protocol.
+const DefaultPort = 4730
+
+// MaxUniqueSize is the longest unique id gearmand accepts.
+const MaxUniqueSize = 64
+
+// Option configures a Client or a Worker.
+type Option func(*options)
+
+type options struct {
+	clientID    string
+	dialTimeout time.Duration
+	maxPacket   int
+	backoffMin  time.Duration
+	backoffMax  time.Duration
+	logger      *slog.Logger
+	concurrency int
+}
+
+func buildOptions(opts []Option) options {
+	o := options{
+		dialTimeout: 5 * time.Second,
+		maxPacket:   DefaultMaxPacketSize,
+		backoffMin:  20 * time.Millisecond,
+		backoffMax:  2 * time.Second,
+		logger:      slog.New(slog.DiscardHandler),
+		concurrency: runtime.GOMAXPROCS(0),
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// WithClientID sets the id the job server shows for this connection in the
+// admin "workers" listing (SET_CLIENT_ID).
+func WithClientID(id string) Option { return func(o *options) { o.clientID = id } }
+
+// WithDialTimeout bounds each connection attempt (default 5s).
+func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialTimeout = d } }
+
+// WithMaxPacketSize bounds the body of a packet read from a job server
+// (default DefaultMaxPacketSize). A larger packet closes the connection.
+func WithMaxPacketSize(n int) Option { return func(o *options) { o.maxPacket = n } }
+
+// WithBackoff sets the wait between reconnect attempts: it doubles from min
+// up to max (defaults 20ms and 2s).
+func WithBackoff(min, max time.Duration) Option {
+	return func(o *options) { o.backoffMin, o.backoffMax = min, max }
+}
+
+// WithLogger sets where connection events are logged (default: nowhere).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithConcurrency sets how many jobs a Worker runs at once, over all its
+// job servers (default GOMAXPROCS). Clients ignore it.
+func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
+
+// normalizeAddrs checks "host[:port]" addresses and adds the default port.
+func normalizeAddrs(addrs []string) ([]string, error) {
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("gearman: no job server address given")
+	}
+	out := make([]string, 0, len(addrs))
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		a = strings.TrimSpace(a)
+		host, port, err := net.SplitHostPort(a)
+		if err != nil {
+			if !strings.Contains(err.Error(), "missing port") {
+				return nil, fmt.Errorf("gearman: bad job server address %q: %w", a, err)
+			}
+			host, port = strings.Trim(a, "[]"), strconv.Itoa(DefaultPort)
+		}
+		if host == "" {
+			return nil, fmt.Errorf("gearman: bad job server address %q: no host", a)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+			return nil, fmt.Errorf("gearman: bad job server address %q: port %q is not 1-65535", a, port)
+		}
+		norm := net.JoinHostPort(host, port)
+		if seen[norm] {
+			return nil, fmt.Errorf("gearman: job server %s given twice", norm)
+		}
+		seen[norm] = true
+		out = append(out, norm)
+	}
+	return out, nil
+}
+
+// checkFunction validates a function name before it goes on the wire.
+func checkFunction(fn string) error {
+	if fn == "" {
+		return fmt.Errorf("gearman: empty function name")
+	}
+	if strings.IndexByte(fn, 0) >= 0 {
+		return fmt.Errorf("gearman: function name %q contains a NUL byte", fn)
+	}
+	return nil
+}
+
+func checkUnique(id string) error {
+	if len(id) > MaxUniqueSize {
+		return fmt.Errorf("gearman: unique id of %d bytes is over the job server's %d-byte limit", len(id), MaxUniqueSize)
+	}
+	if strings.IndexByte(id, 0) >= 0 {
+		return fmt.Errorf("gearman: unique id %q contains a NUL byte", id)
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs the Debian packages this project needs, only those missing, so it
+# is cheap to run before every build or CI run.
+#
+# Usage: scripts/install-deps.sh [EXTRA_PACKAGE...]
+set -euo pipefail
+
+packages=(
+	gearman-job-server # gearmand, started by internal/gearmand for tests and local clusters
+	gearman-tools      # the C `gearman` CLI: the interop peer in tests
+	libgearman-dev     # libgearman, for the C side of make bench-gearman
+	libzmq3-dev
+	pkg-config
+	gcc
+	"$@"
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+	if [[ $status != "install ok installed" ]]; then
+		missing+=("$pkg")
+	fi
+done
+if ((${#missing[@]} == 0)); then
+	exit 0
+fi
+
+sudo=()
+if ((EUID != 0)); then
+	if command -v sudo >/dev/null 2>&1; then
+		sudo=(sudo)
+	else
+		echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
+		exit 1
+	fi
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The package may start a system gearmand on 0.0.0.0:4730. Tests pick their
+# own loopback ports and never use it, so stop it rather than leave a stray
+# server around. Failure is fine (no init system in containers, etc.).
+for pkg in "${missing[@]}"; do
+	if [[ $pkg == gearman-job-server ]]; then
+		"${sudo[@]}" service gearman-job-server stop >/dev/null 2>&1 ||
+			"${sudo[@]}" systemctl stop gearman-job-server >/dev/null 2>&1 || true
+	fi
+done

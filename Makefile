@@ -6,13 +6,16 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 FUZZTIME ?= 30s
 
-.PHONY: deps demo test vet bench-gearman fuzz clean
+.PHONY: deps demo test vet bench-gearman bench-pool fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
 
+# An example map on a local cluster (a managed gearmand and in-process
+# worker slots): glimpse's pool.map(hex, [1, 2, 3]) and a million squares.
 demo: deps
-	$(GO) run ./examples/gearman-echo
+	$(GO) build -o bin/glimpse-cluster ./cmd/glimpse-cluster
+	$(GO) run ./examples/squares
 
 vet:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
@@ -29,6 +32,12 @@ bench-gearman: deps
 	./bin/gearmanbench
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
+# pool.Map items/s for a trivial function vs chunk size, and parallel
+# efficiency of ~1 ms CPU-bound items vs an in-process map.
+bench-pool: deps
+	$(GO) build -o bin/poolbench ./bench/poolbench
+	./bin/poolbench
+
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPacketReader$$' -fuzztime $(FUZZTIME) ./gearman
 	$(GO) test -run '^$$' -fuzz '^FuzzAdminParse$$' -fuzztime $(FUZZTIME) ./gearman

@@ -1,4 +1,43 @@
-// Package cluster is the worker runtime, the local cluster (StartLocal)
-// and the glimpse-cluster command line (Main). It is built in a later
-// issue; see DESIGN.md in the shared folder.
+// Package cluster runs the worker side of glimpse-go: the worker runtime
+// ([Worker]), a whole cluster on one machine ([StartLocal]) and the
+// glimpse-cluster command line ([Main]).
+//
+// # Workers
+//
+// A worker process serves the functions registered with pool.Register in
+// its binary, so the binary that runs workers must import the package that
+// registers them. The function values never travel: a job names the
+// function, and carries only msgpack data.
+//
+// One process runs N chunks at once (its slots) over a single Gearman
+// connection per job server, and names that connection
+// pool.WorkerClientID(id, N) so that pools read the slot count from the
+// job server's admin "workers" listing. A worker id is "host-pid-random".
+// Workers reconnect to job servers with backoff, so they may be started
+// before gearmand. Shutdown drains a worker (running chunks finish, no new
+// ones are taken); Close stops it at once, and the job servers give its
+// unfinished chunks to other workers.
+//
+// # Local cluster
+//
+// StartLocal starts gearmand (Debian package gearman-job-server) on a free
+// loopback port with --job-retries=3, so that a chunk that kills its worker
+// every time fails its map instead of being retried forever, plus an
+// in-process worker. It is what a program uses when it has no config file.
+//
+// # Command line
+//
+// Main is the whole glimpse-cluster command:
+//
+//	glimpse-cluster [-c FILE] worker [-n N] [-f FUNCS]   (alias LaunchWorker)
+//	glimpse-cluster local [-n N]
+//	glimpse-cluster [-c FILE] status
+//	glimpse-cluster functions
+//	glimpse-cluster help [COMMAND]
+//
+// The config file comes from -c or GLIMPSE_CLUSTER_CONFIG (see package
+// config). Exit status is 0 on success, 1 when a command fails and 2 for a
+// usage or config error. cmd/glimpse-cluster is Main with the example
+// functions linked in; a worker binary for your own functions is the same
+// two lines with your package imported instead.
 package cluster

@@ -311,7 +311,7 @@ func checkFunctions(names []string) []error {
 		switch {
 		case n == "":
 			errs = append(errs, errors.New("empty entry in the list (a stray comma?)"))
-		case !validFunctionName(n):
+		case !ValidFunctionName(n):
 			errs = append(errs, fmt.Errorf("%q: not a function name (1-%d of letters, digits, '.', '_', '-', ':')", n, maxFunctionName))
 		case seen[n]:
 			errs = append(errs, fmt.Errorf("%q: listed twice", n))
@@ -321,9 +321,9 @@ func checkFunctions(names []string) []error {
 	return errs
 }
 
-// validFunctionName is DESIGN.md's rule for registered names. ASCII only:
+// ValidFunctionName is DESIGN.md's rule for registered names. ASCII only:
 // the name goes on the Gearman wire and into logs and shell commands.
-func validFunctionName(n string) bool {
+func ValidFunctionName(n string) bool {
 	if len(n) == 0 || len(n) > maxFunctionName {
 		return false
 	}

@@ -510,7 +510,7 @@ func (s *clientServer) run() {
 			s.dialErr = err
 			s.mu.Unlock()
 			s.markTried()
-			o.logger.Debug("gearman: dial failed", "server", s.addr, "err", err)
+			logDialFailure(o.logger, attempt, "server", s.addr, "err", err)
 		}
 		wait := backoff(max(attempt, 0), o.backoffMin, o.backoffMax)
 		select {

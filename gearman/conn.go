@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -227,4 +228,14 @@ func backoff(n int, min, max time.Duration) time.Duration {
 		d = max
 	}
 	return d - d/8 + rand.N(d/4+1)
+}
+
+// logDialFailure says at warning level that a server cannot be reached, and
+// only at debug level while it stays so, to keep a long outage to one line.
+func logDialFailure(l *slog.Logger, attempt int, args ...any) {
+	level := slog.LevelDebug
+	if attempt == 0 {
+		level = slog.LevelWarn
+	}
+	l.Log(context.Background(), level, "gearman: cannot reach job server; retrying", args...)
 }

@@ -372,7 +372,7 @@ func (wc *workerConn) run() {
 			cancel()
 			wc.detach(cn)
 		} else {
-			o.logger.Debug("gearman: worker dial failed", "server", wc.addr, "err", err)
+			logDialFailure(o.logger, attempt, "server", wc.addr, "err", err)
 		}
 		select {
 		case <-w.ctx.Done():

@@ -1,5 +1,28 @@
-// Package pool is the client API of glimpse-go: a registry of functions
-// by name and Map, Imap and ImapUnordered, which spread calls over the
-// cluster's workers as Gearman jobs. It is built in a later issue; see
-// DESIGN.md in the shared folder.
+// Package pool is the client API of glimpse-go: it spreads calls of a
+// registered function over the cluster's workers and gathers the results.
+//
+// Functions are registered by name in a package that both the client
+// program and the worker binary import (function values cannot travel
+// between processes, and a job payload never carries code):
+//
+//	var Square = pool.Register("examples.square", func(ctx context.Context, x int64) (int64, error) {
+//		return x * x, nil
+//	})
+//
+// A program then maps it over its items, on a cluster named by a config
+// file or on a local one (cluster.StartLocal):
+//
+//	p, err := pool.FromConfigFile("config.ini")
+//	squares, err := pool.Map(ctx, p, Square, []int64{1, 2, 3})
+//
+// Items are cut into chunks; each chunk is one Gearman job of the function
+// "glimpse." + name, carried as versioned msgpack. Map returns the results
+// in input order; Imap streams them in order from a lazily read input with
+// bounded memory; ImapUnordered streams them as they complete. The first
+// failing item stops the map, drops its queued chunks, and comes back as a
+// *TaskError with the item's index, the worker, the message and, for a
+// panic, the remote stack. Chunks lost to a broken connection or a
+// WORK_FAIL are resubmitted with the same unique id (Retries), so
+// gearmand coalesces a resubmission with a copy still queued instead of
+// running it twice.
 package pool

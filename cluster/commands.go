@@ -1,0 +1,245 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/glimpse-go/glimpse/config"
+)
+
+var workerCommand = &command{
+	name:    "worker",
+	aliases: []string{"LaunchWorker"},
+	args:    "[-n N] [-f FUNCS]",
+	short:   "serve the registered functions to the cluster",
+	long: `
+Serves the functions registered in this binary to every job server of
+[client] job_server_url, running N chunks at once. Job servers that are
+down, or go away, are redialled with backoff, so workers may start first.
+
+SIGTERM or SIGINT drains the worker: it finishes the chunks it is running,
+takes no more and exits 0, waiting at most [worker] shutdown_timeout
+(default 5m). A second signal exits at once, with status 1; the job
+servers give the unfinished chunks to other workers.
+
+Logs go to stderr, at [worker] log_level (default info).`,
+	run: runWorker,
+}
+
+func runWorker(ctx context.Context, e *env, c *command, args []string) int {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
+	n := fs.Int("n", 0, "chunks run at once, `N` (default: [worker] slots, else one per CPU)")
+	funcs := fs.String("f", "", "comma-separated registered names of the functions to serve, `FUNCS` (default: [worker] functions, else all)")
+	if code, ok := e.parseFlags(c, fs, args); !ok {
+		return code
+	}
+	file, err := e.loadConfig(*cfgPath, true)
+	if err != nil {
+		return e.configError(c, err)
+	}
+	wc := file.Worker
+	set := flagsSet(fs)
+	if set["n"] {
+		if *n < 0 {
+			return e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n)
+		}
+		wc.Slots = *n
+	}
+	if set["f"] {
+		wc.Functions = nil
+		for _, name := range strings.Split(*funcs, ",") {
+			if name = strings.TrimSpace(name); name == "" {
+				return e.usageError(c, "-f %q: empty function name", *funcs)
+			}
+			wc.Functions = append(wc.Functions, name)
+		}
+	}
+	log := newLogger(e.stderr, wc.LogLevel)
+	w, err := NewWorker(file.Client, wc, WithLogger(log))
+	if err != nil {
+		var ue *UnknownFunctionsError
+		if errors.As(err, &ue) {
+			err = ue // the "cluster: worker:" prefix would only repeat the command's name
+		}
+		return e.usageError(c, "%v", err)
+	}
+	return serveWorker(ctx, e, w, log, wc.ShutdownTimeout)
+}
+
+func flagsSet(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// serveWorker runs w until a signal (or ctx) asks it to stop, then drains
+// it for at most drainTimeout; a second signal cuts the drain short.
+func serveWorker(ctx context.Context, e *env, w *Worker, log *slog.Logger, drainTimeout time.Duration) int {
+	ran := make(chan error, 1)
+	go func() { ran <- w.Run() }()
+	var why string
+	select {
+	case err := <-ran:
+		// Only Shutdown and Close end Run, and nothing else calls them.
+		log.Error("worker stopped", "err", err)
+		return exitFailure
+	case s := <-e.signals:
+		why = s.String()
+	case <-ctx.Done():
+		why = context.Cause(ctx).Error()
+	}
+	log.Info("shutting down", "cause", why, "timeout", drainTimeout)
+	dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- w.Shutdown(dctx) }()
+	// Run returns once the worker has stopped taking chunks; from here on
+	// it only finishes the ones it holds.
+	<-ran
+	log.Info("draining", "running", w.Stats().Active)
+	select {
+	case err := <-shut:
+		if err != nil {
+			log.Error("drain cut short: the unfinished chunks go back to the job servers", "err", err)
+			return exitFailure
+		}
+	case s := <-e.signals:
+		log.Warn("second signal: stopping at once; the unfinished chunks go back to the job servers",
+			"signal", s.String(), "running", w.Stats().Active)
+		w.Close()
+		return exitFailure
+	}
+	st := w.Stats()
+	log.Info("worker stopped", "requests", st.Requests, "failures", st.Failures, "busy", st.Busy, "uptime", st.Uptime())
+	return exitOK
+}
+
+var localCommand = &command{
+	name:  "local",
+	args:  "[-n N]",
+	short: "run a cluster on this machine: gearmand and a worker",
+	long: `
+Starts gearmand (Debian package gearman-job-server) on a free 127.0.0.1
+port and a worker with N slots serving the functions registered in this
+binary, prints a config.ini for programs that want to use the cluster,
+and runs until SIGTERM or SIGINT, then stops both.
+
+The output is itself a config file:
+  glimpse-cluster local > local.ini &
+  glimpse-cluster -c local.ini status
+
+A config file, if given, is read for its [worker] section only.`,
+	run: runLocal,
+}
+
+func runLocal(ctx context.Context, e *env, c *command, args []string) int {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	cfgPath := fs.String("c", "", "config `FILE` for the [worker] section (default: the -c before the command, else $"+config.EnvVar+", else none)")
+	n := fs.Int("n", 0, "worker slots, `N` (default: [worker] slots, else one per CPU)")
+	if code, ok := e.parseFlags(c, fs, args); !ok {
+		return code
+	}
+	file, err := e.loadConfig(*cfgPath, false)
+	if err != nil {
+		return e.configError(c, err)
+	}
+	wc := config.DefaultWorker()
+	if file != nil {
+		wc = file.Worker
+	}
+	if *n < 0 {
+		return e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n)
+	}
+	if flagsSet(fs)["n"] {
+		wc.Slots = *n
+	}
+
+	// Start in the background so that a signal can interrupt the start.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type started struct {
+		l   *Local
+		err error
+	}
+	start := make(chan started, 1)
+	go func() {
+		l, err := startLocal(sctx, wc.Slots, wc, e.stderr)
+		start <- started{l, err}
+	}()
+	var l *Local
+	select {
+	case r := <-start:
+		var ue *UnknownFunctionsError
+		if errors.As(r.err, &ue) {
+			return e.configError(c, ue) // [worker] functions of the config file
+		}
+		if r.err != nil {
+			return e.failure(c, r.err)
+		}
+		l = r.l
+	case <-e.signals:
+		cancel()
+		if r := <-start; r.l != nil {
+			r.l.Close()
+		}
+		fmt.Fprintf(e.stderr, "%s %s: interrupted while starting\n", e.prog, c.name)
+		return exitFailure
+	}
+
+	addr := l.Config().JobServers[0]
+	fmt.Fprintf(e.stdout, `# glimpse-go local cluster: gearmand on %s, worker %s with %d slots.
+# SIGTERM or Ctrl-C stops it. A config.ini for programs that use it:
+[client]
+job_server_url = %s
+`, addr, l.worker.ID(), l.worker.Slots(), addr)
+
+	select {
+	case <-e.signals:
+	case <-ctx.Done():
+	}
+	l.worker.log.Info("stopping the local cluster")
+	closed := make(chan error, 1)
+	go func() { closed <- l.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			return e.failure(c, err)
+		}
+		return exitOK
+	case <-e.signals:
+		// The process exits now; the kernel kills gearmand (Pdeathsig).
+		fmt.Fprintf(e.stderr, "%s %s: second signal: stopping at once\n", e.prog, c.name)
+		return exitFailure
+	}
+}
+
+var functionsCommand = &command{
+	name:  "functions",
+	short: "list the functions this binary serves",
+	long: `
+Lists the functions registered in this binary (pool.Register) with the
+Gearman function that carries their chunks.`,
+	run: func(ctx context.Context, e *env, c *command, args []string) int {
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		if code, ok := e.parseFlags(c, fs, args); !ok {
+			return code
+		}
+		fns := registeredFunctions()
+		if len(fns) == 0 {
+			fmt.Fprintln(e.stderr, "no functions are registered in this binary")
+			return exitOK
+		}
+		t := newTable(e.stdout, "NAME", "GEARMAN FUNCTION")
+		for _, f := range fns {
+			t.row(f.Name(), f.GearmanName())
+		}
+		t.flush()
+		return exitOK
+	},
+}

@@ -1,0 +1,202 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/gearmand"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+const (
+	// localJobRetries is gearmand's --job-retries for a local cluster: a
+	// job whose worker dies while running it is requeued, by default
+	// forever, so a chunk that crashes its worker every time would hang
+	// its map; after this many tries gearmand fails it (WORK_FAIL).
+	localJobRetries = 3
+	// localReadyTimeout bounds the wait for the worker to register when
+	// ctx has no earlier deadline.
+	localReadyTimeout = 10 * time.Second
+	// localDrainTimeout bounds how long Close lets running chunks finish.
+	localDrainTimeout = 10 * time.Second
+)
+
+// Local is a cluster on this machine: a managed gearmand on a free
+// loopback port and a worker in this process. Make one with StartLocal.
+type Local struct {
+	gd     *gearmand.Process
+	dir    string // gearmand's log; removed by Close
+	worker *Worker
+	ran    chan error // Worker.Run's result
+	pool   *pool.Pool
+	cfg    config.Client
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// StartLocal starts a local cluster: gearmand (from the Debian package
+// gearman-job-server) on a free 127.0.0.1 port and an in-process worker
+// with workers slots (GOMAXPROCS if workers <= 0) serving every registered
+// function. It returns once gearmand lists the worker for each of them,
+// so a map can start at once. ctx bounds the start only.
+//
+// gearmand runs with --job-retries=3: a chunk whose worker dies while
+// running it is tried three times, then failed, instead of being retried
+// forever. The broker and the fanout worker will join the local cluster
+// when they exist; until then Config has no broker URLs.
+//
+// The worker logs warnings and errors to stderr. Close the cluster when
+// done; it stops gearmand.
+func StartLocal(ctx context.Context, workers int) (*Local, error) {
+	wc := config.DefaultWorker()
+	wc.LogLevel = slog.LevelWarn
+	return startLocal(ctx, workers, wc, nil)
+}
+
+// startLocal is StartLocal with the worker's config and log (nil: stderr
+// at wc.LogLevel), for the local command.
+func startLocal(ctx context.Context, workers int, wc config.Worker, logOut io.Writer) (_ *Local, err error) {
+	wc.Slots = max(workers, 0)
+	if logOut == nil {
+		logOut = os.Stderr
+	}
+	logger := newLogger(logOut, wc.LogLevel)
+
+	dir, err := os.MkdirTemp("", "glimpse-local-")
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
+	}
+	l := &Local{dir: dir}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	l.gd, err = gearmand.Start(ctx, gearmand.Options{
+		Args:    []string{fmt.Sprintf("--job-retries=%d", localJobRetries)},
+		LogFile: filepath.Join(dir, "gearmand.log"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
+	}
+	l.cfg = config.Client{JobServers: []string{l.gd.Addr()}}
+	l.worker, err = NewWorker(l.cfg, wc, WithLogger(logger))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
+	}
+	l.ran = make(chan error, 1)
+	go func() { l.ran <- l.worker.Run() }()
+	if err := waitRegistered(ctx, l.gd.Addr(), l.worker); err != nil {
+		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
+	}
+	l.pool, err = pool.New(l.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
+	}
+	return l, nil
+}
+
+// waitRegistered polls gearmand's "workers" listing until w's connection
+// lists every function w serves: before that a map would find no worker.
+func waitRegistered(ctx context.Context, addr string, w *Worker) error {
+	ctx, cancel := context.WithTimeout(ctx, localReadyTimeout)
+	defer cancel()
+	a, err := gearman.DialAdmin(ctx, addr)
+	if err != nil {
+		return fmt.Errorf("ask gearmand for its workers: %w", err)
+	}
+	defer a.Close()
+	id := pool.WorkerClientID(w.ID(), w.Slots())
+	want := make([]string, len(w.funcs))
+	for i, f := range w.funcs {
+		want[i] = f.GearmanName()
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ws, err := a.Workers(ctx)
+		if err != nil {
+			return fmt.Errorf("wait for the worker to register with gearmand: %w", err)
+		}
+		for _, wi := range ws {
+			if wi.ClientID == id && containsAll(wi.Functions, want) {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the worker to register with gearmand: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func containsAll(have, want []string) bool {
+	for _, s := range want {
+		if !slices.Contains(have, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// Pool returns a pool on the local cluster. Close closes it.
+func (l *Local) Pool() *pool.Pool { return l.pool }
+
+// Config returns the client configuration of the local cluster: its
+// gearmand's address, for other programs to join it.
+func (l *Local) Config() config.Client {
+	c := l.cfg
+	c.JobServers = slices.Clone(c.JobServers)
+	return c
+}
+
+// Close stops the local cluster: the worker finishes its running chunks
+// (for at most 10s, then they are cut off), then the pool is closed and
+// gearmand stopped. Calling it again returns the first call's result.
+func (l *Local) Close() error {
+	l.closeOnce.Do(func() { l.closeErr = l.close() })
+	return l.closeErr
+}
+
+func (l *Local) close() error {
+	var errs []error
+	if l.worker != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), localDrainTimeout)
+		if err := l.worker.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+		if err := <-l.ran; !errors.Is(err, ErrWorkerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if l.pool != nil {
+		if err := l.pool.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if l.gd != nil {
+		if err := l.gd.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.RemoveAll(l.dir); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cluster: close local cluster: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/glimpse-go/glimpse/examples/funcs"
+	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+func adminPID(t *testing.T, ctx context.Context, addr string) int {
+	t.Helper()
+	a, err := gearman.DialAdmin(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	pid, err := a.PID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// TestStartLocal maps on a local cluster, then checks that Close leaves
+// no gearmand, no temp files and (TestMain's goleak) no goroutine behind.
+func TestStartLocal(t *testing.T) {
+	ctx := testCtx(t)
+	l, err := StartLocal(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			l.Close()
+		}
+	})
+	cfg := l.Config()
+	if len(cfg.JobServers) != 1 || cfg.JobServers[0] != l.gd.Addr() || cfg.HasBroker() {
+		t.Errorf("Config() = %+v, want just gearmand's address %s", cfg, l.gd.Addr())
+	}
+	cfg.JobServers[0] = "changed"
+	if l.Config().JobServers[0] != l.gd.Addr() {
+		t.Error("changing the returned Config changed the cluster's")
+	}
+	if l.Pool() == nil {
+		t.Fatal("Pool() = nil")
+	}
+
+	// Registered before StartLocal returned: no waiting needed.
+	if n, err := l.Pool().WorkerSlots(ctx, "examples.square"); err != nil || n != 2 {
+		t.Errorf("WorkerSlots(examples.square) = %d, %v; want 2", n, err)
+	}
+	got, err := pool.Map(ctx, l.Pool(), funcs.Hex, []int64{1, 255, -16})
+	if err != nil || len(got) != 3 || got[0] != "0x1" || got[1] != "0xff" || got[2] != "-0x10" {
+		t.Fatalf("Map(hex) = %q, %v", got, err)
+	}
+
+	pid := l.gd.Pid()
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || !bytes.Contains(cmdline, []byte("--job-retries=3\x00")) {
+		t.Errorf("gearmand command line %q (%v), want --job-retries=3", cmdline, err)
+	}
+	dir := l.dir
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	closed = true
+	if err := l.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if !processGone(pid) {
+		t.Errorf("gearmand (pid %d) still there after Close", pid)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temp dir %s still there after Close: %v", dir, err)
+	}
+	if _, err := pool.Map(ctx, l.Pool(), funcs.Square, []int64{1}); err == nil {
+		t.Error("Map on a closed local cluster succeeded")
+	}
+}
+
+func TestStartLocalDefaultSlots(t *testing.T) {
+	ctx := testCtx(t)
+	l, err := StartLocal(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if n, err := l.Pool().WorkerSlots(ctx, "examples.square"); err != nil || n != runtime.GOMAXPROCS(0) {
+		t.Errorf("WorkerSlots = %d, %v; want GOMAXPROCS %d", n, err, runtime.GOMAXPROCS(0))
+	}
+}
+
+// TestStartLocalCancelled: a start cut short cleans up after itself.
+func TestStartLocalCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l, err := StartLocal(ctx, 1)
+	if err == nil {
+		l.Close()
+		t.Fatal("StartLocal with a cancelled context succeeded")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
+	}
+}

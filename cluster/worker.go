@@ -1,0 +1,405 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+// ErrWorkerClosed is returned by Worker.Run after Shutdown or Close. It
+// wraps gearman.ErrWorkerClosed, so either sentinel matches with errors.Is.
+var ErrWorkerClosed = fmt.Errorf("cluster: %w", gearman.ErrWorkerClosed)
+
+// registeredFunctions is where a Worker finds the functions to serve; a
+// variable so that the tests' worker processes can add functions whose
+// jobs they control.
+var registeredFunctions = pool.Functions
+
+// WorkerOption configures a Worker.
+type WorkerOption func(*workerOptions)
+
+type workerOptions struct {
+	logger    *slog.Logger
+	functions []pool.Function // nil: registeredFunctions()
+}
+
+// WithLogger sets the worker's structured log. The default writes text
+// lines to stderr at config.Worker.LogLevel.
+func WithLogger(l *slog.Logger) WorkerOption {
+	return func(o *workerOptions) { o.logger = l }
+}
+
+// withFunctions serves fs instead of the registry (for tests).
+func withFunctions(fs ...pool.Function) WorkerOption {
+	return func(o *workerOptions) { o.functions = fs }
+}
+
+// Worker is a worker process's runtime: it serves registered pool
+// functions to every job server of a cluster, running up to Slots chunks
+// at once. Like an http.Server it runs until Shutdown (finish the running
+// chunks, take no more) or Close (stop at once).
+//
+// It uses one Gearman connection per job server for all its slots, and
+// names that connection pool.WorkerClientID(ID, slots) so that pools can
+// read the slot count from gearmand's admin "workers" listing.
+type Worker struct {
+	id      string
+	host    string
+	pid     int
+	slots   int
+	funcs   []pool.Function
+	servers []string
+	start   time.Time
+	gw      *gearman.Worker
+	log     *slog.Logger
+
+	requests atomic.Int64
+	failures atomic.Int64
+	busy     atomic.Int64 // nanoseconds spent in finished chunks
+	active   atomic.Int64
+
+	mu          sync.Mutex
+	lastErr     string
+	lastErrTime time.Time
+}
+
+// NewWorker returns a worker for the job servers of client, serving the
+// registered functions that worker.Functions names (all of them if it is
+// empty) with worker.Slots slots (GOMAXPROCS if 0). Zero durations in
+// worker mean their defaults, so config.Worker{Slots: 4} is fine in code.
+// Call Run to start serving.
+func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption) (*Worker, error) {
+	var o workerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := client.Validate(); err != nil {
+		return nil, fmt.Errorf("cluster: worker: %w", err)
+	}
+	worker = withWorkerDefaults(worker)
+	if err := worker.Validate(); err != nil {
+		return nil, fmt.Errorf("cluster: worker: %w", err)
+	}
+	all := o.functions
+	if all == nil {
+		all = registeredFunctions()
+	}
+	funcs, err := selectFunctions(all, worker.Functions)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: worker: %w", err)
+	}
+	slots := worker.Slots
+	if slots == 0 {
+		slots = runtime.GOMAXPROCS(0)
+	}
+	host, _ := os.Hostname()
+	w := &Worker{
+		host:    host,
+		pid:     os.Getpid(),
+		slots:   slots,
+		funcs:   funcs,
+		servers: slices.Clone(client.JobServers),
+		start:   time.Now(),
+	}
+	w.id = newWorkerID(host, w.pid)
+	logger := o.logger
+	if logger == nil {
+		logger = newLogger(os.Stderr, worker.LogLevel)
+	}
+	w.log = logger.With("worker", w.id)
+	w.gw, err = gearman.NewWorker(w.servers,
+		gearman.WithConcurrency(slots),
+		gearman.WithClientID(pool.WorkerClientID(w.id, slots)),
+		gearman.WithLogger(w.log))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: worker: %w", err)
+	}
+	for _, f := range funcs {
+		if err := w.gw.Register(f.GearmanName(), w.jobFunc(f)); err != nil {
+			return nil, fmt.Errorf("cluster: worker: %w", err)
+		}
+	}
+	return w, nil
+}
+
+// withWorkerDefaults fills in the zero fields that have a default.
+func withWorkerDefaults(w config.Worker) config.Worker {
+	d := config.DefaultWorker()
+	if w.ShutdownTimeout == 0 {
+		w.ShutdownTimeout = d.ShutdownTimeout
+	}
+	if w.HeartbeatInterval == 0 {
+		w.HeartbeatInterval = d.HeartbeatInterval
+	}
+	return w
+}
+
+func newLogger(out io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
+}
+
+// selectFunctions picks the functions named in names out of all, or all
+// of them if names is empty.
+func selectFunctions(all []pool.Function, names []string) ([]pool.Function, error) {
+	if len(all) == 0 {
+		return nil, errors.New("no functions are registered: the worker binary must import the package that calls pool.Register")
+	}
+	if len(names) == 0 {
+		return all, nil
+	}
+	byName := make(map[string]pool.Function, len(all))
+	for _, f := range all {
+		byName[f.Name()] = f
+	}
+	var out []pool.Function
+	var unknown []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			return nil, fmt.Errorf("function %q listed twice", n)
+		}
+		seen[n] = true
+		f, ok := byName[n]
+		if !ok {
+			unknown = append(unknown, n)
+			continue
+		}
+		out = append(out, f)
+	}
+	if len(unknown) > 0 {
+		return nil, &UnknownFunctionsError{Names: unknown, Registered: functionNames(all)}
+	}
+	return out, nil
+}
+
+// UnknownFunctionsError is returned by NewWorker when it is asked to serve
+// functions this binary does not register.
+type UnknownFunctionsError struct {
+	Names      []string // the names asked for that are not registered
+	Registered []string // every registered name
+}
+
+func (e *UnknownFunctionsError) Error() string {
+	q := make([]string, len(e.Names))
+	for i, n := range e.Names {
+		q[i] = fmt.Sprintf("%q", n)
+		if s, ok := strings.CutPrefix(n, pool.GearmanPrefix); ok && slices.Contains(e.Registered, s) {
+			q[i] += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+	}
+	what := "function"
+	if len(q) > 1 {
+		what = "functions"
+	}
+	return fmt.Sprintf("unknown %s %s: this binary registers %s",
+		what, strings.Join(q, ", "), strings.Join(e.Registered, ", "))
+}
+
+func functionNames(fs []pool.Function) []string {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = f.Name()
+	}
+	return names
+}
+
+// newWorkerID makes "host-pid-random": readable in logs and listings,
+// unique even for two processes that reuse a pid on one host. The host
+// part keeps only characters that are safe in a client id and a shell.
+func newWorkerID(host string, pid int) string {
+	var b strings.Builder
+	for _, r := range host {
+		switch {
+		case b.Len() >= 64:
+		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' || r == '-' || r == '_'):
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		b.WriteString("localhost")
+	}
+	var rnd [4]byte
+	rand.Read(rnd[:]) // never fails (crypto/rand panics instead)
+	return fmt.Sprintf("%s-%d-%s", b.String(), pid, hex.EncodeToString(rnd[:]))
+}
+
+// jobFunc serves one function: the chunk's outcome goes back unchanged
+// (a failure is already a *gearman.JobException carrying the encoded task
+// error); the worker only counts and logs.
+func (w *Worker) jobFunc(f pool.Function) gearman.JobFunc {
+	name := f.Name()
+	return func(ctx context.Context, job *gearman.Job) (result []byte, err error) {
+		w.active.Add(1)
+		start := time.Now()
+		defer func() {
+			took := time.Since(start)
+			w.active.Add(-1)
+			w.busy.Add(int64(took))
+			w.requests.Add(1)
+			if err != nil {
+				w.failures.Add(1)
+				msg := failureText(err)
+				w.mu.Lock()
+				w.lastErr, w.lastErrTime = msg, time.Now()
+				w.mu.Unlock()
+				w.log.Info("chunk failed", "function", name, "job", job.Handle, "took", took, "err", msg)
+			} else {
+				w.log.Debug("chunk done", "function", name, "job", job.Handle, "took", took, "bytes", len(result))
+			}
+		}()
+		return f.RunChunk(ctx, job.Data, w.id)
+	}
+}
+
+// failureText makes a chunk's error readable for logs and Stats: the
+// *pool.TaskError if it can be had, else the exception text if it is
+// text. (The encoded task error is for the client, not for people.)
+func failureText(err error) string {
+	var te *pool.TaskError
+	if errors.As(err, &te) {
+		return firstLine(te.Error())
+	}
+	var ex *gearman.JobException
+	if errors.As(err, &ex) {
+		if isText(ex.Data) {
+			return firstLine(string(ex.Data))
+		}
+		return "task failed (its error was sent to the client)"
+	}
+	return firstLine(err.Error())
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func isText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	return strings.IndexFunc(string(b), func(r rune) bool {
+		return !unicode.IsPrint(r) && r != '\n' && r != '\t'
+	}) < 0
+}
+
+// ID is the worker's id, "host-pid-random".
+func (w *Worker) ID() string { return w.id }
+
+// Slots is how many chunks the worker runs at once.
+func (w *Worker) Slots() int { return w.slots }
+
+// Functions lists the registered names of the functions the worker serves.
+func (w *Worker) Functions() []string { return functionNames(w.funcs) }
+
+// Run connects to the job servers and serves chunks until Shutdown or
+// Close, then returns ErrWorkerClosed. Job servers that are down, or go
+// away, are redialled with backoff, so a worker may start before them.
+//
+// As with http.Server, Run returns as soon as Shutdown begins, while the
+// running chunks still finish: wait for Shutdown to return.
+func (w *Worker) Run() error {
+	w.log.Info("worker serving", "slots", w.slots, "functions", strings.Join(w.Functions(), ","),
+		"job_servers", strings.Join(w.servers, ","))
+	err := w.gw.Run()
+	if errors.Is(err, gearman.ErrWorkerClosed) {
+		return ErrWorkerClosed
+	}
+	return fmt.Errorf("cluster: worker: %w", err)
+}
+
+// Shutdown stops taking chunks, waits for the running ones to finish and
+// their results to reach the job servers, then disconnects. If ctx ends
+// first it closes the worker (the unfinished chunks go back to the job
+// servers for other workers) and returns ctx's error.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	if err := w.gw.Shutdown(ctx); err != nil {
+		return fmt.Errorf("cluster: worker shutdown: %w", err)
+	}
+	return nil
+}
+
+// Close disconnects at once and cancels the context of running chunks;
+// the job servers give those chunks to other workers.
+func (w *Worker) Close() error {
+	return w.gw.Close()
+}
+
+// Stats is a snapshot of a worker's counters: what glimpse's ping shows
+// (HOST, PID, NREQS, ETIME, MEAN_ETIME, STIME) and more. It is plain data,
+// ready to be encoded for a heartbeat or a ping reply.
+type Stats struct {
+	Host      string    `json:"host"`
+	PID       int       `json:"pid"`
+	WorkerID  string    `json:"worker_id"`
+	Slots     int       `json:"slots"`
+	Functions []string  `json:"functions"` // registered names served
+	Start     time.Time `json:"start"`     // STIME: when the worker was made
+	Time      time.Time `json:"time"`      // when the snapshot was taken
+	// Requests is NREQS: chunks finished, successfully or not.
+	Requests int64 `json:"requests"`
+	// Failures counts the chunks that ended in an error.
+	Failures int64 `json:"failures"`
+	// Busy is ETIME: time spent running the finished chunks, summed
+	// over slots (so it can exceed the uptime).
+	Busy time.Duration `json:"busy_ns"`
+	// Active is how many chunks are running now.
+	Active        int       `json:"active"`
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorTime time.Time `json:"last_error_time,omitzero"`
+}
+
+// Uptime is the time from Start to the snapshot.
+func (s Stats) Uptime() time.Duration { return s.Time.Sub(s.Start) }
+
+// MeanBusy is MEAN_ETIME: the mean time of a finished chunk, or 0 before
+// the first.
+func (s Stats) MeanBusy() time.Duration {
+	if s.Requests == 0 {
+		return 0
+	}
+	return s.Busy / time.Duration(s.Requests)
+}
+
+// Stats returns a snapshot of the worker's counters. It is safe to call
+// at any time, from any goroutine.
+func (w *Worker) Stats() Stats {
+	s := Stats{
+		Host:      w.host,
+		PID:       w.pid,
+		WorkerID:  w.id,
+		Slots:     w.slots,
+		Functions: w.Functions(),
+		Start:     w.start,
+		Time:      time.Now(),
+		Active:    int(w.active.Load()),
+	}
+	// Busy before Requests: a chunk ending between the two loads then
+	// shows as one more request rather than as time with no request.
+	s.Busy = time.Duration(w.busy.Load())
+	s.Failures = w.failures.Load()
+	s.Requests = w.requests.Load()
+	w.mu.Lock()
+	s.LastError, s.LastErrorTime = w.lastErr, w.lastErrTime
+	w.mu.Unlock()
+	return s
+}

@@ -1,0 +1,71 @@
+// Package funcs registers the example functions that the examples map and
+// that cmd/glimpse-cluster's workers serve. A user's own worker binary is
+// the same pattern: import the package that registers the functions, then
+// call cluster.Main.
+package funcs
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+// Square is x*x: the trivial function of the throughput benchmarks.
+var Square = pool.Register("examples.square", func(_ context.Context, x int64) (int64, error) {
+	return x * x, nil
+})
+
+// Hex is glimpse's doc example, pool.map(hex, [1, 2, 3]).
+var Hex = pool.Register("examples.hex", func(_ context.Context, x int64) (string, error) {
+	if x < 0 {
+		return "-0x" + strconv.FormatInt(-x, 16), nil
+	}
+	return "0x" + strconv.FormatInt(x, 16), nil
+})
+
+// WordCount counts the words of one text (the map step of a word count).
+var WordCount = pool.Register("examples.wordcount", func(_ context.Context, text string) (map[string]int, error) {
+	counts := map[string]int{}
+	for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' }) {
+		counts[strings.ToLower(w)]++
+	}
+	return counts, nil
+})
+
+// Range is a half-open interval of integers.
+type Range struct {
+	Lo, Hi int64
+}
+
+// CountPrimes counts the primes in [Lo, Hi) by trial division: CPU-bound
+// work whose cost is set by the range.
+var CountPrimes = pool.Register("examples.countprimes", func(ctx context.Context, r Range) (int64, error) {
+	var n int64
+	for x := max(r.Lo, 2); x < r.Hi; x++ {
+		if x&1023 == 0 && ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if isPrime(x) {
+			n++
+		}
+	}
+	return n, nil
+})
+
+func isPrime(x int64) bool {
+	if x < 4 {
+		return x >= 2
+	}
+	if x%2 == 0 {
+		return false
+	}
+	for d := int64(3); d*d <= x; d += 2 {
+		if x%d == 0 {
+			return false
+		}
+	}
+	return true
+}

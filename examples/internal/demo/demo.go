@@ -1,0 +1,69 @@
+// Package demo is what every example program shares: the -c flag (a
+// config file for a real cluster, else a local cluster started on the
+// spot) and a progress bar that shows on a terminal and stays silent on a
+// pipe.
+package demo
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/glimpse-go/glimpse/cluster"
+	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+var (
+	configFile = flag.String("c", "", "config file of a real cluster (default: $"+config.EnvVar+", else start a local cluster)")
+	slots      = flag.Int("n", 0, "worker slots of the local cluster (default GOMAXPROCS)")
+)
+
+// Pool returns a pool on the configured cluster, or on a local one it
+// starts; call the returned func when done.
+func Pool(ctx context.Context) (*pool.Pool, func(), error) {
+	path := *configFile
+	if path == "" {
+		path = os.Getenv(config.EnvVar)
+	}
+	if path != "" {
+		p, err := pool.FromConfigFile(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return p, func() { p.Close() }, nil
+	}
+	local, err := cluster.StartLocal(ctx, *slots)
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting a local cluster: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "local cluster: gearmand on %s\n", local.Config().JobServers[0])
+	return local.Pool(), func() { local.Close() }, nil
+}
+
+// Progress returns a map option that draws a progress bar on stderr when
+// it is a terminal, and does nothing otherwise.
+func Progress(description string) pool.MapOption {
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		return pool.Progress(nil)
+	}
+	var bar *progressbar.ProgressBar
+	return pool.Progress(func(done, total int) {
+		if bar == nil {
+			bar = progressbar.NewOptions(total,
+				progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionSetDescription(description),
+				progressbar.OptionShowCount(),
+				progressbar.OptionShowIts(),
+				progressbar.OptionClearOnFinish())
+		}
+		if total > 0 {
+			bar.ChangeMax(total)
+		}
+		bar.Set(done)
+	})
+}

@@ -1,0 +1,58 @@
+// Command primes counts the primes below -limit by cutting the range into
+// pieces and counting each piece on a worker: CPU-bound work.
+//
+//	go run ./examples/primes [-c config.ini] [-limit 20000000] [-pieces 2000]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/glimpse-go/glimpse/examples/funcs"
+	"github.com/glimpse-go/glimpse/examples/internal/demo"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+func main() {
+	log.SetFlags(0)
+	limit := flag.Int64("limit", 20_000_000, "count the primes below this")
+	pieces := flag.Int64("pieces", 2000, "how many ranges to cut it into")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *limit, *pieces); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, limit, pieces int64) error {
+	p, done, err := demo.Pool(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if pieces < 1 || limit < 2 {
+		return fmt.Errorf("need -pieces >= 1 and -limit >= 2")
+	}
+	width := (limit + pieces - 1) / pieces
+	var ranges []funcs.Range
+	for lo := int64(0); lo < limit; lo += width {
+		ranges = append(ranges, funcs.Range{Lo: lo, Hi: min(lo+width, limit)})
+	}
+	start := time.Now()
+	counts, err := pool.Map(ctx, p, funcs.CountPrimes, ranges, demo.Progress("ranges"))
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, c := range counts {
+		total += c
+	}
+	fmt.Printf("%d primes below %d (%d ranges, %v)\n", total, limit, len(ranges), time.Since(start).Round(time.Millisecond))
+	return nil
+}

@@ -1,0 +1,62 @@
+// Command squares is glimpse's first example, pool.map(hex, [1, 2, 3]),
+// in Go, plus a million squares to show the speed.
+//
+//	go run ./examples/squares            # on a local cluster
+//	go run ./examples/squares -c config.ini
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/glimpse-go/glimpse/examples/funcs"
+	"github.com/glimpse-go/glimpse/examples/internal/demo"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+func main() {
+	log.SetFlags(0)
+	n := flag.Int("items", 1_000_000, "how many numbers to square")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *n); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, n int) error {
+	p, done, err := demo.Pool(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+
+	hexes, err := pool.Map(ctx, p, funcs.Hex, []int64{1, 2, 3})
+	if err != nil {
+		return err
+	}
+	fmt.Println(hexes) // [0x1 0x2 0x3]
+
+	xs := make([]int64, n)
+	for i := range xs {
+		xs[i] = int64(i)
+	}
+	start := time.Now()
+	squares, err := pool.Map(ctx, p, funcs.Square, xs, demo.Progress("squares"))
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	var sum int64
+	for _, s := range squares {
+		sum += s
+	}
+	fmt.Printf("sum of %d squares = %d in %v (%.0f items/s)\n", n, sum, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	return nil
+}

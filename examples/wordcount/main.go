@@ -1,0 +1,78 @@
+// Command wordcount is a map/reduce: the workers count the words of each
+// file (map), this program adds the counts up (reduce) as they stream in.
+//
+//	go run ./examples/wordcount [-c config.ini] [-top 10] FILE...
+//
+// With no files it counts its own Go sources.
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"maps"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+
+	"github.com/glimpse-go/glimpse/examples/funcs"
+	"github.com/glimpse-go/glimpse/examples/internal/demo"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+func main() {
+	log.SetFlags(0)
+	top := flag.Int("top", 10, "how many words to print")
+	flag.Parse()
+	files := flag.Args()
+	if len(files) == 0 {
+		files, _ = filepath.Glob("*/*.go")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, files, *top); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, files []string, top int) error {
+	p, done, err := demo.Pool(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+
+	// Files are read lazily, as Imap asks for them.
+	texts := func(yield func(string) bool) {
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				log.Printf("skipping %s: %v", f, err)
+				continue
+			}
+			if !yield(string(data)) {
+				return
+			}
+		}
+	}
+	total := map[string]int{}
+	for counts, err := range pool.ImapUnordered(ctx, p, funcs.WordCount, texts, demo.Progress("files")) {
+		if err != nil {
+			return err
+		}
+		for w, n := range counts.Value {
+			total[w] += n
+		}
+	}
+	words := slices.SortedFunc(maps.Keys(total), func(a, b string) int {
+		return cmp.Or(cmp.Compare(total[b], total[a]), cmp.Compare(a, b))
+	})
+	fmt.Printf("%d files, %d distinct words\n", len(files), len(words))
+	for _, w := range words[:min(top, len(words))] {
+		fmt.Printf("%8d %s\n", total[w], w)
+	}
+	return nil
+}

@@ -1,0 +1,379 @@
+package pool
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/glimpse-go/glimpse/gearman"
+)
+
+// Indexed is a result of ImapUnordered with the index of its input item.
+type Indexed[T any] struct {
+	Index int
+	Value T
+}
+
+// Map calls f on every item on the cluster's workers and returns the
+// results in input order. The first failing item stops the map (its
+// queued chunks are dropped) and is returned as a *TaskError; see the
+// MapOption functions for chunking, retries and deadlines.
+func Map[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items []In, opts ...MapOption) ([]Out, error) {
+	out := make([]Out, len(items))
+	err := run(ctx, p, f, slices.Values(items), len(items), false, opts, func(start int, vs []Out) bool {
+		copy(out[start:], vs)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Imap is Map over a lazily read input, with the results streamed in input
+// order as soon as they are ready. At most Window chunks are in flight or
+// waiting to be consumed, so memory stays bounded whatever the input's
+// length. After an error the sequence yields it once and stops; stopping
+// the iteration early cancels the rest of the map.
+func Imap[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter.Seq[In], opts ...MapOption) iter.Seq2[Out, error] {
+	return func(yield func(Out, error) bool) {
+		stopped := false
+		err := run(ctx, p, f, items, -1, true, opts, func(_ int, vs []Out) bool {
+			for _, v := range vs {
+				if !yield(v, nil) {
+					stopped = true
+					return false
+				}
+			}
+			return true
+		})
+		if err != nil && !stopped {
+			var zero Out
+			yield(zero, err)
+		}
+	}
+}
+
+// ImapUnordered is Imap with the results in the order they complete, each
+// with the index of its input item.
+func ImapUnordered[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter.Seq[In], opts ...MapOption) iter.Seq2[Indexed[Out], error] {
+	return func(yield func(Indexed[Out], error) bool) {
+		stopped := false
+		err := run(ctx, p, f, items, -1, false, opts, func(start int, vs []Out) bool {
+			for i, v := range vs {
+				if !yield(Indexed[Out]{Index: start + i, Value: v}, nil) {
+					stopped = true
+					return false
+				}
+			}
+			return true
+		})
+		if err != nil && !stopped {
+			yield(Indexed[Out]{Index: -1}, err)
+		}
+	}
+}
+
+// errStopped ends a map whose consumer stopped iterating.
+var errStopped = errors.New("pool: iteration stopped")
+
+// outcome is what became of one chunk.
+type outcome[Out any] struct {
+	idx, start int
+	items      []Out
+	took       time.Duration
+	err        error
+}
+
+// mapRun is one map in progress. Everything but the chunk goroutines runs
+// on the caller's goroutine: it reads the input, launches chunks while the
+// window has room, and hands results to emit.
+type mapRun[In, Out any] struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	p      *Pool
+	f      Func[In, Out]
+	o      mapOptions
+	client *gearman.Client
+	mapID  string
+	chunk  int // items per chunk
+	window int
+	total  int // -1 while unknown
+
+	outcomes chan outcome[Out]
+	wg       sync.WaitGroup
+
+	watch          *time.Ticker // checks that workers are still there
+	noWorkersSince time.Time
+}
+
+// run is the engine of Map, Imap and ImapUnordered. total is the input's
+// length, or -1 if unknown. emit gets each chunk's results with the input
+// index of the first; in input order if ordered.
+func run[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter.Seq[In], total int, ordered bool,
+	opts []MapOption, emit func(start int, vs []Out) bool) (err error) {
+	o, err := buildMapOptions(opts)
+	if err != nil {
+		return err
+	}
+	if f.fn == nil {
+		return errors.New("pool: map of a zero Func (use the value pool.Register returns)")
+	}
+	if total == 0 {
+		return nil
+	}
+	m := &mapRun[In, Out]{p: p, f: f, o: o, total: total}
+	m.ctx, m.cancel = context.WithCancelCause(ctx)
+	defer m.cancel(nil)
+	started := false
+	defer func() {
+		if started {
+			m.finish(err == nil)
+		}
+	}()
+
+	var (
+		buf      []In
+		next     int // input index of the next item
+		launched int // chunks launched
+		retired  int // chunks whose results were emitted
+		done     int // items emitted
+		pending  = map[int]outcome[Out]{}
+		nextEmit int // ordered: the chunk to emit next
+	)
+	// receive waits for one chunk and emits what became ready.
+	receive := func() error {
+		var oc outcome[Out]
+		for received := false; !received; {
+			select {
+			case oc = <-m.outcomes:
+				received = true
+			case <-m.watch.C:
+				if err := m.checkWorkers(); err != nil {
+					return err
+				}
+			case <-m.ctx.Done():
+				return context.Cause(m.ctx)
+			}
+		}
+		if oc.err != nil {
+			return oc.err
+		}
+		m.adapt(oc)
+		ready := []outcome[Out]{oc}
+		if ordered {
+			pending[oc.idx] = oc
+			ready = ready[:0]
+			for {
+				r, ok := pending[nextEmit]
+				if !ok {
+					break
+				}
+				delete(pending, nextEmit)
+				ready = append(ready, r)
+				nextEmit++
+			}
+		}
+		for _, r := range ready {
+			retired++
+			done += len(r.items)
+			if !emit(r.start, r.items) {
+				return errStopped
+			}
+			if m.o.progress != nil {
+				m.o.progress(done, m.total)
+			}
+		}
+		return nil
+	}
+	launch := func() error {
+		m.launch(launched, next-len(buf), buf)
+		launched++
+		buf = nil
+		for launched-retired >= m.window {
+			if err := receive(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	for item := range items {
+		if !started {
+			// Lazily, so that an empty input needs no cluster at all.
+			if err := m.start(); err != nil {
+				return err
+			}
+			started = true
+		}
+		if err := m.ctx.Err(); err != nil {
+			return context.Cause(m.ctx)
+		}
+		buf = append(buf, item)
+		next++
+		if len(buf) >= m.chunk {
+			if err := launch(); err != nil {
+				return m.final(err)
+			}
+		}
+	}
+	if m.total < 0 {
+		m.total = next
+	}
+	if len(buf) > 0 {
+		if err := launch(); err != nil {
+			return m.final(err)
+		}
+	}
+	for retired < launched {
+		if err := receive(); err != nil {
+			return m.final(err)
+		}
+	}
+	return nil
+}
+
+// final turns the consumer's stop into a clean end.
+func (m *mapRun[In, Out]) final(err error) error {
+	if errors.Is(err, errStopped) {
+		m.cancel(errStopped)
+		return nil
+	}
+	return err
+}
+
+// start checks that someone serves the function, sizes chunks and the
+// window from the worker slots, and takes connections for the map.
+func (m *mapRun[In, Out]) start() error {
+	slots, err := m.p.WorkerSlots(m.ctx, m.f.name)
+	if err != nil {
+		return err
+	}
+	m.chunk = m.o.chunksize
+	if m.chunk == 0 {
+		m.chunk = 1
+		if m.total > 0 {
+			m.chunk = min(max((m.total+4*slots-1)/(4*slots), 1), maxAutoChunk)
+		}
+	}
+	m.window = m.o.window
+	if m.window == 0 {
+		m.window = 2*slots + 2
+	}
+	m.outcomes = make(chan outcome[Out], m.window)
+	m.watch = time.NewTicker(max(m.p.opts.noWorkersGrace/4, 10*time.Millisecond))
+	var id [8]byte
+	rand.Read(id[:])
+	m.mapID = hex.EncodeToString(id[:])
+	m.client, err = m.p.acquire(m.ctx)
+	return err
+}
+
+// checkWorkers fails the map once no worker has served its function for
+// the pool's grace period: its chunks would wait in the queue forever.
+func (m *mapRun[In, Out]) checkWorkers() error {
+	_, err := m.p.WorkerSlots(m.ctx, m.f.name)
+	if !errors.Is(err, ErrNoWorkers) {
+		m.noWorkersSince = time.Time{}
+		return nil
+	}
+	if m.noWorkersSince.IsZero() {
+		m.noWorkersSince = time.Now()
+	}
+	if grace := m.p.opts.noWorkersGrace; time.Since(m.noWorkersSince) >= grace {
+		return fmt.Errorf("%w (none left for %v)", err, grace)
+	}
+	return nil
+}
+
+// adapt grows automatic chunks of an input of unknown length while chunks
+// come back fast, so per-job overhead stops mattering.
+func (m *mapRun[In, Out]) adapt(oc outcome[Out]) {
+	if m.o.chunksize == 0 && m.total < 0 && oc.took < 20*time.Millisecond && len(oc.items) >= m.chunk {
+		m.chunk = min(m.chunk*2, maxAutoChunk)
+	}
+}
+
+// finish ends the map: after a clean end the connections are kept for the
+// next map; otherwise they are closed, which makes gearmand drop the
+// map's queued chunks.
+func (m *mapRun[In, Out]) finish(clean bool) {
+	m.cancel(errStopped)
+	m.watch.Stop()
+	if clean {
+		m.wg.Wait()
+		m.p.release(m.client)
+		return
+	}
+	m.client.Close()
+	m.wg.Wait()
+}
+
+func (m *mapRun[In, Out]) launch(idx, start int, items []In) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t0 := time.Now()
+		out, err := m.runChunk(idx, start, items)
+		m.outcomes <- outcome[Out]{idx: idx, start: start, items: out, took: time.Since(t0), err: err}
+	}()
+}
+
+func (m *mapRun[In, Out]) runChunk(idx, start int, items []In) ([]Out, error) {
+	name := m.f.name
+	span := fmt.Sprintf("chunk %d (items %d-%d)", idx, start, start+len(items)-1)
+	payload, err := encode(chunkRequest[In]{Start: start, TaskTimeout: int64(m.o.taskTimeout), Items: items})
+	if err != nil {
+		return nil, fmt.Errorf("pool: %s: cannot encode %s: %w", name, span, err)
+	}
+	unique := m.mapID + "-" + strconv.Itoa(idx)
+	var lastErr error
+	for attempt := 0; attempt <= m.o.retries; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+			case <-m.ctx.Done():
+				return nil, context.Cause(m.ctx)
+			}
+		}
+		data, err := m.client.Call(m.ctx, GearmanPrefix+name, payload,
+			gearman.WithUnique(unique), gearman.WithPriority(m.o.priority.gearman()))
+		if err == nil {
+			var res chunkResult[Out]
+			if err := decode(data, &res); err != nil {
+				return nil, fmt.Errorf("pool: %s: cannot decode the results of %s: %w", name, span, err)
+			}
+			if len(res.Items) != len(items) {
+				return nil, fmt.Errorf("pool: %s: %s came back with %d results", name, span, len(res.Items))
+			}
+			return res.Items, nil
+		}
+		if m.ctx.Err() != nil {
+			return nil, context.Cause(m.ctx)
+		}
+		var ex *gearman.JobException
+		if errors.As(err, &ex) {
+			lastErr = parseTaskError(name, ex.Data)
+			if !m.o.retryTaskErrors {
+				return nil, lastErr
+			}
+			continue
+		}
+		if !errors.Is(err, gearman.ErrJobFailed) && !errors.Is(err, gearman.ErrConnectionLost) {
+			return nil, fmt.Errorf("pool: %s: %s: %w", name, span, err)
+		}
+		lastErr = err
+	}
+	var te *TaskError
+	if errors.As(lastErr, &te) {
+		return nil, lastErr
+	}
+	return nil, fmt.Errorf("pool: %s: %s failed %d times: %w", name, span, m.o.retries+1, lastErr)
+}

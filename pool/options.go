@@ -1,0 +1,98 @@
+package pool
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/glimpse-go/glimpse/gearman"
+)
+
+// JobPriority is the Gearman queue a map's chunks go to.
+type JobPriority int
+
+// Priorities for the Priority option.
+const (
+	Normal JobPriority = iota
+	High
+	Low
+)
+
+// MapOption configures one map.
+type MapOption func(*mapOptions)
+
+type mapOptions struct {
+	chunksize       int
+	priority        JobPriority
+	retries         int
+	retryTaskErrors bool
+	taskTimeout     time.Duration
+	window          int
+	progress        func(done, total int)
+}
+
+// DefaultRetries is how many times a chunk is resubmitted after a failure
+// that is not its function's fault (WORK_FAIL, a lost job server
+// connection) when the Retries option is not given.
+const DefaultRetries = 3
+
+// maxAutoChunk bounds automatic chunk sizes, so that one chunk's payload
+// stays far below gearmand's 64 MiB job limit for typical items.
+const maxAutoChunk = 100_000
+
+func buildMapOptions(opts []MapOption) (mapOptions, error) {
+	o := mapOptions{retries: DefaultRetries}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case o.chunksize < 0:
+		return o, fmt.Errorf("pool: Chunksize(%d): want >= 1 (or 0 for automatic)", o.chunksize)
+	case o.retries < 0:
+		return o, fmt.Errorf("pool: Retries(%d): want >= 0", o.retries)
+	case o.taskTimeout < 0:
+		return o, fmt.Errorf("pool: TaskTimeout(%v): want > 0 (or 0 for none)", o.taskTimeout)
+	case o.window < 0:
+		return o, fmt.Errorf("pool: Window(%d): want >= 1 (or 0 for automatic)", o.window)
+	case o.priority < Normal || o.priority > Low:
+		return o, fmt.Errorf("pool: Priority(%d): want High, Normal or Low", o.priority)
+	}
+	return o, nil
+}
+
+func (p JobPriority) gearman() gearman.Priority {
+	return [...]gearman.Priority{Normal: gearman.PriorityNormal, High: gearman.PriorityHigh, Low: gearman.PriorityLow}[p]
+}
+
+// Chunksize sets how many items go in one Gearman job. The default for
+// Map is the item count divided by four times the worker slots (bounded);
+// for Imap, whose input length is unknown, chunks start at one item and
+// double while a chunk takes under 20ms to come back.
+func Chunksize(n int) MapOption { return func(o *mapOptions) { o.chunksize = n } }
+
+// Priority sets the Gearman priority of the map's chunks (default Normal).
+func Priority(p JobPriority) MapOption { return func(o *mapOptions) { o.priority = p } }
+
+// Retries sets how many times a chunk is resubmitted, with the same
+// unique id, after WORK_FAIL or a lost connection (default DefaultRetries).
+// A worker that dies holding a chunk needs no retry: gearmand gives the
+// chunk to another worker by itself.
+func Retries(n int) MapOption { return func(o *mapOptions) { o.retries = n } }
+
+// RetryTaskErrors makes errors, panics and timeouts of the function itself
+// count as retryable too (they are final by default: rerunning a bug
+// rarely fixes it).
+func RetryTaskErrors() MapOption { return func(o *mapOptions) { o.retryTaskErrors = true } }
+
+// TaskTimeout gives each item's call a deadline on the worker; an item
+// that runs over it fails the map with a *TaskError whose Timeout is set.
+func TaskTimeout(d time.Duration) MapOption { return func(o *mapOptions) { o.taskTimeout = d } }
+
+// Window bounds the chunks submitted and not yet consumed (default: twice
+// the worker slots, plus two). It bounds the map's memory: Imap over ten
+// million items holds at most Window chunks.
+func Window(n int) MapOption { return func(o *mapOptions) { o.window = n } }
+
+// Progress calls fn after each chunk with the items done and the total;
+// total is -1 while an Imap's input is not exhausted. fn runs on the
+// goroutine that called the map.
+func Progress(fn func(done, total int)) MapOption { return func(o *mapOptions) { o.progress = fn } }

@@ -1,0 +1,208 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/gearman"
+)
+
+// ErrNoWorkers is returned by a map whose function no worker serves on
+// any job server (checked with the admin protocol before submitting), so
+// that the map fails instead of waiting forever.
+var ErrNoWorkers = errors.New("pool: no worker serves the function")
+
+// ErrClosed is returned by maps on a closed Pool.
+var ErrClosed = errors.New("pool: closed")
+
+// Option configures a Pool.
+type Option func(*poolOptions)
+
+type poolOptions struct {
+	logger         *slog.Logger
+	dialTimeout    time.Duration
+	noWorkersGrace time.Duration
+}
+
+// WithLogger sets where the pool logs connection events (default: nowhere).
+func WithLogger(l *slog.Logger) Option { return func(o *poolOptions) { o.logger = l } }
+
+// WithDialTimeout bounds each connection attempt to a job server (default 5s).
+func WithDialTimeout(d time.Duration) Option { return func(o *poolOptions) { o.dialTimeout = d } }
+
+// WithNoWorkersGrace sets how long a running map waits when no worker
+// serves its function any more before it fails with ErrNoWorkers (default
+// 10s: long enough for workers to restart).
+func WithNoWorkersGrace(d time.Duration) Option { return func(o *poolOptions) { o.noWorkersGrace = d } }
+
+// Pool is a client's handle on a cluster: its job servers and, once the
+// command channel exists, its broker. It is safe for concurrent use; any
+// number of maps may run on it at once.
+type Pool struct {
+	cfg  config.Client
+	opts poolOptions
+
+	mu     sync.Mutex
+	idle   []*gearman.Client // connections of maps that ended cleanly
+	admins map[string]*gearman.Admin
+	closed bool
+}
+
+// New connects to the job servers of cfg. It fails if none is reachable.
+func New(cfg config.Client, opts ...Option) (*Pool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	p := &Pool{cfg: cfg, opts: poolOptions{
+		logger:         slog.New(slog.DiscardHandler),
+		dialTimeout:    5 * time.Second,
+		noWorkersGrace: 10 * time.Second,
+	}, admins: map[string]*gearman.Admin{}}
+	for _, opt := range opts {
+		opt(&p.opts)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout)
+	defer cancel()
+	c, err := p.dial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	p.release(c)
+	return p, nil
+}
+
+// FromConfigFile reads a config file (see package config) and connects to
+// its cluster: glimpse's MakePool(config_file).
+func FromConfigFile(path string, opts ...Option) (*Pool, error) {
+	f, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return New(f.Client, opts...)
+}
+
+// Config returns the configuration the pool was made with.
+func (p *Pool) Config() config.Client { return p.cfg }
+
+// Close closes the pool's connections. Maps still running fail.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	idle, admins := p.idle, p.admins
+	p.idle, p.admins, p.closed = nil, nil, true
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+	for _, a := range admins {
+		a.Close()
+	}
+	return nil
+}
+
+func (p *Pool) dial(ctx context.Context) (*gearman.Client, error) {
+	return gearman.NewClient(ctx, p.cfg.JobServers,
+		gearman.WithDialTimeout(p.opts.dialTimeout), gearman.WithLogger(p.opts.logger))
+}
+
+// acquire returns a client for one map. Each map has connections of its
+// own so that closing them can cancel its queued jobs (gearmand drops a
+// foreground job whose client left) without touching other maps.
+func (p *Pool) acquire(ctx context.Context) (*gearman.Client, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if n := len(p.idle); n > 0 {
+		c := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return c, nil
+	}
+	p.mu.Unlock()
+	return p.dial(ctx)
+}
+
+// release keeps a client that has no job of its map left at any server.
+func (p *Pool) release(c *gearman.Client) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(p.idle) >= 8 {
+		c.Close()
+		return
+	}
+	p.idle = append(p.idle, c)
+}
+
+// WorkerSlots says how many worker slots serve a function, summed over
+// the job servers that answer: a glimpse worker announces its slots in its
+// client id; any other worker counts as one. It returns ErrNoWorkers when
+// there are none.
+func (p *Pool) WorkerSlots(ctx context.Context, f string) (int, error) {
+	gname := GearmanPrefix + f
+	slots := 0
+	var errs []error
+	seen := map[string]bool{} // a worker process connects to every server
+	for _, addr := range p.cfg.JobServers {
+		a, err := p.admin(ctx, addr)
+		if err == nil {
+			var ws []gearman.WorkerInfo
+			ws, err = a.Workers(ctx)
+			for _, w := range ws {
+				if !contains(w.Functions, gname) {
+					continue
+				}
+				id, n, ok := ParseWorkerClientID(w.ClientID)
+				if !ok {
+					slots++
+					continue
+				}
+				if !seen[id] {
+					seen[id] = true
+					slots += n
+				}
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+		}
+	}
+	if slots > 0 {
+		return slots, nil
+	}
+	if len(errs) == len(p.cfg.JobServers) {
+		return 0, fmt.Errorf("pool: cannot ask the job servers about %s: %w", f, errors.Join(errs...))
+	}
+	return 0, fmt.Errorf("%w: %s (Gearman function %s)", ErrNoWorkers, f, gname)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Pool) admin(ctx context.Context, addr string) (*gearman.Admin, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	if a := p.admins[addr]; a != nil {
+		return a, nil
+	}
+	a, err := gearman.DialAdmin(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	p.admins[addr] = a
+	return a, nil
+}

@@ -1,0 +1,104 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/glimpse-go/glimpse/gearman"
+)
+
+var wireSquare = Register("wiretest.square", func(_ context.Context, x int64) (int64, error) { return x * x, nil })
+
+func TestChunkRoundTrip(t *testing.T) {
+	f, _ := Lookup(wireSquare.Name())
+	payload, err := encode(chunkRequest[int64]{Start: 10, Items: []int64{1, 2, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := f.RunChunk(context.Background(), payload, "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res chunkResult[int64]
+	if err := decode(data, &res); err != nil || len(res.Items) != 3 || res.Items[2] != 9 {
+		t.Fatalf("result %v, %v", res.Items, err)
+	}
+}
+
+func TestChunkRejectsBadPayloads(t *testing.T) {
+	f, _ := Lookup(wireSquare.Name())
+	good, _ := encode(chunkRequest[int64]{Items: []int64{1}})
+	for name, payload := range map[string][]byte{
+		"empty":         nil,
+		"wrong version": append([]byte{9}, good[1:]...),
+		"wrong types":   mustEncode(t, chunkRequest[string]{Items: []string{"x"}}),
+		"truncated":     good[:len(good)-1],
+	} {
+		_, err := f.RunChunk(context.Background(), payload, "w1")
+		var ex *gearman.JobException
+		if !errors.As(err, &ex) {
+			t.Fatalf("%s: %v, want a JobException", name, err)
+		}
+		te := parseTaskError("x", ex.Data)
+		if te.Func != "wiretest.square" || te.Index != -1 || !strings.Contains(te.Message, "cannot decode the chunk") {
+			t.Fatalf("%s: %+v", name, te)
+		}
+	}
+}
+
+func mustEncode(t *testing.T, v any) []byte {
+	b, err := encode(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestTaskErrorWire(t *testing.T) {
+	in := &TaskError{Func: "f", Index: 7, Worker: "w", Message: "m", Stack: "s", Panic: true}
+	out := parseTaskError("f", in.marshal())
+	if *out != *in {
+		t.Fatalf("round trip: %+v != %+v", out, in)
+	}
+	plain := parseTaskError("f", []byte("plain text from a C worker"))
+	if plain.Message != "plain text from a C worker" || plain.Index != -1 {
+		t.Fatalf("plain exception: %+v", plain)
+	}
+}
+
+func TestWorkerClientID(t *testing.T) {
+	id, slots, ok := ParseWorkerClientID(WorkerClientID("host-1-abc", 8))
+	if !ok || id != "host-1-abc" || slots != 8 {
+		t.Fatalf("got %q %d %v", id, slots, ok)
+	}
+	for _, bad := range []string{"", "-", "glimpse/", "glimpse/x/id", "glimpse/0/id", "glimpse/2/", "other/2/id"} {
+		if _, _, ok := ParseWorkerClientID(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+// FuzzRunChunk feeds arbitrary payloads to a worker-side function: it
+// must answer with a result or a task error, never panic.
+func FuzzRunChunk(f *testing.F) {
+	good, _ := encode(chunkRequest[int64]{Start: 3, Items: []int64{1, 2}})
+	f.Add(good)
+	f.Add([]byte{1, 0x93, 0, 0, 0x91, 0xa1, 'x'})
+	f.Add([]byte{})
+	fn, _ := Lookup(wireSquare.Name())
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		data, err := fn.RunChunk(context.Background(), payload, "fuzz")
+		var ex *gearman.JobException
+		if err != nil && !errors.As(err, &ex) {
+			t.Fatalf("error %v is not a JobException", err)
+		}
+		if err == nil {
+			var res chunkResult[int64]
+			if decode(data, &res) != nil {
+				t.Fatal("a result that does not decode")
+			}
+		}
+	})
+}

@@ -365,7 +365,7 @@ func TestImapMemoryStaysBounded(t *testing.T) {
 	startWorker(t, 2, addr)
 	p := newPool(t, funcs.Square.Name(), 2, addr)
 	n := 10_000_000
-	if testing.Short() || raceEnabled {
+	if testing.Short() {
 		n = 1_000_000 // the race detector makes 10M items take minutes
 	}
 	var peak uint64

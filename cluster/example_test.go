@@ -6,7 +6,8 @@ import (
 	"log"
 
 	"github.com/glimpse-go/glimpse/cluster"
-	_ "github.com/glimpse-go/glimpse/examples/funcs" // registers examples.square and others
+	"github.com/glimpse-go/glimpse/examples/funcs" // registers examples.square and others
+	"github.com/glimpse-go/glimpse/pool"
 )
 
 // A program with no config file starts a local cluster and uses its pool;
@@ -19,10 +20,10 @@ func ExampleStartLocal() {
 	}
 	defer local.Close()
 
-	slots, err := local.Pool().WorkerSlots(ctx, "examples.square")
+	hexes, err := pool.Map(ctx, local.Pool(), funcs.Hex, []int64{1, 2, 3})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("worker slots serving examples.square:", slots)
-	// Output: worker slots serving examples.square: 2
+	fmt.Println(hexes)
+	// Output: [0x1 0x2 0x3]
 }

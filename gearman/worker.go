@@ -218,20 +218,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	w.mu.Lock()
-	w.state = workerClosed
-	conns := w.conns
-	w.mu.Unlock()
-	w.cancel()
-	for _, wc := range conns {
-		wc.mu.Lock()
-		cn := wc.cn
-		wc.mu.Unlock()
-		if cn != nil {
-			cn.flushClose(time.Second)
-		}
-	}
-	w.wg.Wait()
+	w.disconnect(true)
 	return nil
 }
 
@@ -240,6 +227,14 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 // given to other workers by the job server.
 func (w *Worker) Close() error {
 	w.stop(workerClosed)
+	w.disconnect(false)
+	return nil
+}
+
+// disconnect ends the worker: it cancels the jobs' context and the
+// redialling, closes every connection (flushing queued results first if
+// flush) and waits for the worker's own goroutines.
+func (w *Worker) disconnect(flush bool) {
 	w.mu.Lock()
 	w.state = workerClosed
 	conns := w.conns
@@ -249,12 +244,15 @@ func (w *Worker) Close() error {
 		wc.mu.Lock()
 		cn := wc.cn
 		wc.mu.Unlock()
-		if cn != nil {
+		switch {
+		case cn == nil:
+		case flush:
+			cn.flushClose(time.Second)
+		default:
 			cn.close(ErrWorkerClosed)
 		}
 	}
 	w.wg.Wait()
-	return nil
 }
 
 // stop moves a running or new worker to state; false if it was already

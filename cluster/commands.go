@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/glimpse-go/glimpse/config"
@@ -84,6 +86,7 @@ func serveWorker(ctx context.Context, e *env, w *Worker, log *slog.Logger, drain
 	ran := make(chan error, 1)
 	go func() { ran <- w.Run() }()
 	var why string
+	var restart bool
 	select {
 	case err := <-ran:
 		// Only Shutdown and Close end Run, and nothing else calls them.
@@ -91,6 +94,8 @@ func serveWorker(ctx context.Context, e *env, w *Worker, log *slog.Logger, drain
 		return exitFailure
 	case s := <-e.signals:
 		why = s.String()
+	case req := <-w.StopRequested():
+		why, restart = "command "+req.Command, req.Restart
 	case <-ctx.Done():
 		why = context.Cause(ctx).Error()
 	}
@@ -117,7 +122,22 @@ func serveWorker(ctx context.Context, e *env, w *Worker, log *slog.Logger, drain
 	}
 	st := w.Stats()
 	log.Info("worker stopped", "requests", st.Requests, "failures", st.Failures, "busy", st.Busy, "uptime", st.Uptime())
+	if restart {
+		return reexec(log)
+	}
 	return exitOK
+}
+
+// reexec replaces this process with a fresh run of the same command line:
+// the restart command. It returns only if that fails.
+func reexec(log *slog.Logger) int {
+	exe, err := os.Executable()
+	if err == nil {
+		log.Info("restarting", "exe", exe)
+		err = syscall.Exec(exe, os.Args, os.Environ())
+	}
+	log.Error("restart failed", "err", err)
+	return exitFailure
 }
 
 var localCommand = &command{

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,6 +79,11 @@ type Worker struct {
 	mu          sync.Mutex
 	lastErr     string
 	lastErrTime time.Time
+
+	control       *control
+	stopControl   context.CancelFunc
+	controlDone   chan struct{}
+	controlClosed bool
 }
 
 // NewWorker returns a worker for the job servers of client, serving the
@@ -136,6 +142,10 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 			return nil, fmt.Errorf("cluster: worker: %w", err)
 		}
 	}
+	if w.control, err = newControl(w); err != nil {
+		return nil, fmt.Errorf("cluster: worker: command channel: %w", err)
+	}
+	w.controlDone = make(chan struct{})
 	return w, nil
 }
 
@@ -320,7 +330,18 @@ func (w *Worker) Functions() []string { return functionNames(w.funcs) }
 func (w *Worker) Run() error {
 	w.log.Info("worker serving", "slots", w.slots, "functions", strings.Join(w.Functions(), ","),
 		"job_servers", strings.Join(w.servers, ","))
+	ctx, cancel := context.WithCancel(context.Background())
+	w.mu.Lock()
+	if !w.controlClosed {
+		w.stopControl = cancel
+		go func() {
+			defer close(w.controlDone)
+			w.control.run(ctx)
+		}()
+	}
+	w.mu.Unlock()
 	err := w.gw.Run()
+	cancel()
 	if errors.Is(err, gearman.ErrWorkerClosed) {
 		return ErrWorkerClosed
 	}
@@ -332,6 +353,7 @@ func (w *Worker) Run() error {
 // first it closes the worker (the unfinished chunks go back to the job
 // servers for other workers) and returns ctx's error.
 func (w *Worker) Shutdown(ctx context.Context) error {
+	defer w.closeControl(ctx)
 	if err := w.gw.Shutdown(ctx); err != nil {
 		return fmt.Errorf("cluster: worker shutdown: %w", err)
 	}
@@ -341,44 +363,38 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 // Close disconnects at once and cancels the context of running chunks;
 // the job servers give those chunks to other workers.
 func (w *Worker) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	defer w.closeControl(ctx)
 	return w.gw.Close()
 }
 
-// Stats is a snapshot of a worker's counters: what glimpse's ping shows
-// (HOST, PID, NREQS, ETIME, MEAN_ETIME, STIME) and more. It is plain data,
-// ready to be encoded for a heartbeat or a ping reply.
-type Stats struct {
-	Host      string    `json:"host"`
-	PID       int       `json:"pid"`
-	WorkerID  string    `json:"worker_id"`
-	Slots     int       `json:"slots"`
-	Functions []string  `json:"functions"` // registered names served
-	Start     time.Time `json:"start"`     // STIME: when the worker was made
-	Time      time.Time `json:"time"`      // when the snapshot was taken
-	// Requests is NREQS: chunks finished, successfully or not.
-	Requests int64 `json:"requests"`
-	// Failures counts the chunks that ended in an error.
-	Failures int64 `json:"failures"`
-	// Busy is ETIME: time spent running the finished chunks, summed
-	// over slots (so it can exceed the uptime).
-	Busy time.Duration `json:"busy_ns"`
-	// Active is how many chunks are running now.
-	Active        int       `json:"active"`
-	LastError     string    `json:"last_error,omitempty"`
-	LastErrorTime time.Time `json:"last_error_time,omitzero"`
-}
+// StopRequested delivers a broadcast quit or restart meant for this
+// worker; the process that runs the worker decides what to do with it
+// (glimpse-cluster worker drains, then exits or re-executes itself).
+func (w *Worker) StopRequested() <-chan StopRequest { return w.control.stop }
 
-// Uptime is the time from Start to the snapshot.
-func (s Stats) Uptime() time.Duration { return s.Time.Sub(s.Start) }
-
-// MeanBusy is MEAN_ETIME: the mean time of a finished chunk, or 0 before
-// the first.
-func (s Stats) MeanBusy() time.Duration {
-	if s.Requests == 0 {
-		return 0
+// closeControl leaves the command topic and stops the command queue.
+func (w *Worker) closeControl(ctx context.Context) {
+	w.mu.Lock()
+	stop := w.stopControl
+	w.stopControl, w.controlClosed = nil, true
+	w.mu.Unlock()
+	if stop == nil {
+		w.control.gw.Close() // Run never started it
+		return
 	}
-	return s.Busy / time.Duration(s.Requests)
+	uctx, cancel := context.WithTimeout(ctx, time.Second)
+	w.control.unsubscribe(uctx)
+	cancel()
+	stop()
+	w.control.gw.Close()
+	<-w.controlDone
 }
+
+// Stats is a snapshot of a worker's counters (see pool.WorkerStats: the
+// same data travels in heartbeats and ping replies).
+type Stats = pool.WorkerStats
 
 // Stats returns a snapshot of the worker's counters. It is safe to call
 // at any time, from any goroutine.
@@ -392,6 +408,7 @@ func (w *Worker) Stats() Stats {
 		Start:     w.start,
 		Time:      time.Now(),
 		Active:    int(w.active.Load()),
+		MemoryRSS: residentMemory(),
 	}
 	// Busy before Requests: a chunk ending between the two loads then
 	// shows as one more request rather than as time with no request.
@@ -402,4 +419,22 @@ func (w *Worker) Stats() Stats {
 	s.LastError, s.LastErrorTime = w.lastErr, w.lastErrTime
 	w.mu.Unlock()
 	return s
+}
+
+// residentMemory reads this process's resident set size from /proc; 0
+// where that is not available.
+func residentMemory() int64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
 }

@@ -1,0 +1,153 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+// StopRequest is a broadcast command's request that the worker process
+// stop: drain, then exit, or start again.
+type StopRequest struct {
+	Command string // the command's id
+	Restart bool
+}
+
+// control is how broadcast commands reach a worker. Commands arrive on a
+// Gearman connection of their own (the worker's fanout queue) and later on
+// the broker's command channel; either way they are answered here, on
+// goroutines of their own, so busy slots never delay a ping or a quit.
+type control struct {
+	w  *Worker
+	gw *gearman.Worker // serves pool.CommandTopic + "_" + worker id
+
+	mu   sync.Mutex
+	seen map[string]time.Time // command ids obeyed, until they expire
+
+	stop chan StopRequest // buffered(1)
+}
+
+func newControl(w *Worker) (*control, error) {
+	c := &control{w: w, seen: map[string]time.Time{}, stop: make(chan StopRequest, 1)}
+	gw, err := gearman.NewWorker(w.servers,
+		gearman.WithConcurrency(2),
+		gearman.WithClientID("glimpse-control/"+w.id),
+		gearman.WithLogger(w.log))
+	if err != nil {
+		return nil, err
+	}
+	if err := gw.Register(c.queue(), c.serveJob); err != nil {
+		return nil, err
+	}
+	c.gw = gw
+	return c, nil
+}
+
+// queue is the worker's fanout queue: gearhorn's "<topic>_<client_id>".
+func (c *control) queue() string { return pool.CommandTopic + "_" + c.w.id }
+
+func (c *control) serveJob(_ context.Context, job *gearman.Job) ([]byte, error) {
+	cmd, err := pool.ParseCommand(job.Data)
+	if err != nil {
+		return nil, err
+	}
+	reply, ok := c.obey(cmd)
+	if !ok {
+		// Not for us, expired or seen: a reply that says so, so that a
+		// foreground fanout still counts the copy as delivered.
+		return json.Marshal(map[string]any{"command": cmd.ID, "worker": c.w.id, "ignored": true})
+	}
+	return json.Marshal(reply)
+}
+
+// obey carries out a command; false if it is not meant for this worker, has
+// expired, or was obeyed already (it may come by two channels).
+func (c *control) obey(cmd pool.Command) (pool.Reply, bool) {
+	now := time.Now()
+	if cmd.Expired(now) || !cmd.Matches(c.w.id, c.w.host) {
+		return pool.Reply{}, false
+	}
+	c.mu.Lock()
+	for id, exp := range c.seen {
+		if now.After(exp) {
+			delete(c.seen, id)
+		}
+	}
+	_, dup := c.seen[cmd.ID]
+	c.seen[cmd.ID] = cmd.Expires
+	c.mu.Unlock()
+	if dup {
+		return pool.Reply{}, false
+	}
+	reply := pool.Reply{Command: cmd.ID, Name: cmd.Name, Worker: c.w.id}
+	switch cmd.Name {
+	case pool.CommandPing, pool.CommandStats:
+		st := c.w.Stats()
+		reply.Stats = &st
+	case pool.CommandQuit, pool.CommandRestart:
+		select {
+		case c.stop <- StopRequest{Command: cmd.ID, Restart: cmd.Name == pool.CommandRestart}:
+			c.w.log.Info("command: stopping", "command", cmd.Name, "id", cmd.ID)
+		default:
+			reply.Error = "already stopping"
+		}
+	}
+	return reply, true
+}
+
+// run serves the command queue and subscribes it to the fanout topic
+// until ctx ends.
+func (c *control) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.subscribe(ctx)
+	}()
+	c.gw.Run()
+	wg.Wait()
+}
+
+// subscribe asks the fanout worker, in a background job, to copy commands
+// to this worker's queue. Background: the job waits in gearmand for a
+// fanout worker that is not running yet, and never holds up the worker.
+func (c *control) subscribe(ctx context.Context) {
+	msg, _ := json.Marshal(map[string]string{"topic": pool.CommandTopic, "client_id": c.w.id})
+	for attempt := 0; ; attempt++ {
+		err := c.submit(ctx, "subscribe_fanout", msg)
+		if err == nil {
+			return
+		}
+		c.w.log.Debug("command channel: subscribe failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, 5*time.Second)):
+		}
+	}
+}
+
+// unsubscribe removes the worker from the fanout topic, best effort.
+func (c *control) unsubscribe(ctx context.Context) {
+	msg, _ := json.Marshal(map[string]string{"topic": pool.CommandTopic, "client_id": c.w.id})
+	if err := c.submit(ctx, "unsubscribe_fanout", msg); err != nil {
+		c.w.log.Warn("command channel: unsubscribe failed; the fanout worker prunes us later", "err", err)
+	}
+}
+
+func (c *control) submit(ctx context.Context, function string, msg []byte) error {
+	cl, err := gearman.NewClient(ctx, c.w.servers, gearman.WithLogger(c.w.log))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if _, err := cl.SubmitBackground(ctx, function, msg); err != nil {
+		return fmt.Errorf("%s: %w", function, err)
+	}
+	return nil
+}

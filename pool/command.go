@@ -1,0 +1,139 @@
+package pool
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path"
+	"time"
+)
+
+// Broadcast commands that every glimpse worker understands.
+const (
+	CommandPing    = "ping"    // answer with stats
+	CommandStats   = "stats"   // the same, for scripts (JSON per worker)
+	CommandQuit    = "quit"    // drain, then exit
+	CommandRestart = "restart" // drain, then start again (re-exec)
+)
+
+// CommandTopic is the fanout topic every worker subscribes to with its
+// worker id, so its command queue is the Gearman function
+// "glimpse.commands_<worker id>".
+const CommandTopic = "glimpse.commands"
+
+// Command is a broadcast command to workers. It has an id, so a worker
+// that gets it twice (through both channels) obeys once, and an expiry, so
+// a worker that starts late never obeys an old quit.
+type Command struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Sent    time.Time `json:"sent"`
+	Expires time.Time `json:"expires"`
+	// Targets are worker ids or host names, or globs of them
+	// (path.Match); empty means every worker.
+	Targets []string `json:"targets,omitempty"`
+}
+
+// NewCommand returns a command named name with a fresh id that expires
+// after ttl.
+func NewCommand(name string, ttl time.Duration, targets ...string) Command {
+	var id [8]byte
+	rand.Read(id[:])
+	now := time.Now()
+	return Command{ID: hex.EncodeToString(id[:]), Name: name, Sent: now, Expires: now.Add(ttl), Targets: targets}
+}
+
+// Validate checks a command before it is sent or obeyed.
+func (c Command) Validate() error {
+	switch {
+	case c.ID == "":
+		return fmt.Errorf("pool: command %q has no id", c.Name)
+	case c.Name != CommandPing && c.Name != CommandStats && c.Name != CommandQuit && c.Name != CommandRestart:
+		return fmt.Errorf("pool: unknown command %q (want ping, stats, quit or restart)", c.Name)
+	case c.Expires.IsZero():
+		return fmt.Errorf("pool: command %s (%s) has no expiry", c.ID, c.Name)
+	}
+	for _, t := range c.Targets {
+		if _, err := path.Match(t, ""); err != nil {
+			return fmt.Errorf("pool: command %s: bad target pattern %q: %w", c.ID, t, err)
+		}
+	}
+	return nil
+}
+
+// Expired says whether the command is too old to obey at now.
+func (c Command) Expired(now time.Time) bool { return !now.Before(c.Expires) }
+
+// Matches says whether the worker with this id on this host is one of the
+// command's targets.
+func (c Command) Matches(workerID, host string) bool {
+	if len(c.Targets) == 0 {
+		return true
+	}
+	for _, t := range c.Targets {
+		if ok, _ := path.Match(t, workerID); ok {
+			return true
+		}
+		if ok, _ := path.Match(t, host); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Reply is a worker's answer to a command.
+type Reply struct {
+	Command string       `json:"command"` // the command's id
+	Name    string       `json:"name"`    // the command's name
+	Worker  string       `json:"worker"`
+	Error   string       `json:"error,omitempty"`
+	Stats   *WorkerStats `json:"stats,omitempty"`
+}
+
+// WorkerStats is a snapshot of a worker's counters: what glimpse's ping
+// shows (HOST, PID, NREQS, ETIME, MEAN_ETIME, STIME) and more. Workers send
+// it in heartbeats and ping replies.
+type WorkerStats struct {
+	Host      string    `json:"host"`
+	PID       int       `json:"pid"`
+	WorkerID  string    `json:"worker_id"`
+	Slots     int       `json:"slots"`
+	Functions []string  `json:"functions"` // registered names served
+	Start     time.Time `json:"start"`     // STIME: when the worker was made
+	Time      time.Time `json:"time"`      // when the snapshot was taken
+	// Requests is NREQS: chunks finished, successfully or not.
+	Requests int64 `json:"requests"`
+	// Failures counts the chunks that ended in an error.
+	Failures int64 `json:"failures"`
+	// Busy is ETIME: time spent running the finished chunks, summed
+	// over slots (so it can exceed the uptime).
+	Busy time.Duration `json:"busy_ns"`
+	// Active is how many chunks are running now.
+	Active int `json:"active"`
+	// MemoryRSS is the process's resident memory in bytes (0 if unknown).
+	MemoryRSS     int64     `json:"memory_rss,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorTime time.Time `json:"last_error_time,omitzero"`
+}
+
+// Uptime is the time from Start to the snapshot.
+func (s WorkerStats) Uptime() time.Duration { return s.Time.Sub(s.Start) }
+
+// MeanBusy is MEAN_ETIME: the mean time of a finished chunk, or 0 before
+// the first.
+func (s WorkerStats) MeanBusy() time.Duration {
+	if s.Requests == 0 {
+		return 0
+	}
+	return s.Busy / time.Duration(s.Requests)
+}
+
+// ParseCommand decodes and validates a command.
+func ParseCommand(data []byte) (Command, error) {
+	var c Command
+	if err := json.Unmarshal(data, &c); err != nil {
+		return c, fmt.Errorf("pool: malformed command: %w", err)
+	}
+	return c, c.Validate()
+}

@@ -1,0 +1,144 @@
+package pool
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// The fanout worker's protocol (gearhorn's, plus "collect"), as far as a
+// broadcast needs it. Package fanout is the other end; it is not imported
+// so that programs using the pool do not link the fanout worker's stores.
+const fanoutFunction = "fanout"
+
+type fanoutRequest struct {
+	Topic   string          `json:"topic"`
+	Payload json.RawMessage `json:"payload"`
+	Collect bool            `json:"collect"`
+}
+
+type fanoutCollected struct {
+	Replies map[string]json.RawMessage `json:"replies"`
+	Errors  map[string]string          `json:"errors"`
+}
+
+// ErrNoFanout is returned by Broadcast and Ping when no fanout worker
+// serves the cluster's job servers (start one with glimpse-cluster fanout).
+var ErrNoFanout = errors.New("pool: no fanout worker serves the job servers")
+
+// DefaultCommandTTL is how long a broadcast command stays valid when the
+// caller's context has no deadline.
+const DefaultCommandTTL = 10 * time.Second
+
+// Broadcast sends cmd to every worker it targets, through the fanout
+// worker (one Gearman job copied to each worker's command queue), and
+// returns their replies sorted by worker id. Workers that could not be
+// reached are in the replies too, with Error set. A command with no id or
+// expiry gets them (the expiry from ctx's deadline or DefaultCommandTTL).
+func (p *Pool) Broadcast(ctx context.Context, cmd Command) ([]Reply, error) {
+	if cmd.ID == "" || cmd.Expires.IsZero() {
+		ttl := DefaultCommandTTL
+		if d, ok := ctx.Deadline(); ok {
+			ttl = time.Until(d)
+		}
+		fresh := NewCommand(cmd.Name, ttl, cmd.Targets...)
+		if cmd.ID != "" {
+			fresh.ID = cmd.ID
+		}
+		if !cmd.Expires.IsZero() {
+			fresh.Expires = cmd.Expires
+		}
+		cmd = fresh
+	}
+	if err := cmd.Validate(); err != nil {
+		return nil, err
+	}
+	if err := p.checkFanout(ctx); err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	req, err := json.Marshal(fanoutRequest{Topic: CommandTopic, Payload: payload, Collect: true})
+	if err != nil {
+		return nil, err
+	}
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	data, err := c.Call(ctx, fanoutFunction, req)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("pool: broadcast %s: %w", cmd.Name, err)
+	}
+	p.release(c)
+	var got fanoutCollected
+	if err := json.Unmarshal(data, &got); err != nil {
+		return nil, fmt.Errorf("pool: broadcast %s: the fanout worker's answer: %w", cmd.Name, err)
+	}
+	var replies []Reply
+	for id, raw := range got.Replies {
+		var r Reply
+		if err := json.Unmarshal(raw, &r); err != nil {
+			replies = append(replies, Reply{Command: cmd.ID, Name: cmd.Name, Worker: id,
+				Error: fmt.Sprintf("unreadable reply: %v", err)})
+			continue
+		}
+		if r.Worker == "" || r.Command != cmd.ID || r.Name == "" {
+			continue // the worker was not a target, or had seen the command
+		}
+		replies = append(replies, r)
+	}
+	for id, msg := range got.Errors {
+		replies = append(replies, Reply{Command: cmd.ID, Name: cmd.Name, Worker: id, Error: msg})
+	}
+	slices.SortFunc(replies, func(a, b Reply) int { return cmp.Compare(a.Worker, b.Worker) })
+	return replies, nil
+}
+
+// Ping asks every worker for its stats. Workers that do not answer are
+// left out; Broadcast says who they are.
+func (p *Pool) Ping(ctx context.Context) ([]WorkerStats, error) {
+	replies, err := p.Broadcast(ctx, Command{Name: CommandPing})
+	if err != nil {
+		return nil, err
+	}
+	var stats []WorkerStats
+	for _, r := range replies {
+		if r.Stats != nil {
+			stats = append(stats, *r.Stats)
+		}
+	}
+	return stats, nil
+}
+
+func (p *Pool) checkFanout(ctx context.Context) error {
+	var errs []error
+	for _, addr := range p.cfg.JobServers {
+		a, err := p.admin(ctx, addr)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		st, err := a.Status(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, s := range st {
+			if s.Name == fanoutFunction && s.Workers > 0 {
+				return nil
+			}
+		}
+	}
+	if len(errs) == len(p.cfg.JobServers) {
+		return fmt.Errorf("pool: cannot ask the job servers for a fanout worker: %w", errors.Join(errs...))
+	}
+	return ErrNoFanout
+}

@@ -570,8 +570,9 @@ func adminParseWorker(line string) (WorkerInfo, bool) {
 	if !ok {
 		return WorkerInfo{}, false
 	}
+	// gearmand shows -1 for a connection it is tearing down.
 	fd, err := strconv.Atoi(fdStr)
-	if err != nil || !adminIsDigits(fdStr) {
+	if err != nil || !adminIsDigits(strings.TrimPrefix(fdStr, "-")) {
 		return WorkerInfo{}, false
 	}
 	addr, rest, ok := strings.Cut(rest, " ")

@@ -823,6 +823,8 @@ func TestAdminParseWorker(t *testing.T) {
 		{"39 127.0.0.1  : f.two", WorkerInfo{FD: 39, Addr: "127.0.0.1", Functions: []string{"f.two"}}, true},
 		{"40 ::1 has space : f", WorkerInfo{FD: 40, Addr: "::1", ClientID: "has space", Functions: []string{"f"}}, true},
 		{"41 10.0.0.1 a :b : f", WorkerInfo{FD: 41, Addr: "10.0.0.1", ClientID: "a :b", Functions: []string{"f"}}, true},
+		{"-1 127.0.0.1 - :", WorkerInfo{FD: -1, Addr: "127.0.0.1", Functions: []string{}}, true}, // closing
+		{"--1 127.0.0.1 - :", WorkerInfo{}, false},
 		{"x 127.0.0.1 - :", WorkerInfo{}, false},
 		{"38 127.0.0.1 -", WorkerInfo{}, false},
 		{"38", WorkerInfo{}, false},
@@ -863,7 +865,7 @@ func FuzzAdminParse(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
-		if w, ok := adminParseWorker(line); ok && (w.FD < 0 || w.Addr == "" || !strings.Contains(line, " "+w.Addr+" "+w.ClientID)) {
+		if w, ok := adminParseWorker(line); ok && (w.FD < -1 || w.Addr == "" || !strings.Contains(line, " "+w.Addr+" "+w.ClientID)) {
 			t.Errorf("adminParseWorker(%q) = %+v", line, w)
 		}
 		if name, n, ok := adminSplitCounts(line, 3); ok && (len(n) != 3 || !strings.HasPrefix(line, name)) {

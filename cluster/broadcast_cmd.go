@@ -1,0 +1,169 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+const broadcastHelp = `
+The command goes to every worker through the fanout worker (start one
+with glimpse-cluster fanout): one Gearman job copied to each worker's
+command queue. Each worker answers on a goroutine that busy slots cannot
+hold up. -w limits it to workers whose id or host matches one of the
+comma-separated globs. A command expires after -t, so a worker that
+starts later never obeys it.`
+
+var pingCommand = &command{
+	name:    "ping",
+	aliases: []string{"PingWorkers"},
+	args:    "[-t WAIT] [-w GLOBS]",
+	short:   "show every worker that answers, with its stats",
+	long: `
+Prints one row per worker that answered within WAIT:
+
+  WORKER      worker id (host-pid-random)
+  HOST, PID
+  NREQS       chunks finished          ETIME       busy time, summed
+  MEAN_ETIME  mean time of a chunk     STIME       when it started
+  UPTIME, FAILURES, ACTIVE (chunks running now), MEMORY (resident)
+` + broadcastHelp,
+	run: func(ctx context.Context, e *env, c *command, args []string) int {
+		return runBroadcast(ctx, e, c, args, pool.CommandPing)
+	},
+}
+
+var statsCommand = &command{
+	name:  "stats",
+	args:  "[-t WAIT] [-w GLOBS]",
+	short: "print every worker's stats as JSON, one line each",
+	long:  "\nLike ping, for scripts: one JSON object per worker.\n" + broadcastHelp,
+	run: func(ctx context.Context, e *env, c *command, args []string) int {
+		return runBroadcast(ctx, e, c, args, pool.CommandStats)
+	},
+}
+
+var quitCommand = &command{
+	name:    "quit",
+	aliases: []string{"KillWorkers"},
+	args:    "[-t WAIT] [-w GLOBS]",
+	short:   "tell workers to finish their running chunks and exit",
+	long:    "\nEach worker stops taking chunks, finishes the ones it runs, and exits 0.\n" + broadcastHelp,
+	run: func(ctx context.Context, e *env, c *command, args []string) int {
+		return runBroadcast(ctx, e, c, args, pool.CommandQuit)
+	},
+}
+
+var restartCommand = &command{
+	name:    "restart",
+	aliases: []string{"RestartWorkers"},
+	args:    "[-t WAIT] [-w GLOBS]",
+	short:   "tell workers to drain, then start again",
+	long:    "\nEach worker drains like quit, then runs its command line again (a new\nbinary on disk is picked up).\n" + broadcastHelp,
+	run: func(ctx context.Context, e *env, c *command, args []string) int {
+		return runBroadcast(ctx, e, c, args, pool.CommandRestart)
+	},
+}
+
+func runBroadcast(ctx context.Context, e *env, c *command, args []string, name string) int {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
+	wait := fs.Duration("t", 5*time.Second, "wait at most `WAIT` for the answers")
+	targets := fs.String("w", "", "only workers whose id or host matches one of these comma-separated `GLOBS`")
+	if code, ok := e.parseFlags(c, fs, args); !ok {
+		return code
+	}
+	if *wait <= 0 {
+		return e.usageError(c, "-t %v: must be positive", *wait)
+	}
+	var globs []string
+	if *targets != "" {
+		globs = strings.Split(*targets, ",")
+	}
+	cmd := pool.NewCommand(name, *wait, globs...)
+	if err := cmd.Validate(); err != nil {
+		return e.usageError(c, "%v", err)
+	}
+	file, err := e.loadConfig(*cfgPath, true)
+	if err != nil {
+		return e.configError(c, err)
+	}
+	ctx, cancel := e.watchSignals(ctx)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, *wait)
+	defer cancelT()
+
+	p, err := pool.New(file.Client)
+	if err != nil {
+		return e.failure(c, err)
+	}
+	defer p.Close()
+	replies, err := p.Broadcast(ctx, cmd)
+	if err != nil {
+		if errors.Is(err, pool.ErrNoFanout) {
+			err = fmt.Errorf("%w: start one with %q", err, e.prog+" fanout")
+		}
+		return e.failure(c, err)
+	}
+	failed := 0
+	switch name {
+	case pool.CommandPing:
+		t := newTable(e.stdout, "WORKER", "HOST", "PID", "NREQS", "ETIME", "MEAN_ETIME", "STIME", "UPTIME", "FAILURES", "ACTIVE", "MEMORY")
+		for _, r := range replies {
+			if r.Stats == nil {
+				continue
+			}
+			s := r.Stats
+			t.row(s.WorkerID, s.Host, strconv.Itoa(s.PID), strconv.FormatInt(s.Requests, 10),
+				seconds(s.Busy), seconds(s.MeanBusy()), s.Start.Format(time.DateTime),
+				s.Uptime().Round(time.Second).String(), strconv.FormatInt(s.Failures, 10),
+				strconv.Itoa(s.Active), mebibytes(s.MemoryRSS))
+		}
+		t.flush()
+	case pool.CommandStats:
+		enc := json.NewEncoder(e.stdout)
+		for _, r := range replies {
+			if r.Stats != nil {
+				enc.Encode(r.Stats)
+			}
+		}
+	default:
+		for _, r := range replies {
+			if r.Error == "" {
+				fmt.Fprintf(e.stdout, "%s: %s\n", r.Worker, name)
+			}
+		}
+	}
+	for _, r := range replies {
+		if r.Error != "" {
+			failed++
+			fmt.Fprintf(e.stderr, "%s: %s: %s\n", e.prog, r.Worker, r.Error)
+		}
+	}
+	fmt.Fprintf(e.stderr, "%d workers answered %s", len(replies)-failed, name)
+	if failed > 0 {
+		fmt.Fprintf(e.stderr, ", %d did not", failed)
+	}
+	fmt.Fprintln(e.stderr)
+	if failed > 0 {
+		return exitFailure
+	}
+	return exitOK
+}
+
+func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
+
+func mebibytes(n int64) string {
+	if n <= 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + "M"
+}

@@ -14,6 +14,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"syscall"
 	"strconv"
 	"sync"
 	"time"
@@ -27,7 +28,7 @@ func main() {
 	addr := flag.String("addr", "", "job server host:port (default: start a local gearmand)")
 	n := flag.Int("n", 10, "how many numbers to send through hex")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *addr, *n); err != nil {
 		log.Fatal(err)

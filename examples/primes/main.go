@@ -11,6 +11,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
@@ -23,7 +24,7 @@ func main() {
 	limit := flag.Int64("limit", 20_000_000, "count the primes below this")
 	pieces := flag.Int64("pieces", 2000, "how many ranges to cut it into")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *limit, *pieces); err != nil {
 		log.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
@@ -23,7 +24,7 @@ func main() {
 	log.SetFlags(0)
 	n := flag.Int("items", 1_000_000, "how many numbers to square")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *n); err != nil {
 		log.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"syscall"
 	"path/filepath"
 	"slices"
 
@@ -31,7 +32,7 @@ func main() {
 	if len(files) == 0 {
 		files, _ = filepath.Glob("*/*.go")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, files, *top); err != nil {
 		log.Fatal(err)

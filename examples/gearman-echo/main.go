@@ -14,9 +14,9 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"syscall"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"

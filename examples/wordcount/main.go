@@ -15,9 +15,9 @@ import (
 	"maps"
 	"os"
 	"os/signal"
-	"syscall"
 	"path/filepath"
 	"slices"
+	"syscall"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/examples/internal/demo"

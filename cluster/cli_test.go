@@ -62,7 +62,6 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		// Commands of later issues are not faked.
 		{[]string{"nosuch"}, []string{`unknown command "nosuch"`, "commands: worker, LaunchWorker, local, status, functions, ping, PingWorkers"}},
-		{[]string{"help", "fanout"}, []string{`unknown command "fanout"`}},
 		{nil, []string{"no command given", "Usage:"}},
 		{[]string{"-x", "status"}, []string{"flag provided but not defined: -x"}},
 		{[]string{"functions", "extra"}, []string{`unexpected argument "extra"`}},

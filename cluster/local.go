@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/fanout"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/gearmand"
 	"github.com/glimpse-go/glimpse/pool"
@@ -35,6 +36,9 @@ const (
 // loopback port and a worker in this process. Make one with StartLocal.
 type Local struct {
 	gd     *gearmand.Process
+	store  fanout.Store
+	fan    *fanout.Worker
+	fanRan chan error
 	dir    string // gearmand's log; removed by Close
 	worker *Worker
 	ran    chan error // Worker.Run's result
@@ -53,8 +57,9 @@ type Local struct {
 //
 // gearmand runs with --job-retries=3: a chunk whose worker dies while
 // running it is tried three times, then failed, instead of being retried
-// forever. The broker and the fanout worker will join the local cluster
-// when they exist; until then Config has no broker URLs.
+// forever. A fanout worker runs too, so that Pool().Ping and the broadcast
+// commands work; the broker will join when it exists (until then Config
+// has no broker URLs).
 //
 // The worker logs warnings and errors to stderr. Close the cluster when
 // done; it stops gearmand.
@@ -91,6 +96,19 @@ func startLocal(ctx context.Context, workers int, wc config.Worker, logOut io.Wr
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
 	l.cfg = config.Client{JobServers: []string{l.gd.Addr()}}
+	// The fanout worker carries broadcast commands (Pool.Ping,
+	// glimpse-cluster ping and quit); its subscriber list lives in the
+	// cluster's temp dir.
+	if l.store, err = fanout.OpenStore(filepath.Join(dir, "fanout.db")); err != nil {
+		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
+	}
+	l.fan, err = fanout.NewWorker(l.cfg.JobServers, config.DefaultFanout(),
+		fanout.WithStore(l.store), fanout.WithLogger(logger))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
+	}
+	l.fanRan = make(chan error, 1)
+	go func() { l.fanRan <- l.fan.Run() }()
 	l.worker, err = NewWorker(l.cfg, wc, WithLogger(logger))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
@@ -98,6 +116,9 @@ func startLocal(ctx context.Context, workers int, wc config.Worker, logOut io.Wr
 	l.ran = make(chan error, 1)
 	go func() { l.ran <- l.worker.Run() }()
 	if err := waitRegistered(ctx, l.gd.Addr(), l.worker); err != nil {
+		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
+	}
+	if err := waitSubscribed(ctx, l.store, l.worker.ID()); err != nil {
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
 	l.pool, err = pool.New(l.cfg)
@@ -142,6 +163,26 @@ func waitRegistered(ctx context.Context, addr string, w *Worker) error {
 	}
 }
 
+// waitSubscribed polls the fanout store until the worker has subscribed
+// to the command topic: before that a ping would not reach it.
+func waitSubscribed(ctx context.Context, store fanout.Store, workerID string) error {
+	ctx, cancel := context.WithTimeout(ctx, localReadyTimeout)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		subs, err := store.Subscribers(ctx, pool.CommandTopic)
+		if err == nil && slices.Contains(subs, workerID) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the worker to subscribe to %s: %w (last error: %v)", pool.CommandTopic, ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
+}
+
 func containsAll(have, want []string) bool {
 	for _, s := range want {
 		if !slices.Contains(have, s) {
@@ -179,6 +220,21 @@ func (l *Local) close() error {
 		}
 		cancel()
 		if err := <-l.ran; !errors.Is(err, ErrWorkerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if l.fan != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), localDrainTimeout)
+		if err := l.fan.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+		if err := <-l.fanRan; !errors.Is(err, fanout.ErrWorkerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if l.store != nil {
+		if err := l.store.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -19,6 +19,7 @@ type fanoutRequest struct {
 	Topic   string          `json:"topic"`
 	Payload json.RawMessage `json:"payload"`
 	Collect bool            `json:"collect"`
+	Timeout float64         `json:"timeout,omitempty"` // seconds a copy may take
 }
 
 type fanoutCollected struct {
@@ -64,7 +65,13 @@ func (p *Pool) Broadcast(ctx context.Context, cmd Command) ([]Reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, err := json.Marshal(fanoutRequest{Topic: CommandTopic, Payload: payload, Collect: true})
+	// Leave the fanout worker time to answer with what it has before ctx
+	// ends: a hung worker must not cost the replies of the others.
+	var timeout float64
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d).Seconds()*0.8, 0.001)
+	}
+	req, err := json.Marshal(fanoutRequest{Topic: CommandTopic, Payload: payload, Collect: true, Timeout: timeout})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ packages=(
 	libzmq3-dev
 	pkg-config
 	gcc
+	postgresql         # PostgreSQL server: internal/testenv.Postgres starts one for the shared fanout store tests
 	"$@"
 )
 

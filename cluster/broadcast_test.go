@@ -1,0 +1,169 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+const testTTL = time.Minute
+
+func TestLocalPingAndTargets(t *testing.T) {
+	ctx := testCtx(t)
+	l, err := StartLocal(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	stats, err := l.Pool().Ping(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != 1 || stats[0].WorkerID != l.worker.ID() || stats[0].Slots != 2 || stats[0].PID == 0 {
+		t.Fatalf("Ping = %+v, want the local worker", stats)
+	}
+	// A command for other workers is ignored, and an expired one too.
+	replies, err := l.Pool().Broadcast(ctx, pool.NewCommand(pool.CommandQuit, testTTL, "nobody-*"))
+	if err != nil || len(replies) != 0 {
+		t.Fatalf("targeted quit: %+v, %v; want no replies", replies, err)
+	}
+	old := pool.NewCommand(pool.CommandQuit, testTTL)
+	old.Expires = old.Sent.Add(-1)
+	if _, err := l.Pool().Broadcast(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case req := <-l.worker.StopRequested():
+		t.Fatalf("the worker obeyed %+v", req)
+	default:
+	}
+	// A live quit is obeyed once, even if it comes twice.
+	quit := pool.NewCommand(pool.CommandQuit, testTTL, l.worker.ID())
+	for range 2 {
+		if _, err := l.Pool().Broadcast(ctx, quit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case req := <-l.worker.StopRequested():
+		if req.Command != quit.ID || req.Restart {
+			t.Fatalf("stop request %+v", req)
+		}
+	case <-ctx.Done():
+		t.Fatal("quit not delivered")
+	}
+	select {
+	case req := <-l.worker.StopRequested():
+		t.Fatalf("the same quit was obeyed twice: %+v", req)
+	default:
+	}
+}
+
+// startFanoutAndWorkers starts a fanout worker process and n worker
+// processes, and waits until all of them answer a ping.
+func startFanoutAndWorkers(t *testing.T, n int) (cfg string, addr string, workers []*proc) {
+	t.Helper()
+	ctx := testCtx(t)
+	srv := testenv.Gearmand(t)
+	addr = srv.Addr()
+	cfg = writeConfig(t, []string{addr}, "[fanout]", "store = "+filepath.Join(t.TempDir(), "fanout.db"))
+	startProc(t, "-c", cfg, "fanout")
+	for range n {
+		workers = append(workers, startProc(t, "-c", cfg, "worker", "-n", "1"))
+	}
+	p, err := pool.New(config.Client{JobServers: []string{addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	eventually(t, ctx, fmt.Sprintf("%d workers answering ping", n), func() (bool, error) {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		stats, err := p.Ping(pctx)
+		return len(stats) == n, err
+	})
+	return cfg, addr, workers
+}
+
+func TestTwentyWorkerProcessesAnswerPing(t *testing.T) {
+	cfg, _, workers := startFanoutAndWorkers(t, 20)
+	var stdout, stderr bytes.Buffer
+	if code := run(testCtx(t), []string{"glimpse-cluster", "-c", cfg, "ping", "-t", "10s"}, &stdout, &stderr, nil); code != exitOK {
+		t.Fatalf("ping exit %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 21 || !strings.HasPrefix(lines[0], "WORKER") || !strings.Contains(lines[0], "MEAN_ETIME") {
+		t.Fatalf("ping printed:\n%s", stdout.String())
+	}
+	for _, w := range workers {
+		if pid := strconv.Itoa(w.cmd.Process.Pid); !strings.Contains(stdout.String(), " "+pid+" ") {
+			t.Errorf("worker pid %s is not in the ping table", pid)
+		}
+	}
+	if !strings.Contains(stderr.String(), "20 workers answered ping") {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+}
+
+func TestQuitDrainsWorkerMidChunk(t *testing.T) {
+	ctx := testCtx(t)
+	cfg, addr, workers := startFanoutAndWorkers(t, 1)
+	w := workers[0]
+	c := newClient(t, ctx, addr)
+	task, err := c.Submit(ctx, "glimpse."+blockName, []byte("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.stdout.waitFor(t, ctx, "running one", w.done)
+
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"glimpse-cluster", "-c", cfg, "KillWorkers"}, &stdout, &stderr, nil); code != exitOK {
+		t.Fatalf("quit exit %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), ": quit") {
+		t.Fatalf("quit printed %q", stdout.String())
+	}
+	w.stderr.waitFor(t, ctx, "msg=draining running=1", w.done)
+	w.release(t)
+	if got, err := task.Wait(ctx); err != nil || string(got) != "done one" {
+		t.Fatalf("the chunk the worker held: %q, %v; want it completed", got, err)
+	}
+	if code := w.wait(t, ctx); code != 0 {
+		t.Fatalf("worker exit %d after quit, want 0", code)
+	}
+}
+
+func TestRestartReexecutesWorker(t *testing.T) {
+	ctx := testCtx(t)
+	cfg, addr, workers := startFanoutAndWorkers(t, 1)
+	p, err := pool.New(config.Client{JobServers: []string{addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	before, err := p.Ping(ctx)
+	if err != nil || len(before) != 1 {
+		t.Fatalf("ping before: %+v, %v", before, err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"glimpse-cluster", "-c", cfg, "RestartWorkers"}, &stdout, &stderr, nil); code != exitOK {
+		t.Fatalf("restart exit %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	workers[0].stderr.waitFor(t, ctx, "msg=restarting", workers[0].done)
+	eventually(t, ctx, "the restarted worker answering ping", func() (bool, error) {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		after, err := p.Ping(pctx)
+		// Same process (exec keeps the pid), new worker id.
+		return len(after) == 1 && after[0].PID == before[0].PID && after[0].WorkerID != before[0].WorkerID, err
+	})
+}

@@ -17,15 +17,18 @@ import (
 const broadcastHelp = `
 The command goes to every worker through the fanout worker (start one
 with glimpse-cluster fanout): one Gearman job copied to each worker's
-command queue. Each worker answers on a goroutine that busy slots cannot
-hold up. -w limits it to workers whose id or host matches one of the
-comma-separated globs. A command expires after -t, so a worker that
-starts later never obeys it.`
+command queue. With -via zmq it goes over the broker's command channel
+instead and the replies come back on the log channel, which works while
+gearmand is down (the answers are collected until 250ms pass without a
+new one). Each worker answers on a goroutine that busy slots cannot hold
+up, and obeys a command once even if it comes both ways. -w limits it
+to workers whose id or host matches one of the comma-separated globs. A
+command expires after -t, so a worker that starts later never obeys it.`
 
 var pingCommand = &command{
 	name:    "ping",
 	aliases: []string{"PingWorkers"},
-	args:    "[-t WAIT] [-w GLOBS]",
+	args:    "[-t WAIT] [-w GLOBS] [-via fanout|zmq]",
 	short:   "show every worker that answers, with its stats",
 	long: `
 Prints one row per worker that answered within WAIT:
@@ -43,7 +46,7 @@ Prints one row per worker that answered within WAIT:
 
 var statsCommand = &command{
 	name:  "stats",
-	args:  "[-t WAIT] [-w GLOBS]",
+	args:  "[-t WAIT] [-w GLOBS] [-via fanout|zmq]",
 	short: "print every worker's stats as JSON, one line each",
 	long:  "\nLike ping, for scripts: one JSON object per worker.\n" + broadcastHelp,
 	run: func(ctx context.Context, e *env, c *command, args []string) int {
@@ -54,7 +57,7 @@ var statsCommand = &command{
 var quitCommand = &command{
 	name:    "quit",
 	aliases: []string{"KillWorkers"},
-	args:    "[-t WAIT] [-w GLOBS]",
+	args:    "[-t WAIT] [-w GLOBS] [-via fanout|zmq]",
 	short:   "tell workers to finish their running chunks and exit",
 	long:    "\nEach worker stops taking chunks, finishes the ones it runs, and exits 0.\n" + broadcastHelp,
 	run: func(ctx context.Context, e *env, c *command, args []string) int {
@@ -65,7 +68,7 @@ var quitCommand = &command{
 var restartCommand = &command{
 	name:    "restart",
 	aliases: []string{"RestartWorkers"},
-	args:    "[-t WAIT] [-w GLOBS]",
+	args:    "[-t WAIT] [-w GLOBS] [-via fanout|zmq]",
 	short:   "tell workers to drain, then start again",
 	long:    "\nEach worker drains like quit, then runs its command line again (a new\nbinary on disk is picked up).\n" + broadcastHelp,
 	run: func(ctx context.Context, e *env, c *command, args []string) int {
@@ -78,11 +81,15 @@ func runBroadcast(ctx context.Context, e *env, c *command, args []string, name s
 	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
 	wait := fs.Duration("t", 5*time.Second, "wait at most `WAIT` for the answers")
 	targets := fs.String("w", "", "only workers whose id or host matches one of these comma-separated `GLOBS`")
+	via := fs.String("via", "fanout", "send through the `fanout` worker, or the broker's command channel (`zmq`)")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
 		return code
 	}
 	if *wait <= 0 {
 		return e.usageError(c, "-t %v: must be positive", *wait)
+	}
+	if *via != "fanout" && *via != "zmq" {
+		return e.usageError(c, "-via %q: want fanout or zmq", *via)
 	}
 	var globs []string
 	if *targets != "" {
@@ -101,12 +108,12 @@ func runBroadcast(ctx context.Context, e *env, c *command, args []string, name s
 	ctx, cancelT := context.WithTimeout(ctx, *wait)
 	defer cancelT()
 
-	p, err := pool.New(file.Client)
-	if err != nil {
-		return e.failure(c, err)
+	var replies []pool.Reply
+	if *via == "zmq" {
+		replies, err = broadcastZMQ(ctx, file.Client, cmd)
+	} else {
+		replies, err = broadcastFanout(ctx, file.Client, cmd)
 	}
-	defer p.Close()
-	replies, err := p.Broadcast(ctx, cmd)
 	if err != nil {
 		if errors.Is(err, pool.ErrNoFanout) {
 			err = fmt.Errorf("%w: start one with %q", err, e.prog+" fanout")
@@ -148,15 +155,24 @@ func runBroadcast(ctx context.Context, e *env, c *command, args []string, name s
 			fmt.Fprintf(e.stderr, "%s: %s: %s\n", e.prog, r.Worker, r.Error)
 		}
 	}
-	fmt.Fprintf(e.stderr, "%d workers answered %s", len(replies)-failed, name)
+	fmt.Fprintf(e.stderr, "%s: answered by %d workers", name, len(replies)-failed)
 	if failed > 0 {
-		fmt.Fprintf(e.stderr, ", %d did not", failed)
+		fmt.Fprintf(e.stderr, ", not by %d", failed)
 	}
 	fmt.Fprintln(e.stderr)
 	if failed > 0 {
 		return exitFailure
 	}
 	return exitOK
+}
+
+func broadcastFanout(ctx context.Context, cfg config.Client, cmd pool.Command) ([]pool.Reply, error) {
+	p, err := pool.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return p.Broadcast(ctx, cmd)
 }
 
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }

@@ -109,7 +109,7 @@ func TestTwentyWorkerProcessesAnswerPing(t *testing.T) {
 			t.Errorf("worker pid %s is not in the ping table", pid)
 		}
 	}
-	if !strings.Contains(stderr.String(), "20 workers answered ping") {
+	if !strings.Contains(stderr.String(), "ping: answered by 20 workers") {
 		t.Errorf("stderr: %s", stderr.String())
 	}
 }
@@ -166,4 +166,66 @@ func TestRestartReexecutesWorker(t *testing.T) {
 		// Same process (exec keeps the pid), new worker id.
 		return len(after) == 1 && after[0].PID == before[0].PID && after[0].WorkerID != before[0].WorkerID, err
 	})
+}
+
+func TestPingViaZMQWhileGearmandIsDown(t *testing.T) {
+	ctx := testCtx(t)
+	l, err := StartLocal(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg := writeLocalConfig(t, l.Config())
+	if err := l.gd.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"glimpse-cluster", "-c", cfg, "PingWorkers", "-via", "zmq"}, &stdout, &stderr, nil); code != exitOK {
+		t.Fatalf("ping -via zmq exit %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), l.worker.ID()) || !strings.Contains(stderr.String(), "answered by 1 workers") {
+		t.Fatalf("ping -via zmq printed:\n%s%s", stdout.String(), stderr.String())
+	}
+}
+
+func TestLogsFollowsRecordsAndHeartbeats(t *testing.T) {
+	ctx := testCtx(t)
+	wc := config.DefaultWorker()
+	wc.HeartbeatInterval = 20 * time.Millisecond
+	var workerLog bytes.Buffer
+	l, err := startLocal(ctx, 1, wc, &workerLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg := writeLocalConfig(t, l.Config())
+	out := newOutput()
+	lctx, stop := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() {
+		done <- run(lctx, []string{"glimpse-cluster", "-c", cfg, "logs", "-heartbeats", "-l", "warn", "-w", "*"}, out, out, nil)
+	}()
+	out.waitFor(t, ctx, l.worker.ID()+" heartbeat {", nil)
+	// A failing chunk makes the worker log a warning or an error.
+	if _, err := pool.Map(ctx, l.Pool(), failThree, []int{1, 2, 3}); err == nil {
+		t.Fatal("failthree did not fail")
+	}
+	out.waitFor(t, ctx, "clustertest.failthree", nil)
+	stop()
+	if code := <-done; code != exitOK {
+		t.Fatalf("logs exit %d", code)
+	}
+	if strings.Contains(out.String(), " INFO ") {
+		t.Errorf("-l warn printed INFO records:\n%s", out)
+	}
+}
+
+// writeLocalConfig writes a config file for a local cluster's Config.
+func writeLocalConfig(t *testing.T, c config.Client) string {
+	t.Helper()
+	return writeConfig(t, c.JobServers,
+		"command_frontend_url = "+c.CommandFrontendURL,
+		"command_backend_url = "+c.CommandBackendURL,
+		"log_frontend_url = "+c.LogFrontendURL,
+		"log_backend_url = "+c.LogBackendURL)
 }

@@ -212,12 +212,19 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 		return exitFailure
 	}
 
-	addr := l.Config().JobServers[0]
-	fmt.Fprintf(e.stdout, `# glimpse-go local cluster: gearmand on %s, worker %s with %d slots.
-# SIGTERM or Ctrl-C stops it. A config.ini for programs that use it:
+	lc := l.Config()
+	addr := lc.JobServers[0]
+	fmt.Fprintf(e.stdout, `# glimpse-go local cluster: gearmand on %s, worker %s with %d slots,
+# a fanout worker and a broker. SIGTERM or Ctrl-C stops it.
+# A config.ini for programs that use it:
 [client]
 job_server_url = %s
-`, addr, l.worker.ID(), l.worker.Slots(), addr)
+command_frontend_url = %s
+command_backend_url = %s
+log_frontend_url = %s
+log_backend_url = %s
+`, addr, l.worker.ID(), l.worker.Slots(), addr,
+		lc.CommandFrontendURL, lc.CommandBackendURL, lc.LogFrontendURL, lc.LogBackendURL)
 
 	select {
 	case <-e.signals:

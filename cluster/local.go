@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/fanout"
 	"github.com/glimpse-go/glimpse/gearman"
@@ -36,6 +37,8 @@ const (
 // loopback port and a worker in this process. Make one with StartLocal.
 type Local struct {
 	gd     *gearmand.Process
+	broker *broker.Broker
+	brkRan chan error
 	store  fanout.Store
 	fan    *fanout.Worker
 	fanRan chan error
@@ -57,9 +60,9 @@ type Local struct {
 //
 // gearmand runs with --job-retries=3: a chunk whose worker dies while
 // running it is tried three times, then failed, instead of being retried
-// forever. A fanout worker runs too, so that Pool().Ping and the broadcast
-// commands work; the broker will join when it exists (until then Config
-// has no broker URLs).
+// forever. A fanout worker and a broker run too, on free loopback ports,
+// so that Pool().Ping, the broadcast commands (both ways) and the log
+// channel work; Config has all their addresses.
 //
 // The worker logs warnings and errors to stderr. Close the cluster when
 // done; it stops gearmand.
@@ -96,6 +99,19 @@ func startLocal(ctx context.Context, workers int, wc config.Worker, logOut io.Wr
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
 	l.cfg = config.Client{JobServers: []string{l.gd.Addr()}}
+	// The broker carries the command and log channels, on free loopback
+	// ports.
+	any := "tcp://127.0.0.1:*"
+	l.broker, err = broker.New(config.Server{CommandFrontendURL: any, CommandBackendURL: any, LogFrontendURL: any, LogBackendURL: any},
+		broker.WithLogger(logger))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
+	}
+	l.brkRan = make(chan error, 1)
+	go func() { l.brkRan <- l.broker.Serve() }()
+	a := l.broker.Addrs()
+	l.cfg.CommandFrontendURL, l.cfg.CommandBackendURL = a.CommandFrontendURL, a.CommandBackendURL
+	l.cfg.LogFrontendURL, l.cfg.LogBackendURL = a.LogFrontendURL, a.LogBackendURL
 	// The fanout worker carries broadcast commands (Pool.Ping,
 	// glimpse-cluster ping and quit); its subscriber list lives in the
 	// cluster's temp dir.
@@ -235,6 +251,16 @@ func (l *Local) close() error {
 	}
 	if l.store != nil {
 		if err := l.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if l.broker != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), localDrainTimeout)
+		if err := l.broker.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+		if err := <-l.brkRan; !errors.Is(err, broker.ErrClosed) {
 			errs = append(errs, err)
 		}
 	}

@@ -43,8 +43,8 @@ func TestStartLocal(t *testing.T) {
 		}
 	})
 	cfg := l.Config()
-	if len(cfg.JobServers) != 1 || cfg.JobServers[0] != l.gd.Addr() || cfg.HasBroker() {
-		t.Errorf("Config() = %+v, want just gearmand's address %s", cfg, l.gd.Addr())
+	if len(cfg.JobServers) != 1 || cfg.JobServers[0] != l.gd.Addr() || !cfg.HasBroker() || cfg.Validate() != nil {
+		t.Errorf("Config() = %+v, want gearmand's address %s and the broker's URLs", cfg, l.gd.Addr())
 	}
 	cfg.JobServers[0] = "changed"
 	if l.Config().JobServers[0] != l.gd.Addr() {

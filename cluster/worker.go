@@ -81,6 +81,8 @@ type Worker struct {
 	lastErrTime time.Time
 
 	control       *control
+	channels      *channels // nil without a broker
+	heartbeat     time.Duration
 	stopControl   context.CancelFunc
 	controlDone   chan struct{}
 	controlClosed bool
@@ -128,6 +130,13 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 	logger := o.logger
 	if logger == nil {
 		logger = newLogger(os.Stderr, worker.LogLevel)
+	}
+	if client.HasBroker() {
+		// Logs go to the broker's log channel too, as JSON records.
+		w.channels = newChannels(w, client)
+		w.heartbeat = worker.HeartbeatInterval
+		json := slog.NewJSONHandler(logWriter{w.channels}, &slog.HandlerOptions{Level: worker.LogLevel})
+		logger = slog.New(teeHandler{logger.Handler(), json})
 	}
 	w.log = logger.With("worker", w.id)
 	w.gw, err = gearman.NewWorker(w.servers,
@@ -336,7 +345,16 @@ func (w *Worker) Run() error {
 		w.stopControl = cancel
 		go func() {
 			defer close(w.controlDone)
+			var wg sync.WaitGroup
+			if w.channels != nil {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					w.channels.run(ctx, w.heartbeat)
+				}()
+			}
 			w.control.run(ctx)
+			wg.Wait()
 		}()
 	}
 	w.mu.Unlock()
@@ -388,7 +406,11 @@ func (w *Worker) closeControl(ctx context.Context) {
 	w.control.unsubscribe(uctx)
 	cancel()
 	stop()
-	w.control.gw.Close()
+	// Drain, not Close: the reply to the quit that stops us may still be
+	// on its way out.
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	w.control.gw.Shutdown(sctx)
+	cancel()
 	<-w.controlDone
 }
 

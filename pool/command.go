@@ -19,8 +19,9 @@ const (
 
 // CommandTopic is the fanout topic every worker subscribes to with its
 // worker id, so its command queue is the Gearman function
-// "glimpse.commands_<worker id>".
-const CommandTopic = "glimpse.commands"
+// "glimpse-commands_<worker id>" (not "glimpse.": that prefix is the pool
+// functions').
+const CommandTopic = "glimpse-commands"
 
 // Command is a broadcast command to workers. It has an id, so a worker
 // that gets it twice (through both channels) obeys once, and an expiry, so

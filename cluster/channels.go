@@ -1,0 +1,188 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/glimpse-go/glimpse/broker"
+	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+// Topics on the broker's channels. Subscribers filter by prefix, so a
+// worker id after the kind lets `logs -w ID` subscribe to one worker.
+const (
+	topicCommand   = "cmd"        // command channel: a JSON pool.Command
+	topicLog       = "log."       // + worker id: a JSON slog record
+	topicHeartbeat = "heartbeat." // + worker id: JSON pool.WorkerStats
+	topicReply     = "reply."     // + command id: JSON pool.Reply
+)
+
+// replyWait bounds how long a worker holds a reply until the asking
+// client's subscription has reached it through the broker (it subscribes
+// before it sends, so this is normally no wait at all).
+const replyWait = 200 * time.Millisecond
+
+// outMsg is one message for the log channel.
+type outMsg struct {
+	topic     string
+	data      []byte
+	waitTopic bool // wait (up to replyWait) for a subscriber of topic
+}
+
+// channels connects a worker to the broker: it takes commands from the
+// command channel and publishes its log records, heartbeats and command
+// replies on the log channel. Each ZeroMQ socket belongs to one goroutine.
+type channels struct {
+	w   *Worker
+	cfg config.Client
+	out chan outMsg // to the publisher goroutine; full means drop
+
+	wg sync.WaitGroup
+}
+
+func newChannels(w *Worker, cfg config.Client) *channels {
+	return &channels{w: w, cfg: cfg, out: make(chan outMsg, 4096)}
+}
+
+// run serves both channels until ctx ends.
+func (ch *channels) run(ctx context.Context, heartbeat time.Duration) {
+	ch.wg.Add(2)
+	go func() {
+		defer ch.wg.Done()
+		ch.publish(ctx, heartbeat)
+	}()
+	go func() {
+		defer ch.wg.Done()
+		ch.listen(ctx)
+	}()
+	ch.wg.Wait()
+}
+
+// send queues a message for the log channel without blocking: a worker
+// must never stall on its logs.
+func (ch *channels) send(m outMsg) {
+	select {
+	case ch.out <- m:
+	default:
+	}
+}
+
+func (ch *channels) publish(ctx context.Context, heartbeat time.Duration) {
+	pub, err := broker.NewPublisher(ch.cfg.LogFrontendURL)
+	if err != nil {
+		ch.w.log.Error("log channel: cannot publish; logs and replies stay local", "err", err)
+		return
+	}
+	defer pub.Close()
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	beat := func() {
+		st := ch.w.Stats()
+		if data, err := json.Marshal(st); err == nil {
+			pub.Send(topicHeartbeat+ch.w.id, data)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			beat()
+		case m := <-ch.out:
+			if m.waitTopic {
+				wctx, cancel := context.WithTimeout(ctx, replyWait)
+				pub.WaitSubscribed(wctx, m.topic)
+				cancel()
+			}
+			pub.Send(m.topic, m.data)
+		}
+	}
+}
+
+func (ch *channels) listen(ctx context.Context) {
+	sub, err := broker.NewSubscriber(ch.cfg.CommandBackendURL, topicCommand)
+	if err != nil {
+		ch.w.log.Error("command channel: cannot subscribe; commands come through the fanout worker only", "err", err)
+		return
+	}
+	defer sub.Close()
+	for {
+		_, parts, err := sub.Recv(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				ch.w.log.Error("command channel: receive failed", "err", err)
+			}
+			return
+		}
+		if len(parts) != 1 {
+			ch.w.log.Warn("command channel: malformed message", "parts", len(parts))
+			continue
+		}
+		cmd, err := pool.ParseCommand(parts[0])
+		if err != nil {
+			ch.w.log.Warn("command channel: ignored a command", "err", err)
+			continue
+		}
+		reply, ok := ch.w.control.obey(cmd)
+		if !ok {
+			continue
+		}
+		if data, err := json.Marshal(reply); err == nil {
+			ch.send(outMsg{topic: topicReply + cmd.ID, data: data, waitTopic: true})
+		}
+	}
+}
+
+// logWriter is where the worker's JSON log handler writes: each Write is
+// one record (slog handlers write a record in one call), published on the
+// log channel.
+type logWriter struct{ ch *channels }
+
+func (lw logWriter) Write(p []byte) (int, error) {
+	lw.ch.send(outMsg{topic: topicLog + lw.ch.w.id, data: bytes.TrimSpace(bytes.Clone(p))})
+	return len(p), nil
+}
+
+// teeHandler sends each record to several handlers.
+type teeHandler []slog.Handler
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	for _, h := range t {
+		if h.Enabled(ctx, l) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	var errs []error
+	for _, h := range t {
+		if h.Enabled(ctx, r.Level) {
+			errs = append(errs, h.Handle(ctx, r.Clone()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	out := make(teeHandler, len(t))
+	for i, h := range t {
+		out[i] = h.WithAttrs(as)
+	}
+	return out
+}
+
+func (t teeHandler) WithGroup(name string) slog.Handler {
+	out := make(teeHandler, len(t))
+	for i, h := range t {
+		out[i] = h.WithGroup(name)
+	}
+	return out
+}

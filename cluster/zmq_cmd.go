@@ -1,0 +1,183 @@
+package cluster
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/glimpse-go/glimpse/broker"
+	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+// replyQuiet ends a broadcast over the command channel early: once this
+// long has passed without a new reply after the last one, every worker that
+// is going to answer has (the channel has no list of workers to count).
+const replyQuiet = 250 * time.Millisecond
+
+// broadcastZMQ sends cmd on the broker's command channel and collects the
+// replies that come back on the log channel. It works while gearmand is
+// down, but it cannot know which workers missed the command.
+func broadcastZMQ(ctx context.Context, cfg config.Client, cmd pool.Command) ([]pool.Reply, error) {
+	if !cfg.HasBroker() {
+		return nil, errors.New("the config has no broker URLs ([client] command_frontend_url and the others)")
+	}
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	// Subscribe to the replies before sending, so that none is missed.
+	sub, err := broker.NewSubscriber(cfg.LogBackendURL, topicReply+cmd.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Close()
+	pub, err := broker.NewPublisher(cfg.CommandFrontendURL)
+	if err != nil {
+		return nil, err
+	}
+	defer pub.Close()
+	if err := pub.WaitSubscribed(ctx, topicCommand); err != nil {
+		return nil, fmt.Errorf("no worker listens on the command channel %s: %w", cfg.CommandFrontendURL, err)
+	}
+	if err := pub.Send(topicCommand, data); err != nil {
+		return nil, err
+	}
+	byWorker := map[string]pool.Reply{}
+	for {
+		rctx := ctx
+		var cancel context.CancelFunc = func() {}
+		if len(byWorker) > 0 {
+			rctx, cancel = context.WithTimeout(ctx, replyQuiet)
+		}
+		_, parts, err := sub.Recv(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+				break
+			}
+			return nil, err
+		}
+		var r pool.Reply
+		if len(parts) != 1 || json.Unmarshal(parts[0], &r) != nil || r.Command != cmd.ID {
+			continue
+		}
+		byWorker[r.Worker] = r
+	}
+	replies := make([]pool.Reply, 0, len(byWorker))
+	for _, r := range byWorker {
+		replies = append(replies, r)
+	}
+	slices.SortFunc(replies, func(a, b pool.Reply) int { return cmp.Compare(a.Worker, b.Worker) })
+	return replies, nil
+}
+
+var logsCommand = &command{
+	name:  "logs",
+	args:  "[-w GLOB] [-l LEVEL] [-heartbeats]",
+	short: "follow the workers' logs on the broker's log channel",
+	long: `
+Prints the log records every worker publishes on the log channel
+([client] log_backend_url), one line each, prefixed with the worker id,
+until SIGTERM or SIGINT. -w keeps the workers whose id matches the glob,
+-l the records at LEVEL (debug, info, warn, error) or above; -heartbeats
+also prints each worker's heartbeat (its stats, every heartbeat_interval).`,
+	run: runLogs,
+}
+
+func runLogs(ctx context.Context, e *env, c *command, args []string) int {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
+	glob := fs.String("w", "*", "only workers whose id matches `GLOB`")
+	levelName := fs.String("l", "debug", "only records at `LEVEL` or above")
+	beats := fs.Bool("heartbeats", false, "print heartbeats too")
+	if code, ok := e.parseFlags(c, fs, args); !ok {
+		return code
+	}
+	if _, err := path.Match(*glob, ""); err != nil {
+		return e.usageError(c, "-w %q: %v", *glob, err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*levelName)); err != nil {
+		return e.usageError(c, "-l %q: want debug, info, warn or error", *levelName)
+	}
+	file, err := e.loadConfig(*cfgPath, true)
+	if err != nil {
+		return e.configError(c, err)
+	}
+	if !file.Client.HasBroker() {
+		return e.configError(c, fmt.Errorf("%s: [client] log_backend_url: not set; logs needs the broker", file.Path))
+	}
+	ctx, cancel := e.watchSignals(ctx)
+	defer cancel()
+	topics := []string{topicLog}
+	if *beats {
+		topics = append(topics, topicHeartbeat)
+	}
+	sub, err := broker.NewSubscriber(file.Client.LogBackendURL, topics...)
+	if err != nil {
+		return e.failure(c, err)
+	}
+	defer sub.Close()
+	for {
+		topic, parts, err := sub.Recv(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return exitOK
+			}
+			return e.failure(c, err)
+		}
+		if len(parts) != 1 {
+			continue
+		}
+		kind, worker := topicLog, strings.TrimPrefix(topic, topicLog)
+		if strings.HasPrefix(topic, topicHeartbeat) {
+			kind, worker = topicHeartbeat, strings.TrimPrefix(topic, topicHeartbeat)
+		}
+		if ok, _ := path.Match(*glob, worker); !ok {
+			continue
+		}
+		if kind == topicHeartbeat {
+			fmt.Fprintf(e.stdout, "%s heartbeat %s\n", worker, parts[0])
+			continue
+		}
+		if line, ok := formatRecord(parts[0], level); ok {
+			fmt.Fprintf(e.stdout, "%s %s\n", worker, line)
+		}
+	}
+}
+
+// formatRecord renders a JSON slog record as "TIME LEVEL MSG k=v ...",
+// or false if it is below min.
+func formatRecord(data []byte, min slog.Level) (string, bool) {
+	var rec map[string]any
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return string(data), true
+	}
+	var level slog.Level
+	if s, ok := rec["level"].(string); ok && level.UnmarshalText([]byte(s)) == nil && level < min {
+		return "", false
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v %v %v", rec["time"], rec["level"], rec["msg"])
+	keys := make([]string, 0, len(rec))
+	for k := range rec {
+		if k != "time" && k != "level" && k != "msg" && k != "worker" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%v", k, rec[k])
+	}
+	return b.String(), true
+}

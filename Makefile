@@ -6,7 +6,7 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 FUZZTIME ?= 30s
 
-.PHONY: deps demo test vet bench-gearman bench-pool fuzz clean
+.PHONY: deps demo test vet bench-gearman bench-pool bench-ping fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -37,6 +37,13 @@ bench-gearman: deps
 bench-pool: deps
 	$(GO) build -o bin/poolbench ./bench/poolbench
 	./bin/poolbench
+
+# Latency of a broadcast ping to 10, 50 and 100 worker processes, through
+# the fanout worker and through the broker's command channel.
+bench-ping: deps
+	$(GO) build -o bin/glimpse-cluster ./cmd/glimpse-cluster
+	$(GO) build -o bin/pingbench ./bench/pingbench
+	./bin/pingbench
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPacketReader$$' -fuzztime $(FUZZTIME) ./gearman

@@ -1,0 +1,220 @@
+// Command pingbench measures how long a broadcast ping takes to come back
+// from every worker: through the fanout worker and through the broker's
+// command channel, for several worker counts. Each worker is a real
+// `glimpse-cluster worker -n 1` process; gearmand, the broker and the
+// fanout worker run as they would in a cluster (gearmand managed, the
+// other two in this process).
+//
+//	pingbench [-workers 10,50,100] [-pings 20]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/glimpse-go/glimpse/broker"
+	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/fanout"
+	"github.com/glimpse-go/glimpse/internal/gearmand"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("pingbench: ")
+	counts := flag.String("workers", "10,50,100", "comma-separated worker process counts")
+	pings := flag.Int("pings", 20, "pings per count and channel; the median and the worst are reported")
+	bin := flag.String("bin", "bin/glimpse-cluster", "the glimpse-cluster binary (make builds it)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *counts, *pings, *bin); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, counts string, pings int, bin string) error {
+	dir, err := os.MkdirTemp("", "pingbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	gd, err := gearmand.Start(ctx, gearmand.Options{Args: []string{"--verbose=ERROR"}, LogFile: filepath.Join(dir, "gearmand.log")})
+	if err != nil {
+		return err
+	}
+	defer gd.Stop()
+	any := "tcp://127.0.0.1:*"
+	b, err := broker.New(config.Server{CommandFrontendURL: any, CommandBackendURL: any, LogFrontendURL: any, LogBackendURL: any})
+	if err != nil {
+		return err
+	}
+	go b.Serve()
+	defer b.Close()
+	a := b.Addrs()
+	cfg := config.Client{JobServers: []string{gd.Addr()}, CommandFrontendURL: a.CommandFrontendURL,
+		CommandBackendURL: a.CommandBackendURL, LogFrontendURL: a.LogFrontendURL, LogBackendURL: a.LogBackendURL}
+	fc := config.DefaultFanout()
+	fc.Store = filepath.Join(dir, "fanout.db")
+	fw, err := fanout.NewWorker(cfg.JobServers, fc)
+	if err != nil {
+		return err
+	}
+	go fw.Run()
+	defer fw.Close()
+	cfgPath := filepath.Join(dir, "config.ini")
+	text := fmt.Sprintf("[client]\njob_server_url = %s\ncommand_frontend_url = %s\ncommand_backend_url = %s\nlog_frontend_url = %s\nlog_backend_url = %s\n[worker]\nlog_level = error\n",
+		gd.Addr(), cfg.CommandFrontendURL, cfg.CommandBackendURL, cfg.LogFrontendURL, cfg.LogBackendURL)
+	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
+		return err
+	}
+	p, err := pool.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	// The command channel's client sockets live as long as a program's
+	// would: set up once, used for every ping.
+	z, err := newZMQPinger(cfg)
+	if err != nil {
+		return err
+	}
+	defer z.close()
+
+	fmt.Printf("%-8s %-8s %12s %12s\n", "workers", "via", "median_ms", "max_ms")
+	var procs []*exec.Cmd
+	defer func() {
+		for _, c := range procs {
+			c.Process.Signal(syscall.SIGTERM)
+		}
+		for _, c := range procs {
+			c.Wait()
+		}
+	}()
+	for _, f := range strings.Split(counts, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-workers: %q is not a positive number", f)
+		}
+		for len(procs) < n {
+			c := exec.Command(bin, "-c", cfgPath, "worker", "-n", "1")
+			c.Stderr = os.Stderr
+			c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			if err := c.Start(); err != nil {
+				return fmt.Errorf("start %s: %w", bin, err)
+			}
+			procs = append(procs, c)
+		}
+		if err := waitAll(ctx, p, n); err != nil {
+			return err
+		}
+		for _, via := range []string{"fanout", "zmq"} {
+			var took []time.Duration
+			for range pings {
+				d, got, err := ping(ctx, p, z, via, n)
+				if err != nil {
+					return err
+				}
+				if got != n {
+					return fmt.Errorf("ping via %s: %d of %d workers answered", via, got, n)
+				}
+				took = append(took, d)
+			}
+			slices.Sort(took)
+			fmt.Printf("%-8d %-8s %12.1f %12.1f\n", n, via, ms(took[len(took)/2]), ms(took[len(took)-1]))
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// waitAll waits until n workers answer a ping.
+func waitAll(ctx context.Context, p *pool.Pool, n int) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		stats, err := p.Ping(pctx)
+		cancel()
+		if err == nil && len(stats) == n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d workers never all answered (last: %d, %v)", n, len(stats), err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// ping times one ping until all n answers are in: through the fanout
+// worker the answer is complete when the job returns; over the command
+// channel the client counts the replies.
+func ping(ctx context.Context, p *pool.Pool, z *zmqPinger, via string, n int) (time.Duration, int, error) {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if via == "fanout" {
+		start := time.Now()
+		stats, err := p.Ping(pctx)
+		return time.Since(start), len(stats), err
+	}
+	return z.ping(pctx, n)
+}
+
+type zmqPinger struct {
+	pub *broker.Publisher
+	sub *broker.Subscriber
+}
+
+func newZMQPinger(cfg config.Client) (*zmqPinger, error) {
+	sub, err := broker.NewSubscriber(cfg.LogBackendURL, "reply.")
+	if err != nil {
+		return nil, err
+	}
+	pub, err := broker.NewPublisher(cfg.CommandFrontendURL)
+	if err != nil {
+		sub.Close()
+		return nil, err
+	}
+	return &zmqPinger{pub: pub, sub: sub}, nil
+}
+
+func (z *zmqPinger) close() {
+	z.pub.Close()
+	z.sub.Close()
+}
+
+func (z *zmqPinger) ping(ctx context.Context, n int) (time.Duration, int, error) {
+	if err := z.pub.WaitSubscribed(ctx, "cmd"); err != nil {
+		return 0, 0, err
+	}
+	cmd := pool.NewCommand(pool.CommandPing, 5*time.Second)
+	data, _ := json.Marshal(cmd)
+	start := time.Now()
+	if err := z.pub.Send("cmd", data); err != nil {
+		return 0, 0, err
+	}
+	seen := map[string]bool{}
+	for len(seen) < n {
+		topic, parts, err := z.sub.Recv(ctx)
+		if err != nil {
+			return time.Since(start), len(seen), nil
+		}
+		var r pool.Reply
+		if topic == "reply."+cmd.ID && len(parts) == 1 && json.Unmarshal(parts[0], &r) == nil {
+			seen[r.Worker] = true
+		}
+	}
+	return time.Since(start), len(seen), nil
+}

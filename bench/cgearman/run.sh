@@ -7,8 +7,9 @@
 #   WORKERS=1         number of echo_worker processes
 #   JOBS=100000       jobs submitted by the client
 #   SIZE=16           workload bytes per job
-#   WINDOW=1000       tasks per add_task/run_tasks batch
+#   WINDOW=1000       max jobs in flight
 #   UNIQUE=own        own|null (see client.c)
+#   MODE=slide        slide|batch (see client.c)
 #   FUNC=bench_echo   function name
 #   GEARMAND_THREADS= if set, passed as --threads=N (default: gearmand's default)
 #   GEARMAND=/usr/sbin/gearmand
@@ -24,6 +25,7 @@ JOBS=${JOBS:-100000}
 SIZE=${SIZE:-16}
 WINDOW=${WINDOW:-1000}
 UNIQUE=${UNIQUE:-own}
+MODE=${MODE:-slide}
 FUNC=${FUNC:-bench_echo}
 GEARMAND=${GEARMAND:-/usr/sbin/gearmand}
 GEARMAND_THREADS=${GEARMAND_THREADS:-}
@@ -67,6 +69,14 @@ port_open() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# True if the listener on port $1 is process $2 (skipped without ss).  Guards
+# against a foreign server grabbing the port between free_port and bind;
+# gearmand itself then keeps retrying bind() instead of exiting.
+port_owned_by() {
+    command -v ss >/dev/null || return 0
+    ss -Hltnp "sport = :$1" 2>/dev/null | grep -q "pid=$2,"
+}
+
 # gearmand may lose a race for the port; retry a few times.
 started=0
 for attempt in 1 2 3 4 5; do
@@ -76,7 +86,10 @@ for attempt in 1 2 3 4 5; do
     "$GEARMAND" "${args[@]}" >"$tmp/gearmand.out" 2>&1 &
     gpid=$!
     for _ in $(seq 100); do
-        if port_open "$PORT"; then started=1; break; fi
+        if port_open "$PORT"; then
+            port_owned_by "$PORT" "$gpid" && started=1
+            break
+        fi
         kill -0 "$gpid" 2>/dev/null || break
         sleep 0.05
     done
@@ -84,7 +97,7 @@ for attempt in 1 2 3 4 5; do
         pids+=("$gpid")
         break
     fi
-    kill -TERM "$gpid" 2>/dev/null || true
+    kill -KILL "$gpid" 2>/dev/null || true
     wait "$gpid" 2>/dev/null || true
 done
 if [ "$started" != 1 ]; then
@@ -109,5 +122,13 @@ for i in $(seq "$WORKERS"); do
     fi
 done
 
-echo "# gearmand port=$PORT threads=${GEARMAND_THREADS:-default} workers=$WORKERS jobs=$JOBS size=$SIZE window=$WINDOW unique=$UNIQUE" >&2
-"$CLIENT_BIN" 127.0.0.1 "$PORT" "$FUNC" "$JOBS" "$SIZE" "$WINDOW" "$UNIQUE"
+echo "# gearmand port=$PORT threads=${GEARMAND_THREADS:-default} workers=$WORKERS jobs=$JOBS size=$SIZE window=$WINDOW unique=$UNIQUE mode=$MODE" >&2
+# Background + wait so that SIGTERM/SIGINT to this script is handled at once.
+"$CLIENT_BIN" 127.0.0.1 "$PORT" "$FUNC" "$JOBS" "$SIZE" "$WINDOW" "$UNIQUE" "$MODE" &
+cpid=$!
+pids=("$cpid" "${pids[@]}")
+set +e
+wait "$cpid"
+crc=$?
+set -e
+exit "$crc"

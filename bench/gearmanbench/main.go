@@ -53,6 +53,7 @@ func main() {
 	concurrencyFlag := flag.String("concurrency", "0,8", "comma-separated jobs-at-once settings of each Go worker process to measure (0: the default, GOMAXPROCS)")
 	cdir := flag.String("cdir", "bench/cgearman", "directory of the C benchmark (built with make)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Go client side to this file")
+	threads := flag.Int("threads", 0, "gearmand --threads (0: gearmand's default)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -94,7 +95,11 @@ func main() {
 	if err := b.buildC(*cdir); err != nil {
 		log.Fatal(err)
 	}
-	srv, err := gearmand.Start(ctx, gearmand.Options{Args: []string{"--verbose=ERROR"}})
+	args := []string{"--verbose=ERROR"}
+	if *threads > 0 {
+		args = append(args, fmt.Sprintf("--threads=%d", *threads))
+	}
+	srv, err := gearmand.Start(ctx, gearmand.Options{Args: args})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -227,6 +232,7 @@ func (b *bench) goPair(ctx context.Context, n, concurrency int) (result, error) 
 }
 
 func (b *bench) callAll(ctx context.Context, c *gearman.Client, fn string) error {
+	unique := strconv.Itoa(os.Getpid()) + "-"
 	var next atomic.Int64
 	var firstErr error
 	var once sync.Once
@@ -242,7 +248,10 @@ func (b *bench) callAll(ctx context.Context, c *gearman.Client, fn string) error
 					return
 				}
 				copy(payload, strconv.FormatInt(i, 10))
-				res, err := c.Call(ctx, fn, payload)
+				// A unique id per job, as the C client sends ("<pid>-<seq>"):
+				// libgearman always sends one, so gearmand does the same
+				// work for both sides.
+				res, err := c.Call(ctx, fn, payload, gearman.WithUnique(unique+strconv.FormatInt(i, 10)))
 				if err == nil && !bytes.Equal(res, payload) {
 					err = fmt.Errorf("job %d: got %q back, sent %q", i, res, payload)
 				}

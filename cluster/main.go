@@ -70,7 +70,7 @@ type command struct {
 var commands []*command
 
 func init() {
-	commands = []*command{workerCommand, localCommand, statusCommand, functionsCommand, pingCommand, statsCommand, quitCommand, restartCommand, logsCommand, fanoutCommand, helpCommand}
+	commands = []*command{workerCommand, localCommand, statusCommand, functionsCommand, pingCommand, statsCommand, quitCommand, restartCommand, logsCommand, fanoutCommand, brokerCommand, helpCommand}
 }
 
 func findCommand(name string) *command {

@@ -36,7 +36,7 @@ func buildOptions(opts []Option) options {
 		backoffMin:  20 * time.Millisecond,
 		backoffMax:  2 * time.Second,
 		logger:      slog.New(slog.DiscardHandler),
-		concurrency: runtime.GOMAXPROCS(0),
+		concurrency: 4 * runtime.GOMAXPROCS(0),
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -65,7 +65,11 @@ func WithBackoff(min, max time.Duration) Option {
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithConcurrency sets how many jobs a Worker runs at once, over all its
-// job servers (default GOMAXPROCS). Clients ignore it.
+// job servers. The default, four per GOMAXPROCS, keeps enough jobs in
+// flight to hide the round trip to the job server when jobs are short or
+// wait on I/O; for CPU-bound jobs spread over several workers, set it to
+// GOMAXPROCS so that no worker holds jobs it cannot run yet (glimpse's
+// worker runtime does). Clients ignore it.
 func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
 
 // normalizeAddrs checks "host[:port]" addresses and adds the default port.

@@ -50,7 +50,7 @@ func main() {
 	size := flag.Int("size", 16, "payload bytes per job")
 	window := flag.Int("window", 1000, "jobs in flight from the client")
 	rounds := flag.Int("rounds", 3, "measurements of each pair (alternating); the median is reported")
-	concurrencyFlag := flag.String("concurrency", "0,8", "comma-separated jobs-at-once settings of each Go worker process to measure (0: the default, GOMAXPROCS)")
+	concurrencyFlag := flag.String("concurrency", "0,2", "comma-separated jobs-at-once settings of each Go worker process to measure (0: the default, 4*GOMAXPROCS)")
 	cdir := flag.String("cdir", "bench/cgearman", "directory of the C benchmark (built with make)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Go client side to this file")
 	threads := flag.Int("threads", 0, "gearmand --threads (0: gearmand's default)")
@@ -131,7 +131,7 @@ func main() {
 			g := median(goRuns[i])
 			slots := strconv.Itoa(conc)
 			if conc == 0 {
-				slots = fmt.Sprintf("default(%d)", runtime.GOMAXPROCS(0))
+				slots = fmt.Sprintf("default(%d)", 4*runtime.GOMAXPROCS(0))
 			}
 			fmt.Printf("%-8d %-14s %14.0f %-16s %14.0f %-16s %6.2f\n", n, slots, g.rate, b.cpu(g), c.rate, b.cpu(c), g.rate/c.rate)
 		}

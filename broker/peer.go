@@ -1,0 +1,398 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
+)
+
+const (
+	// DefaultLinger is how long Publisher.Close waits for queued messages
+	// to leave.
+	DefaultLinger = time.Second
+	// pollSlice bounds each wait for a message, so that Recv and
+	// WaitSubscribed notice a cancelled context this soon: a zmq_poll
+	// cannot wait on a Go channel.
+	pollSlice = 50 * time.Millisecond
+	// drainEvery is how many sends go by between two reads of the
+	// subscriptions queued in a Publisher's socket.
+	drainEvery = 1024
+)
+
+// PublisherOption configures a Publisher.
+type PublisherOption func(*pubOptions)
+
+type pubOptions struct {
+	hwm    int
+	linger time.Duration
+}
+
+// WithSendHWM sets the Publisher's high-water mark (default DefaultHWM, in
+// messages): messages beyond it, while the broker is slow or unreachable,
+// are dropped.
+func WithSendHWM(n int) PublisherOption { return func(o *pubOptions) { o.hwm = n } }
+
+// WithLinger sets how long Close waits for queued messages to reach the
+// broker (default DefaultLinger); 0 drops them at once.
+func WithLinger(d time.Duration) PublisherOption { return func(o *pubOptions) { o.linger = d } }
+
+// Publisher publishes messages to a broker's frontend: clients publish
+// commands to command_frontend_url, workers publish log records,
+// heartbeats and replies to log_frontend_url.
+//
+// A Publisher is not safe for concurrent use, because a ZeroMQ socket is
+// not: use it from one goroutine at a time, for example under a
+// sync.Mutex (whose happens-before edges are the memory barrier ZeroMQ
+// asks for when a socket moves between threads).
+//
+// A message is a topic frame followed by any number of parts; subscribers
+// filter on the topic by prefix. Publish-subscribe drops messages instead
+// of waiting: nothing is sent while no subscriber's subscription has
+// reached the Publisher (right after NewPublisher, the subscriptions have
+// not arrived yet), and a queue over its high-water mark drops. Use
+// WaitSubscribed before sending what must not be lost to a slow start.
+//
+// The socket is an XPUB rather than a PUB, so that the subscriptions the
+// broker forwards upstream can be read: that is what WaitSubscribed and
+// Subscribed look at.
+type Publisher struct {
+	url    string
+	zctx   *zmq.Context
+	sock   *zmq.Socket
+	poller *zmq.Poller
+	subs   map[string]bool // subscribed topic prefixes, as the broker forwarded them
+	sends  int
+	closed bool
+}
+
+// NewPublisher connects a Publisher to url, a broker frontend. Connecting
+// is asynchronous and retried: a broker that is not up yet is not an
+// error, and one that restarts is reconnected to.
+func NewPublisher(url string, opts ...PublisherOption) (*Publisher, error) {
+	o := pubOptions{hwm: DefaultHWM, linger: DefaultLinger}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	// IMMEDIATE: without it the connection's queue, and the subscriptions
+	// it carried, outlive a broker restart, so the Publisher would go on
+	// believing in subscriptions the new broker never had. With it they
+	// go with the connection, and messages published while there is none
+	// are dropped, as they would be with no subscriber.
+	zctx, sock, err := dial(url, zmq.XPUB, o.hwm, o.linger, func(s *zmq.Socket) error { return s.SetImmediate(true) })
+	if err != nil {
+		return nil, fmt.Errorf("broker: publisher: %w", err)
+	}
+	p := &Publisher{url: url, zctx: zctx, sock: sock, poller: zmq.NewPoller(), subs: map[string]bool{}}
+	p.poller.Add(sock, zmq.POLLIN)
+	return p, nil
+}
+
+// dial makes a socket of its own context connected to url. A context per
+// peer lets Close wait for the socket's linger alone (zmq_ctx_term is what
+// waits), and keeps a peer's I/O thread its own.
+func dial(url string, t zmq.Type, hwm int, linger time.Duration, setup ...func(*zmq.Socket) error) (*zmq.Context, *zmq.Socket, error) {
+	if hwm < 0 {
+		return nil, nil, fmt.Errorf("high-water mark %d: must be 0 (no limit) or more", hwm)
+	}
+	zctx, err := zmq.NewContext()
+	if err != nil {
+		return nil, nil, fmt.Errorf("create ZeroMQ context: %w", err)
+	}
+	sock, err := newSocket(zctx, t, hwm, url)
+	if err == nil {
+		err = sock.SetLinger(linger)
+		for _, f := range setup {
+			if err == nil {
+				err = f(sock)
+			}
+		}
+		if err == nil {
+			if err = sock.Connect(url); err != nil {
+				err = fmt.Errorf("connect to %s: %w", url, err)
+			}
+		}
+		if err != nil {
+			sock.Close()
+		}
+	}
+	if err != nil {
+		zctx.Term()
+		return nil, nil, err
+	}
+	return zctx, sock, nil
+}
+
+// Send publishes a message: topic, then parts. It does not wait: a message
+// nobody is subscribed to, or that does not fit under the high-water mark,
+// is dropped without an error. The parts arrive together or not at all.
+func (p *Publisher) Send(topic string, parts ...[]byte) error {
+	if p.closed {
+		return ErrClosed
+	}
+	flags := zmq.DONTWAIT
+	if len(parts) > 0 {
+		flags |= zmq.SNDMORE
+	}
+	if _, err := p.sock.Send(topic, flags); err != nil {
+		return fmt.Errorf("broker: publish to %s: %w", p.url, err)
+	}
+	for i, part := range parts {
+		if i == len(parts)-1 {
+			flags = zmq.DONTWAIT
+		}
+		if _, err := p.sock.SendBytes(part, flags); err != nil {
+			return fmt.Errorf("broker: publish to %s: %w", p.url, err)
+		}
+	}
+	// Subscription changes queue up in the socket until read; read them
+	// now and then so that a Publisher that never waits does not hoard
+	// them.
+	if p.sends++; p.sends%drainEvery == 0 {
+		return p.drain()
+	}
+	return nil
+}
+
+// WaitSubscribed waits until some subscriber's subscription matching topic
+// has reached the Publisher through the broker, so that a message on
+// topic sent next is delivered to it rather than dropped. It returns
+// ctx's error if ctx ends first. It cannot tell how many subscribers
+// there are: the broker forwards a subscription once, however many
+// subscribers share it.
+//
+// Messages sent before any subscription arrives are lost: this is the
+// "slow joiner" of publish-subscribe. A subscription takes a few
+// milliseconds to travel from a new Subscriber to the Publishers, and a
+// new Publisher receives the current subscriptions a few milliseconds
+// after it connects.
+//
+// To wait for one subscriber in particular, have it subscribe last to a
+// topic of its own (its id, say) and wait for that topic: one
+// subscriber's subscriptions travel in order, so the others have arrived
+// by then.
+func (p *Publisher) WaitSubscribed(ctx context.Context, topic string) error {
+	for {
+		if err := p.drain(); err != nil {
+			return err
+		}
+		if p.subscribed(topic) {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := waitReadable(ctx, p.poller); err != nil {
+			return fmt.Errorf("broker: publisher %s: %w", p.url, err)
+		}
+	}
+}
+
+// Subscribed reports whether a subscription matching topic has reached the
+// Publisher: whether a message on topic would go anywhere now.
+func (p *Publisher) Subscribed(topic string) bool {
+	return p.drain() == nil && p.subscribed(topic)
+}
+
+func (p *Publisher) subscribed(topic string) bool {
+	for s := range p.subs {
+		if strings.HasPrefix(topic, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// drain reads the subscribe (1, topic) and unsubscribe (0, topic) messages
+// the XPUB has queued.
+func (p *Publisher) drain() error {
+	if p.closed {
+		return ErrClosed
+	}
+	for {
+		msg, err := p.sock.RecvBytes(zmq.DONTWAIT)
+		if isEAGAIN(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("broker: publisher %s: read subscriptions: %w", p.url, err)
+		}
+		if len(msg) == 0 {
+			continue
+		}
+		switch msg[0] {
+		case 1:
+			p.subs[string(msg[1:])] = true
+		case 0:
+			delete(p.subs, string(msg[1:]))
+		}
+	}
+}
+
+// Close closes the Publisher, waiting at most its linger (WithLinger) for
+// queued messages to reach the broker. Closing again does nothing.
+func (p *Publisher) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	return closePeer(p.zctx, p.sock)
+}
+
+func closePeer(zctx *zmq.Context, sock *zmq.Socket) error {
+	err := sock.Close()
+	if terr := zctx.Term(); err == nil {
+		err = terr
+	}
+	if err != nil {
+		return fmt.Errorf("broker: close: %w", err)
+	}
+	return nil
+}
+
+// Subscriber receives the messages of a broker's backend: workers
+// subscribe to command_backend_url, clients (glimpse-cluster logs, ping)
+// to log_backend_url.
+//
+// A Subscriber is not safe for concurrent use, because a ZeroMQ socket is
+// not: use it from one goroutine at a time.
+//
+// It receives the messages whose topic starts with one of its
+// subscriptions, published after the subscription reached the publisher
+// (see Publisher.WaitSubscribed), in the order each publisher sent them.
+// While it does not read, messages queue up to DefaultHWM here and as
+// many again in the broker; beyond that they are dropped.
+//
+// ZeroMQ does a socket's housekeeping only while the socket is in use, so
+// after the broker restarts, a Subscriber sends its subscriptions again
+// (and receives anything) only once it is in Recv again. A Subscriber
+// meant to hear everything should sit in Recv.
+type Subscriber struct {
+	url    string
+	zctx   *zmq.Context
+	sock   *zmq.Socket
+	poller *zmq.Poller
+	closed bool
+}
+
+// NewSubscriber connects a Subscriber to url, a broker backend, subscribed
+// to the topic prefixes topics; "" subscribes to every message, and with
+// no topics nothing is received until Subscribe. Connecting is
+// asynchronous and retried, as for NewPublisher, and the subscriptions
+// are sent again on every reconnection.
+func NewSubscriber(url string, topics ...string) (*Subscriber, error) {
+	zctx, sock, err := dial(url, zmq.SUB, DefaultHWM, 0)
+	if err != nil {
+		return nil, fmt.Errorf("broker: subscriber: %w", err)
+	}
+	s := &Subscriber{url: url, zctx: zctx, sock: sock, poller: zmq.NewPoller()}
+	s.poller.Add(sock, zmq.POLLIN)
+	for _, t := range topics {
+		if err := s.Subscribe(t); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Subscribe adds a topic prefix; "" matches every message.
+func (s *Subscriber) Subscribe(topic string) error {
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.sock.SetSubscribe(topic); err != nil {
+		return fmt.Errorf("broker: subscribe to %q on %s: %w", topic, s.url, err)
+	}
+	return nil
+}
+
+// Unsubscribe removes a topic prefix added by Subscribe (or NewSubscriber).
+func (s *Subscriber) Unsubscribe(topic string) error {
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.sock.SetUnsubscribe(topic); err != nil {
+		return fmt.Errorf("broker: unsubscribe from %q on %s: %w", topic, s.url, err)
+	}
+	return nil
+}
+
+// Recv waits for the next message and returns its topic and parts. It
+// returns ctx's error if ctx ends first, noticed within 50ms.
+func (s *Subscriber) Recv(ctx context.Context) (topic string, parts [][]byte, err error) {
+	if s.closed {
+		return "", nil, ErrClosed
+	}
+	for {
+		first, err := s.sock.RecvBytes(zmq.DONTWAIT)
+		if err == nil {
+			parts, err := s.recvRest()
+			if err != nil {
+				return "", nil, err
+			}
+			return string(first), parts, nil
+		}
+		if !isEAGAIN(err) {
+			return "", nil, fmt.Errorf("broker: receive from %s: %w", s.url, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return "", nil, err
+		}
+		if err := waitReadable(ctx, s.poller); err != nil {
+			return "", nil, fmt.Errorf("broker: receive from %s: %w", s.url, err)
+		}
+	}
+}
+
+// recvRest reads the parts after the topic: ZeroMQ delivers a message's
+// parts together, so they are there already.
+func (s *Subscriber) recvRest() ([][]byte, error) {
+	var parts [][]byte
+	for {
+		more, err := s.sock.GetRcvmore()
+		if err != nil {
+			return nil, fmt.Errorf("broker: receive from %s: %w", s.url, err)
+		}
+		if !more {
+			return parts, nil
+		}
+		part, err := s.sock.RecvBytes(0)
+		if err != nil {
+			return nil, fmt.Errorf("broker: receive from %s: %w", s.url, err)
+		}
+		parts = append(parts, part)
+	}
+}
+
+// Close closes the Subscriber. Closing again does nothing.
+func (s *Subscriber) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return closePeer(s.zctx, s.sock)
+}
+
+// waitReadable polls until the poller's socket is readable or a slice of
+// time has passed, so that the caller can look at ctx again; without a
+// Done channel it simply waits.
+func waitReadable(ctx context.Context, p *zmq.Poller) error {
+	timeout := pollSlice
+	if ctx.Done() == nil {
+		timeout = -1
+	} else if d, ok := ctx.Deadline(); ok {
+		// At least a millisecond: pebbe/zmq4 rounds down to milliseconds,
+		// and 0 would not wait at all.
+		timeout = min(timeout, max(time.Until(d), time.Millisecond))
+	}
+	_, err := p.Poll(timeout)
+	return err
+}
+
+func isEAGAIN(err error) bool {
+	return err != nil && zmq.AsErrno(err) == zmq.Errno(syscall.EAGAIN)
+}

@@ -1,0 +1,104 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/glimpse-go/glimpse/broker"
+	"github.com/glimpse-go/glimpse/config"
+)
+
+// brokerStopTimeout bounds the broker's shutdown; it takes milliseconds.
+const brokerStopTimeout = time.Second
+
+var brokerCommand = &command{
+	name:    "broker",
+	aliases: []string{"LaunchBroker"},
+	short:   "forward the command and log channels (ZeroMQ)",
+	long: `
+Binds the four URLs of the config file's [server] section and forwards
+two channels between them:
+
+  command  clients publish to command_frontend_url, workers subscribe
+           at command_backend_url
+  log      workers publish log records, heartbeats and replies to
+           log_frontend_url, clients subscribe at log_backend_url
+
+Subscriptions travel the other way, so publishers send only what
+someone wants. A subscriber too slow to keep up loses messages beyond
+100,000 queued, without slowing the others down.
+
+SIGTERM or SIGINT stops the broker at once (messages still queued are
+dropped) and prints, per channel, the messages and bytes it forwarded:
+"commands" and "logs" from publishers to subscribers, "subscriptions"
+(subscribe and unsubscribe messages) from subscribers to publishers.
+
+Logs go to stderr, at [worker] log_level (default info).`,
+	run: runBroker,
+}
+
+func runBroker(ctx context.Context, e *env, c *command, args []string) int {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
+	if code, ok := e.parseFlags(c, fs, args); !ok {
+		return code
+	}
+	file, err := e.loadConfig(*cfgPath, true)
+	if err != nil {
+		return e.configError(c, err)
+	}
+	if !file.HasServer() {
+		return e.configError(c, &config.Error{File: file.Path, Section: "server", Err: errors.New(
+			"missing: the broker binds the URLs of [server]: command_frontend_url, command_backend_url, " +
+				"log_frontend_url and log_backend_url (for example tcp://*:9000 to tcp://*:9003)")})
+	}
+	log := newLogger(e.stderr, file.Worker.LogLevel)
+	b, err := broker.New(file.Server, broker.WithLogger(log))
+	if err != nil {
+		return e.failure(c, err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- b.Serve() }() // logs the bound endpoints
+
+	var why string
+	select {
+	case err := <-served:
+		// Only a failure ends Serve before Shutdown; it has closed the broker.
+		printBrokerStats(e.stdout, b.Stats())
+		return e.failure(c, err)
+	case s := <-e.signals:
+		why = s.String()
+	case <-ctx.Done():
+		why = context.Cause(ctx).Error()
+	}
+	log.Info("shutting down", "cause", why)
+	sctx, cancel := context.WithTimeout(context.Background(), brokerStopTimeout)
+	defer cancel()
+	if err := b.Shutdown(sctx); err != nil {
+		return e.failure(c, fmt.Errorf("stop the broker: %w", err))
+	}
+	code := exitOK
+	if err := <-served; !errors.Is(err, broker.ErrClosed) {
+		log.Error("broker failed while stopping", "err", err)
+		code = exitFailure
+	}
+	printBrokerStats(e.stdout, b.Stats())
+	return code
+}
+
+func printBrokerStats(w io.Writer, st broker.Stats) {
+	t := newTable(w, "CHANNEL", "FLOW", "MESSAGES", "BYTES")
+	row := func(channel, flow string, tr broker.Traffic) {
+		t.row(channel, flow, strconv.FormatUint(tr.Messages, 10), strconv.FormatUint(tr.Bytes, 10))
+	}
+	row("command", "commands", st.Command.Down)
+	row("command", "subscriptions", st.Command.Up)
+	row("log", "logs", st.Log.Down)
+	row("log", "subscriptions", st.Log.Up)
+	t.flush() // nothing to do about a stdout that fails
+}

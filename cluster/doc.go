@@ -18,20 +18,36 @@
 // ones are taken); Close stops it at once, and the job servers give its
 // unfinished chunks to other workers.
 //
+// # Commands and logs
+//
+// Every worker subscribes to the fanout topic pool.CommandTopic with its
+// id, and answers broadcast commands (ping, stats, quit, restart) on a
+// Gearman connection of its own, so busy slots never delay them. With a
+// broker in its config it also takes the same commands from the command
+// channel and publishes its log records, a heartbeat with its stats, and
+// its replies on the log channel. A command carries an id (obeyed once,
+// whichever way it came) and an expiry (a late worker ignores it).
+//
 // # Local cluster
 //
 // StartLocal starts gearmand (Debian package gearman-job-server) on a free
 // loopback port with --job-retries=3, so that a chunk that kills its worker
-// every time fails its map instead of being retried forever, plus an
-// in-process worker. It is what a program uses when it has no config file.
+// every time fails its map instead of being retried forever, a broker and
+// a fanout worker, plus an in-process worker. It is what a program uses
+// when it has no config file.
 //
 // # Command line
 //
 // Main is the whole glimpse-cluster command:
 //
 //	glimpse-cluster [-c FILE] worker [-n N] [-f FUNCS]   (alias LaunchWorker)
+//	glimpse-cluster [-c FILE] broker                     (alias LaunchBroker)
+//	glimpse-cluster [-c FILE] fanout
 //	glimpse-cluster local [-n N]
 //	glimpse-cluster [-c FILE] status
+//	glimpse-cluster [-c FILE] ping [-t WAIT] [-w GLOBS] [-via fanout|zmq]   (alias PingWorkers)
+//	glimpse-cluster [-c FILE] stats|quit|restart ...     (aliases KillWorkers, RestartWorkers)
+//	glimpse-cluster [-c FILE] logs [-w GLOB] [-l LEVEL] [-heartbeats]
 //	glimpse-cluster functions
 //	glimpse-cluster help [COMMAND]
 //

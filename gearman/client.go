@@ -402,7 +402,9 @@ func (c *Client) pick(key string) (*clientServer, <-chan struct{}) {
 	for i := range n {
 		s := c.servers[(start+i)%n]
 		s.mu.Lock()
-		up := s.cn != nil
+		// A conn whose reader saw it die is skipped before detach has
+		// run, so a job goes to a live server without waiting.
+		up := s.cn != nil && s.cn.alive()
 		s.mu.Unlock()
 		if up {
 			return s, nil
@@ -486,6 +488,8 @@ func (s *clientServer) send(r *request, args ...[]byte) error {
 	own, err := cn.enqueue(r.sent, args...)
 	if err == nil {
 		s.pending = append(s.pending, r)
+	} else if !cn.alive() {
+		err = errNotConnected // nothing was sent: another server may take it
 	}
 	s.mu.Unlock()
 	if own {

@@ -210,6 +210,13 @@ func (c *conn) flushClose(timeout time.Duration) {
 	<-c.writerDone
 }
 
+// alive says whether the conn can still send.
+func (c *conn) alive() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err == nil && !c.closing
+}
+
 // cause says why the conn died (nil while alive).
 func (c *conn) cause() error {
 	c.mu.Lock()

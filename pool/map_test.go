@@ -438,11 +438,30 @@ func TestMapFailsWhenEveryWorkerIsGone(t *testing.T) {
 	}
 	defer p.Close()
 	waitSlots(t, p, sleepy.Name(), 1)
-	items := []time.Duration{time.Millisecond, time.Hour, time.Millisecond}
-	_, err = pool.Map(testCtx(t), p, sleepy, items, pool.Chunksize(1), pool.Progress(func(done, total int) {
-		victim.Process.Signal(syscall.SIGKILL) // after the first chunk; the second is in its hands
-	}))
-	if !errors.Is(err, pool.ErrNoWorkers) || !strings.Contains(err.Error(), "none left") {
+	ctx := testCtx(t)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := pool.Map(ctx, p, sleepy, []time.Duration{time.Hour, time.Hour}, pool.Chunksize(1))
+		errc <- err
+	}()
+	// Kill the only worker once it holds a chunk.
+	a, err := gearman.DialAdmin(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for running := false; !running; {
+		st, err := a.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range st {
+			running = running || s.Name == "glimpse.test.sleepy" && s.Running > 0
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	victim.Process.Signal(syscall.SIGKILL)
+	if err := <-errc; !errors.Is(err, pool.ErrNoWorkers) || !strings.Contains(err.Error(), "none left") {
 		t.Fatalf("err = %v, want ErrNoWorkers once the only worker died", err)
 	}
 }

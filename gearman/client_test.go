@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -466,7 +467,7 @@ func TestCPeers(t *testing.T) {
 func TestClientCloseFailsTasksInFlight(t *testing.T) {
 	srv := testenv.Gearmand(t)
 	ctx := testCtx(t)
-	c, err := gearman.NewClient(ctx, []string{srv.Addr()})
+	c, err := gearman.NewClient(ctx, []string{srv.Addr()}, gearman.WithClientID("closing-client"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +483,21 @@ func TestClientCloseFailsTasksInFlight(t *testing.T) {
 		t.Fatalf("Call after Close: %v", err)
 	}
 	// gearmand drops the foreground job of the client that left once a
-	// worker asks for it, so the worker never runs it.
+	// worker asks for it, so the worker never runs it. (It must have seen
+	// the client leave first: connections live on different threads.)
+	a, err := gearman.DialAdmin(ctx, srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for gone := false; !gone; {
+		ws, err := a.Workers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone = !slices.ContainsFunc(ws, func(w gearman.WorkerInfo) bool { return w.ClientID == "closing-client" })
+		time.Sleep(2 * time.Millisecond)
+	}
 	var ran atomic.Bool
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
 		"nobody_serves_this": func(context.Context, *gearman.Job) ([]byte, error) { ran.Store(true); return nil, nil },

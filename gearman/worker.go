@@ -239,7 +239,9 @@ func (w *Worker) disconnect(flush bool) {
 	w.state = workerClosed
 	conns := w.conns
 	w.mu.Unlock()
-	w.cancel()
+	// Connections first, contexts after: a job that returns as soon as its
+	// context is cancelled must not get its error to the job server, which
+	// would end the job instead of giving it to another worker.
 	for _, wc := range conns {
 		wc.mu.Lock()
 		cn := wc.cn
@@ -252,6 +254,7 @@ func (w *Worker) disconnect(flush bool) {
 			cn.close(ErrWorkerClosed)
 		}
 	}
+	w.cancel() // stops the redialling too, which wg waits for
 	w.wg.Wait()
 }
 

@@ -222,3 +222,36 @@ func TestNewWorkerRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseGivesRunningJobsBack: a job cut short by Close goes back to the
+// job server for another worker, even if its function returns an error the
+// moment its context is cancelled.
+func TestCloseGivesRunningJobsBack(t *testing.T) {
+	srv := testenv.Gearmand(t)
+	ctx := testCtx(t)
+	started := make(chan struct{})
+	first, err := gearman.NewWorker([]string{srv.Addr()}, gearman.WithConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Register("handover", func(ctx context.Context, j *gearman.Job) ([]byte, error) {
+		close(started)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	go first.Run()
+	waitWorkers(t, srv.Addr(), "handover", 1)
+	c := newClient(t, srv.Addr())
+	task, err := c.Submit(ctx, "handover", []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	first.Close()
+	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
+		"handover": func(context.Context, *gearman.Job) ([]byte, error) { return []byte("second worker"), nil },
+	})
+	if got, err := task.Wait(ctx); err != nil || string(got) != "second worker" {
+		t.Fatalf("task = %q, %v; want it done by the second worker", got, err)
+	}
+}

@@ -74,15 +74,21 @@ func TestGearmandLifecycle(t *testing.T) {
 
 func TestFreePort(t *testing.T) {
 	t.Parallel()
-	port := FreePort(t)
-	if port <= 0 || port > 65535 {
-		t.Fatalf("FreePort() = %d", port)
+	// The port is free only until another process takes it, and other
+	// test binaries pick ports at the same time: a few tries must do.
+	var err error
+	for range 5 {
+		port := FreePort(t)
+		if port <= 0 || port > 65535 {
+			t.Fatalf("FreePort() = %d", port)
+		}
+		var l net.Listener
+		if l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			l.Close()
+			return
+		}
 	}
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatalf("listen on FreePort() port: %v", err)
-	}
-	l.Close()
+	t.Fatalf("listen on FreePort() port, five times: %v", err)
 }
 
 // failedTB is a testing.TB whose test has failed; it records logs and runs

@@ -7,13 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/testenv"
 )
 
 // helperEnv makes the test binary act as a worker process: the value is
@@ -48,21 +48,7 @@ func holdingWorker(spec string) {
 // first job it gets; it returns the process once it holds one.
 func startHoldingWorker(t *testing.T, addr, fn string) (*exec.Cmd, <-chan string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+addr+" "+fn)
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	cmd, out := testenv.Subprocess(t, helperEnv+"="+addr+" "+fn)
 	held := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)

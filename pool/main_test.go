@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -83,21 +82,7 @@ func startWorker(t testing.TB, slots int, addrs ...string) *gearman.Worker {
 // startWorkerProcess runs a worker process and waits until it serves.
 func startWorkerProcess(t *testing.T, slots int, addrs ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %s", workerEnv, slots, strings.Join(addrs, ",")))
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	cmd, out := testenv.Subprocess(t, fmt.Sprintf("%s=%d %s", workerEnv, slots, strings.Join(addrs, ",")))
 	sc := bufio.NewScanner(out)
 	if !sc.Scan() || sc.Text() != "serving" {
 		t.Fatalf("worker process did not start: %v", sc.Err())

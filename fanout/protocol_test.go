@@ -1,0 +1,31 @@
+package fanout
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// FuzzParseRequests feeds arbitrary payloads to the three functions'
+// parsers: each must answer with a request or an error, never panic, and
+// a fanout request it accepts must survive a round trip.
+func FuzzParseRequests(f *testing.F) {
+	f.Add([]byte(`{"topic":"officememos","payload":"hello","unique":"u1"}`))
+	f.Add([]byte(`{"topic":"t","payload":{"cmd":"ping"},"collect":true,"timeout":1.5}`))
+	f.Add([]byte(`{"topic":"officememos","client_id":"bob"}`))
+	f.Add([]byte(`{"topic":null,"payload":null}`))
+	f.Add([]byte(`[1,2]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parseSubscribe(FuncSubscribe, data)
+		r, err := parseFanout(data)
+		if err != nil {
+			return
+		}
+		again, err := json.Marshal(r)
+		if err != nil {
+			t.Fatalf("accepted %q but cannot encode it: %v", data, err)
+		}
+		if _, err := parseFanout(again); err != nil {
+			t.Fatalf("accepted %q, but not its re-encoding %q: %v", data, again, err)
+		}
+	})
+}

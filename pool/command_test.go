@@ -1,0 +1,63 @@
+package pool
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCommandValidateAndMatch(t *testing.T) {
+	c := NewCommand(CommandQuit, time.Minute, "host1-*", "db?")
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id, host string
+		want     bool
+	}{
+		{"host1-42-abc", "x", true}, {"host2-1-a", "db1", true}, {"host2-1-a", "web", false},
+	} {
+		if got := c.Matches(tc.id, tc.host); got != tc.want {
+			t.Errorf("Matches(%q, %q) = %v", tc.id, tc.host, got)
+		}
+	}
+	if !NewCommand(CommandPing, time.Minute).Matches("any", "any") {
+		t.Error("a command with no targets must match every worker")
+	}
+	if c.Expired(time.Now()) || !c.Expired(c.Expires) {
+		t.Error("expiry")
+	}
+	for name, bad := range map[string]Command{
+		"no id":       {Name: CommandPing, Expires: time.Now()},
+		"unknown":     {ID: "x", Name: "reboot", Expires: time.Now()},
+		"no expiry":   {ID: "x", Name: CommandPing},
+		"bad pattern": {ID: "x", Name: CommandPing, Expires: time.Now(), Targets: []string{"["}},
+	} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := ParseCommand([]byte("{")); err == nil || !strings.Contains(err.Error(), "malformed command") {
+		t.Errorf("malformed JSON: %v", err)
+	}
+}
+
+// FuzzParseCommand: any bytes give a valid command or an error, never a
+// panic, and what is accepted survives a round trip.
+func FuzzParseCommand(f *testing.F) {
+	good, _ := json.Marshal(NewCommand(CommandPing, time.Minute, "w-*"))
+	f.Add(good)
+	f.Add([]byte(`{"id":"x","name":"quit","expires":"2030-01-01T00:00:00Z","targets":["["]}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseCommand(data)
+		if err != nil {
+			return
+		}
+		again, _ := json.Marshal(c)
+		if _, err := ParseCommand(again); err != nil {
+			t.Fatalf("accepted %q, but not its re-encoding: %v", data, err)
+		}
+	})
+}

@@ -25,12 +25,22 @@ up, and obeys a command once even if it comes both ways. -w limits it
 to workers whose id or host matches one of the comma-separated globs. A
 command expires after -t, so a worker that starts later never obeys it.`
 
-var pingCommand = &command{
-	name:    "ping",
-	aliases: []string{"PingWorkers"},
-	args:    "[-t WAIT] [-w GLOBS] [-via fanout|zmq]",
-	short:   "show every worker that answers, with its stats",
-	long: `
+// broadcastCommand makes the command line of a broadcast command: the
+// command's name is the pool command it sends.
+func broadcastCommand(name string, aliases []string, short, long string) *command {
+	return &command{
+		name:    name,
+		aliases: aliases,
+		args:    "[-t WAIT] [-w GLOBS] [-via fanout|zmq]",
+		short:   short,
+		long:    long + broadcastHelp,
+		run:     runBroadcast,
+	}
+}
+
+var (
+	pingCommand = broadcastCommand(pool.CommandPing, []string{"PingWorkers"},
+		"show every worker that answers, with its stats", `
 Prints one row per worker that answered within WAIT:
 
   WORKER      worker id (host-pid-random)
@@ -38,45 +48,20 @@ Prints one row per worker that answered within WAIT:
   NREQS       chunks finished          ETIME       busy time, summed
   MEAN_ETIME  mean time of a chunk     STIME       when it started
   UPTIME, FAILURES, ACTIVE (chunks running now), MEMORY (resident)
-` + broadcastHelp,
-	run: func(ctx context.Context, e *env, c *command, args []string) int {
-		return runBroadcast(ctx, e, c, args, pool.CommandPing)
-	},
-}
+`)
+	statsCommand = broadcastCommand(pool.CommandStats, nil,
+		"print every worker's stats as JSON, one line each",
+		"\nLike ping, for scripts: one JSON object per worker.\n")
+	quitCommand = broadcastCommand(pool.CommandQuit, []string{"KillWorkers"},
+		"tell workers to finish their running chunks and exit",
+		"\nEach worker stops taking chunks, finishes the ones it runs, and exits 0.\n")
+	restartCommand = broadcastCommand(pool.CommandRestart, []string{"RestartWorkers"},
+		"tell workers to drain, then start again",
+		"\nEach worker drains like quit, then runs its command line again (a new\nbinary on disk is picked up).\n")
+)
 
-var statsCommand = &command{
-	name:  "stats",
-	args:  "[-t WAIT] [-w GLOBS] [-via fanout|zmq]",
-	short: "print every worker's stats as JSON, one line each",
-	long:  "\nLike ping, for scripts: one JSON object per worker.\n" + broadcastHelp,
-	run: func(ctx context.Context, e *env, c *command, args []string) int {
-		return runBroadcast(ctx, e, c, args, pool.CommandStats)
-	},
-}
-
-var quitCommand = &command{
-	name:    "quit",
-	aliases: []string{"KillWorkers"},
-	args:    "[-t WAIT] [-w GLOBS] [-via fanout|zmq]",
-	short:   "tell workers to finish their running chunks and exit",
-	long:    "\nEach worker stops taking chunks, finishes the ones it runs, and exits 0.\n" + broadcastHelp,
-	run: func(ctx context.Context, e *env, c *command, args []string) int {
-		return runBroadcast(ctx, e, c, args, pool.CommandQuit)
-	},
-}
-
-var restartCommand = &command{
-	name:    "restart",
-	aliases: []string{"RestartWorkers"},
-	args:    "[-t WAIT] [-w GLOBS] [-via fanout|zmq]",
-	short:   "tell workers to drain, then start again",
-	long:    "\nEach worker drains like quit, then runs its command line again (a new\nbinary on disk is picked up).\n" + broadcastHelp,
-	run: func(ctx context.Context, e *env, c *command, args []string) int {
-		return runBroadcast(ctx, e, c, args, pool.CommandRestart)
-	},
-}
-
-func runBroadcast(ctx context.Context, e *env, c *command, args []string, name string) int {
+func runBroadcast(ctx context.Context, e *env, c *command, args []string) int {
+	name := c.name
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
 	wait := fs.Duration("t", 5*time.Second, "wait at most `WAIT` for the answers")

@@ -143,12 +143,12 @@ func reexec(log *slog.Logger) int {
 var localCommand = &command{
 	name:  "local",
 	args:  "[-n N]",
-	short: "run a cluster on this machine: gearmand and a worker",
+	short: "run a cluster on this machine: gearmand, broker, fanout and a worker",
 	long: `
 Starts gearmand (Debian package gearman-job-server) on a free 127.0.0.1
-port and a worker with N slots serving the functions registered in this
-binary, prints a config.ini for programs that want to use the cluster,
-and runs until SIGTERM or SIGINT, then stops both.
+port, a broker and a fanout worker, and a worker with N slots serving the
+functions registered in this binary; prints a config.ini for programs that
+want to use the cluster, and runs until SIGTERM or SIGINT, then stops them.
 
 The output is itself a config file:
   glimpse-cluster local > local.ini &

@@ -68,8 +68,8 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // job servers. The default, four per GOMAXPROCS, keeps enough jobs in
 // flight to hide the round trip to the job server when jobs are short or
 // wait on I/O; for CPU-bound jobs spread over several workers, set it to
-// GOMAXPROCS so that no worker holds jobs it cannot run yet (glimpse's
-// worker runtime does). Clients ignore it.
+// GOMAXPROCS so that no worker holds jobs it cannot run yet. Clients
+// ignore it.
 func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
 
 // normalizeAddrs checks "host[:port]" addresses and adds the default port.

@@ -8,10 +8,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
@@ -20,23 +16,14 @@ import (
 )
 
 func main() {
-	log.SetFlags(0)
 	limit := flag.Int64("limit", 20_000_000, "count the primes below this")
 	pieces := flag.Int64("pieces", 2000, "how many ranges to cut it into")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *limit, *pieces); err != nil {
-		log.Fatal(err)
-	}
+	demo.Main(func(ctx context.Context, p *pool.Pool) error {
+		return run(ctx, p, *limit, *pieces)
+	})
 }
 
-func run(ctx context.Context, limit, pieces int64) error {
-	p, done, err := demo.Pool(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
+func run(ctx context.Context, p *pool.Pool, limit, pieces int64) error {
 	if pieces < 1 || limit < 2 {
 		return fmt.Errorf("need -pieces >= 1 and -limit >= 2")
 	}

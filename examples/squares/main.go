@@ -9,10 +9,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
@@ -21,23 +17,13 @@ import (
 )
 
 func main() {
-	log.SetFlags(0)
 	n := flag.Int("items", 1_000_000, "how many numbers to square")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *n); err != nil {
-		log.Fatal(err)
-	}
+	demo.Main(func(ctx context.Context, p *pool.Pool) error {
+		return run(ctx, p, *n)
+	})
 }
 
-func run(ctx context.Context, n int) error {
-	p, done, err := demo.Pool(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-
+func run(ctx context.Context, p *pool.Pool, n int) error {
 	hexes, err := pool.Map(ctx, p, funcs.Hex, []int64{1, 2, 3})
 	if err != nil {
 		return err

@@ -14,10 +14,8 @@ import (
 	"log"
 	"maps"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
-	"syscall"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/examples/internal/demo"
@@ -25,27 +23,17 @@ import (
 )
 
 func main() {
-	log.SetFlags(0)
 	top := flag.Int("top", 10, "how many words to print")
-	flag.Parse()
-	files := flag.Args()
-	if len(files) == 0 {
-		files, _ = filepath.Glob("*/*.go")
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, files, *top); err != nil {
-		log.Fatal(err)
-	}
+	demo.Main(func(ctx context.Context, p *pool.Pool) error {
+		files := flag.Args()
+		if len(files) == 0 {
+			files, _ = filepath.Glob("*/*.go")
+		}
+		return run(ctx, p, files, *top)
+	})
 }
 
-func run(ctx context.Context, files []string, top int) error {
-	p, done, err := demo.Pool(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-
+func run(ctx context.Context, p *pool.Pool, files []string, top int) error {
 	// Files are read lazily, as Imap asks for them.
 	texts := func(yield func(string) bool) {
 		for _, f := range files {

@@ -8,7 +8,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -22,6 +25,27 @@ var (
 	configFile = flag.String("c", "", "config file of a real cluster (default: $"+config.EnvVar+", else start a local cluster)")
 	slots      = flag.Int("n", 0, "worker slots of the local cluster (default GOMAXPROCS)")
 )
+
+// Main is an example's main: it parses the flags, connects (see Pool),
+// runs run until it returns or SIGINT/SIGTERM cancels its context, and
+// exits 1 with the error if there is one.
+func Main(run func(ctx context.Context, p *pool.Pool) error) {
+	log.SetFlags(0)
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := func() error {
+		defer stop()
+		p, done, err := Pool(ctx)
+		if err != nil {
+			return err
+		}
+		defer done()
+		return run(ctx, p)
+	}()
+	if err != nil {
+		log.Fatal(err)
+	}
+}
 
 // Pool returns a pool on the configured cluster, or on a local one it
 // starts; call the returned func when done.

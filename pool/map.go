@@ -109,9 +109,29 @@ type mapRun[In, Out any] struct {
 
 	outcomes chan outcome[Out]
 	wg       sync.WaitGroup
+	slots    int                 // worker slots serving the function, as last seen
+	flights  map[int]*flight[In] // chunks launched and not yet decided
+	inputEnd bool                // every item has been launched
+
+	// Backup tasks (the BackupTasks option).
+	took        []time.Duration // how long decided chunks took
+	backupTimer *time.Timer
+	backupAt    time.Time // when backupTimer fires; zero if stopped
 
 	watch          *time.Ticker // checks that workers are still there
 	noWorkersSince time.Time
+}
+
+// flight is a chunk in progress: its first copy, and its backup copy if
+// it was launched again.
+type flight[In any] struct {
+	idx      int
+	start    int
+	items    []In
+	launched time.Time
+	copies   int  // copies still running
+	backedUp bool // a backup copy was launched
+	cancel   context.CancelFunc
 }
 
 // run is the engine of Map, Imap and ImapUnordered. total is the input's
@@ -154,11 +174,13 @@ func run[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter.
 		for received := false; !received; {
 			select {
 			case oc = <-m.outcomes:
-				received = true
+				received = m.decide(oc)
 			case <-m.watch.C:
 				if err := m.checkWorkers(); err != nil {
 					return err
 				}
+			case <-m.backupC():
+				m.launchBackups()
 			case <-m.ctx.Done():
 				return context.Cause(m.ctx)
 			}
@@ -227,6 +249,7 @@ func run[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter.
 	if m.total < 0 {
 		m.total = next
 	}
+	m.inputEnd = true
 	if len(buf) > 0 {
 		if err := launch(); err != nil {
 			return m.final(err)
@@ -267,6 +290,8 @@ func (m *mapRun[In, Out]) start() error {
 	if m.window == 0 {
 		m.window = 2*slots + 2
 	}
+	m.slots = slots
+	m.flights = map[int]*flight[In]{}
 	m.outcomes = make(chan outcome[Out], m.window)
 	m.watch = time.NewTicker(max(m.p.opts.noWorkersGrace/4, 10*time.Millisecond))
 	var id [8]byte
@@ -279,8 +304,12 @@ func (m *mapRun[In, Out]) start() error {
 // checkWorkers fails the map once no worker has served its function for
 // the pool's grace period: its chunks would wait in the queue forever.
 func (m *mapRun[In, Out]) checkWorkers() error {
-	_, err := m.p.WorkerSlots(m.ctx, m.f.name)
+	slots, err := m.p.WorkerSlots(m.ctx, m.f.name)
 	if !errors.Is(err, ErrNoWorkers) {
+		if err == nil && slots != m.slots {
+			m.slots = slots
+			m.armBackup() // idle slots may have appeared
+		}
 		m.noWorkersSince = time.Time{}
 		return nil
 	}
@@ -307,6 +336,9 @@ func (m *mapRun[In, Out]) adapt(oc outcome[Out]) {
 func (m *mapRun[In, Out]) finish(clean bool) {
 	m.cancel(errStopped)
 	m.watch.Stop()
+	if m.backupTimer != nil {
+		m.backupTimer.Stop()
+	}
 	if clean {
 		m.wg.Wait()
 		m.p.release(m.client)
@@ -316,34 +348,160 @@ func (m *mapRun[In, Out]) finish(clean bool) {
 	m.wg.Wait()
 }
 
+// launch starts chunk idx on its own goroutine.
 func (m *mapRun[In, Out]) launch(idx, start int, items []In) {
+	ctx, cancel := context.WithCancel(m.ctx)
+	f := &flight[In]{idx: idx, start: start, items: items, launched: time.Now(), copies: 1, cancel: cancel}
+	m.flights[idx] = f
+	m.runCopy(ctx, f, m.mapID+"-"+strconv.Itoa(idx))
+	m.armBackup()
+}
+
+// runCopy runs one copy of a chunk and reports its outcome. A backup copy
+// has a unique id of its own, or gearmand would coalesce it with the copy
+// it backs up.
+func (m *mapRun[In, Out]) runCopy(ctx context.Context, f *flight[In], unique string) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		t0 := time.Now()
-		out, err := m.runChunk(idx, start, items)
-		m.outcomes <- outcome[Out]{idx: idx, start: start, items: out, took: time.Since(t0), err: err}
+		out, err := m.runChunk(ctx, f.idx, f.start, f.items, unique)
+		oc := outcome[Out]{idx: f.idx, start: f.start, items: out, took: time.Since(t0), err: err}
+		select {
+		case m.outcomes <- oc:
+		case <-m.ctx.Done(): // the map is over; nobody reads
+		}
 	}()
 }
 
-func (m *mapRun[In, Out]) runChunk(idx, start int, items []In) ([]Out, error) {
+// decide takes a copy's outcome and reports whether it decides its chunk:
+// the first success does, and so does a failure when no other copy is
+// left running. The other copy of a decided chunk is cancelled and its
+// outcome, if it still comes, is dropped.
+func (m *mapRun[In, Out]) decide(oc outcome[Out]) bool {
+	f, ok := m.flights[oc.idx]
+	if !ok {
+		return false
+	}
+	f.copies--
+	if oc.err != nil && f.copies > 0 {
+		return false
+	}
+	delete(m.flights, oc.idx)
+	f.cancel()
+	if oc.err == nil && m.o.backupTasks {
+		if len(m.took) == maxTookSamples {
+			m.took = m.took[1:]
+		}
+		m.took = append(m.took, oc.took)
+	}
+	m.armBackup()
+	return true
+}
+
+// maxTookSamples bounds the chunk times the backup rule looks at: the most
+// recent ones say best how long a chunk takes now.
+const maxTookSamples = 256
+
+// backupAfter is how long a chunk may run before it gets a backup copy:
+// twice the median time of the chunks decided so far.
+func (m *mapRun[In, Out]) backupAfter() time.Duration {
+	took := slices.Clone(m.took)
+	slices.Sort(took)
+	return max(2*took[len(took)/2], 5*time.Millisecond)
+}
+
+// backupCandidate returns the chunk that has run longest without a backup
+// copy, if the backup rule may apply now: every item is launched, some
+// chunk was decided (so a chunk's usual time is known), and fewer copies
+// run than there are worker slots, so a backup takes an idle slot and
+// delays nothing.
+func (m *mapRun[In, Out]) backupCandidate() *flight[In] {
+	if !m.o.backupTasks || !m.inputEnd || len(m.took) == 0 {
+		return nil
+	}
+	running := 0
+	var oldest *flight[In]
+	for _, f := range m.flights {
+		running += f.copies
+		if !f.backedUp && (oldest == nil || f.launched.Before(oldest.launched)) {
+			oldest = f
+		}
+	}
+	if running >= m.slots {
+		return nil
+	}
+	return oldest
+}
+
+// armBackup sets the backup timer to when the next candidate is due.
+func (m *mapRun[In, Out]) armBackup() {
+	f := m.backupCandidate()
+	if f == nil {
+		if !m.backupAt.IsZero() {
+			m.backupTimer.Stop()
+			m.backupAt = time.Time{}
+		}
+		return
+	}
+	at := f.launched.Add(m.backupAfter())
+	if at.Equal(m.backupAt) {
+		return
+	}
+	m.backupAt = at
+	if m.backupTimer == nil {
+		m.backupTimer = time.NewTimer(time.Until(at))
+		return
+	}
+	m.backupTimer.Reset(time.Until(at))
+}
+
+// backupC is the backup timer's channel, or nil (never ready) while the
+// timer is not armed.
+func (m *mapRun[In, Out]) backupC() <-chan time.Time {
+	if m.backupAt.IsZero() {
+		return nil
+	}
+	return m.backupTimer.C
+}
+
+// launchBackups launches a backup copy of each chunk that is due, oldest
+// first, while slots are idle.
+func (m *mapRun[In, Out]) launchBackups() {
+	m.backupAt = time.Time{}
+	after := m.backupAfter()
+	for {
+		f := m.backupCandidate()
+		if f == nil || time.Since(f.launched) < after {
+			break
+		}
+		ctx, cancel := context.WithCancel(m.ctx)
+		first := f.cancel
+		f.cancel = func() { first(); cancel() }
+		f.copies++
+		f.backedUp = true
+		m.runCopy(ctx, f, m.mapID+"-"+strconv.Itoa(f.idx)+"-backup")
+	}
+	m.armBackup()
+}
+
+func (m *mapRun[In, Out]) runChunk(ctx context.Context, idx, start int, items []In, unique string) ([]Out, error) {
 	name := m.f.name
 	span := fmt.Sprintf("chunk %d (items %d-%d)", idx, start, start+len(items)-1)
 	payload, err := encode(chunkRequest[In]{Start: start, TaskTimeout: int64(m.o.taskTimeout), Items: items})
 	if err != nil {
 		return nil, fmt.Errorf("pool: %s: cannot encode %s: %w", name, span, err)
 	}
-	unique := m.mapID + "-" + strconv.Itoa(idx)
 	var lastErr error
 	for attempt := 0; attempt <= m.o.retries; attempt++ {
 		if attempt > 0 {
 			select {
 			case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
-			case <-m.ctx.Done():
-				return nil, context.Cause(m.ctx)
+			case <-ctx.Done():
+				return nil, context.Cause(ctx)
 			}
 		}
-		data, err := m.client.Call(m.ctx, GearmanPrefix+name, payload,
+		data, err := m.client.Call(ctx, GearmanPrefix+name, payload,
 			gearman.WithUnique(unique), gearman.WithPriority(m.o.priority.gearman()))
 		if err == nil {
 			var res chunkResult[Out]
@@ -355,8 +513,8 @@ func (m *mapRun[In, Out]) runChunk(idx, start int, items []In) ([]Out, error) {
 			}
 			return res.Items, nil
 		}
-		if m.ctx.Err() != nil {
-			return nil, context.Cause(m.ctx)
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
 		}
 		var ex *gearman.JobException
 		if errors.As(err, &ex) {
@@ -374,6 +532,12 @@ func (m *mapRun[In, Out]) runChunk(idx, start int, items []In) ([]Out, error) {
 	var te *TaskError
 	if errors.As(lastErr, &te) {
 		return nil, lastErr
+	}
+	if errors.Is(lastErr, gearman.ErrJobFailed) {
+		// gearmand ends a job with WORK_FAIL after --job-retries tries
+		// whose worker vanished: an item that kills its worker process.
+		return nil, fmt.Errorf("pool: %s: %s failed %d times: gearmand gave up on it each time, as after --job-retries workers died running it (an item that crashes its worker process does this; Chunksize(1) tells which): %w",
+			name, span, m.o.retries+1, lastErr)
 	}
 	return nil, fmt.Errorf("pool: %s: %s failed %d times: %w", name, span, m.o.retries+1, lastErr)
 }

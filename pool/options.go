@@ -28,6 +28,7 @@ type mapOptions struct {
 	taskTimeout     time.Duration
 	window          int
 	progress        func(done, total int)
+	backupTasks     bool
 }
 
 // DefaultRetries is how many times a chunk is resubmitted after a failure
@@ -96,3 +97,14 @@ func Window(n int) MapOption { return func(o *mapOptions) { o.window = n } }
 // total is -1 while an Imap's input is not exhausted. fn runs on the
 // goroutine that called the map.
 func Progress(fn func(done, total int)) MapOption { return func(o *mapOptions) { o.progress = fn } }
+
+// BackupTasks turns on backup copies of the last chunks, as MapReduce does
+// against stragglers: once every item has been submitted and fewer copies
+// run than there are worker slots, a chunk that has run for twice the
+// median chunk time is submitted once more, under a unique id of its own,
+// so that an idle worker takes it. The first copy to succeed gives the
+// results; the other is cancelled and whatever it returns is dropped.
+//
+// A function with side effects may then run twice on some items; that is
+// the price of not waiting for a slow or cut-off worker.
+func BackupTasks() MapOption { return func(o *mapOptions) { o.backupTasks = true } }

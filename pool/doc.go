@@ -24,5 +24,6 @@
 // panic, the remote stack. Chunks lost to a broken connection or a
 // WORK_FAIL are resubmitted with the same unique id (Retries), so
 // gearmand coalesces a resubmission with a copy still queued instead of
-// running it twice.
+// running it twice. BackupTasks runs the last slow chunks a second time on
+// idle workers, so one slow or cut-off worker does not hold up the map.
 package pool

@@ -57,6 +57,12 @@ func (c *control) serveJob(_ context.Context, job *gearman.Job) ([]byte, error) 
 		return nil, err
 	}
 	reply, ok := c.obey(cmd)
+	if !ok && c.askedAgain(cmd) {
+		// A restarted fanout worker runs an interrupted broadcast again:
+		// a ping or stats is harmless to answer twice, and its client
+		// waits for this answer, not the first.
+		reply, ok = c.statsReply(cmd), true
+	}
 	if !ok {
 		// Not for us, expired or seen: a reply that says so, so that a
 		// foreground fanout still counts the copy as delivered.
@@ -87,8 +93,7 @@ func (c *control) obey(cmd pool.Command) (pool.Reply, bool) {
 	reply := pool.Reply{Command: cmd.ID, Name: cmd.Name, Worker: c.w.id}
 	switch cmd.Name {
 	case pool.CommandPing, pool.CommandStats:
-		st := c.w.Stats()
-		reply.Stats = &st
+		reply = c.statsReply(cmd)
 	case pool.CommandQuit, pool.CommandRestart:
 		select {
 		case c.stop <- StopRequest{Command: cmd.ID, Restart: cmd.Name == pool.CommandRestart}:
@@ -98,6 +103,26 @@ func (c *control) obey(cmd pool.Command) (pool.Reply, bool) {
 		}
 	}
 	return reply, true
+}
+
+// askedAgain reports whether cmd is a ping or stats for this worker that
+// was answered already.
+func (c *control) askedAgain(cmd pool.Command) bool {
+	if cmd.Name != pool.CommandPing && cmd.Name != pool.CommandStats {
+		return false
+	}
+	if cmd.Expired(time.Now()) || !cmd.Matches(c.w.id, c.w.host) {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, seen := c.seen[cmd.ID]
+	return seen
+}
+
+func (c *control) statsReply(cmd pool.Command) pool.Reply {
+	st := c.w.Stats()
+	return pool.Reply{Command: cmd.ID, Name: cmd.Name, Worker: c.w.id, Stats: &st}
 }
 
 // run serves the command queue and subscribes it to the fanout topic

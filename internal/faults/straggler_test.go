@@ -1,0 +1,118 @@
+package faults
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+// TestStragglerBackupTasks: three one-slot worker processes, one of them
+// twenty times slower per item. With BackupTasks the map returns while
+// the slow worker is still inside its last chunk, whose results a fast
+// worker computed; without it (the control run) the map waits until the
+// slow worker has finished. Both are read from the slow worker's own log
+// of the items it starts and ends, not from the clock.
+func TestStragglerBackupTasks(t *testing.T) {
+	c := newCluster(t, Setup{})
+	ctx := c.ctx
+	slowLog := filepath.Join(t.TempDir(), "slow")
+	slow := c.worker(t, 1, slowEnv+"="+slowLog)
+	fast := []*proc{c.worker(t, 1), c.worker(t, 1)}
+	p := c.pool(t)
+	const chunk = 10
+
+	// With backup tasks. Few chunks, so that the fast workers finish all
+	// the others while the slow one is on its first.
+	items := ints(0, 150)
+	got, err := pool.Map(ctx, p, square, items, pool.Chunksize(chunk), pool.BackupTasks())
+	log := readSlowLog(t, slowLog)
+	byPID := checkSquares(t, items, got, err)
+	running := log.running()
+	if len(running) != 1 {
+		t.Fatalf("when the map returned the slow worker was running items %v, want one (log %q)", running, log.lines)
+	}
+	first := running[0] / chunk * chunk
+	for i := first; i < first+chunk; i++ {
+		if pid := got[i].PID; pid != fast[0].pid() && pid != fast[1].pid() {
+			t.Fatalf("item %d of the chunk the slow worker was running came from pid %d, not from a fast worker", i, pid)
+		}
+	}
+	t.Logf("backup: the map returned while the slow worker (pid %d) ran item %d; items by pid %v", slow.pid(), running[0], byPID)
+	// The slow worker goes on with its copy after the map, and finishes it.
+	eventually(t, ctx, "the slow worker to finish its discarded chunk", func() (bool, error) {
+		l := readSlowLog(t, slowLog)
+		return l.ended[first+chunk-1] && len(l.running()) == 0, nil
+	})
+
+	// Control: no backup tasks, so the map waits for the slow worker.
+	items = ints(1000, 150)
+	got, err = pool.Map(ctx, p, square, items, pool.Chunksize(chunk))
+	log = readSlowLog(t, slowLog)
+	byPID = checkSquares(t, items, got, err)
+	if running := log.running(); len(running) != 0 {
+		t.Fatalf("the map returned while the slow worker was running items %v", running)
+	}
+	var slowItems []int
+	for x := range log.started {
+		if x >= items[0] {
+			slowItems = append(slowItems, x)
+		}
+	}
+	if len(slowItems) == 0 || byPID[slow.pid()] != len(slowItems) {
+		t.Fatalf("control: the slow worker ran items %v, the results have %d of its items; want the same, not none",
+			slowItems, byPID[slow.pid()])
+	}
+	for _, x := range slowItems {
+		if pid := got[x-items[0]].PID; pid != slow.pid() {
+			t.Fatalf("control: item %d, run by the slow worker, has the result of pid %d", x, pid)
+		}
+	}
+	t.Logf("control: the map waited for the slow worker's %d items; items by pid %v", len(slowItems), byPID)
+	c.shutdown(t)
+}
+
+// slowLog is what the slow worker wrote: "start X" and "end X" per item.
+type slowLog struct {
+	lines          []string
+	started, ended map[int]bool
+}
+
+func readSlowLog(t *testing.T, path string) slowLog {
+	t.Helper()
+	l := slowLog{lines: readLines(t, path), started: map[int]bool{}, ended: map[int]bool{}}
+	for _, line := range l.lines {
+		what, n, _ := strings.Cut(line, " ")
+		x, err := strconv.Atoi(n)
+		if err != nil {
+			t.Fatalf("slow log line %q", line)
+		}
+		switch what {
+		case "start":
+			l.started[x] = true
+		case "end":
+			l.ended[x] = true
+		default:
+			t.Fatalf("slow log line %q", line)
+		}
+	}
+	return l
+}
+
+// running lists the items started and not ended, in order.
+func (l slowLog) running() []int {
+	var out []int
+	for x := range l.started {
+		if !l.ended[x] {
+			out = append(out, x)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (l slowLog) String() string { return fmt.Sprint(l.lines) }

@@ -6,7 +6,7 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 FUZZTIME ?= 30s
 
-.PHONY: deps demo test vet bench-gearman bench-pool bench-ping fuzz clean
+.PHONY: deps demo test vet bench bench-gearman bench-pool bench-ping fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -24,6 +24,18 @@ vet:
 test: deps vet
 	$(GO) test -race -count=1 -timeout 15m ./...
 
+# Every benchmark in one run, on this machine: bench/results/REPORT.md, a
+# PNG chart per section, each program's JSON figures and console output.
+# About five minutes on two cores; BENCH_QUICK=1 runs smaller sizes and
+# fewer rounds, for development. Run it on a quiet machine.
+BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem recovery
+bench: deps
+	$(GO) build -o bin/glimpse-cluster ./cmd/glimpse-cluster
+	$(GO) build -o bin/ $(addprefix ./bench/,$(BENCH_PROGRAMS))
+	$(GO) build -o bin/benchreport ./bench/report
+	$(MAKE) -s -C bench/cgearman
+	BENCH_QUICK='$(BENCH_QUICK)' ./bin/benchreport -out bench/results -command '$(if $(BENCH_QUICK),BENCH_QUICK=$(BENCH_QUICK) )make bench'
+
 # Jobs/s of gearman.Client+Worker against libgearman's C client+worker.
 # GEARMAN_PORT=N: use that gearmand and measure only the Go pair;
 # WORKERS and JOBS set the worker processes and the job count.
@@ -31,7 +43,6 @@ bench-gearman: deps
 	$(GO) build -o bin/gearmanbench ./bench/gearmanbench
 	./bin/gearmanbench
 
-# Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 # pool.Map items/s for a trivial function vs chunk size, and parallel
 # efficiency of ~1 ms CPU-bound items vs an in-process map.
 bench-pool: deps
@@ -45,6 +56,7 @@ bench-ping: deps
 	$(GO) build -o bin/pingbench ./bench/pingbench
 	./bin/pingbench
 
+# Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPacketReader$$' -fuzztime $(FUZZTIME) ./gearman
 	$(GO) test -run '^$$' -fuzz '^FuzzAdminParse$$' -fuzztime $(FUZZTIME) ./gearman

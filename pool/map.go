@@ -326,7 +326,7 @@ func (m *mapRun[In, Out]) checkWorkers() error {
 // come back fast, so per-job overhead stops mattering.
 func (m *mapRun[In, Out]) adapt(oc outcome[Out]) {
 	if m.o.chunksize == 0 && m.total < 0 && oc.took < 20*time.Millisecond && len(oc.items) >= m.chunk {
-		m.chunk = min(m.chunk*2, maxAutoChunk)
+		m.chunk = min(m.chunk*2, maxAdaptiveChunk)
 	}
 }
 

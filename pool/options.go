@@ -40,6 +40,13 @@ const DefaultRetries = 3
 // stays far below gearmand's 64 MiB job limit for typical items.
 const maxAutoChunk = 100_000
 
+// maxAdaptiveChunk bounds the chunks of an input of unknown length, which
+// grow while they come back fast: a streamed map's memory reaches its
+// ceiling (Window chunks of this size) within its first items and stays
+// there, whatever the input's length. Past ten thousand items per chunk,
+// per-job overhead no longer shows in throughput.
+const maxAdaptiveChunk = 16_384
+
 func buildMapOptions(opts []MapOption) (mapOptions, error) {
 	o := mapOptions{retries: DefaultRetries}
 	for _, opt := range opts {
@@ -67,7 +74,7 @@ func (p JobPriority) gearman() gearman.Priority {
 // Chunksize sets how many items go in one Gearman job. The default for
 // Map is the item count divided by four times the worker slots (bounded);
 // for Imap, whose input length is unknown, chunks start at one item and
-// double while a chunk takes under 20ms to come back.
+// double while a chunk takes under 20ms to come back, up to 16384 items.
 func Chunksize(n int) MapOption { return func(o *mapOptions) { o.chunksize = n } }
 
 // Priority sets the Gearman priority of the map's chunks (default Normal).

@@ -2,12 +2,13 @@
 // and, in the same run on the same gearmand, of libgearman's C client and
 // echo worker (bench/cgearman), and prints the ratio.
 //
-//	gearmanbench [-workers 1,2] [-jobs 100000] [-size 16] [-window 1000]
+//	gearmanbench [-workers 1,2] [-jobs 100000] [-size 16] [-window 1000] [-json FILE]
 //
 // Each worker is a process of its own on both sides. With GEARMAN_PORT set
 // it uses the gearmand already listening on 127.0.0.1:GEARMAN_PORT and
 // measures only the Go pair, printing "go_jobs_per_s N"; WORKERS and JOBS
-// set the worker count and job count.
+// set the worker count and job count. -json writes the figures as JSON
+// (bench/internal/benchjson.Gearman) for bench/report.
 package main
 
 import (
@@ -32,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/gearmand"
 )
@@ -54,6 +56,7 @@ func main() {
 	cdir := flag.String("cdir", "bench/cgearman", "directory of the C benchmark (built with make)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Go client side to this file")
 	threads := flag.Int("threads", 0, "gearmand --threads (0: gearmand's default)")
+	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -109,6 +112,7 @@ func main() {
 		b.addr, b.jobs, b.size, b.window, *rounds)
 	fmt.Printf("cpu_us: microseconds of CPU per job in the client / the workers / gearmand\n")
 	fmt.Printf("%-8s %-14s %14s %-16s %14s %-16s %6s\n", "workers", "go_slots", "go_jobs_per_s", "go_cpu_us", "c_jobs_per_s", "c_cpu_us", "ratio")
+	out := benchjson.Gearman{Jobs: b.jobs, PayloadBytes: b.size, Window: b.window, Rounds: *rounds, GearmandThreads: *threads}
 	for _, n := range counts {
 		goRuns := make([][]result, len(concurrencies))
 		var cRuns []result
@@ -126,16 +130,38 @@ func main() {
 			}
 			cRuns = append(cRuns, r)
 		}
+		cRates := rates(cRuns)
 		c := median(cRuns)
 		for i, conc := range concurrencies {
+			goRates := rates(goRuns[i])
 			g := median(goRuns[i])
 			slots := strconv.Itoa(conc)
 			if conc == 0 {
-				slots = fmt.Sprintf("default(%d)", 4*runtime.GOMAXPROCS(0))
+				// The worker processes run on this machine with the
+				// same GOMAXPROCS.
+				conc = 4 * runtime.GOMAXPROCS(0)
+				slots = fmt.Sprintf("default(%d)", conc)
 			}
 			fmt.Printf("%-8d %-14s %14.0f %-16s %14.0f %-16s %6.2f\n", n, slots, g.rate, b.cpu(g), c.rate, b.cpu(c), g.rate/c.rate)
+			out.Rows = append(out.Rows, benchjson.GearmanRow{Workers: n, GoConcurrency: conc,
+				GoJobsPerS: g.rate, CJobsPerS: c.rate, Ratio: g.rate / c.rate,
+				GoRoundsPerS: goRates, CRoundsPerS: cRates, GoCPUus: b.cpuJSON(g), CCPUus: b.cpuJSON(c)})
 		}
 	}
+	if *jsonPath != "" {
+		if err := benchjson.Write(*jsonPath, out); err != nil {
+			log.Fatal(err)
+		}
+	}
+}
+
+// rates returns the jobs/s of each measurement, in order.
+func rates(rs []result) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = r.rate
+	}
+	return out
 }
 
 // parseList parses "1,2,3" into numbers of at least min.
@@ -158,13 +184,20 @@ type result struct {
 }
 
 func median(rs []result) result {
+	rs = slices.Clone(rs)
 	slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(a.rate, b.rate) })
 	return rs[len(rs)/2]
 }
 
 func (b *bench) cpu(r result) string {
+	c := b.cpuJSON(r)
+	return fmt.Sprintf("%.1f/%.1f/%.1f", c.Client, c.Workers, c.Gearmand)
+}
+
+// cpuJSON is the CPU microseconds per job of each party.
+func (b *bench) cpuJSON(r result) benchjson.CPU {
 	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.jobs) }
-	return fmt.Sprintf("%.1f/%.1f/%.1f", us(r.client), us(r.workers), us(r.gearmand))
+	return benchjson.CPU{Client: us(r.client), Workers: us(r.workers), Gearmand: us(r.gearmand)}
 }
 
 // processCPU reads a process's user+system CPU time from /proc.

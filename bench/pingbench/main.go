@@ -5,7 +5,10 @@
 // fanout worker run as they would in a cluster (gearmand managed, the
 // other two in this process).
 //
-//	pingbench [-workers 10,50,100] [-pings 20]
+//	pingbench [-workers 10,50,100] [-pings 20] [-json FILE]
+//
+// -json writes the figures as JSON (bench/internal/benchjson.Ping) for
+// bench/report.
 package main
 
 import (
@@ -24,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/fanout"
@@ -37,29 +41,40 @@ func main() {
 	counts := flag.String("workers", "10,50,100", "comma-separated worker process counts")
 	pings := flag.Int("pings", 20, "pings per count and channel; the median and the worst are reported")
 	bin := flag.String("bin", "bin/glimpse-cluster", "the glimpse-cluster binary (make builds it)")
+	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
 	flag.Parse()
+	if *pings < 1 {
+		log.Fatalf("-pings %d: need at least 1", *pings)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *counts, *pings, *bin); err != nil {
+	out, err := run(ctx, *counts, *pings, *bin)
+	if err != nil {
 		log.Fatal(err)
+	}
+	if *jsonPath != "" {
+		if err := benchjson.Write(*jsonPath, out); err != nil {
+			log.Fatal(err)
+		}
 	}
 }
 
-func run(ctx context.Context, counts string, pings int, bin string) error {
+func run(ctx context.Context, counts string, pings int, bin string) (benchjson.Ping, error) {
+	out := benchjson.Ping{Pings: pings}
 	dir, err := os.MkdirTemp("", "pingbench-")
 	if err != nil {
-		return err
+		return out, err
 	}
 	defer os.RemoveAll(dir)
 	gd, err := gearmand.Start(ctx, gearmand.Options{Args: []string{"--verbose=ERROR"}, LogFile: filepath.Join(dir, "gearmand.log")})
 	if err != nil {
-		return err
+		return out, err
 	}
 	defer gd.Stop()
 	any := "tcp://127.0.0.1:*"
 	b, err := broker.New(config.Server{CommandFrontendURL: any, CommandBackendURL: any, LogFrontendURL: any, LogBackendURL: any})
 	if err != nil {
-		return err
+		return out, err
 	}
 	go b.Serve()
 	defer b.Close()
@@ -70,7 +85,7 @@ func run(ctx context.Context, counts string, pings int, bin string) error {
 	fc.Store = filepath.Join(dir, "fanout.db")
 	fw, err := fanout.NewWorker(cfg.JobServers, fc)
 	if err != nil {
-		return err
+		return out, err
 	}
 	go fw.Run()
 	defer fw.Close()
@@ -78,22 +93,22 @@ func run(ctx context.Context, counts string, pings int, bin string) error {
 	text := fmt.Sprintf("[client]\njob_server_url = %s\ncommand_frontend_url = %s\ncommand_backend_url = %s\nlog_frontend_url = %s\nlog_backend_url = %s\n[worker]\nlog_level = error\n",
 		gd.Addr(), cfg.CommandFrontendURL, cfg.CommandBackendURL, cfg.LogFrontendURL, cfg.LogBackendURL)
 	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
-		return err
+		return out, err
 	}
 	p, err := pool.New(cfg)
 	if err != nil {
-		return err
+		return out, err
 	}
 	defer p.Close()
 	// The command channel's client sockets live as long as a program's
 	// would: set up once, used for every ping.
 	z, err := newZMQPinger(cfg)
 	if err != nil {
-		return err
+		return out, err
 	}
 	defer z.close()
 
-	fmt.Printf("%-8s %-8s %12s %12s\n", "workers", "via", "median_ms", "max_ms")
+	fmt.Printf("%-8s %-8s %12s %12s %12s\n", "workers", "via", "median_ms", "p90_ms", "max_ms")
 	var procs []*exec.Cmd
 	defer func() {
 		for _, c := range procs {
@@ -106,37 +121,44 @@ func run(ctx context.Context, counts string, pings int, bin string) error {
 	for _, f := range strings.Split(counts, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
-			return fmt.Errorf("-workers: %q is not a positive number", f)
+			return out, fmt.Errorf("-workers: %q is not a positive number", f)
 		}
 		for len(procs) < n {
 			c := exec.Command(bin, "-c", cfgPath, "worker", "-n", "1")
 			c.Stderr = os.Stderr
 			c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 			if err := c.Start(); err != nil {
-				return fmt.Errorf("start %s: %w", bin, err)
+				return out, fmt.Errorf("start %s: %w", bin, err)
 			}
 			procs = append(procs, c)
 		}
 		if err := waitAll(ctx, p, n); err != nil {
-			return err
+			return out, err
 		}
 		for _, via := range []string{"fanout", "zmq"} {
 			var took []time.Duration
 			for range pings {
 				d, got, err := ping(ctx, p, z, via, n)
 				if err != nil {
-					return err
+					return out, err
 				}
 				if got != n {
-					return fmt.Errorf("ping via %s: %d of %d workers answered", via, got, n)
+					return out, fmt.Errorf("ping via %s: %d of %d workers answered", via, got, n)
 				}
 				took = append(took, d)
 			}
+			all := make([]float64, len(took))
+			for i, d := range took {
+				all[i] = ms(d)
+			}
 			slices.Sort(took)
-			fmt.Printf("%-8d %-8s %12.1f %12.1f\n", n, via, ms(took[len(took)/2]), ms(took[len(took)-1]))
+			row := benchjson.PingRow{Workers: n, Via: via, AllMs: all, MedianMs: ms(took[len(took)/2]),
+				P90Ms: ms(took[(len(took)*9+9)/10-1]), MaxMs: ms(took[len(took)-1])}
+			fmt.Printf("%-8d %-8s %12.1f %12.1f %12.1f\n", n, via, row.MedianMs, row.P90Ms, row.MaxMs)
+			out.Rows = append(out.Rows, row)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -8,7 +8,10 @@
 //     throughput over that of the same function run in this process by
 //     -slots goroutines, in the same run.
 //
-//     poolbench [-slots 2] [-items 1000000] [-cpu-items 4000] [-cost 1ms] [-rounds 3]
+//     poolbench [-slots 2] [-items 1000000] [-cpu-items 4000] [-cost 1ms] [-rounds 3] [-json FILE]
+//
+// -json writes the figures as JSON (bench/internal/benchjson.Pool) for
+// bench/report.
 package main
 
 import (
@@ -25,6 +28,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/glimpse-go/glimpse/bench/internal/benchenv"
+	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/pool"
@@ -38,7 +43,11 @@ func main() {
 	cpuItems := flag.Int("cpu-items", 4000, "items of the CPU-bound map")
 	cost := flag.Duration("cost", time.Millisecond, "CPU time of one CPU-bound item")
 	rounds := flag.Int("rounds", 3, "measurements of each case; the median is reported")
+	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
 	flag.Parse()
+	if *rounds < 1 {
+		log.Fatalf("-rounds %d: need at least 1", *rounds)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -51,46 +60,52 @@ func main() {
 
 	fmt.Printf("local cluster, %d worker slots, GOMAXPROCS %d; median of %d rounds\n\n", *slots, runtime.GOMAXPROCS(0), *rounds)
 	fmt.Printf("trivial map: examples.square over %d int64\n", *items)
-	fmt.Printf("%-10s %14s\n", "chunksize", "items_per_s")
+	fmt.Printf("%-12s %14s\n", "chunksize", "items_per_s")
 	xs := make([]int64, *items)
 	for i := range xs {
 		xs[i] = int64(i)
 	}
+	out := benchjson.Pool{Slots: *slots, GOMAXPROCS: runtime.GOMAXPROCS(0), Rounds: *rounds, Items: *items}
 	for _, cs := range []int{0, 1000, 10_000, 100_000} {
-		var opts []pool.MapOption
+		// The largest step of the progress count is the chunk size the
+		// map used: for "auto" it is not known otherwise.
+		chunkItems, lastDone := 0, 0
+		opts := []pool.MapOption{pool.Progress(func(done, _ int) {
+			chunkItems = max(chunkItems, done-lastDone)
+			lastDone = done
+		})}
 		label := "auto"
 		if cs > 0 {
 			opts = append(opts, pool.Chunksize(cs))
 			label = fmt.Sprint(cs)
 		}
-		rate := median(*rounds, func() float64 {
+		rate, all := median(*rounds, func() float64 {
+			lastDone = 0
 			start := time.Now()
-			out, err := pool.Map(ctx, p, funcs.Square, xs, opts...)
+			res, err := pool.Map(ctx, p, funcs.Square, xs, opts...)
 			if err != nil {
 				log.Fatal(err)
 			}
-			if out[len(out)-1] != xs[len(xs)-1]*xs[len(xs)-1] {
+			if res[len(res)-1] != xs[len(xs)-1]*xs[len(xs)-1] {
 				log.Fatal("wrong result")
 			}
 			return float64(len(xs)) / time.Since(start).Seconds()
 		})
-		fmt.Printf("%-10s %14.0f\n", label, rate)
+		if cs == 0 {
+			label = fmt.Sprintf("auto(%d)", chunkItems)
+		}
+		fmt.Printf("%-12s %14.0f\n", label, rate)
+		out.Chunks = append(out.Chunks, benchjson.PoolChunk{Chunksize: cs, ChunkItems: chunkItems, ItemsPerS: rate, RoundsPerS: all})
 	}
 
-	// Calibrate a prime-counting range that costs about *cost of CPU.
-	width := calibrate(*cost)
-	ranges := make([]funcs.Range, *cpuItems)
-	for i := range ranges {
-		lo := int64(1_000_000_000) + int64(i)*width
-		ranges[i] = funcs.Range{Lo: lo, Hi: lo + width}
-	}
-	fmt.Printf("\nCPU-bound map: examples.countprimes, %d items of ~%v (ranges of %d)\n", *cpuItems, *cost, width)
-	inProc := median(*rounds, func() float64 {
+	ranges := benchenv.PrimeRanges(*cpuItems, *cost)
+	fmt.Printf("\nCPU-bound map: examples.countprimes, %d items of ~%v CPU (ranges of %d)\n", *cpuItems, *cost, ranges[0].Hi-ranges[0].Lo)
+	inProc, _ := median(*rounds, func() float64 {
 		start := time.Now()
 		inProcess(ctx, ranges, *slots)
 		return float64(len(ranges)) / time.Since(start).Seconds()
 	})
-	mapped := median(*rounds, func() float64 {
+	mapped, _ := median(*rounds, func() float64 {
 		start := time.Now()
 		if _, err := pool.Map(ctx, p, funcs.CountPrimes, ranges); err != nil {
 			log.Fatal(err)
@@ -100,32 +115,25 @@ func main() {
 	fmt.Printf("%-28s %10.0f items/s\n", fmt.Sprintf("in-process, %d goroutines", *slots), inProc)
 	fmt.Printf("%-28s %10.0f items/s\n", fmt.Sprintf("pool.Map, %d slots", *slots), mapped)
 	fmt.Printf("parallel efficiency %.1f%%\n", 100*mapped/inProc)
+	out.CPUBound = benchjson.PoolCPU{Items: *cpuItems, ItemCostNs: cost.Nanoseconds(), Goroutines: *slots,
+		InProcessItemsPerS: inProc, MapItemsPerS: mapped, Efficiency: mapped / inProc}
+	if *jsonPath != "" {
+		if err := benchjson.Write(*jsonPath, out); err != nil {
+			log.Fatal(err)
+		}
+	}
 }
 
-func median(rounds int, f func() float64) float64 {
+// median runs f rounds times and returns the median result and all of
+// them, in order.
+func median(rounds int, f func() float64) (float64, []float64) {
 	var xs []float64
 	for range rounds {
 		xs = append(xs, f())
 	}
-	slices.Sort(xs)
-	return xs[len(xs)/2]
-}
-
-// calibrate finds a range width whose prime count takes about d.
-func calibrate(d time.Duration) int64 {
-	width := int64(100)
-	for {
-		start := time.Now()
-		for i := range 20 {
-			lo := int64(1_000_000_000) + int64(i)*width
-			funcs.CountPrimes.Call(context.Background(), funcs.Range{Lo: lo, Hi: lo + width})
-		}
-		took := time.Since(start) / 20
-		if took >= d/2 {
-			return max(1, int64(float64(width)*float64(d)/float64(took)))
-		}
-		width *= 2
-	}
+	sorted := slices.Clone(xs)
+	slices.Sort(sorted)
+	return sorted[len(sorted)/2], xs
 }
 
 // inProcess runs the function on the items with n goroutines.

@@ -1,0 +1,155 @@
+// Package benchjson is the machine-readable output of the bench programs
+// (their -json FILE flag), read back by bench/report. One type per
+// program, shared by writer and reader, so the two cannot drift apart.
+package benchjson
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+// Gearman is gearmanbench's output: jobs/s of gearman.Client+Worker and of
+// libgearman's C client+worker on the same gearmand, in the same run.
+type Gearman struct {
+	Jobs            int          `json:"jobs"`
+	PayloadBytes    int          `json:"payload_bytes"`
+	Window          int          `json:"window"`
+	Rounds          int          `json:"rounds"`
+	GearmandThreads int          `json:"gearmand_threads"` // 0: gearmand's default
+	Rows            []GearmanRow `json:"rows"`
+}
+
+// GearmanRow is one (worker processes, Go worker concurrency) case.
+type GearmanRow struct {
+	Workers       int       `json:"workers"`         // worker processes, on each side
+	GoConcurrency int       `json:"go_concurrency"`  // jobs at once per Go worker process
+	GoJobsPerS    float64   `json:"go_jobs_per_s"`   // median of the rounds
+	CJobsPerS     float64   `json:"c_jobs_per_s"`    // median of the rounds
+	Ratio         float64   `json:"ratio"`           // Go / C
+	GoRoundsPerS  []float64 `json:"go_rounds_per_s"` // every round, in order
+	CRoundsPerS   []float64 `json:"c_rounds_per_s"`
+	GoCPUus       CPU       `json:"go_cpu_us_per_job"` // of the median round
+	CCPUus        CPU       `json:"c_cpu_us_per_job"`
+}
+
+// CPU is microseconds of CPU per job spent by each party.
+type CPU struct {
+	Client   float64 `json:"client"`
+	Workers  float64 `json:"workers"`
+	Gearmand float64 `json:"gearmand"`
+}
+
+// Pool is poolbench's output.
+type Pool struct {
+	Slots      int         `json:"slots"`
+	GOMAXPROCS int         `json:"gomaxprocs"`
+	Rounds     int         `json:"rounds"`
+	Items      int         `json:"items"` // of the trivial map
+	Chunks     []PoolChunk `json:"chunks"`
+	CPUBound   PoolCPU     `json:"cpu_bound"`
+}
+
+// PoolChunk is the trivial map at one chunk size.
+type PoolChunk struct {
+	Chunksize  int       `json:"chunksize"`    // as asked; 0 is automatic
+	ChunkItems int       `json:"chunk_items"`  // the largest chunk the map made
+	ItemsPerS  float64   `json:"items_per_s"`  // median of the rounds
+	RoundsPerS []float64 `json:"rounds_per_s"` // every round
+}
+
+// PoolCPU is the CPU-bound map against the same work in this process.
+type PoolCPU struct {
+	Items              int     `json:"items"`
+	ItemCostNs         int64   `json:"item_cost_ns"` // the calibration target
+	Goroutines         int     `json:"goroutines"`   // of the in-process map, = slots
+	InProcessItemsPerS float64 `json:"in_process_items_per_s"`
+	MapItemsPerS       float64 `json:"map_items_per_s"`
+	Efficiency         float64 `json:"efficiency"` // map / in-process
+}
+
+// Ping is pingbench's output.
+type Ping struct {
+	Pings int       `json:"pings"` // per worker count and channel
+	Rows  []PingRow `json:"rows"`
+}
+
+// PingRow is one worker count over one channel.
+type PingRow struct {
+	Workers  int       `json:"workers"`
+	Via      string    `json:"via"` // "fanout" or "zmq"
+	MedianMs float64   `json:"median_ms"`
+	P90Ms    float64   `json:"p90_ms"`
+	MaxMs    float64   `json:"max_ms"`
+	AllMs    []float64 `json:"all_ms"` // every ping, in order
+}
+
+// Imap is imapmem's output.
+type Imap struct {
+	Workers int       `json:"workers"` // worker processes
+	Slots   int       `json:"slots"`   // per worker process
+	Rows    []ImapRow `json:"rows"`
+}
+
+// ImapRow is one Imap, run alone in a fresh process.
+type ImapRow struct {
+	Chunksize     int     `json:"chunksize"` // as asked; 0 is automatic
+	Items         int     `json:"items"`
+	Seconds       float64 `json:"seconds"`
+	ItemsPerS     float64 `json:"items_per_s"`
+	RSSBeforeKiB  int64   `json:"rss_before_kib"`  // VmRSS once the pool is dialled, before the map
+	PeakRSSKiB    int64   `json:"peak_rss_kib"`    // VmHWM after the map: the process's peak
+	PeakHeapKiB   int64   `json:"peak_heap_kib"`   // largest Go heap (runtime/metrics /memory/classes/heap/objects) sampled during the map
+	LiveAfterKiB  int64   `json:"live_after_kib"`  // Go heap objects after the map and a GC, the pool still open
+	TotalAllocMiB float64 `json:"total_alloc_mib"` // Go bytes allocated during the map
+	Chunks        int     `json:"chunks"`          // progress callbacks = chunks retired
+}
+
+// Recovery is recovery's output.
+type Recovery struct {
+	Workers    int           `json:"workers"` // worker processes
+	Slots      int           `json:"slots"`   // per worker process
+	Items      int           `json:"items"`   // of the map
+	ItemCostNs int64         `json:"item_cost_ns"`
+	Chunksize  int           `json:"chunksize"`
+	FaultAt    float64       `json:"fault_at"` // fraction of the items done when the fault is injected
+	Rounds     int           `json:"rounds"`
+	JobRetries int           `json:"gearmand_job_retries"`
+	Rows       []RecoveryRow `json:"rows"`
+}
+
+// RecoveryRow is one kind of fault.
+type RecoveryRow struct {
+	Fault string `json:"fault"` // "none", "worker SIGKILL", "worker SIGKILL, not replaced", "gearmand restart"
+	// Medians of the rounds. For "none", AfterFaultS is the time from the
+	// same point of progress to the end.
+	TotalS      float64   `json:"total_s"`
+	AfterFaultS float64   `json:"after_fault_s"`
+	FaultTookS  float64   `json:"fault_took_s"` // injecting it: kill+reap, or stop+start gearmand
+	TotalRounds []float64 `json:"total_rounds_s"`
+	AfterRounds []float64 `json:"after_fault_rounds_s"`
+}
+
+// Write writes v as indented JSON to path.
+func Write(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("benchjson: encode %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("benchjson: %w", err)
+	}
+	return nil
+}
+
+// Read reads the JSON in path into v.
+func Read(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("benchjson: %w", err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("benchjson: %s: %w", path, err)
+	}
+	return nil
+}

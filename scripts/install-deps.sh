@@ -13,6 +13,7 @@ packages=(
 	pkg-config
 	gcc
 	postgresql         # PostgreSQL server: internal/testenv.Postgres starts one for the shared fanout store tests
+	iproute2           # ip and ss: scripts/netns-cluster.sh, the multi-host tests of internal/netns
 	"$@"
 )
 

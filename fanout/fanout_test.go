@@ -247,7 +247,7 @@ func TestMalformedRequests(t *testing.T) {
 		{FuncFanout, `{"topic":"","payload":"x"}`, `fanout: payload: "topic": empty`},
 		{FuncFanout, `{"topic":"a b","payload":"x"}`, `fanout: payload: "topic": "a b" contains white space`},
 		{FuncFanout, `{"topic":"memos","payload":"x","unique":5}`, `fanout: payload: "unique" must be a string, got number`},
-		{FuncFanout, `{"topic":"memos","payload":"x","unique":"` + strings.Repeat("u", 65) + `"}`, `"unique" is 65 bytes, over gearmand's 64`},
+		{FuncFanout, `{"topic":"memos","payload":"x","unique":"` + strings.Repeat("u", 65) + `"}`, `"unique" is 65 bytes, over gearmand's 63`},
 		{FuncFanout, `{"topic":"memos","payload":"x","background":"yes"}`, `fanout: payload: "background" must be true or false, got string`},
 		{FuncFanout, `{"topic":"memos","payload":"x","background":true,"collect":true}`, `"collect" needs a foreground fanout`},
 		{FuncFanout, `{"topic":"memos","payload":"x","timeout":-1}`, `"timeout" must be a positive number of seconds, got -1`},

@@ -570,9 +570,10 @@ func adminParseWorker(line string) (WorkerInfo, bool) {
 	if !ok {
 		return WorkerInfo{}, false
 	}
-	// gearmand shows -1 for a connection it is tearing down.
+	// gearmand shows -1 for a connection it is tearing down; no other
+	// negative number is a file descriptor.
 	fd, err := strconv.Atoi(fdStr)
-	if err != nil || !adminIsDigits(strings.TrimPrefix(fdStr, "-")) {
+	if err != nil || !adminIsDigits(strings.TrimPrefix(fdStr, "-")) || fd < -1 {
 		return WorkerInfo{}, false
 	}
 	addr, rest, ok := strings.Cut(rest, " ")

@@ -855,16 +855,44 @@ func TestAdminParseErr(t *testing.T) {
 	}
 }
 
-// FuzzAdminParse feeds reply lines to the parsers, which must not panic
-// and must keep what they are given.
+// adminFuzzConn takes what adminExchange writes and throws it away.
+type adminFuzzConn struct{ net.Conn }
+
+func (adminFuzzConn) Write(p []byte) (int, error) { return len(p), nil }
+
+// FuzzAdminParse feeds replies to the reply reader and reply lines to the
+// parsers, which must not panic and must keep what they are given.
 func FuzzAdminParse(f *testing.F) {
 	for _, s := range []string{
 		"38 127.0.0.1 - : a.b c:d", "39 127.0.0.1  :", "fn\t1\t0\t0", "a\tb\t1\t2\t3\t4",
 		"ERR UNKNOWN_COMMAND Unknown+server+command%zz", "ERR function not found", " : ", "1  :",
+		"fn\t1\t0\t0\r\nf2\t0\t0\t1\n.\n", "OK 1.1.20\r\n", "ERR\tx\n.\n", "a\n\n.\r\nrest", "no end",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
+		for _, multi := range []bool{false, true} {
+			lines, errReply, ioErr := adminExchange(adminFuzzConn{}, bufio.NewReader(strings.NewReader(line)), "c", multi)
+			switch {
+			case ioErr != nil:
+				if lines != nil || errReply != nil {
+					t.Errorf("adminExchange(%q) gave lines or an ERR reply with its error %v", line, ioErr)
+				}
+			case errReply != nil:
+				if errReply.Command != "c" || lines != nil || !strings.HasPrefix(line, "ERR") {
+					t.Errorf("adminExchange(%q) = %q, %#v", line, lines, errReply)
+				}
+			default:
+				if !multi && len(lines) != 1 {
+					t.Errorf("one-line adminExchange(%q) = %q", line, lines)
+				}
+				for _, l := range lines {
+					if strings.Contains(l, "\n") || !strings.Contains(line, l) || multi && l == "." {
+						t.Errorf("adminExchange(%q, multi %v) gave line %q", line, multi, l)
+					}
+				}
+			}
+		}
 		if w, ok := adminParseWorker(line); ok && (w.FD < -1 || w.Addr == "" || !strings.Contains(line, " "+w.Addr+" "+w.ClientID)) {
 			t.Errorf("adminParseWorker(%q) = %+v", line, w)
 		}

@@ -251,8 +251,27 @@ func (c *Client) newTask(function string, data []byte, opts []SubmitOption) (*Ta
 	}
 	t := &Task{Function: function, Unique: o.unique, updates: o.updates, done: make(chan struct{})}
 	pt := [...]PacketType{PriorityNormal: SubmitJob, PriorityHigh: SubmitJobHigh, PriorityLow: SubmitJobLow}[o.priority]
+	args := [][]byte{[]byte(function), []byte(o.unique), data}
+	if err := c.checkSize(pt, args); err != nil {
+		return nil, nil, nil, fmt.Errorf("gearman: submit %s: %w", function, err)
+	}
 	r := &request{expect: JobCreated, sent: pt, task: t}
-	return t, r, [][]byte{[]byte(function), []byte(o.unique), data}, nil
+	return t, r, args, nil
+}
+
+// checkSize refuses a packet over the client's packet size limit before it
+// is sent, so that the caller learns at once and the connection, with the
+// other jobs on it, is not involved: workers with the same limit could not
+// read the job, and one over gearmand's would cost the connection.
+func (c *Client) checkSize(t PacketType, args [][]byte) error {
+	size := len(args) - 1
+	for _, a := range args {
+		size += len(a)
+	}
+	if size > c.opts.maxPacket {
+		return &PacketTooLargeError{Type: t, Size: uint64(size), Max: uint64(c.opts.maxPacket)}
+	}
+	return nil
 }
 
 // SubmitBackground submits a background job: the job server answers as soon
@@ -274,6 +293,9 @@ func (c *Client) SubmitBackground(ctx context.Context, function string, data []b
 		pt = SubmitJobEpoch
 		epoch := strconv.FormatInt(o.runAt.Unix(), 10)
 		args = [][]byte{[]byte(function), []byte(o.unique), []byte(epoch), data}
+	}
+	if err := c.checkSize(pt, args); err != nil {
+		return JobHandle{}, fmt.Errorf("gearman: submit background %s: %w", function, err)
 	}
 	p, err := c.request(ctx, o.unique, &request{expect: JobCreated, sent: pt}, args...)
 	if err != nil {
@@ -504,11 +526,16 @@ func (s *clientServer) run() {
 	for attempt := 0; ; attempt++ {
 		cn, err := dialConn(s.c.ctx, s.addr, o.dialTimeout, o.maxPacket)
 		if err == nil {
-			attempt = -1
 			s.attach(cn)
 			s.markTried()
-			s.readLoop(cn)
-			s.detach(cn)
+			sane := s.readLoop(cn)
+			s.detach(cn, attempt)
+			// Only a server that made sense is redialled at once: one
+			// that breaks the protocol, or hangs up without a word, backs
+			// off like an unreachable one instead of making us spin.
+			if sane && !errors.Is(cn.cause(), ErrProtocol) {
+				attempt = -1
+			}
 		} else {
 			s.mu.Lock()
 			s.dialErr = err
@@ -551,22 +578,30 @@ func (s *clientServer) attach(cn *conn) {
 	s.c.announce()
 }
 
-func (s *clientServer) readLoop(cn *conn) {
+// readLoop routes cn's packets until it breaks. It reports whether the job
+// server sent at least one packet that made sense.
+func (s *clientServer) readLoop(cn *conn) (sane bool) {
 	for {
 		p, err := cn.read()
+		if tooLarge, ok := err.(*PacketTooLargeError); ok && tooLarge.Skipped {
+			err = s.tooLarge(tooLarge)
+		} else if err != nil {
+			return sane
+		} else {
+			err = s.handle(p)
+		}
 		if err != nil {
-			return
+			cn.close(err) // detach logs it
+			return sane
 		}
-		if err := s.handle(p); err != nil {
-			s.c.opts.logger.Warn("gearman: closing connection", "server", s.addr, "err", err)
-			cn.close(err)
-			return
-		}
+		sane = true
 	}
 }
 
-// detach fails everything that was in flight on cn.
-func (s *clientServer) detach(cn *conn) {
+// detach fails everything that was in flight on cn. failures is how many
+// connections in a row went wrong before this one: a server that keeps
+// breaking the protocol is reported once at warning level.
+func (s *clientServer) detach(cn *conn, failures int) {
 	cause := cn.cause()
 	err := fmt.Errorf("%w: %s: %w", ErrConnectionLost, s.addr, cause)
 	if s.c.ctx.Err() != nil {
@@ -587,7 +622,13 @@ func (s *clientServer) detach(cn *conn) {
 		}
 	}
 	s.mu.Unlock()
-	if !errors.Is(cause, ErrClientClosed) {
+	switch {
+	case errors.Is(cause, ErrClientClosed):
+	case errors.Is(cause, ErrProtocol) && failures == 0:
+		s.c.opts.logger.Warn("gearman: job server broke the protocol; reconnecting", "server", s.addr, "err", cause)
+	case errors.Is(cause, ErrProtocol):
+		s.c.opts.logger.Debug("gearman: job server broke the protocol; reconnecting", "server", s.addr, "err", cause)
+	default:
 		s.c.opts.logger.Info("gearman: disconnected", "server", s.addr, "err", cause)
 	}
 }
@@ -651,6 +692,47 @@ func (s *clientServer) answer(p *Packet) error {
 	return nil
 }
 
+// tooLarge handles a job packet that was over the client's size limit and
+// was skipped: a result or an exception fails its task with an error that
+// says so; a piece of streamed data or a warning is dropped, and the task
+// goes on.
+func (s *clientServer) tooLarge(e *PacketTooLargeError) error {
+	handle := string(e.Head[0])
+	switch e.Type {
+	case WorkComplete, WorkException:
+	case WorkData, WorkWarning:
+		s.c.opts.logger.Warn("gearman: dropped a job update over the packet size limit", "server", s.addr,
+			"job", handle, "packet", e.Type, "bytes", e.Size, "limit", e.Max)
+		return nil
+	default:
+		return fmt.Errorf("%w: unexpected %s from job server (%v)", ErrProtocol, e.Type, e)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.takeFinalLocked(handle); t != nil {
+		s.endLocked(t, nil, fmt.Errorf("%s job %s: result dropped: %w", t.Function, handle, e))
+	}
+	return nil
+}
+
+// takeFinalLocked returns the task that a WORK_COMPLETE, WORK_FAIL or
+// WORK_EXCEPTION for handle ends, and stops tracking it; nil for a job no
+// task waits for (any more).
+func (s *clientServer) takeFinalLocked(handle string) *Task {
+	l := s.tasks[handle]
+	if l == nil || len(l.tasks) == 0 {
+		return nil
+	}
+	t := l.tasks[0]
+	l.tasks = l.tasks[1:]
+	if len(l.tasks) == 0 {
+		delete(s.tasks, handle)
+	} else {
+		l.next %= len(l.tasks)
+	}
+	return t
+}
+
 func (s *clientServer) work(p *Packet) {
 	handle := p.Arg(0)
 	s.mu.Lock()
@@ -662,13 +744,7 @@ func (s *clientServer) work(p *Packet) {
 	var t *Task
 	switch p.Type {
 	case WorkComplete, WorkFail, WorkException:
-		t = l.tasks[0]
-		l.tasks = l.tasks[1:]
-		if len(l.tasks) == 0 {
-			delete(s.tasks, handle)
-		} else {
-			l.next %= len(l.tasks)
-		}
+		t = s.takeFinalLocked(handle)
 		switch p.Type {
 		case WorkComplete:
 			s.endLocked(t, p.Args[1], nil)

@@ -127,8 +127,8 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 	ctx := testCtx(t)
 	c := newClient(t, srv.Addr())
 	tooLong := strings.Repeat("u", gearman.MaxUniqueSize+1)
-	if _, err := c.Submit(ctx, "f", nil, gearman.WithUnique(tooLong)); err == nil || !strings.Contains(err.Error(), "65 bytes") {
-		t.Fatalf("65-byte unique id: %v", err)
+	if _, err := c.Submit(ctx, "f", nil, gearman.WithUnique(tooLong)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d bytes", len(tooLong))) {
+		t.Fatalf("%d-byte unique id: %v", len(tooLong), err)
 	}
 	if _, err := c.Submit(ctx, "", nil); err == nil || !strings.Contains(err.Error(), "empty function") {
 		t.Fatalf("empty function: %v", err)

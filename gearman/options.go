@@ -13,8 +13,12 @@ import (
 // DefaultPort is the IANA port of the Gearman protocol.
 const DefaultPort = 4730
 
-// MaxUniqueSize is the longest unique id gearmand accepts.
-const MaxUniqueSize = 64
+// MaxUniqueSize is the longest unique id gearmand handles. Its buffer
+// (GEARMAN_MAX_UNIQUE_SIZE) is 64 bytes with the terminating NUL: gearmand
+// 1.1.20 refuses a 65-byte id with ERROR, but takes a 64-byte one, cuts it
+// to 63 bytes (so it coalesces with another job) and puts a NUL before the
+// job's data.
+const MaxUniqueSize = 63
 
 // Option configures a Client or a Worker.
 type Option func(*options)
@@ -51,9 +55,19 @@ func WithClientID(id string) Option { return func(o *options) { o.clientID = id 
 // WithDialTimeout bounds each connection attempt (default 5s).
 func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialTimeout = d } }
 
-// WithMaxPacketSize bounds the body of a packet read from a job server
-// (default DefaultMaxPacketSize). A larger packet closes the connection.
-func WithMaxPacketSize(n int) Option { return func(o *options) { o.maxPacket = n } }
+// WithMaxPacketSize bounds the body of a packet (default
+// DefaultMaxPacketSize). A Client refuses to submit a larger job. A job's
+// packet read over the limit is dropped and only that job fails: a Worker
+// answers it with WORK_EXCEPTION, a Client fails the task. Any other larger
+// packet closes the connection. n <= 0 means the default.
+func WithMaxPacketSize(n int) Option {
+	return func(o *options) {
+		o.maxPacket = n
+		if n <= 0 {
+			o.maxPacket = DefaultMaxPacketSize
+		}
+	}
+}
 
 // WithBackoff sets the wait between reconnect attempts: it doubles from min
 // up to max (defaults 20ms and 2s).
@@ -117,10 +131,10 @@ func checkFunction(fn string) error {
 
 func checkUnique(id string) error {
 	if len(id) > MaxUniqueSize {
-		return fmt.Errorf("gearman: unique id of %d bytes is over the job server's %d-byte limit", len(id), MaxUniqueSize)
+		return fmt.Errorf("unique id of %d bytes is over the job server's %d-byte limit", len(id), MaxUniqueSize)
 	}
 	if strings.IndexByte(id, 0) >= 0 {
-		return fmt.Errorf("gearman: unique id %q contains a NUL byte", id)
+		return fmt.Errorf("unique id %q contains a NUL byte", id)
 	}
 	return nil
 }

@@ -185,18 +185,42 @@ func (p *Packet) String() string {
 // ErrProtocol is wrapped by every error about a malformed packet.
 var ErrProtocol = errors.New("gearman: protocol error")
 
-// PacketTooLargeError reports a packet whose declared size is over the
-// reader's limit. The connection it came from cannot be used any more.
+// PacketTooLargeError reports a packet whose size is over a limit: one
+// declared in a header the reader read, or one a Client refused to send.
+//
+// A job packet (JOB_ASSIGN*, WORK_COMPLETE, WORK_EXCEPTION, WORK_DATA,
+// WORK_WARNING, SUBMIT_JOB*) over the reader's limit is skipped: its body
+// is read and dropped, Skipped is set and Head holds its arguments before
+// the data (the job handle, or the function name, first). The stream is
+// still in step, so the one job can be failed and the connection kept.
+// Any other oversize packet, or one whose head cannot be read, leaves the
+// stream unusable; only such an error wraps ErrProtocol.
 type PacketTooLargeError struct {
 	Type      PacketType
 	Size, Max uint64
+	Skipped   bool
+	Head      [][]byte
+
+	broken string // why the stream is unusable (a skip that failed)
+	fatal  bool   // the stream is unusable
 }
 
 func (e *PacketTooLargeError) Error() string {
-	return fmt.Sprintf("gearman: %s packet of %d bytes is over the %d-byte limit", e.Type, e.Size, e.Max)
+	s := fmt.Sprintf("%s packet of %d bytes is over the %d-byte limit", e.Type, e.Size, e.Max)
+	if e.broken != "" {
+		s += ": " + e.broken
+	}
+	return s
 }
 
-func (e *PacketTooLargeError) Unwrap() error { return ErrProtocol }
+// Unwrap returns ErrProtocol when the stream the packet came from cannot
+// be used any more.
+func (e *PacketTooLargeError) Unwrap() error {
+	if e.fatal {
+		return ErrProtocol
+	}
+	return nil
+}
 
 // AppendPacket appends the encoding of a packet to dst. It returns an error
 // if the argument count is wrong for the type or a non-final argument holds
@@ -255,8 +279,9 @@ func NewPacketReader(r io.Reader, max int) *PacketReader {
 }
 
 // ReadPacket reads the next packet. The returned arguments are owned by the
-// caller. Any error other than io.EOF at a packet boundary leaves the stream
-// unusable: the caller must close the connection.
+// caller. An error leaves the stream unusable, and the caller must close
+// the connection, except io.EOF at a packet boundary and a
+// *PacketTooLargeError whose Skipped is set.
 func (pr *PacketReader) ReadPacket() (*Packet, error) {
 	if _, err := io.ReadFull(pr.r, pr.hdr[:]); err != nil {
 		if err == io.ErrUnexpectedEOF {
@@ -278,7 +303,7 @@ func (pr *PacketReader) ReadPacket() (*Packet, error) {
 		return nil, fmt.Errorf("%w: %s is not a valid %s packet", ErrProtocol, s.name, m)
 	}
 	if size > pr.max {
-		return nil, &PacketTooLargeError{Type: t, Size: size, Max: pr.max}
+		return nil, pr.skip(t, s, size)
 	}
 	body := make([]byte, size)
 	if _, err := io.ReadFull(pr.r, body); err != nil {
@@ -292,6 +317,59 @@ func (pr *PacketReader) ReadPacket() (*Packet, error) {
 		return nil, err
 	}
 	return &Packet{Magic: m, Type: t, Args: args}, nil
+}
+
+// maxHead bounds the arguments before the data of a packet being skipped:
+// handles, function names and unique ids are far shorter.
+const maxHead = 64 << 10
+
+// skippable says whether an oversize packet of type t can be dropped while
+// the stream stays in step: a job's packets, whose last argument is the
+// opaque data and whose first names the job.
+func skippable(t PacketType) bool {
+	switch t {
+	case JobAssign, JobAssignUniq, JobAssignAll, WorkComplete, WorkException, WorkData, WorkWarning,
+		SubmitJob, SubmitJobBg, SubmitJobHigh, SubmitJobHighBg, SubmitJobLow, SubmitJobLowBg,
+		SubmitJobEpoch, SubmitJobSched, SubmitReduceJob, SubmitReduceJobBg:
+		return true
+	}
+	return false
+}
+
+// skip reads the head of an oversize packet and drops the rest of its
+// body, so that only one job is lost. It returns the error describing the
+// packet: Skipped if the stream is still in step.
+func (pr *PacketReader) skip(t PacketType, s packetSpec, size uint64) *PacketTooLargeError {
+	e := &PacketTooLargeError{Type: t, Size: size, Max: pr.max, fatal: true}
+	if !skippable(t) {
+		return e
+	}
+	var head []byte
+	left := size
+	for len(e.Head) < s.args-1 {
+		if len(head) >= maxHead || left == 0 {
+			e.broken = fmt.Sprintf("its first %d arguments are not within its first %d bytes", s.args-1, min(uint64(maxHead), size))
+			return e
+		}
+		b, err := pr.r.ReadByte()
+		if err != nil {
+			e.broken = "the stream ended inside it"
+			return e
+		}
+		left--
+		if b == 0 {
+			e.Head = append(e.Head, head)
+			head = nil
+			continue
+		}
+		head = append(head, b)
+	}
+	if n, err := io.CopyN(io.Discard, pr.r, int64(left)); err != nil {
+		e.broken = fmt.Sprintf("the stream ended %d bytes into it", size-left+uint64(n))
+		return e
+	}
+	e.Skipped, e.fatal = true, false
+	return e
 }
 
 func splitArgs(body []byte, s packetSpec) ([][]byte, error) {

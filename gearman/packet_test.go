@@ -135,32 +135,50 @@ func TestAppendPacketRejects(t *testing.T) {
 	}
 }
 
-// FuzzPacketReader feeds arbitrary bytes to the decoder: it must never
-// panic, and whatever it accepts must encode back to the same bytes.
+// FuzzPacketReader feeds arbitrary bytes to the decoder, with a large and
+// a tiny size limit: it must never panic, whatever it accepts must encode
+// back to the same bytes, and after an oversize job packet it skips, the
+// next packet must start right after it.
 func FuzzPacketReader(f *testing.F) {
 	f.Add(encode(f, MagicRes, JobAssignUniq, "H:1", "fn", "u", "data"))
 	f.Add(encode(f, MagicReq, SubmitJobEpoch, "fn", "u", "123", "x\x00y"))
 	f.Add(encode(f, MagicRes, Noop))
 	f.Add([]byte("workers\n"))
 	f.Add(header(MagicRes, WorkComplete, 0xFFFFFFFF))
+	f.Add(append(encode(f, MagicRes, WorkComplete, "H:1", strings.Repeat("d", 40)), encode(f, MagicRes, WorkData, "H:1", "x")...))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pr := NewPacketReader(bytes.NewReader(b), 1<<16)
-		var again []byte
-		consumed := 0
-		for {
-			p, err := pr.ReadPacket()
-			if err != nil {
-				break
+		for _, max := range []int{1 << 16, 16} {
+			pr := NewPacketReader(bytes.NewReader(b), max)
+			offset := 0 // where the next packet starts in b
+			for {
+				p, err := pr.ReadPacket()
+				var tooLarge *PacketTooLargeError
+				if errors.As(err, &tooLarge) && tooLarge.Skipped {
+					head := b[offset+headerSize:]
+					for _, a := range tooLarge.Head {
+						if !bytes.HasPrefix(head, append(a, 0)) {
+							t.Fatalf("skipped %s at byte %d: head %q does not match the input", tooLarge.Type, offset, tooLarge.Head)
+						}
+						head = head[len(a)+1:]
+					}
+					if len(tooLarge.Head) != tooLarge.Type.NumArgs()-1 || tooLarge.Size <= uint64(max) || errors.Is(err, ErrProtocol) {
+						t.Fatalf("bad skip: %+v", tooLarge)
+					}
+					offset += headerSize + int(tooLarge.Size)
+					continue
+				}
+				if err != nil {
+					break
+				}
+				enc, encErr := AppendPacket(nil, p.Magic, p.Type, p.Args...)
+				if encErr != nil {
+					t.Fatalf("decoded %v does not encode: %v", p, encErr)
+				}
+				if !bytes.HasPrefix(b[offset:], enc) {
+					t.Fatalf("%v at byte %d re-encodes differently from the input", p, offset)
+				}
+				offset += len(enc)
 			}
-			var encErr error
-			again, encErr = AppendPacket(again, p.Magic, p.Type, p.Args...)
-			if encErr != nil {
-				t.Fatalf("decoded %v does not encode: %v", p, encErr)
-			}
-			consumed = len(again)
-		}
-		if !bytes.Equal(again, b[:consumed]) {
-			t.Fatalf("re-encoding differs from the input")
 		}
 	})
 }

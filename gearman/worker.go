@@ -27,7 +27,8 @@ type Job struct {
 	Unique   string
 	Data     []byte
 
-	cn *conn
+	cn     *conn
+	refuse error // set for a job the worker fails without running it
 }
 
 // SendData sends a piece of output ahead of the result (WORK_DATA).
@@ -367,11 +368,16 @@ func (wc *workerConn) run() {
 	for attempt := 0; ; attempt++ {
 		cn, err := dialConn(w.ctx, wc.addr, o.dialTimeout, o.maxPacket)
 		if err == nil {
-			attempt = -1
 			cancel := wc.attach(cn)
-			wc.readLoop(cn)
+			sane := wc.readLoop(cn)
 			cancel()
-			wc.detach(cn)
+			wc.detach(cn, attempt)
+			// Only a server that made sense is redialled at once: one
+			// that breaks the protocol, or hangs up without a word, backs
+			// off like an unreachable one instead of making us spin.
+			if sane && !errors.Is(cn.cause(), ErrProtocol) {
+				attempt = -1
+			}
 		} else {
 			logDialFailure(o.logger, attempt, "server", wc.addr, "err", err)
 		}
@@ -406,7 +412,10 @@ func (wc *workerConn) attach(cn *conn) context.CancelFunc {
 	return cancel
 }
 
-func (wc *workerConn) detach(cn *conn) {
+// detach gives back the slots of the asks cn never answered. failures is
+// how many connections in a row went wrong before this one: a server that
+// keeps breaking the protocol is reported once at warning level.
+func (wc *workerConn) detach(cn *conn, failures int) {
 	wc.mu.Lock()
 	pending := wc.pending
 	wc.cn, wc.pending = nil, 0
@@ -414,16 +423,36 @@ func (wc *workerConn) detach(cn *conn) {
 	for range pending {
 		wc.w.slots <- struct{}{}
 	}
-	if cause := cn.cause(); !errors.Is(cause, ErrWorkerClosed) && !errors.Is(cause, errConnClosed) {
+	cause := cn.cause()
+	switch {
+	case errors.Is(cause, ErrWorkerClosed) || errors.Is(cause, errConnClosed):
+	case errors.Is(cause, ErrProtocol) && failures == 0:
+		wc.w.opts.logger.Warn("gearman: job server broke the protocol; reconnecting", "server", wc.addr, "err", cause)
+	case errors.Is(cause, ErrProtocol):
+		wc.w.opts.logger.Debug("gearman: job server broke the protocol; reconnecting", "server", wc.addr, "err", cause)
+	default:
 		wc.w.opts.logger.Info("gearman: worker disconnected", "server", wc.addr, "err", cause)
 	}
 }
 
-func (wc *workerConn) readLoop(cn *conn) {
+// readLoop serves cn until it breaks. It reports whether the job server
+// sent at least one packet that made sense.
+func (wc *workerConn) readLoop(cn *conn) (sane bool) {
+	unexpected := func(t PacketType) {
+		cn.close(fmt.Errorf("%w: unexpected %s from job server", ErrProtocol, t))
+	}
 	for {
 		p, err := cn.read()
+		if tooLarge, ok := err.(*PacketTooLargeError); ok && tooLarge.Skipped {
+			if tooLarge.Type != JobAssignUniq || !wc.answered(cn, true) {
+				cn.close(fmt.Errorf("%w: unexpected %s from job server (%v)", ErrProtocol, tooLarge.Type, tooLarge))
+				continue
+			}
+			wc.refuse(cn, tooLarge)
+			continue
+		}
 		if err != nil {
-			return
+			return sane
 		}
 		switch p.Type {
 		case Noop:
@@ -432,10 +461,17 @@ func (wc *workerConn) readLoop(cn *conn) {
 			wc.mu.Unlock()
 			wc.signal()
 		case NoJob:
-			wc.answered(cn, false)
+			// An answer to no ask would hand out a slot we do not have.
+			if !wc.answered(cn, false) {
+				unexpected(p.Type)
+				continue
+			}
 			wc.w.slots <- struct{}{}
 		case JobAssignUniq:
-			wc.answered(cn, true)
+			if !wc.answered(cn, true) {
+				unexpected(p.Type)
+				continue
+			}
 			job := &Job{Handle: p.Arg(0), Function: p.Arg(1), Unique: p.Arg(2), Data: p.Args[3], cn: cn}
 			go wc.work(job)
 		case Error:
@@ -444,19 +480,35 @@ func (wc *workerConn) readLoop(cn *conn) {
 			// to drop the jobs in hand.
 			wc.w.opts.logger.Warn("gearman: job server error", "server", wc.addr, "code", p.Arg(0), "message", p.Arg(1))
 		default:
-			cn.close(fmt.Errorf("%w: unexpected %s from job server", ErrProtocol, p.Type))
+			unexpected(p.Type)
+			continue
 		}
+		sane = true
 	}
 }
 
+// refuse fails a job whose packet was over the worker's size limit (and
+// was skipped): the client gets an exception that says so, instead of the
+// job going back to the queue to break the next worker's connection too.
+func (wc *workerConn) refuse(cn *conn, e *PacketTooLargeError) {
+	job := &Job{Handle: string(e.Head[0]), Function: string(e.Head[1]), Unique: string(e.Head[2]), cn: cn}
+	job.refuse = fmt.Errorf("gearman: %s job %s of %d bytes is over this worker's %d-byte packet size limit",
+		job.Function, job.Handle, e.Size, e.Max)
+	wc.w.opts.logger.Warn("gearman: job over the packet size limit; failing it", "server", wc.addr,
+		"function", job.Function, "job", job.Handle, "bytes", e.Size, "limit", e.Max)
+	go wc.work(job)
+}
+
 // answered books the answer to one GRAB_JOB_UNIQ; when the last ask of a
-// round comes back after a NO_JOB, the worker goes to sleep.
-func (wc *workerConn) answered(cn *conn, gotJob bool) {
+// round comes back after a NO_JOB, the worker goes to sleep. It returns
+// false if no ask was waiting for an answer.
+func (wc *workerConn) answered(cn *conn, gotJob bool) bool {
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
-	if wc.pending > 0 {
-		wc.pending--
+	if wc.pending == 0 {
+		return false
 	}
+	wc.pending--
 	if !gotJob && wc.sleep == awake {
 		wc.sleep = draining
 	}
@@ -466,6 +518,7 @@ func (wc *workerConn) answered(cn *conn, gotJob bool) {
 		cn.sendAsync(PreSleep)
 		wc.sleep = asleep
 	}
+	return true
 }
 
 func (wc *workerConn) work(job *Job) {
@@ -484,6 +537,8 @@ func (wc *workerConn) work(job *Job) {
 	case !live:
 		// The connection broke before we started; the job server has
 		// already given the job to someone else.
+	case job.refuse != nil:
+		err = job.refuse
 	case r == nil:
 		err = fmt.Errorf("gearman: no function %q registered on this worker", job.Function)
 	default:

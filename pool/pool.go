@@ -27,6 +27,7 @@ type poolOptions struct {
 	logger         *slog.Logger
 	dialTimeout    time.Duration
 	noWorkersGrace time.Duration
+	maxPacket      int
 }
 
 // WithLogger sets where the pool logs connection events (default: nowhere).
@@ -39,6 +40,12 @@ func WithDialTimeout(d time.Duration) Option { return func(o *poolOptions) { o.d
 // serves its function any more before it fails with ErrNoWorkers (default
 // 10s: long enough for workers to restart).
 func WithNoWorkersGrace(d time.Duration) Option { return func(o *poolOptions) { o.noWorkersGrace = d } }
+
+// WithMaxPacketSize bounds a chunk job's payload and its result (0 or
+// less: gearman.DefaultMaxPacketSize). A chunk over it fails its map at once,
+// with an error naming the chunk, its items, its size and the limit; a
+// result over it fails its map when it arrives.
+func WithMaxPacketSize(n int) Option { return func(o *poolOptions) { o.maxPacket = n } }
 
 // Pool is a client's handle on a cluster: its job servers and, once the
 // command channel exists, its broker. It is safe for concurrent use; any
@@ -105,8 +112,8 @@ func (p *Pool) Close() error {
 }
 
 func (p *Pool) dial(ctx context.Context) (*gearman.Client, error) {
-	return gearman.NewClient(ctx, p.cfg.JobServers,
-		gearman.WithDialTimeout(p.opts.dialTimeout), gearman.WithLogger(p.opts.logger))
+	return gearman.NewClient(ctx, p.cfg.JobServers, gearman.WithDialTimeout(p.opts.dialTimeout),
+		gearman.WithLogger(p.opts.logger), gearman.WithMaxPacketSize(p.opts.maxPacket))
 }
 
 // acquire returns a client for one map. Each map has connections of its

@@ -195,7 +195,7 @@ func writeImap(b *strings.Builder, out, name string) error {
 	}
 	fmt.Fprintf(b, "- live Go heap after the map, every run: %.1f to %.1f MiB\n", mib(lo), mib(hi))
 	fmt.Fprintf(b, "\nAutomatic chunks of an Imap start at one item and double while a chunk comes back in under 20 ms, up to\n")
-	fmt.Fprintf(b, "100,000 items; at most Window chunks (2 x slots + 2) are held, so the bound is reached once the chunks have\n")
+	fmt.Fprintf(b, "16,384 items; at most Window chunks (2 x slots + 2) are held, so the bound is reached once the chunks have\n")
 	fmt.Fprintf(b, "grown to full size, not at a fixed input length.\n\n")
 	if err := chartImap(filepath.Join(out, name+".png"), m); err != nil {
 		return err

@@ -123,7 +123,7 @@ func TestQuitDrainsWorkerMidChunk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.stdout.waitFor(t, ctx, "running one", w.done)
+	w.stdout.WaitFor(t, ctx, "running one", w.done)
 
 	var stdout, stderr bytes.Buffer
 	if code := run(ctx, []string{"glimpse-cluster", "-c", cfg, "KillWorkers"}, &stdout, &stderr, nil); code != exitOK {
@@ -132,7 +132,7 @@ func TestQuitDrainsWorkerMidChunk(t *testing.T) {
 	if !strings.Contains(stdout.String(), ": quit") {
 		t.Fatalf("quit printed %q", stdout.String())
 	}
-	w.stderr.waitFor(t, ctx, "msg=draining running=1", w.done)
+	w.stderr.WaitFor(t, ctx, "msg=draining running=1", w.done)
 	w.release(t)
 	if got, err := task.Wait(ctx); err != nil || string(got) != "done one" {
 		t.Fatalf("the chunk the worker held: %q, %v; want it completed", got, err)
@@ -158,7 +158,7 @@ func TestRestartReexecutesWorker(t *testing.T) {
 	if code := run(ctx, []string{"glimpse-cluster", "-c", cfg, "RestartWorkers"}, &stdout, &stderr, nil); code != exitOK {
 		t.Fatalf("restart exit %d:\n%s%s", code, stdout.String(), stderr.String())
 	}
-	workers[0].stderr.waitFor(t, ctx, "msg=restarting", workers[0].done)
+	workers[0].stderr.WaitFor(t, ctx, "msg=restarting", workers[0].done)
 	eventually(t, ctx, "the restarted worker answering ping", func() (bool, error) {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
@@ -199,18 +199,18 @@ func TestLogsFollowsRecordsAndHeartbeats(t *testing.T) {
 	}
 	defer l.Close()
 	cfg := writeLocalConfig(t, l.Config())
-	out := newOutput()
+	out := testenv.NewOutput()
 	lctx, stop := context.WithCancel(ctx)
 	done := make(chan int, 1)
 	go func() {
 		done <- run(lctx, []string{"glimpse-cluster", "-c", cfg, "logs", "-heartbeats", "-l", "warn", "-w", "*"}, out, out, nil)
 	}()
-	out.waitFor(t, ctx, l.worker.ID()+" heartbeat {", nil)
+	out.WaitFor(t, ctx, l.worker.ID()+" heartbeat {", nil)
 	// A failing chunk makes the worker log a warning or an error.
 	if _, err := pool.Map(ctx, l.Pool(), failThree, []int{1, 2, 3}); err == nil {
 		t.Fatal("failthree did not fail")
 	}
-	out.waitFor(t, ctx, "clustertest.failthree", nil)
+	out.WaitFor(t, ctx, "clustertest.failthree", nil)
 	stop()
 	if code := <-done; code != exitOK {
 		t.Fatalf("logs exit %d", code)

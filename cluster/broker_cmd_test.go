@@ -45,7 +45,7 @@ func TestBrokerCommand(t *testing.T) {
 	ports := []int{testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)}
 	path, cc := brokerConfig(t, ports...)
 	p := startProc(t, "-c", path, "LaunchBroker")
-	p.stderr.waitFor(t, ctx, "broker serving", p.done)
+	p.stderr.WaitFor(t, ctx, "broker serving", p.done)
 	for _, u := range []string{cc.CommandFrontendURL, cc.CommandBackendURL, cc.LogFrontendURL, cc.LogBackendURL} {
 		if !strings.Contains(p.stderr.String(), u) {
 			t.Errorf("the log does not name the bound endpoint %s:\n%s", u, p.stderr)

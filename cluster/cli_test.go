@@ -269,7 +269,7 @@ func TestLocalCommand(t *testing.T) {
 	ctx := testCtx(t)
 	t.Setenv(config.EnvVar, "")
 	p := startProc(t, "local", "-n", "2")
-	out := p.stdout.waitUntil(t, ctx, "a whole job_server_url line", func(s string) bool {
+	out := p.stdout.Wait(t, ctx, "a whole job_server_url line", func(s string) bool {
 		_, rest, ok := strings.Cut(s, "job_server_url = ")
 		return ok && strings.Contains(rest, "\n")
 	}, p.done)

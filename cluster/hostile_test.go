@@ -68,7 +68,7 @@ func TestHostileChunksToWorkerProcess(t *testing.T) {
 		t.Fatalf("the worker process exited; stderr:\n%s", p.stderr)
 	default:
 	}
-	p.stderr.waitFor(t, ctx, "cannot decode the chunk", p.done)
+	p.stderr.WaitFor(t, ctx, "cannot decode the chunk", p.done)
 
 	// The same process still serves a normal map.
 	pl, err := pool.New(config.Client{JobServers: []string{srv.Addr()}})

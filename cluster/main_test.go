@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 
 	_ "github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -179,64 +178,11 @@ func newClient(t *testing.T, ctx context.Context, addrs ...string) *gearman.Clie
 	return c
 }
 
-// output collects a stream and lets tests wait for text in it.
-type output struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{} // closed and replaced on every write
-}
-
-func newOutput() *output { return &output{changed: make(chan struct{})} }
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.buf.Write(p)
-	close(o.changed)
-	o.changed = make(chan struct{})
-	return len(p), nil
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-// waitFor waits until the output contains s, failing if stop is closed
-// (the writer is gone) or ctx ends first.
-func (o *output) waitFor(t *testing.T, ctx context.Context, s string, stop <-chan struct{}) {
-	t.Helper()
-	o.waitUntil(t, ctx, fmt.Sprintf("%q", s), func(out string) bool { return strings.Contains(out, s) }, stop)
-}
-
-// waitUntil waits until the output satisfies cond, and returns it.
-func (o *output) waitUntil(t *testing.T, ctx context.Context, what string, cond func(string) bool, stop <-chan struct{}) string {
-	t.Helper()
-	for {
-		o.mu.Lock()
-		out, changed := o.buf.String(), o.changed
-		o.mu.Unlock()
-		if cond(out) {
-			return out
-		}
-		select {
-		case <-changed:
-		case <-stop:
-			if out := o.String(); !cond(out) {
-				t.Fatalf("output ended without %s:\n%s", what, out)
-			}
-		case <-ctx.Done():
-			t.Fatalf("gave up waiting for %s: %v; output so far:\n%s", what, ctx.Err(), o)
-		}
-	}
-}
-
 // proc is a child process running Main (as glimpse-cluster would).
 type proc struct {
 	cmd            *exec.Cmd
 	stdin          io.WriteCloser
-	stdout, stderr *output
+	stdout, stderr *testenv.Output
 	done           chan struct{}
 }
 
@@ -248,7 +194,7 @@ func startProc(t *testing.T, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{stdout: newOutput(), stderr: newOutput(), done: make(chan struct{})}
+	p := &proc{stdout: testenv.NewOutput(), stderr: testenv.NewOutput(), done: make(chan struct{})}
 	p.cmd = exec.Command(exe, args...)
 	p.cmd.Env = append(os.Environ(), childEnv+"=1")
 	if os.Getenv("GORACE") == "" {

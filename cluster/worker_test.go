@@ -270,10 +270,10 @@ func TestWorkerProcessDrainsOnSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.stdout.waitFor(t, ctx, "running one", p.done)
+	p.stdout.WaitFor(t, ctx, "running one", p.done)
 
 	p.signal(t, syscall.SIGTERM)
-	p.stderr.waitFor(t, ctx, "msg=draining running=1", p.done)
+	p.stderr.WaitFor(t, ctx, "msg=draining running=1", p.done)
 	// The worker has a free slot, but no longer takes jobs.
 	second, err := c.Submit(ctx, "glimpse."+blockName, []byte("two"))
 	if err != nil {
@@ -317,9 +317,9 @@ func TestWorkerProcessSecondSignal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.stdout.waitFor(t, ctx, "running stuck", p.done)
+	p.stdout.WaitFor(t, ctx, "running stuck", p.done)
 	p.signal(t, syscall.SIGTERM)
-	p.stderr.waitFor(t, ctx, "msg=draining", p.done)
+	p.stderr.WaitFor(t, ctx, "msg=draining", p.done)
 	p.signal(t, syscall.SIGTERM)
 	if code := p.wait(t, ctx); code != 1 {
 		t.Fatalf("exit status %d after a second signal, want 1", code)
@@ -347,7 +347,7 @@ func TestWorkerProcessStartsBeforeGearmand(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cfg := writeConfig(t, []string{addr})
 	p := startProc(t, "-c", cfg, "worker", "-n", "1")
-	p.stderr.waitFor(t, ctx, `msg="gearman: cannot reach job server; retrying"`, p.done)
+	p.stderr.WaitFor(t, ctx, `msg="gearman: cannot reach job server; retrying"`, p.done)
 
 	srv, err := gearmand.Start(ctx, gearmand.Options{Port: port, LogFile: t.TempDir() + "/gearmand.log"})
 	if err != nil {
@@ -369,7 +369,7 @@ func TestWorkerCommandInProcess(t *testing.T) {
 	ctx := testCtx(t)
 	srv := testenv.Gearmand(t)
 	cfg := writeConfig(t, []string{srv.Addr()}, "[worker]", "slots = 3", "log_level = debug")
-	stdout, stderr := newOutput(), newOutput()
+	stdout, stderr := testenv.NewOutput(), testenv.NewOutput()
 	sig := make(chan os.Signal, 2)
 	code := make(chan int, 1)
 	go func() {
@@ -432,7 +432,7 @@ func TestWorkerShutdownTimeout(t *testing.T) {
 	if _, err := c.Submit(ctx, "glimpse."+blockName, []byte("slow")); err != nil {
 		t.Fatal(err)
 	}
-	p.stdout.waitFor(t, ctx, "running slow", p.done)
+	p.stdout.WaitFor(t, ctx, "running slow", p.done)
 	p.signal(t, syscall.SIGTERM)
 	if code := p.wait(t, ctx); code != 1 {
 		t.Fatalf("exit status %d, want 1", code)

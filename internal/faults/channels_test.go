@@ -23,7 +23,7 @@ func TestBrokerRestart(t *testing.T) {
 	c := newCluster(t, Setup{Broker: true, Worker: []string{"heartbeat_interval = 50ms"}})
 	ctx := c.ctx
 	b := c.start(t, nil, "broker")
-	b.stderr.waitUntil(t, ctx, "broker serving", func(s string) bool { return strings.Contains(s, "broker serving") }, b.done)
+	b.stderr.WaitFor(t, ctx, "broker serving", b.done)
 	workers := []*proc{c.worker(t, 1), c.worker(t, 1)}
 	ids, err := workerIDs(ctx, c.servers[0].Addr())
 	if err != nil {
@@ -41,7 +41,7 @@ func TestBrokerRestart(t *testing.T) {
 	b.kill(t, ctx)
 	killed := time.Now()
 	b = c.start(t, nil, "broker")
-	b.stderr.waitUntil(t, ctx, "broker serving", func(s string) bool { return strings.Contains(s, "broker serving") }, b.done)
+	b.stderr.WaitFor(t, ctx, "broker serving", b.done)
 
 	// The subscriber from before the restart: heartbeats made after the
 	// old broker died can only have come through the new one.
@@ -49,13 +49,13 @@ func TestBrokerRestart(t *testing.T) {
 	// A new logs process: heartbeats, then a record.
 	logs := c.start(t, nil, "logs", "-heartbeats")
 	for _, id := range ids {
-		logs.stdout.waitUntil(t, ctx, id+"'s heartbeat", func(s string) bool { return strings.Contains(s, id+" heartbeat {") }, logs.done)
+		logs.stdout.Wait(t, ctx, id+"'s heartbeat", func(s string) bool { return strings.Contains(s, id+" heartbeat {") }, logs.done)
 	}
 	p := c.pool(t)
 	if _, err := pool.Map(ctx, p, poisonPanic, []int{poisonPanicItem}); err == nil {
 		t.Fatal("the poison item did not fail")
 	}
-	logs.stdout.waitUntil(t, ctx, "the chunk failure record", func(s string) bool {
+	logs.stdout.Wait(t, ctx, "the chunk failure record", func(s string) bool {
 		return strings.Contains(s, "chunk failed") && strings.Contains(s, "poison item")
 	}, logs.done)
 	c.pingZMQ(t, workers)

@@ -1,7 +1,6 @@
 package faults
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,59 +49,11 @@ func eventually(t *testing.T, ctx context.Context, what string, cond func() (boo
 	}
 }
 
-// output collects a stream and lets tests wait for text in it.
-type output struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{} // closed and replaced on every write
-}
-
-func newOutput() *output { return &output{changed: make(chan struct{})} }
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.buf.Write(p)
-	close(o.changed)
-	o.changed = make(chan struct{})
-	return len(p), nil
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-// waitUntil waits until the output satisfies cond, failing if stop is
-// closed first (the writer is gone) or ctx ends.
-func (o *output) waitUntil(t *testing.T, ctx context.Context, what string, cond func(string) bool, stop <-chan struct{}) {
-	t.Helper()
-	for {
-		o.mu.Lock()
-		out, changed := o.buf.String(), o.changed
-		o.mu.Unlock()
-		if cond(out) {
-			return
-		}
-		select {
-		case <-changed:
-		case <-stop:
-			if !cond(o.String()) {
-				t.Fatalf("output ended without %s:\n%s", what, o)
-			}
-			return
-		case <-ctx.Done():
-			t.Fatalf("gave up waiting for %s: %v; output so far:\n%s", what, ctx.Err(), o)
-		}
-	}
-}
-
 // proc is a child process: the test binary running glimpse-cluster.
 type proc struct {
 	args           []string
 	cmd            *exec.Cmd
-	stdout, stderr *output
+	stdout, stderr *testenv.Output
 	done           chan struct{} // closed once the process is reaped
 }
 
@@ -241,7 +192,7 @@ func (c *Cluster) start(t *testing.T, env []string, command string, args ...stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{args: all, stdout: newOutput(), stderr: newOutput(), done: make(chan struct{})}
+	p := &proc{args: all, stdout: testenv.NewOutput(), stderr: testenv.NewOutput(), done: make(chan struct{})}
 	p.cmd = exec.Command(exe)
 	p.cmd.Env = append(os.Environ(), childArgsEnv+"="+string(argsJSON))
 	if os.Getenv("GORACE") == "" {

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/gearmand"
 	"github.com/glimpse-go/glimpse/internal/netns"
+	"github.com/glimpse-go/glimpse/internal/testenv"
 )
 
 // Environment of the test binary's children.
@@ -120,59 +120,18 @@ func clientHost(t *testing.T) *netns.Cluster {
 	return nil
 }
 
-// output collects a child's stdout or stderr and lets tests wait for it.
-type output struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{} // closed and replaced on every write
-}
-
-func newOutput() *output { return &output{changed: make(chan struct{})} }
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.buf.Write(p)
-	close(o.changed)
-	o.changed = make(chan struct{})
-	return len(p), nil
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-// wait waits until the output satisfies cond, or ctx ends (false).
-func (o *output) wait(ctx context.Context, cond func(string) bool) bool {
-	for {
-		o.mu.Lock()
-		out, changed := o.buf.String(), o.changed
-		o.mu.Unlock()
-		if cond(out) {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return false
-		}
-	}
-}
-
 // proc is a child process on one of the cluster's hosts.
 type proc struct {
 	name           string // "w1 worker", for messages
 	cmd            *exec.Cmd
-	stdout, stderr *output
+	stdout, stderr *testenv.Output
 	done           chan struct{} // closed once reaped
 }
 
 // start starts cmd as a proc; the test's cleanup kills and reaps it.
 func start(t *testing.T, name string, cmd *exec.Cmd) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: cmd, stdout: newOutput(), stderr: newOutput(), done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, stdout: testenv.NewOutput(), stderr: testenv.NewOutput(), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	// Killed by the kernel if the test dies: ip netns exec execs the
 	// program, so the signal setting reaches it.

@@ -312,7 +312,7 @@ func TestPartitionedWorkerHost(t *testing.T) {
 	// Every worker host holds chunks, and gearmand has nothing on its way
 	// to the host to cut (its job assignments have been acknowledged).
 	for h, w := range tc.workers {
-		if !w.stdout.wait(ctx, func(s string) bool { return strings.Contains(s, "start ") }) {
+		if _, err := w.stdout.Await(ctx, func(s string) bool { return strings.Contains(s, "start ") }, nil); err != nil {
 			t.Fatalf("worker host %s never started a chunk", h)
 		}
 	}

@@ -85,7 +85,7 @@ func startFanoutAndWorkers(t *testing.T, n int) (cfg string, addr string, worker
 		t.Fatal(err)
 	}
 	defer p.Close()
-	eventually(t, ctx, fmt.Sprintf("%d workers answering ping", n), func() (bool, error) {
+	testenv.Eventually(t, ctx, fmt.Sprintf("%d workers answering ping", n), func() (bool, error) {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		stats, err := p.Ping(pctx)
@@ -159,7 +159,7 @@ func TestRestartReexecutesWorker(t *testing.T) {
 		t.Fatalf("restart exit %d:\n%s%s", code, stdout.String(), stderr.String())
 	}
 	workers[0].stderr.WaitFor(t, ctx, "msg=restarting", workers[0].done)
-	eventually(t, ctx, "the restarted worker answering ping", func() (bool, error) {
+	testenv.Eventually(t, ctx, "the restarted worker answering ping", func() (bool, error) {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		after, err := p.Ping(pctx)

@@ -215,7 +215,7 @@ func TestStatusCommand(t *testing.T) {
 	if _, err := c2.Submit(ctx, "nobody", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, ctx, "the chunk to run", func() (bool, error) {
+	testenv.Eventually(t, ctx, "the chunk to run", func() (bool, error) {
 		return functionStatusOf(t, ctx, srv1.Addr(), "glimpse.test.hold").Running == 1, nil
 	})
 

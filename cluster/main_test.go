@@ -107,25 +107,6 @@ func writeConfig(t *testing.T, servers []string, extra ...string) string {
 	return path
 }
 
-// eventually polls cond until it holds; the test's context ends a wait
-// that never does.
-func eventually(t *testing.T, ctx context.Context, what string, cond func() (bool, error)) {
-	t.Helper()
-	var lastErr error
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		lastErr = err
-		select {
-		case <-ctx.Done():
-			t.Fatalf("gave up waiting for %s: %v (last error: %v)", what, ctx.Err(), lastErr)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
 // waitWorker waits until the job server at addr lists a glimpse worker
 // connection serving every one of the Gearman functions, and returns it.
 func waitWorker(t *testing.T, ctx context.Context, addr string, functions ...string) gearman.WorkerInfo {
@@ -136,7 +117,7 @@ func waitWorker(t *testing.T, ctx context.Context, addr string, functions ...str
 	}
 	defer a.Close()
 	var found gearman.WorkerInfo
-	eventually(t, ctx, fmt.Sprintf("a worker serving %v on %s", functions, addr), func() (bool, error) {
+	testenv.Eventually(t, ctx, fmt.Sprintf("a worker serving %v on %s", functions, addr), func() (bool, error) {
 		ws, err := a.Workers(ctx)
 		for _, w := range ws {
 			if strings.HasPrefix(w.ClientID, "glimpse/") && containsAll(w.Functions, functions) {

@@ -327,7 +327,7 @@ func TestWorkerProcessSecondSignal(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "second signal") {
 		t.Errorf("no word of the second signal in the log:\n%s", p.stderr)
 	}
-	eventually(t, ctx, "the job to be requeued", func() (bool, error) {
+	testenv.Eventually(t, ctx, "the job to be requeued", func() (bool, error) {
 		st := functionStatusOf(t, ctx, srv.Addr(), "glimpse."+blockName)
 		return st.Queued == 1 && st.Running == 0 && st.Workers == 0, nil
 	})

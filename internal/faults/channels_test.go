@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/broker"
+	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -91,7 +92,7 @@ func waitHeartbeats(t *testing.T, ctx context.Context, sub *broker.Subscriber, i
 func (c *Cluster) pingZMQ(t *testing.T, workers []*proc) {
 	t.Helper()
 	var last string
-	eventually(t, c.ctx, "every worker answering ping -via zmq", func() (bool, error) {
+	testenv.Eventually(t, c.ctx, "every worker answering ping -via zmq", func() (bool, error) {
 		ping := c.start(t, nil, "ping", "-via", "zmq", "-t", "3s")
 		st := ping.wait(t, c.ctx)
 		last = ping.stdout.String() + ping.stderr.String()
@@ -142,7 +143,7 @@ func TestFanoutRestartMidBroadcast(t *testing.T) {
 	// Mid-broadcast: the fanout job runs and its copy for the stopped
 	// worker waits in that worker's queue.
 	queue := pool.CommandTopic + "_" + ids[stopped.pid()]
-	eventually(t, ctx, "the fanout to wait for the stopped worker", func() (bool, error) {
+	testenv.Eventually(t, ctx, "the fanout to wait for the stopped worker", func() (bool, error) {
 		fst, err := functionStatus(ctx, addr, "fanout")
 		if err != nil {
 			return false, err
@@ -187,7 +188,7 @@ func TestFanoutRestartMidBroadcast(t *testing.T) {
 // waitPing pings through the fanout worker until every worker answers.
 func (c *Cluster) waitPing(t *testing.T, p *pool.Pool, workers []*proc) {
 	t.Helper()
-	eventually(t, c.ctx, "every worker answering a ping through the fanout worker", func() (bool, error) {
+	testenv.Eventually(t, c.ctx, "every worker answering a ping through the fanout worker", func() (bool, error) {
 		pctx, cancel := context.WithTimeout(c.ctx, 3*time.Second)
 		defer cancel()
 		stats, err := p.Ping(pctx)

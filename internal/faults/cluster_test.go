@@ -31,24 +31,6 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// eventually polls cond until it holds; ctx ends a wait that never does.
-func eventually(t *testing.T, ctx context.Context, what string, cond func() (bool, error)) {
-	t.Helper()
-	var lastErr error
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		lastErr = err
-		select {
-		case <-ctx.Done():
-			t.Fatalf("gave up waiting for %s: %v (last error: %v)", what, ctx.Err(), lastErr)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
 // proc is a child process: the test binary running glimpse-cluster.
 type proc struct {
 	args           []string
@@ -243,7 +225,7 @@ func (c *Cluster) waitRegistered(t *testing.T, p *proc) {
 		if gd.Pid() == 0 {
 			continue // stopped for good by the test
 		}
-		eventually(t, c.ctx, fmt.Sprintf("%s registered on %s", p, gd.Addr()), func() (bool, error) {
+		testenv.Eventually(t, c.ctx, fmt.Sprintf("%s registered on %s", p, gd.Addr()), func() (bool, error) {
 			if !p.running() {
 				t.Fatalf("%s exited with %v before it registered; stderr:\n%s", p, p.cmd.ProcessState, p.stderr)
 			}
@@ -376,7 +358,7 @@ func startMap[In, Out any](ctx context.Context, p *pool.Pool, f pool.Func[In, Ou
 // ends first: the fault must hit a map in progress.
 func (m *runningMap[Out]) waitItems(t *testing.T, ctx context.Context, n int) {
 	t.Helper()
-	eventually(t, ctx, fmt.Sprintf("%d items done", n), func() (bool, error) {
+	testenv.Eventually(t, ctx, fmt.Sprintf("%d items done", n), func() (bool, error) {
 		select {
 		case <-m.done:
 			t.Fatalf("the map ended (%v) before %d items were done: too fast to break it mid-map", m.err, n)

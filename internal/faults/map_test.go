@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -31,7 +32,7 @@ func TestWorkerKilledHoldingChunk(t *testing.T) {
 	m := startMap(ctx, p, square, items, pool.Chunksize(chunk))
 	// The holder writes the first item of its chunk, then holds it.
 	var heldItem int
-	eventually(t, ctx, "the holder to take a chunk", func() (bool, error) {
+	testenv.Eventually(t, ctx, "the holder to take a chunk", func() (bool, error) {
 		select {
 		case <-m.done:
 			t.Fatalf("the map ended (%v) before the holder took a chunk", m.err)
@@ -78,7 +79,7 @@ func TestAllWorkersKilledMidMap(t *testing.T) {
 	}
 	// A real outage: no worker left, chunks still queued, map still running.
 	addr := c.servers[0].Addr()
-	eventually(t, ctx, "gearmand to see every worker gone", func() (bool, error) {
+	testenv.Eventually(t, ctx, "gearmand to see every worker gone", func() (bool, error) {
 		ids, err := workerIDs(ctx, addr)
 		return err == nil && len(ids) == 0, err
 	})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -44,7 +45,7 @@ func TestStragglerBackupTasks(t *testing.T) {
 	}
 	t.Logf("backup: the map returned while the slow worker (pid %d) ran item %d; items by pid %v", slow.pid(), running[0], byPID)
 	// The slow worker goes on with its copy after the map, and finishes it.
-	eventually(t, ctx, "the slow worker to finish its discarded chunk", func() (bool, error) {
+	testenv.Eventually(t, ctx, "the slow worker to finish its discarded chunk", func() (bool, error) {
 		l := readSlowLog(t, slowLog)
 		return l.ended[first+chunk-1] && len(l.running()) == 0, nil
 	})

@@ -233,7 +233,7 @@ func startCluster(t *testing.T, c *netns.Cluster, slots int, workerEnv map[strin
 		}
 	})
 	admin := dialAdmin(t, ctx, tc.gearmand)
-	eventually(t, ctx, "gearmand answering on "+tc.gearmand, func() (bool, error) {
+	testenv.Eventually(t, ctx, "gearmand answering on "+tc.gearmand, func() (bool, error) {
 		_, err := admin.Version(ctx)
 		return err == nil, err
 	})
@@ -243,7 +243,7 @@ func startCluster(t *testing.T, c *netns.Cluster, slots int, workerEnv map[strin
 	for _, h := range c.WorkerHosts() {
 		tc.workers[h] = tc.start(t, h, workerEnv[h], "worker", "-n", strconv.Itoa(slots))
 	}
-	eventually(t, ctx, "a worker on each worker host", func() (bool, error) {
+	testenv.Eventually(t, ctx, "a worker on each worker host", func() (bool, error) {
 		hosts, err := tc.workerHosts(ctx, admin, "glimpse.examples.square")
 		return len(hosts) == len(tc.workers), err
 	})
@@ -337,7 +337,7 @@ func (tc *testCluster) stopAll(t *testing.T, ctx context.Context) {
 func dialAdmin(t *testing.T, ctx context.Context, addr string) *gearman.Admin {
 	t.Helper()
 	var a *gearman.Admin
-	eventually(t, ctx, "an admin connection to "+addr, func() (bool, error) {
+	testenv.Eventually(t, ctx, "an admin connection to "+addr, func() (bool, error) {
 		dctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		var err error
@@ -346,25 +346,6 @@ func dialAdmin(t *testing.T, ctx context.Context, addr string) *gearman.Admin {
 	})
 	t.Cleanup(func() { a.Close() })
 	return a
-}
-
-// eventually polls cond until it holds; the context ends a wait that never
-// does.
-func eventually(t *testing.T, ctx context.Context, what string, cond func() (bool, error)) {
-	t.Helper()
-	var lastErr error
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		lastErr = err
-		select {
-		case <-ctx.Done():
-			t.Fatalf("gave up waiting for %s: %v (last error: %v)", what, ctx.Err(), lastErr)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // pingPIDs runs glimpse-cluster ping ARGS and returns the PID and NREQS

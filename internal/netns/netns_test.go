@@ -18,6 +18,7 @@ import (
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/internal/netns"
+	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -208,7 +209,7 @@ func TestMapAcrossHosts(t *testing.T) {
 	}
 	defer p.Close()
 	// The workers subscribe to the fanout topic as they start.
-	eventually(t, ctx, "every worker answering pool.Ping", func() (bool, error) {
+	testenv.Eventually(t, ctx, "every worker answering pool.Ping", func() (bool, error) {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		stats, err := p.Ping(pctx)
@@ -239,7 +240,7 @@ func TestMapAcrossHosts(t *testing.T) {
 		// Over zmq a reply that is published before the client's
 		// subscription reaches the broker is lost: ask again until all
 		// are heard.
-		eventually(t, ctx, "every worker answering glimpse-cluster ping -via "+via, func() (bool, error) {
+		testenv.Eventually(t, ctx, "every worker answering glimpse-cluster ping -via "+via, func() (bool, error) {
 			answers, err = tc.pingPIDs(t, ctx, "-via", via)
 			return len(answers) == len(pids), err
 		})
@@ -316,7 +317,7 @@ func TestPartitionedWorkerHost(t *testing.T) {
 			t.Fatalf("worker host %s never started a chunk", h)
 		}
 	}
-	eventually(t, ctx, "gearmand's data to "+cut+" all acknowledged", func() (bool, error) {
+	testenv.Eventually(t, ctx, "gearmand's data to "+cut+" all acknowledged", func() (bool, error) {
 		n, err := unacked(c, "gearmand", cut)
 		return n == 0, err
 	})
@@ -324,7 +325,7 @@ func TestPartitionedWorkerHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	cutAt := time.Now()
-	eventually(t, ctx, "gearmand dropping the worker on "+cut, func() (bool, error) {
+	testenv.Eventually(t, ctx, "gearmand dropping the worker on "+cut, func() (bool, error) {
 		hosts, err := tc.workerHosts(ctx, admin, function)
 		return err == nil && !slices.Contains(hosts, cut), err
 	})
@@ -381,7 +382,7 @@ func TestPartitionedWorkerHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	healedAt := time.Now()
-	eventually(t, ctx, "the worker on "+cut+" in gearmand's workers again", func() (bool, error) {
+	testenv.Eventually(t, ctx, "the worker on "+cut+" in gearmand's workers again", func() (bool, error) {
 		hosts, err := tc.workerHosts(ctx, admin, function)
 		return slices.Contains(hosts, cut), err
 	})
@@ -408,7 +409,7 @@ func TestPartitionedWorkerHost(t *testing.T) {
 	// dropped it: the worker learns that from its TCP keepalive.
 	pids := tc.workerPIDs()
 	for _, via := range []string{"zmq", "fanout"} {
-		eventually(t, ctx, "every worker answering ping -via "+via+" after the heal", func() (bool, error) {
+		testenv.Eventually(t, ctx, "every worker answering ping -via "+via+" after the heal", func() (bool, error) {
 			answers, err := tc.pingPIDs(t, ctx, "-via", via)
 			return len(answers) == len(pids), err
 		})

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Output collects what a child process writes (give it as the Stdout or
@@ -76,4 +77,24 @@ func (o *Output) Wait(t testing.TB, ctx context.Context, what string, cond func(
 func (o *Output) WaitFor(t testing.TB, ctx context.Context, s string, stop <-chan struct{}) string {
 	t.Helper()
 	return o.Wait(t, ctx, fmt.Sprintf("%q", s), func(out string) bool { return strings.Contains(out, s) }, stop)
+}
+
+// Eventually polls cond until it holds, failing the test with what it
+// waited for and cond's last error once ctx ends. For conditions nothing
+// announces (a server's admin status, a file); output has Wait.
+func Eventually(t testing.TB, ctx context.Context, what string, cond func() (bool, error)) {
+	t.Helper()
+	var lastErr error
+	for {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			t.Fatalf("gave up waiting for %s: %v (last error: %v)", what, ctx.Err(), lastErr)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

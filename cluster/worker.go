@@ -285,6 +285,9 @@ func (w *Worker) jobFunc(f pool.Function) gearman.JobFunc {
 				w.log.Debug("chunk done", "function", name, "job", job.Handle, "took", took, "bytes", len(result))
 			}
 		}()
+		// Tell the client who runs the chunk: if this process dies, the
+		// client can count the workers the chunk went through.
+		job.SendData(pool.ChunkStarted(w.id))
 		return f.RunChunk(ctx, job.Data, w.id)
 	}
 }

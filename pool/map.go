@@ -9,6 +9,7 @@ import (
 	"iter"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -492,17 +493,50 @@ func (m *mapRun[In, Out]) runChunk(ctx context.Context, idx, start int, items []
 	if err != nil {
 		return nil, fmt.Errorf("pool: %s: cannot encode %s: %w", name, span, err)
 	}
+	// Workers announce each start (ChunkStarted). gearmand gives the
+	// chunk of a worker that died to another one on its own, forever
+	// unless run with --job-retries: past Retries+1 starts, stop.
+	var (
+		mu      sync.Mutex
+		starts  []string
+		crashed = errors.New("crash loop")
+	)
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	onUpdate := func(u gearman.Update) {
+		worker, ok := parseChunkStarted(u.Data)
+		if u.Kind != gearman.UpdateData || !ok {
+			return
+		}
+		mu.Lock()
+		starts = append(starts, worker)
+		n := len(starts)
+		mu.Unlock()
+		if n > m.o.retries+1 {
+			stop(crashed)
+		}
+	}
+	// ended says why ctx ended.
+	ended := func() error {
+		if context.Cause(ctx) != crashed {
+			return context.Cause(ctx)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Errorf("pool: %s: %s went to %d workers and none answered: %s died or vanished running it; an item that crashes its worker process does this (Chunksize(1) tells which): %w",
+			name, span, len(starts), strings.Join(starts[:len(starts)-1], ", "), ErrCrashLoop)
+	}
 	var lastErr error
 	for attempt := 0; attempt <= m.o.retries; attempt++ {
 		if attempt > 0 {
 			select {
 			case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
 			case <-ctx.Done():
-				return nil, context.Cause(ctx)
+				return nil, ended()
 			}
 		}
 		data, err := m.client.Call(ctx, GearmanPrefix+name, payload,
-			gearman.WithUnique(unique), gearman.WithPriority(m.o.priority.gearman()))
+			gearman.WithUnique(unique), gearman.WithPriority(m.o.priority.gearman()), gearman.WithUpdates(onUpdate))
 		if err == nil {
 			var res chunkResult[Out]
 			if err := decode(data, &res); err != nil {
@@ -514,7 +548,7 @@ func (m *mapRun[In, Out]) runChunk(ctx context.Context, idx, start int, items []
 			return res.Items, nil
 		}
 		if ctx.Err() != nil {
-			return nil, context.Cause(ctx)
+			return nil, ended()
 		}
 		var ex *gearman.JobException
 		if errors.As(err, &ex) {

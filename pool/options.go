@@ -83,7 +83,10 @@ func Priority(p JobPriority) MapOption { return func(o *mapOptions) { o.priority
 // Retries sets how many times a chunk is resubmitted, with the same
 // unique id, after WORK_FAIL or a lost connection (default DefaultRetries).
 // A worker that dies holding a chunk needs no retry: gearmand gives the
-// chunk to another worker by itself.
+// chunk to another worker by itself. It bounds that too: a chunk that
+// goes to more than Retries+1 workers (they announce each start) without
+// an answer fails the map with ErrCrashLoop, instead of killing workers
+// for ever.
 func Retries(n int) MapOption { return func(o *mapOptions) { o.retries = n } }
 
 // RetryTaskErrors makes errors, panics and timeouts of the function itself

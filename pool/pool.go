@@ -17,6 +17,11 @@ import (
 // that the map fails instead of waiting forever.
 var ErrNoWorkers = errors.New("pool: no worker serves the function")
 
+// ErrCrashLoop is wrapped by the error of a map one of whose chunks went
+// to more workers than its retries allow, none of which answered: they
+// died or vanished running it, as when an item crashes the worker process.
+var ErrCrashLoop = errors.New("pool: every worker that took the chunk died or vanished")
+
 // ErrClosed is returned by maps on a closed Pool.
 var ErrClosed = errors.New("pool: closed")
 

@@ -25,6 +25,27 @@ type chunkRequest[In any] struct {
 	Items       []In
 }
 
+// A worker that starts a chunk tells the client so, in a WORK_DATA of
+// ChunkStarted: gearmand hands the chunk of a worker that died to the next
+// worker without telling the client, and these notices let the client
+// count how many workers a chunk has gone through.
+const startedKind = 'S'
+
+// ChunkStarted is the WORK_DATA payload a worker sends when it starts a
+// chunk, naming itself. Worker runtimes that send it let maps stop a chunk
+// that kills every worker it goes to (see Retries).
+func ChunkStarted(worker string) []byte {
+	return append([]byte{wireVersion, startedKind}, worker...)
+}
+
+// parseChunkStarted returns the worker a ChunkStarted notice names.
+func parseChunkStarted(data []byte) (worker string, ok bool) {
+	if len(data) < 2 || data[0] != wireVersion || data[1] != startedKind {
+		return "", false
+	}
+	return string(data[2:]), true
+}
+
 // chunkResult is the WORK_COMPLETE data of a chunk job.
 type chunkResult[Out any] struct {
 	_msgpack struct{} `msgpack:",as_array"`

@@ -102,3 +102,15 @@ func FuzzRunChunk(f *testing.F) {
 		}
 	})
 }
+
+func TestChunkStartedNotice(t *testing.T) {
+	if w, ok := parseChunkStarted(ChunkStarted("host-1-ab")); !ok || w != "host-1-ab" {
+		t.Fatalf("round trip: %q, %v", w, ok)
+	}
+	// Other WORK_DATA a function might send is not a notice.
+	for _, data := range [][]byte{nil, {wireVersion}, []byte("started"), {wireVersion + 1, startedKind, 'w'}, {wireVersion, 'x', 'w'}} {
+		if w, ok := parseChunkStarted(data); ok {
+			t.Errorf("parseChunkStarted(%q) = %q, want no notice", data, w)
+		}
+	}
+}

@@ -10,7 +10,16 @@
 //   - gearmand restart: the job server is stopped (SIGTERM) and started
 //     again on the same port; its queue is lost, the map's client and the
 //     workers reconnect, and the map resubmits the chunks it was waiting
-//     for.
+//     for;
+//   - none, automatic chunks: no fault, and the pool's own chunk size
+//     (items / (4 x slots)) instead of -chunksize: the baseline of the
+//     next two;
+//   - straggler: automatic chunks, and one worker process becomes 20
+//     times slower (it is stopped 19 ms of every 20 with SIGSTOP/SIGCONT,
+//     as an overloaded host would be) until the map ends; the map waits
+//     for the chunk it holds;
+//   - straggler, BackupTasks: the same, with pool.BackupTasks(): an idle
+//     worker runs that chunk again and the first copy to finish wins.
 //
 // The cluster is local but real: a gearmand managed through
 // internal/gearmand (with --job-retries=3, as cluster.StartLocal runs it)
@@ -18,7 +27,7 @@
 // examples.countprimes over -items ranges of about -cost CPU each, in
 // chunks of -chunksize, with the pool's default options; the fault is
 // injected when pool.Progress reports -fault-at of the items done. Each
-// round runs the four cases in turn; the medians are reported, and every
+// round runs the seven cases in turn; the medians are reported, and every
 // map's results are checked against those of an untimed fault-free map
 // run first.
 //
@@ -57,7 +66,13 @@ const (
 	faultWorker     = "worker SIGKILL"
 	faultWorkerGone = "worker SIGKILL, not replaced"
 	faultGearmand   = "gearmand restart"
+	faultNoneAuto   = "none, automatic chunks"
+	faultStraggler  = "straggler"
+	faultBackup     = "straggler, BackupTasks"
 )
+
+// stragglerSlowdown is how many times slower the straggler runs.
+const stragglerSlowdown = 20
 
 func main() {
 	log.SetFlags(0)
@@ -69,7 +84,7 @@ func main() {
 	flag.DurationVar(&s.cost, "cost", 2*time.Millisecond, "CPU time of one item")
 	flag.IntVar(&s.chunksize, "chunksize", 10, "items per chunk")
 	flag.Float64Var(&s.faultAt, "fault-at", 0.3, "fraction of the items done when the fault is injected")
-	rounds := flag.Int("rounds", 3, "rounds of the four cases; medians are reported")
+	rounds := flag.Int("rounds", 3, "rounds of the seven cases; medians are reported")
 	bin := flag.String("bin", "bin/glimpse-cluster", "the glimpse-cluster binary (make builds it)")
 	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
 	flag.Parse()
@@ -140,7 +155,7 @@ func run(ctx context.Context, s setup, rounds int, bin string) (benchjson.Recove
 	ranges := benchenv.PrimeRanges(s.items, s.cost)
 	fmt.Printf("examples.countprimes: %d items of ~%v CPU in chunks of %d; %d worker processes x %d slots; fault at %.0f%% of the items; median of %d rounds\n",
 		s.items, s.cost, s.chunksize, s.workers, s.slots, 100*s.faultAt, rounds)
-	faults := []string{faultNone, faultWorker, faultWorkerGone, faultGearmand}
+	faults := []string{faultNone, faultWorker, faultWorkerGone, faultGearmand, faultNoneAuto, faultStraggler, faultBackup}
 	type times struct{ total, after, took []float64 }
 	got := map[string]*times{}
 	for _, f := range faults {
@@ -203,6 +218,7 @@ func (c *cluster) mapWithFault(ctx context.Context, ranges []funcs.Range, fault 
 	type injected struct {
 		at   time.Time
 		took time.Duration
+		undo func()
 		err  error
 	}
 	done := make(chan injected, 1)
@@ -212,8 +228,8 @@ func (c *cluster) mapWithFault(ctx context.Context, ranges []funcs.Range, fault 
 			return
 		}
 		at := time.Now()
-		err := c.inject(ctx, fault)
-		done <- injected{at: at, took: time.Since(at), err: err}
+		undo, err := c.inject(ctx, fault)
+		done <- injected{at: at, took: time.Since(at), undo: undo, err: err}
 	}()
 	fired := false
 	threshold := int(c.faultAt * float64(len(ranges)))
@@ -223,13 +239,24 @@ func (c *cluster) mapWithFault(ctx context.Context, ranges []funcs.Range, fault 
 			close(trigger)
 		}
 	})
+	opts := []pool.MapOption{progress}
+	switch fault {
+	case faultNoneAuto, faultStraggler:
+	case faultBackup:
+		opts = append(opts, pool.BackupTasks())
+	default:
+		opts = append(opts, pool.Chunksize(c.chunksize))
+	}
 	start := time.Now()
-	res, err := pool.Map(ctx, c.p, funcs.CountPrimes, ranges, pool.Chunksize(c.chunksize), progress)
+	res, err := pool.Map(ctx, c.p, funcs.CountPrimes, ranges, opts...)
 	end := time.Now()
 	if !fired {
 		trigger <- struct{}{}
 	}
 	inj := <-done
+	if inj.undo != nil {
+		inj.undo()
+	}
 	if err != nil {
 		return nil, m, fmt.Errorf("the map failed: %w", err)
 	}
@@ -242,23 +269,53 @@ func (c *cluster) mapWithFault(ctx context.Context, ranges []funcs.Range, fault 
 	return res, m, nil
 }
 
-// inject causes fault.
-func (c *cluster) inject(ctx context.Context, fault string) error {
+// inject causes fault; undo, if not nil, ends it (after the map).
+func (c *cluster) inject(ctx context.Context, fault string) (undo func(), err error) {
 	switch fault {
-	case faultNone:
-		return nil
+	case faultNone, faultNoneAuto:
+		return nil, nil
 	case faultWorker, faultWorkerGone:
 		if err := c.ws.Kill(0); err != nil {
-			return err
+			return nil, err
 		}
 		if fault == faultWorker {
-			return c.ws.Start(1)
+			return nil, c.ws.Start(1)
 		}
-		return nil
+		return nil, nil
 	case faultGearmand:
-		return c.gd.Restart(ctx)
+		return nil, c.gd.Restart(ctx)
+	case faultStraggler, faultBackup:
+		return throttle(c.ws.Process(0), stragglerSlowdown), nil
 	}
-	return fmt.Errorf("unknown fault %q", fault)
+	return nil, fmt.Errorf("unknown fault %q", fault)
+}
+
+// throttle makes a process slowdown times slower, by letting it run 1ms
+// out of every slowdown, until the returned func is called.
+func throttle(p *os.Process, slowdown int) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		defer p.Signal(syscall.SIGCONT)
+		for {
+			p.Signal(syscall.SIGSTOP)
+			select {
+			case <-quit:
+				return
+			case <-time.After(time.Duration(slowdown-1) * time.Millisecond):
+			}
+			p.Signal(syscall.SIGCONT)
+			select {
+			case <-quit:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
 }
 
 func median(xs []float64) float64 {

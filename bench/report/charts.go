@@ -283,6 +283,9 @@ func chartRecovery(path string, r benchjson.Recovery) error {
 		"worker SIGKILL":               "worker killed,\nreplaced",
 		"worker SIGKILL, not replaced": "worker killed,\nnot replaced",
 		"gearmand restart":             "gearmand\nrestarted",
+		"none, automatic chunks":       "no fault,\nauto chunks",
+		"straggler":                    "straggler",
+		"straggler, BackupTasks":       "straggler,\nBackupTasks",
 	}
 	var groups []string
 	total, after := series{name: "whole map"}, series{name: "fault (or same point) to end"}

@@ -63,6 +63,9 @@ func (w *Workers) Start(n int) error {
 // Len is the number of running worker processes.
 func (w *Workers) Len() int { return len(w.procs) }
 
+// Process is the i-th worker process.
+func (w *Workers) Process(i int) *os.Process { return w.procs[i].Process }
+
 // Kill sends SIGKILL to the i-th worker process, reaps it and drops it
 // from the set.
 func (w *Workers) Kill(i int) error {

@@ -6,7 +6,7 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 FUZZTIME ?= 30s
 
-.PHONY: deps demo test vet bench bench-gearman bench-pool bench-ping fuzz clean
+.PHONY: deps demo test test-faults vet bench bench-gearman bench-pool bench-ping fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -23,6 +23,11 @@ vet:
 
 test: deps vet
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+# Only the fault-injection and multi-host suites (make test runs them too),
+# verbose: each test says what it broke and what came back.
+test-faults: deps
+	$(GO) test -race -count=1 -timeout 10m -v ./internal/faults ./internal/netns
 
 # Every benchmark in one run, on this machine: bench/results/REPORT.md, a
 # PNG chart per section, each program's JSON figures and console output.

@@ -139,7 +139,11 @@ func addLines(p *plot.Plot, ls []line) error {
 
 // savePNG draws plots side by side into one PNG.
 func savePNG(path string, plots ...*plot.Plot) error {
-	w := panelW * vg.Length(len(plots))
+	return saveWidePNG(path, panelW*vg.Length(len(plots)), plots...)
+}
+
+// saveWidePNG is savePNG with the width given: for a chart with many groups.
+func saveWidePNG(path string, w vg.Length, plots ...*plot.Plot) error {
 	img := vgimg.NewWith(vgimg.UseWH(w, panelH), vgimg.UseDPI(dpi), vgimg.UseBackgroundColor(color.White))
 	dc := draw.New(img)
 	tiles := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Points(20), PadTop: vg.Points(6), PadBottom: vg.Points(6),
@@ -301,7 +305,7 @@ func chartRecovery(path string, r benchjson.Recovery) error {
 	if err := bars(p, groups, []series{total, after}, func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }); err != nil {
 		return err
 	}
-	return savePNG(path, p)
+	return saveWidePNG(path, 2*panelW, p) // seven groups of two bars
 }
 
 func plural(n int, one, many string) string {

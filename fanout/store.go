@@ -19,7 +19,7 @@ import (
 	// glimpse-cluster binary stays a static, cross-compilable file, and it
 	// tracks upstream SQLite releases closely. mattn/go-sqlite3 would need a
 	// C compiler on every machine that builds the binary.
-	_ "modernc.org/sqlite"
+	msqlite "modernc.org/sqlite"
 )
 
 // Subscription is one row of the subscriber store: ClientID gets a copy of
@@ -126,12 +126,35 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	s := &sqlStore{db: db, dialect: sqlite, name: path}
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if err := createSQLiteSchema(ctx, db); err != nil {
 		db.Close()
 		return nil, s.wrap("open", err)
 	}
 	return s, nil
 }
+
+// createSQLiteSchema creates the table, retrying on SQLITE_BUSY: when
+// several processes open a new store at once, the switch to WAL and a
+// read transaction's upgrade to a write fail at once instead of waiting
+// for busy_timeout (SQLite's deadlock avoidance). A retry gets through.
+func createSQLiteSchema(ctx context.Context, db *sql.DB) error {
+	const tries = 50
+	for attempt := 1; ; attempt++ {
+		_, err := db.ExecContext(ctx, schema)
+		var se *msqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqliteBusy || attempt == tries {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(min(time.Duration(attempt)*10*time.Millisecond, 200*time.Millisecond)):
+		}
+	}
+}
+
+// sqliteBusy is SQLITE_BUSY, the primary result code of a locked database.
+const sqliteBusy = 5
 
 func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
 	db, err := sql.Open("pgx", dsn)

@@ -33,21 +33,22 @@ func TestStragglerBackupTasks(t *testing.T) {
 	got, err := pool.Map(ctx, p, square, items, pool.Chunksize(chunk), pool.BackupTasks())
 	log := readSlowLog(t, slowLog)
 	byPID := checkSquares(t, items, got, err)
-	running := log.running()
-	if len(running) != 1 {
-		t.Fatalf("when the map returned the slow worker was running items %v, want one (log %q)", running, log.lines)
+	unfinished := log.unfinished(chunk)
+	if len(unfinished) != 1 {
+		t.Fatalf("when the map returned the slow worker was inside chunks %v, want one (log %q)", unfinished, log.lines)
 	}
-	first := running[0] / chunk * chunk
+	first := unfinished[0]
 	for i := first; i < first+chunk; i++ {
 		if pid := got[i].PID; pid != fast[0].pid() && pid != fast[1].pid() {
 			t.Fatalf("item %d of the chunk the slow worker was running came from pid %d, not from a fast worker", i, pid)
 		}
 	}
-	t.Logf("backup: the map returned while the slow worker (pid %d) ran item %d; items by pid %v", slow.pid(), running[0], byPID)
+	t.Logf("backup: the map returned while the slow worker (pid %d) was inside the chunk of items %d-%d; items by pid %v",
+		slow.pid(), first, first+chunk-1, byPID)
 	// The slow worker goes on with its copy after the map, and finishes it.
 	testenv.Eventually(t, ctx, "the slow worker to finish its discarded chunk", func() (bool, error) {
 		l := readSlowLog(t, slowLog)
-		return l.ended[first+chunk-1] && len(l.running()) == 0, nil
+		return len(l.unfinished(chunk)) == 0, nil
 	})
 
 	// Control: no backup tasks, so the map waits for the slow worker.
@@ -55,8 +56,8 @@ func TestStragglerBackupTasks(t *testing.T) {
 	got, err = pool.Map(ctx, p, square, items, pool.Chunksize(chunk))
 	log = readSlowLog(t, slowLog)
 	byPID = checkSquares(t, items, got, err)
-	if running := log.running(); len(running) != 0 {
-		t.Fatalf("the map returned while the slow worker was running items %v", running)
+	if unfinished := log.unfinished(chunk); len(unfinished) != 0 {
+		t.Fatalf("the map returned while the slow worker was inside chunks %v", unfinished)
 	}
 	var slowItems []int
 	for x := range log.started {
@@ -104,12 +105,16 @@ func readSlowLog(t *testing.T, path string) slowLog {
 	return l
 }
 
-// running lists the items started and not ended, in order.
-func (l slowLog) running() []int {
+// unfinished lists the chunks (by first item) the slow worker started and
+// has not finished: the log has one of their items started and their last
+// item not ended. (Between two items no item runs, so items alone would
+// not tell.)
+func (l slowLog) unfinished(chunk int) []int {
 	var out []int
 	for x := range l.started {
-		if !l.ended[x] {
-			out = append(out, x)
+		first := x / chunk * chunk
+		if !l.ended[first+chunk-1] && !slices.Contains(out, first) {
+			out = append(out, first)
 		}
 	}
 	slices.Sort(out)

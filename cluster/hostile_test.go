@@ -10,7 +10,6 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
@@ -76,19 +75,7 @@ func TestHostileChunksToWorkerProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pl.Close()
-	xs := make([]int64, 100)
-	for i := range xs {
-		xs[i] = int64(i)
-	}
-	squares, err := pool.Map(ctx, pl, funcs.Square, xs, pool.Chunksize(7))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, x := range xs {
-		if squares[i] != x*x {
-			t.Fatalf("squares[%d] = %d", i, squares[i])
-		}
-	}
+	checkSquares(t, ctx, pl)
 	if now := waitWorker(t, ctx, srv.Addr(), "glimpse.examples.square"); now.ClientID != info.ClientID {
 		t.Fatalf("worker %q serves now, want the same process %q", now.ClientID, info.ClientID)
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,8 +16,9 @@ import (
 
 	"go.uber.org/goleak"
 
-	_ "github.com/glimpse-go/glimpse/examples/funcs"
+	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/gearmantest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -130,23 +130,33 @@ func waitWorker(t *testing.T, ctx context.Context, addr string, functions ...str
 	return found
 }
 
+// checkSquares maps examples.square over 0..99 in chunks of 7 and checks
+// every result.
+func checkSquares(t *testing.T, ctx context.Context, pl *pool.Pool) {
+	t.Helper()
+	xs := make([]int64, 100)
+	for i := range xs {
+		xs[i] = int64(i)
+	}
+	squares, err := pool.Map(ctx, pl, funcs.Square, xs, pool.Chunksize(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range xs {
+		if squares[i] != x*x {
+			t.Fatalf("squares[%d] = %d", i, squares[i])
+		}
+	}
+}
+
 // functionStatusOf returns the admin status of one Gearman function.
 func functionStatusOf(t *testing.T, ctx context.Context, addr, function string) gearman.FunctionStatus {
 	t.Helper()
-	a, err := gearman.DialAdmin(ctx, addr)
+	st, err := gearmantest.FunctionStatus(ctx, addr, function)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
-	st, err := a.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(st, func(s gearman.FunctionStatus) bool { return s.Name == function })
-	if i < 0 {
-		return gearman.FunctionStatus{Name: function}
-	}
-	return st[i]
+	return st
 }
 
 func newClient(t *testing.T, ctx context.Context, addrs ...string) *gearman.Client {

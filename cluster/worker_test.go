@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/gearmand"
 	"github.com/glimpse-go/glimpse/internal/testenv"
@@ -228,19 +227,7 @@ func TestWorkerProcessServesChunks(t *testing.T) {
 	if n, err := pl.WorkerSlots(ctx, "examples.square"); err != nil || n != 2 {
 		t.Errorf("WorkerSlots = %d, %v; want 2", n, err)
 	}
-	xs := make([]int64, 100)
-	for i := range xs {
-		xs[i] = int64(i)
-	}
-	squares, err := pool.Map(ctx, pl, funcs.Square, xs, pool.Chunksize(7))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, x := range xs {
-		if squares[i] != x*x {
-			t.Fatalf("squares[%d] = %d", i, squares[i])
-		}
-	}
+	checkSquares(t, ctx, pl)
 
 	_, err = pool.Map(ctx, pl, failThree, []int{0, 1, 2, 3, 4}, pool.Chunksize(1))
 	var te *pool.TaskError

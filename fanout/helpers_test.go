@@ -20,6 +20,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/gearmantest"
 )
 
 // TestMain checks that no goroutine, and no gearmand, postgres or gearman
@@ -217,21 +218,11 @@ func functionStatus(t *testing.T, addr, fn string) gearman.FunctionStatus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	a, err := gearman.DialAdmin(ctx, addr)
+	st, err := gearmantest.FunctionStatus(ctx, addr, fn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
-	st, err := a.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range st {
-		if s.Name == fn {
-			return s
-		}
-	}
-	return gearman.FunctionStatus{Name: fn}
+	return st
 }
 
 // waitServed waits until fn has (served) or has no (!served) worker.

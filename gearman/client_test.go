@@ -29,11 +29,10 @@ func newClient(t *testing.T, addrs ...string) *gearman.Client {
 	return c
 }
 
-// startWorker runs a worker serving funcs and waits until every server
-// lists it for each function.
-func startWorker(t *testing.T, addrs []string, funcs map[string]gearman.JobFunc, opts ...gearman.Option) *gearman.Worker {
+// runWorker runs a worker serving funcs until the test ends; it does not
+// wait for the worker to register (its servers may be fakes).
+func runWorker(t *testing.T, addrs []string, funcs map[string]gearman.JobFunc, opts ...gearman.Option) *gearman.Worker {
 	t.Helper()
-	opts = append([]gearman.Option{gearman.WithBackoff(5*time.Millisecond, 100*time.Millisecond)}, opts...)
 	w, err := gearman.NewWorker(addrs, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +50,15 @@ func startWorker(t *testing.T, addrs []string, funcs map[string]gearman.JobFunc,
 			t.Errorf("Run returned %v, want ErrWorkerClosed", err)
 		}
 	})
+	return w
+}
+
+// startWorker runs a worker serving funcs and waits until every server
+// lists it for each function.
+func startWorker(t *testing.T, addrs []string, funcs map[string]gearman.JobFunc, opts ...gearman.Option) *gearman.Worker {
+	t.Helper()
+	opts = append([]gearman.Option{gearman.WithBackoff(5*time.Millisecond, 100*time.Millisecond)}, opts...)
+	w := runWorker(t, addrs, funcs, opts...)
 	for _, a := range addrs {
 		for name := range funcs {
 			waitWorkers(t, a, name, 1)

@@ -201,28 +201,6 @@ func minBackoffs(n int, min, max time.Duration) time.Duration {
 	return total
 }
 
-func runWorker(t *testing.T, addrs []string, funcs map[string]gearman.JobFunc, opts ...gearman.Option) *gearman.Worker {
-	t.Helper()
-	w, err := gearman.NewWorker(addrs, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, fn := range funcs {
-		if err := w.Register(name, fn); err != nil {
-			t.Fatal(err)
-		}
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.Run() }()
-	t.Cleanup(func() {
-		w.Close()
-		if err := <-done; !errors.Is(err, gearman.ErrWorkerClosed) {
-			t.Errorf("Run returned %v, want ErrWorkerClosed", err)
-		}
-	})
-	return w
-}
-
 // TestHostileOversizeSubmit: a job over the client's packet size limit is
 // refused before anything is sent, with the size and the limit in the
 // error, and the client goes on working.

@@ -2,6 +2,7 @@ package pool_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/gearmantest"
+	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -135,21 +138,9 @@ func TestBackupTasksBeatAStraggler(t *testing.T) {
 // queued, want running (gearmand's admin status).
 func waitQueueEmpty(t *testing.T, addr, fn string, running int) {
 	t.Helper()
-	a, err := gearman.DialAdmin(testCtx(t), addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	for {
-		st, err := a.Status(testCtx(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range st {
-			if s.Name == fn && s.Queued == running && s.Running == running {
-				return
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	ctx := testCtx(t)
+	testenv.Eventually(t, ctx, fmt.Sprintf("%d jobs of %s, all running", running, fn), func() (bool, error) {
+		st, err := gearmantest.FunctionStatus(ctx, addr, fn)
+		return err == nil && st.Queued == running && st.Running == running, err
+	})
 }

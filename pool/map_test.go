@@ -14,7 +14,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
-	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/gearmantest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -196,32 +196,11 @@ func TestCancelDropsQueuedChunks(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	// The map left ~100 chunks queued; the workers take and drop them.
-	a, err := gearman.DialAdmin(testCtx(t), addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
 	ctx = testCtx(t)
-	for {
-		st, err := a.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		queued := -1
-		for _, s := range st {
-			if s.Name == "glimpse.test.sleepy" {
-				queued = s.Queued
-			}
-		}
-		if queued == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%d chunks of the cancelled map are still queued", queued)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	testenv.Eventually(t, ctx, "the cancelled map's chunks to leave the queue", func() (bool, error) {
+		st, err := gearmantest.FunctionStatus(ctx, addr, "glimpse.test.sleepy")
+		return err == nil && st.Queued == 0, err
+	})
 }
 
 func TestImapStreamsInOrderAndStops(t *testing.T) {
@@ -445,21 +424,10 @@ func TestMapFailsWhenEveryWorkerIsGone(t *testing.T) {
 		errc <- err
 	}()
 	// Kill the only worker once it holds a chunk.
-	a, err := gearman.DialAdmin(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	for running := false; !running; {
-		st, err := a.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range st {
-			running = running || s.Name == "glimpse.test.sleepy" && s.Running > 0
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Eventually(t, ctx, "the worker to hold a chunk", func() (bool, error) {
+		st, err := gearmantest.FunctionStatus(ctx, addr, "glimpse.test.sleepy")
+		return err == nil && st.Running > 0, err
+	})
 	victim.Process.Signal(syscall.SIGKILL)
 	if err := <-errc; !errors.Is(err, pool.ErrNoWorkers) || !strings.Contains(err.Error(), "none left") {
 		t.Fatalf("err = %v, want ErrNoWorkers once the only worker died", err)

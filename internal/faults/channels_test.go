@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/broker"
+	"github.com/glimpse-go/glimpse/internal/gearmantest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -144,11 +145,11 @@ func TestFanoutRestartMidBroadcast(t *testing.T) {
 	// worker waits in that worker's queue.
 	queue := pool.CommandTopic + "_" + ids[stopped.pid()]
 	testenv.Eventually(t, ctx, "the fanout to wait for the stopped worker", func() (bool, error) {
-		fst, err := functionStatus(ctx, addr, "fanout")
+		fst, err := gearmantest.FunctionStatus(ctx, addr, "fanout")
 		if err != nil {
 			return false, err
 		}
-		qst, err := functionStatus(ctx, addr, queue)
+		qst, err := gearmantest.FunctionStatus(ctx, addr, queue)
 		return fst.Running == 1 && qst.Queued >= 1, err
 	})
 	fan.kill(t, ctx)

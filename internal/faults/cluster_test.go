@@ -266,26 +266,6 @@ func workerIDs(ctx context.Context, addr string) (map[int]string, error) {
 	return ids, nil
 }
 
-// functionStatus is gearmand's admin status of one function (zero if the
-// server does not know it).
-func functionStatus(ctx context.Context, addr, function string) (gearman.FunctionStatus, error) {
-	a, err := gearman.DialAdmin(ctx, addr)
-	if err != nil {
-		return gearman.FunctionStatus{}, err
-	}
-	defer a.Close()
-	st, err := a.Status(ctx)
-	if err != nil {
-		return gearman.FunctionStatus{}, err
-	}
-	for _, s := range st {
-		if s.Name == function {
-			return s, nil
-		}
-	}
-	return gearman.FunctionStatus{Name: function}, nil
-}
-
 // pool connects a pool to the cluster; the test's cleanup closes it.
 func (c *Cluster) pool(t *testing.T, opts ...pool.Option) *pool.Pool {
 	t.Helper()

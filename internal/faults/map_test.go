@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glimpse-go/glimpse/internal/gearmantest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -82,7 +83,7 @@ func TestAllWorkersKilledMidMap(t *testing.T) {
 		ids, err := workerIDs(ctx, addr)
 		return err == nil && len(ids) == 0, err
 	})
-	st, err := functionStatus(ctx, addr, pool.GearmanPrefix+square.Name())
+	st, err := gearmantest.FunctionStatus(ctx, addr, pool.GearmanPrefix+square.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func TestJobServerLostForGood(t *testing.T) {
 	m.waitItems(t, ctx, len(items)/4)
 	// Chunks go to both servers (by a hash of their unique id).
 	lost := c.servers[1]
-	st, err := functionStatus(ctx, lost.Addr(), pool.GearmanPrefix+square.Name())
+	st, err := gearmantest.FunctionStatus(ctx, lost.Addr(), pool.GearmanPrefix+square.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +306,7 @@ func testPoisonItemKillsWorker(t *testing.T, gearmandArgs ...string) {
 				drained = true
 			}
 		}
-		st, err := functionStatus(ctx, addr, fn)
+		st, err := gearmantest.FunctionStatus(ctx, addr, fn)
 		runs := readLines(t, poisonLog)
 		return err == nil && st.Queued == 0 && len(runs) >= retries+2 && deaths == len(runs), err
 	})

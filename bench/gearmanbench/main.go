@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/glimpse-go/glimpse/bench/internal/benchenv"
 	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/gearmand"
@@ -76,8 +77,14 @@ func main() {
 		}
 		*jobs = n
 	}
-	counts := parseList("-workers", *workersFlag, 1)
-	concurrencies := parseList("-concurrency", *concurrencyFlag, 0)
+	counts, err := benchenv.ParseList("-workers", *workersFlag, 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	concurrencies, err := benchenv.ParseList("-concurrency", *concurrencyFlag, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
 	if *rounds < 1 {
 		log.Fatalf("-rounds %d: need at least 1", *rounds)
 	}
@@ -160,19 +167,6 @@ func rates(rs []result) []float64 {
 	out := make([]float64, len(rs))
 	for i, r := range rs {
 		out[i] = r.rate
-	}
-	return out
-}
-
-// parseList parses "1,2,3" into numbers of at least min.
-func parseList(name, list string, min int) []int {
-	var out []int
-	for _, f := range strings.Split(list, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < min {
-			log.Fatalf("%s: %q is not a number >= %d", name, f, min)
-		}
-		out = append(out, n)
 	}
 	return out
 }
@@ -347,19 +341,9 @@ func (b *bench) measure(ctx context.Context, fn string, n int, worker func() *ex
 func startWorkers(ctx context.Context, n int, mk func() *exec.Cmd) (func() time.Duration, error) {
 	var cmds []*exec.Cmd
 	stop := func() time.Duration {
-		for _, c := range cmds {
-			c.Process.Signal(syscall.SIGTERM)
-		}
+		benchenv.Terminate(cmds)
 		var cpu time.Duration
 		for _, c := range cmds {
-			done := make(chan struct{})
-			go func() { c.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				c.Process.Kill()
-				<-done
-			}
 			cpu += c.ProcessState.UserTime() + c.ProcessState.SystemTime()
 		}
 		return cpu

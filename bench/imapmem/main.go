@@ -26,7 +26,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -38,7 +37,6 @@ import (
 	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
-	"github.com/glimpse-go/glimpse/internal/gearmand"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -65,8 +63,14 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(row)
 		return
 	}
-	counts := parseList("-items", *sizes, 1)
-	chunks := parseList("-chunksizes", *chunksizes, 0)
+	counts, err := benchenv.ParseList("-items", *sizes, 1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	chunks, err := benchenv.ParseList("-chunksizes", *chunksizes, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
 	if *workers < 1 || *slots < 1 {
 		log.Fatalf("-workers %d -slots %d: need at least 1 of each", *workers, *slots)
 	}
@@ -81,19 +85,6 @@ func main() {
 	}
 }
 
-// parseList parses "1,2,3" into numbers of at least min.
-func parseList(name, list string, min int) []int {
-	var out []int
-	for _, f := range strings.Split(list, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < min {
-			log.Fatalf("%s: %q is not a number >= %d", name, f, min)
-		}
-		out = append(out, n)
-	}
-	return out
-}
-
 func run(ctx context.Context, counts, chunks []int, workers, slots int, bin string) (benchjson.Imap, error) {
 	out := benchjson.Imap{Workers: workers, Slots: slots}
 	self, err := os.Executable()
@@ -105,7 +96,7 @@ func run(ctx context.Context, counts, chunks []int, workers, slots int, bin stri
 		return out, err
 	}
 	defer os.RemoveAll(dir)
-	gd, err := gearmand.Start(ctx, gearmand.Options{Args: []string{"--verbose=ERROR"}, LogFile: filepath.Join(dir, "gearmand.log")})
+	gd, err := benchenv.StartGearmand(ctx, dir)
 	if err != nil {
 		return out, err
 	}

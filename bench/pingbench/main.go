@@ -18,20 +18,17 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/glimpse-go/glimpse/bench/internal/benchenv"
 	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/fanout"
-	"github.com/glimpse-go/glimpse/internal/gearmand"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -66,7 +63,7 @@ func run(ctx context.Context, counts string, pings int, bin string) (benchjson.P
 		return out, err
 	}
 	defer os.RemoveAll(dir)
-	gd, err := gearmand.Start(ctx, gearmand.Options{Args: []string{"--verbose=ERROR"}, LogFile: filepath.Join(dir, "gearmand.log")})
+	gd, err := benchenv.StartGearmand(ctx, dir)
 	if err != nil {
 		return out, err
 	}
@@ -109,28 +106,15 @@ func run(ctx context.Context, counts string, pings int, bin string) (benchjson.P
 	defer z.close()
 
 	fmt.Printf("%-8s %-8s %12s %12s %12s\n", "workers", "via", "median_ms", "p90_ms", "max_ms")
-	var procs []*exec.Cmd
-	defer func() {
-		for _, c := range procs {
-			c.Process.Signal(syscall.SIGTERM)
-		}
-		for _, c := range procs {
-			c.Wait()
-		}
-	}()
-	for _, f := range strings.Split(counts, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return out, fmt.Errorf("-workers: %q is not a positive number", f)
-		}
-		for len(procs) < n {
-			c := exec.Command(bin, "-c", cfgPath, "worker", "-n", "1")
-			c.Stderr = os.Stderr
-			c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-			if err := c.Start(); err != nil {
-				return out, fmt.Errorf("start %s: %w", bin, err)
-			}
-			procs = append(procs, c)
+	ns, err := benchenv.ParseList("-workers", counts, 1)
+	if err != nil {
+		return out, err
+	}
+	ws := benchenv.NewWorkers(bin, cfgPath, 1)
+	defer ws.Stop()
+	for _, n := range ns {
+		if err := ws.Start(n - ws.Len()); err != nil {
+			return out, err
 		}
 		if err := waitAll(ctx, p, n); err != nil {
 			return out, err

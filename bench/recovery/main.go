@@ -44,7 +44,6 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"syscall"
 	"time"
@@ -132,10 +131,7 @@ func run(ctx context.Context, s setup, rounds int, bin string) (benchjson.Recove
 	}
 	defer os.RemoveAll(dir)
 	c := &cluster{setup: s}
-	c.gd, err = gearmand.Start(ctx, gearmand.Options{
-		Args:    []string{"--verbose=ERROR", fmt.Sprintf("--job-retries=%d", jobRetries)},
-		LogFile: filepath.Join(dir, "gearmand.log"),
-	})
+	c.gd, err = benchenv.StartGearmand(ctx, dir, fmt.Sprintf("--job-retries=%d", jobRetries))
 	if err != nil {
 		return out, err
 	}

@@ -12,12 +12,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
+	"github.com/glimpse-go/glimpse/internal/gearmand"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -81,19 +83,7 @@ func (w *Workers) Kill(i int) error {
 // Stop drains every worker (SIGTERM), kills those still running after 5s,
 // and reaps them all.
 func (w *Workers) Stop() {
-	for _, c := range w.procs {
-		c.Process.Signal(syscall.SIGTERM)
-	}
-	for _, c := range w.procs {
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			c.Process.Kill()
-			<-done
-		}
-	}
+	Terminate(w.procs)
 	w.procs = nil
 }
 
@@ -154,4 +144,44 @@ func threadCPU() time.Duration {
 	var ru unix.Rusage
 	unix.Getrusage(unix.RUSAGE_THREAD, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Terminate sends SIGTERM to every started process, kills those still
+// running after 5s, and reaps them all, so their ProcessState is set.
+func Terminate(cmds []*exec.Cmd) {
+	for _, c := range cmds {
+		c.Process.Signal(syscall.SIGTERM)
+	}
+	for _, c := range cmds {
+		done := make(chan struct{})
+		go func() { c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			c.Process.Kill()
+			<-done
+		}
+	}
+}
+
+// StartGearmand starts a quiet gearmand with args added, logging to
+// dir/gearmand.log.
+func StartGearmand(ctx context.Context, dir string, args ...string) (*gearmand.Process, error) {
+	return gearmand.Start(ctx, gearmand.Options{
+		Args:    append([]string{"--verbose=ERROR"}, args...),
+		LogFile: filepath.Join(dir, "gearmand.log"),
+	})
+}
+
+// ParseList parses a flag's "1,2,3" into numbers of at least min.
+func ParseList(name, list string, min int) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < min {
+			return nil, fmt.Errorf("%s: %q is not a number >= %d", name, f, min)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

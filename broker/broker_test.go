@@ -89,13 +89,9 @@ func waitSubscribed(t testing.TB, ctx context.Context, p *Publisher, topic strin
 // eventually polls cond for up to 5s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	testenv.Eventually(t, ctx, what, func() (bool, error) { return cond(), nil })
 }
 
 func recv(t *testing.T, ctx context.Context, s *Subscriber) (string, [][]byte) {

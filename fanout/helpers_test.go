@@ -21,6 +21,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/gearmantest"
+	"github.com/glimpse-go/glimpse/internal/testenv"
 )
 
 // TestMain checks that no goroutine, and no gearmand, postgres or gearman
@@ -66,13 +67,9 @@ const waitFor = 10 * time.Second
 // eventually polls cond until it holds or waitFor passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitFor, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	testenv.Eventually(t, ctx, what, func() (bool, error) { return cond(), nil })
 }
 
 // testConfig has a copy timeout long enough for a loaded machine and no

@@ -530,10 +530,7 @@ func (s *clientServer) run() {
 			s.markTried()
 			sane := s.readLoop(cn)
 			s.detach(cn, attempt)
-			// Only a server that made sense is redialled at once: one
-			// that breaks the protocol, or hangs up without a word, backs
-			// off like an unreachable one instead of making us spin.
-			if sane && !errors.Is(cn.cause(), ErrProtocol) {
+			if redialAtOnce(cn, sane) {
 				attempt = -1
 			}
 		} else {
@@ -622,15 +619,7 @@ func (s *clientServer) detach(cn *conn, failures int) {
 		}
 	}
 	s.mu.Unlock()
-	switch {
-	case errors.Is(cause, ErrClientClosed):
-	case errors.Is(cause, ErrProtocol) && failures == 0:
-		s.c.opts.logger.Warn("gearman: job server broke the protocol; reconnecting", "server", s.addr, "err", cause)
-	case errors.Is(cause, ErrProtocol):
-		s.c.opts.logger.Debug("gearman: job server broke the protocol; reconnecting", "server", s.addr, "err", cause)
-	default:
-		s.c.opts.logger.Info("gearman: disconnected", "server", s.addr, "err", cause)
-	}
+	logDisconnect(s.c.opts.logger, "gearman: disconnected", s.addr, cause, errors.Is(cause, ErrClientClosed), failures)
 }
 
 func (s *clientServer) endLocked(t *Task, result []byte, err error) {

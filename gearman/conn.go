@@ -260,3 +260,27 @@ func logDialFailure(l *slog.Logger, attempt int, args ...any) {
 	}
 	l.Log(context.Background(), level, "gearman: cannot reach job server; retrying", args...)
 }
+
+// redialAtOnce says whether a connection that ended may be dialled again
+// without waiting: only one to a server that made sense (sane: it sent a
+// valid packet). One that broke the protocol, or hung up without a word,
+// backs off like an unreachable server instead of making us spin.
+func redialAtOnce(cn *conn, sane bool) bool {
+	return sane && !errors.Is(cn.cause(), ErrProtocol)
+}
+
+// logDisconnect reports a connection to addr that ended for cause, unless
+// we closed it ourselves. failures is how many connections in a row went
+// wrong before this one: a server that keeps breaking the protocol is
+// reported once at warning level, then at debug level.
+func logDisconnect(l *slog.Logger, msg, addr string, cause error, ours bool, failures int) {
+	switch {
+	case ours:
+	case errors.Is(cause, ErrProtocol) && failures == 0:
+		l.Warn("gearman: job server broke the protocol; reconnecting", "server", addr, "err", cause)
+	case errors.Is(cause, ErrProtocol):
+		l.Debug("gearman: job server broke the protocol; reconnecting", "server", addr, "err", cause)
+	default:
+		l.Info(msg, "server", addr, "err", cause)
+	}
+}

@@ -372,10 +372,7 @@ func (wc *workerConn) run() {
 			sane := wc.readLoop(cn)
 			cancel()
 			wc.detach(cn, attempt)
-			// Only a server that made sense is redialled at once: one
-			// that breaks the protocol, or hangs up without a word, backs
-			// off like an unreachable one instead of making us spin.
-			if sane && !errors.Is(cn.cause(), ErrProtocol) {
+			if redialAtOnce(cn, sane) {
 				attempt = -1
 			}
 		} else {
@@ -424,15 +421,8 @@ func (wc *workerConn) detach(cn *conn, failures int) {
 		wc.w.slots <- struct{}{}
 	}
 	cause := cn.cause()
-	switch {
-	case errors.Is(cause, ErrWorkerClosed) || errors.Is(cause, errConnClosed):
-	case errors.Is(cause, ErrProtocol) && failures == 0:
-		wc.w.opts.logger.Warn("gearman: job server broke the protocol; reconnecting", "server", wc.addr, "err", cause)
-	case errors.Is(cause, ErrProtocol):
-		wc.w.opts.logger.Debug("gearman: job server broke the protocol; reconnecting", "server", wc.addr, "err", cause)
-	default:
-		wc.w.opts.logger.Info("gearman: worker disconnected", "server", wc.addr, "err", cause)
-	}
+	ours := errors.Is(cause, ErrWorkerClosed) || errors.Is(cause, errConnClosed)
+	logDisconnect(wc.w.opts.logger, "gearman: worker disconnected", wc.addr, cause, ours, failures)
 }
 
 // readLoop serves cn until it breaks. It reports whether the job server

@@ -93,12 +93,6 @@ func NewPrefix(tag string) string {
 // prefix. The caller must Close it. If namespaces cannot be made here the
 // error wraps ErrUnsupported.
 func Up(ctx context.Context, prefix string) (*Cluster, error) {
-	if err := checkPrefix(prefix); err != nil {
-		return nil, err
-	}
-	if err := Supported(); err != nil {
-		return nil, err
-	}
 	c, err := newCluster(prefix)
 	if err != nil {
 		return nil, err
@@ -119,12 +113,6 @@ func Up(ctx context.Context, prefix string) (*Cluster, error) {
 // host). Its Close leaves the namespaces alone: they belong to the
 // process that made them.
 func Attach(ctx context.Context, prefix string) (*Cluster, error) {
-	if err := checkPrefix(prefix); err != nil {
-		return nil, err
-	}
-	if err := Supported(); err != nil {
-		return nil, err
-	}
 	c, err := newCluster(prefix)
 	if err != nil {
 		return nil, err
@@ -145,8 +133,13 @@ func checkPrefix(prefix string) error {
 	return nil
 }
 
+// newCluster checks the prefix, then that namespaces can be made here,
+// and finds the script.
 func newCluster(prefix string) (*Cluster, error) {
 	if err := checkPrefix(prefix); err != nil {
+		return nil, err
+	}
+	if err := Supported(); err != nil {
 		return nil, err
 	}
 	script, err := findScript()

@@ -15,11 +15,12 @@ import (
 )
 
 // noBrokerConfig writes glimpse's config with no broker: each frontend URL
-// equal to its backend, on free loopback ports, and fast heartbeats.
-func noBrokerConfig(t *testing.T, jobServer string) (path, cmdURL, logURL string) {
+// equal to its backend, on free ports of host (loopback), and fast
+// heartbeats.
+func noBrokerConfig(t *testing.T, jobServer, host string) (path, cmdURL, logURL string) {
 	t.Helper()
-	cmdURL = "tcp://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	logURL = "tcp://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	cmdURL = "tcp://" + host + ":" + strconv.Itoa(testenv.FreePort(t))
+	logURL = "tcp://" + host + ":" + strconv.Itoa(testenv.FreePort(t))
 	path = writeConfig(t, []string{jobServer},
 		"command_frontend_url = "+cmdURL, "command_backend_url = "+cmdURL,
 		"log_frontend_url = "+logURL, "log_backend_url = "+logURL,
@@ -35,7 +36,7 @@ func noBrokerConfig(t *testing.T, jobServer string) (path, cmdURL, logURL string
 func TestNoBroker(t *testing.T) {
 	ctx := testCtx(t)
 	srv := testenv.Gearmand(t)
-	cfg, _, logURL := noBrokerConfig(t, srv.Addr())
+	cfg, _, logURL := noBrokerConfig(t, srv.Addr(), "127.0.0.1")
 	var workers []*proc
 	var pids []string
 	for range 2 {
@@ -105,19 +106,24 @@ func TestNoBroker(t *testing.T) {
 }
 
 // TestNoBrokerErrors: with no broker, the broker command refuses to run,
-// and a ping that no worker hears says where it listened.
+// and a ping that no worker hears says where it listened. A host name,
+// which ZeroMQ cannot bind, binds its port on every interface, so that
+// ping gets as far as waiting for workers too.
 func TestNoBrokerErrors(t *testing.T) {
-	cfg, cmdURL, _ := noBrokerConfig(t, "127.0.0.1:4730")
+	cfg, cmdURL, _ := noBrokerConfig(t, "127.0.0.1:4730", "127.0.0.1")
 	code, stdout, stderr := runCLI(t, "-c", cfg, "broker")
 	if code != exitUsage || stdout != "" || !strings.Contains(stderr, "[client] command_frontend_url: equals command_backend_url") ||
 		!strings.Contains(stderr, "nothing to forward") {
 		t.Errorf("broker: exit status %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	var out, errOut bytes.Buffer
-	code = run(testCtx(t), []string{"glimpse-cluster", "-c", cfg, "ping", "-via", "zmq", "-t", "1s"}, &out, &errOut, nil)
-	want := "no worker listens on the command channel " + cmdURL + " (no broker: this client bound it"
-	if code != exitFailure || !strings.Contains(errOut.String(), want) {
-		t.Errorf("ping with no worker: exit status %d, stderr %q; want 1 and %q", code, errOut.String(), want)
+	named, namedURL, _ := noBrokerConfig(t, "127.0.0.1:4730", "localhost")
+	for _, c := range []struct{ path, url string }{{cfg, cmdURL}, {named, namedURL}} {
+		var out, errOut bytes.Buffer
+		code = run(testCtx(t), []string{"glimpse-cluster", "-c", c.path, "ping", "-via", "zmq", "-t", "1s"}, &out, &errOut, nil)
+		want := "no worker listens on the command channel " + c.url + " (no broker: this client bound it"
+		if code != exitFailure || !strings.Contains(errOut.String(), want) {
+			t.Errorf("ping with no worker: exit status %d, stderr %q; want 1 and %q", code, errOut.String(), want)
+		}
 	}
 }
 
@@ -129,7 +135,7 @@ func TestNoBrokerErrors(t *testing.T) {
 // "cmd"), so that the test decides when the second one joins.
 func TestNoBrokerLateJoiner(t *testing.T) {
 	ctx := testCtx(t)
-	_, cmdURL, logURL := noBrokerConfig(t, "127.0.0.1:4730")
+	_, cmdURL, logURL := noBrokerConfig(t, "127.0.0.1:4730", "127.0.0.1")
 	cfg := config.Client{JobServers: []string{"127.0.0.1:4730"},
 		CommandFrontendURL: cmdURL, CommandBackendURL: cmdURL, LogFrontendURL: logURL, LogBackendURL: logURL}
 	bctx, cancel := context.WithCancel(ctx)

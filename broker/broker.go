@@ -29,6 +29,11 @@ const DefaultHWM = 100000
 // methods of a closed Publisher or Subscriber return.
 var ErrClosed = errors.New("broker: closed")
 
+// ErrAddrInUse is wrapped by the error of BindPublisher and BindSubscriber
+// when another socket holds the URL's port: with no broker, another
+// client holds the channel.
+var ErrAddrInUse = errors.New("address in use")
+
 const (
 	// controlTimeout bounds the wait for a proxy's answer on its control
 	// socket; it answers in microseconds unless it has died.

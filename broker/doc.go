@@ -17,6 +17,17 @@
 // from subscribers to publishers, which therefore send only what someone
 // wants.
 //
+// # No broker
+//
+// A cluster may run without a broker, as glimpse allows: each [client]
+// frontend URL equals its backend, the client binds them with
+// BindPublisher (commands) and BindSubscriber (logs and replies), and the
+// workers connect to it with NewSubscriber and NewPublisher as they would
+// to a broker. Only one client can bind a URL at a time; the next gets an
+// error wrapping ErrAddrInUse. Workers reconnect by themselves to each new
+// client. Publisher.Subscriptions counts the workers that joined, so that
+// the client can repeat a command for those that joined after it sent it.
+//
 // # Messages
 //
 // A message is a topic frame followed by any number of parts. Subscribers

@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -53,4 +54,48 @@ func Example() {
 	}
 	fmt.Printf("%s %s: %s\n", topic, parts[0], parts[1])
 	// Output: log.w1 info: worker started
+}
+
+// With no broker, a client binds both channels and the workers connect to
+// it: here a worker's command socket joins, the client sees it join
+// (Subscriptions rises by one per worker) and sends it a command.
+func ExampleBindPublisher() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	commands, err := broker.BindPublisher("tcp://127.0.0.1:*") // a free port: see URL
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer commands.Close()
+	replies, err := broker.BindSubscriber("tcp://127.0.0.1:*", "reply.")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer replies.Close()
+
+	worker, err := broker.NewSubscriber(commands.URL(), "cmd")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer worker.Close()
+	if err := commands.WaitSubscribed(ctx, "cmd"); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("workers joined:", commands.Subscriptions("cmd"))
+	if err := commands.Send("cmd", []byte("ping")); err != nil {
+		log.Fatal(err)
+	}
+	_, parts, err := worker.Recv(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("worker got %s\n", parts[0])
+
+	// A second client cannot bind a channel the first one holds.
+	_, err = broker.BindSubscriber(replies.URL())
+	fmt.Println(errors.Is(err, broker.ErrAddrInUse))
+	// Output:
+	// workers joined: 1
+	// worker got ping
+	// true
 }

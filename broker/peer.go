@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"syscall"
 	"time"
@@ -65,6 +66,7 @@ type Publisher struct {
 	sock   *zmq.Socket
 	poller *zmq.Poller
 	subs   map[string]bool // subscribed topic prefixes, as the broker forwarded them
+	joins  map[string]int  // bound only: subscribe messages received, by topic prefix
 	sends  int
 	closed bool
 }
@@ -86,15 +88,86 @@ func NewPublisher(url string, opts ...PublisherOption) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: publisher: %w", err)
 	}
+	return wrapPublisher(url, zctx, sock, false), nil
+}
+
+// BindPublisher is NewPublisher for a cluster with no broker: it binds url
+// itself, and subscribers (workers) connect to it. A TCP port of 0 or "*"
+// binds a free port (see URL). A port another process holds gives an error
+// that wraps ErrAddrInUse.
+//
+// Each subscriber's subscriptions reach it, not only the first of a topic
+// (ZMQ_XPUB_VERBOSE), so Subscriptions counts the subscribers that joined.
+func BindPublisher(url string, opts ...PublisherOption) (*Publisher, error) {
+	o := pubOptions{hwm: DefaultHWM, linger: DefaultLinger}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	zctx, sock, err := listen(url, zmq.XPUB, o.hwm, o.linger, func(s *zmq.Socket) error { return s.SetXpubVerbose(1) })
+	if err != nil {
+		return nil, fmt.Errorf("broker: publisher: %w", err)
+	}
+	return wrapPublisher(lastEndpoint(sock, url), zctx, sock, true), nil
+}
+
+func wrapPublisher(url string, zctx *zmq.Context, sock *zmq.Socket, bound bool) *Publisher {
 	p := &Publisher{url: url, zctx: zctx, sock: sock, poller: zmq.NewPoller(), subs: map[string]bool{}}
+	if bound {
+		// Counted only here: a worker's Publisher lives for months and
+		// sees a new reply topic per command.
+		p.joins = map[string]int{}
+	}
 	p.poller.Add(sock, zmq.POLLIN)
-	return p, nil
+	return p
 }
 
 // dial makes a socket of its own context connected to url. A context per
 // peer lets Close wait for the socket's linger alone (zmq_ctx_term is what
 // waits), and keeps a peer's I/O thread its own.
 func dial(url string, t zmq.Type, hwm int, linger time.Duration, setup ...func(*zmq.Socket) error) (*zmq.Context, *zmq.Socket, error) {
+	return openPeer(url, t, hwm, linger, func(s *zmq.Socket) error {
+		if err := s.Connect(url); err != nil {
+			return fmt.Errorf("connect to %s: %w", url, err)
+		}
+		return nil
+	}, setup...)
+}
+
+// listen is dial for a peer that binds url instead.
+func listen(url string, t zmq.Type, hwm int, linger time.Duration, setup ...func(*zmq.Socket) error) (*zmq.Context, *zmq.Socket, error) {
+	return openPeer(url, t, hwm, linger, func(s *zmq.Socket) error {
+		if ipcHeld(url) {
+			return fmt.Errorf("bind %s: %w", url, ErrAddrInUse)
+		}
+		err := s.Bind(url)
+		if zmq.AsErrno(err) == zmq.Errno(syscall.EADDRINUSE) {
+			return fmt.Errorf("bind %s: %w", url, ErrAddrInUse)
+		}
+		if err != nil {
+			return fmt.Errorf("bind %s: %w", url, err)
+		}
+		return nil
+	}, setup...)
+}
+
+// ipcHeld reports whether a process listens at an ipc:// URL. ZeroMQ's
+// bind removes the socket file it finds there, which would silently take
+// the channel from the client holding it instead of failing as a bound TCP
+// port does.
+func ipcHeld(url string) bool {
+	path, ok := strings.CutPrefix(url, "ipc://")
+	if !ok {
+		return false
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func openPeer(url string, t zmq.Type, hwm int, linger time.Duration, attach func(*zmq.Socket) error, setup ...func(*zmq.Socket) error) (*zmq.Context, *zmq.Socket, error) {
 	if hwm < 0 {
 		return nil, nil, fmt.Errorf("high-water mark %d: must be 0 (no limit) or more", hwm)
 	}
@@ -111,9 +184,7 @@ func dial(url string, t zmq.Type, hwm int, linger time.Duration, setup ...func(*
 			}
 		}
 		if err == nil {
-			if err = sock.Connect(url); err != nil {
-				err = fmt.Errorf("connect to %s: %w", url, err)
-			}
+			err = attach(sock)
 		}
 		if err != nil {
 			sock.Close()
@@ -125,6 +196,20 @@ func dial(url string, t zmq.Type, hwm int, linger time.Duration, setup ...func(*
 	}
 	return zctx, sock, nil
 }
+
+// lastEndpoint is the endpoint a socket bound, which tells the port chosen
+// for port 0 or "*"; url if ZeroMQ cannot say.
+func lastEndpoint(s *zmq.Socket, url string) string {
+	if ep, err := s.GetLastEndpoint(); err == nil && ep != "" {
+		return ep
+	}
+	return url
+}
+
+// URL is the URL the Publisher connected to, or for one made by
+// BindPublisher the endpoint it bound, as ZeroMQ reports it (with the port
+// chosen for port 0 or "*").
+func (p *Publisher) URL() string { return p.url }
 
 // Send publishes a message: topic, then parts. It does not wait: a message
 // nobody is subscribed to, or that does not fit under the high-water mark,
@@ -206,6 +291,32 @@ func (p *Publisher) subscribed(topic string) bool {
 	return false
 }
 
+// Subscriptions returns how many subscriptions matching topic have reached
+// a Publisher made by BindPublisher since it was made: one per subscriber
+// that joined (one that reconnects counts again), so a rise means a new
+// subscriber, to which what was sent before it joined never went. A
+// Publisher connected to a broker, which forwards a topic once however
+// many subscribe to it, cannot count them: it returns 1 while subscribed
+// (see Subscribed), else 0.
+func (p *Publisher) Subscriptions(topic string) int {
+	if p.drain() != nil {
+		return 0
+	}
+	if p.joins == nil {
+		if p.subscribed(topic) {
+			return 1
+		}
+		return 0
+	}
+	n := 0
+	for s, c := range p.joins {
+		if strings.HasPrefix(topic, s) {
+			n += c
+		}
+	}
+	return n
+}
+
 // drain reads the subscribe (1, topic) and unsubscribe (0, topic) messages
 // the XPUB has queued.
 func (p *Publisher) drain() error {
@@ -226,6 +337,9 @@ func (p *Publisher) drain() error {
 		switch msg[0] {
 		case 1:
 			p.subs[string(msg[1:])] = true
+			if p.joins != nil {
+				p.joins[string(msg[1:])]++
+			}
 		case 0:
 			delete(p.subs, string(msg[1:]))
 		}
@@ -288,6 +402,23 @@ func NewSubscriber(url string, topics ...string) (*Subscriber, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: subscriber: %w", err)
 	}
+	return wrapSubscriber(url, zctx, sock, topics)
+}
+
+// BindSubscriber is NewSubscriber for a cluster with no broker: it binds
+// url itself, and publishers (workers) connect to it and receive its
+// subscriptions when they do. A TCP port of 0 or "*" binds a free port
+// (see URL). A port another process holds gives an error that wraps
+// ErrAddrInUse.
+func BindSubscriber(url string, topics ...string) (*Subscriber, error) {
+	zctx, sock, err := listen(url, zmq.SUB, DefaultHWM, 0)
+	if err != nil {
+		return nil, fmt.Errorf("broker: subscriber: %w", err)
+	}
+	return wrapSubscriber(lastEndpoint(sock, url), zctx, sock, topics)
+}
+
+func wrapSubscriber(url string, zctx *zmq.Context, sock *zmq.Socket, topics []string) (*Subscriber, error) {
 	s := &Subscriber{url: url, zctx: zctx, sock: sock, poller: zmq.NewPoller()}
 	s.poller.Add(sock, zmq.POLLIN)
 	for _, t := range topics {
@@ -298,6 +429,11 @@ func NewSubscriber(url string, topics ...string) (*Subscriber, error) {
 	}
 	return s, nil
 }
+
+// URL is the URL the Subscriber connected to, or for one made by
+// BindSubscriber the endpoint it bound (with the port chosen for port 0
+// or "*").
+func (s *Subscriber) URL() string { return s.url }
 
 // Subscribe adds a topic prefix; "" matches every message.
 func (s *Subscriber) Subscribe(topic string) error {

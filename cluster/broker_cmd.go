@@ -52,6 +52,11 @@ func runBroker(ctx context.Context, e *env, c *command, args []string) int {
 	if err != nil {
 		return e.configError(c, err)
 	}
+	if file.Client.Direct() {
+		return e.configError(c, &config.Error{File: file.Path, Section: "client", Key: "command_frontend_url", Err: errors.New(
+			"equals command_backend_url, and log_frontend_url equals log_backend_url: this cluster has no broker " +
+				"(the client binds these URLs and the workers connect to it), so there is nothing to forward")})
+	}
 	if !file.HasServer() {
 		return e.configError(c, &config.Error{File: file.Path, Section: "server", Err: errors.New(
 			"missing: the broker binds the URLs of [server]: command_frontend_url, command_backend_url, " +

@@ -24,9 +24,11 @@ const (
 )
 
 // replyWait bounds how long a worker holds a reply until the asking
-// client's subscription has reached it through the broker (it subscribes
-// before it sends, so this is normally no wait at all).
-const replyWait = 200 * time.Millisecond
+// client's subscription has reached it. Through a broker the client
+// subscribes before it sends, so this is normally no wait at all; with no
+// broker the client has just bound the log channel, and this worker's
+// connection to it may still be one reconnect interval (100-200ms) away.
+const replyWait = time.Second
 
 // outMsg is one message for the log channel.
 type outMsg struct {
@@ -35,9 +37,13 @@ type outMsg struct {
 	waitTopic bool // wait (up to replyWait) for a subscriber of topic
 }
 
-// channels connects a worker to the broker: it takes commands from the
-// command channel and publishes its log records, heartbeats and command
-// replies on the log channel. Each ZeroMQ socket belongs to one goroutine.
+// channels connects a worker to the broker, or with no broker
+// (config.Client.Direct) to the client, which binds the same URLs: it takes
+// commands from the command channel and publishes its log records,
+// heartbeats and command replies on the log channel. A worker never binds:
+// its sockets connect, and reconnect by themselves whenever a broker or a
+// client goes away and another binds. Each ZeroMQ socket belongs to one
+// goroutine.
 type channels struct {
 	w   *Worker
 	cfg config.Client
@@ -52,13 +58,15 @@ func newChannels(w *Worker, cfg config.Client) *channels {
 
 // run serves both channels until ctx ends.
 func (ch *channels) run(ctx context.Context, heartbeat time.Duration) {
+	listened := make(chan struct{})
 	ch.wg.Add(2)
 	go func() {
 		defer ch.wg.Done()
-		ch.publish(ctx, heartbeat)
+		ch.publish(ctx, heartbeat, listened)
 	}()
 	go func() {
 		defer ch.wg.Done()
+		defer close(listened)
 		ch.listen(ctx)
 	}()
 	ch.wg.Wait()
@@ -73,7 +81,10 @@ func (ch *channels) send(m outMsg) {
 	}
 }
 
-func (ch *channels) publish(ctx context.Context, heartbeat time.Duration) {
+// publish serves the log channel until ctx ends; then, once listen has
+// returned (it may be queueing the reply to the quit that stopped the
+// worker), it flushes what is queued.
+func (ch *channels) publish(ctx context.Context, heartbeat time.Duration, listened <-chan struct{}) {
 	pub, err := broker.NewPublisher(ch.cfg.LogFrontendURL)
 	if err != nil {
 		ch.w.log.Error("log channel: cannot publish; logs and replies stay local", "err", err)
@@ -91,18 +102,44 @@ func (ch *channels) publish(ctx context.Context, heartbeat time.Duration) {
 	for {
 		select {
 		case <-ctx.Done():
+			<-listened
+			ch.flush(pub)
 			return
 		case <-tick.C:
 			beat()
 		case m := <-ch.out:
-			if m.waitTopic {
-				wctx, cancel := context.WithTimeout(ctx, replyWait)
-				pub.WaitSubscribed(wctx, m.topic)
-				cancel()
-			}
-			pub.Send(m.topic, m.data)
+			// Not cut short by ctx: the reply to a quit is sent while
+			// the worker stops.
+			wctx, cancel := context.WithTimeout(context.Background(), replyWait)
+			deliver(wctx, pub, m)
+			cancel()
 		}
 	}
+}
+
+// flush sends what was queued when the worker stopped, the reply to the
+// quit that stopped it among it: with no broker the client may only now be
+// reconnected to. It gives up after replyWait in all.
+func (ch *channels) flush(pub *broker.Publisher) {
+	ctx, cancel := context.WithTimeout(context.Background(), replyWait)
+	defer cancel()
+	for ctx.Err() == nil {
+		select {
+		case m := <-ch.out:
+			deliver(ctx, pub, m)
+		default:
+			return
+		}
+	}
+}
+
+// deliver publishes m, first waiting (until ctx ends) for a subscriber
+// if m asks for one.
+func deliver(ctx context.Context, pub *broker.Publisher, m outMsg) {
+	if m.waitTopic {
+		pub.WaitSubscribed(ctx, m.topic)
+	}
+	pub.Send(m.topic, m.data)
 }
 
 func (ch *channels) listen(ctx context.Context) {

@@ -26,7 +26,9 @@
 // broker in its config it also takes the same commands from the command
 // channel and publishes its log records, a heartbeat with its stats, and
 // its replies on the log channel. A command carries an id (obeyed once,
-// whichever way it came) and an expiry (a late worker ignores it).
+// whichever way it came) and an expiry (a late worker ignores it). With no
+// broker (config.Client.Direct, glimpse's shape) the client binds the two
+// channels and the workers connect to it; one client at a time.
 //
 // # Local cluster
 //

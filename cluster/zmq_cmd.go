@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -24,9 +23,14 @@ import (
 // is going to answer has (the channel has no list of workers to count).
 const replyQuiet = 250 * time.Millisecond
 
-// broadcastZMQ sends cmd on the broker's command channel and collects the
-// replies that come back on the log channel. It works while gearmand is
-// down, but it cannot know which workers missed the command.
+// joinPoll is how often a broadcast over the command channel looks for
+// workers that joined since it sent the command.
+const joinPoll = 50 * time.Millisecond
+
+// broadcastZMQ sends cmd on the command channel and collects the replies
+// that come back on the log channel: through the broker, or with no broker
+// (config.Client.Direct) on channels this client binds. It works while
+// gearmand is down, but it cannot know which workers missed the command.
 func broadcastZMQ(ctx context.Context, cfg config.Client, cmd pool.Command) ([]pool.Reply, error) {
 	if !cfg.HasBroker() {
 		return nil, errors.New("the config has no broker URLs ([client] command_frontend_url and the others)")
@@ -36,42 +40,14 @@ func broadcastZMQ(ctx context.Context, cfg config.Client, cmd pool.Command) ([]p
 		return nil, err
 	}
 	// Subscribe to the replies before sending, so that none is missed.
-	sub, err := broker.NewSubscriber(cfg.LogBackendURL, topicReply+cmd.ID)
+	cp, err := openClientPeers(cfg, topicReply+cmd.ID)
 	if err != nil {
 		return nil, err
 	}
-	defer sub.Close()
-	pub, err := broker.NewPublisher(cfg.CommandFrontendURL)
+	defer cp.Close()
+	byWorker, err := cp.collect(ctx, cmd.ID, data)
 	if err != nil {
 		return nil, err
-	}
-	defer pub.Close()
-	if err := pub.WaitSubscribed(ctx, topicCommand); err != nil {
-		return nil, fmt.Errorf("no worker listens on the command channel %s: %w", cfg.CommandFrontendURL, err)
-	}
-	if err := pub.Send(topicCommand, data); err != nil {
-		return nil, err
-	}
-	byWorker := map[string]pool.Reply{}
-	for {
-		rctx := ctx
-		var cancel context.CancelFunc = func() {}
-		if len(byWorker) > 0 {
-			rctx, cancel = context.WithTimeout(ctx, replyQuiet)
-		}
-		_, parts, err := sub.Recv(rctx)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-				break
-			}
-			return nil, err
-		}
-		var r pool.Reply
-		if len(parts) != 1 || json.Unmarshal(parts[0], &r) != nil || r.Command != cmd.ID {
-			continue
-		}
-		byWorker[r.Worker] = r
 	}
 	replies := make([]pool.Reply, 0, len(byWorker))
 	for _, r := range byWorker {
@@ -79,6 +55,49 @@ func broadcastZMQ(ctx context.Context, cfg config.Client, cmd pool.Command) ([]p
 	}
 	slices.SortFunc(replies, func(a, b pool.Reply) int { return cmp.Compare(a.Worker, b.Worker) })
 	return replies, nil
+}
+
+// collect sends the command once a worker's subscription has arrived, and
+// again whenever another arrives: a publisher drops what it sends before a
+// subscriber joins, workers join one by one when a client with no broker
+// has just bound, and a worker obeys a command id once. It returns the
+// replies once replyQuiet has passed since the last reply or send (and,
+// with no broker, the settle time), or when ctx ends.
+func (cp *clientPeers) collect(ctx context.Context, id string, data []byte) (map[string]pool.Reply, error) {
+	byWorker := map[string]pool.Reply{}
+	sent := 0 // command subscriptions seen at the last send
+	var last time.Time
+	for {
+		if n := cp.pub.Subscriptions(topicCommand); n > sent {
+			if err := cp.pub.Send(topicCommand, data); err != nil {
+				return nil, err
+			}
+			sent, last = n, time.Now()
+		}
+		done := len(byWorker) > 0 && !time.Now().Before(last.Add(replyQuiet)) && !time.Now().Before(cp.settle)
+		if done || ctx.Err() != nil {
+			break
+		}
+		rctx, cancel := context.WithTimeout(ctx, joinPoll)
+		_, parts, err := cp.sub.Recv(rctx)
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				continue
+			}
+			return nil, err
+		}
+		var r pool.Reply
+		if len(parts) != 1 || json.Unmarshal(parts[0], &r) != nil || r.Command != id {
+			continue
+		}
+		byWorker[r.Worker] = r
+		last = time.Now()
+	}
+	if sent == 0 {
+		return nil, fmt.Errorf("no worker listens on the command channel %s%s: %w", cp.url, cp.hint(), context.Cause(ctx))
+	}
+	return byWorker, nil
 }
 
 var logsCommand = &command{
@@ -123,7 +142,7 @@ func runLogs(ctx context.Context, e *env, c *command, args []string) int {
 	if *beats {
 		topics = append(topics, topicHeartbeat)
 	}
-	sub, err := broker.NewSubscriber(file.Client.LogBackendURL, topics...)
+	sub, err := logSubscriber(file.Client, topics...)
 	if err != nil {
 		return e.failure(c, err)
 	}

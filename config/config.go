@@ -222,6 +222,11 @@ func (p *parser) parse(raw *ini.File) {
 			p.fail(name, "", errors.New(msg))
 		}
 	}
+	if hasClient && p.file.Client.Direct() && !p.file.Server.IsZero() {
+		p.fail(secServer, "", errors.New("no broker runs with these [client] URLs (command_frontend_url = command_backend_url "+
+			"and log_frontend_url = log_backend_url: the client binds them, workers connect): "+
+			"remove [server], or give [client] the broker's four URLs"))
+	}
 	if !hasClient {
 		// Every program, the broker included, runs in a cluster whose job
 		// servers it may need to reach; requiring them keeps one rule and
@@ -302,7 +307,7 @@ func (p *parser) client(v map[string]string) {
 	} else if !p.given[secClient+"."+keyJobServers] {
 		p.fail(secClient, keyJobServers, errors.New("missing: name at least one Gearman job server, host:port[,host2:port]"))
 	}
-	p.errs = append(p.errs, checkURLs(secClient, c.urls(), false)...)
+	p.errs = append(p.errs, checkClientURLs(*c)...)
 }
 
 func (p *parser) server(v map[string]string) {

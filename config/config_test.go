@@ -210,6 +210,15 @@ func TestErrors(t *testing.T) {
 		{"tcp bad port", client + strings.Replace(urls, "tcp://b:4", "tcp://b:x", 1), "client", "log_backend_url", `port "x" is not 1-65535`},
 		{"empty ipc", client + strings.Replace(urls, "tcp://b:4", "ipc://", 1), "client", "log_backend_url", "empty ipc address"},
 		{"empty inproc", client + strings.Replace(urls, "tcp://b:4", "inproc://", 1), "client", "log_backend_url", "empty inproc address"},
+		{"half broker: command pair equal", client + strings.Replace(urls, "tcp://b:2", "tcp://b:1", 1), "client", "command_backend_url",
+			"same URL as command_frontend_url, but log_frontend_url and log_backend_url differ"},
+		{"half broker: log pair equal", client + strings.Replace(urls, "tcp://b:4", "tcp://b:3", 1), "client", "log_backend_url",
+			"same URL as log_frontend_url, but command_frontend_url and command_backend_url differ"},
+		{"broker URL twice", client + strings.Replace(urls, "tcp://b:3", "tcp://b:1", 1), "client", "log_frontend_url", "same URL as command_frontend_url"},
+		{"no broker, one URL for both channels", client + direct("tcp://c:9", "tcp://c:9"), "client", "log_frontend_url", "the command and log channels need a URL each"},
+		{"no broker over inproc", client + direct("tcp://c:9", "inproc://l"), "client", "command_frontend_url", "inproc endpoints are private"},
+		{"no broker, yet [server]", client + direct("tcp://c:9", "tcp://c:10") + "[server]\n" + strings.ReplaceAll(urls, "tcp://b:", "tcp://*:"), "server", "",
+			"no broker runs with these [client] URLs"},
 		{"server URLs partial", client + "[server]\nlog_backend_url = tcp://*:9\n", "server", "command_frontend_url", "all or none"},
 		{"server bad port", client + "[server]\n" + strings.Replace(urls, "tcp://b:1", "tcp://*:0", 1), "server", "command_frontend_url", `port "0"`},
 		{"server wildcard port", client + "[server]\n" + strings.Replace(urls, "tcp://b:1", "tcp://*:*", 1), "server", "command_frontend_url", `port "*"`},
@@ -527,6 +536,38 @@ func TestClientValidate(t *testing.T) {
 		if !strings.HasPrefix(e.Error(), "[client] "+tc.key+": ") || !strings.Contains(e.Error(), tc.msg) {
 			t.Errorf("%s: %v", tc.name, e)
 		}
+	}
+}
+
+// direct is [client]'s URLs for a cluster with no broker: each frontend
+// equal to its backend.
+func direct(cmd, log string) string {
+	return "command_frontend_url = " + cmd + "\ncommand_backend_url = " + cmd +
+		"\nlog_frontend_url = " + log + "\nlog_backend_url = " + log + "\n"
+}
+
+// TestDirect: glimpse's shape with no broker, where the client talks to
+// the workers directly, is valid, and Direct tells it from a broker's.
+func TestDirect(t *testing.T) {
+	f, err := Parse("config.ini", []byte("[client]\njob_server_url = a\n"+direct("tcp://client.example:9000", "ipc:///run/glimpse-log")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Client.Direct() || !f.Client.HasBroker() || f.HasServer() {
+		t.Errorf("Direct %v, HasBroker %v, HasServer %v; want true, true, false", f.Client.Direct(), f.Client.HasBroker(), f.HasServer())
+	}
+	if err := f.Client.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	broker := Client{JobServers: []string{"a:1"}, CommandFrontendURL: "tcp://b:1", CommandBackendURL: "tcp://b:2",
+		LogFrontendURL: "tcp://b:3", LogBackendURL: "tcp://b:4"}
+	if broker.Direct() || (Client{JobServers: []string{"a:1"}}).Direct() {
+		t.Error("Direct is true for a broker's URLs or for none")
+	}
+	half := broker
+	half.LogBackendURL = half.LogFrontendURL
+	if e := findError(half.Validate(), "client", "log_backend_url"); e == nil || !strings.Contains(e.Error(), "with no broker each frontend equals its backend") {
+		t.Errorf("half-broker Client built in code: %v", half.Validate())
 	}
 }
 

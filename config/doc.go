@@ -26,6 +26,11 @@
 //     or client with only some channels is a half-configured cluster. Each
 //     is tcp://host:port, ipc://path or inproc://name; the host "*" (every
 //     interface) only in [server].
+//   - [client]'s four URLs differ (a broker forwards between them), or each
+//     frontend equals its backend: glimpse's cluster with no broker, where
+//     the client binds them and the workers connect ([Client.Direct]); then
+//     the two channels differ, are not inproc, and [server] is absent. One
+//     pair equal and the other not is an error.
 //   - Durations are Go durations (30s, 5m, 1h30m) and positive; slots is 0
 //     (one per CPU) or more; function names are 1-200 of ASCII letters,
 //     digits, '.', '_', '-' and ':'; log_level is debug, info, warn or error.

@@ -53,3 +53,27 @@ heartbeat_interval = 5
 	// config.ini:4: [worker] heartbeat_interval: "5": not a duration (write e.g. 30s, 5m, 1h30m)
 	// first: line 2, [client] job_server_url
 }
+
+// glimpse's shape with no broker: each frontend equals its backend, so the
+// client binds them and the workers connect to it. Only one pair equal is
+// an error.
+func ExampleClient_Direct() {
+	f, err := config.Parse("config.ini", []byte(`[client]
+job_server_url = gearman1
+command_frontend_url = tcp://client.example.com:9000
+command_backend_url  = tcp://client.example.com:9000
+log_frontend_url     = tcp://client.example.com:9001
+log_backend_url      = tcp://client.example.com:9001
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(f.Client.Direct())
+	half := f.Client
+	half.LogBackendURL = "tcp://client.example.com:9002"
+	fmt.Println(half.Validate())
+	// Output:
+	// true
+	// [client] command_backend_url: same URL as command_frontend_url, but log_frontend_url and log_backend_url differ: with a broker the four URLs differ; with no broker each frontend equals its backend (the client binds them, workers connect)
+}

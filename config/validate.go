@@ -44,16 +44,19 @@ const maxFunctionName = 200
 // Validate checks a Client built in code with the rules Load applies to a
 // file: at least one job server, each "host:port" (the port is not
 // optional here: Load fills in 4730, code should too), no duplicates, and
-// the four broker URLs either all set or all empty.
+// the four broker URLs either all set or all empty, in one of two shapes:
+// four different URLs (a broker), or each frontend equal to its backend
+// (no broker: see Direct).
 func (c Client) Validate() error {
 	_, errs := checkJobServers(c.JobServers, false)
-	errs = append(errs, checkURLs(secClient, c.urls(), false)...)
+	errs = append(errs, checkClientURLs(c)...)
 	return join(errs)
 }
 
 // HasBroker reports whether the broker URLs are set, that is whether
-// commands and logs can flow between clients and workers. A cluster
-// without a broker still runs maps.
+// commands and logs can flow between clients and workers: through a
+// broker, or directly when the URLs say so (see Direct). A cluster
+// without them still runs maps.
 func (c Client) HasBroker() bool {
 	for _, u := range c.urls() {
 		if u.value != "" {
@@ -61,6 +64,16 @@ func (c Client) HasBroker() bool {
 		}
 	}
 	return false
+}
+
+// Direct reports whether the client talks to the workers with no broker
+// between them, the shape glimpse documents: command_frontend_url equals
+// command_backend_url and log_frontend_url equals log_backend_url (and
+// they are set). The client then binds both URLs and the workers connect
+// to them, so one client at a time can use the channels.
+func (c Client) Direct() bool {
+	return c.CommandFrontendURL != "" && c.LogFrontendURL != "" &&
+		c.CommandFrontendURL == c.CommandBackendURL && c.LogFrontendURL == c.LogBackendURL
 }
 
 // Validate checks a Server built in code: the four URLs all set or all
@@ -233,6 +246,58 @@ func checkURLs(section string, urls []namedURL, bind bool) []*Error {
 			errs = append(errs, &Error{Section: section, Key: k,
 				Err: fmt.Errorf("missing: %s is set, and the four broker URLs go together (all or none)", set[0])})
 		}
+	}
+	return errs
+}
+
+// checkClientURLs applies checkURLs and the shape rule of [client]: a
+// broker's four different URLs, or glimpse's no-broker shape where each
+// frontend equals its backend. Anything in between names a channel that
+// would never connect: with one pair equal, nobody binds that URL.
+func checkClientURLs(c Client) []*Error {
+	errs := checkURLs(secClient, c.urls(), false)
+	if len(errs) > 0 || !c.HasBroker() {
+		return errs
+	}
+	add := func(key string, err error) {
+		errs = append(errs, &Error{Section: secClient, Key: key, Err: err})
+	}
+	cmdEq, logEq := c.CommandFrontendURL == c.CommandBackendURL, c.LogFrontendURL == c.LogBackendURL
+	switch {
+	case cmdEq != logEq:
+		key, pair, other := keyCommandBackend, keyCommandFrontend, "log_frontend_url and log_backend_url differ"
+		if logEq {
+			key, pair, other = keyLogBackend, keyLogFrontend, "command_frontend_url and command_backend_url differ"
+		}
+		add(key, fmt.Errorf("same URL as %s, but %s: with a broker the four URLs differ; "+
+			"with no broker each frontend equals its backend (the client binds them, workers connect)", pair, other))
+	case cmdEq:
+		if c.CommandFrontendURL == c.LogFrontendURL {
+			add(keyLogFrontend, fmt.Errorf("same URL as %s: the command and log channels need a URL each", keyCommandFrontend))
+		}
+		for _, u := range []string{c.CommandFrontendURL, c.LogFrontendURL} {
+			if strings.HasPrefix(u, "inproc://") {
+				add(keyCommandFrontend, fmt.Errorf("%q: with no broker the client binds its URLs for worker processes to connect to; "+
+					"inproc endpoints are private to one ZeroMQ context: use tcp:// or ipc://", u))
+				break
+			}
+		}
+	default:
+		errs = append(errs, checkDistinct(secClient, c.urls())...)
+	}
+	return errs
+}
+
+// checkDistinct reports a URL given to two of a broker's channel ends.
+func checkDistinct(section string, urls []namedURL) []*Error {
+	var errs []*Error
+	first := map[string]string{}
+	for _, u := range urls {
+		if k, dup := first[u.value]; dup {
+			errs = append(errs, &Error{Section: section, Key: u.key, Err: fmt.Errorf("same URL as %s: each of the four needs its own", k)})
+			continue
+		}
+		first[u.value] = u.key
 	}
 	return errs
 }

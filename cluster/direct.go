@@ -1,0 +1,112 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/glimpse-go/glimpse/broker"
+	"github.com/glimpse-go/glimpse/config"
+)
+
+// With no broker (config.Client.Direct: each frontend URL equals its
+// backend, as in glimpse's "the client communicates directly with worker
+// nodes"), the client binds both channels and the workers connect to it,
+// exactly as they would connect to a broker. Workers retry a refused
+// connection every 100-200ms (ZeroMQ's reconnect interval plus jitter), so
+// they find each new client soon after it binds, and one that goes away
+// costs them nothing.
+
+// directSettle is how long after binding a client with no broker keeps
+// collecting replies at least: by then every live worker has connected
+// (within one reconnect interval) and answered.
+const directSettle = 500 * time.Millisecond
+
+// clientPeers are a client's ends of the two channels.
+type clientPeers struct {
+	url    string             // the command channel's, as configured
+	pub    *broker.Publisher  // commands
+	sub    *broker.Subscriber // replies (or logs)
+	settle time.Time          // with no broker: workers may still be joining until then
+}
+
+// openClientPeers subscribes to topics on the log channel, then opens the
+// command channel: connected to the broker, or bound with no broker. The
+// log channel comes first, so that with no broker the workers' log
+// connections have a head start on the commands they will answer.
+func openClientPeers(cfg config.Client, topics ...string) (*clientPeers, error) {
+	sub, err := logSubscriber(cfg, topics...)
+	if err != nil {
+		return nil, err
+	}
+	cp := &clientPeers{url: cfg.CommandFrontendURL, sub: sub}
+	if cfg.Direct() {
+		cp.pub, err = broker.BindPublisher(bindURL(cfg.CommandFrontendURL))
+		cp.settle = time.Now().Add(directSettle)
+		err = bindError("command", cfg.CommandFrontendURL, err)
+	} else {
+		cp.pub, err = broker.NewPublisher(cfg.CommandFrontendURL)
+	}
+	if err != nil {
+		sub.Close()
+		return nil, err
+	}
+	return cp, nil
+}
+
+// hint says where to look when no worker listens.
+func (cp *clientPeers) hint() string {
+	if cp.settle.IsZero() {
+		return ""
+	}
+	return " (no broker: this client bound it; the workers' config must name the same URLs)"
+}
+
+func (cp *clientPeers) Close() {
+	cp.pub.Close()
+	cp.sub.Close()
+}
+
+// logSubscriber subscribes to topics on the log channel: at the broker's
+// log_backend_url, or with no broker at the URL the workers publish to,
+// bound here.
+func logSubscriber(cfg config.Client, topics ...string) (*broker.Subscriber, error) {
+	if !cfg.Direct() {
+		return broker.NewSubscriber(cfg.LogBackendURL, topics...)
+	}
+	sub, err := broker.BindSubscriber(bindURL(cfg.LogBackendURL), topics...)
+	return sub, bindError("log", cfg.LogBackendURL, err)
+}
+
+// bindURL is what a client with no broker binds for url. ZeroMQ binds IP
+// addresses and interface names, not host names; a host name in the
+// config is this machine's as the workers know it, which may resolve to
+// another address here (Debian maps its own name to 127.0.1.1), so the
+// client binds that port on every interface.
+func bindURL(url string) string {
+	rest, ok := strings.CutPrefix(url, "tcp://")
+	if !ok {
+		return url // ipc://path binds as it connects
+	}
+	host, port, err := net.SplitHostPort(rest)
+	if err != nil || net.ParseIP(host) != nil {
+		return url
+	}
+	return "tcp://*:" + port
+}
+
+// bindError explains a failed bind of a client with no broker; nil stays
+// nil.
+func bindError(channel, url string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, broker.ErrAddrInUse):
+		return fmt.Errorf("%w: another client holds the %s channel at %s: with no broker one client at a time "+
+			"(logs, ping/quit/restart/stats -via zmq) binds the channels", broker.ErrAddrInUse, channel, url)
+	default:
+		return fmt.Errorf("%s channel: with no broker this client binds %s itself, so it must name this machine: %w", channel, url, err)
+	}
+}

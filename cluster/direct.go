@@ -84,15 +84,19 @@ func logSubscriber(cfg config.Client, topics ...string) (*broker.Subscriber, err
 // addresses and interface names, not host names; a host name in the
 // config is this machine's as the workers know it, which may resolve to
 // another address here (Debian maps its own name to 127.0.1.1), so the
-// client binds that port on every interface.
+// client binds that port on every interface; "localhost" stays on
+// loopback, where every worker that can reach it is.
 func bindURL(url string) string {
 	rest, ok := strings.CutPrefix(url, "tcp://")
 	if !ok {
 		return url // ipc://path binds as it connects
 	}
 	host, port, err := net.SplitHostPort(rest)
-	if err != nil || net.ParseIP(host) != nil {
+	switch {
+	case err != nil || net.ParseIP(host) != nil:
 		return url
+	case strings.EqualFold(host, "localhost"):
+		return "tcp://127.0.0.1:" + port
 	}
 	return "tcp://*:" + port
 }

@@ -168,3 +168,20 @@ func TestNoBrokerLateJoiner(t *testing.T) {
 		t.Errorf("broadcastZMQ = %v, %v; want no replies and no error", r.replies, r.err)
 	}
 }
+
+// A client with no broker binds what it can: IPs and ipc paths as written,
+// localhost on loopback only, any other host name on every interface.
+func TestBindURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"tcp://127.0.0.1:9000":  "tcp://127.0.0.1:9000",
+		"tcp://[::1]:9000":      "tcp://[::1]:9000",
+		"tcp://localhost:9000":  "tcp://127.0.0.1:9000",
+		"tcp://LocalHost:9000":  "tcp://127.0.0.1:9000",
+		"tcp://gear1.lan:9000":  "tcp://*:9000",
+		"ipc:///tmp/glimpse.sk": "ipc:///tmp/glimpse.sk",
+	} {
+		if got := bindURL(in); got != want {
+			t.Errorf("bindURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -3,10 +3,13 @@ package pool
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
@@ -21,12 +24,24 @@ const GearmanPrefix = "glimpse."
 // its own compiled copy; register functions in a package that both the
 // client program and the worker binary import.
 type Func[In, Out any] struct {
-	name string
-	fn   func(context.Context, In) (Out, error)
+	name   string
+	fn     func(context.Context, In) (Out, error)
+	shapes *shapes
 }
 
 // Name is the name the function was registered under.
 func (f Func[In, Out]) Name() string { return f.name }
+
+// Shapes returns the shapes of In and Out as msgpack carries them: the
+// text that a client and a worker must agree on for the function's chunks
+// (a worker refuses a chunk whose shapes are not its own, with a
+// *TypeMismatchError).
+func (f Func[In, Out]) Shapes() (in, out string) {
+	if f.shapes == nil {
+		return "", ""
+	}
+	return f.shapes.in, f.shapes.out
+}
 
 // Call runs the function here, in this process.
 func (f Func[In, Out]) Call(ctx context.Context, in In) (Out, error) { return f.fn(ctx, in) }
@@ -52,7 +67,11 @@ var registry = struct {
 
 // Register makes fn callable by name on the cluster. Like http.Handle it
 // panics, at program start, on a name that is invalid (1-200 of ASCII
-// letters, digits, '.', '_', '-', ':') or already taken.
+// letters, digits, '.', '_', '-', ':') or already taken, and on an In or
+// Out type that msgpack cannot carry whole: funcs, channels, complex
+// numbers, interfaces with methods (the empty interface travels as generic
+// values, error as its text), and structs with no exported fields (they
+// would arrive as zero values) unless they marshal themselves.
 func Register[In, Out any](name string, fn func(context.Context, In) (Out, error)) Func[In, Out] {
 	if !config.ValidFunctionName(name) {
 		panic(fmt.Sprintf("pool.Register: invalid function name %q: want 1-200 of ASCII letters, digits, '.', '_', '-', ':'", name))
@@ -60,12 +79,16 @@ func Register[In, Out any](name string, fn func(context.Context, In) (Out, error
 	if fn == nil {
 		panic(fmt.Sprintf("pool.Register(%q): nil function", name))
 	}
+	sh, err := newShapes(reflect.TypeFor[In](), reflect.TypeFor[Out]())
+	if err != nil {
+		panic(fmt.Sprintf("pool.Register(%q): %v", name, err))
+	}
 	registry.Lock()
 	defer registry.Unlock()
 	if _, dup := registry.funcs[name]; dup {
 		panic(fmt.Sprintf("pool.Register: function %q registered twice", name))
 	}
-	f := Func[In, Out]{name: name, fn: fn}
+	f := Func[In, Out]{name: name, fn: fn, shapes: sh}
 	registry.funcs[name] = registered[In, Out]{f}
 	return f
 }
@@ -101,10 +124,10 @@ func (r registered[In, Out]) Name() string        { return r.f.name }
 func (r registered[In, Out]) GearmanName() string { return GearmanPrefix + r.f.name }
 
 func (r registered[In, Out]) RunChunk(ctx context.Context, payload []byte, worker string) ([]byte, error) {
-	var req chunkRequest[In]
-	if err := decode(payload, &req); err != nil {
-		return nil, r.fail(&TaskError{Func: r.f.name, Index: -1, Worker: worker,
-			Message: fmt.Sprintf("cannot decode the chunk: %v", err)})
+	req, te := r.decodeChunk(payload)
+	if te != nil {
+		te.Func, te.Index, te.Worker = r.f.name, -1, worker
+		return nil, r.fail(te)
 	}
 	out := make([]Out, 0, len(req.Items))
 	timeout := time.Duration(req.TaskTimeout)
@@ -122,6 +145,36 @@ func (r registered[In, Out]) RunChunk(ctx context.Context, payload []byte, worke
 			Message: fmt.Sprintf("cannot encode the results: %v", err)})
 	}
 	return data, nil
+}
+
+// decodeChunk reads a chunk, checking that the client's types are the
+// worker's before it decodes any item: an item of the wrong type would be
+// an obscure msgpack error, or zero values with no error at all.
+func (r registered[In, Out]) decodeChunk(payload []byte) (chunkRequest[In], *TaskError) {
+	var msg chunkMessage[msgpack.RawMessage]
+	if err := decode(payload, &msg); err != nil {
+		return chunkRequest[In]{}, &TaskError{Message: fmt.Sprintf("cannot decode the chunk: %v", err)}
+	}
+	sh := r.f.shapes
+	if msg.InType != sh.wireIn || msg.OutType != sh.wireOut {
+		mm := &TypeMismatchError{Func: r.f.name, ClientIn: msg.InType, ClientOut: msg.OutType, WorkerIn: sh.in, WorkerOut: sh.out}
+		return chunkRequest[In]{}, &TaskError{Message: mm.Error(), Mismatch: mm}
+	}
+	req := chunkRequest[In]{Start: msg.Start, TaskTimeout: msg.TaskTimeout, InType: msg.InType, OutType: msg.OutType}
+	if err := decodeBody(msg.Items, &req.Items); err != nil {
+		return chunkRequest[In]{}, &TaskError{Message: fmt.Sprintf("cannot decode the chunk: %v", err)}
+	}
+	return req, nil
+}
+
+// explain completes a type mismatch that a worker reported with the
+// client's own shapes: a chunk carries a long shape as its hash only.
+func (f Func[In, Out]) explain(te *TaskError) *TaskError {
+	if te.Mismatch != nil && f.shapes != nil {
+		te.Mismatch.ClientIn, te.Mismatch.ClientOut = f.shapes.in, f.shapes.out
+		te.Message = te.Mismatch.Error()
+	}
+	return te
 }
 
 func (r registered[In, Out]) fail(te *TaskError) error {

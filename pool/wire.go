@@ -15,14 +15,26 @@ import (
 // A peer that sees another version refuses the message instead of
 // misreading it. Payloads are msgpack data only: a worker runs nothing
 // but the functions compiled into it, so a job can never carry code.
-const wireVersion = 1
+//
+// Version 2 added the type shapes to chunks. A client and its workers
+// ship together (they import the same package of functions), so a peer
+// of version 1 is refused with "message version 1, this program speaks
+// version 2" rather than served without the type check.
+const wireVersion = 2
 
 // chunkRequest is the payload of one chunk job.
-type chunkRequest[In any] struct {
+type chunkRequest[In any] = chunkMessage[[]In]
+
+// chunkMessage is a chunk with its items as Items: a client sends []In; a
+// worker first reads them as msgpack.RawMessage, to check the shapes
+// before it decodes a single item.
+type chunkMessage[Items any] struct {
 	_msgpack    struct{} `msgpack:",as_array"`
 	Start       int      // input index of Items[0]
 	TaskTimeout int64    // per-item deadline in nanoseconds; 0: none
-	Items       []In
+	Items       Items
+	InType      string // the client's In and Out shapes (wireShape): a worker
+	OutType     string // whose function has others refuses the chunk
 }
 
 // A worker that starts a chunk tells the client so, in a WORK_DATA of
@@ -93,9 +105,15 @@ func decode(data []byte, v any) error {
 	if err := walkMsgpack(data[1:]); err != nil {
 		return fmt.Errorf("malformed message: %w", err)
 	}
+	return decodeBody(data[1:], v)
+}
+
+// decodeBody decodes msgpack data that decode has checked, as a whole
+// message or as a part of one (a chunk's raw items).
+func decodeBody(data []byte, v any) error {
 	dec := decoders.Get().(*msgpack.Decoder)
 	defer decoders.Put(dec)
-	dec.Reset(bytes.NewReader(data[1:]))
+	dec.Reset(bytes.NewReader(data))
 	return dec.Decode(v)
 }
 
@@ -221,6 +239,9 @@ type TaskError struct {
 	Stack   string // the worker goroutine's stack, for a panic
 	Panic   bool
 	Timeout bool // the item ran over TaskTimeout
+	// Mismatch is set when the worker refused the chunk, before running
+	// any item, because it registers the function with other types.
+	Mismatch *TypeMismatchError
 }
 
 func (e *TaskError) Error() string {
@@ -250,6 +271,15 @@ func (e *TaskError) Error() string {
 		b.WriteString(e.Stack)
 	}
 	return b.String()
+}
+
+// Unwrap returns the *TypeMismatchError, if any: errors.As finds it
+// through the *TaskError.
+func (e *TaskError) Unwrap() error {
+	if e.Mismatch != nil {
+		return e.Mismatch
+	}
+	return nil
 }
 
 func (e *TaskError) marshal() []byte {

@@ -13,7 +13,7 @@ var wireSquare = Register("wiretest.square", func(_ context.Context, x int64) (i
 
 func TestChunkRoundTrip(t *testing.T) {
 	f, _ := Lookup(wireSquare.Name())
-	payload, err := encode(chunkRequest[int64]{Start: 10, Items: []int64{1, 2, 3}})
+	payload, err := encode(squareChunk(10, 1, 2, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,11 +29,11 @@ func TestChunkRoundTrip(t *testing.T) {
 
 func TestChunkRejectsBadPayloads(t *testing.T) {
 	f, _ := Lookup(wireSquare.Name())
-	good, _ := encode(chunkRequest[int64]{Items: []int64{1}})
+	good, _ := encode(squareChunk(0, 1))
 	for name, payload := range map[string][]byte{
 		"empty":         nil,
 		"wrong version": append([]byte{9}, good[1:]...),
-		"wrong types":   mustEncode(t, chunkRequest[string]{Items: []string{"x"}}),
+		"wrong types":   mustEncode(t, chunkRequest[string]{Items: []string{"x"}, InType: "int64", OutType: "int64"}),
 		"truncated":     good[:len(good)-1],
 	} {
 		_, err := f.RunChunk(context.Background(), payload, "w1")
@@ -46,6 +46,12 @@ func TestChunkRejectsBadPayloads(t *testing.T) {
 			t.Fatalf("%s: %+v", name, te)
 		}
 	}
+}
+
+// squareChunk is a chunk of wireSquare as a client sends it.
+func squareChunk(start int, items ...int64) chunkRequest[int64] {
+	in, out := wireSquare.Shapes()
+	return chunkRequest[int64]{Start: start, Items: items, InType: in, OutType: out}
 }
 
 func mustEncode(t *testing.T, v any) []byte {
@@ -83,9 +89,10 @@ func TestWorkerClientID(t *testing.T) {
 // FuzzRunChunk feeds arbitrary payloads to a worker-side function: it
 // must answer with a result or a task error, never panic.
 func FuzzRunChunk(f *testing.F) {
-	good, _ := encode(chunkRequest[int64]{Start: 3, Items: []int64{1, 2}})
+	good, _ := encode(squareChunk(3, 1, 2))
 	f.Add(good)
-	f.Add([]byte{1, 0x93, 0, 0, 0x91, 0xa1, 'x'})
+	f.Add(append([]byte{2, 0x95, 0, 0, 0x91, 0xa1, 'x'}, good[len(good)-12:]...))
+	f.Add(append([]byte{2, 0x95, 0, 0, 0x91, 1, 0xa6}, "string\xa5int64"...))
 	f.Add([]byte{})
 	fn, _ := Lookup(wireSquare.Name())
 	f.Fuzz(func(t *testing.T, payload []byte) {

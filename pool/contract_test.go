@@ -239,3 +239,102 @@ func fake[In, Out any](context.Context, In) (Out, error) {
 	var out Out
 	return out, nil
 }
+
+var (
+	// errBadInput and errNoSuchUser are declared; errNotFound, which
+	// errNoSuchUser wraps, too; errUndeclared is not.
+	errNotFound   = pool.RegisterError("errtest.not-found", errors.New("not found"))
+	errNoSuchUser = pool.RegisterError("errtest.no-such-user", fmt.Errorf("%w: no such user", errNotFound))
+	errBadInput   = pool.RegisterError("errtest.bad-input", errors.New("bad input"))
+	errUndeclared = errors.New("undeclared failure")
+
+	failDeclared = pool.Register("errtest.fail", func(_ context.Context, x int) (int, error) {
+		switch x {
+		case 3:
+			return 0, fmt.Errorf("item %d: %w", x, errBadInput)
+		case 4:
+			return 0, errNoSuchUser
+		case 5:
+			return 0, errUndeclared
+		case 6:
+			panic(errBadInput)
+		}
+		return x, nil
+	})
+)
+
+// TestDeclaredErrorsCrossTheWire: a function's error that is, or wraps, a
+// declared error keeps its identity through a real worker process:
+// errors.Is holds on the client, through the *TaskError and whatever wraps
+// it. An undeclared error comes back as before, as a message.
+func TestDeclaredErrorsCrossTheWire(t *testing.T) {
+	addr := gearmand(t)
+	startWorkerProcess(t, 2, addr)
+	p := newPool(t, failDeclared.Name(), 2, addr)
+	ctx := testCtx(t)
+	fail := func(item int) (*pool.TaskError, error) {
+		t.Helper()
+		_, err := pool.Map(ctx, p, failDeclared, []int{1, item, 2})
+		var te *pool.TaskError
+		if !errors.As(err, &te) || te.Index != 1 || !strings.HasPrefix(te.Worker, "proc-") {
+			t.Fatalf("item %d: %v; want a *pool.TaskError for item 1 from a worker process", item, err)
+		}
+		return te, fmt.Errorf("the job failed: %w", err)
+	}
+
+	te, err := fail(3)
+	if !errors.Is(err, errBadInput) || te.Code != "errtest.bad-input" || te.Message != "item 3: bad input" {
+		t.Errorf("declared error: Is(errBadInput)=%v, %+v", errors.Is(err, errBadInput), te)
+	}
+	if errors.Is(err, errNotFound) || errors.Is(err, errUndeclared) {
+		t.Errorf("declared error %v matches others", err)
+	}
+
+	te, err = fail(4) // the most specific declared error wins
+	if !errors.Is(err, errNoSuchUser) || !errors.Is(err, errNotFound) || te.Code != "errtest.no-such-user" {
+		t.Errorf("declared error wrapping another: %+v", te)
+	}
+
+	te, err = fail(5)
+	if errors.Is(err, errUndeclared) || te.Code != "" || te.Message != "undeclared failure" || te.Panic {
+		t.Errorf("undeclared error: %+v", te)
+	}
+
+	te, err = fail(6)
+	if !errors.Is(err, errBadInput) || !te.Panic || te.Stack == "" {
+		t.Errorf("panic with a declared error: %+v", te)
+	}
+}
+
+// TestRegisterErrorRefuses: bad names, nil and incomparable errors, and a
+// name declared twice panic, as Register does.
+func TestRegisterErrorRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"bad name!", errors.New("x"), `pool.RegisterError: invalid error name "bad name!"`},
+		{"", errors.New("x"), `pool.RegisterError: invalid error name ""`},
+		{"errtest.nil", nil, `pool.RegisterError("errtest.nil"): nil error`},
+		{"errtest.incomparable", incomparableError{}, `pool.RegisterError("errtest.incomparable"): an error of type pool_test.incomparableError is not comparable`},
+		{"errtest.bad-input", errors.New("again"), `pool.RegisterError: error "errtest.bad-input" registered twice`},
+	} {
+		msg := func() (msg string) {
+			defer func() { msg = fmt.Sprint(recover()) }()
+			pool.RegisterError(tc.name, tc.err)
+			return "no panic"
+		}()
+		if !strings.HasPrefix(msg, tc.want) {
+			t.Errorf("RegisterError(%q, %v) panicked with %q; want %q", tc.name, tc.err, msg, tc.want)
+		}
+	}
+	te := &pool.TaskError{Func: "f", Index: 1, Message: "m", Code: "errtest.never-declared"}
+	if errors.Is(te, errBadInput) || te.Unwrap() != nil {
+		t.Errorf("a code this program does not declare unwraps to %v", te.Unwrap())
+	}
+}
+
+type incomparableError struct{ details []string }
+
+func (incomparableError) Error() string { return "incomparable" }

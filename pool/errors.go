@@ -1,7 +1,12 @@
 package pool
 
 import (
+	"errors"
 	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/glimpse-go/glimpse/config"
 )
 
 // TypeMismatchError is a chunk a worker refused because it registers the
@@ -24,4 +29,69 @@ func orUnknown(shape string) string {
 		return "(none given)"
 	}
 	return shape
+}
+
+// declared holds the errors RegisterError declared, by name and in the
+// order they were declared.
+var declared = struct {
+	sync.RWMutex
+	byName map[string]error
+	names  []string
+}{byName: map[string]error{}}
+
+// RegisterError declares err, under name, as an error that keeps its
+// identity across the wire, and returns it:
+//
+//	var ErrBadInput = pool.RegisterError("funcs.bad-input", errors.New("bad input"))
+//
+// When a function's error is, or wraps, a declared error, the worker puts
+// its name in TaskError.Code, and the client's *TaskError unwraps to the
+// error declared under that name, so errors.Is(err, funcs.ErrBadInput)
+// holds after the trip. Declare errors in the package that registers the
+// functions, which the client and the worker both import. Like Register,
+// it panics on a name that is invalid (the rule of function names) or
+// taken, and on a nil or incomparable error.
+func RegisterError(name string, err error) error {
+	if !config.ValidFunctionName(name) {
+		panic(fmt.Sprintf("pool.RegisterError: invalid error name %q: want 1-200 of ASCII letters, digits, '.', '_', '-', ':'", name))
+	}
+	if err == nil {
+		panic(fmt.Sprintf("pool.RegisterError(%q): nil error", name))
+	}
+	if !reflect.TypeOf(err).Comparable() {
+		panic(fmt.Sprintf("pool.RegisterError(%q): an error of type %T is not comparable, so errors.Is cannot match it: declare a sentinel such as errors.New(...)", name, err))
+	}
+	declared.Lock()
+	defer declared.Unlock()
+	if _, dup := declared.byName[name]; dup {
+		panic(fmt.Sprintf("pool.RegisterError: error %q registered twice", name))
+	}
+	declared.byName[name] = err
+	declared.names = append(declared.names, name)
+	return err
+}
+
+// declaredError returns the error declared under name, or nil.
+func declaredError(name string) error {
+	if name == "" {
+		return nil
+	}
+	declared.RLock()
+	defer declared.RUnlock()
+	return declared.byName[name]
+}
+
+// declaredName returns the name of the declared error that err is or
+// wraps; of several, the most specific (one that wraps another wins).
+func declaredName(err error) string {
+	declared.RLock()
+	defer declared.RUnlock()
+	best := ""
+	for _, name := range declared.names {
+		d := declared.byName[name]
+		if errors.Is(err, d) && (best == "" || errors.Is(d, declared.byName[best])) {
+			best = name
+		}
+	}
+	return best
 }

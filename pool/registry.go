@@ -226,11 +226,14 @@ func (r registered[In, Out]) callDirect(ctx context.Context, item In) (out Out, 
 	defer func() {
 		if v := recover(); v != nil {
 			te = &TaskError{Panic: true, Message: fmt.Sprint(v), Stack: string(debug.Stack())}
+			if err, ok := v.(error); ok {
+				te.Code = declaredName(err)
+			}
 		}
 	}()
 	out, err := r.f.fn(ctx, item)
 	if err != nil {
-		return out, &TaskError{Message: err.Error()}
+		return out, &TaskError{Message: err.Error(), Code: declaredName(err)}
 	}
 	return out, nil
 }

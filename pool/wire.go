@@ -239,6 +239,10 @@ type TaskError struct {
 	Stack   string // the worker goroutine's stack, for a panic
 	Panic   bool
 	Timeout bool // the item ran over TaskTimeout
+	// Code names the declared error (RegisterError) that the function's
+	// error is, or wraps; errors.Is(err, thatError) holds through the
+	// *TaskError in a program that declares it too.
+	Code string
 	// Mismatch is set when the worker refused the chunk, before running
 	// any item, because it registers the function with other types.
 	Mismatch *TypeMismatchError
@@ -273,13 +277,18 @@ func (e *TaskError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the *TypeMismatchError, if any: errors.As finds it
-// through the *TaskError.
-func (e *TaskError) Unwrap() error {
-	if e.Mismatch != nil {
-		return e.Mismatch
+// Unwrap returns the declared error that Code names, if this program
+// declares it, and the *TypeMismatchError, if any: errors.Is and errors.As
+// find them through the *TaskError.
+func (e *TaskError) Unwrap() []error {
+	var errs []error
+	if err := declaredError(e.Code); err != nil {
+		errs = append(errs, err)
 	}
-	return nil
+	if e.Mismatch != nil {
+		errs = append(errs, e.Mismatch)
+	}
+	return errs
 }
 
 func (e *TaskError) marshal() []byte {

@@ -28,10 +28,9 @@ func TestHostileChunksToWorkerProcess(t *testing.T) {
 	workerID := strings.TrimPrefix(info.ClientID, "glimpse/2/")
 
 	u32 := func(b byte, n uint32) []byte { return binary.BigEndian.AppendUint32([]byte{b}, n) }
-	// A chunk for a function of int64: version 2, [start, timeout, items,
-	// In shape, Out shape]; chunk is cut off after the items.
-	chunk := func(items ...byte) []byte { return append([]byte{2, 0x95, 0, 0}, items...) }
-	full := func(items ...byte) []byte { return append(chunk(items...), "\xa5int64\xa5int64"...) }
+	// A chunk for a function of int64: version 2, [start, timeout, In
+	// shape, Out shape, items].
+	chunk := func(items ...byte) []byte { return append([]byte("\x02\x95\x00\x00\xa5int64\xa5int64"), items...) }
 	c := newClient(t, ctx, srv.Addr())
 	for _, tc := range []struct {
 		name    string
@@ -40,8 +39,8 @@ func TestHostileChunksToWorkerProcess(t *testing.T) {
 	}{
 		{"empty", nil, "empty message"},
 		{"garbage", []byte("\xffgarbage \x00\x01\x02"), "message version 255"},
-		{"wrong version", append([]byte{1}, full(0x91, 1)[1:]...), "message version 1, this program speaks version 2"},
-		{"wrong item types", full(0x92, 0xa1, 'x', 0xc3), "msgpack: invalid code"},
+		{"wrong version", append([]byte{1}, chunk(0x91, 1)[1:]...), "message version 1, this program speaks version 2"},
+		{"wrong item types", chunk(0x92, 0xa1, 'x', 0xc3), "msgpack: invalid code"},
 		{"huge declared length", chunk(u32(0xdd, 0xFFFFFFFF)...), "a container of 4294967295 values in the 0 bytes left"},
 		{"huge string length", chunk(append([]byte{0x91}, u32(0xdb, 0xFFFFFFF0)...)...), "a 4294967280-byte field runs past"},
 		// Ten million nested arrays overflowed the worker's stack: a fatal

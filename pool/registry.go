@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime/debug"
@@ -129,9 +130,9 @@ func (r registered[In, Out]) RunChunk(ctx context.Context, payload []byte, worke
 		te.Func, te.Index, te.Worker = r.f.name, -1, worker
 		return nil, r.fail(te)
 	}
-	out := make([]Out, 0, len(req.Items))
+	out := make([]Out, 0, len(req.Items.items))
 	timeout := time.Duration(req.TaskTimeout)
-	for i, item := range req.Items {
+	for i, item := range req.Items.items {
 		res, terr := r.call(ctx, item, timeout)
 		if terr != nil {
 			terr.Func, terr.Index, terr.Worker = r.f.name, req.Start+i, worker
@@ -150,21 +151,36 @@ func (r registered[In, Out]) RunChunk(ctx context.Context, payload []byte, worke
 // decodeChunk reads a chunk, checking that the client's types are the
 // worker's before it decodes any item: an item of the wrong type would be
 // an obscure msgpack error, or zero values with no error at all.
-func (r registered[In, Out]) decodeChunk(payload []byte) (chunkRequest[In], *TaskError) {
-	var msg chunkMessage[msgpack.RawMessage]
-	if err := decode(payload, &msg); err != nil {
-		return chunkRequest[In]{}, &TaskError{Message: fmt.Sprintf("cannot decode the chunk: %v", err)}
-	}
+func (r registered[In, Out]) decodeChunk(payload []byte) (*chunkMessage[checkedItems[In]], *TaskError) {
+	msg := &chunkMessage[checkedItems[In]]{}
 	sh := r.f.shapes
-	if msg.InType != sh.wireIn || msg.OutType != sh.wireOut {
+	agree := func() bool { return msg.InType == sh.wireIn && msg.OutType == sh.wireOut }
+	msg.Items.agree = agree
+	err := decode(payload, msg)
+	if (err == nil || errors.Is(err, errShapesDiffer)) && !agree() {
 		mm := &TypeMismatchError{Func: r.f.name, ClientIn: msg.InType, ClientOut: msg.OutType, WorkerIn: sh.in, WorkerOut: sh.out}
-		return chunkRequest[In]{}, &TaskError{Message: mm.Error(), Mismatch: mm}
+		return nil, &TaskError{Message: mm.Error(), Mismatch: mm}
 	}
-	req := chunkRequest[In]{Start: msg.Start, TaskTimeout: msg.TaskTimeout, InType: msg.InType, OutType: msg.OutType}
-	if err := decodeBody(msg.Items, &req.Items); err != nil {
-		return chunkRequest[In]{}, &TaskError{Message: fmt.Sprintf("cannot decode the chunk: %v", err)}
+	if err != nil {
+		return nil, &TaskError{Message: fmt.Sprintf("cannot decode the chunk: %v", err)}
 	}
-	return req, nil
+	return msg, nil
+}
+
+// checkedItems are a chunk's items as a worker decodes them: in the same
+// pass as the rest of the chunk, once its shapes, which come first, agree.
+type checkedItems[In any] struct {
+	items []In
+	agree func() bool
+}
+
+var errShapesDiffer = errors.New("the chunk's shapes are not the function's")
+
+func (c *checkedItems[In]) DecodeMsgpack(dec *msgpack.Decoder) error {
+	if !c.agree() {
+		return errShapesDiffer
+	}
+	return dec.Decode(&c.items)
 }
 
 // explain completes a type mismatch that a worker reported with the

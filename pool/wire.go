@@ -26,15 +26,14 @@ const wireVersion = 2
 type chunkRequest[In any] = chunkMessage[[]In]
 
 // chunkMessage is a chunk with its items as Items: a client sends []In; a
-// worker first reads them as msgpack.RawMessage, to check the shapes
-// before it decodes a single item.
+// worker decodes checkedItems, which decode only if the shapes are its own.
 type chunkMessage[Items any] struct {
 	_msgpack    struct{} `msgpack:",as_array"`
 	Start       int      // input index of Items[0]
 	TaskTimeout int64    // per-item deadline in nanoseconds; 0: none
-	Items       Items
-	InType      string // the client's In and Out shapes (wireShape): a worker
-	OutType     string // whose function has others refuses the chunk
+	InType      string   // the client's In and Out shapes (wireShape), before the
+	OutType     string   // items: a worker whose function has others refuses the chunk
+	Items       Items    // before it decodes a single item
 }
 
 // A worker that starts a chunk tells the client so, in a WORK_DATA of
@@ -105,15 +104,9 @@ func decode(data []byte, v any) error {
 	if err := walkMsgpack(data[1:]); err != nil {
 		return fmt.Errorf("malformed message: %w", err)
 	}
-	return decodeBody(data[1:], v)
-}
-
-// decodeBody decodes msgpack data that decode has checked, as a whole
-// message or as a part of one (a chunk's raw items).
-func decodeBody(data []byte, v any) error {
 	dec := decoders.Get().(*msgpack.Decoder)
 	defer decoders.Put(dec)
-	dec.Reset(bytes.NewReader(data))
+	dec.Reset(bytes.NewReader(data[1:]))
 	return dec.Decode(v)
 }
 

@@ -91,8 +91,8 @@ func TestWorkerClientID(t *testing.T) {
 func FuzzRunChunk(f *testing.F) {
 	good, _ := encode(squareChunk(3, 1, 2))
 	f.Add(good)
-	f.Add(append([]byte{2, 0x95, 0, 0, 0x91, 0xa1, 'x'}, good[len(good)-12:]...))
-	f.Add(append([]byte{2, 0x95, 0, 0, 0x91, 1, 0xa6}, "string\xa5int64"...))
+	f.Add([]byte("\x02\x95\x00\x00\xa5int64\xa5int64\x91\xa1x"))
+	f.Add([]byte("\x02\x95\x00\x00\xa6string\xa5int64\x91\x01"))
 	f.Add([]byte{})
 	fn, _ := Lookup(wireSquare.Name())
 	f.Fuzz(func(t *testing.T, payload []byte) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/glimpse-go/glimpse/gearman"
@@ -119,5 +120,65 @@ func TestChunkStartedNotice(t *testing.T) {
 		if w, ok := parseChunkStarted(data); ok {
 			t.Errorf("parseChunkStarted(%q) = %q, want no notice", data, w)
 		}
+	}
+}
+
+func TestTaskErrorWireKeepsCodeAndMismatch(t *testing.T) {
+	mm := &TypeMismatchError{Func: "f", ClientIn: "int64", ClientOut: "int64", WorkerIn: "string", WorkerOut: "int64"}
+	in := &TaskError{Func: "f", Index: -1, Worker: "w", Message: mm.Error(), Code: "errs.bad", Mismatch: mm}
+	out := parseTaskError("f", in.marshal())
+	if out.Code != in.Code || out.Mismatch == nil || *out.Mismatch != *mm || out.Message != in.Message {
+		t.Fatalf("round trip: %+v (%+v)", out, out.Mismatch)
+	}
+}
+
+type wideItem struct {
+	AVeryLongFieldNameNumberOne, AVeryLongFieldNameNumberTwo, AVeryLongFieldNameNumberThree    int64
+	AVeryLongFieldNameNumberFour, AVeryLongFieldNameNumberFive, AVeryLongFieldNameNumberSix    int64
+	AVeryLongFieldNameNumberSeven, AVeryLongFieldNameNumberEight, AVeryLongFieldNameNumberNine int64
+}
+
+var (
+	wireRuns atomic.Int64
+	wireWide = Register("wiretest.wide", func(_ context.Context, w wideItem) (int64, error) {
+		wireRuns.Add(1)
+		return w.AVeryLongFieldNameNumberOne, nil
+	})
+)
+
+// TestChunkOfOtherShapesRefused: a chunk whose shapes are not the
+// function's is refused before any item runs; a long shape travels as its
+// hash, and the client puts its own shape back in the error.
+func TestChunkOfOtherShapesRefused(t *testing.T) {
+	f, _ := Lookup(wireWide.Name())
+	in, out := wireWide.Shapes()
+	if len(in) <= maxWireShape || wireWide.shapes.wireIn[0] != '#' {
+		t.Fatalf("In shape %q should travel as a hash, not %q", in, wireWide.shapes.wireIn)
+	}
+	for name, req := range map[string]chunkRequest[wideItem]{
+		"other In":  {Items: []wideItem{{}, {}}, InType: "#0123456789abcdef", OutType: out},
+		"other Out": {Items: []wideItem{{}, {}}, InType: wireWide.shapes.wireIn, OutType: "string"},
+		"no shapes": {Items: []wideItem{{}, {}}},
+	} {
+		_, err := f.RunChunk(context.Background(), mustEncode(t, req), "w1")
+		var te *TaskError
+		var mm *TypeMismatchError
+		if !errors.As(err, &te) || !errors.As(err, &mm) || te.Index != -1 || mm.WorkerIn != in || mm.WorkerOut != out {
+			t.Fatalf("%s: %v; want a type mismatch", name, err)
+		}
+		if mm.ClientIn != req.InType || mm.ClientOut != req.OutType {
+			t.Errorf("%s: the worker reports the client's shapes as %q, %q", name, mm.ClientIn, mm.ClientOut)
+		}
+		wireWide.explain(te)
+		if mm.ClientIn != in || !strings.Contains(te.Message, "the client sends In="+in+" and expects Out="+out) {
+			t.Errorf("%s: explained: %s", name, te.Message)
+		}
+	}
+	if n := wireRuns.Load(); n != 0 {
+		t.Fatalf("the function ran %d times on refused chunks", n)
+	}
+	good := mustEncode(t, chunkRequest[wideItem]{Items: []wideItem{{AVeryLongFieldNameNumberOne: 5}}, InType: wireWide.shapes.wireIn, OutType: out})
+	if _, err := f.RunChunk(context.Background(), good, "w1"); err != nil || wireRuns.Load() != 1 {
+		t.Fatalf("a chunk of the right shapes: %v, %d runs", err, wireRuns.Load())
 	}
 }

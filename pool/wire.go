@@ -31,9 +31,11 @@ type chunkMessage[Items any] struct {
 	_msgpack    struct{} `msgpack:",as_array"`
 	Start       int      // input index of Items[0]
 	TaskTimeout int64    // per-item deadline in nanoseconds; 0: none
-	InType      string   // the client's In and Out shapes (wireShape), before the
-	OutType     string   // items: a worker whose function has others refuses the chunk
-	Items       Items    // before it decodes a single item
+	// The client's In and Out shapes (wireShape). They come before the
+	// items so that a worker whose function has other shapes refuses the
+	// chunk before it decodes a single item.
+	InType, OutType string
+	Items           Items
 }
 
 // A worker that starts a chunk tells the client so, in a WORK_DATA of

@@ -62,14 +62,14 @@ func newShapes(in, out reflect.Type) (*shapes, error) {
 // shapeError says why a registered function's In or Out type cannot travel
 // in a chunk, and where in the type.
 type shapeError struct {
-	Path string       // where: "In", "In.Jobs[].Done", "Out[key]"
-	Type reflect.Type // the type found there
-	Why  string
+	path string       // where: "In", "In.Jobs[].Done", "Out[key]"
+	typ  reflect.Type // the type found there
+	why  string
 }
 
 func (e *shapeError) Error() string {
-	msg := fmt.Sprintf("%s (%v) cannot travel: %s", e.Path, e.Type, e.Why)
-	if strings.Contains(e.Path, ".") {
+	msg := fmt.Sprintf("%s (%v) cannot travel: %s", e.path, e.typ, e.why)
+	if strings.Contains(e.path, ".") {
 		msg += ` (the tag msgpack:"-" leaves a field out)`
 	}
 	return msg
@@ -126,7 +126,7 @@ func (s *shaper) write(b *strings.Builder, t reflect.Type, path string) error {
 		defer func() { s.open = s.open[:len(s.open)-1] }()
 		return s.writeComposite(b, t, path)
 	}
-	return &shapeError{Path: path, Type: t, Why: "msgpack cannot carry a " + t.Kind().String()}
+	return &shapeError{path: path, typ: t, why: "msgpack cannot carry a " + t.Kind().String()}
 }
 
 func (s *shaper) writeInterface(b *strings.Builder, t reflect.Type, path string) error {
@@ -136,7 +136,7 @@ func (s *shaper) writeInterface(b *strings.Builder, t reflect.Type, path string)
 	case t == errorType:
 		b.WriteString("error") // travels as its text
 	default:
-		return &shapeError{Path: path, Type: t, Why: "an interface with methods: msgpack decodes generic values, which do not implement it"}
+		return &shapeError{path: path, typ: t, why: "an interface with methods: msgpack decodes generic values, which do not implement it"}
 	}
 	return nil
 }
@@ -202,7 +202,7 @@ func (s *shaper) writeStruct(b *strings.Builder, t reflect.Type, path string) er
 		return err
 	}
 	if len(fields) == 0 && hidden {
-		return &shapeError{Path: path, Type: t, Why: "a struct with no exported fields: msgpack would carry it as an empty map, " +
+		return &shapeError{path: path, typ: t, why: "a struct with no exported fields: msgpack would carry it as an empty map, " +
 			"and it would arrive as its zero value, silently (export its fields, or give it a MarshalBinary or EncodeMsgpack method)"}
 	}
 	b.WriteString("struct")

@@ -28,8 +28,9 @@ func TestHostileChunksToWorkerProcess(t *testing.T) {
 	workerID := strings.TrimPrefix(info.ClientID, "glimpse/2/")
 
 	u32 := func(b byte, n uint32) []byte { return binary.BigEndian.AppendUint32([]byte{b}, n) }
-	// A chunk for a function of int64: version 1, [start, timeout, items].
-	chunk := func(items ...byte) []byte { return append([]byte{1, 0x93, 0, 0}, items...) }
+	// A chunk for a function of int64: version 2, [start, timeout, In
+	// shape, Out shape, items].
+	chunk := func(items ...byte) []byte { return append([]byte("\x02\x95\x00\x00\xa5int64\xa5int64"), items...) }
 	c := newClient(t, ctx, srv.Addr())
 	for _, tc := range []struct {
 		name    string
@@ -38,23 +39,23 @@ func TestHostileChunksToWorkerProcess(t *testing.T) {
 	}{
 		{"empty", nil, "empty message"},
 		{"garbage", []byte("\xffgarbage \x00\x01\x02"), "message version 255"},
-		{"wrong version", append([]byte{2}, chunk(0x91, 1)[1:]...), "message version 2, this program speaks version 1"},
+		{"wrong version", append([]byte{1}, chunk(0x91, 1)[1:]...), "message version 1, this program speaks version 2"},
 		{"wrong item types", chunk(0x92, 0xa1, 'x', 0xc3), "msgpack: invalid code"},
 		{"huge declared length", chunk(u32(0xdd, 0xFFFFFFFF)...), "a container of 4294967295 values in the 0 bytes left"},
 		{"huge string length", chunk(append([]byte{0x91}, u32(0xdb, 0xFFFFFFF0)...)...), "a 4294967280-byte field runs past"},
 		// Ten million nested arrays overflowed the worker's stack: a fatal
 		// error, not a panic, so the whole process died.
-		{"deep nesting", append([]byte{1}, bytes.Repeat([]byte{0x91}, 10_000_000)...), "nested deeper than 10000 levels"},
+		{"deep nesting", append([]byte{2}, bytes.Repeat([]byte{0x91}, 10_000_000)...), "nested deeper than 10000 levels"},
 	} {
 		_, err := c.Call(ctx, "glimpse.examples.square", tc.payload)
 		var ex *gearman.JobException
 		if !errors.As(err, &ex) || ex.Function != "glimpse.examples.square" {
 			t.Fatalf("%s: %v; want a *gearman.JobException from the worker", tc.name, err)
 		}
-		// The exception carries the encoded *pool.TaskError: version 1,
+		// The exception carries the encoded *pool.TaskError: version 2,
 		// then msgpack.
 		var te pool.TaskError
-		if len(ex.Data) == 0 || ex.Data[0] != 1 || msgpack.Unmarshal(ex.Data[1:], &te) != nil {
+		if len(ex.Data) == 0 || ex.Data[0] != 2 || msgpack.Unmarshal(ex.Data[1:], &te) != nil {
 			t.Fatalf("%s: exception data %q is not an encoded task error", tc.name, ex.Data)
 		}
 		if te.Func != "examples.square" || te.Index != -1 || te.Worker != workerID || te.Panic ||

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"math"
 
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/pool"
@@ -64,4 +65,56 @@ func ExampleImap() {
 	}
 	fmt.Println()
 	// Output: 1 8 27 64 125
+}
+
+// ErrNegative keeps its identity across the wire: it is declared, like the
+// functions, in a package that the client and the worker both import.
+var ErrNegative = pool.RegisterError("doc.negative", errors.New("negative input"))
+
+var Root = pool.Register("doc.root", func(_ context.Context, x float64) (float64, error) {
+	if x < 0 {
+		return 0, fmt.Errorf("root of %v: %w", x, ErrNegative)
+	}
+	return math.Sqrt(x), nil
+})
+
+func ExampleRegisterError() {
+	ctx := context.Background()
+	local, err := cluster.StartLocal(ctx, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+
+	_, err = pool.Map(ctx, local.Pool(), Root, []float64{4, -1, 9})
+	fmt.Println(errors.Is(err, ErrNegative))
+	var te *pool.TaskError
+	if errors.As(err, &te) {
+		fmt.Printf("item %d: %s (%s)\n", te.Index, te.Message, te.Code)
+	}
+	// Output:
+	// true
+	// item 1: root of -1: negative input (doc.negative)
+}
+
+// Point is the In of Distance: a struct travels as a map of its msgpack
+// field names.
+type Point struct {
+	X, Y  float64
+	Label string `msgpack:"label,omitempty"`
+}
+
+var Distance = pool.Register("doc.distance", func(_ context.Context, p Point) (float64, error) {
+	return math.Hypot(p.X, p.Y), nil
+})
+
+func ExampleFunc_Shapes() {
+	// A worker refuses a chunk whose shapes are not its own, with a
+	// *pool.TypeMismatchError naming both, before it runs any item.
+	in, out := Distance.Shapes()
+	fmt.Println(in)
+	fmt.Println(out)
+	// Output:
+	// struct{X float64; Y float64; label string}
+	// float64
 }

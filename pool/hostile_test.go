@@ -130,7 +130,8 @@ func hostilePayloads() []struct {
 	want    string
 } {
 	u32 := func(b byte, n uint32) []byte { return binary.BigEndian.AppendUint32([]byte{b}, n) }
-	chunk := func(items ...byte) []byte { return append([]byte{1, 0x93, 0, 0}, items...) }
+	// [start, timeout, In shape, Out shape, items]
+	chunk := func(items ...byte) []byte { return append([]byte("\x02\x95\x00\x00\xa5int64\xa5int64"), items...) }
 	return []struct {
 		name    string
 		payload []byte
@@ -138,21 +139,21 @@ func hostilePayloads() []struct {
 	}{
 		{"empty", nil, "empty message"},
 		{"garbage", []byte("\xffgarbage \x00\x01\x02"), "message version 255"},
-		{"wrong version", append([]byte{2}, chunk(0x91, 1)[1:]...), "message version 2, this program speaks version 1"},
-		{"only the version", []byte{1}, "ends inside a value at byte 0"},
+		{"wrong version", append([]byte{1}, chunk(0x91, 1)[1:]...), "message version 1, this program speaks version 2"},
+		{"only the version", []byte{2}, "ends inside a value at byte 0"},
 		{"wrong item types", chunk(0x92, 0xa1, 'x', 0xc3), "cannot decode the chunk: msgpack: invalid code"},
 		{"huge array length", chunk(u32(0xdd, 0xFFFFFFFF)...), "a container of 4294967295 values in the 0 bytes left"},
-		{"huge map length", append([]byte{1}, u32(0xdf, 0x80000000)...), "a container of 4294967296 values"},
+		{"huge map length", append([]byte{2}, u32(0xdf, 0x80000000)...), "a container of 4294967296 values"},
 		{"huge string length", chunk(append([]byte{0x91}, u32(0xdb, 0xFFFFFFF0)...)...), "a 4294967280-byte field runs past"},
 		{"huge binary length", chunk(append([]byte{0x91}, u32(0xc6, 0x7FFFFFFF)...)...), "a 2147483647-byte field runs past"},
-		{"truncated", chunk(0x92, 0xcc, 5), "message ends inside a value at byte 6"},
-		{"truncated number", chunk(0x91, 0xcd, 1), "a 2-byte field runs past the 6-byte message"},
+		{"truncated", chunk(0x92, 0xcc, 5), "message ends inside a value at byte 18"},
+		{"truncated number", chunk(0x91, 0xcd, 1), "a 2-byte field runs past the 18-byte message"},
 		{"count over the bytes left", chunk(0x92, 1), "a container of 2 values in the 1 bytes left"},
 		{"trailing bytes", append(chunk(0x91, 1), 0, 0), "2 bytes after its end"},
 		{"unused code", chunk(0x91, 0xc1), "unknown msgpack code 0xc1"},
 		// Ten million nested arrays: a recursive walk overflows the stack,
 		// which kills the process instead of panicking.
-		{"deep nesting", append([]byte{1}, bytes.Repeat([]byte{0x91}, 10_000_000)...), "nested deeper than 10000 levels"},
+		{"deep nesting", append([]byte{2}, bytes.Repeat([]byte{0x91}, 10_000_000)...), "nested deeper than 10000 levels"},
 	}
 }
 
@@ -178,8 +179,8 @@ func TestHostileChunkPayloads(t *testing.T) {
 		}
 	}
 	// The function still serves a good chunk.
-	good := []byte{1, 0x93, 0, 0, 0x92, 3, 4}
-	if data, err := f.RunChunk(ctx, good, "w1"); err != nil || !bytes.Equal(data, []byte{1, 0x91, 0x92, 9, 16}) {
+	good := []byte("\x02\x95\x00\x00\xa5int64\xa5int64\x92\x03\x04")
+	if data, err := f.RunChunk(ctx, good, "w1"); err != nil || !bytes.Equal(data, []byte{2, 0x91, 0x92, 9, 16}) {
 		t.Fatalf("good chunk: %x, %v", data, err)
 	}
 }

@@ -82,7 +82,14 @@ func startWorker(t testing.TB, slots int, addrs ...string) *gearman.Worker {
 // startWorkerProcess runs a worker process and waits until it serves.
 func startWorkerProcess(t *testing.T, slots int, addrs ...string) *exec.Cmd {
 	t.Helper()
-	cmd, out := testenv.Subprocess(t, fmt.Sprintf("%s=%d %s", workerEnv, slots, strings.Join(addrs, ",")))
+	return startWorkerProcessEnv(t, nil, slots, addrs...)
+}
+
+// startWorkerProcessEnv is startWorkerProcess with more environment
+// variables ("KEY=value") for the worker.
+func startWorkerProcessEnv(t *testing.T, env []string, slots int, addrs ...string) *exec.Cmd {
+	t.Helper()
+	cmd, out := testenv.Subprocess(t, append(env, fmt.Sprintf("%s=%d %s", workerEnv, slots, strings.Join(addrs, ",")))...)
 	sc := bufio.NewScanner(out)
 	if !sc.Scan() || sc.Text() != "serving" {
 		t.Fatalf("worker process did not start: %v", sc.Err())

@@ -489,7 +489,8 @@ func (m *mapRun[In, Out]) launchBackups() {
 func (m *mapRun[In, Out]) runChunk(ctx context.Context, idx, start int, items []In, unique string) ([]Out, error) {
 	name := m.f.name
 	span := fmt.Sprintf("chunk %d (items %d-%d)", idx, start, start+len(items)-1)
-	payload, err := encode(chunkRequest[In]{Start: start, TaskTimeout: int64(m.o.taskTimeout), Items: items})
+	payload, err := encode(chunkRequest[In]{Start: start, TaskTimeout: int64(m.o.taskTimeout), Items: items,
+		InType: m.f.shapes.wireIn, OutType: m.f.shapes.wireOut})
 	if err != nil {
 		return nil, fmt.Errorf("pool: %s: cannot encode %s: %w", name, span, err)
 	}
@@ -552,7 +553,7 @@ func (m *mapRun[In, Out]) runChunk(ctx context.Context, idx, start int, items []
 		}
 		var ex *gearman.JobException
 		if errors.As(err, &ex) {
-			lastErr = parseTaskError(name, ex.Data)
+			lastErr = m.f.explain(parseTaskError(name, ex.Data))
 			if !m.o.retryTaskErrors {
 				return nil, lastErr
 			}

@@ -15,14 +15,27 @@ import (
 // A peer that sees another version refuses the message instead of
 // misreading it. Payloads are msgpack data only: a worker runs nothing
 // but the functions compiled into it, so a job can never carry code.
-const wireVersion = 1
+//
+// Version 2 added the type shapes to chunks. A client and its workers
+// ship together (they import the same package of functions), so a peer
+// of version 1 is refused with "message version 1, this program speaks
+// version 2" rather than served without the type check.
+const wireVersion = 2
 
 // chunkRequest is the payload of one chunk job.
-type chunkRequest[In any] struct {
+type chunkRequest[In any] = chunkMessage[[]In]
+
+// chunkMessage is a chunk with its items as Items: a client sends []In; a
+// worker decodes checkedItems, which decode only if the shapes are its own.
+type chunkMessage[Items any] struct {
 	_msgpack    struct{} `msgpack:",as_array"`
 	Start       int      // input index of Items[0]
 	TaskTimeout int64    // per-item deadline in nanoseconds; 0: none
-	Items       []In
+	// The client's In and Out shapes (wireShape). They come before the
+	// items so that a worker whose function has other shapes refuses the
+	// chunk before it decodes a single item.
+	InType, OutType string
+	Items           Items
 }
 
 // A worker that starts a chunk tells the client so, in a WORK_DATA of
@@ -221,6 +234,13 @@ type TaskError struct {
 	Stack   string // the worker goroutine's stack, for a panic
 	Panic   bool
 	Timeout bool // the item ran over TaskTimeout
+	// Code names the declared error (RegisterError) that the function's
+	// error is, or wraps; errors.Is(err, thatError) holds through the
+	// *TaskError in a program that declares it too.
+	Code string
+	// Mismatch is set when the worker refused the chunk, before running
+	// any item, because it registers the function with other types.
+	Mismatch *TypeMismatchError
 }
 
 func (e *TaskError) Error() string {
@@ -250,6 +270,20 @@ func (e *TaskError) Error() string {
 		b.WriteString(e.Stack)
 	}
 	return b.String()
+}
+
+// Unwrap returns the declared error that Code names, if this program
+// declares it, and the *TypeMismatchError, if any: errors.Is and errors.As
+// find them through the *TaskError.
+func (e *TaskError) Unwrap() []error {
+	var errs []error
+	if err := declaredError(e.Code); err != nil {
+		errs = append(errs, err)
+	}
+	if e.Mismatch != nil {
+		errs = append(errs, e.Mismatch)
+	}
+	return errs
 }
 
 func (e *TaskError) marshal() []byte {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/glimpse-go/glimpse/gearman"
@@ -13,7 +14,7 @@ var wireSquare = Register("wiretest.square", func(_ context.Context, x int64) (i
 
 func TestChunkRoundTrip(t *testing.T) {
 	f, _ := Lookup(wireSquare.Name())
-	payload, err := encode(chunkRequest[int64]{Start: 10, Items: []int64{1, 2, 3}})
+	payload, err := encode(squareChunk(10, 1, 2, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,11 +30,11 @@ func TestChunkRoundTrip(t *testing.T) {
 
 func TestChunkRejectsBadPayloads(t *testing.T) {
 	f, _ := Lookup(wireSquare.Name())
-	good, _ := encode(chunkRequest[int64]{Items: []int64{1}})
+	good, _ := encode(squareChunk(0, 1))
 	for name, payload := range map[string][]byte{
 		"empty":         nil,
 		"wrong version": append([]byte{9}, good[1:]...),
-		"wrong types":   mustEncode(t, chunkRequest[string]{Items: []string{"x"}}),
+		"wrong types":   mustEncode(t, chunkRequest[string]{Items: []string{"x"}, InType: "int64", OutType: "int64"}),
 		"truncated":     good[:len(good)-1],
 	} {
 		_, err := f.RunChunk(context.Background(), payload, "w1")
@@ -46,6 +47,12 @@ func TestChunkRejectsBadPayloads(t *testing.T) {
 			t.Fatalf("%s: %+v", name, te)
 		}
 	}
+}
+
+// squareChunk is a chunk of wireSquare as a client sends it.
+func squareChunk(start int, items ...int64) chunkRequest[int64] {
+	in, out := wireSquare.Shapes()
+	return chunkRequest[int64]{Start: start, Items: items, InType: in, OutType: out}
 }
 
 func mustEncode(t *testing.T, v any) []byte {
@@ -83,9 +90,10 @@ func TestWorkerClientID(t *testing.T) {
 // FuzzRunChunk feeds arbitrary payloads to a worker-side function: it
 // must answer with a result or a task error, never panic.
 func FuzzRunChunk(f *testing.F) {
-	good, _ := encode(chunkRequest[int64]{Start: 3, Items: []int64{1, 2}})
+	good, _ := encode(squareChunk(3, 1, 2))
 	f.Add(good)
-	f.Add([]byte{1, 0x93, 0, 0, 0x91, 0xa1, 'x'})
+	f.Add([]byte("\x02\x95\x00\x00\xa5int64\xa5int64\x91\xa1x"))
+	f.Add([]byte("\x02\x95\x00\x00\xa6string\xa5int64\x91\x01"))
 	f.Add([]byte{})
 	fn, _ := Lookup(wireSquare.Name())
 	f.Fuzz(func(t *testing.T, payload []byte) {
@@ -112,5 +120,65 @@ func TestChunkStartedNotice(t *testing.T) {
 		if w, ok := parseChunkStarted(data); ok {
 			t.Errorf("parseChunkStarted(%q) = %q, want no notice", data, w)
 		}
+	}
+}
+
+func TestTaskErrorWireKeepsCodeAndMismatch(t *testing.T) {
+	mm := &TypeMismatchError{Func: "f", ClientIn: "int64", ClientOut: "int64", WorkerIn: "string", WorkerOut: "int64"}
+	in := &TaskError{Func: "f", Index: -1, Worker: "w", Message: mm.Error(), Code: "errs.bad", Mismatch: mm}
+	out := parseTaskError("f", in.marshal())
+	if out.Code != in.Code || out.Mismatch == nil || *out.Mismatch != *mm || out.Message != in.Message {
+		t.Fatalf("round trip: %+v (%+v)", out, out.Mismatch)
+	}
+}
+
+type wideItem struct {
+	AVeryLongFieldNameNumberOne, AVeryLongFieldNameNumberTwo, AVeryLongFieldNameNumberThree    int64
+	AVeryLongFieldNameNumberFour, AVeryLongFieldNameNumberFive, AVeryLongFieldNameNumberSix    int64
+	AVeryLongFieldNameNumberSeven, AVeryLongFieldNameNumberEight, AVeryLongFieldNameNumberNine int64
+}
+
+var (
+	wireRuns atomic.Int64
+	wireWide = Register("wiretest.wide", func(_ context.Context, w wideItem) (int64, error) {
+		wireRuns.Add(1)
+		return w.AVeryLongFieldNameNumberOne, nil
+	})
+)
+
+// TestChunkOfOtherShapesRefused: a chunk whose shapes are not the
+// function's is refused before any item runs; a long shape travels as its
+// hash, and the client puts its own shape back in the error.
+func TestChunkOfOtherShapesRefused(t *testing.T) {
+	f, _ := Lookup(wireWide.Name())
+	in, out := wireWide.Shapes()
+	if len(in) <= maxWireShape || wireWide.shapes.wireIn[0] != '#' {
+		t.Fatalf("In shape %q should travel as a hash, not %q", in, wireWide.shapes.wireIn)
+	}
+	for name, req := range map[string]chunkRequest[wideItem]{
+		"other In":  {Items: []wideItem{{}, {}}, InType: "#0123456789abcdef", OutType: out},
+		"other Out": {Items: []wideItem{{}, {}}, InType: wireWide.shapes.wireIn, OutType: "string"},
+		"no shapes": {Items: []wideItem{{}, {}}},
+	} {
+		_, err := f.RunChunk(context.Background(), mustEncode(t, req), "w1")
+		var te *TaskError
+		var mm *TypeMismatchError
+		if !errors.As(err, &te) || !errors.As(err, &mm) || te.Index != -1 || mm.WorkerIn != in || mm.WorkerOut != out {
+			t.Fatalf("%s: %v; want a type mismatch", name, err)
+		}
+		if mm.ClientIn != req.InType || mm.ClientOut != req.OutType {
+			t.Errorf("%s: the worker reports the client's shapes as %q, %q", name, mm.ClientIn, mm.ClientOut)
+		}
+		wireWide.explain(te)
+		if mm.ClientIn != in || !strings.Contains(te.Message, "the client sends In="+in+" and expects Out="+out) {
+			t.Errorf("%s: explained: %s", name, te.Message)
+		}
+	}
+	if n := wireRuns.Load(); n != 0 {
+		t.Fatalf("the function ran %d times on refused chunks", n)
+	}
+	good := mustEncode(t, chunkRequest[wideItem]{Items: []wideItem{{AVeryLongFieldNameNumberOne: 5}}, InType: wireWide.shapes.wireIn, OutType: out})
+	if _, err := f.RunChunk(context.Background(), good, "w1"); err != nil || wireRuns.Load() != 1 {
+		t.Fatalf("a chunk of the right shapes: %v, %d runs", err, wireRuns.Load())
 	}
 }

@@ -717,6 +717,11 @@ func (s *clientServer) detach(cn *conn, failures int) {
 		s.dialErr = cause
 	}
 	if !s.ready {
+		if !ours && !errors.As(cause, &timeout) && !errors.Is(cause, ErrProtocol) {
+			// A ZeroMQ port, for one, resets the connection at our first
+			// packet: say that the peer never spoke Gearman.
+			s.dialErr = fmt.Errorf("connection ended before the handshake (OPTION_REQ) was answered; is it a Gearman job server? %w", cause)
+		}
 		s.markTriedLocked()
 	}
 	s.ready = false

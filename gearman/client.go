@@ -650,7 +650,7 @@ func (s *clientServer) attach(cn *conn) {
 	s.mu.Lock()
 	s.cn = cn
 	s.ready = false
-	s.watch = time.AfterFunc(time.Hour, func() { s.overdue(cn) })
+	s.watch = time.AfterFunc(time.Hour, func() { s.overdue(cn) }) // pushLocked arms it
 	s.watched = false
 	// Without this option gearmand turns WORK_EXCEPTION into WORK_FAIL.
 	cn.sendAsync(OptionReq, []byte("exceptions"))

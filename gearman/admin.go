@@ -2,6 +2,7 @@ package gearman
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,12 +28,20 @@ import (
 // the server's "workers" list, instead of one short-lived connection per
 // call. Callers waiting for their turn still honour their context.
 //
+// Each command's reply is bounded by the request timeout (WithRequestTimeout,
+// default 10s) as well as by the caller's context: a server that accepts
+// and never answers gives a *TimeoutError. A reply holding a NUL byte,
+// which no admin reply does, fails at once with ErrProtocol: the peer is
+// not a Gearman job server's admin port (a ZeroMQ port, say).
+//
 // When an exchange is cut short (context done, I/O error, malformed reply),
 // unread reply bytes may still be on their way, and they would be taken as
 // the answer to the next command; so the connection is closed and the next
 // call dials a new one.
 type Admin struct {
-	addr string
+	addr        string
+	dialTimeout time.Duration
+	timeout     time.Duration // bounds each command's reply
 
 	sem chan struct{} // capacity 1; held for a whole command/reply exchange
 
@@ -120,14 +129,16 @@ var adminErrClosed = fmt.Errorf("admin closed: %w", net.ErrClosed)
 
 // DialAdmin connects to the job server at addr ("host:port"). ctx bounds the
 // connection attempt only. Should the connection break later, the next call
-// dials again.
-func DialAdmin(ctx context.Context, addr string) (*Admin, error) {
-	a := &Admin{addr: addr, sem: make(chan struct{}, 1)}
+// dials again. Of the options, it uses WithDialTimeout and
+// WithRequestTimeout.
+func DialAdmin(ctx context.Context, addr string, opts ...Option) (*Admin, error) {
+	o := buildOptions(opts)
+	a := &Admin{addr: addr, dialTimeout: o.dialTimeout, timeout: o.requestTimeout, sem: make(chan struct{}, 1)}
 	c, err := a.adminDial(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("gearman: admin: %w", err)
 	}
-	a.conn, a.rd = c, bufio.NewReader(c)
+	a.conn, a.rd = c, a.newReader(c)
 	return a, nil
 }
 
@@ -417,7 +428,10 @@ func (a *Admin) adminDo(ctx context.Context, cmd string, multi bool, parse func(
 	if err != nil {
 		return nil, fmt.Errorf("gearman: admin %q: %w", cmd, err)
 	}
-	deadline, _ := ctx.Deadline() // zero (none) if ctx has no deadline
+	deadline := time.Now().Add(a.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
 	if err := c.SetDeadline(deadline); err != nil {
 		a.adminDiscard(c)
 		return nil, fmt.Errorf("gearman: admin %q: %w", cmd, a.adminCause(err))
@@ -437,6 +451,9 @@ func (a *Admin) adminDo(ctx context.Context, cmd string, multi bool, parse func(
 	}
 	if ioErr != nil {
 		a.adminDiscard(c)
+		if errors.Is(ioErr, os.ErrDeadlineExceeded) && ctx.Err() == nil && !adminCtxDeadline(ctx, deadline) {
+			return nil, a.adminCause(&TimeoutError{Server: a.addr, Waiting: fmt.Sprintf("reply to admin %q", cmd), After: a.timeout})
+		}
 		return nil, fmt.Errorf("gearman: admin %q: %w", cmd, a.adminCause(adminCtxCause(ctx, ioErr)))
 	}
 	if errReply != nil {
@@ -626,13 +643,43 @@ func (a *Admin) adminConn(ctx context.Context) (net.Conn, *bufio.Reader, error) 
 		c.Close()
 		return nil, nil, adminErrClosed
 	}
-	a.conn, a.rd = c, bufio.NewReader(c)
+	a.conn, a.rd = c, a.newReader(c)
 	return a.conn, a.rd, nil
 }
 
 func (a *Admin) adminDial(ctx context.Context) (net.Conn, error) {
-	var d net.Dialer
+	d := net.Dialer{Timeout: a.dialTimeout}
 	return d.DialContext(ctx, "tcp", a.addr)
+}
+
+// newReader reads replies from c, failing at the first NUL byte.
+func (a *Admin) newReader(c net.Conn) *bufio.Reader {
+	return bufio.NewReader(&adminTextReader{r: c, addr: a.addr})
+}
+
+// adminTextReader fails a read that brings a NUL byte: no admin reply holds
+// one (function names cannot), while a Gearman binary packet or a ZeroMQ
+// greeting starts with some. So a peer that is no admin port is found as
+// soon as it speaks, not when the request timeout runs out.
+type adminTextReader struct {
+	r    io.Reader
+	addr string
+}
+
+func (t *adminTextReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if i := bytes.IndexByte(p[:n], 0); i >= 0 {
+		return n, fmt.Errorf("%w: %s sent a NUL byte (%q), which no admin reply holds: not a Gearman admin port",
+			ErrProtocol, t.addr, p[:min(n, 10)])
+	}
+	return n, err
+}
+
+// adminCtxDeadline says whether deadline is ctx's own, so that its passing
+// is ctx's timeout rather than the request timeout.
+func adminCtxDeadline(ctx context.Context, deadline time.Time) bool {
+	d, ok := ctx.Deadline()
+	return ok && d.Equal(deadline)
 }
 
 // adminDiscard closes c and forgets it if it is still the current conn.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,34 +152,38 @@ type Client struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a server connects
+
+	tried chan *clientServer // each server once, after its first attempt
 }
 
 // NewClient connects to the job servers at addrs ("host[:port]"). It
-// returns an error if none of them can be reached; servers that are down
-// are retried in the background.
+// returns once one of them has answered the connection's handshake, or an
+// error if none can be reached or answers within the dial and request
+// timeouts; servers that are down are retried in the background.
 func NewClient(ctx context.Context, addrs []string, opts ...Option) (*Client, error) {
 	addrs, err := normalizeAddrs(addrs)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{opts: buildOptions(opts), changed: make(chan struct{})}
+	c := &Client{opts: buildOptions(opts), changed: make(chan struct{}), tried: make(chan *clientServer, len(addrs))}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	for _, a := range addrs {
-		s := &clientServer{c: c, addr: a, tasks: map[string]*taskList{}, tried: make(chan struct{})}
+		s := &clientServer{c: c, addr: a, tasks: map[string]*taskList{}}
 		c.servers = append(c.servers, s)
 		c.wg.Add(1)
 		go s.run()
 	}
 	var errs []error
-	for _, s := range c.servers {
+	for range c.servers {
+		var s *clientServer
 		select {
-		case <-s.tried:
+		case s = <-c.tried:
 		case <-ctx.Done():
 			c.Close()
 			return nil, ctx.Err()
 		}
 		s.mu.Lock()
-		up, dialErr := s.cn != nil, s.dialErr
+		up, dialErr := s.ready, s.dialErr
 		s.mu.Unlock()
 		if up {
 			return c, nil
@@ -207,7 +212,9 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// Call submits a foreground job and waits for its result.
+// Call submits a foreground job and waits for its result. The job server's
+// acknowledgement is bounded by the request timeout (WithRequestTimeout);
+// the result is not, as a job may run for hours: ctx bounds it.
 func (c *Client) Call(ctx context.Context, function string, data []byte, opts ...SubmitOption) ([]byte, error) {
 	t, r, args, err := c.newTask(function, data, opts)
 	if err != nil {
@@ -255,7 +262,7 @@ func (c *Client) newTask(function string, data []byte, opts []SubmitOption) (*Ta
 	if err := c.checkSize(pt, args); err != nil {
 		return nil, nil, nil, fmt.Errorf("gearman: submit %s: %w", function, err)
 	}
-	r := &request{expect: JobCreated, sent: pt, task: t}
+	r := &request{expect: JobCreated, sent: pt, about: function, task: t}
 	return t, r, args, nil
 }
 
@@ -297,7 +304,7 @@ func (c *Client) SubmitBackground(ctx context.Context, function string, data []b
 	if err := c.checkSize(pt, args); err != nil {
 		return JobHandle{}, fmt.Errorf("gearman: submit background %s: %w", function, err)
 	}
-	p, err := c.request(ctx, o.unique, &request{expect: JobCreated, sent: pt}, args...)
+	p, err := c.request(ctx, o.unique, &request{expect: JobCreated, sent: pt, about: function}, args...)
 	if err != nil {
 		return JobHandle{}, fmt.Errorf("gearman: submit background %s: %w", function, err)
 	}
@@ -328,7 +335,7 @@ func (c *Client) Status(ctx context.Context, h JobHandle) (JobStatus, error) {
 	if s == nil {
 		return JobStatus{}, fmt.Errorf("gearman: status of %s: %s is not one of this client's servers", h.Handle, h.Server)
 	}
-	r := &request{expect: StatusRes, sent: GetStatus, reply: make(chan reply, 1)}
+	r := &request{expect: StatusRes, sent: GetStatus, about: h.Handle, reply: make(chan reply, 1)}
 	err := s.send(r, []byte(h.Handle))
 	if errors.Is(err, errNotConnected) {
 		err = fmt.Errorf("%s is not connected", h.Server)
@@ -362,7 +369,7 @@ func (c *Client) Servers() map[string]bool {
 	m := make(map[string]bool, len(c.servers))
 	for _, s := range c.servers {
 		s.mu.Lock()
-		m[s.addr] = s.cn != nil
+		m[s.addr] = s.cn != nil && s.ready
 		s.mu.Unlock()
 	}
 	return m
@@ -379,14 +386,20 @@ func (c *Client) request(ctx context.Context, key string, r *request, args ...[]
 }
 
 // dispatch sends r to the server picked for key. While no server is
-// connected it waits for one, up to ctx.
+// connected it waits for one, up to ctx and the request timeout.
 func (c *Client) dispatch(ctx context.Context, key string, r *request, args ...[]byte) error {
+	var timeout <-chan time.Time // started by the first wait
 	for {
 		if c.ctx.Err() != nil {
 			return ErrClientClosed
 		}
 		s, wait := c.pick(key)
 		if s == nil {
+			if timeout == nil {
+				t := time.NewTimer(c.opts.requestTimeout)
+				defer t.Stop()
+				timeout = t.C
+			}
 			select {
 			case <-wait:
 				continue
@@ -394,6 +407,8 @@ func (c *Client) dispatch(ctx context.Context, key string, r *request, args ...[
 				return fmt.Errorf("no job server connected: %w", ctx.Err())
 			case <-c.ctx.Done():
 				return ErrClientClosed
+			case <-timeout:
+				return c.noServerError()
 			}
 		}
 		err := s.send(r, args...)
@@ -405,6 +420,26 @@ func (c *Client) dispatch(ctx context.Context, key string, r *request, args ...[
 }
 
 var errNotConnected = errors.New("not connected")
+
+// noServerError says that no server was connected for a whole request
+// timeout, and why each was not.
+func (c *Client) noServerError() error {
+	addrs := make([]string, len(c.servers))
+	var why []error
+	for i, s := range c.servers {
+		addrs[i] = s.addr
+		s.mu.Lock()
+		if s.dialErr != nil {
+			why = append(why, fmt.Errorf("%s: %w", s.addr, s.dialErr))
+		}
+		s.mu.Unlock()
+	}
+	te := &TimeoutError{Server: strings.Join(addrs, ","), Waiting: "connected job server", After: c.opts.requestTimeout}
+	if len(why) == 0 {
+		return te
+	}
+	return fmt.Errorf("%w: %w", te, errors.Join(why...))
+}
 
 // pick returns a connected server for key, or nil and a channel that is
 // closed when a server connects.
@@ -425,8 +460,10 @@ func (c *Client) pick(key string) (*clientServer, <-chan struct{}) {
 		s := c.servers[(start+i)%n]
 		s.mu.Lock()
 		// A conn whose reader saw it die is skipped before detach has
-		// run, so a job goes to a live server without waiting.
-		up := s.cn != nil && s.cn.alive()
+		// run, so a job goes to a live server without waiting; one whose
+		// handshake is unanswered is skipped too, as its server may be
+		// hung or no Gearman server at all.
+		up := s.cn != nil && s.ready && s.cn.alive()
 		s.mu.Unlock()
 		if up {
 			return s, nil
@@ -448,8 +485,18 @@ func (c *Client) announce() {
 type request struct {
 	expect PacketType
 	sent   PacketType
-	task   *Task // foreground submits only
+	about  string    // function name, job handle or option, for errors
+	at     time.Time // when it was queued
+	task   *Task     // foreground submits only
 	reply  chan reply
+}
+
+// waiting says what the request waits for, as a *TimeoutError puts it.
+func (r *request) waiting() string {
+	if r.about == "" {
+		return fmt.Sprintf("%s for %s", r.expect, r.sent)
+	}
+	return fmt.Sprintf("%s for %s %s", r.expect, r.sent, r.about)
 }
 
 func (r *request) wait(ctx context.Context) (reply, error) {
@@ -491,17 +538,19 @@ type clientServer struct {
 
 	mu      sync.Mutex
 	cn      *conn      // nil while disconnected
+	ready   bool       // cn answered its handshake (OPTION_REQ)
 	pending []*request // sent, waiting for their answer, in order
 	tasks   map[string]*taskList
-	dialErr error
-
-	tried chan struct{} // closed after the first dial attempt
+	dialErr error       // why the last connection failed; nil once one is ready
+	watch   *time.Timer // fires when the oldest pending request may be overdue
+	watched bool        // watch is armed
+	tried   bool        // reported to NewClient
 }
 
 func (s *clientServer) send(r *request, args ...[]byte) error {
 	s.mu.Lock()
 	cn := s.cn
-	if cn == nil {
+	if cn == nil || !s.ready {
 		s.mu.Unlock()
 		return errNotConnected
 	}
@@ -509,7 +558,7 @@ func (s *clientServer) send(r *request, args ...[]byte) error {
 	// outside it so the reader is not held up by our system call.
 	own, err := cn.enqueue(r.sent, args...)
 	if err == nil {
-		s.pending = append(s.pending, r)
+		s.pushLocked(r)
 	} else if !cn.alive() {
 		err = errNotConnected // nothing was sent: another server may take it
 	}
@@ -520,6 +569,43 @@ func (s *clientServer) send(r *request, args ...[]byte) error {
 	return err
 }
 
+// pushLocked records a request sent on s.cn and makes sure the watchdog
+// will look at it.
+func (s *clientServer) pushLocked(r *request) {
+	r.at = time.Now()
+	s.pending = append(s.pending, r)
+	if !s.watched {
+		s.watched = true
+		s.watch.Reset(s.c.opts.requestTimeout)
+	}
+}
+
+// overdue runs when the oldest request on cn may have waited a whole
+// request timeout. If it has, the server is hung or no Gearman server:
+// replies come in order, so none will come for the requests after it
+// either, and the connection goes, failing them all.
+func (s *clientServer) overdue(cn *conn) {
+	timeout := s.c.opts.requestTimeout
+	s.mu.Lock()
+	if s.cn != cn { // the timer of a connection that is gone
+		s.mu.Unlock()
+		return
+	}
+	if len(s.pending) == 0 {
+		s.watched = false
+		s.mu.Unlock()
+		return
+	}
+	head := s.pending[0]
+	if waited := time.Since(head.at); waited < timeout {
+		s.watch.Reset(timeout - waited)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	cn.close(&TimeoutError{Server: s.addr, Waiting: head.waiting(), After: timeout})
+}
+
 func (s *clientServer) run() {
 	defer s.c.wg.Done()
 	o := &s.c.opts
@@ -527,7 +613,6 @@ func (s *clientServer) run() {
 		cn, err := dialConn(s.c.ctx, s.addr, o.dialTimeout, o.maxPacket)
 		if err == nil {
 			s.attach(cn)
-			s.markTried()
 			sane := s.readLoop(cn)
 			s.detach(cn, attempt)
 			if redialAtOnce(cn, sane) {
@@ -536,8 +621,8 @@ func (s *clientServer) run() {
 		} else {
 			s.mu.Lock()
 			s.dialErr = err
+			s.markTriedLocked()
 			s.mu.Unlock()
-			s.markTried()
 			logDialFailure(o.logger, attempt, "server", s.addr, "err", err)
 		}
 		wait := backoff(max(attempt, 0), o.backoffMin, o.backoffMax)
@@ -549,21 +634,27 @@ func (s *clientServer) run() {
 	}
 }
 
-func (s *clientServer) markTried() {
-	select {
-	case <-s.tried:
-	default:
-		close(s.tried)
+// markTriedLocked tells NewClient, once, that the first connection
+// attempt has ended: ready, or failed with s.dialErr.
+func (s *clientServer) markTriedLocked() {
+	if !s.tried {
+		s.tried = true
+		s.c.tried <- s
 	}
 }
 
+// attach starts cn's handshake: requests go on cn once the server has
+// answered OPTION_REQ (see ready), so that one that never answers holds up
+// nothing but its handshake.
 func (s *clientServer) attach(cn *conn) {
 	s.mu.Lock()
 	s.cn = cn
-	s.dialErr = nil
+	s.ready = false
+	s.watch = time.AfterFunc(time.Hour, func() { s.overdue(cn) }) // pushLocked arms it
+	s.watched = false
 	// Without this option gearmand turns WORK_EXCEPTION into WORK_FAIL.
 	cn.sendAsync(OptionReq, []byte("exceptions"))
-	s.pending = append(s.pending, &request{expect: OptionRes, sent: OptionReq})
+	s.pushLocked(&request{expect: OptionRes, sent: OptionReq, about: "exceptions"})
 	if id := s.c.opts.clientID; id != "" {
 		cn.sendAsync(SetClientID, []byte(id))
 	}
@@ -571,7 +662,15 @@ func (s *clientServer) attach(cn *conn) {
 	if err := s.c.ctx.Err(); err != nil {
 		cn.close(ErrClientClosed) // Close ran before we published cn
 	}
+}
+
+// readyLocked ends the handshake: cn now takes requests.
+func (s *clientServer) readyLocked() {
+	s.ready = true
+	s.dialErr = nil
+	s.markTriedLocked()
 	s.c.opts.logger.Debug("gearman: connected", "server", s.addr)
+	// announce takes c.mu, which is never held while s.mu is taken.
 	s.c.announce()
 }
 
@@ -601,12 +700,31 @@ func (s *clientServer) readLoop(cn *conn) (sane bool) {
 func (s *clientServer) detach(cn *conn, failures int) {
 	cause := cn.cause()
 	err := fmt.Errorf("%w: %s: %w", ErrConnectionLost, s.addr, cause)
+	var timeout *TimeoutError
+	if errors.As(cause, &timeout) {
+		err = fmt.Errorf("%w: %w", ErrConnectionLost, cause) // it names the server
+	}
+	ours := errors.Is(cause, ErrClientClosed)
 	if s.c.ctx.Err() != nil {
 		err = ErrClientClosed
 	}
 	s.mu.Lock()
 	pending, tasks := s.pending, s.tasks
 	s.cn, s.pending, s.tasks = nil, nil, map[string]*taskList{}
+	s.watch.Stop()
+	s.watched = false
+	if !ours {
+		s.dialErr = cause
+	}
+	if !s.ready {
+		if !ours && !errors.As(cause, &timeout) && !errors.Is(cause, ErrProtocol) {
+			// A ZeroMQ port, for one, resets the connection at our first
+			// packet: say that the peer never spoke Gearman.
+			s.dialErr = fmt.Errorf("connection ended before the handshake (OPTION_REQ) was answered; is it a Gearman job server? %w", cause)
+		}
+		s.markTriedLocked()
+	}
+	s.ready = false
 	for _, r := range pending {
 		r.answer(reply{server: s.addr, err: err})
 		if r.task != nil {
@@ -619,7 +737,7 @@ func (s *clientServer) detach(cn *conn, failures int) {
 		}
 	}
 	s.mu.Unlock()
-	logDisconnect(s.c.opts.logger, "gearman: disconnected", s.addr, cause, errors.Is(cause, ErrClientClosed), failures)
+	logDisconnect(s.c.opts.logger, "gearman: disconnected", s.addr, cause, ours, failures)
 }
 
 func (s *clientServer) endLocked(t *Task, result []byte, err error) {
@@ -651,6 +769,10 @@ func (s *clientServer) answer(p *Packet) error {
 		return fmt.Errorf("%w: %s answers no request", ErrProtocol, p.Type)
 	}
 	r := s.pending[0]
+	if p.Type != Error && p.Type != r.expect {
+		// r stays pending, so that detach fails it with this error.
+		return fmt.Errorf("%w: got %s in answer to %s", ErrProtocol, p.Type, r.sent)
+	}
 	s.pending[0] = nil
 	s.pending = s.pending[1:]
 	if p.Type == Error {
@@ -660,12 +782,13 @@ func (s *clientServer) answer(p *Packet) error {
 		}
 		if r.expect == OptionRes {
 			s.c.opts.logger.Warn("gearman: option refused; exceptions will arrive as WORK_FAIL", "server", s.addr, "err", err)
+			s.readyLocked()
 		}
 		r.answer(reply{server: s.addr, err: err})
 		return nil
 	}
-	if p.Type != r.expect {
-		return fmt.Errorf("%w: got %s in answer to %s", ErrProtocol, p.Type, r.sent)
+	if r.expect == OptionRes {
+		s.readyLocked()
 	}
 	if t := r.task; t != nil {
 		t.server = s

@@ -3,6 +3,8 @@ package gearman
 import (
 	"errors"
 	"fmt"
+	"os"
+	"time"
 )
 
 var (
@@ -52,3 +54,26 @@ type ServerError struct {
 func (e *ServerError) Error() string {
 	return fmt.Sprintf("gearman: %s refused %s: %s: %s", e.Server, e.Request, e.Code, e.Message)
 }
+
+// DefaultRequestTimeout bounds how long a job server may take to answer a
+// request (see WithRequestTimeout).
+const DefaultRequestTimeout = 10 * time.Second
+
+// TimeoutError says that a job server accepted a request but did not
+// answer it within the request timeout: it is hung, overloaded, or not a
+// Gearman job server. It matches os.ErrDeadlineExceeded with errors.Is.
+type TimeoutError struct {
+	Server  string        // "host:port" of the job server (or servers)
+	Waiting string        // what never came, such as "JOB_CREATED for SUBMIT_JOB f"
+	After   time.Duration // the request timeout
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("gearman: %s: no %s within %v", e.Server, e.Waiting, e.After)
+}
+
+// Unwrap makes errors.Is(err, os.ErrDeadlineExceeded) hold.
+func (e *TimeoutError) Unwrap() error { return os.ErrDeadlineExceeded }
+
+// Timeout reports true, as net.Error's Timeout does.
+func (e *TimeoutError) Timeout() bool { return true }

@@ -3,8 +3,11 @@ package gearman_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log"
+	"net"
+	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/gearmand"
@@ -40,4 +43,23 @@ func Example() {
 	}
 	fmt.Println(string(out))
 	// Output: HELLO, GEARMAN
+}
+
+// A "job server" that accepts connections and never answers: NewClient
+// gives up after the request timeout, with an error naming the server and
+// what never came.
+func ExampleWithRequestTimeout() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // the kernel accepts; nobody answers
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+
+	_, err = gearman.NewClient(context.Background(), []string{ln.Addr().String()},
+		gearman.WithRequestTimeout(100*time.Millisecond))
+	var te *gearman.TimeoutError
+	if errors.As(err, &te) {
+		fmt.Printf("no %s within %v\n", te.Waiting, te.After)
+	}
+	// Output: no OPTION_RES for OPTION_REQ exceptions within 100ms
 }

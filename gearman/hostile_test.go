@@ -708,7 +708,7 @@ var clientGarbage = []struct {
 	{"unknown type", func(*testing.T) []byte { return rawHeader("\x00RES", 77, 0) }, "unknown packet type 77"},
 	{"huge length", func(*testing.T) []byte { return rawHeader("\x00RES", gearman.EchoRes, 0xFFFFFFFF) }, "ECHO_RES packet of 4294967295 bytes is over the 1024-byte limit"},
 	{"a worker's packet", func(t *testing.T) []byte { return packet(t, gearman.MagicReq, gearman.GrabJob) }, "unexpected GRAB_JOB"},
-	{"wrong answer", func(t *testing.T) []byte { return packet(t, gearman.MagicRes, gearman.JobCreated, "H:x:1") }, "got JOB_CREATED in answer to OPTION_REQ"},
+	{"wrong answer", func(t *testing.T) []byte { return packet(t, gearman.MagicRes, gearman.JobCreated, "H:x:1") }, "got JOB_CREATED in answer to ECHO_REQ"},
 	{"huge job for nobody", func(*testing.T) []byte {
 		return append(rawHeader("\x00RES", gearman.JobAssign, 5000), bytes.Repeat([]byte("j\x00"), 2500)...)
 	}, "unexpected JOB_ASSIGN from job server (JOB_ASSIGN packet of 5000 bytes"},
@@ -752,13 +752,16 @@ func TestHostileServerToClient(t *testing.T) {
 			behaveAsClientServer(t, c)
 			return
 		}
-		// Wait for the client's ECHO_REQ, so that it is in flight when
-		// the garbage comes.
+		// Answer the handshake, then wait for the client's ECHO_REQ, so
+		// that it is in flight when the garbage comes.
 		pr := gearman.NewPacketReader(c, 0)
 		for {
 			p, err := pr.ReadPacket()
 			if err != nil {
 				return
+			}
+			if p.Type == gearman.OptionReq {
+				c.Write(packet(t, gearman.MagicRes, gearman.OptionRes, p.Arg(0)))
 			}
 			if p.Type == gearman.EchoReq {
 				break

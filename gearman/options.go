@@ -20,27 +20,30 @@ const DefaultPort = 4730
 // job's data.
 const MaxUniqueSize = 63
 
-// Option configures a Client or a Worker.
+// Option configures a Client, a Worker or an Admin; each ignores the
+// options that do not concern it.
 type Option func(*options)
 
 type options struct {
-	clientID    string
-	dialTimeout time.Duration
-	maxPacket   int
-	backoffMin  time.Duration
-	backoffMax  time.Duration
-	logger      *slog.Logger
-	concurrency int
+	clientID       string
+	dialTimeout    time.Duration
+	requestTimeout time.Duration
+	maxPacket      int
+	backoffMin     time.Duration
+	backoffMax     time.Duration
+	logger         *slog.Logger
+	concurrency    int
 }
 
 func buildOptions(opts []Option) options {
 	o := options{
-		dialTimeout: 5 * time.Second,
-		maxPacket:   DefaultMaxPacketSize,
-		backoffMin:  20 * time.Millisecond,
-		backoffMax:  2 * time.Second,
-		logger:      slog.New(slog.DiscardHandler),
-		concurrency: 4 * runtime.GOMAXPROCS(0),
+		dialTimeout:    5 * time.Second,
+		requestTimeout: DefaultRequestTimeout,
+		maxPacket:      DefaultMaxPacketSize,
+		backoffMin:     20 * time.Millisecond,
+		backoffMax:     2 * time.Second,
+		logger:         slog.New(slog.DiscardHandler),
+		concurrency:    4 * runtime.GOMAXPROCS(0),
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -54,6 +57,27 @@ func WithClientID(id string) Option { return func(o *options) { o.clientID = id 
 
 // WithDialTimeout bounds each connection attempt (default 5s).
 func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialTimeout = d } }
+
+// WithRequestTimeout bounds how long a job server may take to answer each
+// request of a Client or an Admin (default DefaultRequestTimeout, 10s),
+// whatever the caller's context: the handshake of a new connection
+// (OPTION_REQ), a submission's JOB_CREATED, GET_STATUS, ECHO and each
+// admin command. A foreground job's result is not bounded: a job may run
+// for hours. A request that times out fails with a *TimeoutError naming the
+// server and what never came, and its connection is closed and dialled
+// again, failing the other requests and tasks on it too (wrapping
+// ErrConnectionLost): replies come in order, so a server that left one
+// request unanswered answers none after it. The time counts from when the
+// request is queued, so a job of many megabytes over a slow link needs a
+// longer timeout. d <= 0 means the default. Workers ignore it.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(o *options) {
+		o.requestTimeout = d
+		if d <= 0 {
+			o.requestTimeout = DefaultRequestTimeout
+		}
+	}
+}
 
 // WithMaxPacketSize bounds the body of a packet (default
 // DefaultMaxPacketSize). A Client refuses to submit a larger job. A job's

@@ -283,18 +283,27 @@ func NewPacketReader(r io.Reader, max int) *PacketReader {
 // the connection, except io.EOF at a packet boundary and a
 // *PacketTooLargeError whose Skipped is set.
 func (pr *PacketReader) ReadPacket() (*Packet, error) {
-	if _, err := io.ReadFull(pr.r, pr.hdr[:]); err != nil {
+	// The magic is checked before the rest of the header is waited for: a
+	// peer that is no Gearman server (a ZeroMQ port sends a 10-byte
+	// greeting, then waits) is found at once.
+	if _, err := io.ReadFull(pr.r, pr.hdr[:4]); err != nil {
 		if err == io.ErrUnexpectedEOF {
 			return nil, fmt.Errorf("%w: stream ended inside a packet header", ErrProtocol)
 		}
 		return nil, err
 	}
 	m := Magic(binary.BigEndian.Uint32(pr.hdr[0:4]))
-	t := PacketType(binary.BigEndian.Uint32(pr.hdr[4:8]))
-	size := uint64(binary.BigEndian.Uint32(pr.hdr[8:12]))
 	if m != MagicReq && m != MagicRes {
 		return nil, fmt.Errorf("%w: bad magic %q (not a Gearman binary packet)", ErrProtocol, pr.hdr[0:4])
 	}
+	if _, err := io.ReadFull(pr.r, pr.hdr[4:]); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil, fmt.Errorf("%w: stream ended inside a packet header", ErrProtocol)
+		}
+		return nil, err
+	}
+	t := PacketType(binary.BigEndian.Uint32(pr.hdr[4:8]))
+	size := uint64(binary.BigEndian.Uint32(pr.hdr[8:12]))
 	s, ok := t.spec()
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown packet type %d", ErrProtocol, uint32(t))

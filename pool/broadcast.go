@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/glimpse-go/glimpse/gearman"
 )
 
 // The fanout worker's protocol (gearhorn's, plus "collect"), as far as a
@@ -128,12 +130,11 @@ func (p *Pool) Ping(ctx context.Context) ([]WorkerStats, error) {
 func (p *Pool) checkFanout(ctx context.Context) error {
 	var errs []error
 	for _, addr := range p.cfg.JobServers {
-		a, err := p.admin(ctx, addr)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		st, err := a.Status(ctx)
+		var st []gearman.FunctionStatus
+		err := p.ask(ctx, addr, func(a *gearman.Admin) (err error) {
+			st, err = a.Status(ctx)
+			return err
+		})
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"log"
 	"math"
+	"net"
+	"time"
 
 	"github.com/glimpse-go/glimpse/cluster"
+	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -117,4 +121,23 @@ func ExampleFunc_Shapes() {
 	// Output:
 	// struct{X float64; Y float64; label string}
 	// float64
+}
+
+// Every request to a job server has a bound of its own, whatever the
+// caller's context: a server that accepts and never answers fails with a
+// *gearman.TimeoutError that names it and what never came.
+func ExampleWithRequestTimeout() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // the kernel accepts; nobody answers
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+
+	_, err = pool.New(config.Client{JobServers: []string{ln.Addr().String()}},
+		pool.WithRequestTimeout(100*time.Millisecond))
+	var te *gearman.TimeoutError
+	if errors.As(err, &te) {
+		fmt.Printf("no %s within %v\n", te.Waiting, te.After)
+	}
+	// Output: no OPTION_RES for OPTION_REQ exceptions within 100ms
 }

@@ -33,6 +33,7 @@ type poolOptions struct {
 	dialTimeout    time.Duration
 	noWorkersGrace time.Duration
 	maxPacket      int
+	requestTimeout time.Duration
 }
 
 // WithLogger sets where the pool logs connection events (default: nowhere).
@@ -40,6 +41,17 @@ func WithLogger(l *slog.Logger) Option { return func(o *poolOptions) { o.logger 
 
 // WithDialTimeout bounds each connection attempt to a job server (default 5s).
 func WithDialTimeout(d time.Duration) Option { return func(o *poolOptions) { o.dialTimeout = d } }
+
+// WithRequestTimeout bounds how long a job server may take to answer each
+// request the pool makes, whatever the caller's context: a new
+// connection's handshake, a chunk's submission (not its run: ctx and
+// TaskTimeout bound that) and each admin question (default
+// gearman.DefaultRequestTimeout, 10s). A server that accepts and never
+// answers fails them with a *gearman.TimeoutError naming it and what never
+// came; a chunk that timed out is submitted again to another server, and a
+// server that left an admin question unanswered is not asked again for
+// three times the timeout.
+func WithRequestTimeout(d time.Duration) Option { return func(o *poolOptions) { o.requestTimeout = d } }
 
 // WithNoWorkersGrace sets how long a running map waits when no worker
 // serves its function any more before it fails with ErrNoWorkers (default
@@ -63,6 +75,15 @@ type Pool struct {
 	idle   []*gearman.Client // connections of maps that ended cleanly
 	admins map[string]*gearman.Admin
 	closed bool
+	silent map[string]silence // admin ports that left a question unanswered
+}
+
+// silence is an admin port's unanswered question: it is not asked again
+// until the time is up, so that a hung server costs one request timeout
+// now and then instead of one per question.
+type silence struct {
+	err   error
+	until time.Time
 }
 
 // New connects to the job servers of cfg. It fails if none is reachable.
@@ -74,11 +95,12 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 		logger:         slog.New(slog.DiscardHandler),
 		dialTimeout:    5 * time.Second,
 		noWorkersGrace: 10 * time.Second,
-	}, admins: map[string]*gearman.Admin{}}
+	}, admins: map[string]*gearman.Admin{}, silent: map[string]silence{}}
 	for _, opt := range opts {
 		opt(&p.opts)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout)
+	// A safety net: the dial and the handshake have bounds of their own.
+	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.requestTimeout())
 	defer cancel()
 	c, err := p.dial(ctx)
 	if err != nil {
@@ -118,7 +140,16 @@ func (p *Pool) Close() error {
 
 func (p *Pool) dial(ctx context.Context) (*gearman.Client, error) {
 	return gearman.NewClient(ctx, p.cfg.JobServers, gearman.WithDialTimeout(p.opts.dialTimeout),
+		gearman.WithRequestTimeout(p.opts.requestTimeout),
 		gearman.WithLogger(p.opts.logger), gearman.WithMaxPacketSize(p.opts.maxPacket))
+}
+
+// requestTimeout is the bound of each request, the default filled in.
+func (p *Pool) requestTimeout() time.Duration {
+	if p.opts.requestTimeout <= 0 {
+		return gearman.DefaultRequestTimeout
+	}
+	return p.opts.requestTimeout
 }
 
 // acquire returns a client for one map. Each map has connections of its
@@ -160,27 +191,23 @@ func (p *Pool) WorkerSlots(ctx context.Context, f string) (int, error) {
 	slots := 0
 	var errs []error
 	seen := map[string]bool{} // a worker process connects to every server
-	for _, addr := range p.cfg.JobServers {
-		a, err := p.admin(ctx, addr)
-		if err == nil {
-			var ws []gearman.WorkerInfo
-			ws, err = a.Workers(ctx)
-			for _, w := range ws {
-				if !contains(w.Functions, gname) {
-					continue
-				}
-				id, n, ok := ParseWorkerClientID(w.ClientID)
-				if !ok {
-					slots++
-					continue
-				}
-				if !seen[id] {
-					seen[id] = true
-					slots += n
-				}
+	workers, askErrs := p.askWorkers(ctx)
+	for i, addr := range p.cfg.JobServers {
+		for _, w := range workers[i] {
+			if !contains(w.Functions, gname) {
+				continue
+			}
+			id, n, ok := ParseWorkerClientID(w.ClientID)
+			if !ok {
+				slots++
+				continue
+			}
+			if !seen[id] {
+				seen[id] = true
+				slots += n
 			}
 		}
-		if err != nil {
+		if err := askErrs[i]; err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 		}
 	}
@@ -193,6 +220,24 @@ func (p *Pool) WorkerSlots(ctx context.Context, f string) (int, error) {
 	return 0, fmt.Errorf("%w: %s (Gearman function %s)", ErrNoWorkers, f, gname)
 }
 
+// askWorkers asks every job server for its "workers" list, all at once, so
+// that a hung server costs one request timeout and not one per server.
+func (p *Pool) askWorkers(ctx context.Context) ([][]gearman.WorkerInfo, []error) {
+	workers := make([][]gearman.WorkerInfo, len(p.cfg.JobServers))
+	errs := make([]error, len(p.cfg.JobServers))
+	var wg sync.WaitGroup
+	for i, addr := range p.cfg.JobServers {
+		wg.Go(func() {
+			errs[i] = p.ask(ctx, addr, func(a *gearman.Admin) (err error) {
+				workers[i], err = a.Workers(ctx)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	return workers, errs
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -200,6 +245,32 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// ask puts one admin question (q) to the job server at addr, unless its
+// admin port left one unanswered less than three request timeouts ago.
+func (p *Pool) ask(ctx context.Context, addr string, q func(*gearman.Admin) error) error {
+	p.mu.Lock()
+	s, ok := p.silent[addr]
+	p.mu.Unlock()
+	if ok && time.Now().Before(s.until) {
+		return fmt.Errorf("not asked, as it left a question unanswered lately: %w", s.err)
+	}
+	a, err := p.admin(ctx, addr)
+	if err != nil {
+		return err
+	}
+	err = q(a)
+	var timeout *gearman.TimeoutError
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case errors.As(err, &timeout):
+		p.silent[addr] = silence{err: err, until: time.Now().Add(3 * p.requestTimeout())}
+	case err == nil:
+		delete(p.silent, addr)
+	}
+	return err
 }
 
 func (p *Pool) admin(ctx context.Context, addr string) (*gearman.Admin, error) {
@@ -211,7 +282,8 @@ func (p *Pool) admin(ctx context.Context, addr string) (*gearman.Admin, error) {
 	if a := p.admins[addr]; a != nil {
 		return a, nil
 	}
-	a, err := gearman.DialAdmin(ctx, addr)
+	a, err := gearman.DialAdmin(ctx, addr, gearman.WithDialTimeout(p.opts.dialTimeout),
+		gearman.WithRequestTimeout(p.opts.requestTimeout))
 	if err != nil {
 		return nil, err
 	}

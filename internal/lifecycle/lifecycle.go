@@ -16,7 +16,10 @@ type Lifecycle struct {
 	mu    sync.Mutex
 	state State
 
-	// Created on first use, so that the zero value works.
+	// Created on first use, so that the zero value works; once, so that
+	// the accessors below need no lock (they sit on hot paths, such as a
+	// worker asking for its next job).
+	once    sync.Once
 	ctx     context.Context // cancelled by Stop, Cancel and End
 	stop    context.CancelFunc
 	workCtx context.Context // cancelled by Cancel only
@@ -24,11 +27,8 @@ type Lifecycle struct {
 	done    chan struct{} // closed once Stopped
 }
 
-// init creates the contexts and the done channel; l.mu must be held.
+// init creates the contexts and the done channel.
 func (l *Lifecycle) init() {
-	if l.done != nil {
-		return
-	}
 	l.workCtx, l.cancel = context.WithCancel(context.Background())
 	// Derived from workCtx, so that Cancel ends both.
 	l.ctx, l.stop = context.WithCancel(l.workCtx)
@@ -39,9 +39,9 @@ func (l *Lifecycle) init() {
 // Run is going, and with ErrClosed once Stop has been called: a stopped
 // service has released what it would run with.
 func (l *Lifecycle) Begin() error {
+	l.once.Do(l.init)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.init()
 	switch l.state {
 	case Idle:
 		l.state = Running
@@ -73,9 +73,9 @@ func (l *Lifecycle) End() {
 // stopping. If no Run ever began, the lifecycle is Stopped at once and
 // Done is closed: there is nothing to wait for.
 func (l *Lifecycle) Stop() (before State) {
+	l.once.Do(l.init)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.init()
 	before = l.state
 	switch before {
 	case Idle:
@@ -106,28 +106,33 @@ func (l *Lifecycle) State() State {
 // Context is cancelled when stopping begins (Stop, Cancel) or Run ends:
 // the context of loops that take new work.
 func (l *Lifecycle) Context() context.Context {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.init()
+	l.once.Do(l.init)
 	return l.ctx
 }
 
 // WorkContext is cancelled by Cancel only: the context of work that a
 // graceful stop lets finish.
 func (l *Lifecycle) WorkContext() context.Context {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.init()
+	l.once.Do(l.init)
 	return l.workCtx
 }
 
 // Done is closed when the lifecycle is Stopped: Run has returned, or Stop
 // came before any Run.
 func (l *Lifecycle) Done() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.init()
+	l.once.Do(l.init)
 	return l.done
+}
+
+// Stopping reports whether Context is cancelled: Stop or Cancel was
+// called, or Run ended. It is cheap enough for a hot path.
+func (l *Lifecycle) Stopping() bool {
+	select {
+	case <-l.Context().Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // Wait waits until Done is closed or ctx ends, and then returns ctx's

@@ -76,10 +76,13 @@ func TestStopCancelsContextButNotWorkContext(t *testing.T) {
 	var l lifecycle.Lifecycle
 	l.Begin()
 	ctx, work := l.Context(), l.WorkContext()
+	if l.Stopping() {
+		t.Fatal("Stopping before Stop")
+	}
 	if before := l.Stop(); before != lifecycle.Running {
 		t.Fatalf("Stop returned %v, want running", before)
 	}
-	if ctx.Err() == nil {
+	if ctx.Err() == nil || !l.Stopping() {
 		t.Error("Context not cancelled by Stop")
 	}
 	if work.Err() != nil {

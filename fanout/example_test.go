@@ -33,7 +33,7 @@ func Example() {
 	// The fanout worker, with its subscriber list in an SQLite file.
 	cfg := config.DefaultFanout()
 	cfg.Store = filepath.Join(dir, "subscribers.db")
-	fw, err := fanout.NewWorker(servers, cfg)
+	fw, err := fanout.NewWorker(config.Client{JobServers: servers}, cfg)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -26,6 +26,11 @@
 //		return err
 //	}
 //
+// A service that must release something itself when it is stopped before
+// it ever ran (a broker's bound sockets) calls StopIdle instead: the
+// caller that gets true does the release in Run's place and calls End, so
+// that concurrent Close calls waiting on Done return only after it.
+//
 // The two contexts are the two halves of an http.Server-style stop:
 // Context ends when stopping begins (accept loops, housekeeping), while
 // WorkContext lives on through a graceful drain and ends only at Cancel

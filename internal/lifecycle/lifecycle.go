@@ -52,7 +52,8 @@ func (l *Lifecycle) Begin() error {
 	return ErrClosed
 }
 
-// End marks the end of the Run that Begin started: the lifecycle is
+// End marks the end of the Run that Begin started (or of the release
+// that StopIdle handed to its caller): the lifecycle is
 // Stopped, Context is cancelled (nothing is served any more) and Done is
 // closed. WorkContext is left alone, so that a graceful Shutdown can still
 // finish the work in hand. End without a Run does nothing.
@@ -86,6 +87,25 @@ func (l *Lifecycle) Stop() (before State) {
 	}
 	l.stop()
 	return before
+}
+
+// StopIdle stops a lifecycle that never ran, like Stop, but leaves it
+// Stopping with Done open: the caller takes Run's place, releases what
+// the service holds, and then calls End, so that Done (and every Wait)
+// covers that release too. A broker that must close its sockets itself
+// when stopped before Serve needs this; a service with nothing to release
+// calls Stop. StopIdle returns false, and does nothing, if a Run began or
+// stopping did.
+func (l *Lifecycle) StopIdle() bool {
+	l.once.Do(l.init)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state != Idle {
+		return false
+	}
+	l.state = Stopping
+	l.stop()
+	return true
 }
 
 // Cancel is Stop that also cancels WorkContext: the work in progress is

@@ -179,3 +179,37 @@ func TestConcurrentRunAndStop(t *testing.T) {
 		}
 	}
 }
+
+// StopIdle hands the release of a never-run service to its caller: Runs
+// are refused and Waits wait until that caller's End.
+func TestStopIdleLeavesDoneToTheCaller(t *testing.T) {
+	var l lifecycle.Lifecycle
+	if !l.StopIdle() {
+		t.Fatal("StopIdle on an idle lifecycle returned false")
+	}
+	if l.StopIdle() {
+		t.Fatal("a second StopIdle returned true")
+	}
+	if err := l.Begin(); !errors.Is(err, lifecycle.ErrClosed) {
+		t.Fatalf("Begin after StopIdle: %v, want ErrClosed", err)
+	}
+	if before := l.Stop(); before != lifecycle.Stopping {
+		t.Fatalf("Stop after StopIdle returned %v, want stopping", before)
+	}
+	if closed(l.Done()) || l.Context().Err() == nil {
+		t.Fatalf("before End: Done closed %v, Context err %v", closed(l.Done()), l.Context().Err())
+	}
+	l.End()
+	if !closed(l.Done()) || l.State() != lifecycle.Stopped {
+		t.Fatalf("after End: Done closed %v, state %v", closed(l.Done()), l.State())
+	}
+
+	var running lifecycle.Lifecycle
+	running.Begin()
+	if running.StopIdle() {
+		t.Fatal("StopIdle on a running lifecycle returned true")
+	}
+	if running.State() != lifecycle.Running {
+		t.Fatalf("StopIdle changed a running lifecycle to %v", running.State())
+	}
+}

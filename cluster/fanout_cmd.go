@@ -54,7 +54,7 @@ func runFanout(ctx context.Context, e *env, c *command, args []string) int {
 	if *id != "" {
 		opts = append(opts, fanout.WithID(*id))
 	}
-	w, err := fanout.NewWorker(file.Client.JobServers, file.Fanout, opts...)
+	w, err := fanout.NewWorker(file.Client, file.Fanout, opts...)
 	if err != nil {
 		return e.failure(c, err)
 	}

@@ -118,7 +118,7 @@ func startLocal(ctx context.Context, workers int, wc config.Worker, logOut io.Wr
 	if l.store, err = fanout.OpenStore(filepath.Join(dir, "fanout.db")); err != nil {
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
-	l.fan, err = fanout.NewWorker(l.cfg.JobServers, config.DefaultFanout(),
+	l.fan, err = fanout.NewWorker(l.cfg, config.DefaultFanout(),
 		fanout.WithStore(l.store), fanout.WithLogger(logger))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)

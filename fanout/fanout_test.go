@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 )
@@ -115,7 +116,7 @@ func TestRestartKeepsSubscribers(t *testing.T) {
 	c := newClient(t, g.Addr())
 	sub := serve(t, g.Addr(), "memos_bob", nil)
 
-	w1, err := NewWorker([]string{g.Addr()}, testConfig(path))
+	w1, err := NewWorker(config.Client{JobServers: []string{g.Addr()}}, testConfig(path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +507,7 @@ func TestPayloadAndUnique(t *testing.T) {
 func TestShutdownDrains(t *testing.T) {
 	t.Parallel()
 	g := testenv.Gearmand(t)
-	w, err := NewWorker([]string{g.Addr()}, testConfig(sqlitePath(t)))
+	w, err := NewWorker(config.Client{JobServers: []string{g.Addr()}}, testConfig(sqlitePath(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

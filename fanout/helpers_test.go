@@ -83,7 +83,7 @@ func sqlitePath(t *testing.T) string { return filepath.Join(t.TempDir(), "fanout
 // startWorker runs a fanout worker until the test ends.
 func startWorker(t *testing.T, servers []string, cfg config.Fanout, opts ...Option) *Worker {
 	t.Helper()
-	w, err := NewWorker(servers, cfg, opts...)
+	w, err := NewWorker(config.Client{JobServers: servers}, cfg, opts...)
 	if err != nil {
 		t.Fatalf("NewWorker: %v", err)
 	}

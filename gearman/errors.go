@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/glimpse-go/glimpse/internal/lifecycle"
 )
 
 var (
@@ -22,8 +24,9 @@ var (
 	// for the tasks Close cut short.
 	ErrClientClosed = errors.New("gearman: client closed")
 
-	// ErrWorkerClosed is returned by Worker.Run after Shutdown or Close.
-	ErrWorkerClosed = errors.New("gearman: worker closed")
+	// ErrWorkerClosed is returned by Worker.Run after Shutdown or Close;
+	// it wraps lifecycle.ErrClosed, like every service's "closed".
+	ErrWorkerClosed = fmt.Errorf("gearman: worker %w", lifecycle.ErrClosed)
 )
 
 // JobException carries the data of a WORK_EXCEPTION packet. A client gets

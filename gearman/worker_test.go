@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/lifecycle"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 )
 
@@ -253,5 +254,55 @@ func TestCloseGivesRunningJobsBack(t *testing.T) {
 	})
 	if got, err := task.Wait(ctx); err != nil || string(got) != "second worker" {
 		t.Fatalf("task = %q, %v; want it done by the second worker", got, err)
+	}
+}
+
+// A second Run is refused with lifecycle.ErrRunning and leaves the first
+// serving; a Run after Close is refused with an error that is both
+// ErrWorkerClosed and lifecycle.ErrClosed.
+func TestWorkerRunTwiceAndAfterClose(t *testing.T) {
+	srv := testenv.Gearmand(t)
+	ctx := testCtx(t)
+	w := startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
+		"echo": func(ctx context.Context, j *gearman.Job) ([]byte, error) { return j.Data, nil },
+	})
+	err := w.Run()
+	if !errors.Is(err, lifecycle.ErrRunning) || !strings.HasPrefix(err.Error(), "gearman: ") {
+		t.Fatalf("second Run: %v, want a gearman error wrapping lifecycle.ErrRunning", err)
+	}
+	if got, err := newClient(t, srv.Addr()).Call(ctx, "echo", []byte("still serving")); err != nil || string(got) != "still serving" {
+		t.Fatalf("Call after the refused Run: %q, %v", got, err)
+	}
+
+	closed, err := gearman.NewWorker([]string{srv.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	if err := closed.Run(); !errors.Is(err, gearman.ErrWorkerClosed) || !errors.Is(err, lifecycle.ErrClosed) {
+		t.Fatalf("Run after Close: %v, want ErrWorkerClosed and lifecycle.ErrClosed", err)
+	}
+}
+
+// Run, Shutdown and Close racing from many goroutines: every Run returns
+// (ErrWorkerClosed or ErrRunning), and goleak finds nothing left behind.
+func TestWorkerConcurrentRunAndStop(t *testing.T) {
+	srv := testenv.Gearmand(t)
+	for range 20 {
+		w, err := gearman.NewWorker([]string{srv.Addr()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() {
+				if err := w.Run(); !errors.Is(err, gearman.ErrWorkerClosed) && !errors.Is(err, lifecycle.ErrRunning) {
+					t.Errorf("Run: %v", err)
+				}
+			})
+		}
+		wg.Go(func() { w.Shutdown(testCtx(t)) })
+		wg.Go(func() { w.Close() })
+		wg.Wait()
 	}
 }

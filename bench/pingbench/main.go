@@ -80,7 +80,7 @@ func run(ctx context.Context, counts string, pings int, bin string) (benchjson.P
 		CommandBackendURL: a.CommandBackendURL, LogFrontendURL: a.LogFrontendURL, LogBackendURL: a.LogBackendURL}
 	fc := config.DefaultFanout()
 	fc.Store = filepath.Join(dir, "fanout.db")
-	fw, err := fanout.NewWorker(cfg.JobServers, fc)
+	fw, err := fanout.NewWorker(cfg, fc)
 	if err != nil {
 		return out, err
 	}

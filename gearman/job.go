@@ -1,0 +1,92 @@
+package gearman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"time"
+)
+
+// JobFunc runs one job. The returned bytes are sent with WORK_COMPLETE; a
+// returned error is sent with WORK_EXCEPTION (its text, or the Data of a
+// *JobException). A panic is recovered and sent with WORK_EXCEPTION too,
+// with its stack, and the worker goes on.
+//
+// ctx is cancelled when the job's deadline (WithTimeout) passes, when the
+// connection the job came on breaks (the job server then gives the job to
+// another worker, so the result would be lost), and by Worker.Close.
+type JobFunc func(ctx context.Context, job *Job) ([]byte, error)
+
+// Job is a job assigned to a Worker.
+type Job struct {
+	Function string
+	Handle   string
+	Unique   string
+	Data     []byte
+
+	cn     *conn
+	refuse error // set for a job the worker fails without running it
+}
+
+// SendData sends a piece of output ahead of the result (WORK_DATA).
+func (j *Job) SendData(data []byte) error {
+	return j.cn.send(WorkData, []byte(j.Handle), data)
+}
+
+// SendWarning sends a warning to the client (WORK_WARNING).
+func (j *Job) SendWarning(data []byte) error {
+	return j.cn.send(WorkWarning, []byte(j.Handle), data)
+}
+
+// SendStatus reports progress: numerator out of denominator (WORK_STATUS).
+func (j *Job) SendStatus(numerator, denominator uint64) error {
+	return j.cn.send(WorkStatus, []byte(j.Handle),
+		strconv.AppendUint(nil, numerator, 10), strconv.AppendUint(nil, denominator, 10))
+}
+
+// RegisterOption configures one registered function.
+type RegisterOption func(*registration)
+
+// WithTimeout gives each job of the function a deadline. The job server is
+// told too (CAN_DO_TIMEOUT, in whole seconds of milliseconds, at least one
+// second, which is gearmand's minimum), so a job whose worker hangs is
+// failed there as well.
+func WithTimeout(d time.Duration) RegisterOption {
+	return func(r *registration) { r.timeout = d }
+}
+
+type registration struct {
+	fn      JobFunc
+	timeout time.Duration
+}
+
+func (r *registration) canDo(conn *conn, name string) error {
+	if r.timeout <= 0 {
+		return conn.sendAsync(CanDo, []byte(name))
+	}
+	ms := max((r.timeout+time.Millisecond-1)/time.Millisecond, 1000)
+	return conn.sendAsync(CanDoTimeout, []byte(name), strconv.AppendInt(nil, int64(ms), 10))
+}
+
+// runJob calls the job's function with its deadline, turning a panic into
+// an error that carries the stack.
+func runJob(ctx context.Context, r *registration, job *Job) (result []byte, err error) {
+	if r.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, r.timeout,
+			fmt.Errorf("gearman: %s job %s ran over its %v timeout", job.Function, job.Handle, r.timeout))
+		defer cancel()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			result, err = nil, fmt.Errorf("panic: %v\n\n%s", v, debug.Stack())
+		}
+	}()
+	result, err = r.fn(ctx, job)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	return result, err
+}

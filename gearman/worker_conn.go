@@ -1,0 +1,292 @@
+package gearman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// sleepState is where a connection is in gearmand's sleep/wake dance.
+type sleepState int
+
+const (
+	awake    sleepState = iota // asking for jobs
+	draining                   // got NO_JOB; waiting for the other asks to come back
+	asleep                     // sent PRE_SLEEP; waiting for NOOP
+)
+
+// workerConn is a Worker's link to one job server.
+type workerConn struct {
+	w    *Worker
+	addr string
+
+	mu      sync.Mutex
+	cn      *conn // nil while disconnected
+	ctx     context.Context
+	pending int // GRAB_JOB_UNIQ sent and not yet answered
+	sleep   sleepState
+
+	wake chan struct{} // buffered(1): the grabber should look again
+}
+
+func (wc *workerConn) signal() {
+	select {
+	case wc.wake <- struct{}{}:
+	default:
+	}
+}
+
+// grab turns free slots into GRAB_JOB_UNIQ requests while the server is
+// awake, until the worker stops.
+func (wc *workerConn) grab() {
+	w := wc.w
+	stop := w.life.Context().Done()
+	for {
+		wc.mu.Lock()
+		ready := wc.cn != nil && wc.sleep == awake
+		wc.mu.Unlock()
+		if !ready {
+			select {
+			case <-wc.wake:
+				continue
+			case <-stop:
+				return
+			}
+		}
+		select {
+		case <-w.slots:
+		case <-stop:
+			return
+		case <-wc.wake:
+			continue // state changed while we waited for a slot
+		}
+		cn, own, ok := wc.ask()
+		if !ok {
+			w.slots <- struct{}{}
+		}
+		if own {
+			cn.flush()
+		}
+	}
+}
+
+// ask queues one GRAB_JOB_UNIQ for a slot the caller holds, if the server
+// is awake. If it returns own, the caller must flush cn.
+func (wc *workerConn) ask() (cn *conn, own, ok bool) {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	if wc.cn == nil || wc.sleep != awake || wc.w.life.Stopping() {
+		return nil, false, false
+	}
+	own, err := wc.cn.enqueue(GrabJobUniq)
+	if err != nil {
+		return nil, false, false
+	}
+	wc.pending++
+	return wc.cn, own, true
+}
+
+// run dials the job server and serves the connection, again and again
+// with backoff, until the worker is cancelled: a graceful stop still
+// needs the connection to send the results of the jobs in hand.
+func (wc *workerConn) run() {
+	w := wc.w
+	o := &w.opts
+	ctx := w.life.WorkContext()
+	for attempt := 0; ; attempt++ {
+		cn, err := dialConn(ctx, wc.addr, o.dialTimeout, o.maxPacket)
+		if err == nil {
+			cancel := wc.attach(cn)
+			sane := wc.readLoop(cn)
+			cancel()
+			wc.detach(cn, attempt)
+			if redialAtOnce(cn, sane) {
+				attempt = -1
+			}
+		} else {
+			logDialFailure(o.logger, attempt, "server", wc.addr, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff(max(attempt, 0), o.backoffMin, o.backoffMax)):
+		}
+	}
+}
+
+func (wc *workerConn) attach(cn *conn) context.CancelFunc {
+	w := wc.w
+	ctx, cancel := context.WithCancel(w.life.WorkContext())
+	w.mu.Lock()
+	wc.mu.Lock()
+	wc.cn, wc.ctx, wc.pending, wc.sleep = cn, ctx, 0, awake
+	if id := w.opts.clientID; id != "" {
+		cn.sendAsync(SetClientID, []byte(id))
+	}
+	for name, r := range w.funcs {
+		r.canDo(cn, name)
+	}
+	wc.mu.Unlock()
+	closed := w.disconnecting
+	w.mu.Unlock()
+	if closed {
+		cn.close(ErrWorkerClosed) // Close ran before we published cn
+	}
+	w.opts.logger.Debug("gearman: worker connected", "server", wc.addr)
+	wc.signal()
+	return cancel
+}
+
+// detach gives back the slots of the asks cn never answered. failures is
+// how many connections in a row went wrong before this one: a server that
+// keeps breaking the protocol is reported once at warning level.
+func (wc *workerConn) detach(cn *conn, failures int) {
+	wc.mu.Lock()
+	pending := wc.pending
+	wc.cn, wc.pending = nil, 0
+	wc.mu.Unlock()
+	for range pending {
+		wc.w.slots <- struct{}{}
+	}
+	cause := cn.cause()
+	ours := errors.Is(cause, ErrWorkerClosed) || errors.Is(cause, errConnClosed)
+	logDisconnect(wc.w.opts.logger, "gearman: worker disconnected", wc.addr, cause, ours, failures)
+}
+
+// readLoop serves cn until it breaks. It reports whether the job server
+// sent at least one packet that made sense.
+func (wc *workerConn) readLoop(cn *conn) (sane bool) {
+	unexpected := func(t PacketType) {
+		cn.close(fmt.Errorf("%w: unexpected %s from job server", ErrProtocol, t))
+	}
+	for {
+		p, err := cn.read()
+		if tooLarge, ok := err.(*PacketTooLargeError); ok && tooLarge.Skipped {
+			if tooLarge.Type != JobAssignUniq || !wc.answered(cn, true) {
+				cn.close(fmt.Errorf("%w: unexpected %s from job server (%v)", ErrProtocol, tooLarge.Type, tooLarge))
+				continue
+			}
+			wc.refuse(cn, tooLarge)
+			continue
+		}
+		if err != nil {
+			return sane
+		}
+		switch p.Type {
+		case Noop:
+			wc.mu.Lock()
+			wc.sleep = awake
+			wc.mu.Unlock()
+			wc.signal()
+		case NoJob:
+			// An answer to no ask would hand out a slot we do not have.
+			if !wc.answered(cn, false) {
+				unexpected(p.Type)
+				continue
+			}
+			wc.w.slots <- struct{}{}
+		case JobAssignUniq:
+			if !wc.answered(cn, true) {
+				unexpected(p.Type)
+				continue
+			}
+			job := &Job{Handle: p.Arg(0), Function: p.Arg(1), Unique: p.Arg(2), Data: p.Args[3], cn: cn}
+			go wc.work(job)
+		case Error:
+			// gearmand answers a request it cannot serve with ERROR; for a
+			// worker that is a bug on one side or the other, not a reason
+			// to drop the jobs in hand.
+			wc.w.opts.logger.Warn("gearman: job server error", "server", wc.addr, "code", p.Arg(0), "message", p.Arg(1))
+		default:
+			unexpected(p.Type)
+			continue
+		}
+		sane = true
+	}
+}
+
+// refuse fails a job whose packet was over the worker's size limit (and
+// was skipped): the client gets an exception that says so, instead of the
+// job going back to the queue to break the next worker's connection too.
+func (wc *workerConn) refuse(cn *conn, e *PacketTooLargeError) {
+	job := &Job{Handle: string(e.Head[0]), Function: string(e.Head[1]), Unique: string(e.Head[2]), cn: cn}
+	job.refuse = fmt.Errorf("gearman: %s job %s of %d bytes is over this worker's %d-byte packet size limit",
+		job.Function, job.Handle, e.Size, e.Max)
+	wc.w.opts.logger.Warn("gearman: job over the packet size limit; failing it", "server", wc.addr,
+		"function", job.Function, "job", job.Handle, "bytes", e.Size, "limit", e.Max)
+	go wc.work(job)
+}
+
+// answered books the answer to one GRAB_JOB_UNIQ; when the last ask of a
+// round comes back after a NO_JOB, the worker goes to sleep. It returns
+// false if no ask was waiting for an answer.
+func (wc *workerConn) answered(cn *conn, gotJob bool) bool {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	if wc.pending == 0 {
+		return false
+	}
+	wc.pending--
+	if !gotJob && wc.sleep == awake {
+		wc.sleep = draining
+	}
+	if wc.sleep == draining && wc.pending == 0 {
+		// gearmand answers PRE_SLEEP with NOOP at once if a job came in
+		// meanwhile, so no job is missed.
+		cn.sendAsync(PreSleep)
+		wc.sleep = asleep
+	}
+	return true
+}
+
+func (wc *workerConn) work(job *Job) {
+	w := wc.w
+	wc.mu.Lock()
+	ctx := wc.ctx
+	live := wc.cn == job.cn
+	wc.mu.Unlock()
+	w.mu.Lock()
+	r := w.funcs[job.Function]
+	w.mu.Unlock()
+
+	var result []byte
+	var err error
+	switch {
+	case !live:
+		// The connection broke before we started; the job server has
+		// already given the job to someone else.
+	case job.refuse != nil:
+		err = job.refuse
+	case r == nil:
+		err = fmt.Errorf("gearman: no function %q registered on this worker", job.Function)
+	default:
+		result, err = runJob(ctx, r, job)
+	}
+	var own bool
+	if live {
+		if err == nil {
+			own, _ = job.cn.enqueue(WorkComplete, []byte(job.Handle), result)
+		} else {
+			var ex *JobException
+			data := []byte(err.Error())
+			if errors.As(err, &ex) {
+				data = ex.Data
+			}
+			own, _ = job.cn.enqueue(WorkException, []byte(job.Handle), data)
+		}
+	}
+	// Keep the slot and ask for the next job in the same write as the
+	// result, while the server has work.
+	cn, ownAsk, ok := wc.ask()
+	if !ok {
+		w.slots <- struct{}{}
+	}
+	if own {
+		job.cn.flush()
+	}
+	if ownAsk {
+		cn.flush()
+	}
+}

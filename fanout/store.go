@@ -2,24 +2,12 @@ package fanout
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	// pgx's database/sql driver: the maintained PostgreSQL driver for Go
-	// (lib/pq is in maintenance mode and points to it).
-	_ "github.com/jackc/pgx/v5/stdlib"
-	// modernc.org/sqlite is SQLite translated to Go: no cgo, so the
-	// glimpse-cluster binary stays a static, cross-compilable file, and it
-	// tracks upstream SQLite releases closely. mattn/go-sqlite3 would need a
-	// C compiler on every machine that builds the binary.
-	msqlite "modernc.org/sqlite"
+	"github.com/glimpse-go/glimpse/internal/store"
 )
 
 // Subscription is one row of the subscriber store: ClientID gets a copy of
@@ -63,27 +51,24 @@ const storeOpenTimeout = 30 * time.Second
 // if needed. A dsn starting with postgres:// or postgresql:// is a
 // PostgreSQL connection URL (pgx syntax); anything else is the path of an
 // SQLite file, created if missing, and ":memory:" is a private in-memory
-// database.
+// database. The database is the cluster's shared one (internal/store);
+// the subscriber list is its table glimpse_fanout_subscribers.
 func OpenStore(dsn string) (Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
 	defer cancel()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return openPostgres(ctx, dsn)
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("fanout: %w", err)
 	}
-	return openSQLite(ctx, dsn)
+	if err := db.Migrate(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("fanout: %w", err)
+	}
+	return &sqlStore{db: db}, nil
 }
 
-type dialect int
-
-const (
-	sqlite dialect = iota
-	postgres
-)
-
 type sqlStore struct {
-	db      *sql.DB
-	dialect dialect
-	name    string // for errors: the SQLite path, or "postgres" (a URL may hold a password)
+	db *store.DB
 }
 
 const table = "glimpse_fanout_subscribers"
@@ -97,131 +82,10 @@ const schema = `CREATE TABLE IF NOT EXISTS ` + table + ` (
 	PRIMARY KEY (topic, client_id)
 )`
 
-func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
-	if path == "" {
-		return nil, errors.New("fanout: store: empty SQLite path")
-	}
-	name := path
-	if path != ":memory:" {
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return nil, fmt.Errorf("fanout: store %s: %w", path, err)
-		}
-		// A file: URI escapes whatever the path holds ('?', '#', '%'),
-		// which a plain name followed by "?_pragma=..." would not.
-		name = (&url.URL{Scheme: "file", Path: abs}).String()
-	}
-	// WAL lets a restarted worker (or the CLI) read while another writes;
-	// busy_timeout makes writers from several processes wait for each
-	// other instead of failing with SQLITE_BUSY.
-	q := url.Values{"_pragma": {"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"}}
-	db, err := sql.Open("sqlite", name+"?"+q.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("fanout: store %s: %w", path, err)
-	}
-	// One connection: SQLite serialises writers anyway, and a single
-	// connection cannot get SQLITE_BUSY from itself; for ":memory:" it is
-	// also what keeps every query on the same database.
-	db.SetMaxOpenConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	s := &sqlStore{db: db, dialect: sqlite, name: path}
-	if err := createSQLiteSchema(ctx, db); err != nil {
-		db.Close()
-		return nil, s.wrap("open", err)
-	}
-	return s, nil
-}
-
-// createSQLiteSchema creates the table, retrying on SQLITE_BUSY: when
-// several processes open a new store at once, the switch to WAL and a
-// read transaction's upgrade to a write fail at once instead of waiting
-// for busy_timeout (SQLite's deadlock avoidance). A retry gets through.
-func createSQLiteSchema(ctx context.Context, db *sql.DB) error {
-	const tries = 50
-	for attempt := 1; ; attempt++ {
-		_, err := db.ExecContext(ctx, schema)
-		var se *msqlite.Error
-		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqliteBusy || attempt == tries {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(min(time.Duration(attempt)*10*time.Millisecond, 200*time.Millisecond)):
-		}
-	}
-}
-
-// sqliteBusy is SQLITE_BUSY, the primary result code of a locked database.
-const sqliteBusy = 5
-
-func openPostgres(ctx context.Context, dsn string) (*sqlStore, error) {
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("fanout: store postgres: %w", redact(err, dsn))
-	}
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(2)
-	s := &sqlStore{db: db, dialect: postgres, name: "postgres"}
-	if err := s.createPostgresSchema(ctx); err != nil {
-		db.Close()
-		return nil, s.wrap("open", redact(err, dsn))
-	}
-	return s, nil
-}
-
-// createPostgresSchema runs CREATE TABLE IF NOT EXISTS under an advisory
-// lock: without it, two workers starting at once can both try to create
-// the table and one fails on a unique index of the system catalog.
-func (s *sqlStore) createPostgresSchema(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	const lockKey = 0x676c696d70736501 // "glimpse" + 1: any constant shared by all workers
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+strconv.FormatInt(lockKey, 10)+`)`); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, schema); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// redact keeps a password in the URL out of error messages.
-func redact(err error, dsn string) error {
-	u, perr := url.Parse(dsn)
-	if perr != nil || u.User == nil {
-		return err
-	}
-	if pw, ok := u.User.Password(); ok && pw != "" && strings.Contains(err.Error(), pw) {
-		return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
-	}
-	return err
-}
-
-// q turns the '?' placeholders of query into PostgreSQL's $1, $2, ...
-func (s *sqlStore) q(query string) string {
-	if s.dialect != postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+func (s *sqlStore) q(query string) string { return s.db.Q(query) }
 
 func (s *sqlStore) wrap(op string, err error) error {
-	return fmt.Errorf("fanout: store %s: %s: %w", s.name, op, err)
+	return fmt.Errorf("fanout: %w", s.db.Wrap(op, err))
 }
 
 func (s *sqlStore) Subscribe(ctx context.Context, topic, clientID string) error {

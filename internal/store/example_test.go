@@ -1,0 +1,39 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/glimpse-go/glimpse/internal/store"
+)
+
+// A room opens the shared database and creates its own tables.
+func ExampleOpen() {
+	dir, err := os.MkdirTemp("", "store-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+
+	db, err := store.Open(ctx, filepath.Join(dir, "cluster.db")) // or postgres://...
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx, `CREATE TABLE IF NOT EXISTS glimpse_example_notes (id BIGINT PRIMARY KEY, text TEXT NOT NULL)`); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, db.Q(`INSERT INTO glimpse_example_notes (id, text) VALUES (?, ?)`), 1, "hello"); err != nil {
+		log.Fatal(err)
+	}
+	var text string
+	if err := db.QueryRowContext(ctx, db.Q(`SELECT text FROM glimpse_example_notes WHERE id = ?`), 1).Scan(&text); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(text, db.Dialect == store.SQLite)
+	// Output: hello true
+}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -94,6 +95,9 @@ func (c *control) obey(cmd pool.Command) (pool.Reply, bool) {
 	switch cmd.Name {
 	case pool.CommandPing, pool.CommandStats:
 		reply = c.statsReply(cmd)
+	case pool.CommandCancel:
+		n := c.w.chunks.cancelMap(cmd.Map, cmd.Expires)
+		c.w.log.Debug("command: cancel", "map", cmd.Map, "chunks", n, "id", cmd.ID)
 	case pool.CommandQuit, pool.CommandRestart:
 		select {
 		case c.stop <- StopRequest{Command: cmd.ID, Restart: cmd.Name == pool.CommandRestart}:
@@ -175,4 +179,68 @@ func (c *control) submit(ctx context.Context, function string, msg []byte) error
 		return fmt.Errorf("%s: %w", function, err)
 	}
 	return nil
+}
+
+// errMapCancelled is the cause of a chunk's cancelled context after a
+// cancel command for its map, and the error of a chunk refused for it.
+var errMapCancelled = errors.New("cluster: the chunk's map was cancelled")
+
+// chunkRegistry knows the running chunks by map id, so that a cancel
+// command stops a map's chunks, and the maps cancelled lately, so that a
+// chunk of one that arrives a moment after the command is refused.
+type chunkRegistry struct {
+	mu        sync.Mutex
+	running   map[string]map[*context.CancelCauseFunc]struct{}
+	cancelled map[string]time.Time // map id -> until when
+}
+
+func newChunkRegistry() *chunkRegistry {
+	return &chunkRegistry{running: map[string]map[*context.CancelCauseFunc]struct{}{}, cancelled: map[string]time.Time{}}
+}
+
+// start registers a chunk of map mapID ("" for a job that is no map's
+// chunk) and returns its context and the function that unregisters it;
+// errMapCancelled if the map was cancelled.
+func (r *chunkRegistry) start(ctx context.Context, mapID string) (context.Context, func(), error) {
+	if mapID == "" {
+		return ctx, func() {}, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if until, ok := r.cancelled[mapID]; ok && time.Now().Before(until) {
+		return nil, nil, errMapCancelled
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	key := &cancel
+	if r.running[mapID] == nil {
+		r.running[mapID] = map[*context.CancelCauseFunc]struct{}{}
+	}
+	r.running[mapID][key] = struct{}{}
+	return ctx, func() {
+		r.mu.Lock()
+		delete(r.running[mapID], key)
+		if len(r.running[mapID]) == 0 {
+			delete(r.running, mapID)
+		}
+		r.mu.Unlock()
+		cancel(nil)
+	}, nil
+}
+
+// cancelMap cancels the running chunks of map mapID and refuses its
+// chunks until until. It returns how many chunks it cancelled.
+func (r *chunkRegistry) cancelMap(mapID string, until time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	for id, t := range r.cancelled {
+		if !now.Before(t) {
+			delete(r.cancelled, id)
+		}
+	}
+	r.cancelled[mapID] = until
+	for cancel := range r.running[mapID] {
+		(*cancel)(errMapCancelled)
+	}
+	return len(r.running[mapID])
 }

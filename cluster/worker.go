@@ -80,6 +80,7 @@ type Worker struct {
 	lastErr     string
 	lastErrTime time.Time
 
+	chunks        *chunkRegistry // running chunks, for cancel commands
 	control       *control
 	channels      *channels // nil without a broker
 	heartbeat     time.Duration
@@ -125,6 +126,7 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 		funcs:   funcs,
 		servers: slices.Clone(client.JobServers),
 		start:   time.Now(),
+		chunks:  newChunkRegistry(),
 	}
 	w.id = newWorkerID(host, w.pid)
 	logger := o.logger
@@ -263,32 +265,45 @@ func newWorkerID(host string, pid int) string {
 
 // jobFunc serves one function: the chunk's outcome goes back unchanged
 // (a failure is already a *gearman.JobException carrying the encoded task
-// error); the worker only counts and logs.
+// error); the worker only counts and logs. A cancel command for the
+// chunk's map cancels its context (see chunkRegistry).
 func (w *Worker) jobFunc(f pool.Function) gearman.JobFunc {
 	name := f.Name()
 	return func(ctx context.Context, job *gearman.Job) (result []byte, err error) {
+		ctx, unregister, err := w.chunks.start(ctx, pool.ChunkMapID(job.Unique))
+		if err != nil {
+			w.log.Debug("chunk refused", "function", name, "job", job.Handle, "err", err)
+			return nil, err
+		}
+		defer unregister()
 		w.active.Add(1)
 		start := time.Now()
-		defer func() {
-			took := time.Since(start)
-			w.active.Add(-1)
-			w.busy.Add(int64(took))
-			w.requests.Add(1)
-			if err != nil {
-				w.failures.Add(1)
-				msg := failureText(err)
-				w.mu.Lock()
-				w.lastErr, w.lastErrTime = msg, time.Now()
-				w.mu.Unlock()
-				w.log.Info("chunk failed", "function", name, "job", job.Handle, "took", took, "err", msg)
-			} else {
-				w.log.Debug("chunk done", "function", name, "job", job.Handle, "took", took, "bytes", len(result))
-			}
-		}()
+		defer func() { w.chunkEnded(name, job.Handle, time.Since(start), len(result), context.Cause(ctx), err) }()
 		// Tell the client who runs the chunk: if this process dies, the
 		// client can count the workers the chunk went through.
 		job.SendData(pool.ChunkStarted(w.id))
 		return f.RunChunk(ctx, job.Data, w.id)
+	}
+}
+
+// chunkEnded counts and logs a chunk's end. A chunk cancelled by its map
+// is no failure: its client is gone and gearmand drops what it returns.
+func (w *Worker) chunkEnded(name, handle string, took time.Duration, size int, cause, err error) {
+	w.active.Add(-1)
+	w.busy.Add(int64(took))
+	w.requests.Add(1)
+	switch {
+	case err != nil && errors.Is(cause, errMapCancelled):
+		w.log.Debug("chunk cancelled", "function", name, "job", handle, "took", took)
+	case err != nil:
+		w.failures.Add(1)
+		msg := failureText(err)
+		w.mu.Lock()
+		w.lastErr, w.lastErrTime = msg, time.Now()
+		w.mu.Unlock()
+		w.log.Info("chunk failed", "function", name, "job", handle, "took", took, "err", msg)
+	default:
+		w.log.Debug("chunk done", "function", name, "job", handle, "took", took, "bytes", size)
 	}
 }
 

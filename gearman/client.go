@@ -245,6 +245,23 @@ func (c *Client) Submit(ctx context.Context, function string, data []byte, opts 
 	return t, nil
 }
 
+// Dispatch sends a foreground job and returns without waiting for the job
+// server to create it. Requests on one connection are pipelined in order,
+// so jobs dispatched one after another from one goroutine reach their
+// server in that order, at the cost of no round trip each. The task ends
+// like any other (an ERROR answer or a lost connection ends it too); its
+// Handle is known only once the server has created it.
+func (c *Client) Dispatch(ctx context.Context, function string, data []byte, opts ...SubmitOption) (*Task, error) {
+	t, r, args, err := c.newTask(function, data, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.dispatch(ctx, t.Unique, r, args...); err != nil {
+		return nil, fmt.Errorf("gearman: submit %s: %w", function, err)
+	}
+	return t, nil
+}
+
 func (c *Client) newTask(function string, data []byte, opts []SubmitOption) (*Task, *request, [][]byte, error) {
 	o := submitOptions{}
 	for _, opt := range opts {

@@ -21,7 +21,9 @@ type fanoutRequest struct {
 	Topic   string          `json:"topic"`
 	Payload json.RawMessage `json:"payload"`
 	Collect bool            `json:"collect"`
-	Timeout float64         `json:"timeout,omitempty"` // seconds a copy may take
+	// Background queues background copies (nobody waits for them).
+	Background bool    `json:"background,omitempty"`
+	Timeout    float64 `json:"timeout,omitempty"` // seconds a copy may take
 }
 
 type fanoutCollected struct {

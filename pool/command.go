@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"strings"
 	"time"
 )
 
@@ -15,6 +16,11 @@ const (
 	CommandStats   = "stats"   // the same, for scripts (JSON per worker)
 	CommandQuit    = "quit"    // drain, then exit
 	CommandRestart = "restart" // drain, then start again (re-exec)
+	// CommandCancel stops the running chunks of the map named by the
+	// command's Map (their function's context is cancelled), and refuses
+	// that map's chunks until the command expires. A map sends it itself
+	// when it ends early.
+	CommandCancel = "cancel"
 )
 
 // CommandTopic is the fanout topic every worker subscribes to with its
@@ -34,6 +40,9 @@ type Command struct {
 	// Targets are worker ids or host names, or globs of them
 	// (path.Match); empty means every worker.
 	Targets []string `json:"targets,omitempty"`
+	// Map is the map id whose chunks a cancel command stops (see
+	// ChunkMapID).
+	Map string `json:"map,omitempty"`
 }
 
 // NewCommand returns a command named name with a fresh id that expires
@@ -50,10 +59,14 @@ func (c Command) Validate() error {
 	switch {
 	case c.ID == "":
 		return fmt.Errorf("pool: command %q has no id", c.Name)
-	case c.Name != CommandPing && c.Name != CommandStats && c.Name != CommandQuit && c.Name != CommandRestart:
-		return fmt.Errorf("pool: unknown command %q (want ping, stats, quit or restart)", c.Name)
+	case !knownCommands[c.Name]:
+		return fmt.Errorf("pool: unknown command %q (want ping, stats, quit, restart or cancel)", c.Name)
 	case c.Expires.IsZero():
 		return fmt.Errorf("pool: command %s (%s) has no expiry", c.ID, c.Name)
+	case c.Name == CommandCancel && !validMapID(c.Map):
+		return fmt.Errorf("pool: command %s (cancel): map id %q: want 1-%d hex digits", c.ID, c.Map, maxMapID)
+	case c.Name != CommandCancel && c.Map != "":
+		return fmt.Errorf("pool: command %s (%s) names a map: only cancel does", c.ID, c.Name)
 	}
 	for _, t := range c.Targets {
 		if _, err := path.Match(t, ""); err != nil {
@@ -61,6 +74,36 @@ func (c Command) Validate() error {
 		}
 	}
 	return nil
+}
+
+var knownCommands = map[string]bool{
+	CommandPing: true, CommandStats: true, CommandQuit: true, CommandRestart: true, CommandCancel: true,
+}
+
+// maxMapID bounds a map id in a command; a map's own ids have 16 digits.
+const maxMapID = 32
+
+func validMapID(id string) bool {
+	if id == "" || len(id) > maxMapID {
+		return false
+	}
+	for _, r := range id {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ChunkMapID returns the id of the map that a chunk job's unique id
+// belongs to (a chunk's unique id is "<map id>-<chunk>[-backup]"), or ""
+// if the unique id is not a chunk's.
+func ChunkMapID(unique string) string {
+	id, _, ok := strings.Cut(unique, "-")
+	if !ok || !validMapID(id) {
+		return ""
+	}
+	return id
 }
 
 // Expired says whether the command is too old to obey at now.

@@ -29,14 +29,25 @@ func TestCommandValidateAndMatch(t *testing.T) {
 		t.Error("expiry")
 	}
 	for name, bad := range map[string]Command{
-		"no id":       {Name: CommandPing, Expires: time.Now()},
-		"unknown":     {ID: "x", Name: "reboot", Expires: time.Now()},
-		"no expiry":   {ID: "x", Name: CommandPing},
-		"bad pattern": {ID: "x", Name: CommandPing, Expires: time.Now(), Targets: []string{"["}},
+		"no id":           {Name: CommandPing, Expires: time.Now()},
+		"unknown":         {ID: "x", Name: "reboot", Expires: time.Now()},
+		"no expiry":       {ID: "x", Name: CommandPing},
+		"bad pattern":     {ID: "x", Name: CommandPing, Expires: time.Now(), Targets: []string{"["}},
+		"cancel, no map":  {ID: "x", Name: CommandCancel, Expires: time.Now()},
+		"cancel, bad map": {ID: "x", Name: CommandCancel, Expires: time.Now(), Map: "../x"},
+		"ping with a map": {ID: "x", Name: CommandPing, Expires: time.Now(), Map: "ab"},
 	} {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	cancel := NewCommand(CommandCancel, time.Minute)
+	cancel.Map = "0123456789abcdef"
+	if err := cancel.Validate(); err != nil {
+		t.Errorf("cancel: %v", err)
+	}
+	if got := ChunkMapID(cancel.Map + "-7-backup"); got != cancel.Map {
+		t.Errorf("ChunkMapID of a backup copy = %q", got)
 	}
 	if _, err := ParseCommand([]byte("{")); err == nil || !strings.Contains(err.Error(), "malformed command") {
 		t.Errorf("malformed JSON: %v", err)

@@ -26,4 +26,10 @@
 // gearmand coalesces a resubmission with a copy still queued instead of
 // running it twice. BackupTasks runs the last slow chunks a second time on
 // idle workers, so one slow or cut-off worker does not hold up the map.
+//
+// A map that ends early (its context ends, its consumer stops iterating,
+// an item fails, or the Pool is closed) closes its connection, so that
+// gearmand drops its queued chunks, and sends a cancel command
+// (CommandCancel) to the workers running its chunks, which cancel those
+// chunks' contexts.
 package pool

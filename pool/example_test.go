@@ -141,3 +141,27 @@ func ExampleWithRequestTimeout() {
 	}
 	// Output: no OPTION_RES for OPTION_REQ exceptions within 100ms
 }
+
+func ExampleWaitForWorkers() {
+	ctx := context.Background()
+	// A batch job started together with its cluster: the map waits up to
+	// a minute for a worker instead of failing with ErrNoWorkers.
+	local, err := cluster.StartLocal(ctx, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+	cubes, err := pool.Map(ctx, local.Pool(), Cube, []int{1, 2, 3}, pool.WaitForWorkers(time.Minute))
+	fmt.Println(cubes, err)
+	// Output: [1 8 27] <nil>
+}
+
+func ExampleChunkMapID() {
+	// A worker finds the map a chunk belongs to in the chunk's unique id,
+	// to obey a cancel command for that map.
+	fmt.Printf("%q\n", pool.ChunkMapID("3f2a9c1b5e7d4a60-12"))
+	fmt.Printf("%q\n", pool.ChunkMapID("not-a-chunk"))
+	// Output:
+	// "3f2a9c1b5e7d4a60"
+	// ""
+}

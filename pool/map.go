@@ -9,7 +9,6 @@ import (
 	"iter"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,8 +23,10 @@ type Indexed[T any] struct {
 
 // Map calls f on every item on the cluster's workers and returns the
 // results in input order. The first failing item stops the map (its
-// queued chunks are dropped) and is returned as a *TaskError; see the
-// MapOption functions for chunking, retries and deadlines.
+// queued chunks are dropped, its running ones cancelled) and is returned
+// as a *TaskError; so does the end of ctx, with its cause, and Pool.Close,
+// with ErrClosed. See the MapOption functions for chunking, retries and
+// deadlines.
 func Map[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items []In, opts ...MapOption) ([]Out, error) {
 	out := make([]Out, len(items))
 	err := run(ctx, p, f, slices.Values(items), len(items), false, opts, func(start int, vs []Out) bool {
@@ -85,34 +86,41 @@ func ImapUnordered[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], i
 // errStopped ends a map whose consumer stopped iterating.
 var errStopped = errors.New("pool: iteration stopped")
 
-// outcome is what became of one chunk.
-type outcome[Out any] struct {
+// outcome is what became of one copy of a chunk.
+type outcome[In, Out any] struct {
 	idx, start int
 	items      []Out
 	took       time.Duration
 	err        error
+	call       *chunkCall[In, Out]
 }
 
 // mapRun is one map in progress. Everything but the chunk goroutines runs
-// on the caller's goroutine: it reads the input, launches chunks while the
-// window has room, and hands results to emit.
+// on the caller's goroutine: it reads the input, submits chunks in input
+// order while the window has room, and hands results to emit.
 type mapRun[In, Out any] struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	p      *Pool
-	f      Func[In, Out]
-	o      mapOptions
-	client *gearman.Client
-	mapID  string
-	chunk  int // items per chunk
-	window int
-	total  int // -1 while unknown
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	p       *Pool
+	f       Func[In, Out]
+	o       mapOptions
+	client  *gearman.Client
+	running *runningMap // the pool's handle, for Close
+	mapID   string
+	chunk   int // items per chunk
+	window  int
+	total   int // -1 while unknown
 
-	outcomes chan outcome[Out]
+	outcomes chan outcome[In, Out]
 	wg       sync.WaitGroup
 	slots    int                 // worker slots serving the function, as last seen
 	flights  map[int]*flight[In] // chunks launched and not yet decided
 	inputEnd bool                // every item has been launched
+	// submitted is closed once the last chunk launched is submitted.
+	submitted chan struct{}
+	// calls are the copies whose job may still be at a job server: a map
+	// that ends leaving one there closes its connection and cancels it.
+	calls map[*chunkCall[In, Out]]struct{}
 
 	// Backup tasks (the BackupTasks option).
 	took        []time.Duration // how long decided chunks took
@@ -133,6 +141,10 @@ type flight[In any] struct {
 	copies   int  // copies still running
 	backedUp bool // a backup copy was launched
 	cancel   context.CancelFunc
+}
+
+func (f *flight[In]) span() string {
+	return fmt.Sprintf("chunk %d (items %d-%d)", f.idx, f.start, f.start+len(f.items)-1)
 }
 
 // run is the engine of Map, Imap and ImapUnordered. total is the input's
@@ -166,15 +178,16 @@ func run[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter.
 		launched int // chunks launched
 		retired  int // chunks whose results were emitted
 		done     int // items emitted
-		pending  = map[int]outcome[Out]{}
+		pending  = map[int]outcome[In, Out]{}
 		nextEmit int // ordered: the chunk to emit next
 	)
 	// receive waits for one chunk and emits what became ready.
 	receive := func() error {
-		var oc outcome[Out]
+		var oc outcome[In, Out]
 		for received := false; !received; {
 			select {
 			case oc = <-m.outcomes:
+				m.settle(oc.call)
 				received = m.decide(oc)
 			case <-m.watch.C:
 				if err := m.checkWorkers(); err != nil {
@@ -190,7 +203,7 @@ func run[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter.
 			return oc.err
 		}
 		m.adapt(oc)
-		ready := []outcome[Out]{oc}
+		ready := []outcome[In, Out]{oc}
 		if ordered {
 			pending[oc.idx] = oc
 			ready = ready[:0]
@@ -273,10 +286,30 @@ func (m *mapRun[In, Out]) final(err error) error {
 	return err
 }
 
-// start checks that someone serves the function, sizes chunks and the
-// window from the worker slots, and takes connections for the map.
+// start registers the map with the pool (so that Close can cancel it),
+// checks that someone serves the function, sizes chunks and the window
+// from the worker slots, and takes connections for the map.
 func (m *mapRun[In, Out]) start() error {
-	slots, err := m.p.WorkerSlots(m.ctx, m.f.name)
+	var id [8]byte
+	rand.Read(id[:])
+	m.mapID = hex.EncodeToString(id[:])
+	running, err := m.p.track(m.cancel)
+	if err != nil {
+		return err
+	}
+	if err := m.setup(); err != nil {
+		m.p.untrack(running)
+		if m.ctx.Err() != nil {
+			return context.Cause(m.ctx) // ErrClosed, say, rather than how it showed
+		}
+		return err
+	}
+	m.running = running
+	return nil
+}
+
+func (m *mapRun[In, Out]) setup() error {
+	slots, err := m.waitSlots()
 	if err != nil {
 		return err
 	}
@@ -293,13 +326,43 @@ func (m *mapRun[In, Out]) start() error {
 	}
 	m.slots = slots
 	m.flights = map[int]*flight[In]{}
-	m.outcomes = make(chan outcome[Out], m.window)
+	m.calls = map[*chunkCall[In, Out]]struct{}{}
+	m.submitted = make(chan struct{})
+	close(m.submitted)
+	m.outcomes = make(chan outcome[In, Out], m.window)
+	if m.client, err = m.p.acquire(m.ctx); err != nil {
+		return err
+	}
 	m.watch = time.NewTicker(max(m.p.opts.noWorkersGrace/4, 10*time.Millisecond))
-	var id [8]byte
-	rand.Read(id[:])
-	m.mapID = hex.EncodeToString(id[:])
-	m.client, err = m.p.acquire(m.ctx)
-	return err
+	return nil
+}
+
+// workerPoll is how often a map that waits for workers (WaitForWorkers)
+// asks the job servers again.
+const workerPoll = 50 * time.Millisecond
+
+// waitSlots returns the worker slots serving the function, waiting for
+// one to appear as long as the WaitForWorkers option allows.
+func (m *mapRun[In, Out]) waitSlots() (int, error) {
+	slots, err := m.p.WorkerSlots(m.ctx, m.f.name)
+	if m.o.waitWorkers <= 0 || !errors.Is(err, ErrNoWorkers) {
+		return slots, err
+	}
+	deadline := time.Now().Add(m.o.waitWorkers)
+	tick := time.NewTicker(workerPoll)
+	defer tick.Stop()
+	for errors.Is(err, ErrNoWorkers) {
+		if !time.Now().Before(deadline) {
+			return 0, fmt.Errorf("%w (waited %v for one)", err, m.o.waitWorkers)
+		}
+		select {
+		case <-tick.C:
+		case <-m.ctx.Done():
+			return 0, context.Cause(m.ctx)
+		}
+		slots, err = m.p.WorkerSlots(m.ctx, m.f.name)
+	}
+	return slots, err
 }
 
 // checkWorkers fails the map once no worker has served its function for
@@ -325,49 +388,107 @@ func (m *mapRun[In, Out]) checkWorkers() error {
 
 // adapt grows automatic chunks of an input of unknown length while chunks
 // come back fast, so per-job overhead stops mattering.
-func (m *mapRun[In, Out]) adapt(oc outcome[Out]) {
+func (m *mapRun[In, Out]) adapt(oc outcome[In, Out]) {
 	if m.o.chunksize == 0 && m.total < 0 && oc.took < 20*time.Millisecond && len(oc.items) >= m.chunk {
 		m.chunk = min(m.chunk*2, maxAdaptiveChunk)
 	}
 }
 
-// finish ends the map: after a clean end the connections are kept for the
-// next map; otherwise they are closed, which makes gearmand drop the
-// map's queued chunks.
+// finish ends the map. After a clean end with no job of the map left at a
+// job server, the connection is kept for the next map. Otherwise it is
+// closed, which makes gearmand drop the map's queued chunks, and the
+// workers running its chunks are told to cancel them.
 func (m *mapRun[In, Out]) finish(clean bool) {
 	m.cancel(errStopped)
 	m.watch.Stop()
 	if m.backupTimer != nil {
 		m.backupTimer.Stop()
 	}
-	if clean {
-		m.wg.Wait()
-		m.p.release(m.client)
-		return
-	}
-	m.client.Close()
 	m.wg.Wait()
+	workers, unannounced, left := m.leftover()
+	if clean && !left {
+		m.p.release(m.client)
+	} else {
+		m.client.Close()
+	}
+	if left {
+		m.p.cancelChunks(m.mapID, m.f.name, workers, unannounced)
+	}
+	m.p.untrack(m.running)
 }
 
-// launch starts chunk idx on its own goroutine.
+// leftover looks at the copies whose job has not ended: whether there are
+// any, the workers known to run them, and whether one may run on a worker
+// whose start notice has not arrived.
+func (m *mapRun[In, Out]) leftover() (workers []string, unannounced, left bool) {
+	seen := map[string]bool{}
+	for c := range m.calls {
+		task, worker := c.state()
+		if task == nil || isDone(task) {
+			continue
+		}
+		left = true
+		switch {
+		case worker == "":
+			unannounced = true
+		case !seen[worker]:
+			seen[worker] = true
+			workers = append(workers, worker)
+		}
+	}
+	return workers, unannounced, left
+}
+
+func isDone(t *gearman.Task) bool {
+	select {
+	case <-t.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// settle forgets a copy whose job has ended.
+func (m *mapRun[In, Out]) settle(c *chunkCall[In, Out]) {
+	if task, _ := c.state(); task == nil || isDone(task) {
+		delete(m.calls, c)
+	}
+}
+
+// launch submits chunk idx.
 func (m *mapRun[In, Out]) launch(idx, start int, items []In) {
-	ctx, cancel := context.WithCancel(m.ctx)
-	f := &flight[In]{idx: idx, start: start, items: items, launched: time.Now(), copies: 1, cancel: cancel}
+	f := &flight[In]{idx: idx, start: start, items: items, launched: time.Now(), cancel: func() {}}
 	m.flights[idx] = f
-	m.runCopy(ctx, f, m.mapID+"-"+strconv.Itoa(idx))
+	// Chunks are encoded on their own goroutines, but each is submitted
+	// after the one before it, so that the job servers queue them in
+	// input order.
+	prev, mine := m.submitted, make(chan struct{})
+	m.submitted = mine
+	m.runCopy(f, m.mapID+"-"+strconv.Itoa(idx), prev, mine)
 	m.armBackup()
 }
 
-// runCopy runs one copy of a chunk and reports its outcome. A backup copy
-// has a unique id of its own, or gearmand would coalesce it with the copy
-// it backs up.
-func (m *mapRun[In, Out]) runCopy(ctx context.Context, f *flight[In], unique string) {
+// runCopy runs one copy of a chunk on a goroutine of its own: it submits
+// the copy once after is closed, closes submitted (if not nil) then, and
+// reports the outcome. A backup copy has a unique id of its own, or
+// gearmand would coalesce it with the copy it backs up.
+func (m *mapRun[In, Out]) runCopy(f *flight[In], unique string, after <-chan struct{}, submitted chan<- struct{}) {
+	ctx, cancel := context.WithCancelCause(m.ctx)
+	first := f.cancel
+	f.cancel = func() { first(); cancel(nil) }
+	f.copies++
+	c := &chunkCall[In, Out]{m: m, f: f, unique: unique, ctx: ctx, stop: cancel}
+	m.calls[c] = struct{}{}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		t0 := time.Now()
-		out, err := m.runChunk(ctx, f.idx, f.start, f.items, unique)
-		oc := outcome[Out]{idx: f.idx, start: f.start, items: out, took: time.Since(t0), err: err}
+		task, err := c.submitAfter(after)
+		if submitted != nil {
+			close(submitted)
+		}
+		out, err := c.run(task, err)
+		oc := outcome[In, Out]{idx: f.idx, start: f.start, items: out, took: time.Since(t0), err: err, call: c}
 		select {
 		case m.outcomes <- oc:
 		case <-m.ctx.Done(): // the map is over; nobody reads
@@ -375,11 +496,18 @@ func (m *mapRun[In, Out]) runCopy(ctx context.Context, f *flight[In], unique str
 	}()
 }
 
+// closedChan is a channel that is closed.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
 // decide takes a copy's outcome and reports whether it decides its chunk:
 // the first success does, and so does a failure when no other copy is
 // left running. The other copy of a decided chunk is cancelled and its
 // outcome, if it still comes, is dropped.
-func (m *mapRun[In, Out]) decide(oc outcome[Out]) bool {
+func (m *mapRun[In, Out]) decide(oc outcome[In, Out]) bool {
 	f, ok := m.flights[oc.idx]
 	if !ok {
 		return false
@@ -476,103 +604,8 @@ func (m *mapRun[In, Out]) launchBackups() {
 		if f == nil || time.Since(f.launched) < after {
 			break
 		}
-		ctx, cancel := context.WithCancel(m.ctx)
-		first := f.cancel
-		f.cancel = func() { first(); cancel() }
-		f.copies++
 		f.backedUp = true
-		m.runCopy(ctx, f, m.mapID+"-"+strconv.Itoa(f.idx)+"-backup")
+		m.runCopy(f, m.mapID+"-"+strconv.Itoa(f.idx)+"-backup", closedChan, nil)
 	}
 	m.armBackup()
-}
-
-func (m *mapRun[In, Out]) runChunk(ctx context.Context, idx, start int, items []In, unique string) ([]Out, error) {
-	name := m.f.name
-	span := fmt.Sprintf("chunk %d (items %d-%d)", idx, start, start+len(items)-1)
-	payload, err := encode(chunkRequest[In]{Start: start, TaskTimeout: int64(m.o.taskTimeout), Items: items,
-		InType: m.f.shapes.wireIn, OutType: m.f.shapes.wireOut})
-	if err != nil {
-		return nil, fmt.Errorf("pool: %s: cannot encode %s: %w", name, span, err)
-	}
-	// Workers announce each start (ChunkStarted). gearmand gives the
-	// chunk of a worker that died to another one on its own, forever
-	// unless run with --job-retries: past Retries+1 starts, stop.
-	var (
-		mu      sync.Mutex
-		starts  []string
-		crashed = errors.New("crash loop")
-	)
-	ctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-	onUpdate := func(u gearman.Update) {
-		worker, ok := parseChunkStarted(u.Data)
-		if u.Kind != gearman.UpdateData || !ok {
-			return
-		}
-		mu.Lock()
-		starts = append(starts, worker)
-		n := len(starts)
-		mu.Unlock()
-		if n > m.o.retries+1 {
-			stop(crashed)
-		}
-	}
-	// ended says why ctx ended.
-	ended := func() error {
-		if context.Cause(ctx) != crashed {
-			return context.Cause(ctx)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		return fmt.Errorf("pool: %s: %s went to %d workers and none answered: %s died or vanished running it; an item that crashes its worker process does this (Chunksize(1) tells which): %w",
-			name, span, len(starts), strings.Join(starts[:len(starts)-1], ", "), ErrCrashLoop)
-	}
-	var lastErr error
-	for attempt := 0; attempt <= m.o.retries; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
-			case <-ctx.Done():
-				return nil, ended()
-			}
-		}
-		data, err := m.client.Call(ctx, GearmanPrefix+name, payload,
-			gearman.WithUnique(unique), gearman.WithPriority(m.o.priority.gearman()), gearman.WithUpdates(onUpdate))
-		if err == nil {
-			var res chunkResult[Out]
-			if err := decode(data, &res); err != nil {
-				return nil, fmt.Errorf("pool: %s: cannot decode the results of %s: %w", name, span, err)
-			}
-			if len(res.Items) != len(items) {
-				return nil, fmt.Errorf("pool: %s: %s came back with %d results", name, span, len(res.Items))
-			}
-			return res.Items, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ended()
-		}
-		var ex *gearman.JobException
-		if errors.As(err, &ex) {
-			lastErr = m.f.explain(parseTaskError(name, ex.Data))
-			if !m.o.retryTaskErrors {
-				return nil, lastErr
-			}
-			continue
-		}
-		if !errors.Is(err, gearman.ErrJobFailed) && !errors.Is(err, gearman.ErrConnectionLost) {
-			return nil, fmt.Errorf("pool: %s: %s: %w", name, span, err)
-		}
-		lastErr = err
-	}
-	var te *TaskError
-	if errors.As(lastErr, &te) {
-		return nil, lastErr
-	}
-	if errors.Is(lastErr, gearman.ErrJobFailed) {
-		// gearmand ends a job with WORK_FAIL after --job-retries tries
-		// whose worker vanished: an item that kills its worker process.
-		return nil, fmt.Errorf("pool: %s: %s failed %d times: gearmand gave up on it each time, as after --job-retries workers died running it (an item that crashes its worker process does this; Chunksize(1) tells which): %w",
-			name, span, m.o.retries+1, lastErr)
-	}
-	return nil, fmt.Errorf("pool: %s: %s failed %d times: %w", name, span, m.o.retries+1, lastErr)
 }

@@ -29,6 +29,7 @@ type mapOptions struct {
 	window          int
 	progress        func(done, total int)
 	backupTasks     bool
+	waitWorkers     time.Duration
 }
 
 // DefaultRetries is how many times a chunk is resubmitted after a failure
@@ -61,6 +62,8 @@ func buildMapOptions(opts []MapOption) (mapOptions, error) {
 		return o, fmt.Errorf("pool: TaskTimeout(%v): want > 0 (or 0 for none)", o.taskTimeout)
 	case o.window < 0:
 		return o, fmt.Errorf("pool: Window(%d): want >= 1 (or 0 for automatic)", o.window)
+	case o.waitWorkers < 0:
+		return o, fmt.Errorf("pool: WaitForWorkers(%v): want >= 0", o.waitWorkers)
 	case o.priority < Normal || o.priority > Low:
 		return o, fmt.Errorf("pool: Priority(%d): want High, Normal or Low", o.priority)
 	}
@@ -118,3 +121,8 @@ func Progress(fn func(done, total int)) MapOption { return func(o *mapOptions) {
 // A function with side effects may then run twice on some items; that is
 // the price of not waiting for a slow or cut-off worker.
 func BackupTasks() MapOption { return func(o *mapOptions) { o.backupTasks = true } }
+
+// WaitForWorkers lets a map wait up to d for a worker serving its function
+// to appear, instead of failing at once with ErrNoWorkers: for a batch job
+// started together with its cluster. The default, 0, does not wait.
+func WaitForWorkers(d time.Duration) MapOption { return func(o *mapOptions) { o.waitWorkers = d } }

@@ -71,11 +71,19 @@ type Pool struct {
 	cfg  config.Client
 	opts poolOptions
 
-	mu     sync.Mutex
-	idle   []*gearman.Client // connections of maps that ended cleanly
-	admins map[string]*gearman.Admin
-	closed bool
-	silent map[string]silence // admin ports that left a question unanswered
+	mu      sync.Mutex
+	idle    []*gearman.Client         // connections of maps that ended cleanly
+	admins  map[string]*gearman.Admin // nil once closed
+	closed  bool                      // no new maps
+	running map[*runningMap]struct{}
+	silent  map[string]silence // admin ports that left a question unanswered
+}
+
+// runningMap is a map in progress, as the pool sees it: Close cancels it
+// and waits for it to end.
+type runningMap struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{}
 }
 
 // silence is an admin port's unanswered question: it is not asked again
@@ -95,7 +103,7 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 		logger:         slog.New(slog.DiscardHandler),
 		dialTimeout:    5 * time.Second,
 		noWorkersGrace: 10 * time.Second,
-	}, admins: map[string]*gearman.Admin{}, silent: map[string]silence{}}
+	}, admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{}}
 	for _, opt := range opts {
 		opt(&p.opts)
 	}
@@ -123,11 +131,39 @@ func FromConfigFile(path string, opts ...Option) (*Pool, error) {
 // Config returns the configuration the pool was made with.
 func (p *Pool) Config() config.Client { return p.cfg }
 
-// Close closes the pool's connections. Maps still running fail.
+// closeWait bounds how long Close waits for running maps to end: they end
+// as soon as they are cancelled, but first tell the workers running their
+// chunks to stop (see cancelWait).
+const closeWait = 3 * time.Second
+
+// Close fails the maps still running with ErrClosed (their running chunks
+// are cancelled on the workers, as when a map's context ends), then
+// closes the pool's connections.
 func (p *Pool) Close() error {
 	p.mu.Lock()
+	p.closed = true
+	running := make([]*runningMap, 0, len(p.running))
+	for r := range p.running {
+		running = append(running, r)
+	}
+	p.mu.Unlock()
+	for _, r := range running {
+		r.cancel(ErrClosed)
+	}
+	timeout := time.NewTimer(closeWait)
+	defer timeout.Stop()
+wait:
+	for _, r := range running {
+		select {
+		case <-r.done:
+		case <-timeout.C:
+			p.opts.logger.Warn("pool: closing while maps still end", "maps", len(running))
+			break wait
+		}
+	}
+	p.mu.Lock()
 	idle, admins := p.idle, p.admins
-	p.idle, p.admins, p.closed = nil, nil, true
+	p.idle, p.admins = nil, nil
 	p.mu.Unlock()
 	for _, c := range idle {
 		c.Close()
@@ -152,15 +188,44 @@ func (p *Pool) requestTimeout() time.Duration {
 	return p.opts.requestTimeout
 }
 
+// track registers a starting map so that Close can cancel it; ErrClosed
+// if the pool is closed.
+func (p *Pool) track(cancel context.CancelCauseFunc) (*runningMap, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	r := &runningMap{cancel: cancel, done: make(chan struct{})}
+	p.running[r] = struct{}{}
+	return r, nil
+}
+
+// untrack says that a map has ended.
+func (p *Pool) untrack(r *runningMap) {
+	p.mu.Lock()
+	delete(p.running, r)
+	p.mu.Unlock()
+	close(r.done)
+}
+
 // acquire returns a client for one map. Each map has connections of its
 // own so that closing them can cancel its queued jobs (gearmand drops a
 // foreground job whose client left) without touching other maps.
 func (p *Pool) acquire(ctx context.Context) (*gearman.Client, error) {
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
 		return nil, ErrClosed
 	}
+	return p.spareClient(ctx)
+}
+
+// spareClient returns an idle client, or a new one, even while the pool
+// closes: the maps that Close cancels use it to tell workers to stop.
+func (p *Pool) spareClient(ctx context.Context) (*gearman.Client, error) {
+	p.mu.Lock()
 	if n := len(p.idle); n > 0 {
 		c := p.idle[n-1]
 		p.idle = p.idle[:n-1]
@@ -187,8 +252,14 @@ func (p *Pool) release(c *gearman.Client) {
 // client id; any other worker counts as one. It returns ErrNoWorkers when
 // there are none.
 func (p *Pool) WorkerSlots(ctx context.Context, f string) (int, error) {
+	_, slots, err := p.workersOf(ctx, f)
+	return slots, err
+}
+
+// workersOf returns the ids of the glimpse worker processes that serve f
+// and the slots serving it, as WorkerSlots counts them.
+func (p *Pool) workersOf(ctx context.Context, f string) (ids []string, slots int, err error) {
 	gname := GearmanPrefix + f
-	slots := 0
 	var errs []error
 	seen := map[string]bool{} // a worker process connects to every server
 	workers, askErrs := p.askWorkers(ctx)
@@ -204,6 +275,7 @@ func (p *Pool) WorkerSlots(ctx context.Context, f string) (int, error) {
 			}
 			if !seen[id] {
 				seen[id] = true
+				ids = append(ids, id)
 				slots += n
 			}
 		}
@@ -212,12 +284,12 @@ func (p *Pool) WorkerSlots(ctx context.Context, f string) (int, error) {
 		}
 	}
 	if slots > 0 {
-		return slots, nil
+		return ids, slots, nil
 	}
 	if len(errs) == len(p.cfg.JobServers) {
-		return 0, fmt.Errorf("pool: cannot ask the job servers about %s: %w", f, errors.Join(errs...))
+		return nil, 0, fmt.Errorf("pool: cannot ask the job servers about %s: %w", f, errors.Join(errs...))
 	}
-	return 0, fmt.Errorf("%w: %s (Gearman function %s)", ErrNoWorkers, f, gname)
+	return nil, 0, fmt.Errorf("%w: %s (Gearman function %s)", ErrNoWorkers, f, gname)
 }
 
 // askWorkers asks every job server for its "workers" list, all at once, so
@@ -276,7 +348,7 @@ func (p *Pool) ask(ctx context.Context, addr string, q func(*gearman.Admin) erro
 func (p *Pool) admin(ctx context.Context, addr string) (*gearman.Admin, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.admins == nil {
 		return nil, ErrClosed
 	}
 	if a := p.admins[addr]; a != nil {

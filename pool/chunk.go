@@ -1,0 +1,186 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/glimpse-go/glimpse/gearman"
+)
+
+// errCrashLoop stops a copy whose chunk went to more workers than its
+// retries allow.
+var errCrashLoop = errors.New("crash loop")
+
+// chunkCall is one copy of a chunk: its job, resubmitted on failures that
+// are not the function's fault, and what the map knows about it.
+type chunkCall[In, Out any] struct {
+	m       *mapRun[In, Out]
+	f       *flight[In]
+	unique  string
+	ctx     context.Context
+	stop    context.CancelCauseFunc
+	payload []byte // the encoded chunk
+
+	mu     sync.Mutex
+	starts []string      // the workers that announced the chunk (ChunkStarted)
+	task   *gearman.Task // the latest attempt's job
+}
+
+// state returns the latest attempt's job and the worker that announced
+// it last, if any.
+func (c *chunkCall[In, Out]) state() (*gearman.Task, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.starts) == 0 {
+		return c.task, ""
+	}
+	return c.task, c.starts[len(c.starts)-1]
+}
+
+// submitAfter encodes the chunk and submits it once after is closed.
+func (c *chunkCall[In, Out]) submitAfter(after <-chan struct{}) (*gearman.Task, error) {
+	payload, err := encode(chunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
+		InType: c.m.f.shapes.wireIn, OutType: c.m.f.shapes.wireOut})
+	select {
+	case <-after:
+	case <-c.ctx.Done():
+		return nil, c.ctx.Err()
+	}
+	if err != nil {
+		return nil, &encodeError{fmt.Errorf("pool: %s: cannot encode %s: %w", c.m.f.name, c.f.span(), err)}
+	}
+	c.payload = payload
+	return c.submit()
+}
+
+// encodeError is a chunk that cannot be encoded: no attempt can help.
+type encodeError struct{ error }
+
+func (e *encodeError) Unwrap() error { return e.error }
+
+// submit sends one attempt without waiting for the job server's answer.
+func (c *chunkCall[In, Out]) submit() (*gearman.Task, error) {
+	if err := c.ctx.Err(); err != nil {
+		return nil, err
+	}
+	task, err := c.m.client.Dispatch(c.ctx, GearmanPrefix+c.m.f.name, c.payload,
+		gearman.WithUnique(c.unique), gearman.WithPriority(c.m.o.priority.gearman()), gearman.WithUpdates(c.onUpdate))
+	if err == nil {
+		c.mu.Lock()
+		c.task = task
+		c.mu.Unlock()
+	}
+	return task, err
+}
+
+// onUpdate counts the workers that start the chunk. gearmand gives the
+// chunk of a worker that died to another one on its own, forever unless
+// run with --job-retries: past Retries+1 starts, stop. It runs on the
+// connection's reader goroutine.
+func (c *chunkCall[In, Out]) onUpdate(u gearman.Update) {
+	worker, ok := parseChunkStarted(u.Data)
+	if u.Kind != gearman.UpdateData || !ok {
+		return
+	}
+	c.mu.Lock()
+	c.starts = append(c.starts, worker)
+	n := len(c.starts)
+	c.mu.Unlock()
+	if n > c.m.o.retries+1 {
+		c.stop(errCrashLoop)
+	}
+}
+
+// ended says why the copy's context ended.
+func (c *chunkCall[In, Out]) ended() error {
+	if context.Cause(c.ctx) != errCrashLoop {
+		return context.Cause(c.ctx)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Errorf("pool: %s: %s went to %d workers and none answered: %s died or vanished running it; an item that crashes its worker process does this (Chunksize(1) tells which): %w",
+		c.m.f.name, c.f.span(), len(c.starts), strings.Join(c.starts[:len(c.starts)-1], ", "), ErrCrashLoop)
+}
+
+// run waits for the first attempt (task, or the error of its submission)
+// and resubmits after failures that Retries allows.
+func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) ([]Out, error) {
+	defer c.stop(nil)
+	var lastErr error
+	for attempt := 0; attempt <= c.m.o.retries; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+			case <-c.ctx.Done():
+				return nil, c.ended()
+			}
+			task, err = c.submit()
+		}
+		var data []byte
+		if err == nil {
+			data, err = task.Wait(c.ctx)
+		}
+		if err == nil {
+			return c.results(data)
+		}
+		if c.ctx.Err() != nil {
+			return nil, c.ended()
+		}
+		if lastErr, err = c.retryable(err); err != nil {
+			return nil, err
+		}
+	}
+	return nil, c.failed(lastErr)
+}
+
+// retryable sorts an attempt's error: worth another attempt (returned
+// first), or final (second).
+func (c *chunkCall[In, Out]) retryable(err error) (error, error) {
+	var ee *encodeError
+	if errors.As(err, &ee) {
+		return nil, ee.error
+	}
+	var ex *gearman.JobException
+	if errors.As(err, &ex) {
+		te := c.m.f.explain(parseTaskError(c.m.f.name, ex.Data))
+		if !c.m.o.retryTaskErrors {
+			return nil, te
+		}
+		return te, nil
+	}
+	if !errors.Is(err, gearman.ErrJobFailed) && !errors.Is(err, gearman.ErrConnectionLost) {
+		return nil, fmt.Errorf("pool: %s: %s: %w", c.m.f.name, c.f.span(), err)
+	}
+	return err, nil
+}
+
+func (c *chunkCall[In, Out]) results(data []byte) ([]Out, error) {
+	var res chunkResult[Out]
+	if err := decode(data, &res); err != nil {
+		return nil, fmt.Errorf("pool: %s: cannot decode the results of %s: %w", c.m.f.name, c.f.span(), err)
+	}
+	if len(res.Items) != len(c.f.items) {
+		return nil, fmt.Errorf("pool: %s: %s came back with %d results", c.m.f.name, c.f.span(), len(res.Items))
+	}
+	return res.Items, nil
+}
+
+// failed is the error of a copy whose every attempt failed.
+func (c *chunkCall[In, Out]) failed(lastErr error) error {
+	name, span, tries := c.m.f.name, c.f.span(), c.m.o.retries+1
+	var te *TaskError
+	if errors.As(lastErr, &te) {
+		return lastErr
+	}
+	if errors.Is(lastErr, gearman.ErrJobFailed) {
+		// gearmand ends a job with WORK_FAIL after --job-retries tries
+		// whose worker vanished: an item that kills its worker process.
+		return fmt.Errorf("pool: %s: %s failed %d times: gearmand gave up on it each time, as after --job-retries workers died running it (an item that crashes its worker process does this; Chunksize(1) tells which): %w",
+			name, span, tries, lastErr)
+	}
+	return fmt.Errorf("pool: %s: %s failed %d times: %w", name, span, tries, lastErr)
+}

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/lifecycle"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 )
 
@@ -405,11 +406,7 @@ func TestShutdownWithoutServe(t *testing.T) {
 
 func TestServeTwice(t *testing.T) {
 	b := startBroker(t, ephemeral)
-	eventually(t, "Serve to start", func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return b.state == stateServing
-	})
+	eventually(t, "Serve to start", func() bool { return b.life.State() == lifecycle.Running })
 	if err := b.Serve(); err == nil || errors.Is(err, ErrClosed) {
 		t.Errorf("second Serve: %v, want an error other than ErrClosed", err)
 	}

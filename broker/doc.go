@@ -51,6 +51,16 @@
 //     messages, without slowing the others.
 //   - what is queued in the broker when it stops.
 //
+// # Errors
+//
+// New reports a bad [server] section as a *config.Error naming the key,
+// and a URL it cannot bind as a *BindError (as do BindPublisher and
+// BindSubscriber), which matches ErrAddrInUse when another socket holds
+// the port. Serve reports a channel whose forwarding failed as a
+// *ChannelError. ErrClosed, what a stopped Broker and a closed Publisher
+// or Subscriber return, matches the lifecycle.ErrClosed of every glimpse
+// service.
+//
 // # Concurrency
 //
 // A Broker is safe for concurrent use. Publisher and Subscriber are not,

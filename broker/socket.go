@@ -1,0 +1,69 @@
+package broker
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	zmq "github.com/pebbe/zmq4"
+)
+
+// newSocket makes a socket for url ("" for an inproc control socket)
+// with LINGER 0 (closing it never waits, so terminating the context
+// cannot hang on queued messages), the given high-water marks, TCP
+// keepalive, and IPv6 on when url's host is an IPv6 address (ZeroMQ
+// refuses those otherwise).
+func newSocket(zctx *zmq.Context, t zmq.Type, hwm int, url string) (*zmq.Socket, error) {
+	s, err := zctx.NewSocket(t)
+	if err != nil {
+		return nil, fmt.Errorf("create %v socket: %w", t, err)
+	}
+	set := []func() error{
+		func() error { return s.SetLinger(0) },
+		func() error { return s.SetSndhwm(hwm) },
+		func() error { return s.SetRcvhwm(hwm) },
+	}
+	if isIPv6(url) {
+		set = append(set, func() error { return s.SetIpv6(true) })
+	}
+	if url != "" {
+		// Brokers and workers run for months: notice a peer that vanished
+		// without closing its connection (its host died), so that its
+		// queue and subscriptions go away. Set before bind or connect,
+		// which copy the options.
+		set = append(set,
+			func() error { return s.SetTcpKeepalive(1) },
+			func() error { return s.SetTcpKeepaliveIdle(60) },
+		)
+	}
+	for _, f := range set {
+		if err := f(); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("set up %v socket: %w", t, err)
+		}
+	}
+	return s, nil
+}
+
+func isIPv6(url string) bool {
+	rest, ok := strings.CutPrefix(url, "tcp://")
+	if !ok {
+		return false
+	}
+	host, _, err := net.SplitHostPort(rest)
+	return err == nil && strings.Contains(host, ":")
+}
+
+// bind binds s to url, the broker's URL of config key key, and returns
+// the endpoint ZeroMQ bound, which tells the port chosen for port 0 or
+// "*".
+func bind(s *zmq.Socket, key, url string) (string, error) {
+	if err := s.Bind(url); err != nil {
+		return "", &BindError{Key: key, URL: url, Err: err}
+	}
+	addr, err := s.GetLastEndpoint()
+	if err != nil {
+		return "", &BindError{Key: key, URL: url, Err: fmt.Errorf("read the bound endpoint: %w", err)}
+	}
+	return addr, nil
+}

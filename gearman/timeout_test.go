@@ -74,9 +74,15 @@ func TestRequestTimeoutSilentServer(t *testing.T) {
 // the request timeout is not cut short: only the acknowledgement is bound.
 func TestRequestTimeoutHungServer(t *testing.T) {
 	srv := testenv.Gearmand(t)
+	// The job honours ctx: a copy that gearmand hands out again after
+	// SIGCONT must not outlive the test's worker (goleak).
 	slow := func(ctx context.Context, j *gearman.Job) ([]byte, error) {
-		time.Sleep(3 * requestBound)
-		return j.Data, nil
+		select {
+		case <-time.After(3 * requestBound):
+			return j.Data, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{"slow": slow})
 	c, err := gearman.NewClient(testCtx(t), []string{srv.Addr()}, gearman.WithRequestTimeout(requestBound),

@@ -64,7 +64,7 @@ func runBroadcast(ctx context.Context, e *env, c *command, args []string) int {
 	name := c.name
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
-	wait := fs.Duration("t", 5*time.Second, "wait at most `WAIT` for the answers")
+	wait := durationFlag(fs, "t", 5*time.Second, "wait at most `WAIT` for the answers")
 	targets := fs.String("w", "", "only workers whose id or host matches one of these comma-separated `GLOBS`")
 	via := fs.String("via", "fanout", "send through the `fanout` worker, or the broker's command channel (`zmq`)")
 	if code, ok := e.parseFlags(c, fs, args); !ok {

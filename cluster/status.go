@@ -40,7 +40,7 @@ be asked; the others are still shown.`,
 func runStatus(ctx context.Context, e *env, c *command, args []string) int {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
-	timeout := fs.Duration("t", 10*time.Second, "give up on a job server after `TIMEOUT`")
+	timeout := durationFlag(fs, "t", 10*time.Second, "give up on a job server after `TIMEOUT`")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
 		return code
 	}

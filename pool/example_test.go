@@ -1,10 +1,12 @@
 package pool_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log"
+	"os"
 
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/pool"
@@ -64,4 +66,28 @@ func ExampleImap() {
 	}
 	fmt.Println()
 	// Output: 1 8 27 64 125
+}
+
+func ExampleProgressBar() {
+	ctx := context.Background()
+	local, err := cluster.StartLocal(ctx, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+
+	// On a terminal, stderr shows the bar while the map runs:
+	//   cubes  60% |██████████      | (600/1000, 5210 items/s) [0s:0s]
+	// Redirected to a file or a pipe, it shows nothing.
+	items := make([]int, 1000)
+	cubes, err := pool.Map(ctx, local.Pool(), Cube, items, pool.ProgressBar(os.Stderr, "cubes"))
+	fmt.Println(len(cubes), err)
+
+	// A buffer is no terminal: nothing is written to it.
+	var buf bytes.Buffer
+	_, err = pool.Map(ctx, local.Pool(), Cube, items, pool.ProgressBar(&buf, "cubes"))
+	fmt.Printf("%q %v\n", buf.String(), err)
+	// Output:
+	// 1000 <nil>
+	// "" <nil>
 }

@@ -44,7 +44,7 @@
 //	glimpse-cluster [-c FILE] broker                     (alias LaunchBroker)
 //	glimpse-cluster [-c FILE] fanout
 //	glimpse-cluster local [-n N]
-//	glimpse-cluster [-c FILE] status
+//	glimpse-cluster [-c FILE] status [-a] [-t TIMEOUT]
 //	glimpse-cluster [-c FILE] ping [-t WAIT] [-w GLOBS] [-via fanout|zmq]   (alias PingWorkers)
 //	glimpse-cluster [-c FILE] stats|quit|restart ...     (aliases KillWorkers, RestartWorkers)
 //	glimpse-cluster [-c FILE] logs [-w GLOB] [-l LEVEL] [-heartbeats]

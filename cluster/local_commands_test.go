@@ -34,7 +34,7 @@ func startLocalProc(t *testing.T, ctx context.Context) (*proc, string) {
 // pingIDs runs glimpse-cluster ping and returns the worker ids it lists.
 func pingIDs(t *testing.T, cfg string) ([]string, int) {
 	t.Helper()
-	code, stdout, _ := runCLI(t, "-c", cfg, "ping", "-t", "3")
+	code, stdout, _ := runCLI(t, "-c", cfg, "ping", "-t", "3s")
 	var ids []string
 	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n")[1:] {
 		ids = append(ids, strings.Fields(line)[0])
@@ -89,7 +89,9 @@ func TestLocalCommandObeysRestart(t *testing.T) {
 			t.Fatalf("restart: exit %d, want 0\n%s%s", code, stdout, stderr)
 		}
 		old := ids[0]
-		testenv.Eventually(t, ctx, "a new worker answering ping", func() (bool, error) {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		testenv.Eventually(t, wctx, "a new worker answering ping", func() (bool, error) {
 			ids, code = pingIDs(t, cfg)
 			return code == exitOK && len(ids) == 1 && ids[0] != old, nil
 		})
@@ -131,7 +133,7 @@ func TestStartLocalRefusesQuitAndRestart(t *testing.T) {
 	cfg := writeLocalConfig(t, l.Config())
 	for _, cmd := range []string{"quit", "restart", "KillWorkers"} {
 		for _, via := range []string{"fanout", "zmq"} {
-			code, stdout, stderr := runCLI(t, "-c", cfg, cmd, "-via", via, "-t", "3")
+			code, stdout, stderr := runCLI(t, "-c", cfg, cmd, "-via", via, "-t", "3s")
 			name := findCommand(cmd).name
 			want := l.worker.ID() + ": " + name + " refused: this worker runs inside a program (cluster.StartLocal)"
 			if code != exitFailure || stdout != "" || !strings.Contains(stderr, want) {

@@ -59,7 +59,7 @@ func TestPingShowsUnits(t *testing.T) {
 	}
 	defer l.Close()
 	checkSquares(t, ctx, l.Pool())
-	code, stdout, stderr := runCLI(t, "-c", writeLocalConfig(t, l.Config()), "ping", "-t", "5")
+	code, stdout, stderr := runCLI(t, "-c", writeLocalConfig(t, l.Config()), "ping", "-t", "5s")
 	if code != exitOK {
 		t.Fatalf("ping: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -85,7 +85,7 @@ func TestPingFailsWhenNoWorkerAnswers(t *testing.T) {
 	testenv.Eventually(t, ctx, "the fanout worker registered", func() (bool, error) {
 		return functionStatusOf(t, ctx, srv.Addr(), "fanout").Workers == 1, nil
 	})
-	code, stdout, stderr := runCLI(t, "-c", cfg, "ping", "-t", "2")
+	code, stdout, stderr := runCLI(t, "-c", cfg, "ping", "-t", "2s")
 	if code != exitFailure || !strings.Contains(stderr, "no worker answered") {
 		t.Errorf("ping with no workers: exit %d, want 1 and \"no worker answered\"\n%s%s", code, stdout, stderr)
 	}
@@ -113,13 +113,13 @@ func TestPingNamesSilentWorkers(t *testing.T) {
 		}
 		return false, nil
 	})
-	code, stdout, stderr := runCLI(t, "-c", writeLocalConfig(t, l.Config()), "ping", "-via", "zmq", "-t", "3")
+	code, stdout, stderr := runCLI(t, "-c", writeLocalConfig(t, l.Config()), "ping", "-via", "zmq", "-t", "3s")
 	if code != exitFailure || !strings.Contains(stdout, l.worker.ID()) ||
 		!strings.Contains(stderr, deafID+": did not answer") || !strings.Contains(stderr, "answered by 1 workers, not by 1") {
 		t.Errorf("ping -via zmq with a worker off the broker: exit %d, want 1 naming %s\n%s%s", code, deafID, stdout, stderr)
 	}
 	// Aimed at the worker that answers, ping succeeds.
-	code, stdout, stderr = runCLI(t, "-c", writeLocalConfig(t, l.Config()), "ping", "-via", "zmq", "-t", "3", "-w", l.worker.ID())
+	code, stdout, stderr = runCLI(t, "-c", writeLocalConfig(t, l.Config()), "ping", "-via", "zmq", "-t", "3s", "-w", l.worker.ID())
 	if code != exitOK {
 		t.Errorf("ping -w %s: exit %d, want 0\n%s%s", l.worker.ID(), code, stdout, stderr)
 	}

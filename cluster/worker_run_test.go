@@ -22,6 +22,13 @@ func TestWorkerRunTwice(t *testing.T) {
 	}
 	ran := make(chan error, 1)
 	go func() { ran <- w.Run() }()
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			w.Close()
+			<-ran
+		}
+	})
 	waitWorker(t, ctx, srv.Addr(), exampleGearmanNames...)
 
 	if err := w.Run(); !errors.Is(err, ErrWorkerRunning) {
@@ -37,6 +44,7 @@ func TestWorkerRunTwice(t *testing.T) {
 	if err := w.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown after a second Run: %v", err)
 	}
+	closed = true
 	if err := <-ran; !errors.Is(err, ErrWorkerClosed) {
 		t.Fatalf("first Run = %v, want ErrWorkerClosed", err)
 	}

@@ -13,8 +13,9 @@ import (
 	"github.com/glimpse-go/glimpse/pool"
 )
 
-// panicThree is a registered function that panics on the item 3.
-var panicThree = pool.Register("clustertest.panicthree", func(_ context.Context, x int) (int, error) {
+// panicThree is a registered function that panics on the item 3 (named
+// to sort after the examples, which TestWorkerCommandErrors lists).
+var panicThree = pool.Register("test.panicthree", func(_ context.Context, x int) (int, error) {
 	if x == 3 {
 		panic("three panics")
 	}
@@ -50,7 +51,7 @@ func TestLogsShowFailuresAtWarnAndPanicsAtError(t *testing.T) {
 	}
 	took := `took=[0-9.]+(ns|µs|ms|s|m)( |$)`
 	failed := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(l.worker.ID()) + ` \S+ WARN "?chunk failed"? .*function=clustertest\.failthree .*` + took)
-	panicked := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(l.worker.ID()) + ` \S+ ERROR "?chunk failed"? .*function=clustertest\.panicthree .*` + took)
+	panicked := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(l.worker.ID()) + ` \S+ ERROR "?chunk failed"? .*function=test\.panicthree .*` + took)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := out.Await(wctx, func(s string) bool { return failed.MatchString(s) && panicked.MatchString(s) }, nil); err != nil {

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -153,5 +155,36 @@ func TestStatusHidesInternalQueues(t *testing.T) {
 		if !strings.Contains(stdout, q) {
 			t.Errorf("status -a does not show %q:\n%s", q, stdout)
 		}
+	}
+}
+
+// TestPingNamesKilledWorker: a worker killed with SIGKILL stays a
+// subscriber of the fanout worker until it is pruned; ping says it did
+// not answer and exits 1, while the live worker's row is still printed.
+func TestPingNamesKilledWorker(t *testing.T) {
+	cfg, addr, workers := startFanoutAndWorkers(t, 2)
+	ctx := testCtx(t)
+	p, err := pool.New(config.Client{JobServers: []string{addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	stats, err := p.Ping(ctx)
+	if err != nil || len(stats) != 2 {
+		t.Fatalf("ping: %+v, %v", stats, err)
+	}
+	killed := workers[0].cmd.Process.Pid
+	var killedID string
+	for _, s := range stats {
+		if s.PID == killed {
+			killedID = s.WorkerID
+		}
+	}
+	workers[0].cmd.Process.Kill()
+	workers[0].wait(t, ctx)
+	code, stdout, stderr := runCLI(t, "-c", cfg, "ping", "-t", "5s")
+	if code != exitFailure || !strings.Contains(stderr, killedID+": ") || !strings.Contains(stderr, "answered by 1 workers, not by 1") ||
+		!strings.Contains(stdout, " "+strconv.Itoa(workers[1].cmd.Process.Pid)+" ") {
+		t.Errorf("ping after a worker was killed: exit %d, want 1 naming %s\n%s%s", code, killedID, stdout, stderr)
 	}
 }

@@ -96,6 +96,7 @@ func serveWorker(ctx context.Context, e *env, w *Worker, log *slog.Logger, drain
 		why = s.String()
 	case req := <-w.StopRequested():
 		why, restart = "command "+req.Command, req.Restart
+		letReplyOut(ctx)
 	case <-ctx.Done():
 		why = context.Cause(ctx).Error()
 	}
@@ -249,19 +250,19 @@ log_backend_url = %s
 	}
 }
 
-// quitReplyGrace is how long the local command waits after taking a quit
-// before it stops the cluster: the worker's reply on the log channel may
-// wait up to replyWait for the asker's subscription, and stopping the
-// broker sooner would drop it (the asker would see no answer).
+// quitReplyGrace is how long a worker process waits after taking a quit
+// or restart before it stops: the reply on the log channel may wait up to
+// replyWait for the asker's subscription, and closing the channel (or,
+// for the local command, the broker) sooner drops it; the asker would
+// see no answer from a worker that obeyed.
 const quitReplyGrace = 2 * replyWait
 
-// letReplyOut waits quitReplyGrace, or less if a signal or ctx says stop.
-func letReplyOut(e *env, ctx context.Context) {
+// letReplyOut waits quitReplyGrace, or less if ctx ends.
+func letReplyOut(ctx context.Context) {
 	t := time.NewTimer(quitReplyGrace)
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-e.signals:
 	case <-ctx.Done():
 	}
 }
@@ -279,7 +280,7 @@ func serveLocal(ctx context.Context, e *env, c *command, l *Local) int {
 		case req := <-l.stopRequested():
 			if !req.Restart {
 				l.logger.Info("command quit: stopping the local cluster", "id", req.Command)
-				letReplyOut(e, ctx)
+				letReplyOut(ctx)
 				return exitOK
 			}
 			w, ran, err := l.startWorker(ctx)

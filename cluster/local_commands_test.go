@@ -147,3 +147,46 @@ func TestStartLocalRefusesQuitAndRestart(t *testing.T) {
 	}
 	checkSquares(t, ctx, l.Pool())
 }
+
+// TestQuitViaZMQAnsweredByIdleWorker: an idle worker process obeys quit
+// -via zmq and its answer reaches quit before the worker closes its log
+// channel (it used to be lost: quit saw no answer from a worker that
+// quit).
+func TestQuitViaZMQAnsweredByIdleWorker(t *testing.T) {
+	ctx := testCtx(t)
+	l, err := StartLocal(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg := writeLocalConfig(t, l.Config())
+	addr := l.Config().JobServers[0]
+	for range 3 {
+		w := startProc(t, "-c", cfg, "worker", "-n", "1")
+		var id string
+		testenv.Eventually(t, ctx, "the worker process registered", func() (bool, error) {
+			for _, x := range listedWorkers([]string{addr}, pool.NewCommand(pool.CommandPing, time.Minute)) {
+				if x != l.worker.ID() && strings.Contains(x, "-"+strconv.Itoa(w.cmd.Process.Pid)+"-") {
+					id = x
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		// Its subscription to the command channel has reached the broker
+		// once it answers a ping there.
+		testenv.Eventually(t, ctx, "the worker answering a ping on the command channel", func() (bool, error) {
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			replies, err := broadcastZMQ(pctx, l.Config(), pool.NewCommand(pool.CommandPing, 2*time.Second, id))
+			return len(replies) == 1, err
+		})
+		code, stdout, stderr := runCLI(t, "-c", cfg, "quit", "-via", "zmq", "-w", id, "-t", "3s")
+		if code != exitOK || !strings.Contains(stdout, id+": quit") {
+			t.Errorf("quit -via zmq -w %s: exit %d, want 0 and its answer\n%s%s", id, code, stdout, stderr)
+		}
+		if code := w.wait(t, ctx); code != 0 {
+			t.Errorf("worker exit %d after quit, want 0", code)
+		}
+	}
+}

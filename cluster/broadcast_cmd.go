@@ -62,10 +62,12 @@ Prints one row per worker that answered within WAIT:
 		"\nLike ping, for scripts: one JSON object per worker.\n")
 	quitCommand = broadcastCommand(pool.CommandQuit, []string{"KillWorkers"},
 		"tell workers to finish their running chunks and exit",
-		"\nEach worker stops taking chunks, finishes the ones it runs, and exits 0.\n")
+		"\nEach worker stops taking chunks, finishes the ones it runs, and exits 0.\n"+
+			"glimpse-cluster local stops its whole local cluster; the worker of a\n"+
+			"program's cluster.StartLocal refuses (stop that program instead).\n")
 	restartCommand = broadcastCommand(pool.CommandRestart, []string{"RestartWorkers"},
 		"tell workers to drain, then start again",
-		"\nEach worker drains like quit, then runs its command line again (a new\nbinary on disk is picked up).\n")
+		"\nEach worker drains like quit, then runs its command line again (a new\nbinary on disk is picked up). glimpse-cluster local replaces its worker\nwith a new one in the same process; cluster.StartLocal's worker refuses.\n")
 )
 
 func runBroadcast(ctx context.Context, e *env, c *command, args []string) int {

@@ -34,7 +34,10 @@
 // loopback port with --job-retries=3, so that a chunk that kills its worker
 // every time fails its map instead of being retried forever, a broker and
 // a fanout worker, plus an in-process worker. It is what a program uses
-// when it has no config file.
+// when it has no config file. That worker lives inside the program, so it
+// refuses the broadcast commands quit and restart with a reply that says
+// so; glimpse-cluster local obeys them (quit stops the local cluster,
+// restart replaces its worker).
 //
 // # Command line
 //

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -23,7 +25,13 @@ gearmand is down (the answers are collected until 250ms pass without a
 new one). Each worker answers on a goroutine that busy slots cannot hold
 up, and obeys a command once even if it comes both ways. -w limits it
 to workers whose id or host matches one of the comma-separated globs. A
-command expires after -t, so a worker that starts later never obeys it.`
+command expires after -t, so a worker that starts later never obeys it.
+-t takes a duration (500ms, 1m) or a number of seconds (2, 2.5).
+
+Exits 1 when no worker answered, or when one did not: a worker that
+failed or refused the command, a subscriber of the fanout worker that
+could not be reached, or a worker the job servers listed before the
+command went out and that stayed silent (each is named on stderr).`
 
 // broadcastCommand makes the command line of a broadcast command: the
 // command's name is the pool command it sends.
@@ -45,7 +53,7 @@ Prints one row per worker that answered within WAIT:
 
   WORKER      worker id (host-pid-random)
   HOST, PID
-  NREQS       chunks finished          ETIME       busy time, summed
+  NREQS       chunks finished          ETIME       busy time, summed (1.23s)
   MEAN_ETIME  mean time of a chunk     STIME       when it started
   UPTIME, FAILURES, ACTIVE (chunks running now), MEMORY (resident)
 `)
@@ -54,17 +62,19 @@ Prints one row per worker that answered within WAIT:
 		"\nLike ping, for scripts: one JSON object per worker.\n")
 	quitCommand = broadcastCommand(pool.CommandQuit, []string{"KillWorkers"},
 		"tell workers to finish their running chunks and exit",
-		"\nEach worker stops taking chunks, finishes the ones it runs, and exits 0.\n")
+		"\nEach worker stops taking chunks, finishes the ones it runs, and exits 0.\n"+
+			"glimpse-cluster local stops its whole local cluster; the worker of a\n"+
+			"program's cluster.StartLocal refuses (stop that program instead).\n")
 	restartCommand = broadcastCommand(pool.CommandRestart, []string{"RestartWorkers"},
 		"tell workers to drain, then start again",
-		"\nEach worker drains like quit, then runs its command line again (a new\nbinary on disk is picked up).\n")
+		"\nEach worker drains like quit, then runs its command line again (a new\nbinary on disk is picked up). glimpse-cluster local replaces its worker\nwith a new one in the same process; cluster.StartLocal's worker refuses.\n")
 )
 
 func runBroadcast(ctx context.Context, e *env, c *command, args []string) int {
 	name := c.name
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
-	wait := fs.Duration("t", 5*time.Second, "wait at most `WAIT` for the answers")
+	wait := durationFlag(fs, "t", 5*time.Second, "wait at most `WAIT` for the answers")
 	targets := fs.String("w", "", "only workers whose id or host matches one of these comma-separated `GLOBS`")
 	via := fs.String("via", "fanout", "send through the `fanout` worker, or the broker's command channel (`zmq`)")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
@@ -93,6 +103,9 @@ func runBroadcast(ctx context.Context, e *env, c *command, args []string) int {
 	ctx, cancelT := context.WithTimeout(ctx, *wait)
 	defer cancelT()
 
+	// The workers the job servers list before the command goes out: any
+	// of them that does not answer is reported.
+	listed := listedWorkers(file.Client.JobServers, cmd)
 	var replies []pool.Reply
 	if *via == "zmq" {
 		replies, err = broadcastZMQ(ctx, file.Client, cmd)
@@ -105,7 +118,12 @@ func runBroadcast(ctx context.Context, e *env, c *command, args []string) int {
 		}
 		return e.failure(c, err)
 	}
-	failed := 0
+	printReplies(e, name, replies)
+	return reportReplies(e, name, replies, silentWorkers(listed, replies))
+}
+
+// printReplies writes the answers of the workers that obeyed to stdout.
+func printReplies(e *env, name string, replies []pool.Reply) {
 	switch name {
 	case pool.CommandPing:
 		t := newTable(e.stdout, "WORKER", "HOST", "PID", "NREQS", "ETIME", "MEAN_ETIME", "STIME", "UPTIME", "FAILURES", "ACTIVE", "MEMORY")
@@ -115,7 +133,7 @@ func runBroadcast(ctx context.Context, e *env, c *command, args []string) int {
 			}
 			s := r.Stats
 			t.row(s.WorkerID, s.Host, strconv.Itoa(s.PID), strconv.FormatInt(s.Requests, 10),
-				seconds(s.Busy), seconds(s.MeanBusy()), s.Start.Format(time.DateTime),
+				shortDuration(s.Busy), shortDuration(s.MeanBusy()), s.Start.Format(time.DateTime),
 				s.Uptime().Round(time.Second).String(), strconv.FormatInt(s.Failures, 10),
 				strconv.Itoa(s.Active), mebibytes(s.MemoryRSS))
 		}
@@ -134,18 +152,32 @@ func runBroadcast(ctx context.Context, e *env, c *command, args []string) int {
 			}
 		}
 	}
+}
+
+// reportReplies writes who failed or refused, who stayed silent, and the
+// count to stderr, and returns the exit status: 1 when no worker answered,
+// or when one of them failed, refused, or did not answer at all.
+func reportReplies(e *env, name string, replies []pool.Reply, silent []string) int {
+	failed := 0
 	for _, r := range replies {
 		if r.Error != "" {
 			failed++
 			fmt.Fprintf(e.stderr, "%s: %s: %s\n", e.prog, r.Worker, r.Error)
 		}
 	}
-	fmt.Fprintf(e.stderr, "%s: answered by %d workers", name, len(replies)-failed)
-	if failed > 0 {
-		fmt.Fprintf(e.stderr, ", not by %d", failed)
+	for _, id := range silent {
+		fmt.Fprintf(e.stderr, "%s: %s: did not answer (the job servers list it as connected)\n", e.prog, id)
+	}
+	answered := len(replies) - failed
+	fmt.Fprintf(e.stderr, "%s: answered by %d workers", name, answered)
+	if n := failed + len(silent); n > 0 {
+		fmt.Fprintf(e.stderr, ", not by %d", n)
 	}
 	fmt.Fprintln(e.stderr)
-	if failed > 0 {
+	if answered == 0 && failed == 0 && len(silent) == 0 {
+		fmt.Fprintf(e.stderr, "%s: no worker answered\n", e.prog)
+	}
+	if answered == 0 || failed > 0 || len(silent) > 0 {
 		return exitFailure
 	}
 	return exitOK
@@ -160,11 +192,73 @@ func broadcastFanout(ctx context.Context, cfg config.Client, cmd pool.Command) (
 	return p.Broadcast(ctx, cmd)
 }
 
-func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
+// shortDuration writes d with its unit and about three significant
+// digits: 137.35µs, 10.79ms, 1.23s, 2m3.45s.
+func shortDuration(d time.Duration) string {
+	for _, unit := range []time.Duration{time.Second, time.Millisecond, time.Microsecond} {
+		if d >= unit {
+			return d.Round(unit / 100).String()
+		}
+	}
+	return d.String()
+}
 
 func mebibytes(n int64) string {
 	if n <= 0 {
 		return "-"
 	}
 	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + "M"
+}
+
+// listWorkersTimeout bounds asking the job servers which workers they
+// have, before a broadcast.
+const listWorkersTimeout = 2 * time.Second
+
+// listedWorkers returns the ids of the glimpse workers connected to any of
+// the job servers that cmd targets; the job servers that cannot be asked
+// (ping -via zmq while gearmand is down) are skipped.
+func listedWorkers(servers []string, cmd pool.Command) []string {
+	ctx, cancel := context.WithTimeout(context.Background(), listWorkersTimeout)
+	defer cancel()
+	seen := map[string]bool{}
+	var ids []string
+	for _, addr := range servers {
+		a, err := gearman.DialAdmin(ctx, addr)
+		if err != nil {
+			continue
+		}
+		ws, _ := a.Workers(ctx)
+		a.Close()
+		for _, w := range ws {
+			id, _, ok := pool.ParseWorkerClientID(w.ClientID)
+			if ok && !seen[id] && cmd.Matches(id, workerHost(id)) {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// workerHost is the host part of a worker id, "host-pid-random".
+func workerHost(id string) string {
+	host := id
+	for range 2 {
+		if i := strings.LastIndexByte(host, '-'); i > 0 {
+			host = host[:i]
+		}
+	}
+	return host
+}
+
+// silentWorkers returns the listed workers that are not among replies.
+func silentWorkers(listed []string, replies []pool.Reply) []string {
+	var silent []string
+	for _, id := range listed {
+		if !slices.ContainsFunc(replies, func(r pool.Reply) bool { return r.Worker == id }) {
+			silent = append(silent, id)
+		}
+	}
+	return silent
 }

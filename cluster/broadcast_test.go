@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,7 +20,9 @@ const testTTL = time.Minute
 
 func TestLocalPingAndTargets(t *testing.T) {
 	ctx := testCtx(t)
-	l, err := StartLocal(ctx, 2)
+	// Obeying quit, as the local command's worker does (StartLocal's
+	// refuses it: TestStartLocalRefusesQuitAndRestart).
+	l, err := startLocalWith(ctx, 2, config.DefaultWorker(), io.Discard, true)
 	if err != nil {
 		t.Fatal(err)
 	}

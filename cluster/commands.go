@@ -96,6 +96,7 @@ func serveWorker(ctx context.Context, e *env, w *Worker, log *slog.Logger, drain
 		why = s.String()
 	case req := <-w.StopRequested():
 		why, restart = "command "+req.Command, req.Restart
+		letReplyOut(ctx)
 	case <-ctx.Done():
 		why = context.Cause(ctx).Error()
 	}
@@ -150,6 +151,11 @@ port, a broker and a fanout worker, and a worker with N slots serving the
 functions registered in this binary; prints a config.ini for programs that
 want to use the cluster, and runs until SIGTERM or SIGINT, then stops them.
 
+The broadcast commands work on it: quit stops the whole local cluster
+(exit 0, as SIGTERM), restart replaces its worker with a new one (a new
+worker id; the binary is not reloaded) while gearmand, the broker and the
+fanout worker stay.
+
 The output is itself a config file:
   glimpse-cluster local > local.ini &
   glimpse-cluster -c local.ini status
@@ -189,7 +195,7 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 	}
 	start := make(chan started, 1)
 	go func() {
-		l, err := startLocal(sctx, wc.Slots, wc, e.stderr)
+		l, err := startLocalWith(sctx, wc.Slots, wc, e.stderr, true)
 		start <- started{l, err}
 	}()
 	var l *Local
@@ -215,7 +221,8 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 	lc := l.Config()
 	addr := lc.JobServers[0]
 	fmt.Fprintf(e.stdout, `# glimpse-go local cluster: gearmand on %s, worker %s with %d slots,
-# a fanout worker and a broker. SIGTERM or Ctrl-C stops it.
+# a fanout worker and a broker. SIGTERM, Ctrl-C or glimpse-cluster quit
+# stops it; glimpse-cluster restart replaces its worker.
 # A config.ini for programs that use it:
 [client]
 job_server_url = %s
@@ -226,11 +233,8 @@ log_backend_url = %s
 `, addr, l.worker.ID(), l.worker.Slots(), addr,
 		lc.CommandFrontendURL, lc.CommandBackendURL, lc.LogFrontendURL, lc.LogBackendURL)
 
-	select {
-	case <-e.signals:
-	case <-ctx.Done():
-	}
-	l.worker.log.Info("stopping the local cluster")
+	code := serveLocal(ctx, e, c, l)
+	l.logger.Info("stopping the local cluster")
 	closed := make(chan error, 1)
 	go func() { closed <- l.Close() }()
 	select {
@@ -238,11 +242,58 @@ log_backend_url = %s
 		if err != nil {
 			return e.failure(c, err)
 		}
-		return exitOK
+		return code
 	case <-e.signals:
 		// The process exits now; the kernel kills gearmand (Pdeathsig).
 		fmt.Fprintf(e.stderr, "%s %s: second signal: stopping at once\n", e.prog, c.name)
 		return exitFailure
+	}
+}
+
+// quitReplyGrace is how long a worker process waits after taking a quit
+// or restart before it stops: the reply on the log channel may wait up to
+// replyWait for the asker's subscription, and closing the channel (or,
+// for the local command, the broker) sooner drops it; the asker would
+// see no answer from a worker that obeyed.
+const quitReplyGrace = 2 * replyWait
+
+// letReplyOut waits quitReplyGrace, or less if ctx ends.
+func letReplyOut(ctx context.Context) {
+	t := time.NewTimer(quitReplyGrace)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// serveLocal runs the local cluster until a signal, ctx or a quit command
+// stops it, replacing its worker on each restart command; it returns the
+// exit status for after the cluster is closed.
+func serveLocal(ctx context.Context, e *env, c *command, l *Local) int {
+	for {
+		select {
+		case <-e.signals:
+			return exitOK
+		case <-ctx.Done():
+			return exitOK
+		case req := <-l.stopRequested():
+			if !req.Restart {
+				l.logger.Info("command quit: stopping the local cluster", "id", req.Command)
+				letReplyOut(ctx)
+				return exitOK
+			}
+			w, ran, err := l.startWorker(ctx)
+			if err != nil {
+				// The old worker took the restart and would refuse the
+				// next command: stop rather than run on unsteerable.
+				e.failure(c, fmt.Errorf("restart: start a new worker: %w", err))
+				return exitFailure
+			}
+			if err := l.replaceWorker(w, ran); err != nil {
+				e.failure(c, err) // the new worker serves; the old one's chunks went back to gearmand
+			}
+		}
 	}
 }
 

@@ -31,6 +31,12 @@ type control struct {
 	seen map[string]time.Time // command ids obeyed, until they expire
 
 	stop chan StopRequest // buffered(1)
+	// stopping (guarded by mu) is set by the first quit or restart taken:
+	// later ones are answered "already stopping", not acknowledged.
+	stopping bool
+	// refuseStop, when set (before Run), is why quit and restart are
+	// refused: nobody would act on them (see Worker.refuseStops).
+	refuseStop string
 }
 
 func newControl(w *Worker) (*control, error) {
@@ -99,12 +105,7 @@ func (c *control) obey(cmd pool.Command) (pool.Reply, bool) {
 		n := c.w.chunks.cancelMap(cmd.Map, cmd.Expires)
 		c.w.log.Debug("command: cancel", "map", cmd.Map, "chunks", n, "id", cmd.ID)
 	case pool.CommandQuit, pool.CommandRestart:
-		select {
-		case c.stop <- StopRequest{Command: cmd.ID, Restart: cmd.Name == pool.CommandRestart}:
-			c.w.log.Info("command: stopping", "command", cmd.Name, "id", cmd.ID)
-		default:
-			reply.Error = "already stopping"
-		}
+		reply.Error = c.requestStop(cmd)
 	}
 	return reply, true
 }

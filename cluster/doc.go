@@ -36,7 +36,10 @@
 // loopback port with --job-retries=3, so that a chunk that kills its worker
 // every time fails its map instead of being retried forever, a broker and
 // a fanout worker, plus an in-process worker. It is what a program uses
-// when it has no config file.
+// when it has no config file. That worker lives inside the program, so it
+// refuses the broadcast commands quit and restart with a reply that says
+// so; glimpse-cluster local obeys them (quit stops the local cluster,
+// restart replaces its worker).
 //
 // # Command line
 //
@@ -46,7 +49,7 @@
 //	glimpse-cluster [-c FILE] broker                     (alias LaunchBroker)
 //	glimpse-cluster [-c FILE] fanout
 //	glimpse-cluster local [-n N]
-//	glimpse-cluster [-c FILE] status
+//	glimpse-cluster [-c FILE] status [-a] [-t TIMEOUT]
 //	glimpse-cluster [-c FILE] ping [-t WAIT] [-w GLOBS] [-via fanout|zmq]   (alias PingWorkers)
 //	glimpse-cluster [-c FILE] stats|quit|restart ...     (aliases KillWorkers, RestartWorkers)
 //	glimpse-cluster [-c FILE] logs [-w GLOB] [-l LEVEL] [-heartbeats]

@@ -48,6 +48,11 @@ type Local struct {
 	pool   *pool.Pool
 	cfg    config.Client
 
+	// What a restarted worker is made with (see restartWorker).
+	wc        config.Worker
+	logger    *slog.Logger
+	obeyStops bool // false: the worker refuses quit and restart
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -64,6 +69,10 @@ type Local struct {
 // so that Pool().Ping, the broadcast commands (both ways) and the log
 // channel work; Config has all their addresses.
 //
+// The worker refuses the broadcast commands quit and restart (the reply
+// says so, and glimpse-cluster quit exits 1): it lives inside your
+// program, which decides when it ends. Ping and stats work.
+//
 // The worker logs warnings and errors to stderr. Close the cluster when
 // done; it stops gearmand.
 func StartLocal(ctx context.Context, workers int) (*Local, error) {
@@ -73,8 +82,15 @@ func StartLocal(ctx context.Context, workers int) (*Local, error) {
 }
 
 // startLocal is StartLocal with the worker's config and log (nil: stderr
-// at wc.LogLevel), for the local command.
-func startLocal(ctx context.Context, workers int, wc config.Worker, logOut io.Writer) (_ *Local, err error) {
+// at wc.LogLevel).
+func startLocal(ctx context.Context, workers int, wc config.Worker, logOut io.Writer) (*Local, error) {
+	return startLocalWith(ctx, workers, wc, logOut, false)
+}
+
+// startLocalWith is startLocal whose worker, with obeyStops, takes quit
+// and restart for the caller to read from stopRequested (the local
+// command), instead of refusing them.
+func startLocalWith(ctx context.Context, workers int, wc config.Worker, logOut io.Writer, obeyStops bool) (_ *Local, err error) {
 	wc.Slots = max(workers, 0)
 	if logOut == nil {
 		logOut = os.Stderr
@@ -85,7 +101,7 @@ func startLocal(ctx context.Context, workers int, wc config.Worker, logOut io.Wr
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
-	l := &Local{dir: dir}
+	l := &Local{dir: dir, wc: wc, logger: logger, obeyStops: obeyStops}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -125,16 +141,7 @@ func startLocal(ctx context.Context, workers int, wc config.Worker, logOut io.Wr
 	}
 	l.fanRan = make(chan error, 1)
 	go func() { l.fanRan <- l.fan.Run() }()
-	l.worker, err = NewWorker(l.cfg, wc, WithLogger(logger))
-	if err != nil {
-		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
-	}
-	l.ran = make(chan error, 1)
-	go func() { l.ran <- l.worker.Run() }()
-	if err := waitRegistered(ctx, l.gd.Addr(), l.worker); err != nil {
-		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
-	}
-	if err := waitSubscribed(ctx, l.store, l.worker.ID()); err != nil {
+	if l.worker, l.ran, err = l.startWorker(ctx); err != nil {
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
 	l.pool, err = pool.New(l.cfg)
@@ -142,6 +149,54 @@ func startLocal(ctx context.Context, workers int, wc config.Worker, logOut io.Wr
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
 	return l, nil
+}
+
+// startWorker starts a worker for the local cluster and returns once it
+// serves every function and is subscribed to the command topic, with the
+// channel that gets its Run's result.
+func (l *Local) startWorker(ctx context.Context) (*Worker, chan error, error) {
+	w, err := NewWorker(l.cfg, l.wc, WithLogger(l.logger))
+	if err != nil {
+		return nil, nil, err
+	}
+	if !l.obeyStops {
+		w.refuseStops(inProgramRefusal)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- w.Run() }()
+	err = waitRegistered(ctx, l.gd.Addr(), w)
+	if err == nil {
+		err = waitSubscribed(ctx, l.store, w.ID())
+	}
+	if err != nil {
+		w.Close()
+		<-ran
+		return nil, nil, err
+	}
+	return w, ran, nil
+}
+
+// stopRequested delivers the quit or restart the current worker took
+// (only with obeyStops).
+func (l *Local) stopRequested() <-chan StopRequest { return l.worker.StopRequested() }
+
+// replaceWorker is the local command's restart: w, a new worker (new id,
+// fresh counters; the same binary, in this process) started with
+// startWorker, takes over, then the old one drains. The new one registered
+// first, so chunks never wait. gearmand, the broker and the fanout worker
+// stay. Not safe to call concurrently with Close.
+func (l *Local) replaceWorker(w *Worker, ran chan error) error {
+	old, oldRan := l.worker, l.ran
+	l.worker, l.ran = w, ran
+	l.logger.Info("restarted the local worker", "old", old.ID(), "new", w.ID())
+	ctx, cancel := context.WithTimeout(context.Background(), localDrainTimeout)
+	defer cancel()
+	err := old.Shutdown(ctx)
+	<-oldRan
+	if err != nil {
+		return fmt.Errorf("cluster: drain the old local worker: %w", err)
+	}
+	return nil
 }
 
 // waitRegistered polls gearmand's "workers" listing until w's connection

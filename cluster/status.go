@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/fanout"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
 var statusCommand = &command{
 	name:  "status",
-	args:  "[-t TIMEOUT]",
+	args:  "[-a] [-t TIMEOUT]",
 	short: "show queued and running jobs, workers and slots per function",
 	long: `
 Asks every job server of [client] job_server_url, with the Gearman admin
@@ -32,15 +33,18 @@ protocol, about each function it knows:
            its slots; any other worker counts as one)
 
 glimpse functions are shown by their registered name (examples.square),
-other Gearman functions by their own. Exits 1 if a job server could not
-be asked; the others are still shown.`,
+other Gearman functions by their own. The cluster's own queues (the
+fanout worker's functions and __matchmaking, and each worker's command
+queue glimpse-commands_<worker id>) are shown with -a only. Exits 1 if a
+job server could not be asked; the others are still shown.`,
 	run: runStatus,
 }
 
 func runStatus(ctx context.Context, e *env, c *command, args []string) int {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
-	timeout := fs.Duration("t", 10*time.Second, "give up on a job server after `TIMEOUT`")
+	timeout := durationFlag(fs, "t", 10*time.Second, "give up on a job server after `TIMEOUT`")
+	all := fs.Bool("a", false, "show the cluster's internal queues too (fanout, __matchmaking, workers' command queues)")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
 		return code
 	}
@@ -60,7 +64,7 @@ func runStatus(ctx context.Context, e *env, c *command, args []string) int {
 	reports := make([]serverStatus, len(servers))
 	var wg sync.WaitGroup
 	for i, addr := range servers {
-		wg.Go(func() { reports[i] = askServer(ctx, addr) })
+		wg.Go(func() { reports[i] = askServer(ctx, addr, *all) })
 	}
 	wg.Wait()
 
@@ -103,8 +107,9 @@ type functionStatus struct {
 	queued, running, workers, slots int
 }
 
-// askServer reads one job server's "status" and "workers" listings.
-func askServer(ctx context.Context, addr string) serverStatus {
+// askServer reads one job server's "status" and "workers" listings;
+// without all, it leaves out the cluster's internal queues.
+func askServer(ctx context.Context, addr string, all bool) serverStatus {
 	r := serverStatus{addr: addr}
 	a, err := gearman.DialAdmin(ctx, addr)
 	if err != nil {
@@ -133,6 +138,9 @@ func askServer(ctx context.Context, addr string) serverStatus {
 		}
 	}
 	for _, s := range st {
+		if !all && internalQueue(s.Name) {
+			continue
+		}
 		name := s.Name
 		if n, ok := strings.CutPrefix(name, pool.GearmanPrefix); ok {
 			name = n
@@ -148,6 +156,19 @@ func askServer(ctx context.Context, addr string) serverStatus {
 	}
 	slices.SortFunc(r.funcs, func(a, b functionStatus) int { return strings.Compare(a.name, b.name) })
 	return r
+}
+
+// internalQueue says whether a Gearman function is the cluster's own
+// plumbing rather than work: the fanout protocol (gearhorn's functions,
+// and __matchmaking between fanout workers) and the workers' command
+// queues, which also linger for workers that are gone until the fanout
+// worker prunes their subscription.
+func internalQueue(name string) bool {
+	switch name {
+	case fanout.FuncFanout, fanout.FuncSubscribe, fanout.FuncUnsubscribe:
+		return true
+	}
+	return strings.HasPrefix(name, fanout.MatchmakingTopic) || strings.HasPrefix(name, pool.CommandTopic+"_")
 }
 
 // table writes aligned columns.

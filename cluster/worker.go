@@ -28,6 +28,10 @@ import (
 // wraps gearman.ErrWorkerClosed, so either sentinel matches with errors.Is.
 var ErrWorkerClosed = fmt.Errorf("cluster: %w", gearman.ErrWorkerClosed)
 
+// ErrWorkerRunning is returned by a second call of Worker.Run: a Worker
+// runs once (make a new one with NewWorker to serve again).
+var ErrWorkerRunning = errors.New("cluster: worker: Run was called already; a Worker runs once")
+
 // registeredFunctions is where a Worker finds the functions to serve; a
 // variable so that the tests' worker processes can add functions whose
 // jobs they control.
@@ -87,6 +91,7 @@ type Worker struct {
 	stopControl   context.CancelFunc
 	controlDone   chan struct{}
 	controlClosed bool
+	runCalled     bool // Run runs once
 }
 
 // NewWorker returns a worker for the job servers of client, serving the
@@ -137,7 +142,7 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 		// Logs go to the broker's log channel too, as JSON records.
 		w.channels = newChannels(w, client)
 		w.heartbeat = worker.HeartbeatInterval
-		json := slog.NewJSONHandler(logWriter{w.channels}, &slog.HandlerOptions{Level: worker.LogLevel})
+		json := slog.NewJSONHandler(logWriter{w.channels}, &slog.HandlerOptions{Level: worker.LogLevel, ReplaceAttr: durationsAsText})
 		logger = slog.New(teeHandler{logger.Handler(), json})
 	}
 	w.log = logger.With("worker", w.id)
@@ -278,7 +283,9 @@ func (w *Worker) jobFunc(f pool.Function) gearman.JobFunc {
 		defer unregister()
 		w.active.Add(1)
 		start := time.Now()
-		defer func() { w.chunkEnded(name, job.Handle, time.Since(start), len(result), context.Cause(ctx), err) }()
+		defer func() {
+			w.chunkEnded(ctx, name, job.Handle, time.Since(start), len(result), context.Cause(ctx), err)
+		}()
 		// Tell the client who runs the chunk: if this process dies, the
 		// client can count the workers the chunk went through.
 		job.SendData(pool.ChunkStarted(w.id))
@@ -288,7 +295,7 @@ func (w *Worker) jobFunc(f pool.Function) gearman.JobFunc {
 
 // chunkEnded counts and logs a chunk's end. A chunk cancelled by its map
 // is no failure: its client is gone and gearmand drops what it returns.
-func (w *Worker) chunkEnded(name, handle string, took time.Duration, size int, cause, err error) {
+func (w *Worker) chunkEnded(ctx context.Context, name, handle string, took time.Duration, size int, cause, err error) {
 	w.active.Add(-1)
 	w.busy.Add(int64(took))
 	w.requests.Add(1)
@@ -301,7 +308,7 @@ func (w *Worker) chunkEnded(name, handle string, took time.Duration, size int, c
 		w.mu.Lock()
 		w.lastErr, w.lastErrTime = msg, time.Now()
 		w.mu.Unlock()
-		w.log.Info("chunk failed", "function", name, "job", handle, "took", took, "err", msg)
+		w.log.Log(ctx, failureLevel(err), "chunk failed", "function", name, "job", handle, "took", took, "err", msg)
 	default:
 		w.log.Debug("chunk done", "function", name, "job", handle, "took", took, "bytes", size)
 	}
@@ -351,10 +358,18 @@ func (w *Worker) Functions() []string { return functionNames(w.funcs) }
 // Run connects to the job servers and serves chunks until Shutdown or
 // Close, then returns ErrWorkerClosed. Job servers that are down, or go
 // away, are redialled with backoff, so a worker may start before them.
+// A Worker runs once: a second call returns ErrWorkerRunning.
 //
 // As with http.Server, Run returns as soon as Shutdown begins, while the
 // running chunks still finish: wait for Shutdown to return.
 func (w *Worker) Run() error {
+	w.mu.Lock()
+	again := w.runCalled
+	w.runCalled = true
+	w.mu.Unlock()
+	if again {
+		return ErrWorkerRunning
+	}
 	w.log.Info("worker serving", "slots", w.slots, "functions", strings.Join(w.Functions(), ","),
 		"job_servers", strings.Join(w.servers, ","))
 	ctx, cancel := context.WithCancel(context.Background())

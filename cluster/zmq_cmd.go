@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -179,7 +181,9 @@ func runLogs(ctx context.Context, e *env, c *command, args []string) int {
 // or false if it is below min.
 func formatRecord(data []byte, min slog.Level) (string, bool) {
 	var rec map[string]any
-	if err := json.Unmarshal(data, &rec); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // 123456789, not 1.23456789e+08
+	if err := dec.Decode(&rec); err != nil {
 		return string(data), true
 	}
 	var level slog.Level
@@ -196,7 +200,26 @@ func formatRecord(data []byte, min slog.Level) (string, bool) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%v", k, rec[k])
+		fmt.Fprintf(&b, " %s=%s", k, formatValue(rec[k]))
 	}
 	return b.String(), true
+}
+
+// formatValue writes a record's value as slog's text handler would: text
+// quoted when it has spaces or quotes, anything else as JSON.
+func formatValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		if v == "" || strings.ContainsAny(v, " \t\n\"=") {
+			return strconv.Quote(v)
+		}
+		return v
+	case json.Number:
+		return v.String()
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(data)
 }

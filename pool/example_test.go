@@ -1,12 +1,14 @@
 package pool_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log"
 	"math"
 	"net"
+	"os"
 	"time"
 
 	"github.com/glimpse-go/glimpse/cluster"
@@ -164,4 +166,28 @@ func ExampleChunkMapID() {
 	// Output:
 	// "3f2a9c1b5e7d4a60"
 	// ""
+}
+
+func ExampleProgressBar() {
+	ctx := context.Background()
+	local, err := cluster.StartLocal(ctx, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+
+	// On a terminal, stderr shows the bar while the map runs:
+	//   cubes  60% |██████████      | (600/1000, 5210 items/s) [0s:0s]
+	// Redirected to a file or a pipe, it shows nothing.
+	items := make([]int, 1000)
+	cubes, err := pool.Map(ctx, local.Pool(), Cube, items, pool.ProgressBar(os.Stderr, "cubes"))
+	fmt.Println(len(cubes), err)
+
+	// A buffer is no terminal: nothing is written to it.
+	var buf bytes.Buffer
+	_, err = pool.Map(ctx, local.Pool(), Cube, items, pool.ProgressBar(&buf, "cubes"))
+	fmt.Printf("%q %v\n", buf.String(), err)
+	// Output:
+	// 1000 <nil>
+	// "" <nil>
 }

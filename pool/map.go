@@ -262,6 +262,11 @@ func run[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter.
 	}
 	if m.total < 0 {
 		m.total = next
+		// Report the total now that it is known: the chunks may all be in
+		// already, and then no later report would carry it.
+		if m.o.progress != nil && done > 0 {
+			m.o.progress(done, m.total)
+		}
 	}
 	m.inputEnd = true
 	if len(buf) > 0 {

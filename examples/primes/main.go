@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
@@ -33,7 +34,7 @@ func run(ctx context.Context, p *pool.Pool, limit, pieces int64) error {
 		ranges = append(ranges, funcs.Range{Lo: lo, Hi: min(lo+width, limit)})
 	}
 	start := time.Now()
-	counts, err := pool.Map(ctx, p, funcs.CountPrimes, ranges, demo.Progress("ranges"))
+	counts, err := pool.Map(ctx, p, funcs.CountPrimes, ranges, pool.ProgressBar(os.Stderr, "ranges"))
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
@@ -35,7 +36,7 @@ func run(ctx context.Context, p *pool.Pool, n int) error {
 		xs[i] = int64(i)
 	}
 	start := time.Now()
-	squares, err := pool.Map(ctx, p, funcs.Square, xs, demo.Progress("squares"))
+	squares, err := pool.Map(ctx, p, funcs.Square, xs, pool.ProgressBar(os.Stderr, "squares"))
 	if err != nil {
 		return err
 	}

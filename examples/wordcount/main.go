@@ -48,7 +48,7 @@ func run(ctx context.Context, p *pool.Pool, files []string, top int) error {
 		}
 	}
 	total := map[string]int{}
-	for counts, err := range pool.ImapUnordered(ctx, p, funcs.WordCount, texts, demo.Progress("files")) {
+	for counts, err := range pool.ImapUnordered(ctx, p, funcs.WordCount, texts, pool.ProgressBar(os.Stderr, "files")) {
 		if err != nil {
 			return err
 		}

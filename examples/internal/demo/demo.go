@@ -1,7 +1,6 @@
 // Package demo is what every example program shares: the -c flag (a
 // config file for a real cluster, else a local cluster started on the
-// spot) and a progress bar that shows on a terminal and stays silent on a
-// pipe.
+// spot). Their progress bar is pool.ProgressBar.
 package demo
 
 import (
@@ -12,9 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
@@ -67,27 +63,4 @@ func Pool(ctx context.Context) (*pool.Pool, func(), error) {
 	}
 	fmt.Fprintf(os.Stderr, "local cluster: gearmand on %s\n", local.Config().JobServers[0])
 	return local.Pool(), func() { local.Close() }, nil
-}
-
-// Progress returns a map option that draws a progress bar on stderr when
-// it is a terminal, and does nothing otherwise.
-func Progress(description string) pool.MapOption {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
-		return pool.Progress(nil)
-	}
-	var bar *progressbar.ProgressBar
-	return pool.Progress(func(done, total int) {
-		if bar == nil {
-			bar = progressbar.NewOptions(total,
-				progressbar.OptionSetWriter(os.Stderr),
-				progressbar.OptionSetDescription(description),
-				progressbar.OptionShowCount(),
-				progressbar.OptionShowIts(),
-				progressbar.OptionClearOnFinish())
-		}
-		if total > 0 {
-			bar.ChangeMax(total)
-		}
-		bar.Set(done)
-	})
 }

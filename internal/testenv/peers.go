@@ -1,10 +1,15 @@
 package testenv
 
 import (
+	"bytes"
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	zmq "github.com/pebbe/zmq4"
 )
@@ -89,6 +94,12 @@ func Hang(t testing.TB, pid int) (resume func()) {
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatalf("testenv: stop pid %d: %v", pid, err)
 	}
+	// kill returns once the signal is queued; a thread of the process
+	// may still answer a request until it is really stopped. Wait until
+	// every thread is, so that what follows meets a hung server.
+	if err := waitStopped(pid, 5*time.Second); err != nil {
+		t.Fatalf("testenv: stop pid %d: %v", pid, err)
+	}
 	var once sync.Once
 	resume = func() {
 		once.Do(func() {
@@ -99,4 +110,48 @@ func Hang(t testing.TB, pid int) (resume func()) {
 	}
 	t.Cleanup(resume)
 	return resume
+}
+
+// waitStopped polls /proc until every thread of pid is in the stopped
+// state (T), or the bound passes.
+func waitStopped(pid int, bound time.Duration) error {
+	deadline := time.Now().Add(bound)
+	for {
+		running, err := runningThreads(pid)
+		if err != nil {
+			return err
+		}
+		if running == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d threads still not stopped after %v", running, bound)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// runningThreads counts the threads of pid that are not stopped.
+func runningThreads(pid int) (int, error) {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return 0, fmt.Errorf("no threads listed in /proc for pid %d: %v", pid, err)
+	}
+	n := 0
+	for _, path := range stats {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue // the thread ended
+		}
+		// The state follows the command name, which is in parentheses
+		// and may hold spaces: read it after the last ')'.
+		i := bytes.LastIndexByte(data, ')')
+		if i < 0 || i+2 >= len(data) {
+			return 0, fmt.Errorf("%s: unreadable", path)
+		}
+		if st := data[i+2]; st != 'T' && st != 't' {
+			n++
+		}
+	}
+	return n, nil
 }

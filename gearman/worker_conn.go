@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 )
 
 // sleepState is where a connection is in gearmand's sleep/wake dance.
@@ -92,28 +91,16 @@ func (wc *workerConn) ask() (cn *conn, own, ok bool) {
 // with backoff, until the worker is cancelled: a graceful stop still
 // needs the connection to send the results of the jobs in hand.
 func (wc *workerConn) run() {
-	w := wc.w
-	o := &w.opts
-	ctx := w.life.WorkContext()
-	for attempt := 0; ; attempt++ {
-		cn, err := dialConn(ctx, wc.addr, o.dialTimeout, o.maxPacket)
-		if err == nil {
-			cancel := wc.attach(cn)
-			sane := wc.readLoop(cn)
-			cancel()
-			wc.detach(cn, attempt)
-			if redialAtOnce(cn, sane) {
-				attempt = -1
-			}
-		} else {
-			logDialFailure(o.logger, attempt, "server", wc.addr, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff(max(attempt, 0), o.backoffMin, o.backoffMax)):
-		}
-	}
+	redial(wc.w.life.WorkContext(), wc.addr, &wc.w.opts.connOptions, wc.serve, func(error) {})
+}
+
+// serve runs one connection from its registrations to its end.
+func (wc *workerConn) serve(cn *conn, failures int) (sane bool) {
+	cancel := wc.attach(cn)
+	sane = wc.readLoop(cn)
+	cancel()
+	wc.detach(cn, failures)
+	return sane
 }
 
 func (wc *workerConn) attach(cn *conn) context.CancelFunc {

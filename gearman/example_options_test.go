@@ -148,7 +148,12 @@ func ExampleWithConcurrency() {
 		defer running.Add(-1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 		}
-		time.Sleep(20 * time.Millisecond)
+		// Hold the slot until two jobs have overlapped (or a while has
+		// passed), so that a third slot, were there one, would be seen.
+		for wait := time.Now().Add(5 * time.Second); most.Load() < 2 && time.Now().Before(wait); {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(10 * time.Millisecond)
 		return nil, nil
 	})
 	go w.Run()

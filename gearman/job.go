@@ -53,7 +53,7 @@ type RegisterOption func(*registration)
 // WithTimeout gives each job of the function a deadline. The job server is
 // told too (CAN_DO_TIMEOUT, in whole seconds of milliseconds, at least one
 // second, which is gearmand's minimum), so a job whose worker hangs is
-// failed there as well.
+// failed there as well. Default: no deadline.
 func WithTimeout(d time.Duration) RegisterOption {
 	return func(r *registration) { r.timeout = d }
 }

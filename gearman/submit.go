@@ -40,7 +40,8 @@ type submitOptions struct {
 
 // WithUnique sets the job's unique id (at most MaxUniqueSize bytes). The
 // job server coalesces foreground jobs with the same function and unique
-// id: one job runs and every submitter gets its result.
+// id: one job runs and every submitter gets its result. Default: none, and
+// the job server gives the job a random UUID, so it coalesces with no other.
 func WithUnique(id string) SubmitOption { return func(o *submitOptions) { o.unique = id } }
 
 // WithPriority sets the job's priority (default PriorityNormal).
@@ -48,11 +49,13 @@ func WithPriority(p Priority) SubmitOption { return func(o *submitOptions) { o.p
 
 // WithUpdates calls fn, in order, for every WORK_DATA, WORK_WARNING and
 // WORK_STATUS of the task. fn runs on the connection's reader goroutine:
-// it must return quickly and must not wait for other tasks.
+// it must return quickly and must not wait for other tasks. Default: the
+// updates are dropped. Background jobs have none.
 func WithUpdates(fn func(Update)) SubmitOption { return func(o *submitOptions) { o.updates = fn } }
 
 // WithRunAt schedules a background job to run no earlier than t
-// (SUBMIT_JOB_EPOCH). Foreground submissions reject it.
+// (SUBMIT_JOB_EPOCH). Default: at once. Foreground submissions reject it,
+// as does a priority other than PriorityNormal.
 func WithRunAt(t time.Time) SubmitOption { return func(o *submitOptions) { o.runAt = t } }
 
 // submitPackets is the packet that submits a job, by priority: ONE table

@@ -385,19 +385,20 @@ func (s *clientServer) work(p *Packet) {
 	l.next = (l.next + 1) % len(l.tasks)
 	fn := t.updates
 	s.mu.Unlock()
-	if fn == nil {
-		return
+	if fn != nil {
+		fn(updateOf(p))
 	}
-	u := Update{Kind: UpdateData}
+}
+
+// updateOf reads a WORK_DATA, WORK_WARNING or WORK_STATUS packet.
+func updateOf(p *Packet) Update {
 	switch p.Type {
-	case WorkData:
-		u.Data = p.Args[1]
 	case WorkWarning:
-		u.Kind, u.Data = UpdateWarning, p.Args[1]
+		return Update{Kind: UpdateWarning, Data: p.Args[1]}
 	case WorkStatus:
-		u.Kind = UpdateStatus
-		u.Numerator, _ = strconv.ParseUint(p.Arg(1), 10, 64)
-		u.Denom, _ = strconv.ParseUint(p.Arg(2), 10, 64)
+		num, _ := strconv.ParseUint(p.Arg(1), 10, 64)
+		den, _ := strconv.ParseUint(p.Arg(2), 10, 64)
+		return Update{Kind: UpdateStatus, Numerator: num, Denom: den}
 	}
-	fn(u)
+	return Update{Kind: UpdateData, Data: p.Args[1]}
 }

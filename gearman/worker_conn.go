@@ -253,16 +253,7 @@ func (wc *workerConn) work(job *Job) {
 	}
 	var own bool
 	if live {
-		if err == nil {
-			own, _ = job.cn.enqueue(WorkComplete, []byte(job.Handle), result)
-		} else {
-			var ex *JobException
-			data := []byte(err.Error())
-			if errors.As(err, &ex) {
-				data = ex.Data
-			}
-			own, _ = job.cn.enqueue(WorkException, []byte(job.Handle), data)
-		}
+		own = queueOutcome(job, result, err)
 	}
 	// Keep the slot and ask for the next job in the same write as the
 	// result, while the server has work.
@@ -276,4 +267,21 @@ func (wc *workerConn) work(job *Job) {
 	if ownAsk {
 		cn.flush()
 	}
+}
+
+// queueOutcome queues a job's WORK_COMPLETE, or its WORK_EXCEPTION with
+// the error's text (the Data of a *JobException). If it returns own, the
+// caller must flush job.cn.
+func queueOutcome(job *Job, result []byte, err error) (own bool) {
+	if err == nil {
+		own, _ = job.cn.enqueue(WorkComplete, []byte(job.Handle), result)
+		return own
+	}
+	var ex *JobException
+	data := []byte(err.Error())
+	if errors.As(err, &ex) {
+		data = ex.Data
+	}
+	own, _ = job.cn.enqueue(WorkException, []byte(job.Handle), data)
+	return own
 }

@@ -19,7 +19,7 @@ import (
 // per fanout would cost a TCP handshake per job server each time.
 type clientPool struct {
 	servers []string
-	opts    []gearman.Option
+	opts    []gearman.ClientOption
 	max     int // idle clients kept
 
 	mu     sync.Mutex

@@ -178,7 +178,7 @@ func (s *subscriber) got() []string {
 
 // serve runs a Go worker for queue on addr with fn (nil: echo the data)
 // until the test ends, and waits until the job server lists it.
-func serve(t *testing.T, addr, queue string, fn gearman.JobFunc, opts ...gearman.Option) *subscriber {
+func serve(t *testing.T, addr, queue string, fn gearman.JobFunc, opts ...gearman.WorkerOption) *subscriber {
 	t.Helper()
 	s := &subscriber{}
 	w, err := gearman.NewWorker([]string{addr}, opts...)

@@ -81,7 +81,7 @@ func NewWorker(client config.Client, cfg config.Fanout, opts ...Option) (*Worker
 			servers: client.JobServers,
 			// gearhorn's client id suffix, so the admin "workers"
 			// listing shows whose connections these are.
-			opts: []gearman.Option{gearman.WithLogger(o.logger), gearman.WithClientID(o.id + "_broadcaster")},
+			opts: []gearman.ClientOption{gearman.WithLogger(o.logger), gearman.WithClientID(o.id + "_broadcaster")},
 			max:  o.concurrency,
 		},
 	}

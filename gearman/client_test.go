@@ -31,7 +31,7 @@ func newClient(t *testing.T, addrs ...string) *gearman.Client {
 
 // runWorker runs a worker serving funcs until the test ends; it does not
 // wait for the worker to register (its servers may be fakes).
-func runWorker(t *testing.T, addrs []string, funcs map[string]gearman.JobFunc, opts ...gearman.Option) *gearman.Worker {
+func runWorker(t *testing.T, addrs []string, funcs map[string]gearman.JobFunc, opts ...gearman.WorkerOption) *gearman.Worker {
 	t.Helper()
 	w, err := gearman.NewWorker(addrs, opts...)
 	if err != nil {
@@ -55,9 +55,9 @@ func runWorker(t *testing.T, addrs []string, funcs map[string]gearman.JobFunc, o
 
 // startWorker runs a worker serving funcs and waits until every server
 // lists it for each function.
-func startWorker(t *testing.T, addrs []string, funcs map[string]gearman.JobFunc, opts ...gearman.Option) *gearman.Worker {
+func startWorker(t *testing.T, addrs []string, funcs map[string]gearman.JobFunc, opts ...gearman.WorkerOption) *gearman.Worker {
 	t.Helper()
-	opts = append([]gearman.Option{gearman.WithBackoff(5*time.Millisecond, 100*time.Millisecond)}, opts...)
+	opts = append([]gearman.WorkerOption{gearman.WithBackoff(5*time.Millisecond, 100*time.Millisecond)}, opts...)
 	w := runWorker(t, addrs, funcs, opts...)
 	for _, a := range addrs {
 		for name := range funcs {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -236,51 +234,4 @@ func (c *conn) cause() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
-}
-
-// backoff returns the wait before reconnect attempt n (0-based): it doubles
-// from min to max, with jitter so that many peers do not dial in step.
-func backoff(n int, min, max time.Duration) time.Duration {
-	d := min
-	for i := 0; i < n && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d - d/8 + rand.N(d/4+1)
-}
-
-// logDialFailure says at warning level that a server cannot be reached, and
-// only at debug level while it stays so, to keep a long outage to one line.
-func logDialFailure(l *slog.Logger, attempt int, args ...any) {
-	level := slog.LevelDebug
-	if attempt == 0 {
-		level = slog.LevelWarn
-	}
-	l.Log(context.Background(), level, "gearman: cannot reach job server; retrying", args...)
-}
-
-// redialAtOnce says whether a connection that ended may be dialled again
-// without waiting: only one to a server that made sense (sane: it sent a
-// valid packet). One that broke the protocol, or hung up without a word,
-// backs off like an unreachable server instead of making us spin.
-func redialAtOnce(cn *conn, sane bool) bool {
-	return sane && !errors.Is(cn.cause(), ErrProtocol)
-}
-
-// logDisconnect reports a connection to addr that ended for cause, unless
-// we closed it ourselves. failures is how many connections in a row went
-// wrong before this one: a server that keeps breaking the protocol is
-// reported once at warning level, then at debug level.
-func logDisconnect(l *slog.Logger, msg, addr string, cause error, ours bool, failures int) {
-	switch {
-	case ours:
-	case errors.Is(cause, ErrProtocol) && failures == 0:
-		l.Warn("gearman: job server broke the protocol; reconnecting", "server", addr, "err", cause)
-	case errors.Is(cause, ErrProtocol):
-		l.Debug("gearman: job server broke the protocol; reconnecting", "server", addr, "err", cause)
-	default:
-		l.Info(msg, "server", addr, "err", cause)
-	}
 }

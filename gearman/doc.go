@@ -12,8 +12,15 @@
 // decides whether to submit again.
 //
 // A Worker runs up to WithConcurrency jobs at once over all its servers,
-// recovers panics into WORK_EXCEPTION with the stack, and stops with
-// Shutdown (drain) or Close (at once), like an http.Server.
+// recovers panics into WORK_EXCEPTION with the stack (the text of a
+// *PanicError), and stops with Shutdown (drain) or Close (at once), like an
+// http.Server.
+//
+// NewClient takes ClientOptions, NewWorker WorkerOptions and DialAdmin
+// AdminOptions. An option that concerns several of them returns a type
+// that is each of those (WithLogger, a ConnOption, is a ClientOption and a
+// WorkerOption), so an option given to a party it does not concern, such
+// as WithConcurrency to NewClient, does not compile.
 //
 // Gearman's own facts that shape this package (gearmand 1.1): a foreground
 // job whose client disconnected is dropped when a worker next asks for it;

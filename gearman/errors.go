@@ -80,3 +80,14 @@ func (e *TimeoutError) Unwrap() error { return os.ErrDeadlineExceeded }
 
 // Timeout reports true, as net.Error's Timeout does.
 func (e *TimeoutError) Timeout() bool { return true }
+
+// PanicError is a panic recovered from a job function. The Worker sends
+// its Error text with WORK_EXCEPTION ("panic: VALUE", a blank line, then
+// the stack), so the client sees it as a *JobException whose Data is that
+// text.
+type PanicError struct {
+	Value any    // what the job function panicked with
+	Stack []byte // the job goroutine's stack where it panicked
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v\n\n%s", e.Value, e.Stack) }

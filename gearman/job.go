@@ -12,7 +12,8 @@ import (
 // JobFunc runs one job. The returned bytes are sent with WORK_COMPLETE; a
 // returned error is sent with WORK_EXCEPTION (its text, or the Data of a
 // *JobException). A panic is recovered and sent with WORK_EXCEPTION too,
-// with its stack, and the worker goes on.
+// as the text of a *PanicError (its value and stack), and the worker goes
+// on.
 //
 // ctx is cancelled when the job's deadline (WithTimeout) passes, when the
 // connection the job came on breaks (the job server then gives the job to
@@ -52,7 +53,7 @@ type RegisterOption func(*registration)
 // WithTimeout gives each job of the function a deadline. The job server is
 // told too (CAN_DO_TIMEOUT, in whole seconds of milliseconds, at least one
 // second, which is gearmand's minimum), so a job whose worker hangs is
-// failed there as well.
+// failed there as well. Default: no deadline.
 func WithTimeout(d time.Duration) RegisterOption {
 	return func(r *registration) { r.timeout = d }
 }
@@ -71,7 +72,7 @@ func (r *registration) canDo(conn *conn, name string) error {
 }
 
 // runJob calls the job's function with its deadline, turning a panic into
-// an error that carries the stack.
+// a *PanicError.
 func runJob(ctx context.Context, r *registration, job *Job) (result []byte, err error) {
 	if r.timeout > 0 {
 		var cancel context.CancelFunc
@@ -81,7 +82,7 @@ func runJob(ctx context.Context, r *registration, job *Job) (result []byte, err 
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			result, err = nil, fmt.Errorf("panic: %v\n\n%s", v, debug.Stack())
+			result, err = nil, &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
 	result, err = r.fn(ctx, job)

@@ -1,12 +1,8 @@
 package gearman
 
 import (
-	"fmt"
 	"log/slog"
-	"net"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -20,43 +16,133 @@ const DefaultPort = 4730
 // job's data.
 const MaxUniqueSize = 63
 
-// Option configures a Client, a Worker or an Admin; each ignores the
-// options that do not concern it.
-type Option func(*options)
+// The defaults of the options that have no exported Default constant.
+const (
+	defaultDialTimeout = 5 * time.Second
+	defaultBackoffMin  = 20 * time.Millisecond
+	defaultBackoffMax  = 2 * time.Second
+)
 
-type options struct {
-	clientID       string
-	dialTimeout    time.Duration
-	requestTimeout time.Duration
-	maxPacket      int
-	backoffMin     time.Duration
-	backoffMax     time.Duration
-	logger         *slog.Logger
-	concurrency    int
+// ClientOption configures a Client (NewClient). The options that apply to
+// a Client are WithClientID, WithDialTimeout, WithRequestTimeout,
+// WithMaxPacketSize, WithBackoff and WithLogger; any other is a compile
+// error.
+type ClientOption interface{ applyClient(*clientOptions) }
+
+// WorkerOption configures a Worker (NewWorker). The options that apply to
+// a Worker are WithClientID, WithDialTimeout, WithMaxPacketSize,
+// WithBackoff, WithLogger and WithConcurrency; any other is a compile
+// error.
+type WorkerOption interface{ applyWorker(*workerOptions) }
+
+// AdminOption configures an Admin (DialAdmin). The options that apply to
+// an Admin are WithDialTimeout and WithRequestTimeout; any other is a
+// compile error.
+type AdminOption interface{ applyAdmin(*adminOptions) }
+
+// connOptions are the settings of a binary-protocol connection, which
+// Clients and Workers share.
+type connOptions struct {
+	clientID    string
+	dialTimeout time.Duration
+	maxPacket   int
+	backoffMin  time.Duration
+	backoffMax  time.Duration
+	logger      *slog.Logger
 }
 
-func buildOptions(opts []Option) options {
-	o := options{
-		dialTimeout:    5 * time.Second,
-		requestTimeout: DefaultRequestTimeout,
-		maxPacket:      DefaultMaxPacketSize,
-		backoffMin:     20 * time.Millisecond,
-		backoffMax:     2 * time.Second,
-		logger:         slog.New(slog.DiscardHandler),
-		concurrency:    4 * runtime.GOMAXPROCS(0),
+type clientOptions struct {
+	connOptions
+	requestTimeout time.Duration
+}
+
+type workerOptions struct {
+	connOptions
+	concurrency int
+}
+
+type adminOptions struct {
+	dialTimeout    time.Duration
+	requestTimeout time.Duration
+}
+
+// defaultConnOptions is where the defaults of the shared options are set;
+// the doc of each option states its default.
+func defaultConnOptions() connOptions {
+	return connOptions{
+		dialTimeout: defaultDialTimeout,
+		maxPacket:   DefaultMaxPacketSize,
+		backoffMin:  defaultBackoffMin,
+		backoffMax:  defaultBackoffMax,
+		logger:      slog.New(slog.DiscardHandler),
 	}
+}
+
+func newClientOptions(opts []ClientOption) clientOptions {
+	o := clientOptions{connOptions: defaultConnOptions(), requestTimeout: DefaultRequestTimeout}
 	for _, opt := range opts {
-		opt(&o)
+		opt.applyClient(&o)
 	}
 	return o
 }
 
+func newWorkerOptions(opts []WorkerOption) workerOptions {
+	o := workerOptions{connOptions: defaultConnOptions(), concurrency: 4 * runtime.GOMAXPROCS(0)}
+	for _, opt := range opts {
+		opt.applyWorker(&o)
+	}
+	return o
+}
+
+func newAdminOptions(opts []AdminOption) adminOptions {
+	o := adminOptions{dialTimeout: defaultDialTimeout, requestTimeout: DefaultRequestTimeout}
+	for _, opt := range opts {
+		opt.applyAdmin(&o)
+	}
+	return o
+}
+
+// ConnOption is an option of the binary-protocol connections: it applies
+// to a Client and to a Worker, not to an Admin.
+type ConnOption struct{ set func(*connOptions) }
+
+func (f ConnOption) applyClient(o *clientOptions) { f.apply(&o.connOptions) }
+func (f ConnOption) applyWorker(o *workerOptions) { f.apply(&o.connOptions) }
+
+func (f ConnOption) apply(o *connOptions) {
+	if f.set != nil { // the zero ConnOption changes nothing
+		f.set(o)
+	}
+}
+
+// DialOption is an option of every connection: it applies to a Client, a
+// Worker and an Admin.
+type DialOption struct{ dialTimeout time.Duration }
+
+func (f DialOption) applyClient(o *clientOptions) { o.dialTimeout = f.dialTimeout }
+func (f DialOption) applyWorker(o *workerOptions) { o.dialTimeout = f.dialTimeout }
+func (f DialOption) applyAdmin(o *adminOptions)   { o.dialTimeout = f.dialTimeout }
+
+// RequestOption is an option of the parties that wait for answers to
+// their requests: it applies to a Client and to an Admin, not to a Worker.
+type RequestOption struct{ requestTimeout time.Duration }
+
+func (f RequestOption) applyClient(o *clientOptions) { o.requestTimeout = f.requestTimeout }
+func (f RequestOption) applyAdmin(o *adminOptions)   { o.requestTimeout = f.requestTimeout }
+
+// workerOnlyOption applies to a Worker only.
+type workerOnlyOption func(*workerOptions)
+
+func (f workerOnlyOption) applyWorker(o *workerOptions) { f(o) }
+
 // WithClientID sets the id the job server shows for this connection in the
-// admin "workers" listing (SET_CLIENT_ID).
-func WithClientID(id string) Option { return func(o *options) { o.clientID = id } }
+// admin "workers" listing (SET_CLIENT_ID). Default: none (shown as "-").
+func WithClientID(id string) ConnOption {
+	return ConnOption{func(o *connOptions) { o.clientID = id }}
+}
 
 // WithDialTimeout bounds each connection attempt (default 5s).
-func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialTimeout = d } }
+func WithDialTimeout(d time.Duration) DialOption { return DialOption{d} }
 
 // WithRequestTimeout bounds how long a job server may take to answer each
 // request of a Client or an Admin (default DefaultRequestTimeout, 10s),
@@ -69,14 +155,13 @@ func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialT
 // ErrConnectionLost): replies come in order, so a server that left one
 // request unanswered answers none after it. The time counts from when the
 // request is queued, so a job of many megabytes over a slow link needs a
-// longer timeout. d <= 0 means the default. Workers ignore it.
-func WithRequestTimeout(d time.Duration) Option {
-	return func(o *options) {
-		o.requestTimeout = d
-		if d <= 0 {
-			o.requestTimeout = DefaultRequestTimeout
-		}
+// longer timeout. d <= 0 means the default. A Worker sends no requests
+// that wait, so it takes no such option.
+func WithRequestTimeout(d time.Duration) RequestOption {
+	if d <= 0 {
+		d = DefaultRequestTimeout
 	}
+	return RequestOption{d}
 }
 
 // WithMaxPacketSize bounds the body of a packet (default
@@ -84,81 +169,29 @@ func WithRequestTimeout(d time.Duration) Option {
 // packet read over the limit is dropped and only that job fails: a Worker
 // answers it with WORK_EXCEPTION, a Client fails the task. Any other larger
 // packet closes the connection. n <= 0 means the default.
-func WithMaxPacketSize(n int) Option {
-	return func(o *options) {
-		o.maxPacket = n
-		if n <= 0 {
-			o.maxPacket = DefaultMaxPacketSize
-		}
+func WithMaxPacketSize(n int) ConnOption {
+	if n <= 0 {
+		n = DefaultMaxPacketSize
 	}
+	return ConnOption{func(o *connOptions) { o.maxPacket = n }}
 }
 
 // WithBackoff sets the wait between reconnect attempts: it doubles from min
 // up to max (defaults 20ms and 2s).
-func WithBackoff(min, max time.Duration) Option {
-	return func(o *options) { o.backoffMin, o.backoffMax = min, max }
+func WithBackoff(min, max time.Duration) ConnOption {
+	return ConnOption{func(o *connOptions) { o.backoffMin, o.backoffMax = min, max }}
 }
 
 // WithLogger sets where connection events are logged (default: nowhere).
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+func WithLogger(l *slog.Logger) ConnOption {
+	return ConnOption{func(o *connOptions) { o.logger = l }}
+}
 
 // WithConcurrency sets how many jobs a Worker runs at once, over all its
 // job servers. The default, four per GOMAXPROCS, keeps enough jobs in
 // flight to hide the round trip to the job server when jobs are short or
 // wait on I/O; for CPU-bound jobs spread over several workers, set it to
-// GOMAXPROCS so that no worker holds jobs it cannot run yet. Clients
-// ignore it.
-func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
-
-// normalizeAddrs checks "host[:port]" addresses and adds the default port.
-func normalizeAddrs(addrs []string) ([]string, error) {
-	if len(addrs) == 0 {
-		return nil, fmt.Errorf("gearman: no job server address given")
-	}
-	out := make([]string, 0, len(addrs))
-	seen := map[string]bool{}
-	for _, a := range addrs {
-		a = strings.TrimSpace(a)
-		host, port, err := net.SplitHostPort(a)
-		if err != nil {
-			if !strings.Contains(err.Error(), "missing port") {
-				return nil, fmt.Errorf("gearman: bad job server address %q: %w", a, err)
-			}
-			host, port = strings.Trim(a, "[]"), strconv.Itoa(DefaultPort)
-		}
-		if host == "" {
-			return nil, fmt.Errorf("gearman: bad job server address %q: no host", a)
-		}
-		if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-			return nil, fmt.Errorf("gearman: bad job server address %q: port %q is not 1-65535", a, port)
-		}
-		norm := net.JoinHostPort(host, port)
-		if seen[norm] {
-			return nil, fmt.Errorf("gearman: job server %s given twice", norm)
-		}
-		seen[norm] = true
-		out = append(out, norm)
-	}
-	return out, nil
-}
-
-// checkFunction validates a function name before it goes on the wire.
-func checkFunction(fn string) error {
-	if fn == "" {
-		return fmt.Errorf("gearman: empty function name")
-	}
-	if strings.IndexByte(fn, 0) >= 0 {
-		return fmt.Errorf("gearman: function name %q contains a NUL byte", fn)
-	}
-	return nil
-}
-
-func checkUnique(id string) error {
-	if len(id) > MaxUniqueSize {
-		return fmt.Errorf("unique id of %d bytes is over the job server's %d-byte limit", len(id), MaxUniqueSize)
-	}
-	if strings.IndexByte(id, 0) >= 0 {
-		return fmt.Errorf("unique id %q contains a NUL byte", id)
-	}
-	return nil
+// GOMAXPROCS so that no worker holds jobs it cannot run yet.
+func WithConcurrency(n int) WorkerOption {
+	return workerOnlyOption(func(o *workerOptions) { o.concurrency = n })
 }

@@ -17,7 +17,7 @@ import (
 // write. A server with no work is slept on (PRE_SLEEP) until it wakes the
 // worker with NOOP, so an idle worker sends nothing.
 type Worker struct {
-	opts  options
+	opts  workerOptions
 	addrs []string
 
 	// Its Context ends the grabbing (Shutdown and Close); its WorkContext
@@ -35,12 +35,12 @@ type Worker struct {
 
 // NewWorker returns a worker for the job servers at addrs. Register
 // functions, then call Run.
-func NewWorker(addrs []string, opts ...Option) (*Worker, error) {
+func NewWorker(addrs []string, opts ...WorkerOption) (*Worker, error) {
 	addrs, err := normalizeAddrs(addrs)
 	if err != nil {
 		return nil, err
 	}
-	o := buildOptions(opts)
+	o := newWorkerOptions(opts)
 	if o.concurrency < 1 {
 		return nil, fmt.Errorf("gearman: worker concurrency %d is not positive", o.concurrency)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 )
 
 // sleepState is where a connection is in gearmand's sleep/wake dance.
@@ -92,28 +91,16 @@ func (wc *workerConn) ask() (cn *conn, own, ok bool) {
 // with backoff, until the worker is cancelled: a graceful stop still
 // needs the connection to send the results of the jobs in hand.
 func (wc *workerConn) run() {
-	w := wc.w
-	o := &w.opts
-	ctx := w.life.WorkContext()
-	for attempt := 0; ; attempt++ {
-		cn, err := dialConn(ctx, wc.addr, o.dialTimeout, o.maxPacket)
-		if err == nil {
-			cancel := wc.attach(cn)
-			sane := wc.readLoop(cn)
-			cancel()
-			wc.detach(cn, attempt)
-			if redialAtOnce(cn, sane) {
-				attempt = -1
-			}
-		} else {
-			logDialFailure(o.logger, attempt, "server", wc.addr, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff(max(attempt, 0), o.backoffMin, o.backoffMax)):
-		}
-	}
+	redial(wc.w.life.WorkContext(), wc.addr, &wc.w.opts.connOptions, wc.serve, func(error) {})
+}
+
+// serve runs one connection from its registrations to its end.
+func (wc *workerConn) serve(cn *conn, failures int) (sane bool) {
+	cancel := wc.attach(cn)
+	sane = wc.readLoop(cn)
+	cancel()
+	wc.detach(cn, failures)
+	return sane
 }
 
 func (wc *workerConn) attach(cn *conn) context.CancelFunc {
@@ -266,16 +253,7 @@ func (wc *workerConn) work(job *Job) {
 	}
 	var own bool
 	if live {
-		if err == nil {
-			own, _ = job.cn.enqueue(WorkComplete, []byte(job.Handle), result)
-		} else {
-			var ex *JobException
-			data := []byte(err.Error())
-			if errors.As(err, &ex) {
-				data = ex.Data
-			}
-			own, _ = job.cn.enqueue(WorkException, []byte(job.Handle), data)
-		}
+		own = queueOutcome(job, result, err)
 	}
 	// Keep the slot and ask for the next job in the same write as the
 	// result, while the server has work.
@@ -289,4 +267,21 @@ func (wc *workerConn) work(job *Job) {
 	if ownAsk {
 		cn.flush()
 	}
+}
+
+// queueOutcome queues a job's WORK_COMPLETE, or its WORK_EXCEPTION with
+// the error's text (the Data of a *JobException). If it returns own, the
+// caller must flush job.cn.
+func queueOutcome(job *Job, result []byte, err error) (own bool) {
+	if err == nil {
+		own, _ = job.cn.enqueue(WorkComplete, []byte(job.Handle), result)
+		return own
+	}
+	var ex *JobException
+	data := []byte(err.Error())
+	if errors.As(err, &ex) {
+		data = ex.Data
+	}
+	own, _ = job.cn.enqueue(WorkException, []byte(job.Handle), data)
+	return own
 }

@@ -209,13 +209,13 @@ func TestWorkerWaitsForServer(t *testing.T) {
 func TestNewWorkerRejectsBadConfig(t *testing.T) {
 	for _, tc := range []struct {
 		addrs []string
-		opts  []gearman.Option
+		opts  []gearman.WorkerOption
 		want  string
 	}{
 		{nil, nil, "no job server address"},
 		{[]string{"localhost:0"}, nil, "port \"0\""},
 		{[]string{"a:1", "a:1"}, nil, "given twice"},
-		{[]string{"localhost"}, []gearman.Option{gearman.WithConcurrency(0)}, "concurrency 0"},
+		{[]string{"localhost"}, []gearman.WorkerOption{gearman.WithConcurrency(0)}, "concurrency 0"},
 	} {
 		_, err := gearman.NewWorker(tc.addrs, tc.opts...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

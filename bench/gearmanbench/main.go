@@ -393,7 +393,7 @@ func serveEcho(args []string) error {
 	if len(args) != 3 {
 		return errors.New("usage: gearmanbench worker ADDR FUNC CONCURRENCY")
 	}
-	var opts []gearman.Option
+	var opts []gearman.WorkerOption
 	if n, _ := strconv.Atoi(args[2]); n > 0 {
 		opts = append(opts, gearman.WithConcurrency(n))
 	}

@@ -3,7 +3,6 @@ package gearman_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/gearmantest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 )
 
@@ -21,32 +21,14 @@ const (
 	returnLimit  = 5 * time.Second
 )
 
-// returnsWithin runs fn and fails the test if it has not returned within
-// returnLimit (a call that never returns is what these tests catch).
 func returnsWithin(t *testing.T, what string, fn func() error) error {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(returnLimit):
-		t.Fatalf("%s: still waiting after %v", what, returnLimit)
-		return nil
-	}
+	return testenv.ReturnsWithin(t, what, returnLimit, fn)
 }
 
-// checkTimeout checks that err is a request timeout that names addr and
-// what never came.
 func checkTimeout(t *testing.T, what string, err error, addr, waiting string) {
 	t.Helper()
-	var te *gearman.TimeoutError
-	if !errors.As(err, &te) || !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("%s: %v; want a *gearman.TimeoutError", what, err)
-	}
-	if te.After != requestBound || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), waiting) {
-		t.Fatalf("%s: %v; want it to name %s, %q and %v", what, err, addr, waiting, requestBound)
-	}
+	gearmantest.CheckTimeout(t, what, err, addr, waiting, requestBound)
 }
 
 // TestRequestTimeoutSilentServer: a "job server" that accepts and never

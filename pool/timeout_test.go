@@ -3,13 +3,13 @@ package pool_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/gearmantest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -23,30 +23,14 @@ const (
 	returnLimit  = 10 * time.Second
 )
 
-// returnsWithin runs fn and fails the test if it has not returned within
-// returnLimit (a call that never returns is what these tests catch).
 func returnsWithin(t *testing.T, what string, fn func() error) error {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(returnLimit):
-		t.Fatalf("%s: still waiting after %v", what, returnLimit)
-		return nil
-	}
+	return testenv.ReturnsWithin(t, what, returnLimit, fn)
 }
 
-// checkTimeout checks that err is a request timeout naming addr and what
-// never came.
 func checkTimeout(t *testing.T, what string, err error, addr, waiting string) {
 	t.Helper()
-	var te *gearman.TimeoutError
-	if !errors.As(err, &te) || !errors.Is(err, os.ErrDeadlineExceeded) ||
-		!strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), waiting) {
-		t.Fatalf("%s: %v; want a *gearman.TimeoutError naming %s and %q", what, err, addr, waiting)
-	}
+	gearmantest.CheckTimeout(t, what, err, addr, waiting, requestBound)
 }
 
 // squares maps timeoutSquare over 0..n-1 with context.Background() and

@@ -10,6 +10,12 @@ import (
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
+// Command, Reply and WorkerStats are what a program passes to
+// Pool.Broadcast and gets back from it and from Ping, so they are
+// declared here, where go doc shows their fields (an alias of a type in
+// internal/wire would show none); the workers (package cluster) read and
+// write the same JSON. The rest of the protocol is internal/wire's.
+
 // Broadcast commands that every glimpse worker understands.
 const (
 	CommandPing    = "ping"    // answer with stats

@@ -13,6 +13,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -230,7 +231,7 @@ func listedWorkers(servers []string, cmd pool.Command) []string {
 		ws, _ := a.Workers(ctx)
 		a.Close()
 		for _, w := range ws {
-			id, _, ok := pool.ParseWorkerClientID(w.ClientID)
+			id, _, ok := wire.ParseWorkerClientID(w.ClientID)
 			if ok && !seen[id] && cmd.Matches(id, workerHost(id)) {
 				seen[id] = true
 				ids = append(ids, id)

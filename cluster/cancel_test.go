@@ -12,6 +12,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -40,7 +41,7 @@ func TestEarlyEndCancelsRunningChunks(t *testing.T) {
 	srv := testenv.Gearmand(t)
 	cfg := writeConfig(t, []string{srv.Addr()})
 	w := startProc(t, "-c", cfg, "worker", "-n", "3")
-	waitWorker(t, ctx, srv.Addr(), pool.GearmanPrefix+blockOnCtx.Name())
+	waitWorker(t, ctx, srv.Addr(), wire.GearmanPrefix+blockOnCtx.Name())
 	newPool := func() *pool.Pool {
 		pl, err := pool.New(config.Client{JobServers: []string{srv.Addr()}})
 		if err != nil {
@@ -140,7 +141,7 @@ func TestCancelledMapChunksAreRefused(t *testing.T) {
 	srv := testenv.Gearmand(t)
 	cfg := writeConfig(t, []string{srv.Addr()})
 	startProc(t, "-c", cfg, "worker", "-n", "1")
-	info := waitWorker(t, ctx, srv.Addr(), pool.GearmanPrefix+blockOnCtx.Name())
+	info := waitWorker(t, ctx, srv.Addr(), wire.GearmanPrefix+blockOnCtx.Name())
 	workerID := info.ClientID[strings.LastIndex(info.ClientID, "/")+1:]
 
 	const mapID = "00112233aabbccdd"
@@ -151,13 +152,13 @@ func TestCancelledMapChunksAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newClient(t, ctx, srv.Addr())
-	if _, err := c.SubmitBackground(ctx, pool.CommandTopic+"_"+workerID, payload); err != nil {
+	if _, err := c.SubmitBackground(ctx, wire.CommandTopic+"_"+workerID, payload); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	testenv.Eventually(t, ctx, "a chunk of the cancelled map to be refused", func() (bool, error) {
 		n++
-		_, err := c.Call(ctx, pool.GearmanPrefix+blockOnCtx.Name(), []byte("not even a chunk"), gearman.WithUnique(fmt.Sprintf("%s-%d", mapID, n)))
+		_, err := c.Call(ctx, wire.GearmanPrefix+blockOnCtx.Name(), []byte("not even a chunk"), gearman.WithUnique(fmt.Sprintf("%s-%d", mapID, n)))
 		return err != nil && strings.Contains(err.Error(), "map was cancelled"), nil
 	})
 	// Another map's chunk still runs.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/pool"
 )
 
 // Topics on the broker's channels. Subscribers filter by prefix, so a
@@ -161,7 +160,7 @@ func (ch *channels) listen(ctx context.Context) {
 			ch.w.log.Warn("command channel: malformed message", "parts", len(parts))
 			continue
 		}
-		cmd, err := pool.ParseCommand(parts[0])
+		cmd, err := parseCommand(parts[0])
 		if err != nil {
 			ch.w.log.Warn("command channel: ignored a command", "err", err)
 			continue

@@ -11,7 +11,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/testenv"
-	"github.com/glimpse-go/glimpse/pool"
+	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
 // runCLI runs the command line in this process, with no signals.
@@ -136,7 +136,7 @@ func TestFunctionsCommand(t *testing.T) {
 	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "NAME GEARMAN FUNCTION" {
 		t.Errorf("header %q", lines[0])
 	}
-	fns := pool.Functions()
+	fns := wire.Functions()
 	if len(lines) != len(fns)+1 {
 		t.Fatalf("%d lines for %d functions:\n%s", len(lines), len(fns), stdout)
 	}
@@ -191,7 +191,7 @@ func TestStatusCommand(t *testing.T) {
 		return payload, nil
 	}}
 	w, err := NewWorker(config.Client{JobServers: servers}, config.Worker{Slots: 3},
-		withFunctions(append(pool.Functions(), hold)...), WithLogger(newLogger(&testWriter{t}, 0)))
+		withFunctions(append(wire.Functions(), hold)...), WithLogger(newLogger(&testWriter{t}, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -25,7 +26,7 @@ type StopRequest struct {
 // goroutines of their own, so busy slots never delay a ping or a quit.
 type control struct {
 	w  *Worker
-	gw *gearman.Worker // serves pool.CommandTopic + "_" + worker id
+	gw *gearman.Worker // serves wire.CommandTopic + "_" + worker id
 
 	mu   sync.Mutex
 	seen map[string]time.Time // command ids obeyed, until they expire
@@ -56,10 +57,10 @@ func newControl(w *Worker) (*control, error) {
 }
 
 // queue is the worker's fanout queue: gearhorn's "<topic>_<client_id>".
-func (c *control) queue() string { return pool.CommandTopic + "_" + c.w.id }
+func (c *control) queue() string { return wire.CommandTopic + "_" + c.w.id }
 
 func (c *control) serveJob(_ context.Context, job *gearman.Job) ([]byte, error) {
-	cmd, err := pool.ParseCommand(job.Data)
+	cmd, err := parseCommand(job.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +148,7 @@ func (c *control) run(ctx context.Context) {
 // to this worker's queue. Background: the job waits in gearmand for a
 // fanout worker that is not running yet, and never holds up the worker.
 func (c *control) subscribe(ctx context.Context) {
-	msg, _ := json.Marshal(map[string]string{"topic": pool.CommandTopic, "client_id": c.w.id})
+	msg, _ := json.Marshal(map[string]string{"topic": wire.CommandTopic, "client_id": c.w.id})
 	for attempt := 0; ; attempt++ {
 		err := c.submit(ctx, "subscribe_fanout", msg)
 		if err == nil {
@@ -164,7 +165,7 @@ func (c *control) subscribe(ctx context.Context) {
 
 // unsubscribe removes the worker from the fanout topic, best effort.
 func (c *control) unsubscribe(ctx context.Context) {
-	msg, _ := json.Marshal(map[string]string{"topic": pool.CommandTopic, "client_id": c.w.id})
+	msg, _ := json.Marshal(map[string]string{"topic": wire.CommandTopic, "client_id": c.w.id})
 	if err := c.submit(ctx, "unsubscribe_fanout", msg); err != nil {
 		c.w.log.Warn("command channel: unsubscribe failed; the fanout worker prunes us later", "err", err)
 	}
@@ -244,4 +245,13 @@ func (r *chunkRegistry) cancelMap(mapID string, until time.Time) int {
 		(*cancel)(errMapCancelled)
 	}
 	return len(r.running[mapID])
+}
+
+// parseCommand decodes and validates a command that came on a channel.
+func parseCommand(data []byte) (pool.Command, error) {
+	var c pool.Command
+	if err := json.Unmarshal(data, &c); err != nil {
+		return c, fmt.Errorf("pool: malformed command: %w", err)
+	}
+	return c, c.Validate()
 }

@@ -11,7 +11,7 @@
 //
 // One process runs N chunks at once (its slots) over a single Gearman
 // connection per job server, and names that connection
-// pool.WorkerClientID(id, N) so that pools read the slot count from the
+// "glimpse/N/id" so that pools read the slot count from the
 // job server's admin "workers" listing. A worker id is "host-pid-random".
 // Workers reconnect to job servers with backoff, so they may be started
 // before gearmand. Shutdown drains a worker (running chunks finish, no new
@@ -20,7 +20,7 @@
 //
 // # Commands and logs
 //
-// Every worker subscribes to the fanout topic pool.CommandTopic with its
+// Every worker subscribes to the fanout topic "glimpse-commands" with its
 // id, and answers broadcast commands (ping, stats, quit, restart) on a
 // Gearman connection of its own, so busy slots never delay them. With a
 // broker in its config it also takes the same commands from the command

@@ -17,6 +17,7 @@ import (
 	"github.com/glimpse-go/glimpse/fanout"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/gearmand"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -209,7 +210,7 @@ func waitRegistered(ctx context.Context, addr string, w *Worker) error {
 		return fmt.Errorf("ask gearmand for its workers: %w", err)
 	}
 	defer a.Close()
-	id := pool.WorkerClientID(w.ID(), w.Slots())
+	id := wire.WorkerClientID(w.ID(), w.Slots())
 	want := make([]string, len(w.funcs))
 	for i, f := range w.funcs {
 		want[i] = f.GearmanName()
@@ -242,13 +243,13 @@ func waitSubscribed(ctx context.Context, store fanout.Store, workerID string) er
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		subs, err := store.Subscribers(ctx, pool.CommandTopic)
+		subs, err := store.Subscribers(ctx, wire.CommandTopic)
 		if err == nil && slices.Contains(subs, workerID) {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for the worker to subscribe to %s: %w (last error: %v)", pool.CommandTopic, ctx.Err(), err)
+			return fmt.Errorf("wait for the worker to subscribe to %s: %w (last error: %v)", wire.CommandTopic, ctx.Err(), err)
 		case <-tick.C:
 		}
 	}

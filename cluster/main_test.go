@@ -20,6 +20,7 @@ import (
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/gearmantest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -49,7 +50,7 @@ var failThree = pool.Register("clustertest.failthree", func(_ context.Context, x
 
 // blockName is the function whose jobs a child worker holds until the
 // test releases them: the job prints "running DATA" on stdout, waits for
-// a line on stdin, and returns "done DATA". It is a fake pool.Function, so
+// a line on stdin, and returns "done DATA". It is a fake wire.Function, so
 // that tests can submit its jobs with a plain gearman.Client.
 const blockName = "clustertest.block"
 
@@ -70,20 +71,20 @@ func childMain() {
 			return nil, ctx.Err()
 		}
 	}}
-	registeredFunctions = func() []pool.Function {
-		return append(pool.Functions(), block)
+	registeredFunctions = func() []wire.Function {
+		return append(wire.Functions(), block)
 	}
 	Main()
 }
 
-// fakeFunc is a pool.Function whose chunks the test controls.
+// fakeFunc is a wire.Function whose chunks the test controls.
 type fakeFunc struct {
 	name string
 	run  func(ctx context.Context, payload []byte, worker string) ([]byte, error)
 }
 
 func (f fakeFunc) Name() string        { return f.name }
-func (f fakeFunc) GearmanName() string { return pool.GearmanPrefix + f.name }
+func (f fakeFunc) GearmanName() string { return wire.GearmanPrefix + f.name }
 func (f fakeFunc) RunChunk(ctx context.Context, payload []byte, worker string) ([]byte, error) {
 	return f.run(ctx, payload, worker)
 }

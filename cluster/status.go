@@ -15,7 +15,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/fanout"
 	"github.com/glimpse-go/glimpse/gearman"
-	"github.com/glimpse-go/glimpse/pool"
+	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
 var statusCommand = &command{
@@ -130,7 +130,7 @@ func askServer(ctx context.Context, addr string, all bool) serverStatus {
 	slots := map[string]int{}
 	for _, w := range ws {
 		n := 1
-		if _, s, ok := pool.ParseWorkerClientID(w.ClientID); ok {
+		if _, s, ok := wire.ParseWorkerClientID(w.ClientID); ok {
 			n = s
 		}
 		for _, f := range w.Functions {
@@ -142,7 +142,7 @@ func askServer(ctx context.Context, addr string, all bool) serverStatus {
 			continue
 		}
 		name := s.Name
-		if n, ok := strings.CutPrefix(name, pool.GearmanPrefix); ok {
+		if n, ok := strings.CutPrefix(name, wire.GearmanPrefix); ok {
 			name = n
 		}
 		r.funcs = append(r.funcs, functionStatus{
@@ -168,7 +168,7 @@ func internalQueue(name string) bool {
 	case fanout.FuncFanout, fanout.FuncSubscribe, fanout.FuncUnsubscribe:
 		return true
 	}
-	return strings.HasPrefix(name, fanout.MatchmakingTopic) || strings.HasPrefix(name, pool.CommandTopic+"_")
+	return strings.HasPrefix(name, fanout.MatchmakingTopic) || strings.HasPrefix(name, wire.CommandTopic+"_")
 }
 
 // table writes aligned columns.

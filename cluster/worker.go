@@ -21,6 +21,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -35,14 +36,14 @@ var ErrWorkerRunning = errors.New("cluster: worker: Run was called already; a Wo
 // registeredFunctions is where a Worker finds the functions to serve; a
 // variable so that the tests' worker processes can add functions whose
 // jobs they control.
-var registeredFunctions = pool.Functions
+var registeredFunctions = wire.Functions
 
 // WorkerOption configures a Worker.
 type WorkerOption func(*workerOptions)
 
 type workerOptions struct {
 	logger    *slog.Logger
-	functions []pool.Function // nil: registeredFunctions()
+	functions []wire.Function // nil: registeredFunctions()
 }
 
 // WithLogger sets the worker's structured log. The default writes text
@@ -52,7 +53,7 @@ func WithLogger(l *slog.Logger) WorkerOption {
 }
 
 // withFunctions serves fs instead of the registry (for tests).
-func withFunctions(fs ...pool.Function) WorkerOption {
+func withFunctions(fs ...wire.Function) WorkerOption {
 	return func(o *workerOptions) { o.functions = fs }
 }
 
@@ -62,14 +63,14 @@ func withFunctions(fs ...pool.Function) WorkerOption {
 // chunks, take no more) or Close (stop at once).
 //
 // It uses one Gearman connection per job server for all its slots, and
-// names that connection pool.WorkerClientID(ID, slots) so that pools can
+// names that connection "glimpse/<slots>/<ID>" so that pools can
 // read the slot count from gearmand's admin "workers" listing.
 type Worker struct {
 	id      string
 	host    string
 	pid     int
 	slots   int
-	funcs   []pool.Function
+	funcs   []wire.Function
 	servers []string
 	start   time.Time
 	gw      *gearman.Worker
@@ -148,7 +149,7 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 	w.log = logger.With("worker", w.id)
 	w.gw, err = gearman.NewWorker(w.servers,
 		gearman.WithConcurrency(slots),
-		gearman.WithClientID(pool.WorkerClientID(w.id, slots)),
+		gearman.WithClientID(wire.WorkerClientID(w.id, slots)),
 		gearman.WithLogger(w.log))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: worker: %w", err)
@@ -183,18 +184,18 @@ func newLogger(out io.Writer, level slog.Level) *slog.Logger {
 
 // selectFunctions picks the functions named in names out of all, or all
 // of them if names is empty.
-func selectFunctions(all []pool.Function, names []string) ([]pool.Function, error) {
+func selectFunctions(all []wire.Function, names []string) ([]wire.Function, error) {
 	if len(all) == 0 {
 		return nil, errors.New("no functions are registered: the worker binary must import the package that calls pool.Register")
 	}
 	if len(names) == 0 {
 		return all, nil
 	}
-	byName := make(map[string]pool.Function, len(all))
+	byName := make(map[string]wire.Function, len(all))
 	for _, f := range all {
 		byName[f.Name()] = f
 	}
-	var out []pool.Function
+	var out []wire.Function
 	var unknown []string
 	seen := map[string]bool{}
 	for _, n := range names {
@@ -226,7 +227,7 @@ func (e *UnknownFunctionsError) Error() string {
 	q := make([]string, len(e.Names))
 	for i, n := range e.Names {
 		q[i] = fmt.Sprintf("%q", n)
-		if s, ok := strings.CutPrefix(n, pool.GearmanPrefix); ok && slices.Contains(e.Registered, s) {
+		if s, ok := strings.CutPrefix(n, wire.GearmanPrefix); ok && slices.Contains(e.Registered, s) {
 			q[i] += fmt.Sprintf(" (did you mean %s?)", s)
 		}
 	}
@@ -238,7 +239,7 @@ func (e *UnknownFunctionsError) Error() string {
 		what, strings.Join(q, ", "), strings.Join(e.Registered, ", "))
 }
 
-func functionNames(fs []pool.Function) []string {
+func functionNames(fs []wire.Function) []string {
 	names := make([]string, len(fs))
 	for i, f := range fs {
 		names[i] = f.Name()
@@ -272,10 +273,10 @@ func newWorkerID(host string, pid int) string {
 // (a failure is already a *gearman.JobException carrying the encoded task
 // error); the worker only counts and logs. A cancel command for the
 // chunk's map cancels its context (see chunkRegistry).
-func (w *Worker) jobFunc(f pool.Function) gearman.JobFunc {
+func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 	name := f.Name()
 	return func(ctx context.Context, job *gearman.Job) (result []byte, err error) {
-		ctx, unregister, err := w.chunks.start(ctx, pool.ChunkMapID(job.Unique))
+		ctx, unregister, err := w.chunks.start(ctx, wire.ChunkMapID(job.Unique))
 		if err != nil {
 			w.log.Debug("chunk refused", "function", name, "job", job.Handle, "err", err)
 			return nil, err
@@ -288,7 +289,7 @@ func (w *Worker) jobFunc(f pool.Function) gearman.JobFunc {
 		}()
 		// Tell the client who runs the chunk: if this process dies, the
 		// client can count the workers the chunk went through.
-		job.SendData(pool.ChunkStarted(w.id))
+		job.SendData(wire.ChunkStarted(w.id))
 		return f.RunChunk(ctx, job.Data, w.id)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/gearmand"
 	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -38,7 +39,7 @@ func TestNewWorkerDefaults(t *testing.T) {
 	if m == nil || m[1] != strconv.Itoa(os.Getpid()) {
 		t.Errorf("ID() = %q, want host-%d-random", w.ID(), os.Getpid())
 	}
-	if got, want := w.Functions(), functionNames(pool.Functions()); !slices.Equal(got, want) {
+	if got, want := w.Functions(), functionNames(wire.Functions()); !slices.Equal(got, want) {
 		t.Errorf("Functions() = %v, want every registered one %v", got, want)
 	}
 	st := w.Stats()
@@ -123,7 +124,7 @@ func TestWorkerServesAndCounts(t *testing.T) {
 		}
 		return []byte(worker + " got " + string(payload)), nil
 	}}
-	square, _ := pool.Lookup("examples.square")
+	square, _ := wire.Lookup("examples.square")
 	w, err := NewWorker(config.Client{JobServers: []string{srv.Addr()}}, config.Worker{Slots: 2},
 		withFunctions(hold, square), WithLogger(newLogger(&testWriter{t}, slog.LevelDebug)))
 	if err != nil {
@@ -140,7 +141,7 @@ func TestWorkerServesAndCounts(t *testing.T) {
 		<-ran
 	})
 	info := waitWorker(t, ctx, srv.Addr(), "glimpse.test.hold", "glimpse.examples.square")
-	if want := pool.WorkerClientID(w.ID(), 2); info.ClientID != want {
+	if want := wire.WorkerClientID(w.ID(), 2); info.ClientID != want {
 		t.Errorf("client id %q, want %q", info.ClientID, want)
 	}
 

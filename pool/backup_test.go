@@ -12,6 +12,7 @@ import (
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/gearmantest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -27,11 +28,11 @@ func startStraggler(t *testing.T, addr string) *straggler {
 	t.Helper()
 	s := &straggler{held: make(chan struct{}, 100), release: make(chan struct{})}
 	w, err := gearman.NewWorker([]string{addr}, gearman.WithConcurrency(1),
-		gearman.WithClientID(pool.WorkerClientID("straggler", 1)))
+		gearman.WithClientID(wire.WorkerClientID("straggler", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, _ := pool.Lookup(funcs.Square.Name())
+	f, _ := wire.Lookup(funcs.Square.Name())
 	w.Register(f.GearmanName(), func(ctx context.Context, j *gearman.Job) ([]byte, error) {
 		s.held <- struct{}{}
 		<-s.release
@@ -103,7 +104,7 @@ func TestBackupTasksBeatAStraggler(t *testing.T) {
 				}
 			} else {
 				// Every other chunk gets done; the map still waits.
-				waitQueueEmpty(t, addr, pool.GearmanPrefix+funcs.Square.Name(), 1)
+				waitQueueEmpty(t, addr, wire.GearmanPrefix+funcs.Square.Name(), 1)
 				select {
 				case res = <-resc:
 					t.Fatalf("the map returned (%v) while a chunk was held", res.err)

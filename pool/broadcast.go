@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
 // The fanout worker's protocol (gearhorn's, plus "collect"), as far as a
@@ -75,7 +76,7 @@ func (p *Pool) Broadcast(ctx context.Context, cmd Command) ([]Reply, error) {
 	if d, ok := ctx.Deadline(); ok {
 		timeout = max(time.Until(d).Seconds()*0.8, 0.001)
 	}
-	req, err := json.Marshal(fanoutRequest{Topic: CommandTopic, Payload: payload, Collect: true, Timeout: timeout})
+	req, err := json.Marshal(fanoutRequest{Topic: wire.CommandTopic, Payload: payload, Collect: true, Timeout: timeout})
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
 // cancelWait bounds the cancel commands a map sends when it ends early, so
@@ -56,7 +57,7 @@ func (p *Pool) cancelChunks(mapID, fn string, workers []string, unannounced bool
 		return
 	}
 	for _, w := range workers {
-		if _, err := c.SubmitBackground(ctx, CommandTopic+"_"+w, payload); err != nil {
+		if _, err := c.SubmitBackground(ctx, wire.CommandTopic+"_"+w, payload); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -93,7 +94,7 @@ func (p *Pool) fanoutCommand(ctx context.Context, c *gearman.Client, payload []b
 		}
 		return err
 	}
-	req, err := json.Marshal(fanoutRequest{Topic: CommandTopic, Payload: payload, Background: true})
+	req, err := json.Marshal(fanoutRequest{Topic: wire.CommandTopic, Payload: payload, Background: true})
 	if err != nil {
 		return err
 	}

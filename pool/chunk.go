@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
 // errCrashLoop stops a copy whose chunk went to more workers than its
@@ -67,7 +68,7 @@ func (c *chunkCall[In, Out]) submit() (*gearman.Task, error) {
 	if err := c.ctx.Err(); err != nil {
 		return nil, err
 	}
-	task, err := c.m.client.Dispatch(c.ctx, GearmanPrefix+c.m.f.name, c.payload,
+	task, err := c.m.client.Dispatch(c.ctx, wire.GearmanPrefix+c.m.f.name, c.payload,
 		gearman.WithUnique(c.unique), gearman.WithPriority(c.m.o.priority.gearman()), gearman.WithUpdates(c.onUpdate))
 	if err == nil {
 		c.mu.Lock()

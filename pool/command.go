@@ -3,12 +3,18 @@ package pool
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"path"
-	"strings"
 	"time"
+
+	"github.com/glimpse-go/glimpse/internal/wire"
 )
+
+// Command, Reply and WorkerStats are what a program passes to
+// Pool.Broadcast and gets back from it and from Ping, so they are
+// declared here, where go doc shows their fields (an alias of a type in
+// internal/wire would show none); the workers (package cluster) read and
+// write the same JSON. The rest of the protocol is internal/wire's.
 
 // Broadcast commands that every glimpse worker understands.
 const (
@@ -23,12 +29,6 @@ const (
 	CommandCancel = "cancel"
 )
 
-// CommandTopic is the fanout topic every worker subscribes to with its
-// worker id, so its command queue is the Gearman function
-// "glimpse-commands_<worker id>" (not "glimpse.": that prefix is the pool
-// functions').
-const CommandTopic = "glimpse-commands"
-
 // Command is a broadcast command to workers. It has an id, so a worker
 // that gets it twice (through both channels) obeys once, and an expiry, so
 // a worker that starts late never obeys an old quit.
@@ -40,8 +40,8 @@ type Command struct {
 	// Targets are worker ids or host names, or globs of them
 	// (path.Match); empty means every worker.
 	Targets []string `json:"targets,omitempty"`
-	// Map is the map id whose chunks a cancel command stops (see
-	// ChunkMapID).
+	// Map is the map id whose chunks a cancel command stops: the
+	// first part of their Gearman unique ids.
 	Map string `json:"map,omitempty"`
 }
 
@@ -63,8 +63,8 @@ func (c Command) Validate() error {
 		return fmt.Errorf("pool: unknown command %q (want ping, stats, quit, restart or cancel)", c.Name)
 	case c.Expires.IsZero():
 		return fmt.Errorf("pool: command %s (%s) has no expiry", c.ID, c.Name)
-	case c.Name == CommandCancel && !validMapID(c.Map):
-		return fmt.Errorf("pool: command %s (cancel): map id %q: want 1-%d hex digits", c.ID, c.Map, maxMapID)
+	case c.Name == CommandCancel && !wire.ValidMapID(c.Map):
+		return fmt.Errorf("pool: command %s (cancel): map id %q: want 1-%d hex digits", c.ID, c.Map, wire.MaxMapID)
 	case c.Name != CommandCancel && c.Map != "":
 		return fmt.Errorf("pool: command %s (%s) names a map: only cancel does", c.ID, c.Name)
 	}
@@ -78,32 +78,6 @@ func (c Command) Validate() error {
 
 var knownCommands = map[string]bool{
 	CommandPing: true, CommandStats: true, CommandQuit: true, CommandRestart: true, CommandCancel: true,
-}
-
-// maxMapID bounds a map id in a command; a map's own ids have 16 digits.
-const maxMapID = 32
-
-func validMapID(id string) bool {
-	if id == "" || len(id) > maxMapID {
-		return false
-	}
-	for _, r := range id {
-		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// ChunkMapID returns the id of the map that a chunk job's unique id
-// belongs to (a chunk's unique id is "<map id>-<chunk>[-backup]"), or ""
-// if the unique id is not a chunk's.
-func ChunkMapID(unique string) string {
-	id, _, ok := strings.Cut(unique, "-")
-	if !ok || !validMapID(id) {
-		return ""
-	}
-	return id
 }
 
 // Expired says whether the command is too old to obey at now.
@@ -171,13 +145,4 @@ func (s WorkerStats) MeanBusy() time.Duration {
 		return 0
 	}
 	return s.Busy / time.Duration(s.Requests)
-}
-
-// ParseCommand decodes and validates a command.
-func ParseCommand(data []byte) (Command, error) {
-	var c Command
-	if err := json.Unmarshal(data, &c); err != nil {
-		return c, fmt.Errorf("pool: malformed command: %w", err)
-	}
-	return c, c.Validate()
 }

@@ -1,8 +1,6 @@
 package pool
 
 import (
-	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 )
@@ -46,29 +44,4 @@ func TestCommandValidateAndMatch(t *testing.T) {
 	if err := cancel.Validate(); err != nil {
 		t.Errorf("cancel: %v", err)
 	}
-	if got := ChunkMapID(cancel.Map + "-7-backup"); got != cancel.Map {
-		t.Errorf("ChunkMapID of a backup copy = %q", got)
-	}
-	if _, err := ParseCommand([]byte("{")); err == nil || !strings.Contains(err.Error(), "malformed command") {
-		t.Errorf("malformed JSON: %v", err)
-	}
-}
-
-// FuzzParseCommand: any bytes give a valid command or an error, never a
-// panic, and what is accepted survives a round trip.
-func FuzzParseCommand(f *testing.F) {
-	good, _ := json.Marshal(NewCommand(CommandPing, time.Minute, "w-*"))
-	f.Add(good)
-	f.Add([]byte(`{"id":"x","name":"quit","expires":"2030-01-01T00:00:00Z","targets":["["]}`))
-	f.Add([]byte(`[]`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := ParseCommand(data)
-		if err != nil {
-			return
-		}
-		again, _ := json.Marshal(c)
-		if _, err := ParseCommand(again); err != nil {
-			t.Fatalf("accepted %q, but not its re-encoding: %v", data, err)
-		}
-	})
 }

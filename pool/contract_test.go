@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -216,7 +217,7 @@ func TestRegisterRefusesTypesThatCannotTravel(t *testing.T) {
 		if want := fmt.Sprintf("pool.Register(%q): %s", tc.name, tc.want); !strings.HasPrefix(msg, want) {
 			t.Errorf("Register(%q) panicked with\n%s\nwant\n%s", tc.name, msg, want)
 		}
-		if _, ok := pool.Lookup(tc.name); ok {
+		if _, ok := wire.Lookup(tc.name); ok {
 			t.Errorf("%s was registered", tc.name)
 		}
 	}

@@ -16,7 +16,9 @@
 //	squares, err := pool.Map(ctx, p, Square, []int64{1, 2, 3})
 //
 // Items are cut into chunks; each chunk is one Gearman job of the function
-// "glimpse." + name, carried as versioned msgpack. Map returns the results
+// "glimpse." + name, carried as versioned msgpack. The format is shared
+// with the worker runtime (package cluster) and is not API: a client and
+// its workers ship together. Map returns the results
 // in input order; Imap streams them in order from a lazily read input with
 // bounded memory; ImapUnordered streams them as they complete. The first
 // failing item stops the map, drops its queued chunks, and comes back as a
@@ -32,4 +34,8 @@
 // gearmand drops its queued chunks, and sends a cancel command
 // (CommandCancel) to the workers running its chunks, which cancel those
 // chunks' contexts.
+//
+// Broadcast sends a Command (ping, stats, quit, restart, cancel) to every
+// worker through the fanout worker and returns their Replies; Ping returns
+// their WorkerStats.
 package pool

@@ -158,16 +158,6 @@ func ExampleWaitForWorkers() {
 	// Output: [1 8 27] <nil>
 }
 
-func ExampleChunkMapID() {
-	// A worker finds the map a chunk belongs to in the chunk's unique id,
-	// to obey a cancel command for that map.
-	fmt.Printf("%q\n", pool.ChunkMapID("3f2a9c1b5e7d4a60-12"))
-	fmt.Printf("%q\n", pool.ChunkMapID("not-a-chunk"))
-	// Output:
-	// "3f2a9c1b5e7d4a60"
-	// ""
-}
-
 func ExampleProgressBar() {
 	ctx := context.Background()
 	local, err := cluster.StartLocal(ctx, 2)

@@ -12,6 +12,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -117,7 +118,7 @@ func TestHostileRegisterNames(t *testing.T) {
 			t.Errorf("Register(%q) panicked with %q; want the name and %q", name, msg, rule)
 		}
 	}
-	if _, ok := pool.Lookup("bad name!"); ok {
+	if _, ok := wire.Lookup("bad name!"); ok {
 		t.Error("a refused name was registered")
 	}
 }
@@ -161,7 +162,7 @@ func hostilePayloads() []struct {
 // worker does, on payloads no pool sends: each gets a task error saying
 // what is wrong, and none may crash the process.
 func TestHostileChunkPayloads(t *testing.T) {
-	f, ok := pool.Lookup(funcs.Square.Name())
+	f, ok := wire.Lookup(funcs.Square.Name())
 	if !ok {
 		t.Fatal("examples.square is not registered")
 	}

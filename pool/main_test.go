@@ -18,6 +18,7 @@ import (
 	_ "github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -50,12 +51,12 @@ func workerProcess(spec string) int {
 // tests stay below it, as the data flows.)
 func serve(addrs []string, slots int, id string) (*gearman.Worker, error) {
 	w, err := gearman.NewWorker(addrs, gearman.WithConcurrency(slots),
-		gearman.WithClientID(pool.WorkerClientID(id, slots)),
+		gearman.WithClientID(wire.WorkerClientID(id, slots)),
 		gearman.WithBackoff(5*time.Millisecond, 100*time.Millisecond))
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range pool.Functions() {
+	for _, f := range wire.Functions() {
 		w.Register(f.GearmanName(), func(ctx context.Context, j *gearman.Job) ([]byte, error) {
 			return f.RunChunk(ctx, j.Data, id)
 		})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
 // ErrNoWorkers is returned by a map whose function no worker serves on
@@ -259,7 +260,7 @@ func (p *Pool) WorkerSlots(ctx context.Context, f string) (int, error) {
 // workersOf returns the ids of the glimpse worker processes that serve f
 // and the slots serving it, as WorkerSlots counts them.
 func (p *Pool) workersOf(ctx context.Context, f string) (ids []string, slots int, err error) {
-	gname := GearmanPrefix + f
+	gname := wire.GearmanPrefix + f
 	var errs []error
 	seen := map[string]bool{} // a worker process connects to every server
 	workers, askErrs := p.askWorkers(ctx)
@@ -268,7 +269,7 @@ func (p *Pool) workersOf(ctx context.Context, f string) (ids []string, slots int
 			if !contains(w.Functions, gname) {
 				continue
 			}
-			id, n, ok := ParseWorkerClientID(w.ClientID)
+			id, n, ok := wire.ParseWorkerClientID(w.ClientID)
 			if !ok {
 				slots++
 				continue

@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
 var wireSquare = Register("wiretest.square", func(_ context.Context, x int64) (int64, error) { return x * x, nil })
 
 func TestChunkRoundTrip(t *testing.T) {
-	f, _ := Lookup(wireSquare.Name())
+	f, _ := wire.Lookup(wireSquare.Name())
 	payload, err := encode(squareChunk(10, 1, 2, 3))
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +30,7 @@ func TestChunkRoundTrip(t *testing.T) {
 }
 
 func TestChunkRejectsBadPayloads(t *testing.T) {
-	f, _ := Lookup(wireSquare.Name())
+	f, _ := wire.Lookup(wireSquare.Name())
 	good, _ := encode(squareChunk(0, 1))
 	for name, payload := range map[string][]byte{
 		"empty":         nil,
@@ -75,18 +76,6 @@ func TestTaskErrorWire(t *testing.T) {
 	}
 }
 
-func TestWorkerClientID(t *testing.T) {
-	id, slots, ok := ParseWorkerClientID(WorkerClientID("host-1-abc", 8))
-	if !ok || id != "host-1-abc" || slots != 8 {
-		t.Fatalf("got %q %d %v", id, slots, ok)
-	}
-	for _, bad := range []string{"", "-", "glimpse/", "glimpse/x/id", "glimpse/0/id", "glimpse/2/", "other/2/id"} {
-		if _, _, ok := ParseWorkerClientID(bad); ok {
-			t.Errorf("%q parsed", bad)
-		}
-	}
-}
-
 // FuzzRunChunk feeds arbitrary payloads to a worker-side function: it
 // must answer with a result or a task error, never panic.
 func FuzzRunChunk(f *testing.F) {
@@ -95,7 +84,7 @@ func FuzzRunChunk(f *testing.F) {
 	f.Add([]byte("\x02\x95\x00\x00\xa5int64\xa5int64\x91\xa1x"))
 	f.Add([]byte("\x02\x95\x00\x00\xa6string\xa5int64\x91\x01"))
 	f.Add([]byte{})
-	fn, _ := Lookup(wireSquare.Name())
+	fn, _ := wire.Lookup(wireSquare.Name())
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		data, err := fn.RunChunk(context.Background(), payload, "fuzz")
 		var ex *gearman.JobException
@@ -109,18 +98,6 @@ func FuzzRunChunk(f *testing.F) {
 			}
 		}
 	})
-}
-
-func TestChunkStartedNotice(t *testing.T) {
-	if w, ok := parseChunkStarted(ChunkStarted("host-1-ab")); !ok || w != "host-1-ab" {
-		t.Fatalf("round trip: %q, %v", w, ok)
-	}
-	// Other WORK_DATA a function might send is not a notice.
-	for _, data := range [][]byte{nil, {wireVersion}, []byte("started"), {wireVersion + 1, startedKind, 'w'}, {wireVersion, 'x', 'w'}} {
-		if w, ok := parseChunkStarted(data); ok {
-			t.Errorf("parseChunkStarted(%q) = %q, want no notice", data, w)
-		}
-	}
 }
 
 func TestTaskErrorWireKeepsCodeAndMismatch(t *testing.T) {
@@ -150,7 +127,7 @@ var (
 // function's is refused before any item runs; a long shape travels as its
 // hash, and the client puts its own shape back in the error.
 func TestChunkOfOtherShapesRefused(t *testing.T) {
-	f, _ := Lookup(wireWide.Name())
+	f, _ := wire.Lookup(wireWide.Name())
 	in, out := wireWide.Shapes()
 	if len(in) <= maxWireShape || wireWide.shapes.wireIn[0] != '#' {
 		t.Fatalf("In shape %q should travel as a hash, not %q", in, wireWide.shapes.wireIn)

@@ -13,6 +13,7 @@ import (
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/internal/gearmantest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -143,7 +144,7 @@ func TestFanoutRestartMidBroadcast(t *testing.T) {
 	}()
 	// Mid-broadcast: the fanout job runs and its copy for the stopped
 	// worker waits in that worker's queue.
-	queue := pool.CommandTopic + "_" + ids[stopped.pid()]
+	queue := wire.CommandTopic + "_" + ids[stopped.pid()]
 	testenv.Eventually(t, ctx, "the fanout to wait for the stopped worker", func() (bool, error) {
 		fst, err := gearmantest.FunctionStatus(ctx, addr, "fanout")
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/gearmand"
 	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -250,8 +251,8 @@ func workerIDs(ctx context.Context, addr string) (map[int]string, error) {
 	}
 	ids := map[int]string{}
 	for _, w := range ws {
-		id, _, ok := pool.ParseWorkerClientID(w.ClientID)
-		if !ok || !slices.Contains(w.Functions, pool.GearmanPrefix+square.Name()) {
+		id, _, ok := wire.ParseWorkerClientID(w.ClientID)
+		if !ok || !slices.Contains(w.Functions, wire.GearmanPrefix+square.Name()) {
 			continue
 		}
 		// "host-pid-random"; the host may hold dashes.

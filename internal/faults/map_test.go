@@ -13,6 +13,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/internal/gearmantest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -83,7 +84,7 @@ func TestAllWorkersKilledMidMap(t *testing.T) {
 		ids, err := workerIDs(ctx, addr)
 		return err == nil && len(ids) == 0, err
 	})
-	st, err := gearmantest.FunctionStatus(ctx, addr, pool.GearmanPrefix+square.Name())
+	st, err := gearmantest.FunctionStatus(ctx, addr, wire.GearmanPrefix+square.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestJobServerLostForGood(t *testing.T) {
 	m.waitItems(t, ctx, len(items)/4)
 	// Chunks go to both servers (by a hash of their unique id).
 	lost := c.servers[1]
-	st, err := gearmantest.FunctionStatus(ctx, lost.Addr(), pool.GearmanPrefix+square.Name())
+	st, err := gearmantest.FunctionStatus(ctx, lost.Addr(), wire.GearmanPrefix+square.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +297,7 @@ func testPoisonItemKillsWorker(t *testing.T, gearmandArgs ...string) {
 	// That worker dies of it too, and gearmand drops the chunk, whose
 	// client has left, when the next worker grabs it (or at once, after
 	// --job-retries); one more worker may have grabbed it meanwhile.
-	addr, fn := c.servers[0].Addr(), pool.GearmanPrefix+poisonExit.Name()
+	addr, fn := c.servers[0].Addr(), wire.GearmanPrefix+poisonExit.Name()
 	testenv.Eventually(t, ctx, "the poison chunk to be gone and its dead replaced", func() (bool, error) {
 		for drained := false; !drained; {
 			select {

@@ -19,6 +19,7 @@ import (
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/internal/netns"
 	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -290,7 +291,7 @@ func TestPartitionedWorkerHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	function := pool.GearmanPrefix + "netnstest.slowsquare"
+	function := wire.GearmanPrefix + "netnstest.slowsquare"
 
 	// 150 chunks of 2 items: about 2s of work for the other 4 slots.
 	const n = 300

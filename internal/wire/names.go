@@ -1,10 +1,20 @@
-package pool
+package wire
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
 )
+
+// GearmanPrefix is put before a registered name to make its Gearman
+// function name: "imaging.resize" is served as "glimpse.imaging.resize".
+const GearmanPrefix = "glimpse."
+
+// CommandTopic is the fanout topic every worker subscribes to with its
+// worker id, so its command queue is the Gearman function
+// "glimpse-commands_<worker id>" (not "glimpse.": that prefix is the pool
+// functions').
+const CommandTopic = "glimpse-commands"
 
 // WorkerClientID is the Gearman client id a glimpse worker process sets on
 // its connections. gearmand's admin "workers" listing shows one line per

@@ -1,0 +1,60 @@
+package wire
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+)
+
+// Function is the untyped view of a registered function that a worker
+// runtime serves. pool.Register makes them.
+type Function interface {
+	// Name is the registered name.
+	Name() string
+	// GearmanName is the Gearman function that carries its chunks.
+	GearmanName() string
+	// RunChunk runs one chunk job: it decodes the items, calls the
+	// function on each in order and encodes the results. An item that
+	// fails stops the chunk; the error is a *gearman.JobException whose
+	// data is the encoded *pool.TaskError, so the client gets it back
+	// whole.
+	RunChunk(ctx context.Context, payload []byte, worker string) ([]byte, error)
+}
+
+var registry = struct {
+	sync.RWMutex
+	funcs map[string]Function
+}{funcs: map[string]Function{}}
+
+// Register adds f to the functions this program serves. It returns false,
+// and adds nothing, if the name is taken.
+func Register(f Function) bool {
+	registry.Lock()
+	defer registry.Unlock()
+	if _, dup := registry.funcs[f.Name()]; dup {
+		return false
+	}
+	registry.funcs[f.Name()] = f
+	return true
+}
+
+// Lookup returns the registered function called name.
+func Lookup(name string) (Function, bool) {
+	registry.RLock()
+	defer registry.RUnlock()
+	f, ok := registry.funcs[name]
+	return f, ok
+}
+
+// Functions returns every registered function, sorted by name.
+func Functions() []Function {
+	registry.RLock()
+	defer registry.RUnlock()
+	fs := make([]Function, 0, len(registry.funcs))
+	for _, f := range registry.funcs {
+		fs = append(fs, f)
+	}
+	slices.SortFunc(fs, func(a, b Function) int { return cmp.Compare(a.Name(), b.Name()) })
+	return fs
+}

@@ -1,0 +1,140 @@
+package wire
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestChunkRoundTrip(t *testing.T) {
+	in := ChunkRequest[int64]{Start: 10, TaskTimeout: 5, InType: "int64", OutType: "string", Items: []int64{1, -2, 300}}
+	data, err := Encode(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data[0] != version {
+		t.Fatalf("first byte %d, want the version %d", data[0], version)
+	}
+	var out ChunkRequest[int64]
+	if err := Decode(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Start != 10 || out.TaskTimeout != 5 || out.InType != "int64" || out.OutType != "string" ||
+		len(out.Items) != 3 || out.Items[2] != 300 {
+		t.Fatalf("round trip: %+v", out)
+	}
+}
+
+// TestDecodeRefusesBadMessages: each message is refused with an error
+// that says what is wrong with it, before msgpack allocates or recurses.
+func TestDecodeRefusesBadMessages(t *testing.T) {
+	good, _ := Encode(ChunkResult[int64]{Items: []int64{1, 2}})
+	deep := append([]byte{version}, bytes.Repeat([]byte{0x91}, maxNesting+1)...)
+	deep = append(deep, 0x01)
+	for name, tc := range map[string]struct {
+		data []byte
+		want string
+	}{
+		"empty":         {nil, "empty message"},
+		"other version": {append([]byte{1}, good[1:]...), "message version 1, this program speaks version 2"},
+		"truncated":     {good[:len(good)-1], "a container of 2 values in the 1 bytes left"},
+		"cut short":     {[]byte{version, 0x92, 0x91, 0x01}, "message ends inside a value"},
+		"trailing":      {append(bytes.Clone(good), 0x01), "1 bytes after its end"},
+		"huge array":    {[]byte{version, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01}, "a container of 4294967295 values"},
+		"huge string":   {[]byte{version, 0xdb, 0x7f, 0xff, 0xff, 0xff}, "runs past the 5-byte message"},
+		"too deep":      {deep, "nested deeper than 10000 levels"},
+		"unknown code":  {[]byte{version, 0xc1}, "unknown msgpack code 0xc1"},
+	} {
+		var v any
+		err := Decode(tc.data, &v)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error with %q", name, err, tc.want)
+		}
+	}
+}
+
+// FuzzDecode: any bytes decode or give an error, never a panic or a
+// fatal stack overflow.
+func FuzzDecode(f *testing.F) {
+	good, _ := Encode(ChunkRequest[string]{Items: []string{"a", "b"}})
+	f.Add(good)
+	f.Add([]byte{version, 0xdd, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v any
+		_ = Decode(data, &v)
+	})
+}
+
+func TestChunkStartedNotice(t *testing.T) {
+	if w, ok := ParseChunkStarted(ChunkStarted("host-1-ab")); !ok || w != "host-1-ab" {
+		t.Fatalf("round trip: %q, %v", w, ok)
+	}
+	// Other WORK_DATA a function might send is not a notice.
+	for _, data := range [][]byte{nil, {version}, []byte("started"), {version + 1, startedKind, 'w'}, {version, 'x', 'w'}} {
+		if w, ok := ParseChunkStarted(data); ok {
+			t.Errorf("ParseChunkStarted(%q) = %q, want no notice", data, w)
+		}
+	}
+}
+
+func TestWorkerClientID(t *testing.T) {
+	id, slots, ok := ParseWorkerClientID(WorkerClientID("host-1-abc", 8))
+	if !ok || id != "host-1-abc" || slots != 8 {
+		t.Fatalf("got %q %d %v", id, slots, ok)
+	}
+	for _, bad := range []string{"", "-", "glimpse/", "glimpse/x/id", "glimpse/0/id", "glimpse/2/", "other/2/id"} {
+		if _, _, ok := ParseWorkerClientID(bad); ok {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func TestChunkMapID(t *testing.T) {
+	for unique, want := range map[string]string{
+		"0123456789abcdef-7":                   "0123456789abcdef",
+		"0123456789abcdef-7-backup":            "0123456789abcdef",
+		"0123456789abcdef":                     "",
+		"../x-1":                               "",
+		strings.Repeat("a", MaxMapID+1) + "-1": "",
+	} {
+		if got := ChunkMapID(unique); got != want {
+			t.Errorf("ChunkMapID(%q) = %q, want %q", unique, got, want)
+		}
+	}
+}
+
+type stubFunction string
+
+func (f stubFunction) Name() string        { return string(f) }
+func (f stubFunction) GearmanName() string { return GearmanPrefix + string(f) }
+func (f stubFunction) RunChunk(context.Context, []byte, string) ([]byte, error) {
+	return nil, nil
+}
+
+func TestRegistry(t *testing.T) {
+	if !Register(stubFunction("wiretest.b")) || !Register(stubFunction("wiretest.a")) {
+		t.Fatal("a free name was refused")
+	}
+	if Register(stubFunction("wiretest.a")) {
+		t.Fatal("a name was registered twice")
+	}
+	if f, ok := Lookup("wiretest.a"); !ok || f.GearmanName() != "glimpse.wiretest.a" {
+		t.Fatalf("Lookup: %v, %v", f, ok)
+	}
+	if _, ok := Lookup("wiretest.none"); ok {
+		t.Fatal("Lookup found an unregistered name")
+	}
+	var names []string
+	for _, f := range Functions() {
+		names = append(names, f.Name())
+	}
+	if strings.Join(names, " ") != "wiretest.a wiretest.b" {
+		t.Fatalf("Functions() = %v, want them sorted by name", names)
+	}
+}

@@ -1,0 +1,144 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/wire"
+)
+
+// The worker side of a chunk. A worker runtime (package cluster) finds the
+// registered functions through wire.Functions and serves each chunk job
+// with RunChunk.
+
+// registered is a Func as the registry holds it: a wire.Function.
+type registered[In, Out any] struct{ f Func[In, Out] }
+
+func (r registered[In, Out]) Name() string        { return r.f.name }
+func (r registered[In, Out]) GearmanName() string { return wire.GearmanPrefix + r.f.name }
+
+func (r registered[In, Out]) RunChunk(ctx context.Context, payload []byte, worker string) ([]byte, error) {
+	req, te := r.decodeChunk(payload)
+	if te != nil {
+		te.Func, te.Index, te.Worker = r.f.name, -1, worker
+		return nil, r.fail(te)
+	}
+	out := make([]Out, 0, len(req.Items.items))
+	timeout := time.Duration(req.TaskTimeout)
+	for i, item := range req.Items.items {
+		res, terr := r.call(ctx, item, timeout)
+		if terr != nil {
+			terr.Func, terr.Index, terr.Worker = r.f.name, req.Start+i, worker
+			return nil, r.fail(terr)
+		}
+		out = append(out, res)
+	}
+	data, err := encode(chunkResult[Out]{Items: out})
+	if err != nil {
+		return nil, r.fail(&TaskError{Func: r.f.name, Index: req.Start, Worker: worker,
+			Message: fmt.Sprintf("cannot encode the results: %v", err)})
+	}
+	return data, nil
+}
+
+// decodeChunk reads a chunk, checking that the client's types are the
+// worker's before it decodes any item: an item of the wrong type would be
+// an obscure msgpack error, or zero values with no error at all.
+func (r registered[In, Out]) decodeChunk(payload []byte) (*chunkMessage[checkedItems[In]], *TaskError) {
+	msg := &chunkMessage[checkedItems[In]]{}
+	sh := r.f.shapes
+	agree := func() bool { return msg.InType == sh.wireIn && msg.OutType == sh.wireOut }
+	msg.Items.agree = agree
+	err := decode(payload, msg)
+	if (err == nil || errors.Is(err, errShapesDiffer)) && !agree() {
+		mm := &TypeMismatchError{Func: r.f.name, ClientIn: msg.InType, ClientOut: msg.OutType, WorkerIn: sh.in, WorkerOut: sh.out}
+		return nil, &TaskError{Message: mm.Error(), Mismatch: mm}
+	}
+	if err != nil {
+		return nil, &TaskError{Message: fmt.Sprintf("cannot decode the chunk: %v", err)}
+	}
+	return msg, nil
+}
+
+// checkedItems are a chunk's items as a worker decodes them: in the same
+// pass as the rest of the chunk, once its shapes, which come first, agree.
+type checkedItems[In any] struct {
+	items []In
+	agree func() bool
+}
+
+var errShapesDiffer = errors.New("the chunk's shapes are not the function's")
+
+func (c *checkedItems[In]) DecodeMsgpack(dec *msgpack.Decoder) error {
+	if !c.agree() {
+		return errShapesDiffer
+	}
+	return dec.Decode(&c.items)
+}
+
+func (r registered[In, Out]) fail(te *TaskError) error {
+	return &chunkError{te: te, ex: &gearman.JobException{Data: te.marshal()}}
+}
+
+// chunkError is what RunChunk returns for a failed item: the worker
+// runtime finds the *TaskError in it for its logs and stats, and
+// gearman.Worker the *gearman.JobException whose data goes to the client.
+type chunkError struct {
+	te *TaskError
+	ex *gearman.JobException
+}
+
+func (e *chunkError) Error() string   { return e.te.Error() }
+func (e *chunkError) Unwrap() []error { return []error{e.te, e.ex} }
+
+// call runs the function on one item, turning an error, a panic or an
+// overrun deadline into a TaskError.
+func (r registered[In, Out]) call(ctx context.Context, item In, timeout time.Duration) (out Out, te *TaskError) {
+	if timeout <= 0 {
+		return r.callDirect(ctx, item)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	type result struct {
+		out Out
+		te  *TaskError
+	}
+	done := make(chan result, 1)
+	go func() {
+		o, t := r.callDirect(ctx, item)
+		done <- result{o, t}
+	}()
+	select {
+	case res := <-done:
+		if res.te != nil && ctx.Err() == context.DeadlineExceeded {
+			res.te.Timeout = true
+		}
+		return res.out, res.te
+	case <-ctx.Done():
+		// A function that ignores its context keeps running in the
+		// background; the chunk does not wait for it.
+		return out, &TaskError{Timeout: true, Message: fmt.Sprintf("timed out after %v", timeout)}
+	}
+}
+
+func (r registered[In, Out]) callDirect(ctx context.Context, item In) (out Out, te *TaskError) {
+	defer func() {
+		if v := recover(); v != nil {
+			te = &TaskError{Panic: true, Message: fmt.Sprint(v), Stack: string(debug.Stack())}
+			if err, ok := v.(error); ok {
+				te.Code = declaredName(err)
+			}
+		}
+	}()
+	out, err := r.f.fn(ctx, item)
+	if err != nil {
+		return out, &TaskError{Message: err.Error(), Code: declaredName(err)}
+	}
+	return out, nil
+}

@@ -98,4 +98,3 @@ func (m *mapRun[In, Out]) decide(oc outcome[In, Out]) bool {
 	m.armBackup()
 	return true
 }
-

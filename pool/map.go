@@ -269,4 +269,3 @@ func (m *mapRun[In, Out]) adapt(oc outcome[In, Out]) {
 		m.chunk = min(m.chunk*2, maxAdaptiveChunk)
 	}
 }
-

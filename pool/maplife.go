@@ -173,4 +173,3 @@ func (m *mapRun[In, Out]) settle(c *chunkCall[In, Out]) {
 		delete(m.calls, c)
 	}
 }
-

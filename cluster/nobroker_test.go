@@ -45,7 +45,7 @@ func TestNoBroker(t *testing.T) {
 		pids = append(pids, strconv.Itoa(w.cmd.Process.Pid))
 	}
 
-	// Bounded well under testCtx: on a channel nobody binds, nothing comes.
+	// Bounded well under testenv.Context: on a channel nobody binds, nothing comes.
 	lctx, stop := context.WithTimeout(ctx, 30*time.Second)
 	defer stop()
 	out := testenv.NewOutput()

@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// A chunk's copies: launching a chunk (submitted in input order), running
+// each copy on its own goroutine, and deciding which copy's outcome counts.
+
 // flight is a chunk in progress: its first copy, and its backup copy if
 // it was launched again.
 type flight[In any] struct {

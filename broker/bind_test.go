@@ -6,13 +6,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/glimpse-go/glimpse/internal/testenv"
 )
 
 // TestBoundPeers: with no broker, a client binds both channels and workers
 // connect to it. A worker that joins late is seen joining (Subscriptions
 // rises), so that the client can send it what it missed.
 func TestBoundPeers(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	cmds, err := BindPublisher("tcp://127.0.0.1:*")
 	if err != nil {
 		t.Fatal(err)

@@ -33,12 +33,6 @@ var ephemeral = config.Server{
 	LogBackendURL:      "tcp://127.0.0.1:*",
 }
 
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // startBroker serves a broker on free ports until the test ends, and
 // checks that Serve then returns ErrClosed.
 func startBroker(t testing.TB, cfg config.Server, opts ...Option) *Broker {
@@ -126,7 +120,7 @@ func channels(a config.Server) []channelURLs {
 // TestForward sends through each channel: topics are filtered by prefix
 // through the broker, and multi-part messages arrive whole.
 func TestForward(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	b := startBroker(t, ephemeral)
 	for _, ch := range channels(b.Addrs()) {
 		t.Run(ch.name, func(t *testing.T) {
@@ -185,7 +179,7 @@ func equalParts(a, b [][]byte) bool {
 // TestOrder sends 10,000 multi-part messages through the log channel:
 // all arrive, in order, whole.
 func TestOrder(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	b := startBroker(t, ephemeral)
 	sub := newSubscriber(t, b.Addrs().LogBackendURL, "log.")
 	pub := newPublisher(t, b.Addrs().LogFrontendURL)
@@ -213,7 +207,7 @@ func seq(i int) []byte { return binary.BigEndian.AppendUint64(nil, uint64(i)) }
 // XSUB), and a publisher that connects later learns the subscriptions
 // already there.
 func TestSubscriptionsReachPublishers(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	b := startBroker(t, ephemeral)
 	for _, ch := range channels(b.Addrs()) {
 		t.Run(ch.name, func(t *testing.T) {
@@ -251,7 +245,7 @@ func TestSubscriptionsReachPublishers(t *testing.T) {
 // every subscriber gets what it subscribed to from every publisher, each
 // publisher's messages in order.
 func TestManyPeers(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	b := startBroker(t, ephemeral)
 	a := b.Addrs()
 	const nPub, nMsg = 3, 1000
@@ -323,7 +317,7 @@ func TestManyPeers(t *testing.T) {
 // within a second, Serve returns ErrClosed, no goroutine is left, and the
 // URLs can be bound again.
 func TestShutdownPrompt(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	b, err := New(ephemeral)
 	if err != nil {
 		t.Fatal(err)
@@ -530,7 +524,7 @@ func TestAddrs(t *testing.T) {
 // TestStats counts what the broker forwards, per channel and direction,
 // and keeps the final counts after Close.
 func TestStats(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	b, err := New(ephemeral)
 	if err != nil {
 		t.Fatal(err)
@@ -568,7 +562,7 @@ func TestStats(t *testing.T) {
 // thread: the proxy must not give up with EINTR and be restarted by
 // pebbe/zmq4, which would zero its counts.
 func TestStatsUnderSignals(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	b := startBroker(t, ephemeral)
 	a := b.Addrs()
 	sub := newSubscriber(t, a.LogBackendURL, "")
@@ -623,7 +617,7 @@ func TestStatsUnderSignals(t *testing.T) {
 // a broker that comes back on the same URLs, and subscriptions are sent
 // again.
 func TestPeersSurviveBrokerRestart(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	b, err := New(ephemeral)
 	if err != nil {
 		t.Fatal(err)
@@ -722,7 +716,7 @@ func TestPeerBadURL(t *testing.T) {
 // messages in flight, under every high-water mark, so that none is
 // dropped.
 func BenchmarkLogForwarding(b *testing.B) {
-	ctx := testCtx(b)
+	ctx := testenv.ContextWithin(b, time.Minute)
 	br := startBroker(b, ephemeral)
 	a := br.Addrs()
 	sub := newSubscriber(b, a.LogBackendURL, "log.")

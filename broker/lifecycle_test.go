@@ -5,9 +5,11 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/lifecycle"
+	"github.com/glimpse-go/glimpse/internal/testenv"
 )
 
 // TestServeTwiceIsErrRunning: of two Serves at once, one serves and the
@@ -124,7 +126,7 @@ func TestConfigErrorTypeWithEphemeralPort(t *testing.T) {
 // broker forwards and stops neither blocks nor races the stop, and ends
 // with the final counts.
 func TestStatsDuringShutdown(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	b, err := New(ephemeral)
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 const testTTL = time.Minute
 
 func TestLocalPingAndTargets(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	// Obeying quit, as the local command's worker does (StartLocal's
 	// refuses it: TestStartLocalRefusesQuitAndRestart).
 	l, err := startLocalWith(ctx, 2, config.DefaultWorker(), io.Discard, true)
@@ -75,7 +75,7 @@ func TestLocalPingAndTargets(t *testing.T) {
 // processes, and waits until all of them answer a ping.
 func startFanoutAndWorkers(t *testing.T, n int) (cfg string, addr string, workers []*proc) {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
 	addr = srv.Addr()
 	cfg = writeConfig(t, []string{addr}, "[fanout]", "store = "+filepath.Join(t.TempDir(), "fanout.db"))
@@ -100,7 +100,7 @@ func startFanoutAndWorkers(t *testing.T, n int) (cfg string, addr string, worker
 func TestTwentyWorkerProcessesAnswerPing(t *testing.T) {
 	cfg, _, workers := startFanoutAndWorkers(t, 20)
 	var stdout, stderr bytes.Buffer
-	if code := run(testCtx(t), []string{"glimpse-cluster", "-c", cfg, "ping", "-t", "10s"}, &stdout, &stderr, nil); code != exitOK {
+	if code := run(testenv.Context(t), []string{"glimpse-cluster", "-c", cfg, "ping", "-t", "10s"}, &stdout, &stderr, nil); code != exitOK {
 		t.Fatalf("ping exit %d:\n%s%s", code, stdout.String(), stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -118,7 +118,7 @@ func TestTwentyWorkerProcessesAnswerPing(t *testing.T) {
 }
 
 func TestQuitDrainsWorkerMidChunk(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	cfg, addr, workers := startFanoutAndWorkers(t, 1)
 	w := workers[0]
 	c := newClient(t, ctx, addr)
@@ -146,7 +146,7 @@ func TestQuitDrainsWorkerMidChunk(t *testing.T) {
 }
 
 func TestRestartReexecutesWorker(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	cfg, addr, workers := startFanoutAndWorkers(t, 1)
 	p, err := pool.New(config.Client{JobServers: []string{addr}})
 	if err != nil {
@@ -172,7 +172,7 @@ func TestRestartReexecutesWorker(t *testing.T) {
 }
 
 func TestPingViaZMQWhileGearmandIsDown(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	l, err := StartLocal(ctx, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +192,7 @@ func TestPingViaZMQWhileGearmandIsDown(t *testing.T) {
 }
 
 func TestLogsFollowsRecordsAndHeartbeats(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	wc := config.DefaultWorker()
 	wc.HeartbeatInterval = 20 * time.Millisecond
 	var workerLog bytes.Buffer

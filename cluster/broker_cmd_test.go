@@ -41,7 +41,7 @@ func brokerConfig(t *testing.T, ports ...int) (path string, client config.Client
 // through both channels, and stops it with SIGTERM: it exits 0 within a
 // second and prints what it forwarded.
 func TestBrokerCommand(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	ports := []int{testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)}
 	path, cc := brokerConfig(t, ports...)
 	p := startProc(t, "-c", path, "LaunchBroker")

@@ -37,7 +37,7 @@ var blockOnCtx = pool.Register("test.blockonctx", func(ctx context.Context, x in
 // Every early end of a map cancels the context of its chunks running on
 // a worker process, within a second or so, and frees their slots.
 func TestEarlyEndCancelsRunningChunks(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
 	cfg := writeConfig(t, []string{srv.Addr()})
 	w := startProc(t, "-c", cfg, "worker", "-n", "3")
@@ -137,7 +137,7 @@ func waitUnblocked(t *testing.T, ctx context.Context, w *proc, what string, ende
 // A worker refuses the chunks of a map it was told to cancel, without
 // running them, until the command expires.
 func TestCancelledMapChunksAreRefused(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
 	cfg := writeConfig(t, []string{srv.Addr()})
 	startProc(t, "-c", cfg, "worker", "-n", "1")

@@ -18,7 +18,7 @@ import (
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut strings.Builder
-	code = run(testCtx(t), append([]string{"glimpse-cluster"}, args...), &out, &errOut, nil)
+	code = run(testenv.Context(t), append([]string{"glimpse-cluster"}, args...), &out, &errOut, nil)
 	return code, out.String(), errOut.String()
 }
 
@@ -178,7 +178,7 @@ func statusTable(t *testing.T, out string) map[string][]string {
 }
 
 func TestStatusCommand(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	srv1, srv2 := testenv.Gearmand(t), testenv.Gearmand(t)
 	servers := []string{srv1.Addr(), srv2.Addr()}
 	release := make(chan struct{})
@@ -266,7 +266,7 @@ func TestStatusUnreachableServer(t *testing.T) {
 // TestLocalCommand runs "glimpse-cluster local" as a process: it prints a
 // usable config, serves, and stops everything on SIGTERM.
 func TestLocalCommand(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	t.Setenv(config.EnvVar, "")
 	p := startProc(t, "local", "-n", "2")
 	out := p.stdout.Wait(t, ctx, "a whole job_server_url line", func(s string) bool {

@@ -20,7 +20,7 @@ import (
 // comes back as a WORK_EXCEPTION carrying a task error that says what is
 // wrong, and the process goes on serving maps.
 func TestHostileChunksToWorkerProcess(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
 	cfg := writeConfig(t, []string{srv.Addr()})
 	p := startProc(t, "-c", cfg, "worker", "-n", "2")
@@ -85,7 +85,7 @@ func TestHostileChunksToWorkerProcess(t *testing.T) {
 // TestHostileWorkerConfigFunctionName: a worker whose config file names
 // a function that cannot exist refuses to start, and says where.
 func TestHostileWorkerConfigFunctionName(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	cfg := writeConfig(t, []string{"127.0.0.1:4730"}, "[worker]", "functions = examples.square, bad name!")
 	p := startProc(t, "-c", cfg, "worker")
 	if code := p.wait(t, ctx); code == 0 {

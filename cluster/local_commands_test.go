@@ -48,7 +48,7 @@ func pingIDs(t *testing.T, cfg string) ([]string, int) {
 func TestLocalCommandObeysQuit(t *testing.T) {
 	for _, via := range []string{"fanout", "zmq"} {
 		t.Run(via, func(t *testing.T) {
-			ctx := testCtx(t)
+			ctx := testenv.Context(t)
 			p, cfg := startLocalProc(t, ctx)
 			f, err := config.Load(cfg)
 			if err != nil {
@@ -76,7 +76,7 @@ func TestLocalCommandObeysQuit(t *testing.T) {
 // id answers ping, in the same process) and keeps the cluster; a second
 // restart works too, and maps run on the new worker.
 func TestLocalCommandObeysRestart(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	p, cfg := startLocalProc(t, ctx)
 	before, code := pingIDs(t, cfg)
 	if code != exitOK || len(before) != 1 {
@@ -124,7 +124,7 @@ func TestLocalCommandObeysRestart(t *testing.T) {
 // a program refuses quit and restart, saying why; quit and restart exit
 // 1; the worker goes on serving.
 func TestStartLocalRefusesQuitAndRestart(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	l, err := StartLocal(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestStartLocalRefusesQuitAndRestart(t *testing.T) {
 // channel (it used to be lost: quit saw no answer from a worker that
 // quit).
 func TestQuitViaZMQAnsweredByIdleWorker(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	l, err := StartLocal(ctx, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -31,7 +32,7 @@ func adminPID(t *testing.T, ctx context.Context, addr string) int {
 // TestStartLocal maps on a local cluster, then checks that Close leaves
 // no gearmand, no temp files and (TestMain's goleak) no goroutine behind.
 func TestStartLocal(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	l, err := StartLocal(ctx, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +89,7 @@ func TestStartLocal(t *testing.T) {
 }
 
 func TestStartLocalDefaultSlots(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	l, err := StartLocal(ctx, 0)
 	if err != nil {
 		t.Fatal(err)

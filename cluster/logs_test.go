@@ -26,7 +26,7 @@ var panicThree = pool.Register("test.panicthree", func(_ context.Context, x int)
 // a real worker: a failed chunk is a WARN record, a panic an ERROR one,
 // and their durations print with a unit (took=1.2ms, not 1.2e+06).
 func TestLogsShowFailuresAtWarnAndPanicsAtError(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	wc := config.DefaultWorker()
 	wc.HeartbeatInterval = 20 * time.Millisecond
 	l, err := startLocal(ctx, 1, wc, io.Discard)

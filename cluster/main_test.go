@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
@@ -87,13 +86,6 @@ func (f fakeFunc) Name() string        { return f.name }
 func (f fakeFunc) GearmanName() string { return wire.GearmanPrefix + f.name }
 func (f fakeFunc) RunChunk(ctx context.Context, payload []byte, worker string) ([]byte, error) {
 	return f.run(ctx, payload, worker)
-}
-
-// testCtx bounds a test so that a broken one fails instead of hanging.
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // writeConfig writes a config file naming the job servers, plus extra

@@ -34,7 +34,7 @@ func noBrokerConfig(t *testing.T, jobServer, host string) (path, cmdURL, logURL 
 // zmq, right after logs let go of the log channel, lists both workers;
 // quit -via zmq makes both exit 0.
 func TestNoBroker(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
 	cfg, _, logURL := noBrokerConfig(t, srv.Addr(), "127.0.0.1")
 	var workers []*proc
@@ -45,7 +45,7 @@ func TestNoBroker(t *testing.T) {
 		pids = append(pids, strconv.Itoa(w.cmd.Process.Pid))
 	}
 
-	// Bounded well under testCtx: on a channel nobody binds, nothing comes.
+	// Bounded well under testenv.Context: on a channel nobody binds, nothing comes.
 	lctx, stop := context.WithTimeout(ctx, 30*time.Second)
 	defer stop()
 	out := testenv.NewOutput()
@@ -119,7 +119,7 @@ func TestNoBrokerErrors(t *testing.T) {
 	named, namedURL, _ := noBrokerConfig(t, "127.0.0.1:4730", "localhost")
 	for _, c := range []struct{ path, url string }{{cfg, cmdURL}, {named, namedURL}} {
 		var out, errOut bytes.Buffer
-		code = run(testCtx(t), []string{"glimpse-cluster", "-c", c.path, "ping", "-via", "zmq", "-t", "1s"}, &out, &errOut, nil)
+		code = run(testenv.Context(t), []string{"glimpse-cluster", "-c", c.path, "ping", "-via", "zmq", "-t", "1s"}, &out, &errOut, nil)
 		want := "no worker listens on the command channel " + c.url + " (no broker: this client bound it"
 		if code != exitFailure || !strings.Contains(errOut.String(), want) {
 			t.Errorf("ping with no worker: exit status %d, stderr %q; want 1 and %q", code, errOut.String(), want)
@@ -134,7 +134,7 @@ func TestNoBrokerErrors(t *testing.T) {
 // workers' own kind (broker.NewSubscriber on command_backend_url, topic
 // "cmd"), so that the test decides when the second one joins.
 func TestNoBrokerLateJoiner(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	_, cmdURL, logURL := noBrokerConfig(t, "127.0.0.1:4730", "127.0.0.1")
 	cfg := config.Client{JobServers: []string{"127.0.0.1:4730"},
 		CommandFrontendURL: cmdURL, CommandBackendURL: cmdURL, LogFrontendURL: logURL, LogBackendURL: logURL}

@@ -33,7 +33,7 @@ func TestParseSecondsOrDuration(t *testing.T) {
 // TestDurationFlagsTakeSeconds runs every command with a duration flag
 // against a real local cluster, with a bare number of seconds.
 func TestDurationFlagsTakeSeconds(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	l, err := StartLocal(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestDurationFlagsTakeSeconds(t *testing.T) {
 
 // TestPingShowsUnits: ETIME and MEAN_ETIME carry their unit.
 func TestPingShowsUnits(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	l, err := StartLocal(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestPingFailsWhenNoWorkerAnswers(t *testing.T) {
 	srv := testenv.Gearmand(t)
 	cfg := writeConfig(t, []string{srv.Addr()}, "[fanout]", "store = "+filepath.Join(t.TempDir(), "fanout.db"))
 	startProc(t, "-c", cfg, "fanout")
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	testenv.Eventually(t, ctx, "the fanout worker registered", func() (bool, error) {
 		return functionStatusOf(t, ctx, srv.Addr(), "fanout").Workers == 1, nil
 	})
@@ -97,7 +97,7 @@ func TestPingFailsWhenNoWorkerAnswers(t *testing.T) {
 // does not answer makes ping fail, and ping names it. Here it is a worker
 // process whose config has no broker, asked with -via zmq.
 func TestPingNamesSilentWorkers(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	l, err := StartLocal(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func TestPingNamesSilentWorkers(t *testing.T) {
 // TestStatusHidesInternalQueues: the fanout's functions, __matchmaking and
 // the workers' command queues show with -a only.
 func TestStatusHidesInternalQueues(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	l, err := StartLocal(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestStatusHidesInternalQueues(t *testing.T) {
 // not answer and exits 1, while the live worker's row is still printed.
 func TestPingNamesKilledWorker(t *testing.T) {
 	cfg, addr, workers := startFanoutAndWorkers(t, 2)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	p, err := pool.New(config.Client{JobServers: []string{addr}})
 	if err != nil {
 		t.Fatal(err)

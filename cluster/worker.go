@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/ids"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -264,9 +263,7 @@ func newWorkerID(host string, pid int) string {
 	if b.Len() == 0 {
 		b.WriteString("localhost")
 	}
-	var rnd [4]byte
-	rand.Read(rnd[:]) // never fails (crypto/rand panics instead)
-	return fmt.Sprintf("%s-%d-%s", b.String(), pid, hex.EncodeToString(rnd[:]))
+	return fmt.Sprintf("%s-%d-%s", b.String(), pid, ids.New(4))
 }
 
 // jobFunc serves one function: the chunk's outcome goes back unchanged

@@ -13,7 +13,7 @@ import (
 // ended, returns ErrWorkerRunning; the worker keeps serving and shuts
 // down cleanly (it used to panic closing a closed channel).
 func TestWorkerRunTwice(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
 	w, err := NewWorker(config.Client{JobServers: []string{srv.Addr()}}, config.Worker{Slots: 1},
 		WithLogger(newLogger(&testWriter{t}, 0)))

@@ -112,7 +112,7 @@ func TestWorkerID(t *testing.T) {
 // TestWorkerServesAndCounts runs a Worker in this process and checks what
 // reaches the client and what Stats says.
 func TestWorkerServesAndCounts(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
@@ -209,7 +209,7 @@ func (w *testWriter) Write(p []byte) (int, error) {
 // TestWorkerProcessServesChunks runs "glimpse-cluster worker -n 2" and
 // maps over it.
 func TestWorkerProcessServesChunks(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
 	cfg := writeConfig(t, []string{srv.Addr()})
 	p := startProc(t, "-c", cfg, "worker", "-n", "2")
@@ -247,7 +247,7 @@ func TestWorkerProcessServesChunks(t *testing.T) {
 // TestWorkerProcessDrainsOnSIGTERM: the running chunk completes at the
 // client, no new one is taken, and the process exits 0.
 func TestWorkerProcessDrainsOnSIGTERM(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
 	cfg := writeConfig(t, []string{srv.Addr()})
 	p := startProc(t, "-c", cfg, "worker", "-n", "2")
@@ -294,7 +294,7 @@ func TestWorkerProcessDrainsOnSIGTERM(t *testing.T) {
 // TestWorkerProcessSecondSignal: a second SIGTERM during a drain exits at
 // once, non-zero, and the job server requeues the unfinished chunk.
 func TestWorkerProcessSecondSignal(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
 	cfg := writeConfig(t, []string{srv.Addr()})
 	p := startProc(t, "-c", cfg, "worker", "-n", "1")
@@ -330,7 +330,7 @@ func TestWorkerProcessSecondSignal(t *testing.T) {
 // TestWorkerProcessStartsBeforeGearmand: the worker keeps dialling and
 // serves once the job server comes up.
 func TestWorkerProcessStartsBeforeGearmand(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	port := testenv.FreePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cfg := writeConfig(t, []string{addr})
@@ -354,7 +354,7 @@ func TestWorkerProcessStartsBeforeGearmand(t *testing.T) {
 // TestWorkerCommandInProcess drives the worker command through run, with
 // signals sent on a channel, so the race detector sees the whole path.
 func TestWorkerCommandInProcess(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
 	cfg := writeConfig(t, []string{srv.Addr()}, "[worker]", "slots = 3", "log_level = debug")
 	stdout, stderr := testenv.NewOutput(), testenv.NewOutput()
@@ -411,7 +411,7 @@ func TestWorkerCommandErrors(t *testing.T) {
 // TestWorkerShutdownTimeout: a drain that outlasts shutdown_timeout
 // closes the worker and exits 1.
 func TestWorkerShutdownTimeout(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
 	cfg := writeConfig(t, []string{srv.Addr()}, "[worker]", "shutdown_timeout = 1ms")
 	p := startProc(t, "-c", cfg, "worker", "-n", "1")

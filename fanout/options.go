@@ -1,14 +1,13 @@
 package fanout
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/ids"
 )
 
 // DefaultConcurrency is how many jobs a fanout worker serves at once. A
@@ -104,7 +103,5 @@ func defaultID() string {
 	if err != nil || host == "" {
 		host = "localhost"
 	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	return fmt.Sprintf("fanout-%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+	return fmt.Sprintf("fanout-%s-%d-%s", host, os.Getpid(), ids.New(3))
 }

@@ -21,7 +21,7 @@ import (
 
 func newClient(t *testing.T, addrs ...string) *gearman.Client {
 	t.Helper()
-	c, err := gearman.NewClient(testCtx(t), addrs, gearman.WithBackoff(5*time.Millisecond, 100*time.Millisecond))
+	c, err := gearman.NewClient(testenv.ContextWithin(t, time.Minute), addrs, gearman.WithBackoff(5*time.Millisecond, 100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func waitWorkers(t *testing.T, addr, fn string, n int) {
 
 func waitStatus(t *testing.T, addr, fn string, ok func(gearman.FunctionStatus) bool) gearman.FunctionStatus {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	a, err := gearman.DialAdmin(ctx, addr)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func echo(_ context.Context, j *gearman.Job) ([]byte, error) { return j.Data, ni
 
 func TestCallEchoStatusBackground(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{"echo": echo})
 	c := newClient(t, srv.Addr())
 
@@ -132,7 +132,7 @@ func TestCallEchoStatusBackground(t *testing.T) {
 
 func TestSubmitRejectsBadInput(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	c := newClient(t, srv.Addr())
 	tooLong := strings.Repeat("u", gearman.MaxUniqueSize+1)
 	if _, err := c.Submit(ctx, "f", nil, gearman.WithUnique(tooLong)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d bytes", len(tooLong))) {
@@ -160,7 +160,7 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 
 func TestThousandConcurrentSubmitters(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{"echo": echo}, gearman.WithConcurrency(8))
 	c := newClient(t, srv.Addr())
 	var wg sync.WaitGroup
@@ -191,7 +191,7 @@ func TestThousandConcurrentSubmitters(t *testing.T) {
 
 func TestSharedUniqueCoalesces(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	var runs atomic.Int32
 	release := make(chan struct{})
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
@@ -234,7 +234,7 @@ func TestSharedUniqueCoalesces(t *testing.T) {
 
 func TestExceptionsAndPanicsReachTheClient(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
 		"fail":  func(context.Context, *gearman.Job) ([]byte, error) { return nil, errors.New("disk on fire") },
 		"panic": func(context.Context, *gearman.Job) ([]byte, error) { panic("index out of patience") },
@@ -269,7 +269,7 @@ func TestExceptionsAndPanicsReachTheClient(t *testing.T) {
 
 func TestUpdatesStreamInOrder(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
 		"stream": func(_ context.Context, j *gearman.Job) ([]byte, error) {
 			for i := range 3 {
@@ -300,7 +300,7 @@ func TestUpdatesStreamInOrder(t *testing.T) {
 
 func TestPrioritiesHonoured(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	c := newClient(t, srv.Addr())
 	// Queue low, normal and high jobs while nobody serves the function.
 	order := []gearman.Priority{gearman.PriorityLow, gearman.PriorityNormal, gearman.PriorityHigh}
@@ -334,7 +334,7 @@ func TestPrioritiesHonoured(t *testing.T) {
 
 func TestWorkerKilledWhileHoldingJob(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	holder, held := startHoldingWorker(t, srv.Addr(), "survive")
 	waitWorkers(t, srv.Addr(), "survive", 1)
 	c := newClient(t, srv.Addr())
@@ -366,7 +366,7 @@ func TestWorkerKilledWhileHoldingJob(t *testing.T) {
 
 func TestGearmandRestart(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	started := make(chan struct{}, 1)
 	var jobCtxErr atomic.Value
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
@@ -403,7 +403,7 @@ func TestGearmandRestart(t *testing.T) {
 
 func TestTwoServersSpreadAndFailOver(t *testing.T) {
 	a, b := testenv.Gearmand(t), testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	var mu sync.Mutex
 	seen := map[string]int{}
 	startWorker(t, []string{a.Addr(), b.Addr()}, map[string]gearman.JobFunc{
@@ -445,7 +445,7 @@ func TestCPeers(t *testing.T) {
 		t.Fatal("the gearman command is missing: install the Debian package gearman-tools")
 	}
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	host, port, _ := strings.Cut(srv.Addr(), ":")
 
 	// The C client calls a function served by our Worker.
@@ -474,7 +474,7 @@ func TestCPeers(t *testing.T) {
 
 func TestClientCloseFailsTasksInFlight(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	c, err := gearman.NewClient(ctx, []string{srv.Addr()}, gearman.WithClientID("closing-client"))
 	if err != nil {
 		t.Fatal(err)

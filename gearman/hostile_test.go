@@ -206,7 +206,7 @@ func minBackoffs(n int, min, max time.Duration) time.Duration {
 // error, and the client goes on working.
 func TestHostileOversizeSubmit(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	length := func(_ context.Context, j *gearman.Job) ([]byte, error) { return []byte(strconv.Itoa(len(j.Data))), nil }
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{"echo": echo, "len": length})
 	c, err := gearman.NewClient(ctx, []string{srv.Addr()}, gearman.WithMaxPacketSize(1024))
@@ -253,7 +253,7 @@ var oversizeMessage = regexp.MustCompile(`^gearman: echo job (\S+) of (\d+) byte
 // and again) and serves the jobs around it.
 func TestHostileOversizeJobAtWorker(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	rec := &logRecorder{}
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{"echo": echo},
 		gearman.WithMaxPacketSize(1024), gearman.WithConcurrency(2), gearman.WithLogger(slog.New(rec)))
@@ -317,7 +317,7 @@ func TestHostileOversizeJobAtWorker(t *testing.T) {
 // WORK_DATA is dropped; the connection and the other tasks go on.
 func TestHostileOversizeResultAtClient(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	huge := strings.Repeat("R", 4000)
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
 		"echo":    echo,
@@ -387,7 +387,7 @@ func TestHostileOversizeResultAtClient(t *testing.T) {
 // anything is sent, and the connection stays usable.
 func TestHostileNamesAndUniques(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	uniqueAndData := func(_ context.Context, j *gearman.Job) ([]byte, error) {
 		return []byte(j.Unique + "|" + string(j.Data)), nil
 	}
@@ -458,7 +458,7 @@ func TestHostileNamesAndUniques(t *testing.T) {
 // the wire, saying why, and the worker serves the good ones.
 func TestHostileWorkerRegisterNames(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	w := runWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{"echo": echo})
 	for name, want := range map[string]string{
 		"":         "empty function name",
@@ -482,7 +482,7 @@ func TestHostileWorkerRegisterNames(t *testing.T) {
 // worker keeps serving.
 func TestHostileGarbageToGearmand(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	rec := &logRecorder{}
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{"echo": echo}, gearman.WithLogger(slog.New(rec)))
 	c := newClient(t, srv.Addr())
@@ -621,7 +621,7 @@ func behaveAsJobServer(t *testing.T, c net.Conn, results chan<- string) {
 // worker report a protocol error, drop the connection and dial again,
 // waiting longer each time; once the server behaves, jobs are served.
 func TestHostileServerToWorker(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	results := make(chan string, 1)
 	fake := startFakeServer(t, func(n int, c net.Conn) {
 		if n < len(workerGarbage) {
@@ -669,7 +669,7 @@ func TestHostileServerToWorker(t *testing.T) {
 // second with backoff.
 func TestHostileBadServerBesideGoodOne(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	bad := startFakeServer(t, func(n int, c net.Conn) { sendGarbage(c, randomBytes(uint64(n), 32)) })
 	rec := &logRecorder{}
 	const minWait, maxWait = 5 * time.Millisecond, 40 * time.Millisecond
@@ -746,7 +746,7 @@ func behaveAsClientServer(t *testing.T, c net.Conn) {
 // logged, and the client reconnects with backoff; once the server
 // behaves, requests and jobs go through.
 func TestHostileServerToClient(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	fake := startFakeServer(t, func(n int, c net.Conn) {
 		if n >= len(clientGarbage) {
 			behaveAsClientServer(t, c)

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
@@ -59,12 +58,4 @@ func startHoldingWorker(t *testing.T, addr, fn string) (*exec.Cmd, <-chan string
 		}
 	}()
 	return cmd, held
-}
-
-// testCtx is a context bounded so that a broken test fails instead of
-// hanging the suite.
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
 }

@@ -67,7 +67,7 @@ func TestRequestTimeoutHungServer(t *testing.T) {
 		}
 	}
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{"slow": slow})
-	c, err := gearman.NewClient(testCtx(t), []string{srv.Addr()}, gearman.WithRequestTimeout(requestBound),
+	c, err := gearman.NewClient(testenv.ContextWithin(t, time.Minute), []string{srv.Addr()}, gearman.WithRequestTimeout(requestBound),
 		gearman.WithBackoff(5*time.Millisecond, 50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func TestRequestTimeoutHungServer(t *testing.T) {
 	checkTimeout(t, "Submit", err, srv.Addr(), "connected job server")
 
 	resume()
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	for {
 		got, err := c.Echo(ctx, []byte("back"))
 		if err == nil && string(got) == "back" {

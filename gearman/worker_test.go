@@ -16,7 +16,7 @@ import (
 
 func TestShutdownDrainsRunningJobs(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	started := make(chan struct{}, 2)
 	release := make(chan struct{})
 	w := startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
@@ -65,7 +65,7 @@ func TestShutdownDrainsRunningJobs(t *testing.T) {
 
 func TestShutdownGivesUpAtDeadline(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	started := make(chan struct{})
 	w := startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
 		"stuck": func(ctx context.Context, j *gearman.Job) ([]byte, error) {
@@ -88,7 +88,7 @@ func TestShutdownGivesUpAtDeadline(t *testing.T) {
 
 func TestJobTimeout(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	w, err := gearman.NewWorker([]string{srv.Addr()})
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestJobTimeout(t *testing.T) {
 
 func TestConcurrencyIsALimit(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	var running, peak atomic.Int32
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
 		"count": func(context.Context, *gearman.Job) ([]byte, error) {
@@ -148,7 +148,7 @@ func TestConcurrencyIsALimit(t *testing.T) {
 
 func TestRegisterAndUnregister(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	w := startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{"echo": echo})
 	if err := w.Register("echo", echo); err == nil || !strings.Contains(err.Error(), "already registered") {
 		t.Fatalf("duplicate Register: %v", err)
@@ -184,7 +184,7 @@ func TestWorkerWaitsForServer(t *testing.T) {
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	w, err := gearman.NewWorker([]string{srv.Addr()}, gearman.WithBackoff(5*time.Millisecond, 50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func TestNewWorkerRejectsBadConfig(t *testing.T) {
 // moment its context is cancelled.
 func TestCloseGivesRunningJobsBack(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	started := make(chan struct{})
 	first, err := gearman.NewWorker([]string{srv.Addr()}, gearman.WithConcurrency(1))
 	if err != nil {
@@ -262,7 +262,7 @@ func TestCloseGivesRunningJobsBack(t *testing.T) {
 // ErrWorkerClosed and lifecycle.ErrClosed.
 func TestWorkerRunTwiceAndAfterClose(t *testing.T) {
 	srv := testenv.Gearmand(t)
-	ctx := testCtx(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
 	w := startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
 		"echo": func(ctx context.Context, j *gearman.Job) ([]byte, error) { return j.Data, nil },
 	})
@@ -301,7 +301,7 @@ func TestWorkerConcurrentRunAndStop(t *testing.T) {
 				}
 			})
 		}
-		wg.Go(func() { w.Shutdown(testCtx(t)) })
+		wg.Go(func() { w.Shutdown(testenv.ContextWithin(t, time.Minute)) })
 		wg.Go(func() { w.Close() })
 		wg.Wait()
 	}

@@ -87,7 +87,7 @@ func TestBackupTasksBeatAStraggler(t *testing.T) {
 			}
 			resc := make(chan result, 1)
 			go func() {
-				got, err := pool.Map(testCtx(t), p, funcs.Square, ints(n), opts...)
+				got, err := pool.Map(testenv.Context(t), p, funcs.Square, ints(n), opts...)
 				resc <- result{got, err}
 			}()
 			// The straggler takes the first chunk before anyone else can
@@ -127,7 +127,7 @@ func TestBackupTasksBeatAStraggler(t *testing.T) {
 			}
 			// The straggler's copy ends after the map; the pool goes on.
 			s.releaseAll()
-			got, err := pool.Map(testCtx(t), p, funcs.Square, ints(100), pool.Chunksize(10))
+			got, err := pool.Map(testenv.Context(t), p, funcs.Square, ints(100), pool.Chunksize(10))
 			if err != nil || len(got) != 100 || got[99] != 99*99 {
 				t.Fatalf("next map: %d results, %v", len(got), err)
 			}
@@ -139,7 +139,7 @@ func TestBackupTasksBeatAStraggler(t *testing.T) {
 // queued, want running (gearmand's admin status).
 func waitQueueEmpty(t *testing.T, addr, fn string, running int) {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	testenv.Eventually(t, ctx, fmt.Sprintf("%d jobs of %s, all running", running, fn), func() (bool, error) {
 		st, err := gearmantest.FunctionStatus(ctx, addr, fn)
 		return err == nil && st.Queued == running && st.Running == running, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
+	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -58,7 +59,7 @@ func TestEarlyBreakDropsQueuedChunks(t *testing.T) {
 		countedCalls.Store(0)
 		var atBreak int64
 		if unordered {
-			for _, err := range pool.ImapUnordered(testCtx(t), p, counted, items, pool.Chunksize(1), pool.Window(12)) {
+			for _, err := range pool.ImapUnordered(testenv.Context(t), p, counted, items, pool.Chunksize(1), pool.Window(12)) {
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -66,7 +67,7 @@ func TestEarlyBreakDropsQueuedChunks(t *testing.T) {
 				break
 			}
 		} else {
-			for _, err := range pool.Imap(testCtx(t), p, counted, items, pool.Chunksize(1), pool.Window(12)) {
+			for _, err := range pool.Imap(testenv.Context(t), p, counted, items, pool.Chunksize(1), pool.Window(12)) {
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -91,7 +92,7 @@ func TestCloseFailsRunningMap(t *testing.T) {
 	countedCalls.Store(0)
 	errc := make(chan error, 1)
 	go func() {
-		_, err := pool.Map(testCtx(t), p, counted, []time.Duration{time.Minute, time.Minute, time.Minute}, pool.Chunksize(1))
+		_, err := pool.Map(testenv.Context(t), p, counted, []time.Duration{time.Minute, time.Minute, time.Minute}, pool.Chunksize(1))
 		errc <- err
 	}()
 	for countedCalls.Load() < 2 {
@@ -110,7 +111,7 @@ func TestCloseFailsRunningMap(t *testing.T) {
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Map(testCtx(t), p, counted, []time.Duration{0}); !errors.Is(err, pool.ErrClosed) {
+	if _, err := pool.Map(testenv.Context(t), p, counted, []time.Duration{0}); !errors.Is(err, pool.ErrClosed) {
 		t.Fatalf("map started after Close: %v, want ErrClosed", err)
 	}
 }
@@ -120,7 +121,7 @@ func TestCloseFailsRunningMap(t *testing.T) {
 func TestWaitForWorkers(t *testing.T) {
 	addr := gearmand(t)
 	p := newPool(t, "", 0, addr)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	if _, err := pool.Map(ctx, p, funcs.Square, []int64{1, 2}); !errors.Is(err, pool.ErrNoWorkers) {
 		t.Fatalf("without workers: %v, want ErrNoWorkers", err)
 	}
@@ -163,7 +164,7 @@ func TestChunksAreQueuedInInputOrder(t *testing.T) {
 	recordedMu.Lock()
 	recordedItems = nil
 	recordedMu.Unlock()
-	if _, err := pool.Map(testCtx(t), p, orderRecorded, items, pool.Chunksize(1), pool.Window(len(items))); err != nil {
+	if _, err := pool.Map(testenv.Context(t), p, orderRecorded, items, pool.Chunksize(1), pool.Window(len(items))); err != nil {
 		t.Fatal(err)
 	}
 	recordedMu.Lock()

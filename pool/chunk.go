@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -103,8 +103,7 @@ func (c *chunkCall[In, Out]) ended() error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return fmt.Errorf("pool: %s: %s went to %d workers and none answered: %s died or vanished running it; an item that crashes its worker process does this (Chunksize(1) tells which): %w",
-		c.m.f.name, c.f.span(), len(c.starts), strings.Join(c.starts[:len(c.starts)-1], ", "), ErrCrashLoop)
+	return &CrashLoopError{Func: c.m.f.name, Chunk: c.f.idx, First: c.f.start, Last: c.f.last(), Workers: slices.Clone(c.starts)}
 }
 
 // run waits for the first attempt (task, or the error of its submission)
@@ -172,16 +171,10 @@ func (c *chunkCall[In, Out]) results(data []byte) ([]Out, error) {
 
 // failed is the error of a copy whose every attempt failed.
 func (c *chunkCall[In, Out]) failed(lastErr error) error {
-	name, span, tries := c.m.f.name, c.f.span(), c.m.o.retries+1
 	var te *TaskError
 	if errors.As(lastErr, &te) {
 		return lastErr
 	}
-	if errors.Is(lastErr, gearman.ErrJobFailed) {
-		// gearmand ends a job with WORK_FAIL after --job-retries tries
-		// whose worker vanished: an item that kills its worker process.
-		return fmt.Errorf("pool: %s: %s failed %d times: gearmand gave up on it each time, as after --job-retries workers died running it (an item that crashes its worker process does this; Chunksize(1) tells which): %w",
-			name, span, tries, lastErr)
-	}
-	return fmt.Errorf("pool: %s: %s failed %d times: %w", name, span, tries, lastErr)
+	return &ChunkFailedError{Func: c.m.f.name, Chunk: c.f.idx, First: c.f.start, Last: c.f.last(),
+		Attempts: c.m.o.retries + 1, Err: lastErr}
 }

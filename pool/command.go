@@ -1,12 +1,11 @@
 package pool
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"path"
 	"time"
 
+	"github.com/glimpse-go/glimpse/internal/ids"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
@@ -48,10 +47,8 @@ type Command struct {
 // NewCommand returns a command named name with a fresh id that expires
 // after ttl.
 func NewCommand(name string, ttl time.Duration, targets ...string) Command {
-	var id [8]byte
-	rand.Read(id[:])
 	now := time.Now()
-	return Command{ID: hex.EncodeToString(id[:]), Name: name, Sent: now, Expires: now.Add(ttl), Targets: targets}
+	return Command{ID: ids.New(8), Name: name, Sent: now, Expires: now.Add(ttl), Targets: targets}
 }
 
 // Validate checks a command before it is sent or obeyed.

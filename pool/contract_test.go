@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
+	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -104,7 +105,7 @@ func TestTypeDriftRefused(t *testing.T) {
 	runLog := filepath.Join(t.TempDir(), "runs")
 	startWorkerProcessEnv(t, []string{driftEnv + "=1", runLogEnv + "=" + runLog}, 2, addr)
 	p := newPool(t, driftIn.Name(), 2, addr)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	for _, fn := range []string{driftOut.Name(), driftRenamedIn.Name(), driftRenamedOut.Name(), driftWide.Name()} {
 		waitSlots(t, p, fn, 2)
 	}
@@ -272,7 +273,7 @@ func TestDeclaredErrorsCrossTheWire(t *testing.T) {
 	addr := gearmand(t)
 	startWorkerProcess(t, 2, addr)
 	p := newPool(t, failDeclared.Name(), 2, addr)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	fail := func(item int) (*pool.TaskError, error) {
 		t.Helper()
 		_, err := pool.Map(ctx, p, failDeclared, []int{1, item, 2})

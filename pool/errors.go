@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/gearman"
 )
 
 // TypeMismatchError is a chunk a worker refused because it registers the
@@ -95,3 +97,50 @@ func declaredName(err error) string {
 	}
 	return best
 }
+
+// CrashLoopError is a chunk that went to more workers than its retries
+// allow (see Retries) and none of them answered: each died or vanished
+// running it, as when one of its items crashes the worker process.
+// errors.Is(err, ErrCrashLoop) holds for it.
+type CrashLoopError struct {
+	Func        string // registered function name
+	Chunk       int    // the chunk's index in the map
+	First, Last int    // input indexes of its first and last items
+	// Workers are the workers that announced the chunk, in order: all but
+	// the last died or vanished running it; the map stopped when the last
+	// one took it.
+	Workers []string
+}
+
+func (e *CrashLoopError) Error() string {
+	died := e.Workers[:max(len(e.Workers)-1, 0)]
+	return fmt.Sprintf("pool: %s: %s went to %d workers and none answered: %s died or vanished running it; an item that crashes its worker process does this (Chunksize(1) tells which): %v",
+		e.Func, chunkSpan(e.Chunk, e.First, e.Last), len(e.Workers), strings.Join(died, ", "), ErrCrashLoop)
+}
+
+// Unwrap returns ErrCrashLoop.
+func (e *CrashLoopError) Unwrap() error { return ErrCrashLoop }
+
+// ChunkFailedError is a chunk whose every attempt failed for a reason
+// that is not its function's (those come as a *TaskError): WORK_FAIL, a
+// lost connection. Err is the last attempt's error, which it unwraps to.
+type ChunkFailedError struct {
+	Func        string // registered function name
+	Chunk       int    // the chunk's index in the map
+	First, Last int    // input indexes of its first and last items
+	Attempts    int    // Retries+1
+	Err         error
+}
+
+func (e *ChunkFailedError) Error() string {
+	span := chunkSpan(e.Chunk, e.First, e.Last)
+	if errors.Is(e.Err, gearman.ErrJobFailed) {
+		// gearmand ends a job with WORK_FAIL after --job-retries tries
+		// whose worker vanished: an item that kills its worker process.
+		return fmt.Sprintf("pool: %s: %s failed %d times: gearmand gave up on it each time, as after --job-retries workers died running it (an item that crashes its worker process does this; Chunksize(1) tells which): %v",
+			e.Func, span, e.Attempts, e.Err)
+	}
+	return fmt.Sprintf("pool: %s: %s failed %d times: %v", e.Func, span, e.Attempts, e.Err)
+}
+
+func (e *ChunkFailedError) Unwrap() error { return e.Err }

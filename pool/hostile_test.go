@@ -12,6 +12,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -50,7 +51,7 @@ func hostilePool(t *testing.T) *pool.Pool {
 // items, the size and the limit; the pool goes on working.
 func TestHostileMapItemOverLimit(t *testing.T) {
 	p := hostilePool(t)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	big := strings.Repeat("x", 100_000)
 	_, err := pool.Map(ctx, p, hostileLen, []string{"a", big, "c"}, pool.Chunksize(1))
 	var tooLarge *gearman.PacketTooLargeError
@@ -84,7 +85,7 @@ func TestHostileMapItemOverLimit(t *testing.T) {
 // of costing the connection (and being retried); the pool goes on.
 func TestHostileMapResultOverLimit(t *testing.T) {
 	p := hostilePool(t)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	_, err := pool.Map(ctx, p, hostileBlowup, []int{10, 100_000, 10}, pool.Chunksize(1))
 	var tooLarge *gearman.PacketTooLargeError
 	if !errors.As(err, &tooLarge) || !tooLarge.Skipped || tooLarge.Max != hostileLimit {
@@ -166,7 +167,7 @@ func TestHostileChunkPayloads(t *testing.T) {
 	if !ok {
 		t.Fatal("examples.square is not registered")
 	}
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	for _, tc := range hostilePayloads() {
 		_, err := f.RunChunk(ctx, tc.payload, "w1")
 		var ex *gearman.JobException

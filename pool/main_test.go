@@ -119,7 +119,7 @@ func newPool(t testing.TB, fn string, slots int, addrs ...string) *pool.Pool {
 
 func waitSlots(t testing.TB, p *pool.Pool, fn string, slots int) {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	for {
 		n, err := p.WorkerSlots(ctx, fn)
 		if n >= slots {
@@ -134,12 +134,6 @@ func waitSlots(t testing.TB, p *pool.Pool, fn string, slots int) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-}
-
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // gearmand starts a job server for the test.

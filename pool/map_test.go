@@ -64,7 +64,7 @@ func TestMapKeepsOrder(t *testing.T) {
 	addr := gearmand(t)
 	startWorker(t, 4, addr)
 	p := newPool(t, funcs.Square.Name(), 4, addr)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	const n = 100_000
 	var progress []int
 	got, err := pool.Map(ctx, p, funcs.Square, ints(n), pool.Progress(func(done, total int) {
@@ -97,11 +97,11 @@ func TestMapKeepsOrder(t *testing.T) {
 func TestMapEmptyInput(t *testing.T) {
 	addr := gearmand(t)
 	p := newPool(t, "", 0, addr)
-	got, err := pool.Map(testCtx(t), p, funcs.Square, nil)
+	got, err := pool.Map(testenv.Context(t), p, funcs.Square, nil)
 	if err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("Map(nil) = %v, %v; want an empty slice", got, err)
 	}
-	for v, err := range pool.Imap(testCtx(t), p, funcs.Square, func(func(int64) bool) {}) {
+	for v, err := range pool.Imap(testenv.Context(t), p, funcs.Square, func(func(int64) bool) {}) {
 		t.Fatalf("Imap of nothing yielded %v, %v", v, err)
 	}
 }
@@ -114,7 +114,7 @@ func TestPanicReportsIndexAndStack(t *testing.T) {
 	for i := range items {
 		items[i] = i
 	}
-	_, err := pool.Map(testCtx(t), p, panicAt7777, items)
+	_, err := pool.Map(testenv.Context(t), p, panicAt7777, items)
 	var te *pool.TaskError
 	if !errors.As(err, &te) {
 		t.Fatalf("err = %v, want *pool.TaskError", err)
@@ -129,7 +129,7 @@ func TestPanicReportsIndexAndStack(t *testing.T) {
 		t.Fatalf("error text %q", err)
 	}
 	// The worker survived and serves the next map.
-	if _, err := pool.Map(testCtx(t), p, panicAt7777, items[:100]); err != nil {
+	if _, err := pool.Map(testenv.Context(t), p, panicAt7777, items[:100]); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -138,12 +138,12 @@ func TestTaskErrorsAreFinalUnlessAsked(t *testing.T) {
 	addr := gearmand(t)
 	startWorker(t, 2, addr)
 	p := newPool(t, failOdd.Name(), 2, addr)
-	_, err := pool.Map(testCtx(t), p, failOdd, []int{0, 2, 4, 5, 6}, pool.Chunksize(1))
+	_, err := pool.Map(testenv.Context(t), p, failOdd, []int{0, 2, 4, 5, 6}, pool.Chunksize(1))
 	var te *pool.TaskError
 	if !errors.As(err, &te) || te.Index != 3 || te.Message != "odd input 5" || te.Panic || te.Timeout {
 		t.Fatalf("err = %v", err)
 	}
-	_, err = pool.Map(testCtx(t), p, failOdd, []int{1}, pool.RetryTaskErrors(), pool.Retries(2))
+	_, err = pool.Map(testenv.Context(t), p, failOdd, []int{1}, pool.RetryTaskErrors(), pool.Retries(2))
 	if !errors.As(err, &te) || te.Index != 0 {
 		t.Fatalf("with retries: %v", err)
 	}
@@ -154,7 +154,7 @@ func TestTaskTimeout(t *testing.T) {
 	startWorker(t, 2, addr)
 	p := newPool(t, sleepy.Name(), 2, addr)
 	items := []time.Duration{0, time.Minute, 0}
-	_, err := pool.Map(testCtx(t), p, sleepy, items, pool.TaskTimeout(50*time.Millisecond), pool.Chunksize(1))
+	_, err := pool.Map(testenv.Context(t), p, sleepy, items, pool.TaskTimeout(50*time.Millisecond), pool.Chunksize(1))
 	var te *pool.TaskError
 	if !errors.As(err, &te) || !te.Timeout || te.Index != 1 {
 		t.Fatalf("err = %v, want a timeout of item 1", err)
@@ -166,7 +166,7 @@ func TestErrNoWorkers(t *testing.T) {
 	startWorker(t, 1, addr) // serves everything registered, but not on this server
 	other := gearmand(t)
 	p := newPool(t, "", 0, other)
-	_, err := pool.Map(testCtx(t), p, unserved, []int{1, 2, 3})
+	_, err := pool.Map(testenv.Context(t), p, unserved, []int{1, 2, 3})
 	if !errors.Is(err, pool.ErrNoWorkers) || !strings.Contains(err.Error(), "test.unserved") {
 		t.Fatalf("err = %v, want ErrNoWorkers naming the function", err)
 	}
@@ -177,7 +177,7 @@ func TestCancelDropsQueuedChunks(t *testing.T) {
 	addr := srv.Addr()
 	startWorker(t, 2, addr)
 	p := newPool(t, sleepy.Name(), 2, addr)
-	ctx, cancel := context.WithCancel(testCtx(t))
+	ctx, cancel := context.WithCancel(testenv.Context(t))
 	items := make([]time.Duration, 200)
 	for i := range items {
 		items[i] = 20 * time.Millisecond
@@ -196,7 +196,7 @@ func TestCancelDropsQueuedChunks(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	// The map left ~100 chunks queued; the workers take and drop them.
-	ctx = testCtx(t)
+	ctx = testenv.Context(t)
 	testenv.Eventually(t, ctx, "the cancelled map's chunks to leave the queue", func() (bool, error) {
 		st, err := gearmantest.FunctionStatus(ctx, addr, "glimpse.test.sleepy")
 		return err == nil && st.Queued == 0, err
@@ -207,7 +207,7 @@ func TestImapStreamsInOrderAndStops(t *testing.T) {
 	addr := gearmand(t)
 	startWorker(t, 4, addr)
 	p := newPool(t, funcs.Square.Name(), 4, addr)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	var read atomic.Int64
 	input := func(yield func(int64) bool) {
 		for i := int64(0); i < 50_000; i++ {
@@ -251,7 +251,7 @@ func TestImapUnorderedCoversEveryIndex(t *testing.T) {
 	startWorker(t, 4, addr)
 	p := newPool(t, slowSquare.Name(), 4, addr)
 	seen := make([]bool, 2000)
-	for r, err := range pool.ImapUnordered(testCtx(t), p, slowSquare, seq(2000), pool.Chunksize(50)) {
+	for r, err := range pool.ImapUnordered(testenv.Context(t), p, slowSquare, seq(2000), pool.Chunksize(50)) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -288,7 +288,7 @@ func TestWorkerProcessKilledMidMap(t *testing.T) {
 	killed := make(chan struct{})
 	go func() {
 		var err error
-		got, err = pool.Map(testCtx(t), p, slowSquare, ints(n), pool.Chunksize(25), pool.Progress(func(done, total int) {
+		got, err = pool.Map(testenv.Context(t), p, slowSquare, ints(n), pool.Chunksize(25), pool.Progress(func(done, total int) {
 			if done >= n/4 {
 				select {
 				case <-killed:
@@ -321,7 +321,7 @@ func TestTwoJobServersOneStopped(t *testing.T) {
 	p := newPool(t, slowSquare.Name(), 4, a.Addr(), b.Addr())
 	const n = 3000
 	var stopped atomic.Bool
-	got, err := pool.Map(testCtx(t), p, slowSquare, ints(n), pool.Chunksize(20), pool.Progress(func(done, total int) {
+	got, err := pool.Map(testenv.Context(t), p, slowSquare, ints(n), pool.Chunksize(20), pool.Progress(func(done, total int) {
 		if done >= n/3 && stopped.CompareAndSwap(false, true) {
 			a.Stop()
 		}
@@ -350,7 +350,7 @@ func TestImapMemoryStaysBounded(t *testing.T) {
 	var peak uint64
 	var ms runtime.MemStats
 	count := 0
-	for v, err := range pool.Imap(testCtx(t), p, funcs.Square, seq(n), pool.Chunksize(10_000), pool.Window(4)) {
+	for v, err := range pool.Imap(testenv.Context(t), p, funcs.Square, seq(n), pool.Chunksize(10_000), pool.Window(4)) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -378,7 +378,7 @@ func TestBadOptionsAndConfig(t *testing.T) {
 	addr := gearmand(t)
 	p := newPool(t, "", 0, addr)
 	for _, opt := range []pool.MapOption{pool.Chunksize(-1), pool.Retries(-1), pool.Window(-2), pool.TaskTimeout(-time.Second)} {
-		if _, err := pool.Map(testCtx(t), p, funcs.Square, []int64{1}, opt); err == nil {
+		if _, err := pool.Map(testenv.Context(t), p, funcs.Square, []int64{1}, opt); err == nil {
 			t.Errorf("option accepted: %T", opt)
 		}
 	}
@@ -417,7 +417,7 @@ func TestMapFailsWhenEveryWorkerIsGone(t *testing.T) {
 	}
 	defer p.Close()
 	waitSlots(t, p, sleepy.Name(), 1)
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := pool.Map(ctx, p, sleepy, []time.Duration{time.Hour, time.Hour}, pool.Chunksize(1))

@@ -2,10 +2,68 @@ package pool
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
 )
+
+// Option configures a Pool.
+type Option func(*poolOptions)
+
+type poolOptions struct {
+	logger         *slog.Logger
+	dialTimeout    time.Duration
+	noWorkersGrace time.Duration
+	maxPacket      int
+	requestTimeout time.Duration
+}
+
+// buildPoolOptions applies opts over the defaults each option's doc
+// states. It is the one place those defaults are set.
+func buildPoolOptions(opts []Option) poolOptions {
+	o := poolOptions{
+		logger:         slog.New(slog.DiscardHandler),
+		dialTimeout:    5 * time.Second,
+		noWorkersGrace: 10 * time.Second,
+		requestTimeout: gearman.DefaultRequestTimeout,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.requestTimeout <= 0 {
+		o.requestTimeout = gearman.DefaultRequestTimeout
+	}
+	return o
+}
+
+// WithLogger sets where the pool logs connection events (default: nowhere).
+func WithLogger(l *slog.Logger) Option { return func(o *poolOptions) { o.logger = l } }
+
+// WithDialTimeout bounds each connection attempt to a job server (default 5s).
+func WithDialTimeout(d time.Duration) Option { return func(o *poolOptions) { o.dialTimeout = d } }
+
+// WithRequestTimeout bounds how long a job server may take to answer each
+// request the pool makes, whatever the caller's context: a new
+// connection's handshake, a chunk's submission (not its run: ctx and
+// TaskTimeout bound that) and each admin question (default
+// gearman.DefaultRequestTimeout, 10s). A server that accepts and never
+// answers fails them with a *gearman.TimeoutError naming it and what never
+// came; a chunk that timed out is submitted again to another server, and a
+// server that left an admin question unanswered is not asked again for
+// three times the timeout.
+func WithRequestTimeout(d time.Duration) Option { return func(o *poolOptions) { o.requestTimeout = d } }
+
+// WithNoWorkersGrace sets how long a running map waits when no worker
+// serves its function any more before it fails with ErrNoWorkers (default
+// 10s: long enough for workers to restart).
+func WithNoWorkersGrace(d time.Duration) Option { return func(o *poolOptions) { o.noWorkersGrace = d } }
+
+// WithMaxPacketSize bounds a chunk job's payload and its result (0 or
+// less: gearman.DefaultMaxPacketSize). A chunk over it fails its map at once,
+// with an error naming the chunk, its items, its size and the limit; a
+// result over it fails its map when it arrives.
+func WithMaxPacketSize(n int) Option { return func(o *poolOptions) { o.maxPacket = n } }
 
 // JobPriority is the Gearman queue a map's chunks go to.
 type JobPriority int
@@ -48,6 +106,10 @@ const maxAutoChunk = 100_000
 // per-job overhead no longer shows in throughput.
 const maxAdaptiveChunk = 16_384
 
+// buildMapOptions applies opts over the defaults each option's doc states
+// and checks them. It is the one place those defaults are set, but for
+// the automatic Chunksize and Window (0), which the map sizes from the
+// worker slots it finds (mapRun.setup).
 func buildMapOptions(opts []MapOption) (mapOptions, error) {
 	o := mapOptions{retries: DefaultRetries}
 	for _, opt := range opts {
@@ -93,12 +155,13 @@ func Priority(p JobPriority) MapOption { return func(o *mapOptions) { o.priority
 func Retries(n int) MapOption { return func(o *mapOptions) { o.retries = n } }
 
 // RetryTaskErrors makes errors, panics and timeouts of the function itself
-// count as retryable too (they are final by default: rerunning a bug
+// count as retryable too (default off: they are final, as rerunning a bug
 // rarely fixes it).
 func RetryTaskErrors() MapOption { return func(o *mapOptions) { o.retryTaskErrors = true } }
 
 // TaskTimeout gives each item's call a deadline on the worker; an item
-// that runs over it fails the map with a *TaskError whose Timeout is set.
+// that runs over it fails the map with a *TaskError whose Timeout is set
+// (default 0: no deadline).
 func TaskTimeout(d time.Duration) MapOption { return func(o *mapOptions) { o.taskTimeout = d } }
 
 // Window bounds the chunks submitted and not yet consumed (default: twice
@@ -108,7 +171,7 @@ func Window(n int) MapOption { return func(o *mapOptions) { o.window = n } }
 
 // Progress calls fn after each chunk with the items done and the total;
 // total is -1 while an Imap's input is not exhausted. fn runs on the
-// goroutine that called the map.
+// goroutine that called the map (default: none).
 func Progress(fn func(done, total int)) MapOption { return func(o *mapOptions) { o.progress = fn } }
 
 // BackupTasks turns on backup copies of the last chunks, as MapReduce does
@@ -119,7 +182,7 @@ func Progress(fn func(done, total int)) MapOption { return func(o *mapOptions) {
 // results; the other is cancelled and whatever it returns is dropped.
 //
 // A function with side effects may then run twice on some items; that is
-// the price of not waiting for a slow or cut-off worker.
+// the price of not waiting for a slow or cut-off worker. Off by default.
 func BackupTasks() MapOption { return func(o *mapOptions) { o.backupTasks = true } }
 
 // WaitForWorkers lets a map wait up to d for a worker serving its function

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -25,45 +24,6 @@ var ErrCrashLoop = errors.New("pool: every worker that took the chunk died or va
 
 // ErrClosed is returned by maps on a closed Pool.
 var ErrClosed = errors.New("pool: closed")
-
-// Option configures a Pool.
-type Option func(*poolOptions)
-
-type poolOptions struct {
-	logger         *slog.Logger
-	dialTimeout    time.Duration
-	noWorkersGrace time.Duration
-	maxPacket      int
-	requestTimeout time.Duration
-}
-
-// WithLogger sets where the pool logs connection events (default: nowhere).
-func WithLogger(l *slog.Logger) Option { return func(o *poolOptions) { o.logger = l } }
-
-// WithDialTimeout bounds each connection attempt to a job server (default 5s).
-func WithDialTimeout(d time.Duration) Option { return func(o *poolOptions) { o.dialTimeout = d } }
-
-// WithRequestTimeout bounds how long a job server may take to answer each
-// request the pool makes, whatever the caller's context: a new
-// connection's handshake, a chunk's submission (not its run: ctx and
-// TaskTimeout bound that) and each admin question (default
-// gearman.DefaultRequestTimeout, 10s). A server that accepts and never
-// answers fails them with a *gearman.TimeoutError naming it and what never
-// came; a chunk that timed out is submitted again to another server, and a
-// server that left an admin question unanswered is not asked again for
-// three times the timeout.
-func WithRequestTimeout(d time.Duration) Option { return func(o *poolOptions) { o.requestTimeout = d } }
-
-// WithNoWorkersGrace sets how long a running map waits when no worker
-// serves its function any more before it fails with ErrNoWorkers (default
-// 10s: long enough for workers to restart).
-func WithNoWorkersGrace(d time.Duration) Option { return func(o *poolOptions) { o.noWorkersGrace = d } }
-
-// WithMaxPacketSize bounds a chunk job's payload and its result (0 or
-// less: gearman.DefaultMaxPacketSize). A chunk over it fails its map at once,
-// with an error naming the chunk, its items, its size and the limit; a
-// result over it fails its map when it arrives.
-func WithMaxPacketSize(n int) Option { return func(o *poolOptions) { o.maxPacket = n } }
 
 // Pool is a client's handle on a cluster: its job servers and, once the
 // command channel exists, its broker. It is safe for concurrent use; any
@@ -100,16 +60,10 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
-	p := &Pool{cfg: cfg, opts: poolOptions{
-		logger:         slog.New(slog.DiscardHandler),
-		dialTimeout:    5 * time.Second,
-		noWorkersGrace: 10 * time.Second,
-	}, admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{}}
-	for _, opt := range opts {
-		opt(&p.opts)
-	}
+	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts),
+		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{}}
 	// A safety net: the dial and the handshake have bounds of their own.
-	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.requestTimeout())
+	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.opts.requestTimeout)
 	defer cancel()
 	c, err := p.dial(ctx)
 	if err != nil {
@@ -151,16 +105,8 @@ func (p *Pool) Close() error {
 	for _, r := range running {
 		r.cancel(ErrClosed)
 	}
-	timeout := time.NewTimer(closeWait)
-	defer timeout.Stop()
-wait:
-	for _, r := range running {
-		select {
-		case <-r.done:
-		case <-timeout.C:
-			p.opts.logger.Warn("pool: closing while maps still end", "maps", len(running))
-			break wait
-		}
+	if !awaitMaps(running, closeWait) {
+		p.opts.logger.Warn("pool: closing while maps still end", "maps", len(running))
 	}
 	p.mu.Lock()
 	idle, admins := p.idle, p.admins
@@ -175,18 +121,25 @@ wait:
 	return nil
 }
 
+// awaitMaps waits up to d for the maps to end and reports whether they
+// all did.
+func awaitMaps(maps []*runningMap, d time.Duration) bool {
+	timeout := time.NewTimer(d)
+	defer timeout.Stop()
+	for _, r := range maps {
+		select {
+		case <-r.done:
+		case <-timeout.C:
+			return false
+		}
+	}
+	return true
+}
+
 func (p *Pool) dial(ctx context.Context) (*gearman.Client, error) {
 	return gearman.NewClient(ctx, p.cfg.JobServers, gearman.WithDialTimeout(p.opts.dialTimeout),
 		gearman.WithRequestTimeout(p.opts.requestTimeout),
 		gearman.WithLogger(p.opts.logger), gearman.WithMaxPacketSize(p.opts.maxPacket))
-}
-
-// requestTimeout is the bound of each request, the default filled in.
-func (p *Pool) requestTimeout() time.Duration {
-	if p.opts.requestTimeout <= 0 {
-		return gearman.DefaultRequestTimeout
-	}
-	return p.opts.requestTimeout
 }
 
 // track registers a starting map so that Close can cancel it; ErrClosed
@@ -339,7 +292,7 @@ func (p *Pool) ask(ctx context.Context, addr string, q func(*gearman.Admin) erro
 	defer p.mu.Unlock()
 	switch {
 	case errors.As(err, &timeout):
-		p.silent[addr] = silence{err: err, until: time.Now().Add(3 * p.requestTimeout())}
+		p.silent[addr] = silence{err: err, until: time.Now().Add(3 * p.opts.requestTimeout)}
 	case err == nil:
 		delete(p.silent, addr)
 	}

@@ -65,7 +65,7 @@ func squaresPool(t *testing.T) *pool.Pool {
 }
 
 func TestProgressBarDrawsOnATerminal(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	p := squaresPool(t)
 	term, screen := openPTY(t)
 	xs := make([]int64, 200)
@@ -84,7 +84,7 @@ func TestProgressBarDrawsOnATerminal(t *testing.T) {
 }
 
 func TestProgressBarUnknownTotal(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	p := squaresPool(t)
 	term, screen := openPTY(t)
 	bar := pool.ProgressBar(term, "streamed")
@@ -124,7 +124,7 @@ func count(n int) func(func(int64) bool) {
 // TestProgressBarSilentOffTerminal: on a buffer or a pipe the bar writes
 // nothing at all, for a map and a streamed one.
 func TestProgressBarSilentOffTerminal(t *testing.T) {
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	p := squaresPool(t)
 	r, w, err := os.Pipe()
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
@@ -24,13 +23,6 @@ import (
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
-
-// testCtx bounds a test, so that a broken one fails instead of hanging.
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // proc is a child process: the test binary running glimpse-cluster.
 type proc struct {
@@ -124,7 +116,7 @@ type Cluster struct {
 // test starts the processes it needs.
 func newCluster(t *testing.T, s Setup) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, ctx: testCtx(t)}
+	c := &Cluster{t: t, ctx: testenv.Context(t)}
 	var addrs []string
 	for range max(s.JobServers, 1) {
 		gd := testenv.Gearmand(t, s.GearmandArgs...)

@@ -41,18 +41,11 @@ const prefixTag = "gn"
 // gearmandPort is where the cluster's config puts gearmand.
 const gearmandPort = "4730"
 
-// testCtx bounds a test so that a broken one fails instead of hanging.
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // upCluster makes a cluster for the test and removes it in cleanup; it
 // skips the test where namespaces cannot be made.
 func upCluster(t *testing.T) *netns.Cluster {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	// Clusters of test binaries that were killed before their cleanup.
 	if err := netns.ReapStale(ctx, prefixTag); err != nil && !errors.Is(err, netns.ErrUnsupported) {
 		t.Logf("removing stale clusters: %v", err)
@@ -84,7 +77,7 @@ func upCluster(t *testing.T) *netns.Cluster {
 func clientHost(t *testing.T) *netns.Cluster {
 	t.Helper()
 	if prefix := os.Getenv(insideEnv); prefix != "" {
-		c, err := netns.Attach(testCtx(t), prefix)
+		c, err := netns.Attach(testenv.Context(t), prefix)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +190,7 @@ var gearmandArgs = []string{"--keepalive", "--keepalive-idle=1", "--keepalive-in
 // workerEnv adds environment variables to the worker process of a host.
 func startCluster(t *testing.T, c *netns.Cluster, slots int, workerEnv map[string][]string) *testCluster {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	dir := t.TempDir()
 	tc := &testCluster{c: c, configPath: filepath.Join(dir, "config.ini"),
 		gearmand: c.Addr("gearmand") + ":" + gearmandPort, workers: map[string]*proc{}}

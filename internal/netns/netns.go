@@ -20,8 +20,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -35,6 +33,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/glimpse-go/glimpse/internal/ids"
 )
 
 // ErrUnsupported is wrapped by the error Up returns when network namespaces
@@ -84,9 +84,7 @@ var prefixRE = regexp.MustCompile(`^[A-Za-z0-9]{1,20}$`)
 // (a few characters), so that names built from it stay readable, and
 // carrying the pid so that ReapStale can tell leftovers of dead runs.
 func NewPrefix(tag string) string {
-	var b [2]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("%s%dx%s", tag, os.Getpid(), hex.EncodeToString(b[:]))
+	return fmt.Sprintf("%s%dx%s", tag, os.Getpid(), ids.New(2))
 }
 
 // Up makes the cluster's namespaces, after removing leftovers of the same

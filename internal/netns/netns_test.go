@@ -193,7 +193,7 @@ func TestMapAcrossHosts(t *testing.T) {
 	if c == nil {
 		return // ran inside the client host
 	}
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	tc := startCluster(t, c, 2, nil)
 	admin := dialAdmin(t, ctx, tc.gearmand)
 	hosts, err := tc.workerHosts(ctx, admin, "glimpse.examples.square")
@@ -279,7 +279,7 @@ func TestPartitionedWorkerHost(t *testing.T) {
 	if c == nil {
 		return // ran inside the client host
 	}
-	ctx := testCtx(t)
+	ctx := testenv.Context(t)
 	const cut = "w2"
 	// The host to cut runs long items: it is cut off in the middle of a
 	// chunk, with nothing in flight between it and gearmand, the common

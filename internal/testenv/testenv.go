@@ -9,6 +9,7 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/glimpse-go/glimpse/internal/gearmand"
 )
@@ -55,4 +56,21 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ContextTimeout is how long a Context lasts: long enough for any test of
+// the suite, short enough that a broken one fails instead of hanging it.
+const ContextTimeout = 2 * time.Minute
+
+// Context returns a context that ends after ContextTimeout or when the
+// test ends, whichever comes first.
+func Context(t testing.TB) context.Context {
+	return ContextWithin(t, ContextTimeout)
+}
+
+// ContextWithin is Context with a bound of d.
+func ContextWithin(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestMain fails the run if a gearmand child of this binary (running or
@@ -143,5 +144,28 @@ func TestGearmandLogsTailOnFailure(t *testing.T) {
 	logs := strings.Join(f.logs, "\n")
 	if !strings.Contains(logs, "Starting up with pid") || !strings.Contains(logs, "Shutdown complete") {
 		t.Fatalf("failed test did not get gearmand's log tail; logged:\n%s", logs)
+	}
+}
+
+// TestContext: Context ends when its test ends, and has a deadline about
+// ContextTimeout away.
+func TestContext(t *testing.T) {
+	var ctx context.Context
+	t.Run("inner", func(t *testing.T) {
+		ctx = Context(t)
+		deadline, ok := ctx.Deadline()
+		if left := time.Until(deadline); !ok || left <= ContextTimeout-time.Minute || left > ContextTimeout {
+			t.Fatalf("deadline %v from now (set: %v), want about %v", left, ok, ContextTimeout)
+		}
+		if ctx.Err() != nil {
+			t.Fatal("context ended while its test runs")
+		}
+	})
+	if ctx.Err() != context.Canceled {
+		t.Fatalf("context after its test ended: %v, want context.Canceled", ctx.Err())
+	}
+	short := ContextWithin(t, time.Minute)
+	if deadline, _ := short.Deadline(); time.Until(deadline) > time.Minute {
+		t.Fatalf("ContextWithin(t, 1m) ends %v from now", time.Until(deadline))
 	}
 }

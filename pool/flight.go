@@ -1,0 +1,103 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// A chunk's copies: launching a chunk (submitted in input order), running
+// each copy on its own goroutine, and deciding which copy's outcome counts.
+
+// flight is a chunk in progress: its first copy, and its backup copy if
+// it was launched again.
+type flight[In any] struct {
+	idx      int
+	start    int
+	items    []In
+	launched time.Time
+	copies   int  // copies still running
+	backedUp bool // a backup copy was launched
+	cancel   context.CancelFunc
+}
+
+func (f *flight[In]) span() string { return chunkSpan(f.idx, f.start, f.last()) }
+
+// last is the input index of the chunk's last item.
+func (f *flight[In]) last() int { return f.start + len(f.items) - 1 }
+
+// chunkSpan names a chunk in errors: its index and its items.
+func chunkSpan(idx, first, last int) string {
+	return fmt.Sprintf("chunk %d (items %d-%d)", idx, first, last)
+}
+
+// launch submits chunk idx.
+func (m *mapRun[In, Out]) launch(idx, start int, items []In) {
+	f := &flight[In]{idx: idx, start: start, items: items, launched: time.Now(), cancel: func() {}}
+	m.flights[idx] = f
+	// Chunks are encoded on their own goroutines, but each is submitted
+	// after the one before it, so that the job servers queue them in
+	// input order.
+	prev, mine := m.submitted, make(chan struct{})
+	m.submitted = mine
+	m.runCopy(f, m.mapID+"-"+strconv.Itoa(idx), prev, mine)
+	m.armBackup()
+}
+
+// runCopy runs one copy of a chunk on a goroutine of its own: it submits
+// the copy once after is closed, closes submitted (if not nil) then, and
+// reports the outcome. A backup copy has a unique id of its own, or
+// gearmand would coalesce it with the copy it backs up.
+func (m *mapRun[In, Out]) runCopy(f *flight[In], unique string, after <-chan struct{}, submitted chan<- struct{}) {
+	ctx, cancel := context.WithCancelCause(m.ctx)
+	first := f.cancel
+	f.cancel = func() { first(); cancel(nil) }
+	f.copies++
+	c := &chunkCall[In, Out]{m: m, f: f, unique: unique, ctx: ctx, stop: cancel}
+	m.calls[c] = struct{}{}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t0 := time.Now()
+		task, err := c.submitAfter(after)
+		if submitted != nil {
+			close(submitted)
+		}
+		out, err := c.run(task, err)
+		oc := outcome[In, Out]{idx: f.idx, start: f.start, items: out, took: time.Since(t0), err: err, call: c}
+		select {
+		case m.outcomes <- oc:
+		case <-m.ctx.Done(): // the map is over; nobody reads
+		}
+	}()
+}
+
+// closedChan is a channel that is closed.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// decide takes a copy's outcome and reports whether it decides its chunk:
+// the first success does, and so does a failure when no other copy is
+// left running. The other copy of a decided chunk is cancelled and its
+// outcome, if it still comes, is dropped.
+func (m *mapRun[In, Out]) decide(oc outcome[In, Out]) bool {
+	f, ok := m.flights[oc.idx]
+	if !ok {
+		return false
+	}
+	f.copies--
+	if oc.err != nil && f.copies > 0 {
+		return false
+	}
+	delete(m.flights, oc.idx)
+	f.cancel()
+	if oc.err == nil {
+		m.recordTook(oc.took)
+	}
+	m.armBackup()
+	return true
+}

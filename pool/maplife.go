@@ -1,0 +1,175 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/ids"
+)
+
+// A map's life outside its main loop: start (register with the pool, size
+// chunks and the window from the worker slots), the watch on the workers
+// while it runs, and finish (keep or close its connection, cancel what it
+// left running).
+
+// start registers the map with the pool (so that Close can cancel it),
+// checks that someone serves the function, sizes chunks and the window
+// from the worker slots, and takes connections for the map.
+func (m *mapRun[In, Out]) start() error {
+	m.mapID = ids.New(8)
+	running, err := m.p.track(m.cancel)
+	if err != nil {
+		return err
+	}
+	if err := m.setup(); err != nil {
+		m.p.untrack(running)
+		if m.ctx.Err() != nil {
+			return context.Cause(m.ctx) // ErrClosed, say, rather than how it showed
+		}
+		return err
+	}
+	m.running = running
+	return nil
+}
+
+func (m *mapRun[In, Out]) setup() error {
+	slots, err := m.waitSlots()
+	if err != nil {
+		return err
+	}
+	m.chunk = m.o.chunksize
+	if m.chunk == 0 {
+		m.chunk = 1
+		if m.total > 0 {
+			m.chunk = min(max((m.total+4*slots-1)/(4*slots), 1), maxAutoChunk)
+		}
+	}
+	m.window = m.o.window
+	if m.window == 0 {
+		m.window = 2*slots + 2
+	}
+	m.slots = slots
+	m.flights = map[int]*flight[In]{}
+	m.calls = map[*chunkCall[In, Out]]struct{}{}
+	m.submitted = make(chan struct{})
+	close(m.submitted)
+	m.outcomes = make(chan outcome[In, Out], m.window)
+	if m.client, err = m.p.acquire(m.ctx); err != nil {
+		return err
+	}
+	m.watch = time.NewTicker(max(m.p.opts.noWorkersGrace/4, 10*time.Millisecond))
+	return nil
+}
+
+// workerPoll is how often a map that waits for workers (WaitForWorkers)
+// asks the job servers again.
+const workerPoll = 50 * time.Millisecond
+
+// waitSlots returns the worker slots serving the function, waiting for
+// one to appear as long as the WaitForWorkers option allows.
+func (m *mapRun[In, Out]) waitSlots() (int, error) {
+	slots, err := m.p.WorkerSlots(m.ctx, m.f.name)
+	if m.o.waitWorkers <= 0 || !errors.Is(err, ErrNoWorkers) {
+		return slots, err
+	}
+	deadline := time.Now().Add(m.o.waitWorkers)
+	tick := time.NewTicker(workerPoll)
+	defer tick.Stop()
+	for errors.Is(err, ErrNoWorkers) {
+		if !time.Now().Before(deadline) {
+			return 0, fmt.Errorf("%w (waited %v for one)", err, m.o.waitWorkers)
+		}
+		select {
+		case <-tick.C:
+		case <-m.ctx.Done():
+			return 0, context.Cause(m.ctx)
+		}
+		slots, err = m.p.WorkerSlots(m.ctx, m.f.name)
+	}
+	return slots, err
+}
+
+// checkWorkers fails the map once no worker has served its function for
+// the pool's grace period: its chunks would wait in the queue forever.
+func (m *mapRun[In, Out]) checkWorkers() error {
+	slots, err := m.p.WorkerSlots(m.ctx, m.f.name)
+	if !errors.Is(err, ErrNoWorkers) {
+		if err == nil && slots != m.slots {
+			m.slots = slots
+			m.armBackup() // idle slots may have appeared
+		}
+		m.noWorkersSince = time.Time{}
+		return nil
+	}
+	if m.noWorkersSince.IsZero() {
+		m.noWorkersSince = time.Now()
+	}
+	if grace := m.p.opts.noWorkersGrace; time.Since(m.noWorkersSince) >= grace {
+		return fmt.Errorf("%w (none left for %v)", err, grace)
+	}
+	return nil
+}
+
+// finish ends the map. After a clean end with no job of the map left at a
+// job server, the connection is kept for the next map. Otherwise it is
+// closed, which makes gearmand drop the map's queued chunks, and the
+// workers running its chunks are told to cancel them.
+func (m *mapRun[In, Out]) finish(clean bool) {
+	m.cancel(errStopped)
+	m.watch.Stop()
+	if m.backupTimer != nil {
+		m.backupTimer.Stop()
+	}
+	m.wg.Wait()
+	workers, unannounced, left := m.leftover()
+	if clean && !left {
+		m.p.release(m.client)
+	} else {
+		m.client.Close()
+	}
+	if left {
+		m.p.cancelChunks(m.mapID, m.f.name, workers, unannounced)
+	}
+	m.p.untrack(m.running)
+}
+
+// leftover looks at the copies whose job has not ended: whether there are
+// any, the workers known to run them, and whether one may run on a worker
+// whose start notice has not arrived.
+func (m *mapRun[In, Out]) leftover() (workers []string, unannounced, left bool) {
+	seen := map[string]bool{}
+	for c := range m.calls {
+		task, worker := c.state()
+		if task == nil || isDone(task) {
+			continue
+		}
+		left = true
+		switch {
+		case worker == "":
+			unannounced = true
+		case !seen[worker]:
+			seen[worker] = true
+			workers = append(workers, worker)
+		}
+	}
+	return workers, unannounced, left
+}
+
+func isDone(t *gearman.Task) bool {
+	select {
+	case <-t.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// settle forgets a copy whose job has ended.
+func (m *mapRun[In, Out]) settle(c *chunkCall[In, Out]) {
+	if task, _ := c.state(); task == nil || isDone(task) {
+		delete(m.calls, c)
+	}
+}

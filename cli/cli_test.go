@@ -1,7 +1,9 @@
-package cluster
+package cli
 
 import (
 	"context"
+	"github.com/glimpse-go/glimpse/cluster"
+	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -183,15 +185,15 @@ func TestStatusCommand(t *testing.T) {
 	servers := []string{srv1.Addr(), srv2.Addr()}
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	hold := fakeFunc{name: "test.hold", run: func(ctx context.Context, payload []byte, _ string) ([]byte, error) {
+	hold := fakeFunc{FuncName: "test.hold", Run: func(ctx context.Context, payload []byte, _ string) ([]byte, error) {
 		select {
 		case <-release:
 		case <-ctx.Done():
 		}
 		return payload, nil
 	}}
-	w, err := NewWorker(config.Client{JobServers: servers}, config.Worker{Slots: 3},
-		withFunctions(append(pool.Functions(), hold)...), WithLogger(newLogger(&testWriter{t}, 0)))
+	w, err := cluster.NewWorker(config.Client{JobServers: servers}, config.Worker{Slots: 3},
+		cluster.WithFunctions(append(pool.Functions(), hold)...), cluster.WithLogger(newLogger(testWriter{T: t}, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +295,7 @@ func TestLocalCommand(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "examples.square") {
 		t.Errorf("status of the local cluster: %d\n%s%s", code, stdout, stderr)
 	}
-	gearmandPID := adminPID(t, ctx, addr)
+	gearmandPID := clustertest.AdminPID(t, ctx, addr)
 
 	p.signal(t, syscall.SIGTERM)
 	if code := p.wait(t, ctx); code != 0 {

@@ -1,8 +1,9 @@
-package cluster
+package cli
 
 import (
 	"bytes"
 	"context"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"strconv"
 	"strings"
 	"testing"
@@ -151,7 +152,7 @@ func TestNoBrokerLateJoiner(t *testing.T) {
 		done <- result{r, err}
 	}()
 	for i := range 2 {
-		w, err := broker.NewSubscriber(cmdURL, topicCommand)
+		w, err := broker.NewSubscriber(cmdURL, wire.TopicCommand)
 		if err != nil {
 			t.Fatal(err)
 		}

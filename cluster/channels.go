@@ -11,23 +11,17 @@ import (
 
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
-// Topics on the broker's channels. Subscribers filter by prefix, so a
-// worker id after the kind lets `logs -w ID` subscribe to one worker.
+// The channels' topics, and how long a reply waits for its asker.
 const (
-	topicCommand   = "cmd"        // command channel: a JSON pool.Command
-	topicLog       = "log."       // + worker id: a JSON slog record
-	topicHeartbeat = "heartbeat." // + worker id: JSON pool.WorkerStats
-	topicReply     = "reply."     // + command id: JSON pool.Reply
+	topicCommand   = wire.TopicCommand
+	topicLog       = wire.TopicLog
+	topicHeartbeat = wire.TopicHeartbeat
+	topicReply     = wire.TopicReply
+	replyWait      = wire.ReplyWait
 )
-
-// replyWait bounds how long a worker holds a reply until the asking
-// client's subscription has reached it. Through a broker the client
-// subscribes before it sends, so this is normally no wait at all; with no
-// broker the client has just bound the log channel, and this worker's
-// connection to it may still be one reconnect interval (100-200ms) away.
-const replyWait = time.Second
 
 // outMsg is one message for the log channel.
 type outMsg struct {

@@ -49,7 +49,9 @@ type Local struct {
 	pool   *pool.Pool
 	cfg    config.Client
 
-	// What a restarted worker is made with (see restartWorker).
+	mu sync.Mutex // guards worker and ran, which RestartWorker replaces
+
+	// What a restarted worker is made with (see RestartWorker).
 	wc        config.Worker
 	logger    *slog.Logger
 	obeyStops bool // false: the worker refuses quit and restart
@@ -75,24 +77,35 @@ type Local struct {
 // program, which decides when it ends. Ping and stats work.
 //
 // The worker logs warnings and errors to stderr. Close the cluster when
-// done; it stops gearmand.
+// done; it stops gearmand. StartLocalWith takes more settings.
 func StartLocal(ctx context.Context, workers int) (*Local, error) {
 	wc := config.DefaultWorker()
 	wc.LogLevel = slog.LevelWarn
-	return startLocal(ctx, workers, wc, nil)
-}
-
-// startLocal is StartLocal with the worker's config and log (nil: stderr
-// at wc.LogLevel).
-func startLocal(ctx context.Context, workers int, wc config.Worker, logOut io.Writer) (*Local, error) {
-	return startLocalWith(ctx, workers, wc, logOut, false)
-}
-
-// startLocalWith is startLocal whose worker, with obeyStops, takes quit
-// and restart for the caller to read from stopRequested (the local
-// command), instead of refusing them.
-func startLocalWith(ctx context.Context, workers int, wc config.Worker, logOut io.Writer, obeyStops bool) (_ *Local, err error) {
 	wc.Slots = max(workers, 0)
+	return StartLocalWith(ctx, LocalConfig{Worker: wc})
+}
+
+// LocalConfig is what StartLocalWith makes a local cluster with.
+type LocalConfig struct {
+	// Worker configures the in-process worker: Slots (GOMAXPROCS if 0),
+	// Functions (all registered ones if empty), LogLevel and the
+	// durations (zero means their defaults).
+	Worker config.Worker
+	// Log is where the worker, broker and fanout worker log, as text at
+	// Worker.LogLevel; nil means stderr.
+	Log io.Writer
+	// ObeyStops makes the worker take the broadcast commands quit and
+	// restart and hand them to Local.StopRequested, for a program that acts
+	// on them (glimpse-cluster local stops, or calls RestartWorker). By
+	// default the worker refuses them with a reply that says so.
+	ObeyStops bool
+}
+
+// StartLocalWith is StartLocal with the worker's config, the log's
+// destination, and whether the worker obeys quit and restart.
+func StartLocalWith(ctx context.Context, cfg LocalConfig) (_ *Local, err error) {
+	wc, logOut, obeyStops := cfg.Worker, cfg.Log, cfg.ObeyStops
+	wc.Slots = max(wc.Slots, 0)
 	if logOut == nil {
 		logOut = os.Stderr
 	}
@@ -177,25 +190,45 @@ func (l *Local) startWorker(ctx context.Context) (*Worker, chan error, error) {
 	return w, ran, nil
 }
 
-// stopRequested delivers the quit or restart the current worker took
-// (only with obeyStops).
-func (l *Local) stopRequested() <-chan StopRequest { return l.worker.StopRequested() }
+// Worker returns the cluster's in-process worker: after RestartWorker,
+// the new one.
+func (l *Local) Worker() *Worker {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.worker
+}
 
-// replaceWorker is the local command's restart: w, a new worker (new id,
-// fresh counters; the same binary, in this process) started with
-// startWorker, takes over, then the old one drains. The new one registered
-// first, so chunks never wait. gearmand, the broker and the fanout worker
-// stay. Not safe to call concurrently with Close.
-func (l *Local) replaceWorker(w *Worker, ran chan error) error {
+// StopRequested delivers the quit or restart that the current worker
+// took; only with LocalConfig.ObeyStops (else the worker refuses them and
+// nothing arrives here). After RestartWorker, read it again: it is the new
+// worker's channel.
+func (l *Local) StopRequested() <-chan StopRequest { return l.Worker().StopRequested() }
+
+// RestartWorker replaces the in-process worker with a new one (a new id,
+// fresh counters, the same functions and config): the new one registers
+// with gearmand and subscribes to the commands first, so chunks never
+// wait, then the old one drains (at most 10s; then its unfinished chunks
+// go back to gearmand for the new one). gearmand, the broker and the
+// fanout worker stay. If the new worker cannot start, the old one keeps
+// serving and the error says why. Not safe to call concurrently with
+// Close.
+func (l *Local) RestartWorker(ctx context.Context) error {
+	w, ran, err := l.startWorker(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster: restart the local worker: %w", err)
+	}
+	l.mu.Lock()
 	old, oldRan := l.worker, l.ran
 	l.worker, l.ran = w, ran
+	l.mu.Unlock()
 	l.logger.Info("restarted the local worker", "old", old.ID(), "new", w.ID())
-	ctx, cancel := context.WithTimeout(context.Background(), localDrainTimeout)
+	dctx, cancel := context.WithTimeout(context.Background(), localDrainTimeout)
 	defer cancel()
-	err := old.Shutdown(ctx)
+	err = old.Shutdown(dctx)
 	<-oldRan
 	if err != nil {
-		return fmt.Errorf("cluster: drain the old local worker: %w", err)
+		// The new worker serves; the old one's chunks went back to gearmand.
+		l.logger.Warn("drain of the old local worker cut short", "worker", old.ID(), "err", err)
 	}
 	return nil
 }

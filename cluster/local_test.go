@@ -10,23 +10,14 @@ import (
 	"testing"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
-	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
 func adminPID(t *testing.T, ctx context.Context, addr string) int {
 	t.Helper()
-	a, err := gearman.DialAdmin(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	pid, err := a.PID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pid
+	return clustertest.AdminPID(t, ctx, addr)
 }
 
 // TestStartLocal maps on a local cluster, then checks that Close leaves

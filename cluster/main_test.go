@@ -1,242 +1,40 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 
 	"go.uber.org/goleak"
 
-	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/gearman"
-	"github.com/glimpse-go/glimpse/internal/gearmantest"
-	"github.com/glimpse-go/glimpse/internal/testenv"
-	"github.com/glimpse-go/glimpse/internal/wire"
+	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
-// childEnv makes the test binary run Main, as glimpse-cluster with the
-// example functions plus blockFunc (see childMain).
-const childEnv = "GLIMPSE_CLUSTER_TEST_CHILD"
-
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		childMain()
-		return
-	}
 	goleak.VerifyTestMain(m)
 }
 
-// errThree is what failThree returns for the item 3.
-var errThree = errors.New("three is right out")
+// The shared helpers, under the names the tests use.
+var exampleGearmanNames = clustertest.ExampleGearmanNames
 
-// failThree is a registered function that fails on one item, to see a
-// task error travel from a worker process to pool.Map.
-var failThree = pool.Register("clustertest.failthree", func(_ context.Context, x int) (int, error) {
-	if x == 3 {
-		return 0, errThree
-	}
-	return x, nil
-})
-
-// blockName is the function whose jobs a child worker holds until the
-// test releases them: the job prints "running DATA" on stdout, waits for
-// a line on stdin, and returns "done DATA". It is a fake wire.Function, so
-// that tests can submit its jobs with a plain gearman.Client.
-const blockName = "clustertest.block"
-
-func childMain() {
-	releases := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(os.Stdin)
-		for sc.Scan() {
-			releases <- struct{}{}
-		}
-	}()
-	block := fakeFunc{name: blockName, run: func(ctx context.Context, payload []byte, _ string) ([]byte, error) {
-		fmt.Printf("running %s\n", payload)
-		select {
-		case <-releases:
-			return append([]byte("done "), payload...), nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}}
-	registeredFunctions = func() []wire.Function {
-		return append(wire.Functions(), block)
-	}
-	Main()
-}
-
-// fakeFunc is a wire.Function whose chunks the test controls.
-type fakeFunc struct {
-	name string
-	run  func(ctx context.Context, payload []byte, worker string) ([]byte, error)
-}
-
-func (f fakeFunc) Name() string        { return f.name }
-func (f fakeFunc) GearmanName() string { return wire.GearmanPrefix + f.name }
-func (f fakeFunc) RunChunk(ctx context.Context, payload []byte, worker string) ([]byte, error) {
-	return f.run(ctx, payload, worker)
-}
-
-// writeConfig writes a config file naming the job servers, plus extra
-// lines, and returns its path.
-func writeConfig(t *testing.T, servers []string, extra ...string) string {
-	t.Helper()
-	text := "[client]\njob_server_url = " + strings.Join(servers, ",") + "\n" + strings.Join(extra, "\n") + "\n"
-	path := filepath.Join(t.TempDir(), "config.ini")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// waitWorker waits until the job server at addr lists a glimpse worker
-// connection serving every one of the Gearman functions, and returns it.
 func waitWorker(t *testing.T, ctx context.Context, addr string, functions ...string) gearman.WorkerInfo {
 	t.Helper()
-	a, err := gearman.DialAdmin(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	var found gearman.WorkerInfo
-	testenv.Eventually(t, ctx, fmt.Sprintf("a worker serving %v on %s", functions, addr), func() (bool, error) {
-		ws, err := a.Workers(ctx)
-		for _, w := range ws {
-			if strings.HasPrefix(w.ClientID, "glimpse/") && containsAll(w.Functions, functions) {
-				found = w
-				return true, nil
-			}
-		}
-		return false, err
-	})
-	return found
+	return clustertest.WaitWorker(t, ctx, addr, functions...)
 }
 
-// checkSquares maps examples.square over 0..99 in chunks of 7 and checks
-// every result.
 func checkSquares(t *testing.T, ctx context.Context, pl *pool.Pool) {
 	t.Helper()
-	xs := make([]int64, 100)
-	for i := range xs {
-		xs[i] = int64(i)
-	}
-	squares, err := pool.Map(ctx, pl, funcs.Square, xs, pool.Chunksize(7))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, x := range xs {
-		if squares[i] != x*x {
-			t.Fatalf("squares[%d] = %d", i, squares[i])
-		}
-	}
-}
-
-// functionStatusOf returns the admin status of one Gearman function.
-func functionStatusOf(t *testing.T, ctx context.Context, addr, function string) gearman.FunctionStatus {
-	t.Helper()
-	st, err := gearmantest.FunctionStatus(ctx, addr, function)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+	clustertest.CheckSquares(t, ctx, pl)
 }
 
 func newClient(t *testing.T, ctx context.Context, addrs ...string) *gearman.Client {
 	t.Helper()
-	c, err := gearman.NewClient(ctx, addrs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return clustertest.NewClient(t, ctx, addrs...)
 }
 
-// proc is a child process running Main (as glimpse-cluster would).
-type proc struct {
-	cmd            *exec.Cmd
-	stdin          io.WriteCloser
-	stdout, stderr *testenv.Output
-	done           chan struct{}
-}
+type fakeFunc = clustertest.FakeFunc
 
-// startProc starts glimpse-cluster ARGS as a child; the test's cleanup
-// kills it if it is still running.
-func startProc(t *testing.T, args ...string) *proc {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{stdout: testenv.NewOutput(), stderr: testenv.NewOutput(), done: make(chan struct{})}
-	p.cmd = exec.Command(exe, args...)
-	p.cmd.Env = append(os.Environ(), childEnv+"=1")
-	if os.Getenv("GORACE") == "" {
-		// A -race binary sleeps 1s at exit by default, waiting for late
-		// race reports; the child's goroutines are done by then.
-		p.cmd.Env = append(p.cmd.Env, "GORACE=atexit_sleep_ms=0")
-	}
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	// The kernel kills the child if the test binary dies.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("glimpse-cluster %s (pid %d) stderr:\n%s", strings.Join(args, " "), p.cmd.Process.Pid, p.stderr)
-		}
-	})
-	return p
-}
+type testWriter = clustertest.LogWriter
 
-func (p *proc) signal(t *testing.T, sig os.Signal) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("signal %v: %v", sig, err)
-	}
-}
-
-// release lets one held blockName job finish.
-func (p *proc) release(t *testing.T) {
-	t.Helper()
-	if _, err := io.WriteString(p.stdin, "\n"); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// wait waits for the process to exit and returns its exit status.
-func (p *proc) wait(t *testing.T, ctx context.Context) int {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-ctx.Done():
-		t.Fatalf("process still running: %v", ctx.Err())
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
-
-// processGone reports whether no process has the pid (a zombie counts as
-// still there: someone failed to reap it).
-func processGone(pid int) bool {
-	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
-}
+func processGone(pid int) bool { return clustertest.ProcessGone(pid) }

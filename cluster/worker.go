@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,18 +21,24 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
-	"github.com/glimpse-go/glimpse/internal/ids"
+	"github.com/glimpse-go/glimpse/internal/lifecycle"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
 // ErrWorkerClosed is returned by Worker.Run after Shutdown or Close. It
-// wraps gearman.ErrWorkerClosed, so either sentinel matches with errors.Is.
+// wraps gearman.ErrWorkerClosed, which wraps lifecycle.ErrClosed like
+// every service's "closed", so each of them matches with errors.Is.
 var ErrWorkerClosed = fmt.Errorf("cluster: %w", gearman.ErrWorkerClosed)
 
 // ErrWorkerRunning is returned by a second call of Worker.Run: a Worker
-// runs once (make a new one with NewWorker to serve again).
-var ErrWorkerRunning = errors.New("cluster: worker: Run was called already; a Worker runs once")
+// runs once (make a new one with NewWorker to serve again). It wraps
+// lifecycle.ErrRunning.
+var ErrWorkerRunning = fmt.Errorf("cluster: worker: Run was called already; a Worker runs once: %w", lifecycle.ErrRunning)
+
+// errRunAfterStop is Run's error once the worker was stopped: it runs
+// once, and it is closed.
+var errRunAfterStop = fmt.Errorf("%w; %w", ErrWorkerRunning, ErrWorkerClosed)
 
 // registeredFunctions is where a Worker finds the functions to serve; a
 // variable so that the tests' worker processes can add functions whose
@@ -51,8 +59,11 @@ func WithLogger(l *slog.Logger) WorkerOption {
 	return func(o *workerOptions) { o.logger = l }
 }
 
-// withFunctions serves fs instead of the registry (for tests).
-func withFunctions(fs ...wire.Function) WorkerOption {
+// WithFunctions makes the worker choose the functions it serves from fs
+// instead of the registry (wire.Functions): for functions that are not
+// registered, such as a test's, or a program that serves a subset
+// without a config file.
+func WithFunctions(fs ...wire.Function) WorkerOption {
 	return func(o *workerOptions) { o.functions = fs }
 }
 
@@ -62,7 +73,7 @@ func withFunctions(fs ...wire.Function) WorkerOption {
 // chunks, take no more) or Close (stop at once).
 //
 // It uses one Gearman connection per job server for all its slots, and
-// names that connection "glimpse/<slots>/<ID>" so that pools can
+// names that connection wire.WorkerClientID(ID, slots) so that pools can
 // read the slot count from gearmand's admin "workers" listing.
 type Worker struct {
 	id      string
@@ -91,7 +102,8 @@ type Worker struct {
 	stopControl   context.CancelFunc
 	controlDone   chan struct{}
 	controlClosed bool
-	runCalled     bool // Run runs once
+	life          lifecycle.Lifecycle // Run runs once
+	ran           atomic.Bool         // Run began once
 }
 
 // NewWorker returns a worker for the job servers of client, serving the
@@ -263,7 +275,9 @@ func newWorkerID(host string, pid int) string {
 	if b.Len() == 0 {
 		b.WriteString("localhost")
 	}
-	return fmt.Sprintf("%s-%d-%s", b.String(), pid, ids.New(4))
+	var rnd [4]byte
+	rand.Read(rnd[:]) // never fails (crypto/rand panics instead)
+	return fmt.Sprintf("%s-%d-%s", b.String(), pid, hex.EncodeToString(rnd[:]))
 }
 
 // jobFunc serves one function: the chunk's outcome goes back unchanged
@@ -356,18 +370,24 @@ func (w *Worker) Functions() []string { return functionNames(w.funcs) }
 // Run connects to the job servers and serves chunks until Shutdown or
 // Close, then returns ErrWorkerClosed. Job servers that are down, or go
 // away, are redialled with backoff, so a worker may start before them.
-// A Worker runs once: a second call returns ErrWorkerRunning.
+// A Worker runs once: a second call returns ErrWorkerRunning (which wraps
+// lifecycle.ErrRunning); after Shutdown or Close it matches ErrWorkerClosed
+// too.
 //
 // As with http.Server, Run returns as soon as Shutdown begins, while the
 // running chunks still finish: wait for Shutdown to return.
 func (w *Worker) Run() error {
-	w.mu.Lock()
-	again := w.runCalled
-	w.runCalled = true
-	w.mu.Unlock()
-	if again {
+	if err := w.life.Begin(); err != nil {
+		if errors.Is(err, lifecycle.ErrClosed) && !w.ran.Load() {
+			return ErrWorkerClosed // stopped before it ever ran
+		}
+		if errors.Is(err, lifecycle.ErrClosed) {
+			return errRunAfterStop
+		}
 		return ErrWorkerRunning
 	}
+	w.ran.Store(true)
+	defer w.life.End()
 	w.log.Info("worker serving", "slots", w.slots, "functions", strings.Join(w.Functions(), ","),
 		"job_servers", strings.Join(w.servers, ","))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -402,6 +422,7 @@ func (w *Worker) Run() error {
 // first it closes the worker (the unfinished chunks go back to the job
 // servers for other workers) and returns ctx's error.
 func (w *Worker) Shutdown(ctx context.Context) error {
+	w.life.Stop()
 	defer w.closeControl(ctx)
 	if err := w.gw.Shutdown(ctx); err != nil {
 		return fmt.Errorf("cluster: worker shutdown: %w", err)
@@ -412,6 +433,7 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 // Close disconnects at once and cancels the context of running chunks;
 // the job servers give those chunks to other workers.
 func (w *Worker) Close() error {
+	w.life.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	defer w.closeControl(ctx)

@@ -16,7 +16,7 @@ func TestWorkerRunTwice(t *testing.T) {
 	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
 	w, err := NewWorker(config.Client{JobServers: []string{srv.Addr()}}, config.Worker{Slots: 1},
-		WithLogger(newLogger(&testWriter{t}, 0)))
+		WithLogger(newLogger(testWriter{T: t}, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}

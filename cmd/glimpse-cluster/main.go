@@ -7,7 +7,7 @@ package main
 import (
 	_ "github.com/glimpse-go/glimpse/examples/funcs"
 
-	"github.com/glimpse-go/glimpse/cluster"
+	"github.com/glimpse-go/glimpse/cli"
 )
 
-func main() { cluster.Main() }
+func main() { cli.Main() }

@@ -1,7 +1,7 @@
 // Package funcs registers the example functions that the examples map and
 // that cmd/glimpse-cluster's workers serve. A user's own worker binary is
 // the same pattern: import the package that registers the functions, then
-// call cluster.Main.
+// call cli.Main.
 package funcs
 
 import (

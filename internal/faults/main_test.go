@@ -14,7 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/glimpse-go/glimpse/cluster"
+	"github.com/glimpse-go/glimpse/cli"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -23,7 +23,7 @@ import (
 // the one process they are given to.
 const (
 	// childArgsEnv holds the glimpse-cluster arguments, as a JSON list:
-	// the child runs cluster.Main with them instead of the tests.
+	// the child runs cli.Main with them instead of the tests.
 	childArgsEnv = "FAULTS_GLIMPSE_CLUSTER_ARGS"
 	// holdEnv names a file: the first item this process gets is written
 	// there, and the item then never returns, so the process holds its
@@ -63,7 +63,7 @@ func childMain(argsJSON string) {
 		os.Exit(2)
 	}
 	os.Args = append([]string{"glimpse-cluster"}, args...)
-	cluster.Main()
+	cli.Main()
 }
 
 // leftoverCheck fails the run if a child process outlives the tests.

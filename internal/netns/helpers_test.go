@@ -25,7 +25,7 @@ import (
 
 // Environment of the test binary's children.
 const (
-	// childEnv makes the test binary run cluster.Main: glimpse-cluster
+	// childEnv makes the test binary run cli.Main: glimpse-cluster
 	// with the example functions and slowSquare.
 	childEnv = "GLIMPSE_NETNS_TEST_CHILD"
 	// insideEnv makes the test binary run one test's body inside the

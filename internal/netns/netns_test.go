@@ -15,7 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/glimpse-go/glimpse/cluster"
+	"github.com/glimpse-go/glimpse/cli"
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/internal/netns"
 	"github.com/glimpse-go/glimpse/internal/testenv"
@@ -25,7 +25,7 @@ import (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
-		cluster.Main() // glimpse-cluster, with os.Args as its command line
+		cli.Main() // glimpse-cluster, with os.Args as its command line
 		return
 	}
 	goleak.VerifyTestMain(m)

@@ -1,17 +1,20 @@
-package cluster
+package cli
 
 import (
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
 var workerCommand = &command{
@@ -63,15 +66,24 @@ func runWorker(ctx context.Context, e *env, c *command, args []string) int {
 		}
 	}
 	log := newLogger(e.stderr, wc.LogLevel)
-	w, err := NewWorker(file.Client, wc, WithLogger(log))
+	w, err := cluster.NewWorker(file.Client, wc, cluster.WithLogger(log), cluster.WithFunctions(registeredFunctions()...))
 	if err != nil {
-		var ue *UnknownFunctionsError
+		var ue *cluster.UnknownFunctionsError
 		if errors.As(err, &ue) {
 			err = ue // the "cluster: worker:" prefix would only repeat the command's name
 		}
 		return e.usageError(c, "%v", err)
 	}
 	return serveWorker(ctx, e, w, log, wc.ShutdownTimeout)
+}
+
+// registeredFunctions is what the worker command serves and functions
+// lists; a variable so that the tests' worker processes can add functions
+// whose jobs they control.
+var registeredFunctions = wire.Functions
+
+func newLogger(out io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 }
 
 func flagsSet(fs *flag.FlagSet) map[string]bool {
@@ -82,7 +94,7 @@ func flagsSet(fs *flag.FlagSet) map[string]bool {
 
 // serveWorker runs w until a signal (or ctx) asks it to stop, then drains
 // it for at most drainTimeout; a second signal cuts the drain short.
-func serveWorker(ctx context.Context, e *env, w *Worker, log *slog.Logger, drainTimeout time.Duration) int {
+func serveWorker(ctx context.Context, e *env, w *cluster.Worker, log *slog.Logger, drainTimeout time.Duration) int {
 	ran := make(chan error, 1)
 	go func() { ran <- w.Run() }()
 	var why string
@@ -190,18 +202,18 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type started struct {
-		l   *Local
+		l   *cluster.Local
 		err error
 	}
 	start := make(chan started, 1)
 	go func() {
-		l, err := startLocalWith(sctx, wc.Slots, wc, e.stderr, true)
+		l, err := cluster.StartLocalWith(sctx, cluster.LocalConfig{Worker: wc, Log: e.stderr, ObeyStops: true})
 		start <- started{l, err}
 	}()
-	var l *Local
+	var l *cluster.Local
 	select {
 	case r := <-start:
-		var ue *UnknownFunctionsError
+		var ue *cluster.UnknownFunctionsError
 		if errors.As(r.err, &ue) {
 			return e.configError(c, ue) // [worker] functions of the config file
 		}
@@ -230,11 +242,12 @@ command_frontend_url = %s
 command_backend_url = %s
 log_frontend_url = %s
 log_backend_url = %s
-`, addr, l.worker.ID(), l.worker.Slots(), addr,
+`, addr, l.Worker().ID(), l.Worker().Slots(), addr,
 		lc.CommandFrontendURL, lc.CommandBackendURL, lc.LogFrontendURL, lc.LogBackendURL)
 
-	code := serveLocal(ctx, e, c, l)
-	l.logger.Info("stopping the local cluster")
+	log := newLogger(e.stderr, wc.LogLevel)
+	code := serveLocal(ctx, e, c, l, log)
+	log.Info("stopping the local cluster")
 	closed := make(chan error, 1)
 	go func() { closed <- l.Close() }()
 	select {
@@ -255,7 +268,7 @@ log_backend_url = %s
 // replyWait for the asker's subscription, and closing the channel (or,
 // for the local command, the broker) sooner drops it; the asker would
 // see no answer from a worker that obeyed.
-const quitReplyGrace = 2 * replyWait
+const quitReplyGrace = 2 * wire.ReplyWait
 
 // letReplyOut waits quitReplyGrace, or less if ctx ends.
 func letReplyOut(ctx context.Context) {
@@ -270,28 +283,24 @@ func letReplyOut(ctx context.Context) {
 // serveLocal runs the local cluster until a signal, ctx or a quit command
 // stops it, replacing its worker on each restart command; it returns the
 // exit status for after the cluster is closed.
-func serveLocal(ctx context.Context, e *env, c *command, l *Local) int {
+func serveLocal(ctx context.Context, e *env, c *command, l *cluster.Local, log *slog.Logger) int {
 	for {
 		select {
 		case <-e.signals:
 			return exitOK
 		case <-ctx.Done():
 			return exitOK
-		case req := <-l.stopRequested():
+		case req := <-l.StopRequested():
 			if !req.Restart {
-				l.logger.Info("command quit: stopping the local cluster", "id", req.Command)
+				log.Info("command quit: stopping the local cluster", "id", req.Command)
 				letReplyOut(ctx)
 				return exitOK
 			}
-			w, ran, err := l.startWorker(ctx)
-			if err != nil {
+			if err := l.RestartWorker(ctx); err != nil {
 				// The old worker took the restart and would refuse the
 				// next command: stop rather than run on unsteerable.
-				e.failure(c, fmt.Errorf("restart: start a new worker: %w", err))
+				e.failure(c, err)
 				return exitFailure
-			}
-			if err := l.replaceWorker(w, ran); err != nil {
-				e.failure(c, err) // the new worker serves; the old one's chunks went back to gearmand
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package cluster
+package cli
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
@@ -29,7 +30,7 @@ func TestLogsShowFailuresAtWarnAndPanicsAtError(t *testing.T) {
 	ctx := testenv.Context(t)
 	wc := config.DefaultWorker()
 	wc.HeartbeatInterval = 20 * time.Millisecond
-	l, err := startLocal(ctx, 1, wc, io.Discard)
+	l, err := cluster.StartLocalWith(ctx, cluster.LocalConfig{Worker: withSlots(wc, 1), Log: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestLogsShowFailuresAtWarnAndPanicsAtError(t *testing.T) {
 	go func() {
 		done <- run(lctx, []string{"glimpse-cluster", "-c", cfg, "logs", "-heartbeats", "-l", "warn"}, out, out, nil)
 	}()
-	out.WaitFor(t, ctx, l.worker.ID()+" heartbeat {", nil)
+	out.WaitFor(t, ctx, l.Worker().ID()+" heartbeat {", nil)
 
 	if _, err := pool.Map(ctx, l.Pool(), failThree, []int{1, 2, 3}); err == nil {
 		t.Fatal("failthree did not fail")
@@ -50,8 +51,8 @@ func TestLogsShowFailuresAtWarnAndPanicsAtError(t *testing.T) {
 		t.Fatal("panicthree did not fail")
 	}
 	took := `took=[0-9.]+(ns|µs|ms|s|m)( |$)`
-	failed := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(l.worker.ID()) + ` \S+ WARN "?chunk failed"? .*function=clustertest\.failthree .*` + took)
-	panicked := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(l.worker.ID()) + ` \S+ ERROR "?chunk failed"? .*function=test\.panicthree .*` + took)
+	failed := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(l.Worker().ID()) + ` \S+ WARN "?chunk failed"? .*function=clustertest\.failthree .*` + took)
+	panicked := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(l.Worker().ID()) + ` \S+ ERROR "?chunk failed"? .*function=test\.panicthree .*` + took)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := out.Await(wctx, func(s string) bool { return failed.MatchString(s) && panicked.MatchString(s) }, nil); err != nil {

@@ -1,4 +1,4 @@
-package cluster
+package cli
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -151,7 +152,7 @@ func TestNoBrokerLateJoiner(t *testing.T) {
 		done <- result{r, err}
 	}()
 	for i := range 2 {
-		w, err := broker.NewSubscriber(cmdURL, topicCommand)
+		w, err := broker.NewSubscriber(cmdURL, wire.TopicCommand)
 		if err != nil {
 			t.Fatal(err)
 		}

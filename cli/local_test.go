@@ -1,4 +1,4 @@
-package cluster
+package cli
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -54,7 +56,7 @@ func TestLocalCommandObeysQuit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			gearmandPID := adminPID(t, ctx, f.Client.JobServers[0])
+			gearmandPID := clustertest.AdminPID(t, ctx, f.Client.JobServers[0])
 
 			code, stdout, stderr := runCLI(t, "-c", cfg, "quit", "-via", via)
 			if code != exitOK || !strings.HasSuffix(strings.TrimSpace(stdout), ": quit") {
@@ -125,7 +127,7 @@ func TestLocalCommandObeysRestart(t *testing.T) {
 // 1; the worker goes on serving.
 func TestStartLocalRefusesQuitAndRestart(t *testing.T) {
 	ctx := testenv.Context(t)
-	l, err := StartLocal(ctx, 1)
+	l, err := cluster.StartLocal(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,14 +137,14 @@ func TestStartLocalRefusesQuitAndRestart(t *testing.T) {
 		for _, via := range []string{"fanout", "zmq"} {
 			code, stdout, stderr := runCLI(t, "-c", cfg, cmd, "-via", via, "-t", "3s")
 			name := findCommand(cmd).name
-			want := l.worker.ID() + ": " + name + " refused: this worker runs inside a program (cluster.StartLocal)"
+			want := l.Worker().ID() + ": " + name + " refused: this worker runs inside a program (cluster.StartLocal)"
 			if code != exitFailure || stdout != "" || !strings.Contains(stderr, want) {
 				t.Errorf("%s -via %s: exit %d, stdout %q, stderr %q; want 1 and %q", cmd, via, code, stdout, stderr, want)
 			}
 		}
 	}
 	ids, code := pingIDs(t, cfg)
-	if code != exitOK || len(ids) != 1 || ids[0] != l.worker.ID() {
+	if code != exitOK || len(ids) != 1 || ids[0] != l.Worker().ID() {
 		t.Fatalf("ping after the refused commands: exit %d, %v; want the same worker", code, ids)
 	}
 	checkSquares(t, ctx, l.Pool())
@@ -154,7 +156,7 @@ func TestStartLocalRefusesQuitAndRestart(t *testing.T) {
 // quit).
 func TestQuitViaZMQAnsweredByIdleWorker(t *testing.T) {
 	ctx := testenv.Context(t)
-	l, err := StartLocal(ctx, 1)
+	l, err := cluster.StartLocal(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +168,7 @@ func TestQuitViaZMQAnsweredByIdleWorker(t *testing.T) {
 		var id string
 		testenv.Eventually(t, ctx, "the worker process registered", func() (bool, error) {
 			for _, x := range listedWorkers([]string{addr}, pool.NewCommand(pool.CommandPing, time.Minute)) {
-				if x != l.worker.ID() && strings.Contains(x, "-"+strconv.Itoa(w.cmd.Process.Pid)+"-") {
+				if x != l.Worker().ID() && strings.Contains(x, "-"+strconv.Itoa(w.cmd.Process.Pid)+"-") {
 					id = x
 					return true, nil
 				}

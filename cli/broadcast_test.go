@@ -1,4 +1,4 @@
-package cluster
+package cli
 
 import (
 	"bytes"
@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -22,7 +24,7 @@ func TestLocalPingAndTargets(t *testing.T) {
 	ctx := testenv.Context(t)
 	// Obeying quit, as the local command's worker does (StartLocal's
 	// refuses it: TestStartLocalRefusesQuitAndRestart).
-	l, err := startLocalWith(ctx, 2, config.DefaultWorker(), io.Discard, true)
+	l, err := cluster.StartLocalWith(ctx, cluster.LocalConfig{Worker: withSlots(config.DefaultWorker(), 2), Log: io.Discard, ObeyStops: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +33,7 @@ func TestLocalPingAndTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stats) != 1 || stats[0].WorkerID != l.worker.ID() || stats[0].Slots != 2 || stats[0].PID == 0 {
+	if len(stats) != 1 || stats[0].WorkerID != l.Worker().ID() || stats[0].Slots != 2 || stats[0].PID == 0 {
 		t.Fatalf("Ping = %+v, want the local worker", stats)
 	}
 	// A command for other workers is ignored, and an expired one too.
@@ -45,19 +47,19 @@ func TestLocalPingAndTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case req := <-l.worker.StopRequested():
+	case req := <-l.Worker().StopRequested():
 		t.Fatalf("the worker obeyed %+v", req)
 	default:
 	}
 	// A live quit is obeyed once, even if it comes twice.
-	quit := pool.NewCommand(pool.CommandQuit, testTTL, l.worker.ID())
+	quit := pool.NewCommand(pool.CommandQuit, testTTL, l.Worker().ID())
 	for range 2 {
 		if _, err := l.Pool().Broadcast(ctx, quit); err != nil {
 			t.Fatal(err)
 		}
 	}
 	select {
-	case req := <-l.worker.StopRequested():
+	case req := <-l.Worker().StopRequested():
 		if req.Command != quit.ID || req.Restart {
 			t.Fatalf("stop request %+v", req)
 		}
@@ -65,7 +67,7 @@ func TestLocalPingAndTargets(t *testing.T) {
 		t.Fatal("quit not delivered")
 	}
 	select {
-	case req := <-l.worker.StopRequested():
+	case req := <-l.Worker().StopRequested():
 		t.Fatalf("the same quit was obeyed twice: %+v", req)
 	default:
 	}
@@ -173,20 +175,18 @@ func TestRestartReexecutesWorker(t *testing.T) {
 
 func TestPingViaZMQWhileGearmandIsDown(t *testing.T) {
 	ctx := testenv.Context(t)
-	l, err := StartLocal(ctx, 2)
+	l, err := cluster.StartLocal(ctx, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	cfg := writeLocalConfig(t, l.Config())
-	if err := l.gd.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	clustertest.KillJobServer(t, ctx, l.Config().JobServers[0])
 	var stdout, stderr bytes.Buffer
 	if code := run(ctx, []string{"glimpse-cluster", "-c", cfg, "PingWorkers", "-via", "zmq"}, &stdout, &stderr, nil); code != exitOK {
 		t.Fatalf("ping -via zmq exit %d:\n%s%s", code, stdout.String(), stderr.String())
 	}
-	if !strings.Contains(stdout.String(), l.worker.ID()) || !strings.Contains(stderr.String(), "answered by 1 workers") {
+	if !strings.Contains(stdout.String(), l.Worker().ID()) || !strings.Contains(stderr.String(), "answered by 1 workers") {
 		t.Fatalf("ping -via zmq printed:\n%s%s", stdout.String(), stderr.String())
 	}
 }
@@ -196,7 +196,7 @@ func TestLogsFollowsRecordsAndHeartbeats(t *testing.T) {
 	wc := config.DefaultWorker()
 	wc.HeartbeatInterval = 20 * time.Millisecond
 	var workerLog bytes.Buffer
-	l, err := startLocal(ctx, 1, wc, &workerLog)
+	l, err := cluster.StartLocalWith(ctx, cluster.LocalConfig{Worker: withSlots(wc, 1), Log: &workerLog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestLogsFollowsRecordsAndHeartbeats(t *testing.T) {
 	go func() {
 		done <- run(lctx, []string{"glimpse-cluster", "-c", cfg, "logs", "-heartbeats", "-l", "warn", "-w", "*"}, out, out, nil)
 	}()
-	out.WaitFor(t, ctx, l.worker.ID()+" heartbeat {", nil)
+	out.WaitFor(t, ctx, l.Worker().ID()+" heartbeat {", nil)
 	// A failing chunk makes the worker log a warning or an error.
 	if _, err := pool.Map(ctx, l.Pool(), failThree, []int{1, 2, 3}); err == nil {
 		t.Fatal("failthree did not fail")

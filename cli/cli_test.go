@@ -1,4 +1,4 @@
-package cluster
+package cli
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
@@ -183,15 +185,15 @@ func TestStatusCommand(t *testing.T) {
 	servers := []string{srv1.Addr(), srv2.Addr()}
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	hold := fakeFunc{name: "test.hold", run: func(ctx context.Context, payload []byte, _ string) ([]byte, error) {
+	hold := fakeFunc{FuncName: "test.hold", Run: func(ctx context.Context, payload []byte, _ string) ([]byte, error) {
 		select {
 		case <-release:
 		case <-ctx.Done():
 		}
 		return payload, nil
 	}}
-	w, err := NewWorker(config.Client{JobServers: servers}, config.Worker{Slots: 3},
-		withFunctions(append(wire.Functions(), hold)...), WithLogger(newLogger(&testWriter{t}, 0)))
+	w, err := cluster.NewWorker(config.Client{JobServers: servers}, config.Worker{Slots: 3},
+		cluster.WithFunctions(append(wire.Functions(), hold)...), cluster.WithLogger(newLogger(testWriter{T: t}, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +295,7 @@ func TestLocalCommand(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "examples.square") {
 		t.Errorf("status of the local cluster: %d\n%s%s", code, stdout, stderr)
 	}
-	gearmandPID := adminPID(t, ctx, addr)
+	gearmandPID := clustertest.AdminPID(t, ctx, addr)
 
 	p.signal(t, syscall.SIGTERM)
 	if code := p.wait(t, ctx); code != 0 {

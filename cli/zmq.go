@@ -1,4 +1,4 @@
-package cluster
+package cli
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -42,7 +43,7 @@ func broadcastZMQ(ctx context.Context, cfg config.Client, cmd pool.Command) ([]p
 		return nil, err
 	}
 	// Subscribe to the replies before sending, so that none is missed.
-	cp, err := openClientPeers(cfg, topicReply+cmd.ID)
+	cp, err := openClientPeers(cfg, wire.TopicReply+cmd.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -70,8 +71,8 @@ func (cp *clientPeers) collect(ctx context.Context, id string, data []byte) (map
 	sent := 0 // command subscriptions seen at the last send
 	var last time.Time
 	for {
-		if n := cp.pub.Subscriptions(topicCommand); n > sent {
-			if err := cp.pub.Send(topicCommand, data); err != nil {
+		if n := cp.pub.Subscriptions(wire.TopicCommand); n > sent {
+			if err := cp.pub.Send(wire.TopicCommand, data); err != nil {
 				return nil, err
 			}
 			sent, last = n, time.Now()
@@ -140,9 +141,9 @@ func runLogs(ctx context.Context, e *env, c *command, args []string) int {
 	}
 	ctx, cancel := e.watchSignals(ctx)
 	defer cancel()
-	topics := []string{topicLog}
+	topics := []string{wire.TopicLog}
 	if *beats {
-		topics = append(topics, topicHeartbeat)
+		topics = append(topics, wire.TopicHeartbeat)
 	}
 	sub, err := logSubscriber(file.Client, topics...)
 	if err != nil {
@@ -160,14 +161,14 @@ func runLogs(ctx context.Context, e *env, c *command, args []string) int {
 		if len(parts) != 1 {
 			continue
 		}
-		kind, worker := topicLog, strings.TrimPrefix(topic, topicLog)
-		if strings.HasPrefix(topic, topicHeartbeat) {
-			kind, worker = topicHeartbeat, strings.TrimPrefix(topic, topicHeartbeat)
+		kind, worker := wire.TopicLog, strings.TrimPrefix(topic, wire.TopicLog)
+		if strings.HasPrefix(topic, wire.TopicHeartbeat) {
+			kind, worker = wire.TopicHeartbeat, strings.TrimPrefix(topic, wire.TopicHeartbeat)
 		}
 		if ok, _ := path.Match(*glob, worker); !ok {
 			continue
 		}
-		if kind == topicHeartbeat {
+		if kind == wire.TopicHeartbeat {
 			fmt.Fprintf(e.stdout, "%s heartbeat %s\n", worker, parts[0])
 			continue
 		}

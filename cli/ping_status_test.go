@@ -1,4 +1,4 @@
-package cluster
+package cli
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
@@ -34,7 +35,7 @@ func TestParseSecondsOrDuration(t *testing.T) {
 // against a real local cluster, with a bare number of seconds.
 func TestDurationFlagsTakeSeconds(t *testing.T) {
 	ctx := testenv.Context(t)
-	l, err := StartLocal(ctx, 1)
+	l, err := cluster.StartLocal(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestDurationFlagsTakeSeconds(t *testing.T) {
 // TestPingShowsUnits: ETIME and MEAN_ETIME carry their unit.
 func TestPingShowsUnits(t *testing.T) {
 	ctx := testenv.Context(t)
-	l, err := StartLocal(ctx, 1)
+	l, err := cluster.StartLocal(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestPingFailsWhenNoWorkerAnswers(t *testing.T) {
 // process whose config has no broker, asked with -via zmq.
 func TestPingNamesSilentWorkers(t *testing.T) {
 	ctx := testenv.Context(t)
-	l, err := StartLocal(ctx, 1)
+	l, err := cluster.StartLocal(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestPingNamesSilentWorkers(t *testing.T) {
 	var deafID string
 	testenv.Eventually(t, ctx, "the second worker registered", func() (bool, error) {
 		for _, id := range listedWorkers([]string{addr}, pool.NewCommand(pool.CommandPing, time.Minute)) {
-			if id != l.worker.ID() {
+			if id != l.Worker().ID() {
 				deafID = id
 				return true, nil
 			}
@@ -116,14 +117,14 @@ func TestPingNamesSilentWorkers(t *testing.T) {
 		return false, nil
 	})
 	code, stdout, stderr := runCLI(t, "-c", writeLocalConfig(t, l.Config()), "ping", "-via", "zmq", "-t", "3s")
-	if code != exitFailure || !strings.Contains(stdout, l.worker.ID()) ||
+	if code != exitFailure || !strings.Contains(stdout, l.Worker().ID()) ||
 		!strings.Contains(stderr, deafID+": did not answer") || !strings.Contains(stderr, "answered by 1 workers, not by 1") {
 		t.Errorf("ping -via zmq with a worker off the broker: exit %d, want 1 naming %s\n%s%s", code, deafID, stdout, stderr)
 	}
 	// Aimed at the worker that answers, ping succeeds.
-	code, stdout, stderr = runCLI(t, "-c", writeLocalConfig(t, l.Config()), "ping", "-via", "zmq", "-t", "3s", "-w", l.worker.ID())
+	code, stdout, stderr = runCLI(t, "-c", writeLocalConfig(t, l.Config()), "ping", "-via", "zmq", "-t", "3s", "-w", l.Worker().ID())
 	if code != exitOK {
-		t.Errorf("ping -w %s: exit %d, want 0\n%s%s", l.worker.ID(), code, stdout, stderr)
+		t.Errorf("ping -w %s: exit %d, want 0\n%s%s", l.Worker().ID(), code, stdout, stderr)
 	}
 }
 
@@ -131,13 +132,13 @@ func TestPingNamesSilentWorkers(t *testing.T) {
 // the workers' command queues show with -a only.
 func TestStatusHidesInternalQueues(t *testing.T) {
 	ctx := testenv.Context(t)
-	l, err := StartLocal(ctx, 1)
+	l, err := cluster.StartLocal(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	cfg := writeLocalConfig(t, l.Config())
-	internal := []string{"glimpse-commands_" + l.worker.ID(), "__matchmaking", " fanout ", "subscribe_fanout"}
+	internal := []string{"glimpse-commands_" + l.Worker().ID(), "__matchmaking", " fanout ", "subscribe_fanout"}
 	code, stdout, stderr := runCLI(t, "-c", cfg, "status")
 	if code != exitOK || !strings.Contains(stdout, "examples.square") {
 		t.Fatalf("status: exit %d\n%s%s", code, stdout, stderr)

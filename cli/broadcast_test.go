@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/glimpse-go/glimpse/cluster"
-	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -13,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"github.com/glimpse-go/glimpse/cluster"
-	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )

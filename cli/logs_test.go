@@ -2,13 +2,13 @@ package cli
 
 import (
 	"context"
-	"github.com/glimpse-go/glimpse/cluster"
 	"io"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/glimpse-go/glimpse/config"
 	"io"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"github.com/glimpse-go/glimpse/internal/gearmantest"

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"github.com/glimpse-go/glimpse/internal/wire"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 

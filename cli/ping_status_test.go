@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"github.com/glimpse-go/glimpse/cluster"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"

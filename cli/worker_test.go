@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"os"
 	"slices"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"github.com/glimpse-go/glimpse/internal/gearmand"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"

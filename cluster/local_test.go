@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"os"
 	"runtime"
 	"strconv"
 	"testing"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
+	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"github.com/glimpse-go/glimpse/pool"
 )
 

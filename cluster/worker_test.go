@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"log/slog"
 	"os"
 	"regexp"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )

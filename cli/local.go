@@ -133,8 +133,9 @@ func serveLocal(ctx context.Context, e *env, c *command, l *cluster.Local, log *
 			return exitOK
 		case req := <-l.StopRequested():
 			if !req.Restart {
+				// Close stops the worker before the broker, and the worker
+				// flushes its reply on the way out.
 				log.Info("command quit: stopping the local cluster", "id", req.Command)
-				letReplyOut(ctx)
 				return exitOK
 			}
 			if err := l.RestartWorker(ctx); err != nil {

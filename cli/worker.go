@@ -12,7 +12,6 @@ import (
 
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
 var workerCommand = &command{
@@ -90,8 +89,9 @@ func serveWorker(ctx context.Context, e *env, w *cluster.Worker, log *slog.Logge
 	case s := <-e.signals:
 		why = s.String()
 	case req := <-w.StopRequested():
+		// The reply to it leaves during Shutdown: the worker's channels
+		// flush what is queued before they close.
 		why, restart = "command "+req.Command, req.Restart
-		letReplyOut(ctx)
 	case <-ctx.Done():
 		why = context.Cause(ctx).Error()
 	}
@@ -134,21 +134,4 @@ func reexec(log *slog.Logger) int {
 	}
 	log.Error("restart failed", "err", err)
 	return exitFailure
-}
-
-// quitReplyGrace is how long a worker process waits after taking a quit
-// or restart before it stops: the reply on the log channel may wait up to
-// replyWait for the asker's subscription, and closing the channel (or,
-// for the local command, the broker) sooner drops it; the asker would
-// see no answer from a worker that obeyed.
-const quitReplyGrace = 2 * wire.ReplyWait
-
-// letReplyOut waits quitReplyGrace, or less if ctx ends.
-func letReplyOut(ctx context.Context) {
-	t := time.NewTimer(quitReplyGrace)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }

@@ -2,12 +2,10 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -46,30 +44,6 @@ func broadcastCommand(name string, aliases []string, short, long string) *comman
 		run:     runBroadcast,
 	}
 }
-
-var (
-	pingCommand = broadcastCommand(pool.CommandPing, []string{"PingWorkers"},
-		"show every worker that answers, with its stats", `
-Prints one row per worker that answered within WAIT:
-
-  WORKER      worker id (host-pid-random)
-  HOST, PID
-  NREQS       chunks finished          ETIME       busy time, summed (1.23s)
-  MEAN_ETIME  mean time of a chunk     STIME       when it started
-  UPTIME, FAILURES, ACTIVE (chunks running now), MEMORY (resident)
-`)
-	statsCommand = broadcastCommand(pool.CommandStats, nil,
-		"print every worker's stats as JSON, one line each",
-		"\nLike ping, for scripts: one JSON object per worker.\n")
-	quitCommand = broadcastCommand(pool.CommandQuit, []string{"KillWorkers"},
-		"tell workers to finish their running chunks and exit",
-		"\nEach worker stops taking chunks, finishes the ones it runs, and exits 0.\n"+
-			"glimpse-cluster local stops its whole local cluster; the worker of a\n"+
-			"program's cluster.StartLocal refuses (stop that program instead).\n")
-	restartCommand = broadcastCommand(pool.CommandRestart, []string{"RestartWorkers"},
-		"tell workers to drain, then start again",
-		"\nEach worker drains like quit, then runs its command line again (a new\nbinary on disk is picked up). glimpse-cluster local replaces its worker\nwith a new one in the same process; cluster.StartLocal's worker refuses.\n")
-)
 
 func runBroadcast(ctx context.Context, e *env, c *command, args []string) int {
 	name := c.name
@@ -127,25 +101,9 @@ func runBroadcast(ctx context.Context, e *env, c *command, args []string) int {
 func printReplies(e *env, name string, replies []pool.Reply) {
 	switch name {
 	case pool.CommandPing:
-		t := newTable(e.stdout, "WORKER", "HOST", "PID", "NREQS", "ETIME", "MEAN_ETIME", "STIME", "UPTIME", "FAILURES", "ACTIVE", "MEMORY")
-		for _, r := range replies {
-			if r.Stats == nil {
-				continue
-			}
-			s := r.Stats
-			t.row(s.WorkerID, s.Host, strconv.Itoa(s.PID), strconv.FormatInt(s.Requests, 10),
-				shortDuration(s.Busy), shortDuration(s.MeanBusy()), s.Start.Format(time.DateTime),
-				s.Uptime().Round(time.Second).String(), strconv.FormatInt(s.Failures, 10),
-				strconv.Itoa(s.Active), mebibytes(s.MemoryRSS))
-		}
-		t.flush()
+		printPing(e.stdout, replies)
 	case pool.CommandStats:
-		enc := json.NewEncoder(e.stdout)
-		for _, r := range replies {
-			if r.Stats != nil {
-				enc.Encode(r.Stats)
-			}
-		}
+		printStats(e.stdout, replies)
 	default:
 		for _, r := range replies {
 			if r.Error == "" {
@@ -191,24 +149,6 @@ func broadcastFanout(ctx context.Context, cfg config.Client, cmd pool.Command) (
 	}
 	defer p.Close()
 	return p.Broadcast(ctx, cmd)
-}
-
-// shortDuration writes d with its unit and about three significant
-// digits: 137.35µs, 10.79ms, 1.23s, 2m3.45s.
-func shortDuration(d time.Duration) string {
-	for _, unit := range []time.Duration{time.Second, time.Millisecond, time.Microsecond} {
-		if d >= unit {
-			return d.Round(unit / 100).String()
-		}
-	}
-	return d.String()
-}
-
-func mebibytes(n int64) string {
-	if n <= 0 {
-		return "-"
-	}
-	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + "M"
 }
 
 // listWorkersTimeout bounds asking the job servers which workers they

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,61 +16,6 @@ import (
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
 )
-
-const testTTL = time.Minute
-
-func TestLocalPingAndTargets(t *testing.T) {
-	ctx := testenv.Context(t)
-	// Obeying quit, as the local command's worker does (StartLocal's
-	// refuses it: TestStartLocalRefusesQuitAndRestart).
-	l, err := cluster.StartLocalWith(ctx, cluster.LocalConfig{Worker: withSlots(config.DefaultWorker(), 2), Log: io.Discard, ObeyStops: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	stats, err := l.Pool().Ping(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(stats) != 1 || stats[0].WorkerID != l.Worker().ID() || stats[0].Slots != 2 || stats[0].PID == 0 {
-		t.Fatalf("Ping = %+v, want the local worker", stats)
-	}
-	// A command for other workers is ignored, and an expired one too.
-	replies, err := l.Pool().Broadcast(ctx, pool.NewCommand(pool.CommandQuit, testTTL, "nobody-*"))
-	if err != nil || len(replies) != 0 {
-		t.Fatalf("targeted quit: %+v, %v; want no replies", replies, err)
-	}
-	old := pool.NewCommand(pool.CommandQuit, testTTL)
-	old.Expires = old.Sent.Add(-1)
-	if _, err := l.Pool().Broadcast(ctx, old); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case req := <-l.Worker().StopRequested():
-		t.Fatalf("the worker obeyed %+v", req)
-	default:
-	}
-	// A live quit is obeyed once, even if it comes twice.
-	quit := pool.NewCommand(pool.CommandQuit, testTTL, l.Worker().ID())
-	for range 2 {
-		if _, err := l.Pool().Broadcast(ctx, quit); err != nil {
-			t.Fatal(err)
-		}
-	}
-	select {
-	case req := <-l.Worker().StopRequested():
-		if req.Command != quit.ID || req.Restart {
-			t.Fatalf("stop request %+v", req)
-		}
-	case <-ctx.Done():
-		t.Fatal("quit not delivered")
-	}
-	select {
-	case req := <-l.Worker().StopRequested():
-		t.Fatalf("the same quit was obeyed twice: %+v", req)
-	default:
-	}
-}
 
 // startFanoutAndWorkers starts a fanout worker process and n worker
 // processes, and waits until all of them answer a ping.

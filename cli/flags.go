@@ -51,3 +51,9 @@ func durationFlag(fs *flag.FlagSet, name string, value time.Duration, usage stri
 	fs.Var(&d, name, usage+" (a duration such as 500ms or 1m, or seconds)")
 	return (*time.Duration)(&d)
 }
+
+func flagsSet(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}

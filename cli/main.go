@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
 // Exit statuses of the command line.
@@ -31,19 +33,31 @@ const (
 //
 //	import (
 //		_ "example.com/you/yourfuncs" // calls pool.Register
-//		"github.com/glimpse-go/glimpse/cluster"
+//		"github.com/glimpse-go/glimpse/cli"
 //	)
 //
-//	func main() { cluster.Main() }
+//	func main() { cli.Main() }
 //
 // Run it with "help" for the commands. Main exits the process: 0 on
 // success, 1 when a command fails, 2 for a usage or config error.
+// SIGTERM and SIGINT reach the running command (a worker drains on the
+// first and stops at once on the second).
 func Main() {
 	// Buffered so that a second signal is not lost while the first is
 	// being handled: it is the one that cuts a drain short.
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr, sig))
+}
+
+// Run is Main without the process, for a program that runs a command in
+// its own process: args is the command line with the program name first
+// (as os.Args), the command writes to stdout and stderr, and Run returns
+// the exit status instead of exiting. Ending ctx stops a command that runs
+// until stopped (worker, local, broker, fanout, logs) as SIGTERM does
+// under Main.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return run(ctx, args, stdout, stderr, nil)
 }
 
 // env is what a command runs with; run's arguments, so that tests can
@@ -244,32 +258,11 @@ func (e *env) watchSignals(ctx context.Context) (context.Context, context.Cancel
 	return ctx, cancel
 }
 
-var helpCommand = &command{
-	name:  "help",
-	args:  "[COMMAND]",
-	short: "show this help, or a command's",
-	long:  "Shows the list of commands, or the help of one command.",
-	run: func(ctx context.Context, e *env, _ *command, args []string) int {
-		switch len(args) {
-		case 0:
-			printUsage(e, e.stdout)
-			return exitOK
-		case 1:
-			if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
-				args[0] = "help"
-			}
-			c := findCommand(args[0])
-			if c == nil {
-				return e.usageError(nil, "unknown command %q; commands: %s", args[0], commandList())
-			}
-			if c.name == "help" {
-				printCommandHelp(e, e.stdout, c, nil)
-				return exitOK
-			}
-			// The command prints its own help, flags included.
-			return c.run(ctx, e, c, []string{"-h"})
-		default:
-			return e.usageError(nil, "help takes at most one command, got %q", args)
-		}
-	},
+// registeredFunctions is what the worker command serves and functions
+// lists; a variable so that the tests' worker processes can add functions
+// whose jobs they control.
+var registeredFunctions = wire.Functions
+
+func newLogger(out io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 }

@@ -12,10 +12,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"go.uber.org/goleak"
 
+	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"github.com/glimpse-go/glimpse/internal/gearmantest"

@@ -1,6 +1,6 @@
 // Package cluster runs the worker side of glimpse-go: the worker runtime
-// ([Worker]), a whole cluster on one machine ([StartLocal]) and the
-// glimpse-cluster command line ([Main]).
+// ([Worker]) and a whole cluster on one machine ([StartLocal],
+// [StartLocalWith]).
 //
 // # Workers
 //
@@ -39,26 +39,13 @@
 // when it has no config file. That worker lives inside the program, so it
 // refuses the broadcast commands quit and restart with a reply that says
 // so; glimpse-cluster local obeys them (quit stops the local cluster,
-// restart replaces its worker).
+// restart replaces its worker): it starts its cluster with
+// LocalConfig.ObeyStops, reads Local.StopRequested and calls
+// Local.RestartWorker.
 //
 // # Command line
 //
-// Main is the whole glimpse-cluster command:
-//
-//	glimpse-cluster [-c FILE] worker [-n N] [-f FUNCS]   (alias LaunchWorker)
-//	glimpse-cluster [-c FILE] broker                     (alias LaunchBroker)
-//	glimpse-cluster [-c FILE] fanout
-//	glimpse-cluster local [-n N]
-//	glimpse-cluster [-c FILE] status [-a] [-t TIMEOUT]
-//	glimpse-cluster [-c FILE] ping [-t WAIT] [-w GLOBS] [-via fanout|zmq]   (alias PingWorkers)
-//	glimpse-cluster [-c FILE] stats|quit|restart ...     (aliases KillWorkers, RestartWorkers)
-//	glimpse-cluster [-c FILE] logs [-w GLOB] [-l LEVEL] [-heartbeats]
-//	glimpse-cluster functions
-//	glimpse-cluster help [COMMAND]
-//
-// The config file comes from -c or GLIMPSE_CLUSTER_CONFIG (see package
-// config). Exit status is 0 on success, 1 when a command fails and 2 for a
-// usage or config error. cmd/glimpse-cluster is Main with the example
-// functions linked in; a worker binary for your own functions is the same
-// two lines with your package imported instead.
+// The glimpse-cluster command line (its worker, local, ping, quit...
+// commands) is package cli, built on this package's public API: cli.Main
+// serves the functions registered in its binary.
 package cluster

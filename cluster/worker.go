@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,19 +9,15 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/lifecycle"
 	"github.com/glimpse-go/glimpse/internal/wire"
-	"github.com/glimpse-go/glimpse/pool"
 )
 
 // ErrWorkerClosed is returned by Worker.Run after Shutdown or Close. It
@@ -40,33 +34,6 @@ var ErrWorkerRunning = fmt.Errorf("cluster: worker: Run was called already; a Wo
 // once, and it is closed.
 var errRunAfterStop = fmt.Errorf("%w; %w", ErrWorkerRunning, ErrWorkerClosed)
 
-// registeredFunctions is where a Worker finds the functions to serve; a
-// variable so that the tests' worker processes can add functions whose
-// jobs they control.
-var registeredFunctions = wire.Functions
-
-// WorkerOption configures a Worker.
-type WorkerOption func(*workerOptions)
-
-type workerOptions struct {
-	logger    *slog.Logger
-	functions []wire.Function // nil: registeredFunctions()
-}
-
-// WithLogger sets the worker's structured log. The default writes text
-// lines to stderr at config.Worker.LogLevel.
-func WithLogger(l *slog.Logger) WorkerOption {
-	return func(o *workerOptions) { o.logger = l }
-}
-
-// WithFunctions makes the worker choose the functions it serves from fs
-// instead of the registry (wire.Functions): for functions that are not
-// registered, such as a test's, or a program that serves a subset
-// without a config file.
-func WithFunctions(fs ...wire.Function) WorkerOption {
-	return func(o *workerOptions) { o.functions = fs }
-}
-
 // Worker is a worker process's runtime: it serves registered pool
 // functions to every job server of a cluster, running up to Slots chunks
 // at once. Like an http.Server it runs until Shutdown (finish the running
@@ -75,6 +42,12 @@ func WithFunctions(fs ...wire.Function) WorkerOption {
 // It uses one Gearman connection per job server for all its slots, and
 // names that connection wire.WorkerClientID(ID, slots) so that pools can
 // read the slot count from gearmand's admin "workers" listing.
+//
+// Its files, by concern: this one (creation and lifecycle), options.go,
+// functions.go (choosing the functions to serve), chunks.go (running a
+// chunk, counting and logging its end), id.go, stats.go (counters and
+// /proc memory), control.go and stop.go (broadcast commands), channels.go
+// (the broker's command and log channels).
 type Worker struct {
 	id      string
 	host    string
@@ -125,7 +98,7 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 	}
 	all := o.functions
 	if all == nil {
-		all = registeredFunctions()
+		all = wire.Functions()
 	}
 	funcs, err := selectFunctions(all, worker.Functions)
 	if err != nil {
@@ -193,179 +166,11 @@ func newLogger(out io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 }
 
-// selectFunctions picks the functions named in names out of all, or all
-// of them if names is empty.
-func selectFunctions(all []wire.Function, names []string) ([]wire.Function, error) {
-	if len(all) == 0 {
-		return nil, errors.New("no functions are registered: the worker binary must import the package that calls pool.Register")
-	}
-	if len(names) == 0 {
-		return all, nil
-	}
-	byName := make(map[string]wire.Function, len(all))
-	for _, f := range all {
-		byName[f.Name()] = f
-	}
-	var out []wire.Function
-	var unknown []string
-	seen := map[string]bool{}
-	for _, n := range names {
-		if seen[n] {
-			return nil, fmt.Errorf("function %q listed twice", n)
-		}
-		seen[n] = true
-		f, ok := byName[n]
-		if !ok {
-			unknown = append(unknown, n)
-			continue
-		}
-		out = append(out, f)
-	}
-	if len(unknown) > 0 {
-		return nil, &UnknownFunctionsError{Names: unknown, Registered: functionNames(all)}
-	}
-	return out, nil
-}
-
-// UnknownFunctionsError is returned by NewWorker when it is asked to serve
-// functions this binary does not register.
-type UnknownFunctionsError struct {
-	Names      []string // the names asked for that are not registered
-	Registered []string // every registered name
-}
-
-func (e *UnknownFunctionsError) Error() string {
-	q := make([]string, len(e.Names))
-	for i, n := range e.Names {
-		q[i] = fmt.Sprintf("%q", n)
-		if s, ok := strings.CutPrefix(n, wire.GearmanPrefix); ok && slices.Contains(e.Registered, s) {
-			q[i] += fmt.Sprintf(" (did you mean %s?)", s)
-		}
-	}
-	what := "function"
-	if len(q) > 1 {
-		what = "functions"
-	}
-	return fmt.Sprintf("unknown %s %s: this binary registers %s",
-		what, strings.Join(q, ", "), strings.Join(e.Registered, ", "))
-}
-
-func functionNames(fs []wire.Function) []string {
-	names := make([]string, len(fs))
-	for i, f := range fs {
-		names[i] = f.Name()
-	}
-	return names
-}
-
-// newWorkerID makes "host-pid-random": readable in logs and listings,
-// unique even for two processes that reuse a pid on one host. The host
-// part keeps only characters that are safe in a client id and a shell.
-func newWorkerID(host string, pid int) string {
-	var b strings.Builder
-	for _, r := range host {
-		switch {
-		case b.Len() >= 64:
-		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' || r == '-' || r == '_'):
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	if b.Len() == 0 {
-		b.WriteString("localhost")
-	}
-	var rnd [4]byte
-	rand.Read(rnd[:]) // never fails (crypto/rand panics instead)
-	return fmt.Sprintf("%s-%d-%s", b.String(), pid, hex.EncodeToString(rnd[:]))
-}
-
-// jobFunc serves one function: the chunk's outcome goes back unchanged
-// (a failure is already a *gearman.JobException carrying the encoded task
-// error); the worker only counts and logs. A cancel command for the
-// chunk's map cancels its context (see chunkRegistry).
-func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
-	name := f.Name()
-	return func(ctx context.Context, job *gearman.Job) (result []byte, err error) {
-		ctx, unregister, err := w.chunks.start(ctx, wire.ChunkMapID(job.Unique))
-		if err != nil {
-			w.log.Debug("chunk refused", "function", name, "job", job.Handle, "err", err)
-			return nil, err
-		}
-		defer unregister()
-		w.active.Add(1)
-		start := time.Now()
-		defer func() {
-			w.chunkEnded(ctx, name, job.Handle, time.Since(start), len(result), context.Cause(ctx), err)
-		}()
-		// Tell the client who runs the chunk: if this process dies, the
-		// client can count the workers the chunk went through.
-		job.SendData(wire.ChunkStarted(w.id))
-		return f.RunChunk(ctx, job.Data, w.id)
-	}
-}
-
-// chunkEnded counts and logs a chunk's end. A chunk cancelled by its map
-// is no failure: its client is gone and gearmand drops what it returns.
-func (w *Worker) chunkEnded(ctx context.Context, name, handle string, took time.Duration, size int, cause, err error) {
-	w.active.Add(-1)
-	w.busy.Add(int64(took))
-	w.requests.Add(1)
-	switch {
-	case err != nil && errors.Is(cause, errMapCancelled):
-		w.log.Debug("chunk cancelled", "function", name, "job", handle, "took", took)
-	case err != nil:
-		w.failures.Add(1)
-		msg := failureText(err)
-		w.mu.Lock()
-		w.lastErr, w.lastErrTime = msg, time.Now()
-		w.mu.Unlock()
-		w.log.Log(ctx, failureLevel(err), "chunk failed", "function", name, "job", handle, "took", took, "err", msg)
-	default:
-		w.log.Debug("chunk done", "function", name, "job", handle, "took", took, "bytes", size)
-	}
-}
-
-// failureText makes a chunk's error readable for logs and Stats: the
-// *pool.TaskError if it can be had, else the exception text if it is
-// text. (The encoded task error is for the client, not for people.)
-func failureText(err error) string {
-	var te *pool.TaskError
-	if errors.As(err, &te) {
-		return firstLine(te.Error())
-	}
-	var ex *gearman.JobException
-	if errors.As(err, &ex) {
-		if isText(ex.Data) {
-			return firstLine(string(ex.Data))
-		}
-		return "task failed (its error was sent to the client)"
-	}
-	return firstLine(err.Error())
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
-}
-
-func isText(b []byte) bool {
-	if !utf8.Valid(b) {
-		return false
-	}
-	return strings.IndexFunc(string(b), func(r rune) bool {
-		return !unicode.IsPrint(r) && r != '\n' && r != '\t'
-	}) < 0
-}
-
 // ID is the worker's id, "host-pid-random".
 func (w *Worker) ID() string { return w.id }
 
 // Slots is how many chunks the worker runs at once.
 func (w *Worker) Slots() int { return w.slots }
-
-// Functions lists the registered names of the functions the worker serves.
-func (w *Worker) Functions() []string { return functionNames(w.funcs) }
 
 // Run connects to the job servers and serves chunks until Shutdown or
 // Close, then returns ErrWorkerClosed. Job servers that are down, or go
@@ -465,51 +270,4 @@ func (w *Worker) closeControl(ctx context.Context) {
 	w.control.gw.Shutdown(sctx)
 	cancel()
 	<-w.controlDone
-}
-
-// Stats is a snapshot of a worker's counters (see pool.WorkerStats: the
-// same data travels in heartbeats and ping replies).
-type Stats = pool.WorkerStats
-
-// Stats returns a snapshot of the worker's counters. It is safe to call
-// at any time, from any goroutine.
-func (w *Worker) Stats() Stats {
-	s := Stats{
-		Host:      w.host,
-		PID:       w.pid,
-		WorkerID:  w.id,
-		Slots:     w.slots,
-		Functions: w.Functions(),
-		Start:     w.start,
-		Time:      time.Now(),
-		Active:    int(w.active.Load()),
-		MemoryRSS: residentMemory(),
-	}
-	// Busy before Requests: a chunk ending between the two loads then
-	// shows as one more request rather than as time with no request.
-	s.Busy = time.Duration(w.busy.Load())
-	s.Failures = w.failures.Load()
-	s.Requests = w.requests.Load()
-	w.mu.Lock()
-	s.LastError, s.LastErrorTime = w.lastErr, w.lastErrTime
-	w.mu.Unlock()
-	return s
-}
-
-// residentMemory reads this process's resident set size from /proc; 0
-// where that is not available.
-func residentMemory() int64 {
-	data, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil {
-		return 0
-	}
-	return pages * int64(os.Getpagesize())
 }

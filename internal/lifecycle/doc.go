@@ -1,6 +1,6 @@
 // Package lifecycle is the start/stop/wait machinery shared by glimpse's
-// long-running services (gearman.Worker, fanout.Worker, and later
-// broker.Broker and cluster.Worker), so that each does not keep its own
+// long-running services (gearman.Worker, fanout.Worker, broker.Broker
+// and cluster.Worker), so that each does not keep its own
 // running/closed flags, contexts and WaitGroups and report "already
 // running" its own way.
 //

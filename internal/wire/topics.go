@@ -1,5 +1,3 @@
-// Package wire is the format of what travels between glimpse's clients
-// and workers.
 package wire
 
 import "time"

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/wire"
+)
+
+var logsCommand = &command{
+	name:  "logs",
+	args:  "[-w GLOB] [-l LEVEL] [-heartbeats]",
+	short: "follow the workers' logs on the broker's log channel",
+	long: `
+Prints the log records every worker publishes on the log channel
+([client] log_backend_url), one line each, prefixed with the worker id,
+until SIGTERM or SIGINT. -w keeps the workers whose id matches the glob,
+-l the records at LEVEL (debug, info, warn, error) or above; -heartbeats
+also prints each worker's heartbeat (its stats, every heartbeat_interval).`,
+	run: runLogs,
+}
+
+func runLogs(ctx context.Context, e *env, c *command, args []string) int {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
+	glob := fs.String("w", "*", "only workers whose id matches `GLOB`")
+	levelName := fs.String("l", "debug", "only records at `LEVEL` or above")
+	beats := fs.Bool("heartbeats", false, "print heartbeats too")
+	if code, ok := e.parseFlags(c, fs, args); !ok {
+		return code
+	}
+	if _, err := path.Match(*glob, ""); err != nil {
+		return e.usageError(c, "-w %q: %v", *glob, err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*levelName)); err != nil {
+		return e.usageError(c, "-l %q: want debug, info, warn or error", *levelName)
+	}
+	file, err := e.loadConfig(*cfgPath, true)
+	if err != nil {
+		return e.configError(c, err)
+	}
+	if !file.Client.HasBroker() {
+		return e.configError(c, fmt.Errorf("%s: [client] log_backend_url: not set; logs needs the broker", file.Path))
+	}
+	ctx, cancel := e.watchSignals(ctx)
+	defer cancel()
+	topics := []string{wire.TopicLog}
+	if *beats {
+		topics = append(topics, wire.TopicHeartbeat)
+	}
+	sub, err := logSubscriber(file.Client, topics...)
+	if err != nil {
+		return e.failure(c, err)
+	}
+	defer sub.Close()
+	for {
+		topic, parts, err := sub.Recv(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return exitOK
+			}
+			return e.failure(c, err)
+		}
+		if len(parts) != 1 {
+			continue
+		}
+		kind, worker := wire.TopicLog, strings.TrimPrefix(topic, wire.TopicLog)
+		if strings.HasPrefix(topic, wire.TopicHeartbeat) {
+			kind, worker = wire.TopicHeartbeat, strings.TrimPrefix(topic, wire.TopicHeartbeat)
+		}
+		if ok, _ := path.Match(*glob, worker); !ok {
+			continue
+		}
+		if kind == wire.TopicHeartbeat {
+			fmt.Fprintf(e.stdout, "%s heartbeat %s\n", worker, parts[0])
+			continue
+		}
+		if line, ok := formatRecord(parts[0], level); ok {
+			fmt.Fprintf(e.stdout, "%s %s\n", worker, line)
+		}
+	}
+}
+
+// formatRecord renders a JSON slog record as "TIME LEVEL MSG k=v ...",
+// or false if it is below min.
+func formatRecord(data []byte, min slog.Level) (string, bool) {
+	var rec map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // 123456789, not 1.23456789e+08
+	if err := dec.Decode(&rec); err != nil {
+		return string(data), true
+	}
+	var level slog.Level
+	if s, ok := rec["level"].(string); ok && level.UnmarshalText([]byte(s)) == nil && level < min {
+		return "", false
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v %v %v", rec["time"], rec["level"], rec["msg"])
+	keys := make([]string, 0, len(rec))
+	for k := range rec {
+		if k != "time" && k != "level" && k != "msg" && k != "worker" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%s", k, formatValue(rec[k]))
+	}
+	return b.String(), true
+}
+
+// formatValue writes a record's value as slog's text handler would: text
+// quoted when it has spaces or quotes, anything else as JSON.
+func formatValue(v any) string {
+	switch v := v.(type) {
+	case string:
+		if v == "" || strings.ContainsAny(v, " \t\n\"=") {
+			return strconv.Quote(v)
+		}
+		return v
+	case json.Number:
+		return v.String()
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(data)
+}

@@ -1,0 +1,92 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/wire"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+// jobFunc serves one function: the chunk's outcome goes back unchanged
+// (a failure is already a *gearman.JobException carrying the encoded task
+// error); the worker only counts and logs. A cancel command for the
+// chunk's map cancels its context (see chunkRegistry).
+func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
+	name := f.Name()
+	return func(ctx context.Context, job *gearman.Job) (result []byte, err error) {
+		ctx, unregister, err := w.chunks.start(ctx, wire.ChunkMapID(job.Unique))
+		if err != nil {
+			w.log.Debug("chunk refused", "function", name, "job", job.Handle, "err", err)
+			return nil, err
+		}
+		defer unregister()
+		w.active.Add(1)
+		start := time.Now()
+		defer func() {
+			w.chunkEnded(ctx, name, job.Handle, time.Since(start), len(result), context.Cause(ctx), err)
+		}()
+		// Tell the client who runs the chunk: if this process dies, the
+		// client can count the workers the chunk went through.
+		job.SendData(wire.ChunkStarted(w.id))
+		return f.RunChunk(ctx, job.Data, w.id)
+	}
+}
+
+// chunkEnded counts and logs a chunk's end. A chunk cancelled by its map
+// is no failure: its client is gone and gearmand drops what it returns.
+func (w *Worker) chunkEnded(ctx context.Context, name, handle string, took time.Duration, size int, cause, err error) {
+	w.active.Add(-1)
+	w.busy.Add(int64(took))
+	w.requests.Add(1)
+	switch {
+	case err != nil && errors.Is(cause, errMapCancelled):
+		w.log.Debug("chunk cancelled", "function", name, "job", handle, "took", took)
+	case err != nil:
+		w.failures.Add(1)
+		msg := failureText(err)
+		w.mu.Lock()
+		w.lastErr, w.lastErrTime = msg, time.Now()
+		w.mu.Unlock()
+		w.log.Log(ctx, failureLevel(err), "chunk failed", "function", name, "job", handle, "took", took, "err", msg)
+	default:
+		w.log.Debug("chunk done", "function", name, "job", handle, "took", took, "bytes", size)
+	}
+}
+
+// failureText makes a chunk's error readable for logs and Stats: the
+// *pool.TaskError if it can be had, else the exception text if it is
+// text. (The encoded task error is for the client, not for people.)
+func failureText(err error) string {
+	var te *pool.TaskError
+	if errors.As(err, &te) {
+		return firstLine(te.Error())
+	}
+	var ex *gearman.JobException
+	if errors.As(err, &ex) {
+		if isText(ex.Data) {
+			return firstLine(string(ex.Data))
+		}
+		return "task failed (its error was sent to the client)"
+	}
+	return firstLine(err.Error())
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func isText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	return strings.IndexFunc(string(b), func(r rune) bool {
+		return !unicode.IsPrint(r) && r != '\n' && r != '\t'
+	}) < 0
+}

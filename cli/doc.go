@@ -30,5 +30,7 @@
 // Files: main.go (dispatch, environment, exit codes), flags.go, table.go,
 // broadcast.go (what ping, stats, quit and restart share), zmq.go and
 // direct.go (the client side of the command and log channels), and one
-// file per command.
+// file per command. The commands still to come (tasks, http, top,
+// keygen) get a file each here, on the public API of the packages they
+// drive (tasks, gateway, metrics).
 package cli

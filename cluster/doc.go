@@ -48,4 +48,12 @@
 // The glimpse-cluster command line (its worker, local, ping, quit...
 // commands) is package cli, built on this package's public API: cli.Main
 // serves the functions registered in its binary.
+//
+// # What comes next
+//
+// The worker runtime is where every worker-side duty lands: the built-in
+// webhook function (package webhook) is served like any registered
+// function; the worker's Prometheus collectors (package metrics) read the
+// counters behind Stats; checking the cluster key on chunks and commands
+// (internal/auth) wraps jobFunc and control.
 package cluster

@@ -38,4 +38,11 @@
 // Broadcast sends a Command (ping, stats, quit, restart, cancel) to every
 // worker through the fanout worker and returns their Replies; Ping returns
 // their WorkerStats.
+//
+// # What comes next
+//
+// Single calls and futures of one item (the tasks issue) belong here, in
+// call.go, on the same fast path as a one-item map; durable background,
+// scheduled and periodic tasks are package tasks, which builds on this
+// one (see README's "Rooms for what comes next").
 package pool

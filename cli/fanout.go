@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"flag"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -75,9 +76,16 @@ func runFanout(ctx context.Context, e *env, c *command, args []string) int {
 	case <-ctx.Done():
 		why = context.Cause(ctx).Error()
 	}
+	return drainFanout(e, w, ran, file.Fanout.CopyTimeout, why, log)
+}
+
+// drainFanout shuts the fanout worker down, letting the fanouts in
+// progress finish unless a second signal comes first, and returns the exit
+// status. ran gets the worker's Run result.
+func drainFanout(e *env, w *fanout.Worker, ran <-chan error, copyTimeout time.Duration, why string, log *slog.Logger) int {
 	// Fanouts in progress end within copy_timeout (their copies run at
 	// once); the margin covers leaving the matchmaking topic.
-	drain := file.Fanout.CopyTimeout + 5*time.Second
+	drain := copyTimeout + 5*time.Second
 	log.Info("shutting down", "cause", why, "timeout", drain)
 	dctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()

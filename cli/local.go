@@ -35,28 +35,51 @@ A config file, if given, is read for its [worker] section only.`,
 }
 
 func runLocal(ctx context.Context, e *env, c *command, args []string) int {
+	wc, code, ok := parseLocalFlags(e, c, args)
+	if !ok {
+		return code
+	}
+	l, code, ok := startLocal(ctx, e, c, wc)
+	if !ok {
+		return code
+	}
+	printLocalConfig(e, l)
+	log := newLogger(e.stderr, wc.LogLevel)
+	code = serveLocal(ctx, e, c, l, log)
+	log.Info("stopping the local cluster")
+	return closeLocal(e, c, l, code)
+}
+
+// parseLocalFlags reads local's flags and config file into the worker's
+// config; ok is false, with the exit status in code, when they are wrong.
+func parseLocalFlags(e *env, c *command, args []string) (wc config.Worker, code int, ok bool) {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` for the [worker] section (default: the -c before the command, else $"+config.EnvVar+", else none)")
 	n := fs.Int("n", 0, "worker slots, `N` (default: [worker] slots, else one per CPU)")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
-		return code
+		return wc, code, false
 	}
 	file, err := e.loadConfig(*cfgPath, false)
 	if err != nil {
-		return e.configError(c, err)
+		return wc, e.configError(c, err), false
 	}
-	wc := config.DefaultWorker()
+	wc = config.DefaultWorker()
 	if file != nil {
 		wc = file.Worker
 	}
 	if *n < 0 {
-		return e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n)
+		return wc, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
 	}
 	if flagsSet(fs)["n"] {
 		wc.Slots = *n
 	}
+	return wc, exitOK, true
+}
 
-	// Start in the background so that a signal can interrupt the start.
+// startLocal starts the local cluster in the background so that a signal
+// can interrupt the start; ok is false, with the exit status in code, when
+// it failed or was interrupted.
+func startLocal(ctx context.Context, e *env, c *command, wc config.Worker) (l *cluster.Local, code int, ok bool) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type started struct {
@@ -68,26 +91,28 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 		l, err := cluster.StartLocalWith(sctx, cluster.LocalConfig{Worker: wc, Log: e.stderr, ObeyStops: true})
 		start <- started{l, err}
 	}()
-	var l *cluster.Local
 	select {
 	case r := <-start:
 		var ue *cluster.UnknownFunctionsError
 		if errors.As(r.err, &ue) {
-			return e.configError(c, ue) // [worker] functions of the config file
+			return nil, e.configError(c, ue), false // [worker] functions of the config file
 		}
 		if r.err != nil {
-			return e.failure(c, r.err)
+			return nil, e.failure(c, r.err), false
 		}
-		l = r.l
+		return r.l, exitOK, true
 	case <-e.signals:
 		cancel()
 		if r := <-start; r.l != nil {
 			r.l.Close()
 		}
 		fmt.Fprintf(e.stderr, "%s %s: interrupted while starting\n", e.prog, c.name)
-		return exitFailure
+		return nil, exitFailure, false
 	}
+}
 
+// printLocalConfig writes the local cluster's config.ini to stdout.
+func printLocalConfig(e *env, l *cluster.Local) {
 	lc := l.Config()
 	addr := lc.JobServers[0]
 	fmt.Fprintf(e.stdout, `# glimpse-go local cluster: gearmand on %s, worker %s with %d slots,
@@ -102,10 +127,11 @@ log_frontend_url = %s
 log_backend_url = %s
 `, addr, l.Worker().ID(), l.Worker().Slots(), addr,
 		lc.CommandFrontendURL, lc.CommandBackendURL, lc.LogFrontendURL, lc.LogBackendURL)
+}
 
-	log := newLogger(e.stderr, wc.LogLevel)
-	code := serveLocal(ctx, e, c, l, log)
-	log.Info("stopping the local cluster")
+// closeLocal closes the local cluster, unless a second signal comes first,
+// and returns the exit status: code, or a failure.
+func closeLocal(e *env, c *command, l *cluster.Local, code int) int {
 	closed := make(chan error, 1)
 	go func() { closed <- l.Close() }()
 	select {

@@ -71,23 +71,29 @@ func runLogs(ctx context.Context, e *env, c *command, args []string) int {
 			}
 			return e.failure(c, err)
 		}
-		if len(parts) != 1 {
-			continue
+		if len(parts) == 1 {
+			printLogMessage(e, topic, parts[0], *glob, level)
 		}
-		kind, worker := wire.TopicLog, strings.TrimPrefix(topic, wire.TopicLog)
-		if strings.HasPrefix(topic, wire.TopicHeartbeat) {
-			kind, worker = wire.TopicHeartbeat, strings.TrimPrefix(topic, wire.TopicHeartbeat)
-		}
-		if ok, _ := path.Match(*glob, worker); !ok {
-			continue
-		}
-		if kind == wire.TopicHeartbeat {
-			fmt.Fprintf(e.stdout, "%s heartbeat %s\n", worker, parts[0])
-			continue
-		}
-		if line, ok := formatRecord(parts[0], level); ok {
-			fmt.Fprintf(e.stdout, "%s %s\n", worker, line)
-		}
+	}
+}
+
+// printLogMessage prints one message of the log channel, a log record or
+// a heartbeat, if its worker matches glob and a record is at level or
+// above.
+func printLogMessage(e *env, topic string, data []byte, glob string, level slog.Level) {
+	kind, worker := wire.TopicLog, strings.TrimPrefix(topic, wire.TopicLog)
+	if strings.HasPrefix(topic, wire.TopicHeartbeat) {
+		kind, worker = wire.TopicHeartbeat, strings.TrimPrefix(topic, wire.TopicHeartbeat)
+	}
+	if ok, _ := path.Match(glob, worker); !ok {
+		return
+	}
+	if kind == wire.TopicHeartbeat {
+		fmt.Fprintf(e.stdout, "%s heartbeat %s\n", worker, data)
+		return
+	}
+	if line, ok := formatRecord(data, level); ok {
+		fmt.Fprintf(e.stdout, "%s %s\n", worker, line)
 	}
 }
 

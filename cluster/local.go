@@ -121,40 +121,9 @@ func StartLocalWith(ctx context.Context, cfg LocalConfig) (_ *Local, err error) 
 			l.Close()
 		}
 	}()
-	l.gd, err = gearmand.Start(ctx, gearmand.Options{
-		Args:    []string{fmt.Sprintf("--job-retries=%d", localJobRetries)},
-		LogFile: filepath.Join(dir, "gearmand.log"),
-	})
-	if err != nil {
+	if err := l.startServices(ctx); err != nil {
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
-	l.cfg = config.Client{JobServers: []string{l.gd.Addr()}}
-	// The broker carries the command and log channels, on free loopback
-	// ports.
-	any := "tcp://127.0.0.1:*"
-	l.broker, err = broker.New(config.Server{CommandFrontendURL: any, CommandBackendURL: any, LogFrontendURL: any, LogBackendURL: any},
-		broker.WithLogger(logger))
-	if err != nil {
-		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
-	}
-	l.brkRan = make(chan error, 1)
-	go func() { l.brkRan <- l.broker.Serve() }()
-	a := l.broker.Addrs()
-	l.cfg.CommandFrontendURL, l.cfg.CommandBackendURL = a.CommandFrontendURL, a.CommandBackendURL
-	l.cfg.LogFrontendURL, l.cfg.LogBackendURL = a.LogFrontendURL, a.LogBackendURL
-	// The fanout worker carries broadcast commands (Pool.Ping,
-	// glimpse-cluster ping and quit); its subscriber list lives in the
-	// cluster's temp dir.
-	if l.store, err = fanout.OpenStore(filepath.Join(dir, "fanout.db")); err != nil {
-		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
-	}
-	l.fan, err = fanout.NewWorker(l.cfg, config.DefaultFanout(),
-		fanout.WithStore(l.store), fanout.WithLogger(logger))
-	if err != nil {
-		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
-	}
-	l.fanRan = make(chan error, 1)
-	go func() { l.fanRan <- l.fan.Run() }()
 	if l.worker, l.ran, err = l.startWorker(ctx); err != nil {
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
@@ -163,6 +132,58 @@ func StartLocalWith(ctx context.Context, cfg LocalConfig) (_ *Local, err error) 
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
 	return l, nil
+}
+
+// startServices starts what the local cluster's worker needs: gearmand,
+// the broker and the fanout worker, filling in l.cfg with their addresses.
+// What it started is in l, for Close, even when it fails.
+func (l *Local) startServices(ctx context.Context) (err error) {
+	l.gd, err = gearmand.Start(ctx, gearmand.Options{
+		Args:    []string{fmt.Sprintf("--job-retries=%d", localJobRetries)},
+		LogFile: filepath.Join(l.dir, "gearmand.log"),
+	})
+	if err != nil {
+		return err
+	}
+	l.cfg = config.Client{JobServers: []string{l.gd.Addr()}}
+	if err := l.startBroker(); err != nil {
+		return err
+	}
+	return l.startFanout()
+}
+
+// startBroker starts the broker, which carries the command and log
+// channels, on free loopback ports.
+func (l *Local) startBroker() (err error) {
+	any := "tcp://127.0.0.1:*"
+	l.broker, err = broker.New(config.Server{CommandFrontendURL: any, CommandBackendURL: any, LogFrontendURL: any, LogBackendURL: any},
+		broker.WithLogger(l.logger))
+	if err != nil {
+		return err
+	}
+	l.brkRan = make(chan error, 1)
+	go func() { l.brkRan <- l.broker.Serve() }()
+	a := l.broker.Addrs()
+	l.cfg.CommandFrontendURL, l.cfg.CommandBackendURL = a.CommandFrontendURL, a.CommandBackendURL
+	l.cfg.LogFrontendURL, l.cfg.LogBackendURL = a.LogFrontendURL, a.LogBackendURL
+	return nil
+}
+
+// startFanout starts the fanout worker, which carries broadcast commands
+// (Pool.Ping, glimpse-cluster ping and quit); its subscriber list lives in
+// the cluster's temp dir.
+func (l *Local) startFanout() (err error) {
+	if l.store, err = fanout.OpenStore(filepath.Join(l.dir, "fanout.db")); err != nil {
+		return err
+	}
+	l.fan, err = fanout.NewWorker(l.cfg, config.DefaultFanout(),
+		fanout.WithStore(l.store), fanout.WithLogger(l.logger))
+	if err != nil {
+		return err
+	}
+	l.fanRan = make(chan error, 1)
+	go func() { l.fanRan <- l.fan.Run() }()
+	return nil
 }
 
 // startWorker starts a worker for the local cluster and returns once it

@@ -104,6 +104,21 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: worker: %w", err)
 	}
+	w := newWorkerState(client, worker, funcs)
+	w.log = w.newLog(client, worker, o.logger).With("worker", w.id)
+	if err := w.registerFunctions(); err != nil {
+		return nil, fmt.Errorf("cluster: worker: %w", err)
+	}
+	if w.control, err = newControl(w); err != nil {
+		return nil, fmt.Errorf("cluster: worker: command channel: %w", err)
+	}
+	w.controlDone = make(chan struct{})
+	return w, nil
+}
+
+// newWorkerState returns a worker's identity and counters: its host, pid,
+// id, slots (GOMAXPROCS if worker.Slots is 0), functions and job servers.
+func newWorkerState(client config.Client, worker config.Worker, funcs []wire.Function) *Worker {
 	slots := worker.Slots
 	if slots == 0 {
 		slots = runtime.GOMAXPROCS(0)
@@ -119,7 +134,13 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 		chunks:  newChunkRegistry(),
 	}
 	w.id = newWorkerID(host, w.pid)
-	logger := o.logger
+	return w
+}
+
+// newLog returns the worker's log: logger, else text on stderr at
+// worker.LogLevel, and with a broker also JSON records on its log channel
+// (setting up w.channels and the heartbeat interval).
+func (w *Worker) newLog(client config.Client, worker config.Worker, logger *slog.Logger) *slog.Logger {
 	if logger == nil {
 		logger = newLogger(os.Stderr, worker.LogLevel)
 	}
@@ -130,24 +151,27 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 		json := slog.NewJSONHandler(logWriter{w.channels}, &slog.HandlerOptions{Level: worker.LogLevel, ReplaceAttr: durationsAsText})
 		logger = slog.New(teeHandler{logger.Handler(), json})
 	}
-	w.log = logger.With("worker", w.id)
-	w.gw, err = gearman.NewWorker(w.servers,
-		gearman.WithConcurrency(slots),
-		gearman.WithClientID(wire.WorkerClientID(w.id, slots)),
+	return logger
+}
+
+// registerFunctions makes the worker's Gearman worker, one connection per
+// job server named wire.WorkerClientID(id, slots), and registers each of
+// its functions on it.
+func (w *Worker) registerFunctions() error {
+	gw, err := gearman.NewWorker(w.servers,
+		gearman.WithConcurrency(w.slots),
+		gearman.WithClientID(wire.WorkerClientID(w.id, w.slots)),
 		gearman.WithLogger(w.log))
 	if err != nil {
-		return nil, fmt.Errorf("cluster: worker: %w", err)
+		return err
 	}
-	for _, f := range funcs {
+	w.gw = gw
+	for _, f := range w.funcs {
 		if err := w.gw.Register(f.GearmanName(), w.jobFunc(f)); err != nil {
-			return nil, fmt.Errorf("cluster: worker: %w", err)
+			return err
 		}
 	}
-	if w.control, err = newControl(w); err != nil {
-		return nil, fmt.Errorf("cluster: worker: command channel: %w", err)
-	}
-	w.controlDone = make(chan struct{})
-	return w, nil
+	return nil
 }
 
 // withWorkerDefaults fills in the zero fields that have a default.

@@ -46,37 +46,14 @@ const DefaultCommandTTL = 10 * time.Second
 // reached are in the replies too, with Error set. A command with no id or
 // expiry gets them (the expiry from ctx's deadline or DefaultCommandTTL).
 func (p *Pool) Broadcast(ctx context.Context, cmd Command) ([]Reply, error) {
-	if cmd.ID == "" || cmd.Expires.IsZero() {
-		ttl := DefaultCommandTTL
-		if d, ok := ctx.Deadline(); ok {
-			ttl = time.Until(d)
-		}
-		fresh := NewCommand(cmd.Name, ttl, cmd.Targets...)
-		if cmd.ID != "" {
-			fresh.ID = cmd.ID
-		}
-		if !cmd.Expires.IsZero() {
-			fresh.Expires = cmd.Expires
-		}
-		cmd = fresh
-	}
+	cmd = withIDAndExpiry(ctx, cmd)
 	if err := cmd.Validate(); err != nil {
 		return nil, err
 	}
 	if err := p.checkFanout(ctx); err != nil {
 		return nil, err
 	}
-	payload, err := json.Marshal(cmd)
-	if err != nil {
-		return nil, err
-	}
-	// Leave the fanout worker time to answer with what it has before ctx
-	// ends: a hung worker must not cost the replies of the others.
-	var timeout float64
-	if d, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(d).Seconds()*0.8, 0.001)
-	}
-	req, err := json.Marshal(fanoutRequest{Topic: wire.CommandTopic, Payload: payload, Collect: true, Timeout: timeout})
+	req, err := collectRequest(ctx, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +67,49 @@ func (p *Pool) Broadcast(ctx context.Context, cmd Command) ([]Reply, error) {
 		return nil, fmt.Errorf("pool: broadcast %s: %w", cmd.Name, err)
 	}
 	p.release(c)
+	return collectedReplies(cmd, data)
+}
+
+// withIDAndExpiry returns cmd with an id and an expiry, keeping those it
+// has; the expiry comes from ctx's deadline, else DefaultCommandTTL.
+func withIDAndExpiry(ctx context.Context, cmd Command) Command {
+	if cmd.ID != "" && !cmd.Expires.IsZero() {
+		return cmd
+	}
+	ttl := DefaultCommandTTL
+	if d, ok := ctx.Deadline(); ok {
+		ttl = time.Until(d)
+	}
+	fresh := NewCommand(cmd.Name, ttl, cmd.Targets...)
+	if cmd.ID != "" {
+		fresh.ID = cmd.ID
+	}
+	if !cmd.Expires.IsZero() {
+		fresh.Expires = cmd.Expires
+	}
+	return fresh
+}
+
+// collectRequest is the fanout job that copies cmd to every worker's
+// command queue and collects their replies.
+func collectRequest(ctx context.Context, cmd Command) ([]byte, error) {
+	payload, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	// Leave the fanout worker time to answer with what it has before ctx
+	// ends: a hung worker must not cost the replies of the others.
+	var timeout float64
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d).Seconds()*0.8, 0.001)
+	}
+	return json.Marshal(fanoutRequest{Topic: wire.CommandTopic, Payload: payload, Collect: true, Timeout: timeout})
+}
+
+// collectedReplies reads the fanout worker's answer to cmd: the replies of
+// its targets and an error reply for each worker it could not reach,
+// sorted by worker id.
+func collectedReplies(cmd Command, data []byte) ([]Reply, error) {
 	var got fanoutCollected
 	if err := json.Unmarshal(data, &got); err != nil {
 		return nil, fmt.Errorf("pool: broadcast %s: the fanout worker's answer: %w", cmd.Name, err)

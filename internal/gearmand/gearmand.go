@@ -15,19 +15,14 @@
 package gearmand
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -56,10 +51,6 @@ const (
 	errorLogLines = 30
 )
 
-// defaultBinaries are tried, in order, after a PATH lookup fails: non-root
-// users often lack /usr/sbin in PATH. A variable so tests can clear it.
-var defaultBinaries = []string{"/usr/sbin/gearmand"}
-
 // Options for Start. The zero value is fine.
 type Options struct {
 	// Port to listen on. 0 picks a free loopback port, retrying with
@@ -80,6 +71,10 @@ type Options struct {
 
 // Process is a running (or stopped) gearmand. Its methods are safe for
 // concurrent use.
+//
+// Its files, by concern: this one (options, start), options.go (the
+// binary and its command line), ready.go (readiness: our child listens and
+// answers "version"), stop.go (Stop, Kill, Restart) and log.go.
 type Process struct {
 	binary  string
 	args    []string // opts.Args, copied
@@ -116,6 +111,28 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("gearmand: start: %w", err)
 	}
+	p, err := newProcess(opts)
+	if err != nil {
+		return nil, err
+	}
+	p.life.Lock()
+	defer p.life.Unlock()
+	if opts.Port != 0 {
+		p.port = opts.Port
+		err = p.startLocked(ctx, false)
+	} else {
+		err = p.startOnFreePortLocked(ctx)
+	}
+	if err != nil {
+		os.Remove(p.pidPath)
+		return nil, err
+	}
+	return p, nil
+}
+
+// newProcess checks opts and returns the Process they describe, not yet
+// started, with its log file and its own pid file.
+func newProcess(opts Options) (*Process, error) {
 	bin, err := findBinary(opts.Binary)
 	if err != nil {
 		return nil, err
@@ -126,56 +143,59 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 	if opts.Port < 0 || opts.Port > 65535 {
 		return nil, fmt.Errorf("gearmand: invalid port %d", opts.Port)
 	}
-	logPath := opts.LogFile
-	if logPath == "" {
-		f, err := os.CreateTemp("", "gearmand-*.log")
-		if err != nil {
-			return nil, fmt.Errorf("gearmand: create log file: %w", err)
-		}
-		logPath = f.Name()
-		f.Close()
-	}
-	if logPath, err = filepath.Abs(logPath); err != nil {
-		return nil, fmt.Errorf("gearmand: log file path: %w", err)
+	logPath, err := logFilePath(opts.LogFile)
+	if err != nil {
+		return nil, err
 	}
 	pid, err := os.CreateTemp("", "gearmand-*.pid")
 	if err != nil {
 		return nil, fmt.Errorf("gearmand: create pid file: %w", err)
 	}
 	pid.Close()
-
-	p := &Process{
+	return &Process{
 		binary:  bin,
 		args:    append([]string(nil), opts.Args...),
 		logPath: logPath,
 		pidPath: pid.Name(),
-	}
-	p.life.Lock()
-	defer p.life.Unlock()
+	}, nil
+}
 
-	if opts.Port != 0 {
-		p.port = opts.Port
-		if err := p.startLocked(ctx, false); err != nil {
-			os.Remove(p.pidPath)
-			return nil, err
+// logFilePath returns the absolute path of the log file: logFile, or a
+// new temp file if it is "".
+func logFilePath(logFile string) (string, error) {
+	logPath := logFile
+	if logPath == "" {
+		f, err := os.CreateTemp("", "gearmand-*.log")
+		if err != nil {
+			return "", fmt.Errorf("gearmand: create log file: %w", err)
 		}
-		return p, nil
+		logPath = f.Name()
+		f.Close()
 	}
-	// The free port is released before gearmand binds it, so another process
-	// may grab it in between; gearmand would then retry bind() for ~20s
-	// before giving up, so detect that and move on to another port instead.
+	logPath, err := filepath.Abs(logPath)
+	if err != nil {
+		return "", fmt.Errorf("gearmand: log file path: %w", err)
+	}
+	return logPath, nil
+}
+
+// startOnFreePortLocked starts gearmand on a free port, trying another
+// one when the port was taken before gearmand bound it. The free port is
+// released before gearmand binds it, so another process may grab it in
+// between; gearmand would then retry bind() for ~20s before giving up, so
+// detect that and move on to another port instead.
+func (p *Process) startOnFreePortLocked(ctx context.Context) error {
 	for attempt := 1; ; attempt++ {
+		var err error
 		if p.port, err = pickPort(); err != nil {
-			os.Remove(p.pidPath)
-			return nil, err
+			return err
 		}
 		err = p.startLocked(ctx, true)
 		if err == nil {
-			return p, nil
+			return nil
 		}
 		if !errors.Is(err, errPortInUse) || attempt == portAttempts || ctx.Err() != nil {
-			os.Remove(p.pidPath)
-			return nil, err
+			return err
 		}
 	}
 }
@@ -196,88 +216,6 @@ func (p *Process) Pid() int {
 		return 0
 	}
 	return c.cmd.Process.Pid
-}
-
-// Log returns the path of the log file. It survives Stop and Restart
-// (gearmand appends to it).
-func (p *Process) Log() string { return p.logPath }
-
-// LogTail returns the last n lines of the log, or a note saying why it could
-// not be read.
-func (p *Process) LogTail(n int) string {
-	s, err := tailFile(p.logPath, n)
-	if err != nil {
-		return fmt.Sprintf("(cannot read gearmand log: %v)", err)
-	}
-	return s
-}
-
-// Stop sends SIGTERM, waits up to 5s for gearmand to exit, then sends
-// SIGKILL. It is a no-op if the server is not running, and is safe to call
-// more than once and concurrently.
-func (p *Process) Stop() error {
-	p.life.Lock()
-	defer p.life.Unlock()
-	return p.stopLocked()
-}
-
-// Kill sends SIGKILL at once and waits until the process is reaped. It is a
-// no-op if the server is not running.
-func (p *Process) Kill() error {
-	// Signal before taking the lock so that Kill is not held up behind a
-	// Stop that is waiting out its grace period.
-	if c := p.cur.Load(); c != nil && !c.exited() {
-		if err := c.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			return fmt.Errorf("gearmand: kill pid %d: %w", c.cmd.Process.Pid, err)
-		}
-	}
-	p.life.Lock()
-	defer p.life.Unlock()
-	return p.killLocked()
-}
-
-// Restart stops the server if it is running and starts it again on the same
-// port with the same arguments, waiting until it answers (at most 10s or
-// until ctx is done). Jobs queued in memory are lost, as with a real restart.
-func (p *Process) Restart(ctx context.Context) error {
-	p.life.Lock()
-	defer p.life.Unlock()
-	if err := p.stopLocked(); err != nil {
-		return err
-	}
-	return p.startLocked(ctx, false)
-}
-
-func (p *Process) stopLocked() error {
-	c := p.cur.Load()
-	if c == nil || c.exited() {
-		return nil
-	}
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("gearmand: send SIGTERM to pid %d: %w", c.cmd.Process.Pid, err)
-	}
-	t := time.NewTimer(stopGrace)
-	defer t.Stop()
-	select {
-	case <-c.done:
-		return nil
-	case <-t.C:
-		// gearmand ignores SIGTERM while it is still retrying bind(), and
-		// may hang on shutdown; it is stopped either way.
-		return p.killLocked()
-	}
-}
-
-func (p *Process) killLocked() error {
-	c := p.cur.Load()
-	if c == nil {
-		return nil
-	}
-	if err := c.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("gearmand: kill pid %d: %w", c.cmd.Process.Pid, err)
-	}
-	<-c.done
-	return nil
 }
 
 // startLocked starts gearmand on p.port and waits until it is ready. With
@@ -326,227 +264,6 @@ func (p *Process) startLocked(ctx context.Context, failFastOnConflict bool) erro
 	return nil
 }
 
-func (p *Process) cmdArgs() []string {
-	given := map[string]bool{}
-	for _, a := range p.args {
-		if name := flagName(a); name != "" {
-			given[name] = true
-		}
-	}
-	args := []string{
-		"--listen=127.0.0.1",
-		"--port=" + strconv.Itoa(p.port),
-		"--log-file=" + p.logPath,
-	}
-	// gearmand rejects a flag given twice, so only add defaults the caller
-	// did not set.
-	if !given["verbose"] {
-		args = append(args, "--verbose=INFO")
-	}
-	if !given["pid-file"] {
-		// The default /var/gearmand.pid would be shared by all servers and
-		// is deleted by whichever exits first.
-		args = append(args, "--pid-file="+p.pidPath)
-	}
-	if !given["config-file"] {
-		// Ignore a system-wide /etc/gearmand.conf: its options could clash
-		// with ours (duplicates are fatal) or listen elsewhere.
-		args = append(args, "--config-file="+os.DevNull)
-	}
-	return append(args, p.args...)
-}
-
-// waitReady polls until our child holds a listening socket on p.port and
-// answers "version". A "version" answer alone is not enough: after a port
-// race it could come from another gearmand holding the same port.
-func (p *Process) waitReady(ctx context.Context, c *child, failFastOnConflict bool) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	conflict := false
-	for {
-		select {
-		case <-c.done:
-			return fmt.Errorf("gearmand exited before it was ready on %s: %w", p.Addr(), exitError(c.waitErr))
-		default:
-		}
-		ours, others, err := listeners(p.port, c.cmd.Process.Pid)
-		if err != nil {
-			return fmt.Errorf("gearmand: check listener on %s: %w", p.Addr(), err)
-		}
-		switch {
-		case ours:
-			err := probe(ctx, p.Addr())
-			if err == nil {
-				return nil
-			}
-			if ctx.Err() != nil {
-				return fmt.Errorf("gearmand on %s did not answer \"version\": %w (%w)", p.Addr(), ctx.Err(), err)
-			}
-		case others:
-			if failFastOnConflict {
-				return fmt.Errorf("gearmand: port %d: %w", p.port, errPortInUse)
-			}
-			conflict = true
-		}
-		select {
-		case <-c.done:
-			return fmt.Errorf("gearmand exited before it was ready on %s: %w", p.Addr(), exitError(c.waitErr))
-		case <-ctx.Done():
-			if conflict {
-				return fmt.Errorf("gearmand: port %d: %w (%w)", p.port, errPortInUse, ctx.Err())
-			}
-			return fmt.Errorf("gearmand not ready on %s: %w", p.Addr(), ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
-
-func exitError(err error) error {
-	if err == nil {
-		return errors.New("exit status 0")
-	}
-	return err
-}
-
-// probe sends the admin text command "version" and reads one line back.
-func probe(ctx context.Context, addr string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	if _, err := io.WriteString(conn, "version\n"); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "OK") {
-		return fmt.Errorf("unexpected answer to \"version\": %q", line)
-	}
-	return nil
-}
-
-// listeners reports whether pid holds a TCP socket listening on port at an
-// address that clashes with 127.0.0.1, and whether some other process does.
-func listeners(port, pid int) (ours, others bool, err error) {
-	inodes := map[string]bool{}
-	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		if err := listenInodes(file, port, inodes); err != nil {
-			if errors.Is(err, fs.ErrNotExist) && file == "/proc/net/tcp6" {
-				continue // IPv6 disabled
-			}
-			return false, false, err
-		}
-	}
-	if len(inodes) == 0 {
-		return false, false, nil
-	}
-	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
-	fds, err := os.ReadDir(fdDir)
-	if err != nil {
-		// The child just exited; the caller notices via its done channel.
-		return false, false, nil
-	}
-	for _, fd := range fds {
-		target, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
-		if err != nil {
-			continue
-		}
-		if ino, ok := strings.CutPrefix(target, "socket:["); ok && inodes[strings.TrimSuffix(ino, "]")] {
-			return true, false, nil
-		}
-	}
-	return false, true, nil
-}
-
-// Local addresses (as in /proc/net/tcp{,6}) whose listeners clash with a bind
-// to 127.0.0.1: the address itself and the wildcards.
-var clashingAddrs = map[string]bool{
-	"0100007F":                         true, // 127.0.0.1
-	"00000000":                         true, // 0.0.0.0
-	"00000000000000000000000000000000": true, // ::
-	"0000000000000000FFFF00000100007F": true, // ::ffff:127.0.0.1
-}
-
-// listenInodes adds the socket inodes of listeners on port from a
-// /proc/net/tcp-format file to inodes.
-func listenInodes(file string, port int, inodes map[string]bool) error {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	wantPort := fmt.Sprintf("%04X", port)
-	for _, line := range bytes.Split(data, []byte("\n"))[1:] {
-		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-		f := strings.Fields(string(line))
-		if len(f) < 10 || f[3] != "0A" { // 0A = TCP_LISTEN
-			continue
-		}
-		addr, lport, ok := strings.Cut(f[1], ":")
-		if ok && lport == wantPort && clashingAddrs[addr] {
-			inodes[f[9]] = true
-		}
-	}
-	return nil
-}
-
-// Flags this package manages itself, by long name; short forms map to them.
-var (
-	managedFlags = map[string]bool{"listen": true, "port": true, "log-file": true, "daemon": true}
-	shortFlags   = map[byte]string{'L': "listen", 'p': "port", 'l': "log-file", 'd': "daemon", 'P': "pid-file"}
-)
-
-// flagName returns the long name of a gearmand flag argument, or "" if arg is
-// not a flag this package cares about.
-func flagName(arg string) string {
-	if rest, ok := strings.CutPrefix(arg, "--"); ok {
-		name, _, _ := strings.Cut(rest, "=")
-		return name
-	}
-	if len(arg) >= 2 && arg[0] == '-' {
-		return shortFlags[arg[1]]
-	}
-	return ""
-}
-
-func checkArgs(args []string) error {
-	for _, a := range args {
-		if name := flagName(a); managedFlags[name] {
-			return fmt.Errorf("gearmand: flag %q is managed by package gearmand; use Options instead", a)
-		}
-	}
-	return nil
-}
-
-func findBinary(bin string) (string, error) {
-	if bin != "" {
-		path, err := exec.LookPath(bin)
-		if err != nil {
-			return "", fmt.Errorf("gearmand binary %q: %w", bin, err)
-		}
-		return path, nil
-	}
-	if path, err := exec.LookPath("gearmand"); err == nil {
-		return path, nil
-	}
-	for _, path := range defaultBinaries {
-		if _, err := exec.LookPath(path); err == nil {
-			return path, nil
-		}
-	}
-	return "", fmt.Errorf("%w (looked in PATH and %s)", ErrNotInstalled, strings.Join(defaultBinaries, ", "))
-}
-
 // pickPort is freePort; a variable so tests can simulate a lost port race.
 var pickPort = freePort
 
@@ -558,42 +275,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// tailFile returns the last n lines of a file, reading it from the end so
-// that big logs (INFO logs every connection) stay cheap.
-func tailFile(path string, n int) (string, error) {
-	if n <= 0 {
-		return "", nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	size, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		return "", err
-	}
-	const block = 64 << 10
-	var buf []byte
-	off := size
-	for off > 0 {
-		step := min(int64(block), off)
-		off -= step
-		chunk := make([]byte, step)
-		if _, err := f.ReadAt(chunk, off); err != nil {
-			return "", err
-		}
-		buf = append(chunk, buf...)
-		// n+1 newlines guarantee n complete lines (the last may lack one).
-		if bytes.Count(buf, []byte("\n")) > n {
-			break
-		}
-	}
-	lines := strings.Split(strings.TrimRight(string(buf), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n"), nil
 }

@@ -52,6 +52,19 @@ func Postgres(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dir := postgresDir(t, cred)
+	data := filepath.Join(dir, "data")
+	logPath := filepath.Join(dir, "postgres.log")
+	initPostgres(t, bin, dir, data, cred)
+	srv := startPostgresOnFreePort(t, bin, data, logPath, cred)
+	createPostgresDB(t, bin, srv.port)
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", srv.port, PostgresDB)
+}
+
+// postgresDir returns the test's directory for the server, owned by the
+// server's user when that is not ourselves.
+func postgresDir(t testing.TB, cred *syscall.Credential) string {
+	t.Helper()
 	dir := t.TempDir()
 	if cred != nil {
 		// t.TempDir's parent is private to root (0700); the server's user
@@ -63,11 +76,15 @@ func Postgres(t testing.TB) string {
 			t.Fatalf("testenv: postgres: %v", err)
 		}
 	}
-	data := filepath.Join(dir, "data")
-	logPath := filepath.Join(dir, "postgres.log")
+	return dir
+}
 
-	// initdb as the server's user: -A trust since only this test connects,
-	// --no-sync and -E/--locale for speed and a predictable setup.
+// initPostgres creates the data directory data in dir, as the server's
+// user.
+func initPostgres(t testing.TB, bin, dir, data string, cred *syscall.Credential) {
+	t.Helper()
+	// -A trust since only this test connects, --no-sync and -E/--locale
+	// for speed and a predictable setup.
 	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust",
 		"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
 	initdb.SysProcAttr = postgresProcAttr(cred)
@@ -75,9 +92,16 @@ func Postgres(t testing.TB) string {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("testenv: postgres initdb: %v\n%s", err, out)
 	}
+}
 
+// startPostgresOnFreePort starts the server on a free port, trying
+// another one when the port was taken before the server bound it, and
+// stops it in t.Cleanup, logging its log's tail if the test failed.
+func startPostgresOnFreePort(t testing.TB, bin, data, logPath string, cred *syscall.Credential) *postgresServer {
+	t.Helper()
 	var srv *postgresServer
 	for attempt := 1; ; attempt++ {
+		var err error
 		srv, err = startPostgres(bin, data, logPath, FreePort(t), cred)
 		if err == nil {
 			break
@@ -97,14 +121,18 @@ func Postgres(t testing.TB) string {
 			t.Logf("last %d lines of postgres log %s (port %d):\n%s", logTailLines, logPath, srv.port, tail)
 		}
 	})
+	return srv
+}
 
-	createdb := exec.Command(filepath.Join(bin, "createdb"), "-h", "127.0.0.1", "-p", strconv.Itoa(srv.port),
+// createPostgresDB creates the database PostgresDB on the server at port.
+func createPostgresDB(t testing.TB, bin string, port int) {
+	t.Helper()
+	createdb := exec.Command(filepath.Join(bin, "createdb"), "-h", "127.0.0.1", "-p", strconv.Itoa(port),
 		"-U", "postgres", PostgresDB)
 	createdb.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=10")
 	if out, err := createdb.CombinedOutput(); err != nil {
 		t.Fatalf("testenv: postgres createdb: %v\n%s", err, out)
 	}
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", srv.port, PostgresDB)
 }
 
 // postgresGlob is where Debian installs each PostgreSQL version; a

@@ -10,6 +10,14 @@ const maxNesting = 10000
 // walkMsgpack checks that data is exactly one msgpack value whose lengths
 // fit in data and whose containers nest at most maxNesting deep. It keeps
 // its own stack, so nesting costs no recursion.
+//
+// It is one long function on purpose: it runs on every message before it
+// is decoded, and each split tried (a walker type whose method reads one
+// value's header; the same as a function passing the position by value)
+// made the walk 1.3-1.5x slower on chunks of ints, strings and structs, a
+// call per value in so tight a loop. The switch is a flat table of
+// msgpack's codes, and all the state (pos, the stack of open containers)
+// stays in this loop.
 func walkMsgpack(data []byte) error {
 	var open []uint64 // per open container: values still to come
 	pos := 0

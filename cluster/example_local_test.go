@@ -263,22 +263,29 @@ func ExampleWorker_ID() {
 	// The id is what commands target and what ping replies carry: it
 	// starts with the host name and the process id.
 	fmt.Println(strings.HasPrefix(w.ID(), w.Stats().Host+"-"))
-	for range 100 { // a new worker answers once it has joined the command queue
+	s := pingUntil(ctx, local, w.ID())
+	fmt.Println("ping:", s.Functions)
+	// Output:
+	// true
+	// ping: [examples.square]
+}
+
+// pingUntil pings, up to 10s, until the worker with this id answers: a new
+// worker answers once it has joined the command queue.
+func pingUntil(ctx context.Context, local *cluster.Local, id string) pool.WorkerStats {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		stats, err := local.Pool().Ping(ctx)
 		if err != nil {
 			log.Fatal(err)
 		}
 		for _, s := range stats {
-			if s.WorkerID == w.ID() {
-				fmt.Println("ping:", s.Functions)
-				return
+			if s.WorkerID == id {
+				return s
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	// Output:
-	// true
-	// ping: [examples.square]
+	log.Fatalf("worker %s: no ping reply within 10s", id)
+	return pool.WorkerStats{}
 }
 
 func ExampleWorker_Slots() {
@@ -327,21 +334,28 @@ func ExampleWorker_StopRequested() {
 	}
 	defer local.Close()
 	w, ran := startWorker(local, 1, "examples.square")
-	waitSlots(ctx, local, "examples.square", 2)
+	pingUntil(ctx, local, w.ID()) // it takes commands
 
 	// A quit for this worker only (glimpse-cluster quit WORKER_ID): the
 	// program decides what to do, here drain and exit.
 	cmd := pool.NewCommand(pool.CommandQuit, 10*time.Second, w.ID())
-	if _, err := local.Pool().Broadcast(ctx, cmd); err != nil {
+	replies, err := local.Pool().Broadcast(ctx, cmd)
+	if err != nil {
 		log.Fatal(err)
 	}
-	req := <-w.StopRequested()
-	fmt.Println(req.Command == cmd.ID, req.Restart)
+	fmt.Printf("%d reply, from it: %v, error %q\n", len(replies), replies[0].Worker == w.ID(), replies[0].Error)
+	select {
+	case req := <-w.StopRequested():
+		fmt.Println(req.Command == cmd.ID, req.Restart)
+	case <-time.After(10 * time.Second):
+		log.Fatal("no stop request within 10s")
+	}
 	if err := w.Shutdown(ctx); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(errors.Is(<-ran, cluster.ErrWorkerClosed))
 	// Output:
+	// 1 reply, from it: true, error ""
 	// true false
 	// true
 }

@@ -131,7 +131,7 @@ func ExampleWithLogger() {
 	// Output: level=INFO msg=subscribed
 }
 
-func ExampleCopiesError() {
+func ExampleCopiesError_Error() {
 	// What Send returns when some copies failed: one CopyError each.
 	var err error = &fanout.CopiesError{Errs: []fanout.CopyError{
 		{ClientID: "carol", Err: `no worker registered for queue "memos_carol" on any job server`},

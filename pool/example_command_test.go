@@ -123,3 +123,20 @@ func ExampleCrashLoopError_Error() {
 	// pool: doc.cube: chunk 2 (items 20-29) went to 3 workers and none answered: w1, w2 died or vanished running it; an item that crashes its worker process does this (Chunksize(1) tells which): pool: every worker that took the chunk died or vanished
 	// true
 }
+
+func ExampleChunkFailedError_Error() {
+	// The message names the function, the chunk, its items and the cause:
+	// enough to rerun those items alone.
+	err := &pool.ChunkFailedError{Func: "doc.cube", Chunk: 0, First: 0, Last: 99, Attempts: 3,
+		Err: errors.New("worker failure (WORK_FAIL)")}
+	fmt.Println(err)
+	// Output: pool: doc.cube: chunk 0 (items 0-99) failed 3 times: worker failure (WORK_FAIL)
+}
+
+func ExampleCrashLoopError_Unwrap() {
+	// A program that only needs to know it was a crash loop, not which
+	// chunk, tests for the sentinel.
+	var err error = &pool.CrashLoopError{Func: "doc.cube", Workers: []string{"w1", "w2"}}
+	fmt.Println(errors.Unwrap(err) == pool.ErrCrashLoop)
+	// Output: true
+}

@@ -27,3 +27,23 @@ func ExampleRun() {
 	// Run "glimpse-cluster status -h" for help.
 	// exit status 2
 }
+
+// Main is the whole main function of a worker binary for your own
+// functions: import the package that registers them, and call Main.
+//
+//	package main
+//
+//	import (
+//		_ "example.com/you/yourfuncs" // calls pool.Register
+//		"github.com/glimpse-go/glimpse/cli"
+//	)
+//
+//	func main() { cli.Main() }
+//
+// Then "yourworker -c config.ini worker -n 8" serves them on a cluster,
+// "yourworker local" starts a cluster of its own, and "yourworker functions"
+// lists what it registers. Main exits the process, so this Example has no
+// output to check (Run is the same without the exit).
+func ExampleMain() {
+	cli.Main()
+}

@@ -90,9 +90,14 @@ func (e CopyError) MarshalJSON() ([]byte, error) { return json.Marshal([2]string
 
 // UnmarshalJSON decodes [client_id, error].
 func (e *CopyError) UnmarshalJSON(b []byte) error {
-	var p [2]string
+	// A slice, not a [2]string: encoding/json fills an array from a
+	// shorter list and drops the rest of a longer one without a word.
+	var p []string
 	if err := json.Unmarshal(b, &p); err != nil {
 		return err
+	}
+	if len(p) != 2 {
+		return fmt.Errorf("fanout: a copy error is a [client_id, error] pair, not %d strings", len(p))
 	}
 	e.ClientID, e.Err = p[0], p[1]
 	return nil

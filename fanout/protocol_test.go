@@ -29,3 +29,16 @@ func FuzzParseRequests(f *testing.F) {
 		}
 	})
 }
+
+// A copy error is exactly a [client_id, error] pair: a list of another
+// length is refused, not cut or padded.
+func TestCopyErrorIsAPair(t *testing.T) {
+	if errs, err := ParseCopyErrors([]byte(`[["w1","gone"]]`)); err != nil || len(errs) != 1 || errs[0].ClientID != "w1" || errs[0].Err != "gone" {
+		t.Fatalf("a pair: %+v, %v", errs, err)
+	}
+	for _, bad := range []string{`[["w1"]]`, `[["w1","gone","extra"]]`, `[[]]`} {
+		if errs, err := ParseCopyErrors([]byte(bad)); err == nil {
+			t.Errorf("ParseCopyErrors(%s) = %+v, want an error", bad, errs)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -137,10 +138,18 @@ func (e *ChunkFailedError) Error() string {
 	if errors.Is(e.Err, gearman.ErrJobFailed) {
 		// gearmand ends a job with WORK_FAIL after --job-retries tries
 		// whose worker vanished: an item that kills its worker process.
-		return fmt.Sprintf("pool: %s: %s failed %d times: gearmand gave up on it each time, as after --job-retries workers died running it (an item that crashes its worker process does this; Chunksize(1) tells which): %v",
-			e.Func, span, e.Attempts, e.Err)
+		return fmt.Sprintf("pool: %s: %s failed %s: gearmand gave up on it each time, as after --job-retries workers died running it (an item that crashes its worker process does this; Chunksize(1) tells which): %v",
+			e.Func, span, times(e.Attempts), e.Err)
 	}
-	return fmt.Sprintf("pool: %s: %s failed %d times: %v", e.Func, span, e.Attempts, e.Err)
+	return fmt.Sprintf("pool: %s: %s failed %s: %v", e.Func, span, times(e.Attempts), e.Err)
+}
+
+// times says "once" or "N times".
+func times(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return strconv.Itoa(n) + " times"
 }
 
 func (e *ChunkFailedError) Unwrap() error { return e.Err }

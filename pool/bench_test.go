@@ -25,3 +25,20 @@ func BenchmarkMapSquare(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(items)*b.N)/b.Elapsed().Seconds(), "items/s")
 }
+
+// BenchmarkMapOneItem is the cost of a map of one item, one after
+// another, with two worker slots in this process: read ns/op (per map).
+// The small-call path; make bench compares it with a bare Gearman call.
+func BenchmarkMapOneItem(b *testing.B) {
+	addr := gearmand(b, "--verbose=ERROR")
+	startWorker(b, 2, addr)
+	p := newPool(b, funcs.Square.Name(), 2, addr)
+	items := ints(1)
+	b.ResetTimer()
+	for b.Loop() {
+		out, err := pool.Map(context.Background(), p, funcs.Square, items)
+		if err != nil || len(out) != 1 {
+			b.Fatal(err)
+		}
+	}
+}

@@ -176,3 +176,15 @@ func writeLocalConfig(t *testing.T, c config.Client) string {
 		"log_frontend_url = "+c.LogFrontendURL,
 		"log_backend_url = "+c.LogBackendURL)
 }
+
+// startLocal1 starts a local cluster with one worker slot for the test,
+// closed when it ends, and returns it with a config file naming it.
+func startLocal1(t *testing.T, ctx context.Context) (*cluster.Local, string) {
+	t.Helper()
+	l, err := cluster.StartLocal(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, writeLocalConfig(t, l.Config())
+}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/clustertest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
@@ -127,12 +126,7 @@ func TestLocalCommandObeysRestart(t *testing.T) {
 // 1; the worker goes on serving.
 func TestStartLocalRefusesQuitAndRestart(t *testing.T) {
 	ctx := testenv.Context(t)
-	l, err := cluster.StartLocal(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	cfg := writeLocalConfig(t, l.Config())
+	l, cfg := startLocal1(t, ctx)
 	for _, cmd := range []string{"quit", "restart", "KillWorkers"} {
 		for _, via := range []string{"fanout", "zmq"} {
 			code, stdout, stderr := runCLI(t, "-c", cfg, cmd, "-via", via, "-t", "3s")
@@ -156,12 +150,7 @@ func TestStartLocalRefusesQuitAndRestart(t *testing.T) {
 // quit).
 func TestQuitViaZMQAnsweredByIdleWorker(t *testing.T) {
 	ctx := testenv.Context(t)
-	l, err := cluster.StartLocal(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	cfg := writeLocalConfig(t, l.Config())
+	l, cfg := startLocal1(t, ctx)
 	addr := l.Config().JobServers[0]
 	for range 3 {
 		w := startProc(t, "-c", cfg, "worker", "-n", "1")

@@ -35,12 +35,7 @@ func TestParseSecondsOrDuration(t *testing.T) {
 // against a real local cluster, with a bare number of seconds.
 func TestDurationFlagsTakeSeconds(t *testing.T) {
 	ctx := testenv.Context(t)
-	l, err := cluster.StartLocal(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	cfg := writeLocalConfig(t, l.Config())
+	_, cfg := startLocal1(t, ctx)
 	for _, args := range [][]string{{"ping", "-t", "2"}, {"ping", "-t", "2.5", "-via", "zmq"}, {"stats", "-t", "3"}, {"status", "-t", "2"}} {
 		code, stdout, stderr := runCLI(t, append([]string{"-c", cfg}, args...)...)
 		if code != exitOK {
@@ -132,12 +127,7 @@ func TestPingNamesSilentWorkers(t *testing.T) {
 // the workers' command queues show with -a only.
 func TestStatusHidesInternalQueues(t *testing.T) {
 	ctx := testenv.Context(t)
-	l, err := cluster.StartLocal(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	cfg := writeLocalConfig(t, l.Config())
+	l, cfg := startLocal1(t, ctx)
 	internal := []string{"glimpse-commands_" + l.Worker().ID(), "__matchmaking", " fanout ", "subscribe_fanout"}
 	code, stdout, stderr := runCLI(t, "-c", cfg, "status")
 	if code != exitOK || !strings.Contains(stdout, "examples.square") {

@@ -33,8 +33,9 @@ const (
 type Option func(*options)
 
 type options struct {
-	log *slog.Logger
-	hwm int
+	log    *slog.Logger
+	hwm    int
+	maxMsg int64
 }
 
 // WithLogger sets where the broker logs when it starts serving and when it
@@ -47,6 +48,13 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // other subscribers down. A publisher whose queue in the broker is full is
 // no longer read, so its own queue fills and its PUB drops in turn.
 func WithHWM(n int) Option { return func(o *options) { o.hwm = n } }
+
+// WithMaxMessageSize sets the largest message frame, in bytes, that the
+// broker accepts from a publisher or a subscriber (default
+// DefaultMaxMessageSize); -1 means no limit. A peer that sends a larger
+// frame is disconnected before the frame is allocated, and the frame goes
+// nowhere.
+func WithMaxMessageSize(n int64) Option { return func(o *options) { o.maxMsg = n } }
 
 // Broker forwards the command channel and the log channel. Make one with
 // New, run it with Serve, stop it with Shutdown or Close. Its methods are
@@ -78,12 +86,15 @@ type Broker struct {
 // (see Addrs). If anything fails, nothing stays bound; a URL that cannot
 // be bound gives a *BindError, an invalid cfg a *config.Error.
 func New(cfg config.Server, opts ...Option) (*Broker, error) {
-	o := options{log: slog.New(slog.DiscardHandler), hwm: DefaultHWM}
+	o := options{log: slog.New(slog.DiscardHandler), hwm: DefaultHWM, maxMsg: DefaultMaxMessageSize}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.hwm < 0 {
 		return nil, fmt.Errorf("broker: high-water mark %d: must be 0 (no limit) or more", o.hwm)
+	}
+	if o.maxMsg < -1 || o.maxMsg == 0 {
+		return nil, fmt.Errorf("broker: maximum message size %d: must be -1 (no limit) or more than 0", o.maxMsg)
 	}
 	if err := validate(cfg); err != nil {
 		return nil, err
@@ -93,7 +104,7 @@ func New(cfg config.Server, opts ...Option) (*Broker, error) {
 		return nil, fmt.Errorf("broker: create ZeroMQ context: %w", err)
 	}
 	b := &Broker{log: o.log, zctx: zctx}
-	if err := b.open(cfg, o.hwm); err != nil {
+	if err := b.open(cfg, o); err != nil {
 		b.teardownIdle()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
@@ -102,7 +113,7 @@ func New(cfg config.Server, opts ...Option) (*Broker, error) {
 
 // open creates and binds the channels' sockets. On failure the caller
 // closes what it created, with teardownIdle.
-func (b *Broker) open(cfg config.Server, hwm int) error {
+func (b *Broker) open(cfg config.Server, o options) error {
 	for _, c := range []*channel{
 		{name: "command", frontKey: "command_frontend_url", backKey: "command_backend_url",
 			frontURL: cfg.CommandFrontendURL, backURL: cfg.CommandBackendURL},
@@ -110,7 +121,7 @@ func (b *Broker) open(cfg config.Server, hwm int) error {
 			frontURL: cfg.LogFrontendURL, backURL: cfg.LogBackendURL},
 	} {
 		b.chans = append(b.chans, c) // first, so that teardownIdle closes what open created
-		if err := c.open(b.zctx, hwm); err != nil {
+		if err := c.open(b.zctx, o.hwm, o.maxMsg); err != nil {
 			return err
 		}
 	}

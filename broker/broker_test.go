@@ -23,7 +23,13 @@ import (
 	"github.com/glimpse-go/glimpse/internal/testenv"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(brokerChildEnv) != "" {
+		runBrokerChild()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // ephemeral binds every channel on a free loopback port.
 var ephemeral = config.Server{

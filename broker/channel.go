@@ -38,15 +38,15 @@ type channel struct {
 }
 
 // open creates and binds the channel's sockets.
-func (c *channel) open(zctx *zmq.Context, hwm int) error {
+func (c *channel) open(zctx *zmq.Context, hwm int, maxMsg int64) error {
 	var err error
-	if c.xsub, err = newSocket(zctx, zmq.XSUB, hwm, c.frontURL); err != nil {
+	if c.xsub, err = newSocket(zctx, zmq.XSUB, hwm, maxMsg, c.frontURL); err != nil {
 		return &ChannelError{Channel: c.name, Err: err}
 	}
 	if c.frontAddr, err = bind(c.xsub, c.frontKey, c.frontURL); err != nil {
 		return err
 	}
-	if c.xpub, err = newSocket(zctx, zmq.XPUB, hwm, c.backURL); err != nil {
+	if c.xpub, err = newSocket(zctx, zmq.XPUB, hwm, maxMsg, c.backURL); err != nil {
 		return &ChannelError{Channel: c.name, Err: err}
 	}
 	if c.backAddr, err = bind(c.xpub, c.backKey, c.backURL); err != nil {
@@ -63,13 +63,13 @@ func (c *channel) openControl(zctx *zmq.Context) error {
 	// inproc names are per context, and the context is this broker's.
 	url := "inproc://glimpse-broker-" + c.name + "-control"
 	var err error
-	if c.control, err = newSocket(zctx, zmq.PAIR, 0, ""); err != nil {
+	if c.control, err = newSocket(zctx, zmq.PAIR, 0, -1, ""); err != nil {
 		return err
 	}
 	if err := c.control.Bind(url); err != nil {
 		return fmt.Errorf("bind %s: %w", url, err)
 	}
-	if c.ctlClient, err = newSocket(zctx, zmq.PAIR, 0, ""); err != nil {
+	if c.ctlClient, err = newSocket(zctx, zmq.PAIR, 0, -1, ""); err != nil {
 		return err
 	}
 	if err := c.ctlClient.SetRcvtimeo(controlTimeout); err != nil {

@@ -338,6 +338,19 @@ func ExampleWithHWM() {
 	// Output: broker: high-water mark -1: must be 0 (no limit) or more
 }
 
+// A broker whose log records may carry large attributes raises the limit
+// on message size; 0 is refused, since it would refuse every message.
+func ExampleWithMaxMessageSize() {
+	b, err := broker.New(onLoopback, broker.WithMaxMessageSize(4*broker.DefaultMaxMessageSize))
+	if err != nil {
+		log.Fatal(err)
+	}
+	b.Close()
+	_, err = broker.New(onLoopback, broker.WithMaxMessageSize(0))
+	fmt.Println(err)
+	// Output: broker: maximum message size 0: must be -1 (no limit) or more than 0
+}
+
 // A Publisher may connect before the broker is up: it connects when the
 // broker comes. Here the channels are Unix sockets, whose names are known
 // before binding.

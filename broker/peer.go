@@ -66,7 +66,7 @@ func openPeer(url string, t zmq.Type, hwm int, linger time.Duration, attach func
 	if err != nil {
 		return nil, nil, fmt.Errorf("create ZeroMQ context: %w", err)
 	}
-	sock, err := newSocket(zctx, t, hwm, url)
+	sock, err := newSocket(zctx, t, hwm, DefaultMaxMessageSize, url)
 	if err == nil {
 		err = sock.SetLinger(linger)
 		for _, f := range setup {

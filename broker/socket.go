@@ -8,12 +8,26 @@ import (
 	zmq "github.com/pebbe/zmq4"
 )
 
+// DefaultMaxMessageSize is the largest message frame, in bytes, that any
+// socket of the broker, of a Publisher or of a Subscriber accepts
+// (ZMQ_MAXMSGSIZE). libzmq checks a frame's size in its header, before
+// allocating it, and disconnects a peer that sends a larger one: the frame
+// is neither stored nor forwarded, and the peer's connection (with what it
+// had queued) is dropped; it reconnects by itself. Without the limit one
+// 300 MB message on the command channel grew the broker to 334 MB and every
+// worker to ~500 MB.
+//
+// The largest legitimate frames are a log record (a few KB; a panic's
+// stack trace tens of KB) and a stats reply (under a KB per worker):
+// 1 MiB leaves a margin of more than ten times the largest of them.
+const DefaultMaxMessageSize = 1 << 20
+
 // newSocket makes a socket for url ("" for an inproc control socket)
 // with LINGER 0 (closing it never waits, so terminating the context
-// cannot hang on queued messages), the given high-water marks, TCP
-// keepalive, and IPv6 on when url's host is an IPv6 address (ZeroMQ
-// refuses those otherwise).
-func newSocket(zctx *zmq.Context, t zmq.Type, hwm int, url string) (*zmq.Socket, error) {
+// cannot hang on queued messages), the given high-water marks, a maximum
+// message size of maxMsg bytes (-1: no limit), TCP keepalive, and IPv6 on
+// when url's host is an IPv6 address (ZeroMQ refuses those otherwise).
+func newSocket(zctx *zmq.Context, t zmq.Type, hwm int, maxMsg int64, url string) (*zmq.Socket, error) {
 	s, err := zctx.NewSocket(t)
 	if err != nil {
 		return nil, fmt.Errorf("create %v socket: %w", t, err)
@@ -22,6 +36,7 @@ func newSocket(zctx *zmq.Context, t zmq.Type, hwm int, url string) (*zmq.Socket,
 		func() error { return s.SetLinger(0) },
 		func() error { return s.SetSndhwm(hwm) },
 		func() error { return s.SetRcvhwm(hwm) },
+		func() error { return s.SetMaxmsgsize(maxMsg) },
 	}
 	if isIPv6(url) {
 		set = append(set, func() error { return s.SetIpv6(true) })

@@ -30,6 +30,17 @@ const (
 	DefaultStore             = "glimpse-fanout.db"
 	DefaultCopyTimeout       = 30 * time.Second
 	DefaultPruneAfter        = time.Minute
+
+	// DefaultMaxPayload (max_payload, bytes) bounds what one fanout
+	// copies to each subscriber. glimpse's own fanouts are commands
+	// (ping, stats, quit, restart) of well under 1 KB; 64 KiB leaves a
+	// wide margin while keeping one fanout's copies at gearmand, with
+	// DefaultMaxSubscribers subscribers, under 640 MB.
+	DefaultMaxPayload = 64 << 10
+	// DefaultMaxSubscribers (max_subscribers) bounds the subscribers of
+	// one topic: a worker process subscribes once, so this is ten times a
+	// cluster of a thousand worker processes.
+	DefaultMaxSubscribers = 10000
 )
 
 // ErrNoConfig is what FromEnv returns when EnvVar is unset, so that a
@@ -65,6 +76,10 @@ type Fanout struct {
 	Store       string        // store: subscriber store DSN: a file path (SQLite, default "glimpse-fanout.db") or postgres://...
 	CopyTimeout time.Duration // copy_timeout: per-copy timeout of a foreground fanout (default 30s)
 	PruneAfter  time.Duration // prune_after: drop subscribers whose queue had no worker this long (default 1m)
+
+	// Limits checked before anything is copied. 0 means the default.
+	MaxPayload     int // max_payload: bytes one fanout may copy to each subscriber (default 64 KiB)
+	MaxSubscribers int // max_subscribers: subscribers one topic may have (default 10000)
 }
 
 // File is a whole config file.
@@ -92,6 +107,9 @@ func DefaultFanout() Fanout {
 		Store:       DefaultStore,
 		CopyTimeout: DefaultCopyTimeout,
 		PruneAfter:  DefaultPruneAfter,
+
+		MaxPayload:     DefaultMaxPayload,
+		MaxSubscribers: DefaultMaxSubscribers,
 	}
 }
 
@@ -193,7 +211,7 @@ var sectionKeys = map[string][]string{
 	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
 	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel},
-	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter},
+	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
 }
 
 var sectionOrder = []string{secClient, secServer, secWorker, secFanout}
@@ -355,6 +373,8 @@ func (p *parser) fanout(v map[string]string) {
 	}
 	p.duration(secFanout, keyCopyTimeout, v, &f.CopyTimeout)
 	p.duration(secFanout, keyPruneAfter, v, &f.PruneAfter)
+	p.integer(secFanout, keyMaxPayload, v, &f.MaxPayload)
+	p.integer(secFanout, keyMaxSubscribers, v, &f.MaxSubscribers)
 	p.errs = append(p.errs, f.check()...)
 }
 
@@ -369,6 +389,19 @@ func (p *parser) duration(section, key string, v map[string]string, dst *time.Du
 		return
 	}
 	*dst = d
+}
+
+func (p *parser) integer(section, key string, v map[string]string, dst *int) {
+	s, ok := v[key]
+	if !ok {
+		return
+	}
+	n, err := parseInt(s)
+	if err != nil {
+		p.fail(section, key, err)
+		return
+	}
+	*dst = n
 }
 
 func sortLine(n int) int {

@@ -37,6 +37,8 @@ log_level = DEBUG
 store = postgres://glimpse@db/glimpse?sslmode=disable
 copy_timeout = 10s
 prune_after = 2m
+max_payload = 4096
+max_subscribers = 50
 `
 
 func TestParseFullFile(t *testing.T) {
@@ -70,6 +72,9 @@ func TestParseFullFile(t *testing.T) {
 			Store:       "postgres://glimpse@db/glimpse?sslmode=disable",
 			CopyTimeout: 10 * time.Second,
 			PruneAfter:  2 * time.Minute,
+
+			MaxPayload:     4096,
+			MaxSubscribers: 50,
 		},
 	}
 	if !reflect.DeepEqual(f, want) {
@@ -242,6 +247,9 @@ func TestErrors(t *testing.T) {
 		{"copy_timeout", client + "[fanout]\ncopy_timeout = 0\n", "fanout", "copy_timeout", "must be positive"},
 		{"copy_timeout garbage", client + "[fanout]\ncopy_timeout = soon\n", "fanout", "copy_timeout", "not a duration"},
 		{"prune_after", client + "[fanout]\nprune_after = -5m\n", "fanout", "prune_after", "must be positive"},
+		{"max_payload negative", client + "[fanout]\nmax_payload = -1\n", "fanout", "max_payload", "must be a number of bytes"},
+		{"max_payload garbage", client + "[fanout]\nmax_payload = 1MB\n", "fanout", "max_payload", `"1MB": not a whole number`},
+		{"max_subscribers negative", client + "[fanout]\nmax_subscribers = -3\n", "fanout", "max_subscribers", "must be a number of subscribers"},
 
 		// names
 		{"unknown section", client + "[clinet]\n", "clinet", "", "unknown section"},

@@ -35,6 +35,9 @@ const (
 	keyStore       = "store"
 	keyCopyTimeout = "copy_timeout"
 	keyPruneAfter  = "prune_after"
+
+	keyMaxPayload     = "max_payload"
+	keyMaxSubscribers = "max_subscribers"
 )
 
 // maxFunctionName is DESIGN.md's limit on a registered function name; it
@@ -151,6 +154,12 @@ func (f Fanout) check() []*Error {
 	}
 	if err := checkPositive(f.PruneAfter); err != nil {
 		add(keyPruneAfter, err)
+	}
+	if f.MaxPayload < 0 {
+		add(keyMaxPayload, fmt.Errorf("%d: must be a number of bytes, or 0 for the default", f.MaxPayload))
+	}
+	if f.MaxSubscribers < 0 {
+		add(keyMaxSubscribers, fmt.Errorf("%d: must be a number of subscribers, or 0 for the default", f.MaxSubscribers))
 	}
 	return errs
 }

@@ -157,6 +157,29 @@ func ExampleCopiesError_Error() {
 	// fanout: 2 copies failed: carol: no worker registered for queue "memos_carol" on any job server; dave: timeout after 30s
 }
 
+// What the fanout worker refuses, before it copies or stores anything;
+// the caller reads the same text as the job's WORK_EXCEPTION.
+func ExampleLimitError_Error() {
+	for _, err := range []error{
+		&fanout.LimitError{Function: fanout.FuncFanout, Key: "max_payload", Limit: 65536, Size: 1 << 20, Topic: "memos"},
+		&fanout.LimitError{Function: fanout.FuncSubscribe, Key: "max_subscribers", Limit: 10000, Size: 10000, Topic: "memos", ClientID: "mallory"},
+	} {
+		fmt.Println(errors.Is(err, fanout.ErrOverLimit), err)
+	}
+	// Output:
+	// true fanout: payload of 1048576 bytes for topic "memos" is over the limit of 65536 (max_payload in [fanout])
+	// true subscribe_fanout: topic "memos" has 10000 subscribers, the limit (max_subscribers in [fanout]): client "mallory" refused
+}
+
+func ExampleLimitError_Is() {
+	err := fmt.Errorf("send: %w", &fanout.LimitError{Function: fanout.FuncFanout, Key: "max_subscribers", Limit: 2, Size: 3, Topic: "memos"})
+	fmt.Println(errors.Is(err, fanout.ErrOverLimit))
+	fmt.Println(err)
+	// Output:
+	// true
+	// send: fanout: topic "memos" has 3 subscribers, over the limit of 2 (max_subscribers in [fanout])
+}
+
 func ExampleCopyError_MarshalJSON() {
 	// gearhorn's wire form: [client_id, error].
 	b, err := json.Marshal([]fanout.CopyError{{ClientID: "carol", Err: "worker failure (WORK_FAIL)"}})

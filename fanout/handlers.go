@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,12 +20,36 @@ func (w *Worker) subscribe(ctx context.Context, j *gearman.Job) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
+	// One subscribe at a time, so that two cannot both take the last
+	// place. (Fanout workers sharing a store check each on its own: the
+	// fanout's own check catches what gets past.)
+	w.subMu.Lock()
+	defer w.subMu.Unlock()
+	if err := w.checkRoom(ctx, sub); err != nil {
+		return nil, err
+	}
 	if err := w.store.Subscribe(ctx, sub.Topic, sub.ClientID); err != nil {
 		return nil, fmt.Errorf("%s: %w", FuncSubscribe, err)
 	}
 	w.log.Info("subscribed", "topic", sub.Topic, "client_id", sub.ClientID)
 	w.changed(ctx)
 	return nil, nil // gearhorn completes with no data
+}
+
+// checkRoom refuses a new subscriber to a topic that has MaxSubscribers
+// already; one subscribed already may subscribe again.
+func (w *Worker) checkRoom(ctx context.Context, sub Subscription) error {
+	ids, err := w.store.Subscribers(ctx, sub.Topic)
+	if err != nil {
+		return fmt.Errorf("%s: %w", FuncSubscribe, err)
+	}
+	if len(ids) < w.maxSubscribers || slices.Contains(ids, sub.ClientID) {
+		return nil
+	}
+	err = &LimitError{Function: FuncSubscribe, Key: keyMaxSubscribers, Limit: w.maxSubscribers,
+		Size: len(ids), Topic: sub.Topic, ClientID: sub.ClientID}
+	w.log.Warn("subscription refused", "topic", sub.Topic, "client_id", sub.ClientID, "err", err)
+	return err
 }
 
 // unsubscribe serves unsubscribe_fanout.
@@ -101,16 +126,20 @@ func (w *Worker) fanout(ctx context.Context, j *gearman.Job) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	payload := r.payloadBytes()
 	subs := w.cache.subscribers(r.Topic)
+	if err := w.checkLimits(r.Topic, len(payload), len(subs)); err != nil {
+		return nil, err
+	}
 	var res copyResult
 	if r.Background {
-		res = w.copyBackground(ctx, r.Topic, subs, r.payloadBytes(), r.Unique)
+		res = w.copyBackground(ctx, r.Topic, subs, payload, r.Unique)
 	} else {
 		timeout := w.cfg.CopyTimeout
 		if t := time.Duration(r.Timeout * float64(time.Second)); r.Timeout > 0 && t < timeout {
 			timeout = max(t, time.Millisecond)
 		}
-		res = w.copyForeground(ctx, r.Topic, subs, r.payloadBytes(), r.Unique, timeout)
+		res = w.copyForeground(ctx, r.Topic, subs, payload, r.Unique, timeout)
 	}
 	w.log.Debug("fanout", "topic", r.Topic, "subscribers", len(subs), "delivered", res.delivered,
 		"failed", len(res.errs), "background", r.Background)
@@ -130,6 +159,20 @@ func (w *Worker) fanout(ctx context.Context, j *gearman.Job) ([]byte, error) {
 		return nil, &gearman.JobException{Data: data}
 	}
 	return []byte(strconv.Itoa(res.delivered)), nil
+}
+
+// checkLimits refuses a fanout before any copy is made: gearmand holds
+// every copy, so size times subscribers is what one fanout costs it. A
+// topic over MaxSubscribers got past the subscribe check (the limit was
+// lowered, or fanout workers sharing a store raced).
+func (w *Worker) checkLimits(topic string, size, subscribers int) error {
+	if size > w.maxPayload {
+		return &LimitError{Function: FuncFanout, Key: keyMaxPayload, Limit: w.maxPayload, Size: size, Topic: topic}
+	}
+	if subscribers > w.maxSubscribers {
+		return &LimitError{Function: FuncFanout, Key: keyMaxSubscribers, Limit: w.maxSubscribers, Size: subscribers, Topic: topic}
+	}
+	return nil
 }
 
 // mustJSON marshals a value that cannot fail to marshal.

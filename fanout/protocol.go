@@ -114,6 +114,44 @@ func ParseCopyErrors(data []byte) ([]CopyError, error) {
 	return errs, nil
 }
 
+// ErrOverLimit is matched (errors.Is) by every *LimitError.
+var ErrOverLimit = errors.New("over a fanout limit")
+
+// LimitError is a fanout or a subscription refused by one of the fanout
+// worker's limits (config.Fanout.MaxPayload, MaxSubscribers) before
+// anything was copied or stored.
+type LimitError struct {
+	Function string // FuncFanout or FuncSubscribe
+	Key      string // the limit's config key in [fanout]: "max_payload" or "max_subscribers"
+	Limit    int
+	Size     int    // the payload's bytes, or the topic's subscribers
+	Topic    string // the fanout's or subscription's topic
+	ClientID string // the subscriber refused (subscribe_fanout only)
+}
+
+func (e *LimitError) Error() string {
+	where := fmt.Sprintf("(%s in [fanout])", e.Key)
+	if e.Key == keyMaxPayload {
+		return fmt.Sprintf("%s: payload of %d bytes for topic %q is over the limit of %d %s",
+			e.Function, e.Size, e.Topic, e.Limit, where)
+	}
+	if e.ClientID != "" {
+		return fmt.Sprintf("%s: topic %q has %d subscribers, the limit %s: client %q refused",
+			e.Function, e.Topic, e.Size, where, e.ClientID)
+	}
+	return fmt.Sprintf("%s: topic %q has %d subscribers, over the limit of %d %s",
+		e.Function, e.Topic, e.Size, e.Limit, where)
+}
+
+// Is makes errors.Is(err, ErrOverLimit) true.
+func (e *LimitError) Is(target error) bool { return target == ErrOverLimit }
+
+// The config keys of the limits, as LimitError names them.
+const (
+	keyMaxPayload     = "max_payload"
+	keyMaxSubscribers = "max_subscribers"
+)
+
 func parseSubscribe(function string, data []byte) (Subscription, error) {
 	m, err := parseObject(function, data)
 	if err != nil {

@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,10 @@ type Worker struct {
 	store    Store
 	ownStore bool
 	self     Subscription // our own matchmaking subscription
+
+	// The limits of cfg, defaults filled in.
+	maxPayload, maxSubscribers int
+	subMu                      sync.Mutex // one subscribe_fanout at a time (checkRoom)
 
 	gw      *gearman.Worker
 	clients *clientPool
@@ -85,6 +90,8 @@ func NewWorker(client config.Client, cfg config.Fanout, opts ...Option) (*Worker
 			max:  o.concurrency,
 		},
 	}
+	w.maxPayload = cmp.Or(cfg.MaxPayload, config.DefaultMaxPayload)
+	w.maxSubscribers = cmp.Or(cfg.MaxSubscribers, config.DefaultMaxSubscribers)
 	if err := w.open(); err != nil {
 		w.release()
 		return nil, err

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -679,4 +680,45 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestExampleFileBindsNoWildcard keeps the shipped configuration safe to
+// copy: no URL of config.ini.example, nor of README's example, binds every
+// interface (*, 0.0.0.0, ::), and README starts gearmand on an explicit
+// address.
+func TestExampleFileBindsNoWildcard(t *testing.T) {
+	f, err := Load("../config.ini.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range append(f.Server.urls(), f.Client.urls()...) {
+		if isWildcardURL(u.value) {
+			t.Errorf("config.ini.example: %s = %s binds every interface", u.key, u.value)
+		}
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"tcp://*:", "tcp://0.0.0.0:", "tcp://[::]:"} {
+		if bytes.Contains(readme, []byte(bad)) {
+			t.Errorf("README.md shows a wildcard bind %s", bad)
+		}
+	}
+	if !bytes.Contains(readme, []byte("gearmand --listen 127.0.0.1")) {
+		t.Error("README.md does not start gearmand with --listen on an explicit address")
+	}
+}
+
+func isWildcardURL(u string) bool {
+	rest, ok := strings.CutPrefix(u, "tcp://")
+	if !ok {
+		return false
+	}
+	host := rest
+	if i := strings.LastIndex(rest, ":"); i >= 0 {
+		host = rest[:i]
+	}
+	host = strings.Trim(host, "[]")
+	return host == "" || host == "*" || host == "0.0.0.0" || host == "::"
 }

@@ -103,7 +103,7 @@ func TestParseMinimalGivesDefaults(t *testing.T) {
 		t.Errorf("DefaultWorker() = %+v", w)
 	}
 	fo := DefaultFanout()
-	if fo.Store != "glimpse-fanout.db" || fo.CopyTimeout != 30*time.Second || fo.PruneAfter != time.Minute {
+	if fo.Store != "" || fo.CopyTimeout != 30*time.Second || fo.PruneAfter != time.Minute {
 		t.Errorf("DefaultFanout() = %+v", fo)
 	}
 }
@@ -605,9 +605,9 @@ func TestSectionValidate(t *testing.T) {
 		t.Errorf("DefaultFanout: %v", err)
 	}
 	fo := DefaultFanout()
-	fo.Store = ""
+	fo.Store = "mysql://db/x"
 	if findError(fo.Validate(), "fanout", "store") == nil {
-		t.Error("empty store passed")
+		t.Error("mysql store passed")
 	}
 }
 
@@ -721,4 +721,35 @@ func isWildcardURL(u string) bool {
 	}
 	host = strings.Trim(host, "[]")
 	return host == "" || host == "*" || host == "0.0.0.0" || host == "::"
+}
+
+// TestStateDir: the default store is in a state directory, never the
+// working directory, whatever the environment.
+func TestStateDir(t *testing.T) {
+	home := t.TempDir()
+	for _, tc := range []struct{ stateDirectory, xdg, want string }{
+		{"/var/lib/glimpse", "/x", "/var/lib/glimpse"},
+		{"/var/lib/a:/var/lib/b", "", "/var/lib/a"},
+		{"", "/x/state", "/x/state/glimpse"},
+		{"relative", "also-relative", filepath.Join(home, ".local/state/glimpse")},
+		{"", "", filepath.Join(home, ".local/state/glimpse")},
+	} {
+		t.Setenv("HOME", home)
+		t.Setenv("STATE_DIRECTORY", tc.stateDirectory)
+		t.Setenv("XDG_STATE_HOME", tc.xdg)
+		got, err := DefaultFanout().StorePath()
+		if want := filepath.Join(tc.want, "fanout.db"); err != nil || got != want {
+			t.Errorf("STATE_DIRECTORY=%q XDG_STATE_HOME=%q: StorePath() = %q, %v; want %q",
+				tc.stateDirectory, tc.xdg, got, err, want)
+		}
+		if !filepath.IsAbs(got) {
+			t.Errorf("default store %q is relative to the working directory", got)
+		}
+	}
+	t.Setenv("HOME", "")
+	t.Setenv("STATE_DIRECTORY", "")
+	t.Setenv("XDG_STATE_HOME", "")
+	if _, err := DefaultFanout().StorePath(); !errors.Is(err, ErrNoStateDir) || findError(err, "fanout", "store") == nil {
+		t.Errorf("no HOME: StorePath error = %v, want ErrNoStateDir on [fanout] store", err)
+	}
 }

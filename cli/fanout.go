@@ -25,7 +25,8 @@ each fanout to the queue "<topic>_<client_id>" of every subscriber. The
 broadcast commands (ping, quit, restart, stats) go through it.
 
 The subscriber list lives in [fanout] store: an SQLite file (default
-glimpse-fanout.db) or a postgres:// URL, which several fanout workers may
+fanout.db in $STATE_DIRECTORY, else $XDG_STATE_HOME/glimpse, else
+~/.local/state/glimpse) or a postgres:// URL, which several fanout workers may
 share; they tell each other to reload it through the __matchmaking topic.
 A foreground copy waits at most [fanout] copy_timeout (default 30s);
 subscribers whose queue has had no worker for [fanout] prune_after

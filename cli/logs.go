@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/wire"
@@ -89,11 +91,11 @@ func printLogMessage(e *env, topic string, data []byte, glob string, level slog.
 		return
 	}
 	if kind == wire.TopicHeartbeat {
-		fmt.Fprintf(e.stdout, "%s heartbeat %s\n", worker, data)
+		fmt.Fprintf(e.stdout, "%s heartbeat %s\n", escapeText(worker), escapeText(string(data)))
 		return
 	}
 	if line, ok := formatRecord(data, level); ok {
-		fmt.Fprintf(e.stdout, "%s %s\n", worker, line)
+		fmt.Fprintf(e.stdout, "%s %s\n", escapeText(worker), line)
 	}
 }
 
@@ -104,14 +106,15 @@ func formatRecord(data []byte, min slog.Level) (string, bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // 123456789, not 1.23456789e+08
 	if err := dec.Decode(&rec); err != nil {
-		return string(data), true
+		return escapeText(string(data)), true
 	}
 	var level slog.Level
 	if s, ok := rec["level"].(string); ok && level.UnmarshalText([]byte(s)) == nil && level < min {
 		return "", false
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%v %v %v", rec["time"], rec["level"], rec["msg"])
+	fmt.Fprintf(&b, "%s %s %s", escapeText(fmt.Sprint(rec["time"])), escapeText(fmt.Sprint(rec["level"])),
+		escapeText(fmt.Sprint(rec["msg"])))
 	keys := make([]string, 0, len(rec))
 	for k := range rec {
 		if k != "time" && k != "level" && k != "msg" && k != "worker" {
@@ -120,7 +123,7 @@ func formatRecord(data []byte, min slog.Level) (string, bool) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%s", k, formatValue(rec[k]))
+		fmt.Fprintf(&b, " %s=%s", escapeText(k), formatValue(rec[k]))
 	}
 	return b.String(), true
 }
@@ -130,7 +133,7 @@ func formatRecord(data []byte, min slog.Level) (string, bool) {
 func formatValue(v any) string {
 	switch v := v.(type) {
 	case string:
-		if v == "" || strings.ContainsAny(v, " \t\n\"=") {
+		if v == "" || strings.ContainsAny(v, " \t\n\"=") || !printable(v) {
 			return strconv.Quote(v)
 		}
 		return v
@@ -139,7 +142,29 @@ func formatValue(v any) string {
 	}
 	data, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Sprint(v)
+		return escapeText(fmt.Sprint(v))
 	}
-	return string(data)
+	return escapeText(string(data))
+}
+
+// escapeText returns s as is when every rune of it is printable, and
+// strconv.Quote'd otherwise: a worker id or record comes from the network,
+// and a raw ESC, newline or C1 control in it could move the terminal's
+// cursor or fake a line of another worker.
+func escapeText(s string) string {
+	if printable(s) {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+// printable says whether s is valid UTF-8 holding only printable runes
+// and spaces (no C0/C1 controls, no line or bidi format characters).
+func printable(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || (r != ' ' && !unicode.IsPrint(r)) {
+			return false
+		}
+	}
+	return true
 }

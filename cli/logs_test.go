@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -79,5 +81,66 @@ func TestFormatRecord(t *testing.T) {
 	line, ok := formatRecord([]byte(`{"time":"T","level":"INFO","msg":"chunk done","worker":"w","took":"10.79ms","bytes":123456789,"err":"a b"}`), 0)
 	if want := `T INFO chunk done bytes=123456789 err="a b" took=10.79ms`; !ok || line != want {
 		t.Errorf("formatRecord = %q, %v; want %q", line, ok, want)
+	}
+}
+
+// TestLogsEscapeForgedControlCharacters publishes forged records on the
+// real log channel of a local cluster: an ESC sequence and a newline in the
+// message, a key, a value and the worker id must print escaped, so a record
+// can neither clear the terminal nor fake a line of another worker.
+func TestLogsEscapeForgedControlCharacters(t *testing.T) {
+	ctx := testenv.Context(t)
+	l, cfg := startLocal1(t, ctx)
+	out := testenv.NewOutput()
+	lctx, stop := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() {
+		done <- run(lctx, []string{"glimpse-cluster", "-c", cfg, "logs"}, out, out, nil)
+	}()
+	pub, err := broker.NewPublisher(l.Config().LogFrontendURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	forged := `{"time":"T","level":"INFO","msg":"marker \u001b[2J\nw1 T ERROR fake line","k\u001b[1m":"v\u001b[2J\nfake line\u0085x"}`
+	topic := wire.TopicLog + "evil\x1b[2J\nw2"
+	sent := make(chan struct{})
+	go resendUntil(sent, pub, topic, []byte(forged)) // the SUB may not be connected yet
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = out.Await(wctx, func(s string) bool { return strings.Contains(s, "marker") }, nil)
+	close(sent)
+	if err != nil {
+		t.Fatalf("the forged record never printed (%v):\n%q", err, out.String())
+	}
+	stop()
+	if code := <-done; code != exitOK {
+		t.Fatalf("logs exit %d", code)
+	}
+	got := out.String()
+	if strings.ContainsAny(got, "\x1b\u0085") {
+		t.Errorf("logs printed a raw control character:\n%q", got)
+	}
+	for _, line := range strings.Split(got, "\n") {
+		if strings.HasPrefix(line, "w1 ") || strings.HasPrefix(line, "w2") || strings.HasPrefix(line, "fake line") {
+			t.Errorf("logs printed a line the record forged: %q (all: %q)", line, got)
+		}
+	}
+	if want := `\x1b[2J`; !strings.Contains(got, want) {
+		t.Errorf("logs output lacks the escaped ESC %s:\n%s", want, got)
+	}
+}
+
+// resendUntil publishes the message every 50ms until done is closed.
+func resendUntil(done <-chan struct{}, pub *broker.Publisher, topic string, data []byte) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pub.Send(topic, data)
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+		}
 	}
 }

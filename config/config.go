@@ -27,7 +27,7 @@ const DefaultJobServerPort = 4730
 const (
 	DefaultShutdownTimeout   = 5 * time.Minute
 	DefaultHeartbeatInterval = 5 * time.Second
-	DefaultStore             = "glimpse-fanout.db"
+	DefaultStore             = "" // fanout.db in StateDir(); see Fanout.StorePath
 	DefaultCopyTimeout       = 30 * time.Second
 	DefaultPruneAfter        = time.Minute
 
@@ -73,7 +73,7 @@ type Worker struct {
 
 // Fanout is the optional [fanout] section.
 type Fanout struct {
-	Store       string        // store: subscriber store DSN: a file path (SQLite, default "glimpse-fanout.db") or postgres://...
+	Store       string        // store: subscriber store DSN: a file path (SQLite) or postgres://...; empty (the default): StateDir()/fanout.db
 	CopyTimeout time.Duration // copy_timeout: per-copy timeout of a foreground fanout (default 30s)
 	PruneAfter  time.Duration // prune_after: drop subscribers whose queue had no worker this long (default 1m)
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -107,7 +108,7 @@ func TestParseMinimalGivesDefaults(t *testing.T) {
 		t.Errorf("DefaultWorker() = %+v", w)
 	}
 	fo := DefaultFanout()
-	if fo.Store != "glimpse-fanout.db" || fo.CopyTimeout != 30*time.Second || fo.PruneAfter != time.Minute {
+	if fo.Store != "" || fo.CopyTimeout != 30*time.Second || fo.PruneAfter != time.Minute {
 		t.Errorf("DefaultFanout() = %+v", fo)
 	}
 }
@@ -612,9 +613,9 @@ func TestSectionValidate(t *testing.T) {
 		t.Errorf("DefaultFanout: %v", err)
 	}
 	fo := DefaultFanout()
-	fo.Store = ""
+	fo.Store = "mysql://db/x"
 	if findError(fo.Validate(), "fanout", "store") == nil {
-		t.Error("empty store passed")
+		t.Error("mysql store passed")
 	}
 }
 
@@ -687,4 +688,76 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestExampleFileBindsNoWildcard keeps the shipped configuration safe to
+// copy: no URL of config.ini.example, nor of README's example, binds every
+// interface (*, 0.0.0.0, ::), and README starts gearmand on an explicit
+// address.
+func TestExampleFileBindsNoWildcard(t *testing.T) {
+	f, err := Load("../config.ini.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range append(f.Server.urls(), f.Client.urls()...) {
+		if isWildcardURL(u.value) {
+			t.Errorf("config.ini.example: %s = %s binds every interface", u.key, u.value)
+		}
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"tcp://*:", "tcp://0.0.0.0:", "tcp://[::]:"} {
+		if bytes.Contains(readme, []byte(bad)) {
+			t.Errorf("README.md shows a wildcard bind %s", bad)
+		}
+	}
+	if !bytes.Contains(readme, []byte("gearmand --listen 127.0.0.1")) {
+		t.Error("README.md does not start gearmand with --listen on an explicit address")
+	}
+}
+
+func isWildcardURL(u string) bool {
+	rest, ok := strings.CutPrefix(u, "tcp://")
+	if !ok {
+		return false
+	}
+	host := rest
+	if i := strings.LastIndex(rest, ":"); i >= 0 {
+		host = rest[:i]
+	}
+	host = strings.Trim(host, "[]")
+	return host == "" || host == "*" || host == "0.0.0.0" || host == "::"
+}
+
+// TestStateDir: the default store is in a state directory, never the
+// working directory, whatever the environment.
+func TestStateDir(t *testing.T) {
+	home := t.TempDir()
+	for _, tc := range []struct{ stateDirectory, xdg, want string }{
+		{"/var/lib/glimpse", "/x", "/var/lib/glimpse"},
+		{"/var/lib/a:/var/lib/b", "", "/var/lib/a"},
+		{"", "/x/state", "/x/state/glimpse"},
+		{"relative", "also-relative", filepath.Join(home, ".local/state/glimpse")},
+		{"", "", filepath.Join(home, ".local/state/glimpse")},
+	} {
+		t.Setenv("HOME", home)
+		t.Setenv("STATE_DIRECTORY", tc.stateDirectory)
+		t.Setenv("XDG_STATE_HOME", tc.xdg)
+		got, err := DefaultFanout().StorePath()
+		if want := filepath.Join(tc.want, "fanout.db"); err != nil || got != want {
+			t.Errorf("STATE_DIRECTORY=%q XDG_STATE_HOME=%q: StorePath() = %q, %v; want %q",
+				tc.stateDirectory, tc.xdg, got, err, want)
+		}
+		if !filepath.IsAbs(got) {
+			t.Errorf("default store %q is relative to the working directory", got)
+		}
+	}
+	t.Setenv("HOME", "")
+	t.Setenv("STATE_DIRECTORY", "")
+	t.Setenv("XDG_STATE_HOME", "")
+	if _, err := DefaultFanout().StorePath(); !errors.Is(err, ErrNoStateDir) || findError(err, "fanout", "store") == nil {
+		t.Errorf("no HOME: StorePath error = %v, want ErrNoStateDir on [fanout] store", err)
+	}
 }

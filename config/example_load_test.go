@@ -155,11 +155,11 @@ func ExampleWorker_Validate() {
 
 func ExampleDefaultFanout() {
 	f := config.DefaultFanout()
-	fmt.Println(f.Store, f.CopyTimeout, f.PruneAfter)
+	fmt.Printf("%q %v %v\n", f.Store, f.CopyTimeout, f.PruneAfter) // "": fanout.db in the state directory
 	f.Store = "postgres://fanout@db/glimpse"
 	fmt.Println(f.Validate())
 	// Output:
-	// glimpse-fanout.db 30s 1m0s
+	// "" 30s 1m0s
 	// <nil>
 }
 

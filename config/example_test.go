@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/glimpse-go/glimpse/config"
 )
@@ -28,12 +29,12 @@ functions = imaging.resize, square
 	fmt.Println(f.Client.JobServers)
 	fmt.Println(f.Client.HasBroker(), f.HasServer())
 	fmt.Println(f.Worker.Slots, f.Worker.Functions, f.Worker.ShutdownTimeout, f.Worker.LogLevel)
-	fmt.Println(f.Fanout.Store)
+	fmt.Printf("%q\n", f.Fanout.Store)
 	// Output:
 	// [gearman1:4730 gearman2:4730]
 	// true false
 	// 4 [imaging.resize square] 5m0s INFO
-	// glimpse-fanout.db
+	// ""
 }
 
 func ExampleError() {
@@ -76,4 +77,29 @@ log_backend_url      = tcp://client.example.com:9001
 	// Output:
 	// true
 	// [client] command_backend_url: same URL as command_frontend_url, but log_frontend_url and log_backend_url differ: with a broker the four URLs differ; with no broker each frontend equals its backend (the client binds them, workers connect)
+}
+
+// The state directory follows systemd's StateDirectory= first, then the
+// XDG base directories; the fanout store defaults to a file in it.
+func ExampleStateDir() {
+	defer os.Setenv("STATE_DIRECTORY", os.Getenv("STATE_DIRECTORY"))
+	os.Setenv("STATE_DIRECTORY", "/var/lib/glimpse")
+	dir, err := config.StateDir()
+	fmt.Println(dir, err)
+	// Output:
+	// /var/lib/glimpse <nil>
+}
+
+func ExampleFanout_StorePath() {
+	defer os.Setenv("XDG_STATE_HOME", os.Getenv("XDG_STATE_HOME"))
+	defer os.Setenv("STATE_DIRECTORY", os.Getenv("STATE_DIRECTORY"))
+	os.Unsetenv("STATE_DIRECTORY")
+	os.Setenv("XDG_STATE_HOME", "/home/ann/.local/state")
+	f := config.DefaultFanout()
+	fmt.Println(f.StorePath())
+	f.Store = "/srv/glimpse/subscribers.db" // given: used as is
+	fmt.Println(f.StorePath())
+	// Output:
+	// /home/ann/.local/state/glimpse/fanout.db <nil>
+	// /srv/glimpse/subscribers.db <nil>
 }

@@ -427,7 +427,7 @@ func checkPositive(d time.Duration) error {
 // created as a file named "mysql:..." by SQLite.
 func checkStore(s string) error {
 	if s == "" {
-		return errors.New("empty: give a file path (SQLite) or a postgres:// URL")
+		return nil // the default: fanout.db in StateDir()
 	}
 	scheme, _, isURL := strings.Cut(s, "://")
 	if strings.IndexFunc(s, unicode.IsControl) >= 0 {

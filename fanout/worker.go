@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -103,11 +105,29 @@ func NewWorker(client config.Client, cfg config.Fanout, opts ...Option) (*Worker
 	return w, nil
 }
 
+// storeDSN returns cfg's store, or for an empty one the default file in
+// the state directory, which it creates (mode 0700) if missing: never the
+// working directory, which may be shared or world-readable.
+func storeDSN(cfg config.Fanout) (string, error) {
+	dsn, err := cfg.StorePath()
+	if err != nil || cfg.Store != "" {
+		return dsn, err
+	}
+	if err := os.MkdirAll(filepath.Dir(dsn), 0o700); err != nil {
+		return "", fmt.Errorf("state directory: %w", err)
+	}
+	return dsn, nil
+}
+
 // open opens the store unless one was given, joins the matchmaking topic
 // and loads the subscriber list.
 func (w *Worker) open() error {
 	if w.store == nil {
-		s, err := OpenStore(w.cfg.Store)
+		dsn, err := storeDSN(w.cfg)
+		if err != nil {
+			return fmt.Errorf("fanout: %w", err)
+		}
+		s, err := OpenStore(dsn)
 		if err != nil {
 			return err
 		}

@@ -3,12 +3,16 @@ package fanout
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/lifecycle"
+	"github.com/glimpse-go/glimpse/internal/store"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 )
 
@@ -91,7 +95,8 @@ func TestNewWorkerChecksConfig(t *testing.T) {
 		absent string // not in the error
 	}{
 		{"no job servers", config.Client{}, noStore, []Option{WithStore(store)}, "job_server_url", ""},
-		{"no store", client, noStore, nil, "store", ""},
+		{"bad store", client, config.Fanout{Store: "mysql://db/x", CopyTimeout: noStore.CopyTimeout, PruneAfter: noStore.PruneAfter},
+			nil, "store", ""},
 		{"bad copy timeout with a store given", client, config.Fanout{PruneAfter: noStore.PruneAfter},
 			[]Option{WithStore(store)}, "copy_timeout", "store"},
 		{"two problems with a store given", client, config.Fanout{},
@@ -111,5 +116,53 @@ func TestNewWorkerChecksConfig(t *testing.T) {
 				t.Fatalf("NewWorker: %v; want a *config.Error inside", err)
 			}
 		})
+	}
+}
+
+// TestWorkerDefaultStoreInStateDir: with [fanout] store left empty, a real
+// fanout worker keeps its SQLite store in $XDG_STATE_HOME/glimpse (created
+// 0700), as a 0600 file with 0600 -wal and -shm, and writes nothing into
+// the working directory.
+func TestWorkerDefaultStoreInStateDir(t *testing.T) {
+	g := testenv.Gearmand(t)
+	state, cwd := t.TempDir(), t.TempDir()
+	t.Setenv("STATE_DIRECTORY", "")
+	t.Setenv("XDG_STATE_HOME", state)
+	t.Chdir(cwd)
+	startWorker(t, []string{g.Addr()}, config.DefaultFanout())
+	waitServed(t, g.Addr(), FuncSubscribe, true)
+	dir := filepath.Join(state, "glimpse")
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("state directory %s: %v, %v; want mode 0700", dir, fi, err)
+	}
+	for _, name := range []string{"fanout.db", "fanout.db-wal", "fanout.db-shm"} {
+		fi, err := os.Lstat(filepath.Join(dir, name))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want mode 0600", name, fi, err)
+		}
+	}
+	if entries, _ := os.ReadDir(cwd); len(entries) != 0 {
+		t.Errorf("the fanout worker wrote into its working directory: %v", entries)
+	}
+}
+
+// TestWorkerRefusesSymlinkedStore: a symlink planted at [fanout] store
+// stops NewWorker with an error naming the path; the target is untouched.
+func TestWorkerRefusesSymlinkedStore(t *testing.T) {
+	dir := t.TempDir()
+	target, path := filepath.Join(dir, "victim"), filepath.Join(dir, "fanout.db")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWorker(config.Client{JobServers: []string{"127.0.0.1:1"}}, testConfig(path))
+	if err == nil {
+		w.Close()
+	}
+	var ue *store.UnsafePathError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), path) {
+		t.Errorf("NewWorker with a symlinked store: %v, want an UnsafePathError naming %s", err, path)
+	}
+	if _, err := os.Lstat(target); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the symlink's target was created: %v", err)
 	}
 }

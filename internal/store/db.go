@@ -47,8 +47,10 @@ func IsPostgres(dsn string) bool {
 
 // Open opens the database named by dsn. A dsn starting with postgres:// or
 // postgresql:// is a PostgreSQL connection URL (pgx syntax); anything else
-// is the path of an SQLite file, created if missing, and ":memory:" is a
-// private in-memory database. ctx bounds the first connection.
+// is the path of an SQLite file, created mode 0600 if missing (a symlink,
+// another user's file or a directory others may write to is refused with
+// an *UnsafePathError), and ":memory:" is a private in-memory database.
+// ctx bounds the first connection.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	if IsPostgres(dsn) {
 		return openPostgres(ctx, dsn)
@@ -67,6 +69,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if path != ":memory:" {
 		abs, err := filepath.Abs(path)
 		if err != nil {
+			return nil, fmt.Errorf("store %s: %w", path, err)
+		}
+		if err := prepareFile(abs); err != nil {
 			return nil, fmt.Errorf("store %s: %w", path, err)
 		}
 		// A file: URI escapes whatever the path holds ('?', '#', '%'),

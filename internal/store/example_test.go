@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -36,4 +37,23 @@ func ExampleOpen() {
 	}
 	fmt.Println(text, db.Dialect == store.SQLite)
 	// Output: hello true
+}
+
+// Open refuses an SQLite path someone could have redirected: here a
+// symlink planted where the store would be created.
+func ExampleUnsafePathError() {
+	dir, err := os.MkdirTemp("", "store-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "fanout.db")
+	if err := os.Symlink("/etc/passwd", path); err != nil {
+		log.Fatal(err)
+	}
+	_, err = store.Open(context.Background(), path)
+	var ue *store.UnsafePathError
+	fmt.Println(errors.As(err, &ue), ue.Path == path, ue.Reason)
+	// Output:
+	// true true is a symbolic link
 }

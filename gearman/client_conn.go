@@ -306,6 +306,7 @@ func (s *clientServer) answer(p *Packet) error {
 	if t := r.task; t != nil {
 		t.server = s
 		t.handle = p.Arg(0)
+		t.created.Store(&JobHandle{Server: s.addr, Handle: t.handle})
 		l := s.tasks[t.handle]
 		if l == nil {
 			l = &taskList{}

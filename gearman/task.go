@@ -2,6 +2,7 @@ package gearman
 
 import (
 	"context"
+	"sync/atomic"
 )
 
 // UpdateKind says what an Update carries.
@@ -34,10 +35,18 @@ type Task struct {
 	result  []byte
 	err     error
 	ended   bool // guarded by server.mu
+	created atomic.Pointer[JobHandle]
 }
 
-// Handle names the job on its job server.
-func (t *Task) Handle() JobHandle { return JobHandle{Server: t.server.addr, Handle: t.handle} }
+// Handle names the job on its job server: the zero JobHandle until the
+// server's JOB_CREATED arrives (Dispatch returns before it). It is safe to
+// call from any goroutine.
+func (t *Task) Handle() JobHandle {
+	if h := t.created.Load(); h != nil {
+		return *h
+	}
+	return JobHandle{}
+}
 
 // Done is closed when the task has ended.
 func (t *Task) Done() <-chan struct{} { return t.done }

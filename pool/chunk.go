@@ -26,9 +26,12 @@ type chunkCall[In, Out any] struct {
 	stop    context.CancelCauseFunc
 	payload []byte // the encoded chunk
 
+	lost chan *ChunkLostError // the silent-chunk check found the job gone
+
 	mu     sync.Mutex
 	starts []string      // the workers that announced the chunk (ChunkStarted)
 	task   *gearman.Task // the latest attempt's job
+	news   time.Time     // when the job server last said something about it
 }
 
 // state returns the latest attempt's job and the worker that announced
@@ -72,7 +75,7 @@ func (c *chunkCall[In, Out]) submit() (*gearman.Task, error) {
 		gearman.WithUnique(c.unique), gearman.WithPriority(c.m.o.priority.gearman()), gearman.WithUpdates(c.onUpdate))
 	if err == nil {
 		c.mu.Lock()
-		c.task = task
+		c.task, c.news = task, time.Now()
 		c.mu.Unlock()
 	}
 	return task, err
@@ -83,6 +86,7 @@ func (c *chunkCall[In, Out]) submit() (*gearman.Task, error) {
 // run with --job-retries: past Retries+1 starts, stop. It runs on the
 // connection's reader goroutine.
 func (c *chunkCall[In, Out]) onUpdate(u gearman.Update) {
+	c.heard()
 	worker, ok := parseChunkStarted(u.Data)
 	if u.Kind != gearman.UpdateData || !ok {
 		return
@@ -122,7 +126,7 @@ func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) ([]Out, error) {
 		}
 		var data []byte
 		if err == nil {
-			data, err = task.Wait(c.ctx)
+			data, err = c.wait(task)
 		}
 		if err == nil {
 			return c.results(data)
@@ -137,12 +141,34 @@ func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) ([]Out, error) {
 	return nil, c.failed(lastErr)
 }
 
+// wait waits for the attempt's job to end, to be found lost at its job
+// server, or for the copy's context.
+func (c *chunkCall[In, Out]) wait(task *gearman.Task) ([]byte, error) {
+	for {
+		select {
+		case <-task.Done():
+			return task.Result()
+		case lost := <-c.lost:
+			if lost.Handle == task.Handle().Handle {
+				return nil, lost
+			}
+			// A previous attempt's job: stale news.
+		case <-c.ctx.Done():
+			return nil, c.ctx.Err()
+		}
+	}
+}
+
 // retryable sorts an attempt's error: worth another attempt (returned
 // first), or final (second).
 func (c *chunkCall[In, Out]) retryable(err error) (error, error) {
 	var ee *encodeError
 	if errors.As(err, &ee) {
 		return nil, ee.error
+	}
+	var le *ChunkLostError
+	if errors.As(err, &le) {
+		return le, nil
 	}
 	var ex *gearman.JobException
 	if errors.As(err, &ex) {
@@ -172,9 +198,69 @@ func (c *chunkCall[In, Out]) results(data []byte) ([]Out, error) {
 // failed is the error of a copy whose every attempt failed.
 func (c *chunkCall[In, Out]) failed(lastErr error) error {
 	var te *TaskError
-	if errors.As(lastErr, &te) {
+	var le *ChunkLostError
+	if errors.As(lastErr, &te) || errors.As(lastErr, &le) {
 		return lastErr
 	}
 	return &ChunkFailedError{Func: c.m.f.name, Chunk: c.f.idx, First: c.f.start, Last: c.f.last(),
 		Attempts: c.m.o.retries + 1, Err: lastErr}
+}
+
+// ChunkLostError is a chunk whose job its job server no longer knew, with
+// no word to the client, on its last attempt: the job was cancelled with
+// the admin command "cancel job" (the admin port has no authentication)
+// or dropped. The map finds such chunks with GET_STATUS (see
+// CheckSilentChunks) and resubmits them as Retries allows.
+type ChunkLostError struct {
+	Func        string // registered function name
+	Chunk       int    // the chunk's index in the map
+	First, Last int    // input indexes of its first and last items
+	Server      string // the job server that lost it
+	Handle      string // the job's handle there
+}
+
+func (e *ChunkLostError) Error() string {
+	return fmt.Sprintf("pool: %s: %s was lost at job server %s: it no longer knows job %s (cancelled there, as by the admin command \"cancel job\", or dropped)",
+		e.Func, chunkSpan(e.Chunk, e.First, e.Last), e.Server, e.Handle)
+}
+
+// heard notes news from the job server about the chunk's job.
+func (c *chunkCall[In, Out]) heard() {
+	c.mu.Lock()
+	c.news = time.Now()
+	c.mu.Unlock()
+}
+
+// silentJob returns the attempt's job if the job server has said nothing
+// about it since before; nil if it has, or the job has no handle yet or
+// has ended.
+func (c *chunkCall[In, Out]) silentJob(before time.Time) *gearman.Task {
+	c.mu.Lock()
+	task, news := c.task, c.news
+	c.mu.Unlock()
+	if task == nil || !news.Before(before) || isDone(task) || task.Handle().Handle == "" {
+		return nil
+	}
+	return task
+}
+
+// checkJob asks the job server about a silent job; if it no longer knows
+// it, the copy hears that its job was lost. The answer comes on the
+// connection that carries the job's results, after them: a job that ended
+// first is done by then, and is left alone.
+func (c *chunkCall[In, Out]) checkJob(ctx context.Context, task *gearman.Task) {
+	h := task.Handle()
+	st, err := c.m.client.Status(ctx, h)
+	if err != nil || isDone(task) {
+		return // a broken connection shows on the job itself
+	}
+	c.heard()
+	if st.Known {
+		return // queued or running
+	}
+	lost := &ChunkLostError{Func: c.m.f.name, Chunk: c.f.idx, First: c.f.start, Last: c.f.last(), Server: h.Server, Handle: h.Handle}
+	select {
+	case c.lost <- lost:
+	default: // one is waiting already
+	}
 }

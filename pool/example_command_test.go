@@ -140,3 +140,10 @@ func ExampleCrashLoopError_Unwrap() {
 	fmt.Println(errors.Unwrap(err) == pool.ErrCrashLoop)
 	// Output: true
 }
+
+func ExampleChunkLostError_Error() {
+	// A chunk whose job someone cancelled on the job server's admin port.
+	err := &pool.ChunkLostError{Func: "doc.cube", Chunk: 3, First: 30, Last: 39, Server: "10.0.0.5:4730", Handle: "H:gm1:17"}
+	fmt.Println(err)
+	// Output: pool: doc.cube: chunk 3 (items 30-39) was lost at job server 10.0.0.5:4730: it no longer knows job H:gm1:17 (cancelled there, as by the admin command "cancel job", or dropped)
+}

@@ -256,6 +256,21 @@ func ExampleRetries() {
 	// [42] <nil>
 }
 
+func ExampleCheckSilentChunks() {
+	ctx := context.Background()
+	local, err := cluster.StartLocal(ctx, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+
+	// Ask the job server about a chunk after 2s without news from it, so
+	// that a chunk cancelled there is resubmitted within seconds.
+	got, err := pool.Map(ctx, local.Pool(), Echo, []string{"a", "b"}, pool.CheckSilentChunks(2*time.Second))
+	fmt.Println(got, err)
+	// Output: [a b] <nil>
+}
+
 func ExampleWithMaxPacketSize() {
 	ctx := context.Background()
 	local, err := cluster.StartLocal(ctx, 2)

@@ -54,7 +54,7 @@ func (m *mapRun[In, Out]) runCopy(f *flight[In], unique string, after <-chan str
 	first := f.cancel
 	f.cancel = func() { first(); cancel(nil) }
 	f.copies++
-	c := &chunkCall[In, Out]{m: m, f: f, unique: unique, ctx: ctx, stop: cancel}
+	c := &chunkCall[In, Out]{m: m, f: f, unique: unique, ctx: ctx, stop: cancel, lost: make(chan *ChunkLostError, 1)}
 	m.calls[c] = struct{}{}
 	m.wg.Add(1)
 	go func() {

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
@@ -131,6 +132,9 @@ type mapRun[In, Out any] struct {
 
 	watch          *time.Ticker // checks that workers are still there
 	noWorkersSince time.Time
+
+	silent   *time.Ticker // asks about chunks with no news (CheckSilentChunks)
+	checking atomic.Bool  // a silent-chunk check is under way
 }
 
 // run is the engine of Map, Imap and ImapUnordered. total is the input's
@@ -247,6 +251,8 @@ func (m *mapRun[In, Out]) await() (outcome[In, Out], error) {
 			}
 		case <-m.backupC():
 			m.launchBackups()
+		case <-m.silent.C:
+			m.checkSilent()
 		case <-m.ctx.Done():
 			return outcome[In, Out]{}, context.Cause(m.ctx)
 		}

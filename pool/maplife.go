@@ -61,6 +61,7 @@ func (m *mapRun[In, Out]) setup() error {
 		return err
 	}
 	m.watch = time.NewTicker(max(m.p.opts.noWorkersGrace/4, 10*time.Millisecond))
+	m.silent = time.NewTicker(m.o.silentCheck)
 	return nil
 }
 
@@ -113,6 +114,44 @@ func (m *mapRun[In, Out]) checkWorkers() error {
 	return nil
 }
 
+// checkSilent asks the job servers about the chunks they have said nothing
+// about for a whole check period (CheckSilentChunks), on one goroutine, so
+// the map goes on meanwhile; a pass still running skips this one. Each
+// GET_STATUS is bounded by the pool's request timeout.
+func (m *mapRun[In, Out]) checkSilent() {
+	if m.checking.Load() {
+		return
+	}
+	type silentCopy struct {
+		c    *chunkCall[In, Out]
+		task *gearman.Task
+	}
+	var silent []silentCopy
+	before := time.Now().Add(-m.o.silentCheck)
+	for c := range m.calls {
+		if task := c.silentJob(before); task != nil {
+			silent = append(silent, silentCopy{c, task})
+		}
+	}
+	if len(silent) == 0 {
+		return
+	}
+	m.checking.Store(true)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer m.checking.Store(false)
+		for _, s := range silent {
+			if m.ctx.Err() != nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(m.ctx, m.p.opts.requestTimeout)
+			s.c.checkJob(ctx, s.task)
+			cancel()
+		}
+	}()
+}
+
 // finish ends the map. After a clean end with no job of the map left at a
 // job server, the connection is kept for the next map. Otherwise it is
 // closed, which makes gearmand drop the map's queued chunks, and the
@@ -120,6 +159,7 @@ func (m *mapRun[In, Out]) checkWorkers() error {
 func (m *mapRun[In, Out]) finish(clean bool) {
 	m.cancel(errStopped)
 	m.watch.Stop()
+	m.silent.Stop()
 	if m.backupTimer != nil {
 		m.backupTimer.Stop()
 	}

@@ -88,12 +88,17 @@ type mapOptions struct {
 	progress        func(done, total int)
 	backupTasks     bool
 	waitWorkers     time.Duration
+	silentCheck     time.Duration
 }
 
 // DefaultRetries is how many times a chunk is resubmitted after a failure
 // that is not its function's fault (WORK_FAIL, a lost job server
 // connection) when the Retries option is not given.
 const DefaultRetries = 3
+
+// DefaultSilentChunkCheck is how long a chunk may go without news from its
+// job server before the map asks the server about it (CheckSilentChunks).
+const DefaultSilentChunkCheck = 5 * time.Second
 
 // maxAutoChunk bounds automatic chunk sizes, so that one chunk's payload
 // stays far below gearmand's 64 MiB job limit for typical items.
@@ -111,7 +116,7 @@ const maxAdaptiveChunk = 16_384
 // the automatic Chunksize and Window (0), which the map sizes from the
 // worker slots it finds (mapRun.setup).
 func buildMapOptions(opts []MapOption) (mapOptions, error) {
-	o := mapOptions{retries: DefaultRetries}
+	o := mapOptions{retries: DefaultRetries, silentCheck: DefaultSilentChunkCheck}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -124,6 +129,8 @@ func buildMapOptions(opts []MapOption) (mapOptions, error) {
 		return o, fmt.Errorf("pool: TaskTimeout(%v): want > 0 (or 0 for none)", o.taskTimeout)
 	case o.window < 0:
 		return o, fmt.Errorf("pool: Window(%d): want >= 1 (or 0 for automatic)", o.window)
+	case o.silentCheck <= 0:
+		return o, fmt.Errorf("pool: CheckSilentChunks(%v): want > 0", o.silentCheck)
 	case o.waitWorkers < 0:
 		return o, fmt.Errorf("pool: WaitForWorkers(%v): want >= 0", o.waitWorkers)
 	case o.priority < Normal || o.priority > Low:
@@ -153,6 +160,18 @@ func Priority(p JobPriority) MapOption { return func(o *mapOptions) { o.priority
 // an answer fails the map with ErrCrashLoop, instead of killing workers
 // for ever.
 func Retries(n int) MapOption { return func(o *mapOptions) { o.retries = n } }
+
+// CheckSilentChunks sets how long a chunk may go without news from its job
+// server (no result, no progress, no start notice) before the map asks the
+// server about its job with GET_STATUS (default DefaultSilentChunkCheck).
+// A job the server no longer knows was lost there without a word to the
+// client, as when the admin command "cancel job" cancelled it (the
+// WORK_FAIL it sends makes the map resubmit the chunk, whose unique id
+// joins the cancelled job, which gearmand drops when a worker next asks
+// for work): the chunk is resubmitted, counting against Retries, and past them the map
+// fails with a *ChunkLostError instead of waiting for ever. Queued and
+// running chunks are left alone. One timer serves the whole map.
+func CheckSilentChunks(d time.Duration) MapOption { return func(o *mapOptions) { o.silentCheck = d } }
 
 // RetryTaskErrors makes errors, panics and timeouts of the function itself
 // count as retryable too (default off: they are final, as rerunning a bug

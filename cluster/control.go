@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +30,13 @@ type control struct {
 	w  *Worker
 	gw *gearman.Worker // serves wire.CommandTopic + "_" + worker id
 
+	// renewal is how often run subscribes to the fanout topic again;
+	// stopRenew ends that, and renewDone is closed once it has ended.
+	renewal   time.Duration
+	renewCtx  context.Context
+	stopRenew context.CancelFunc
+	renewDone chan struct{}
+
 	mu   sync.Mutex
 	seen map[string]time.Time // command ids obeyed, until they expire
 
@@ -40,8 +49,10 @@ type control struct {
 	refuseStop string
 }
 
-func newControl(w *Worker) (*control, error) {
-	c := &control{w: w, seen: map[string]time.Time{}, stop: make(chan StopRequest, 1)}
+func newControl(w *Worker, renewal time.Duration) (*control, error) {
+	c := &control{w: w, seen: map[string]time.Time{}, stop: make(chan StopRequest, 1),
+		renewal: renewal, renewDone: make(chan struct{})}
+	c.renewCtx, c.stopRenew = context.WithCancel(context.Background())
 	gw, err := gearman.NewWorker(w.servers,
 		gearman.WithConcurrency(2),
 		gearman.WithClientID("glimpse-control/"+w.id),
@@ -131,42 +142,81 @@ func (c *control) statsReply(cmd pool.Command) pool.Reply {
 	return pool.Reply{Command: cmd.ID, Name: cmd.Name, Worker: c.w.id, Stats: &st}
 }
 
-// run serves the command queue and subscribes it to the fanout topic
-// until ctx ends.
+// run serves the command queue and keeps it subscribed to the fanout
+// topic until ctx ends.
 func (c *control) run(ctx context.Context) {
-	var wg sync.WaitGroup
-	wg.Add(1)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(c.renewCtx, cancel)()
 	go func() {
-		defer wg.Done()
-		c.subscribe(ctx)
+		defer close(c.renewDone)
+		c.keepSubscribed(sctx)
 	}()
 	c.gw.Run()
-	wg.Wait()
+	<-c.renewDone
+}
+
+// stopRenewing ends the subscribing and waits until it has ended, so that
+// no subscribe reaches the job server after this returns. Call it once,
+// and only after run began.
+func (c *control) stopRenewing() {
+	c.stopRenew()
+	<-c.renewDone
+}
+
+// keepSubscribed subscribes, then subscribes again every renewal period
+// until ctx ends: the fanout keeps one row however often we subscribe,
+// and an unsubscribe_fanout sent by anyone else is undone at the next
+// renewal. The renewal is blind: the fanout has no cheap way to ask
+// whether we are still subscribed.
+func (c *control) keepSubscribed(ctx context.Context) {
+	if !c.subscribe(ctx) {
+		return
+	}
+	tick := time.NewTicker(c.renewal)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, min(max(c.renewal, time.Second), gearman.DefaultRequestTimeout))
+		if err := c.submit(rctx, "subscribe_fanout", c.subscription()); err != nil && ctx.Err() == nil {
+			c.w.log.Debug("command channel: renewing the subscription failed; trying again later", "err", err)
+		}
+		cancel()
+	}
 }
 
 // subscribe asks the fanout worker, in a background job, to copy commands
-// to this worker's queue. Background: the job waits in gearmand for a
-// fanout worker that is not running yet, and never holds up the worker.
-func (c *control) subscribe(ctx context.Context) {
-	msg, _ := json.Marshal(map[string]string{"topic": wire.CommandTopic, "client_id": c.w.id})
+// to this worker's queue, retrying until it is submitted; false if ctx
+// ended first. Background: the job waits in gearmand for a fanout worker
+// that is not running yet, and never holds up the worker.
+func (c *control) subscribe(ctx context.Context) bool {
 	for attempt := 0; ; attempt++ {
-		err := c.submit(ctx, "subscribe_fanout", msg)
+		err := c.submit(ctx, "subscribe_fanout", c.subscription())
 		if err == nil {
-			return
+			return true
 		}
 		c.w.log.Debug("command channel: subscribe failed; retrying", "err", err)
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, 5*time.Second)):
 		}
 	}
 }
 
+// subscription is the payload of subscribe_fanout and unsubscribe_fanout.
+func (c *control) subscription() []byte {
+	msg, _ := json.Marshal(map[string]string{"topic": wire.CommandTopic, "client_id": c.w.id})
+	return msg
+}
+
 // unsubscribe removes the worker from the fanout topic, best effort.
 func (c *control) unsubscribe(ctx context.Context) {
-	msg, _ := json.Marshal(map[string]string{"topic": wire.CommandTopic, "client_id": c.w.id})
-	if err := c.submit(ctx, "unsubscribe_fanout", msg); err != nil {
+	if err := c.submit(ctx, "unsubscribe_fanout", c.subscription()); err != nil {
 		c.w.log.Warn("command channel: unsubscribe failed; the fanout worker prunes us later", "err", err)
 	}
 }
@@ -177,10 +227,19 @@ func (c *control) submit(ctx context.Context, function string, msg []byte) error
 		return err
 	}
 	defer cl.Close()
-	if _, err := cl.SubmitBackground(ctx, function, msg); err != nil {
+	// One unique id per worker and function: while the fanout worker is
+	// down, our renewals wait in gearmand as one job, not one per period.
+	if _, err := cl.SubmitBackground(ctx, function, msg, gearman.WithUnique(c.unique(function))); err != nil {
 		return fmt.Errorf("%s: %w", function, err)
 	}
 	return nil
+}
+
+// unique is the unique id of this worker's function job: a hash, as
+// gearmand cuts ids at 63 bytes and a host name may be longer.
+func (c *control) unique(function string) string {
+	sum := sha256.Sum256([]byte(function + "\x00" + c.queue()))
+	return "glimpse-" + hex.EncodeToString(sum[:16])
 }
 
 // errMapCancelled is the cause of a chunk's cancelled context after a

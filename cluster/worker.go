@@ -109,7 +109,7 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 	if err := w.registerFunctions(); err != nil {
 		return nil, fmt.Errorf("cluster: worker: %w", err)
 	}
-	if w.control, err = newControl(w); err != nil {
+	if w.control, err = newControl(w, worker.SubscriptionRenewal); err != nil {
 		return nil, fmt.Errorf("cluster: worker: command channel: %w", err)
 	}
 	w.controlDone = make(chan struct{})
@@ -182,6 +182,9 @@ func withWorkerDefaults(w config.Worker) config.Worker {
 	}
 	if w.HeartbeatInterval == 0 {
 		w.HeartbeatInterval = d.HeartbeatInterval
+	}
+	if w.SubscriptionRenewal == 0 {
+		w.SubscriptionRenewal = d.SubscriptionRenewal
 	}
 	return w
 }
@@ -284,6 +287,9 @@ func (w *Worker) closeControl(ctx context.Context) {
 		w.control.gw.Close() // Run never started it
 		return
 	}
+	// Renewals end first: none may reach the job server after the
+	// unsubscribe and subscribe us again.
+	w.control.stopRenewing()
 	uctx, cancel := context.WithTimeout(ctx, time.Second)
 	w.control.unsubscribe(uctx)
 	cancel()

@@ -27,9 +27,13 @@ const DefaultJobServerPort = 4730
 const (
 	DefaultShutdownTimeout   = 5 * time.Minute
 	DefaultHeartbeatInterval = 5 * time.Second
-	DefaultStore             = "" // fanout.db in StateDir(); see Fanout.StorePath
-	DefaultCopyTimeout       = 30 * time.Second
-	DefaultPruneAfter        = time.Minute
+	// DefaultSubscriptionRenewal (subscription_renewal) is how often a
+	// worker subscribes its command queue to the fanout again, so that
+	// an outsider's unsubscribe_fanout is undone within that time.
+	DefaultSubscriptionRenewal = 30 * time.Second
+	DefaultStore               = "" // fanout.db in StateDir(); see Fanout.StorePath
+	DefaultCopyTimeout         = 30 * time.Second
+	DefaultPruneAfter          = time.Minute
 
 	// DefaultMaxPayload (max_payload, bytes) bounds what one fanout
 	// copies to each subscriber. glimpse's own fanouts are commands
@@ -69,6 +73,10 @@ type Worker struct {
 	ShutdownTimeout   time.Duration // shutdown_timeout: how long a drain may take before the worker exits anyway (default 5m)
 	HeartbeatInterval time.Duration // heartbeat_interval (default 5s)
 	LogLevel          slog.Level    // log_level: debug|info|warn|error (default info)
+
+	// SubscriptionRenewal (subscription_renewal) is how often the worker
+	// subscribes to the fanout's command topic again (default 30s).
+	SubscriptionRenewal time.Duration
 }
 
 // Fanout is the optional [fanout] section.
@@ -98,6 +106,8 @@ func DefaultWorker() Worker {
 		ShutdownTimeout:   DefaultShutdownTimeout,
 		HeartbeatInterval: DefaultHeartbeatInterval,
 		LogLevel:          slog.LevelInfo,
+
+		SubscriptionRenewal: DefaultSubscriptionRenewal,
 	}
 }
 
@@ -210,7 +220,7 @@ func (p *parser) fail(section, key string, err error) {
 var sectionKeys = map[string][]string{
 	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
 	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
-	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel},
+	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal},
 	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
 }
 
@@ -355,6 +365,7 @@ func (p *parser) worker(v map[string]string) {
 	}
 	p.duration(secWorker, keyShutdownTimeout, v, &w.ShutdownTimeout)
 	p.duration(secWorker, keyHeartbeatInterval, v, &w.HeartbeatInterval)
+	p.duration(secWorker, keySubscriptionRenewal, v, &w.SubscriptionRenewal)
 	if s, ok := v[keyLogLevel]; ok {
 		l, err := parseLevel(s)
 		if err != nil {

@@ -33,6 +33,7 @@ functions = imaging.resize, square ,ns:fn-2_x
 shutdown_timeout = 1m30s
 heartbeat_interval = 2s
 log_level = DEBUG
+subscription_renewal = 1m
 
 [fanout]
 store = postgres://glimpse@db/glimpse?sslmode=disable
@@ -68,6 +69,8 @@ func TestParseFullFile(t *testing.T) {
 			ShutdownTimeout:   90 * time.Second,
 			HeartbeatInterval: 2 * time.Second,
 			LogLevel:          slog.LevelDebug,
+
+			SubscriptionRenewal: time.Minute,
 		},
 		Fanout: Fanout{
 			Store:       "postgres://glimpse@db/glimpse?sslmode=disable",
@@ -104,7 +107,8 @@ func TestParseMinimalGivesDefaults(t *testing.T) {
 		t.Error("HasServer/HasBroker true for a file without URLs")
 	}
 	w := DefaultWorker()
-	if w.ShutdownTimeout != 5*time.Minute || w.HeartbeatInterval != 5*time.Second || w.LogLevel != slog.LevelInfo || w.Slots != 0 {
+	if w.ShutdownTimeout != 5*time.Minute || w.HeartbeatInterval != 5*time.Second || w.LogLevel != slog.LevelInfo || w.Slots != 0 ||
+		w.SubscriptionRenewal != 30*time.Second {
 		t.Errorf("DefaultWorker() = %+v", w)
 	}
 	fo := DefaultFanout()
@@ -240,6 +244,8 @@ func TestErrors(t *testing.T) {
 		{"shutdown_timeout zero", client + "[worker]\nshutdown_timeout = 0s\n", "worker", "shutdown_timeout", "must be positive"},
 		{"heartbeat negative", client + "[worker]\nheartbeat_interval = -1s\n", "worker", "heartbeat_interval", "must be positive"},
 		{"heartbeat garbage", client + "[worker]\nheartbeat_interval = often\n", "worker", "heartbeat_interval", "not a duration"},
+		{"subscription_renewal zero", client + "[worker]\nsubscription_renewal = 0s\n", "worker", "subscription_renewal", "must be positive"},
+		{"subscription_renewal garbage", client + "[worker]\nsubscription_renewal = 30\n", "worker", "subscription_renewal", `"30": not a duration`},
 		{"log_level", client + "[worker]\nlog_level = loud\n", "worker", "log_level", `"loud": want debug, info, warn or error`},
 
 		// [fanout]
@@ -343,7 +349,7 @@ func TestSeveralProblemsReported(t *testing.T) {
 		`multi.ini:2: [client] job_server_url: "a:x": port "x" is not 1-65535`,
 		`multi.ini:2: [client] job_server_url: "b:0": port "0" is not 1-65535`,
 		`multi.ini:4: [worker] slots: -2: must be 0 (one slot per CPU) or more`,
-		`multi.ini:5: [worker] bogus: unknown key; [worker] takes slots, functions, shutdown_timeout, heartbeat_interval, log_level`,
+		`multi.ini:5: [worker] bogus: unknown key; [worker] takes slots, functions, shutdown_timeout, heartbeat_interval, log_level, subscription_renewal`,
 		`multi.ini:7: [fanout] copy_timeout: "1": not a duration (write e.g. 30s, 5m, 1h30m)`,
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -598,7 +604,8 @@ func TestSectionValidate(t *testing.T) {
 	}
 	// A zero Worker has zero durations; the error says which.
 	err := Worker{}.Validate()
-	if findError(err, "worker", "shutdown_timeout") == nil || findError(err, "worker", "heartbeat_interval") == nil {
+	if findError(err, "worker", "shutdown_timeout") == nil || findError(err, "worker", "heartbeat_interval") == nil ||
+		findError(err, "worker", "subscription_renewal") == nil {
 		t.Errorf("zero Worker: %v", err)
 	}
 	w := DefaultWorker()

@@ -11,7 +11,8 @@
 //	[client]   job_server_url (required), command_frontend_url,
 //	           command_backend_url, log_frontend_url, log_backend_url
 //	[server]   the same four URLs, as the broker binds them (tcp://*:9000)
-//	[worker]   slots, functions, shutdown_timeout, heartbeat_interval, log_level
+//	[worker]   slots, functions, shutdown_timeout, heartbeat_interval, log_level,
+//	           subscription_renewal
 //	[fanout]   store, copy_timeout, prune_after
 //
 // The [client] and [server] keys are glimpse's own. config.ini.example at

@@ -26,11 +26,12 @@ const (
 	keyLogFrontend     = "log_frontend_url"
 	keyLogBackend      = "log_backend_url"
 
-	keySlots             = "slots"
-	keyFunctions         = "functions"
-	keyShutdownTimeout   = "shutdown_timeout"
-	keyHeartbeatInterval = "heartbeat_interval"
-	keyLogLevel          = "log_level"
+	keySlots               = "slots"
+	keyFunctions           = "functions"
+	keyShutdownTimeout     = "shutdown_timeout"
+	keyHeartbeatInterval   = "heartbeat_interval"
+	keySubscriptionRenewal = "subscription_renewal"
+	keyLogLevel            = "log_level"
 
 	keyStore       = "store"
 	keyCopyTimeout = "copy_timeout"
@@ -132,6 +133,9 @@ func (w Worker) check() []*Error {
 	}
 	if err := checkPositive(w.HeartbeatInterval); err != nil {
 		add(keyHeartbeatInterval, err)
+	}
+	if err := checkPositive(w.SubscriptionRenewal); err != nil {
+		add(keySubscriptionRenewal, err)
 	}
 	switch w.LogLevel {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:

@@ -47,7 +47,7 @@ func (c *chunkCall[In, Out]) state() (*gearman.Task, string) {
 
 // submitAfter encodes the chunk and submits it once after is closed.
 func (c *chunkCall[In, Out]) submitAfter(after <-chan struct{}) (*gearman.Task, error) {
-	payload, err := encode(chunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
+	payload, err := wire.Encode(wire.ChunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
 		InType: c.m.f.shapes.wireIn, OutType: c.m.f.shapes.wireOut})
 	select {
 	case <-after:
@@ -87,7 +87,7 @@ func (c *chunkCall[In, Out]) submit() (*gearman.Task, error) {
 // connection's reader goroutine.
 func (c *chunkCall[In, Out]) onUpdate(u gearman.Update) {
 	c.heard()
-	worker, ok := parseChunkStarted(u.Data)
+	worker, ok := wire.ParseChunkStarted(u.Data)
 	if u.Kind != gearman.UpdateData || !ok {
 		return
 	}
@@ -185,8 +185,8 @@ func (c *chunkCall[In, Out]) retryable(err error) (error, error) {
 }
 
 func (c *chunkCall[In, Out]) results(data []byte) ([]Out, error) {
-	var res chunkResult[Out]
-	if err := decode(data, &res); err != nil {
+	var res wire.ChunkResult[Out]
+	if err := wire.Decode(data, &res); err != nil {
 		return nil, fmt.Errorf("pool: %s: cannot decode the results of %s: %w", c.m.f.name, c.f.span(), err)
 	}
 	if len(res.Items) != len(c.f.items) {

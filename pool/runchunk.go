@@ -39,7 +39,7 @@ func (r registered[In, Out]) RunChunk(ctx context.Context, payload []byte, worke
 		}
 		out = append(out, res)
 	}
-	data, err := encode(chunkResult[Out]{Items: out})
+	data, err := wire.Encode(wire.ChunkResult[Out]{Items: out})
 	if err != nil {
 		return nil, r.fail(&TaskError{Func: r.f.name, Index: req.Start, Worker: worker,
 			Message: fmt.Sprintf("cannot encode the results: %v", err)})
@@ -50,12 +50,12 @@ func (r registered[In, Out]) RunChunk(ctx context.Context, payload []byte, worke
 // decodeChunk reads a chunk, checking that the client's types are the
 // worker's before it decodes any item: an item of the wrong type would be
 // an obscure msgpack error, or zero values with no error at all.
-func (r registered[In, Out]) decodeChunk(payload []byte) (*chunkMessage[checkedItems[In]], *TaskError) {
-	msg := &chunkMessage[checkedItems[In]]{}
+func (r registered[In, Out]) decodeChunk(payload []byte) (*wire.ChunkMessage[checkedItems[In]], *TaskError) {
+	msg := &wire.ChunkMessage[checkedItems[In]]{}
 	sh := r.f.shapes
 	agree := func() bool { return msg.InType == sh.wireIn && msg.OutType == sh.wireOut }
 	msg.Items.agree = agree
-	err := decode(payload, msg)
+	err := wire.Decode(payload, msg)
 	if (err == nil || errors.Is(err, errShapesDiffer)) && !agree() {
 		mm := &TypeMismatchError{Func: r.f.name, ClientIn: msg.InType, ClientOut: msg.OutType, WorkerIn: sh.in, WorkerOut: sh.out}
 		return nil, &TaskError{Message: mm.Error(), Mismatch: mm}

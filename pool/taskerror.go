@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"strconv"
 	"strings"
 )
@@ -68,7 +69,7 @@ func (e *TaskError) Unwrap() []error {
 }
 
 func (e *TaskError) marshal() []byte {
-	data, err := encode(e)
+	data, err := wire.Encode(e)
 	if err != nil { // cannot happen for strings and ints; keep the text
 		return append([]byte{0}, e.Message...)
 	}
@@ -79,7 +80,7 @@ func (e *TaskError) marshal() []byte {
 // glimpse worker sends plain text: it becomes the Message.
 func parseTaskError(fn string, data []byte) *TaskError {
 	var te TaskError
-	if err := decode(data, &te); err != nil {
+	if err := wire.Decode(data, &te); err != nil {
 		return &TaskError{Func: fn, Index: -1, Message: string(data)}
 	}
 	return &te

@@ -15,7 +15,7 @@ var wireSquare = Register("wiretest.square", func(_ context.Context, x int64) (i
 
 func TestChunkRoundTrip(t *testing.T) {
 	f, _ := wire.Lookup(wireSquare.Name())
-	payload, err := encode(squareChunk(10, 1, 2, 3))
+	payload, err := wire.Encode(squareChunk(10, 1, 2, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,19 +23,19 @@ func TestChunkRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res chunkResult[int64]
-	if err := decode(data, &res); err != nil || len(res.Items) != 3 || res.Items[2] != 9 {
+	var res wire.ChunkResult[int64]
+	if err := wire.Decode(data, &res); err != nil || len(res.Items) != 3 || res.Items[2] != 9 {
 		t.Fatalf("result %v, %v", res.Items, err)
 	}
 }
 
 func TestChunkRejectsBadPayloads(t *testing.T) {
 	f, _ := wire.Lookup(wireSquare.Name())
-	good, _ := encode(squareChunk(0, 1))
+	good, _ := wire.Encode(squareChunk(0, 1))
 	for name, payload := range map[string][]byte{
 		"empty":         nil,
 		"wrong version": append([]byte{9}, good[1:]...),
-		"wrong types":   mustEncode(t, chunkRequest[string]{Items: []string{"x"}, InType: "int64", OutType: "int64"}),
+		"wrong types":   mustEncode(t, wire.ChunkRequest[string]{Items: []string{"x"}, InType: "int64", OutType: "int64"}),
 		"truncated":     good[:len(good)-1],
 	} {
 		_, err := f.RunChunk(context.Background(), payload, "w1")
@@ -51,13 +51,13 @@ func TestChunkRejectsBadPayloads(t *testing.T) {
 }
 
 // squareChunk is a chunk of wireSquare as a client sends it.
-func squareChunk(start int, items ...int64) chunkRequest[int64] {
+func squareChunk(start int, items ...int64) wire.ChunkRequest[int64] {
 	in, out := wireSquare.Shapes()
-	return chunkRequest[int64]{Start: start, Items: items, InType: in, OutType: out}
+	return wire.ChunkRequest[int64]{Start: start, Items: items, InType: in, OutType: out}
 }
 
 func mustEncode(t *testing.T, v any) []byte {
-	b, err := encode(v)
+	b, err := wire.Encode(v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestTaskErrorWire(t *testing.T) {
 // FuzzRunChunk feeds arbitrary payloads to a worker-side function: it
 // must answer with a result or a task error, never panic.
 func FuzzRunChunk(f *testing.F) {
-	good, _ := encode(squareChunk(3, 1, 2))
+	good, _ := wire.Encode(squareChunk(3, 1, 2))
 	f.Add(good)
 	f.Add([]byte("\x02\x95\x00\x00\xa5int64\xa5int64\x91\xa1x"))
 	f.Add([]byte("\x02\x95\x00\x00\xa6string\xa5int64\x91\x01"))
@@ -92,8 +92,8 @@ func FuzzRunChunk(f *testing.F) {
 			t.Fatalf("error %v is not a JobException", err)
 		}
 		if err == nil {
-			var res chunkResult[int64]
-			if decode(data, &res) != nil {
+			var res wire.ChunkResult[int64]
+			if wire.Decode(data, &res) != nil {
 				t.Fatal("a result that does not decode")
 			}
 		}
@@ -132,7 +132,7 @@ func TestChunkOfOtherShapesRefused(t *testing.T) {
 	if len(in) <= maxWireShape || wireWide.shapes.wireIn[0] != '#' {
 		t.Fatalf("In shape %q should travel as a hash, not %q", in, wireWide.shapes.wireIn)
 	}
-	for name, req := range map[string]chunkRequest[wideItem]{
+	for name, req := range map[string]wire.ChunkRequest[wideItem]{
 		"other In":  {Items: []wideItem{{}, {}}, InType: "#0123456789abcdef", OutType: out},
 		"other Out": {Items: []wideItem{{}, {}}, InType: wireWide.shapes.wireIn, OutType: "string"},
 		"no shapes": {Items: []wideItem{{}, {}}},
@@ -154,7 +154,7 @@ func TestChunkOfOtherShapesRefused(t *testing.T) {
 	if n := wireRuns.Load(); n != 0 {
 		t.Fatalf("the function ran %d times on refused chunks", n)
 	}
-	good := mustEncode(t, chunkRequest[wideItem]{Items: []wideItem{{AVeryLongFieldNameNumberOne: 5}}, InType: wireWide.shapes.wireIn, OutType: out})
+	good := mustEncode(t, wire.ChunkRequest[wideItem]{Items: []wideItem{{AVeryLongFieldNameNumberOne: 5}}, InType: wireWide.shapes.wireIn, OutType: out})
 	if _, err := f.RunChunk(context.Background(), good, "w1"); err != nil || wireRuns.Load() != 1 {
 		t.Fatalf("a chunk of the right shapes: %v, %d runs", err, wireRuns.Load())
 	}

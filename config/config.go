@@ -59,6 +59,14 @@ type Client struct {
 	CommandBackendURL  string   // command_backend_url: workers subscribe here
 	LogFrontendURL     string   // log_frontend_url: workers publish logs/replies here
 	LogBackendURL      string   // log_backend_url: clients subscribe here
+
+	// KeyFile (key_file) is the cluster key that `glimpse-cluster keygen`
+	// wrote, as an absolute path (Load resolves a relative one against the
+	// config file's directory). Empty: no key, for a trusted network only.
+	// With one, commands, replies, chunks and results are signed and the
+	// ZeroMQ channels use CURVE; Load refuses a key file or config file
+	// that others may read.
+	KeyFile string
 }
 
 // Server is the [server] section: the URLs the broker binds (e.g. tcp://*:9000).
@@ -142,7 +150,16 @@ func Load(path string) (*File, error) {
 		}
 		return nil, &Error{File: path, Err: fmt.Errorf("cannot read config file: %w", err)}
 	}
-	return Parse(path, data)
+	f, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if f.Client.KeyFile != "" {
+		if err := checkConfigPrivate(path); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
 }
 
 // FromEnv loads the file named by the GLIMPSE_CLUSTER_CONFIG environment
@@ -218,7 +235,7 @@ func (p *parser) fail(section, key string, err error) {
 // sectionKeys lists every section and its keys, for the unknown-name
 // errors and their hints.
 var sectionKeys = map[string][]string{
-	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
+	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend, keyKeyFile},
 	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal},
 	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
@@ -328,6 +345,9 @@ func (p *parser) client(v map[string]string) {
 	c.CommandBackendURL = v[keyCommandBackend]
 	c.LogFrontendURL = v[keyLogFrontend]
 	c.LogBackendURL = v[keyLogBackend]
+	if s, ok := v[keyKeyFile]; ok {
+		c.KeyFile = p.keyFile(s)
+	}
 	if s, ok := v[keyJobServers]; ok {
 		servers, errs := checkJobServers(splitList(s), true)
 		c.JobServers = servers

@@ -25,6 +25,7 @@ const (
 	keyCommandBackend  = "command_backend_url"
 	keyLogFrontend     = "log_frontend_url"
 	keyLogBackend      = "log_backend_url"
+	keyKeyFile         = "key_file"
 
 	keySlots               = "slots"
 	keyFunctions           = "functions"

@@ -16,6 +16,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/fanout"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/gearmand"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
@@ -48,6 +49,8 @@ type Local struct {
 	ran    chan error // Worker.Run's result
 	pool   *pool.Pool
 	cfg    config.Client
+	// keyFile is the cluster key's file, "" for none (LocalConfig).
+	keyFile string
 
 	mu sync.Mutex // guards worker and ran, which RestartWorker replaces
 
@@ -99,6 +102,12 @@ type LocalConfig struct {
 	// on them (glimpse-cluster local stops, or calls RestartWorker). By
 	// default the worker refuses them with a reply that says so.
 	ObeyStops bool
+	// KeyFile is the cluster key (see glimpse-cluster keygen) every
+	// process of the local cluster uses; with GenerateKey and no KeyFile,
+	// a fresh key is written (mode 0600) in the cluster's temporary
+	// directory. Neither: no key, as on a trusted network.
+	KeyFile     string
+	GenerateKey bool
 }
 
 // StartLocalWith is StartLocal with the worker's config, the log's
@@ -121,6 +130,9 @@ func StartLocalWith(ctx context.Context, cfg LocalConfig) (_ *Local, err error) 
 			l.Close()
 		}
 	}()
+	if l.keyFile, err = localKeyFile(cfg, dir); err != nil {
+		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
+	}
 	if err := l.startServices(ctx); err != nil {
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
@@ -145,7 +157,7 @@ func (l *Local) startServices(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	l.cfg = config.Client{JobServers: []string{l.gd.Addr()}}
+	l.cfg = config.Client{JobServers: []string{l.gd.Addr()}, KeyFile: l.keyFile}
 	if err := l.startBroker(); err != nil {
 		return err
 	}
@@ -391,4 +403,18 @@ func (l *Local) close() error {
 		return fmt.Errorf("cluster: close local cluster: %w", err)
 	}
 	return nil
+}
+
+// localKeyFile is the key file a local cluster uses: cfg's, or a new one
+// in dir with GenerateKey, or none.
+func localKeyFile(cfg LocalConfig, dir string) (string, error) {
+	if cfg.KeyFile != "" || !cfg.GenerateKey {
+		return cfg.KeyFile, nil
+	}
+	k, err := auth.GenerateKey()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "cluster.key")
+	return path, k.WriteFile(path)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/lifecycle"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
@@ -55,6 +56,7 @@ type Worker struct {
 	slots   int
 	funcs   []wire.Function
 	servers []string
+	key     *auth.Key // the cluster key; nil: none
 	start   time.Time
 	gw      *gearman.Worker
 	log     *slog.Logger
@@ -104,8 +106,14 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: worker: %w", err)
 	}
+	key, err := auth.LoadKeyFile(client.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: worker: %w", err)
+	}
 	w := newWorkerState(client, worker, funcs)
+	w.key = key
 	w.log = w.newLog(client, worker, o.logger).With("worker", w.id)
+	auth.WarnIfNoKey(w.log, key, "worker")
 	if err := w.registerFunctions(); err != nil {
 		return nil, fmt.Errorf("cluster: worker: %w", err)
 	}

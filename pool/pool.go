@@ -9,6 +9,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
@@ -31,6 +32,7 @@ var ErrClosed = errors.New("pool: closed")
 type Pool struct {
 	cfg  config.Client
 	opts poolOptions
+	key  *auth.Key // the cluster key (cfg.KeyFile); nil: none
 
 	mu      sync.Mutex
 	idle    []*gearman.Client         // connections of maps that ended cleanly
@@ -60,7 +62,11 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
-	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts),
+	key, err := auth.LoadKeyFile(cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), key: key,
 		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{}}
 	// A safety net: the dial and the handshake have bounds of their own.
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.opts.requestTimeout)

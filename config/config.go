@@ -59,6 +59,15 @@ type Client struct {
 	CommandBackendURL  string   // command_backend_url: workers subscribe here
 	LogFrontendURL     string   // log_frontend_url: workers publish logs/replies here
 	LogBackendURL      string   // log_backend_url: clients subscribe here
+
+	// TLS to the job servers, through a TLS-terminating proxy in front of
+	// each (glimpse-cluster tls-proxy): gearmand itself has none. See
+	// TLSConfig.
+	TLS           bool   // tls: connect to the job servers over TLS (default false)
+	TLSCAFile     string // tls_ca_file: PEM bundle of the CAs that sign their certificates; empty: the system's roots
+	TLSCertFile   string // tls_cert_file: client certificate (PEM), for a proxy that requires one; with tls_key_file
+	TLSKeyFile    string // tls_key_file: the client certificate's private key (PEM)
+	TLSServerName string // tls_server_name: the name their certificates must carry; empty: each job server's host
 }
 
 // Server is the [server] section: the URLs the broker binds (e.g. tcp://*:9000).
@@ -218,7 +227,8 @@ func (p *parser) fail(section, key string, err error) {
 // sectionKeys lists every section and its keys, for the unknown-name
 // errors and their hints.
 var sectionKeys = map[string][]string{
-	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
+	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend,
+		keyTLS, keyTLSCAFile, keyTLSCertFile, keyTLSKeyFile, keyTLSServerName},
 	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal},
 	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
@@ -336,6 +346,7 @@ func (p *parser) client(v map[string]string) {
 		p.fail(secClient, keyJobServers, errors.New("missing: name at least one Gearman job server, host:port[,host2:port]"))
 	}
 	p.errs = append(p.errs, checkClientURLs(*c)...)
+	p.clientTLS(v)
 }
 
 func (p *parser) server(v map[string]string) {

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -31,6 +32,7 @@ var ErrClosed = errors.New("pool: closed")
 type Pool struct {
 	cfg  config.Client
 	opts poolOptions
+	tls  *tls.Config // cfg's TLS to the job servers; nil: plaintext
 
 	mu      sync.Mutex
 	idle    []*gearman.Client         // connections of maps that ended cleanly
@@ -60,7 +62,11 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
-	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts),
+	tlsConf, err := cfg.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf,
 		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{}}
 	// A safety net: the dial and the handshake have bounds of their own.
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.opts.requestTimeout)
@@ -138,7 +144,7 @@ func awaitMaps(maps []*runningMap, d time.Duration) bool {
 
 func (p *Pool) dial(ctx context.Context) (*gearman.Client, error) {
 	return gearman.NewClient(ctx, p.cfg.JobServers, gearman.WithDialTimeout(p.opts.dialTimeout),
-		gearman.WithRequestTimeout(p.opts.requestTimeout),
+		gearman.WithTLS(p.tls), gearman.WithRequestTimeout(p.opts.requestTimeout),
 		gearman.WithLogger(p.opts.logger), gearman.WithMaxPacketSize(p.opts.maxPacket))
 }
 
@@ -309,7 +315,7 @@ func (p *Pool) admin(ctx context.Context, addr string) (*gearman.Admin, error) {
 		return a, nil
 	}
 	a, err := gearman.DialAdmin(ctx, addr, gearman.WithDialTimeout(p.opts.dialTimeout),
-		gearman.WithRequestTimeout(p.opts.requestTimeout))
+		gearman.WithTLS(p.tls), gearman.WithRequestTimeout(p.opts.requestTimeout))
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +56,7 @@ type Worker struct {
 	slots   int
 	funcs   []wire.Function
 	servers []string
+	tls     *tls.Config // to the job servers; nil: plaintext
 	start   time.Time
 	gw      *gearman.Worker
 	log     *slog.Logger
@@ -104,7 +106,12 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: worker: %w", err)
 	}
+	tlsConf, err := client.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("cluster: worker: %w", err)
+	}
 	w := newWorkerState(client, worker, funcs)
+	w.tls = tlsConf
 	w.log = w.newLog(client, worker, o.logger).With("worker", w.id)
 	if err := w.registerFunctions(); err != nil {
 		return nil, fmt.Errorf("cluster: worker: %w", err)
@@ -158,7 +165,7 @@ func (w *Worker) newLog(client config.Client, worker config.Worker, logger *slog
 // job server named wire.WorkerClientID(id, slots), and registers each of
 // its functions on it.
 func (w *Worker) registerFunctions() error {
-	gw, err := gearman.NewWorker(w.servers,
+	gw, err := gearman.NewWorker(w.servers, gearman.WithTLS(w.tls),
 		gearman.WithConcurrency(w.slots),
 		gearman.WithClientID(wire.WorkerClientID(w.id, w.slots)),
 		gearman.WithLogger(w.log))

@@ -17,7 +17,8 @@ import (
 // WithTLS applies to a Client, a Worker and an Admin alike. gearmand has
 // no working TLS of its own, so it listens on loopback behind a TLS proxy
 // (glimpse-cluster tls-proxy), and the parties connect to the proxy. A
-// party that does not trust the proxy's CA fails with a *TLSError.
+// party that does not trust the proxy's CA fails with a *TLSError, and a
+// plaintext one with ErrTLSRequired.
 func ExampleWithTLS() {
 	srv := exampleServer()
 	defer srv.Stop()
@@ -67,8 +68,12 @@ func ExampleWithTLS() {
 	var te *gearman.TLSError
 	var unknown x509.UnknownAuthorityError
 	fmt.Println(errors.As(err, &te) && te.Server == proxy.Addr(), errors.As(err, &unknown))
+
+	_, err = gearman.NewClient(ctx, []string{proxy.Addr()}) // plaintext, to the TLS port
+	fmt.Println(errors.Is(err, gearman.ErrTLSRequired))
 	// Output:
 	// OVER TLS <nil>
 	// true <nil>
 	// true true
+	// true
 }

@@ -41,12 +41,16 @@ func (p *Proxy) serveConn(raw net.Conn) {
 
 // pipe copies between the client and the backend. When the client stops
 // sending, the backend is told (half-close) and its answer still flows
-// back; when the backend ends, so does the client's connection.
+// back; when the client's connection breaks, or the backend ends, both
+// connections end.
 func pipe(client *tls.Conn, back net.Conn) {
 	up := make(chan struct{})
 	go func() {
 		defer close(up)
-		io.Copy(back, client)
+		if _, err := io.Copy(back, client); err != nil {
+			back.Close() // the client is gone: nobody waits for an answer
+			return
+		}
 		if tcp, ok := back.(*net.TCPConn); ok {
 			tcp.CloseWrite()
 		}

@@ -80,7 +80,11 @@ func runBroadcast(ctx context.Context, e *env, c *command, args []string) int {
 
 	// The workers the job servers list before the command goes out: any
 	// of them that does not answer is reported.
-	listed := listedWorkers(file.Client.JobServers, cmd)
+	tlsConf, err := file.Client.TLSConfig()
+	if err != nil {
+		return e.configError(c, err)
+	}
+	listed := listedWorkers(file.Client.JobServers, cmd, gearman.WithTLS(tlsConf))
 	var replies []pool.Reply
 	if *via == "zmq" {
 		replies, err = broadcastZMQ(ctx, file.Client, cmd)
@@ -158,13 +162,13 @@ const listWorkersTimeout = 2 * time.Second
 // listedWorkers returns the ids of the glimpse workers connected to any of
 // the job servers that cmd targets; the job servers that cannot be asked
 // (ping -via zmq while gearmand is down) are skipped.
-func listedWorkers(servers []string, cmd pool.Command) []string {
+func listedWorkers(servers []string, cmd pool.Command, opts ...gearman.AdminOption) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), listWorkersTimeout)
 	defer cancel()
 	seen := map[string]bool{}
 	var ids []string
 	for _, addr := range servers {
-		a, err := gearman.DialAdmin(ctx, addr)
+		a, err := gearman.DialAdmin(ctx, addr, opts...)
 		if err != nil {
 			continue
 		}

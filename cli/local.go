@@ -13,7 +13,7 @@ import (
 
 var localCommand = &command{
 	name:  "local",
-	args:  "[-n N]",
+	args:  "[-n N] [-tls]",
 	short: "run a cluster on this machine: gearmand, broker, fanout and a worker",
 	long: `
 Starts gearmand (Debian package gearman-job-server) on a free 127.0.0.1
@@ -30,56 +30,63 @@ The output is itself a config file:
   glimpse-cluster local > local.ini &
   glimpse-cluster -c local.ini status
 
+With -tls, gearmand listens on 127.0.0.1 behind a TLS proxy holding a
+certificate from a throwaway CA made for this run; the printed config
+connects to the proxy (tls = true) and trusts that CA only (tls_ca_file,
+removed when the cluster stops).
+
 A config file, if given, is read for its [worker] section only.`,
 	run: runLocal,
 }
 
 func runLocal(ctx context.Context, e *env, c *command, args []string) int {
-	wc, code, ok := parseLocalFlags(e, c, args)
+	lc, code, ok := parseLocalFlags(e, c, args)
 	if !ok {
 		return code
 	}
-	l, code, ok := startLocal(ctx, e, c, wc)
+	l, code, ok := startLocal(ctx, e, c, lc)
 	if !ok {
 		return code
 	}
 	printLocalConfig(e, l)
-	log := newLogger(e.stderr, wc.LogLevel)
+	log := newLogger(e.stderr, lc.Worker.LogLevel)
 	code = serveLocal(ctx, e, c, l, log)
 	log.Info("stopping the local cluster")
 	return closeLocal(e, c, l, code)
 }
 
-// parseLocalFlags reads local's flags and config file into the worker's
-// config; ok is false, with the exit status in code, when they are wrong.
-func parseLocalFlags(e *env, c *command, args []string) (wc config.Worker, code int, ok bool) {
+// parseLocalFlags reads local's flags and config file into the local
+// cluster's worker config and TLS choice; ok is false, with the exit
+// status in code, when they are wrong.
+func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig, code int, ok bool) {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` for the [worker] section (default: the -c before the command, else $"+config.EnvVar+", else none)")
 	n := fs.Int("n", 0, "worker slots, `N` (default: [worker] slots, else one per CPU)")
+	fs.BoolVar(&lc.TLS, "tls", false, "serve gearmand over TLS, through a proxy with a throwaway CA")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
-		return wc, code, false
+		return lc, code, false
 	}
 	file, err := e.loadConfig(*cfgPath, false)
 	if err != nil {
-		return wc, e.configError(c, err), false
+		return lc, e.configError(c, err), false
 	}
-	wc = config.DefaultWorker()
+	lc.Worker = config.DefaultWorker()
 	if file != nil {
-		wc = file.Worker
+		lc.Worker = file.Worker
 	}
 	if *n < 0 {
-		return wc, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
+		return lc, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
 	}
 	if flagsSet(fs)["n"] {
-		wc.Slots = *n
+		lc.Worker.Slots = *n
 	}
-	return wc, exitOK, true
+	return lc, exitOK, true
 }
 
 // startLocal starts the local cluster in the background so that a signal
 // can interrupt the start; ok is false, with the exit status in code, when
 // it failed or was interrupted.
-func startLocal(ctx context.Context, e *env, c *command, wc config.Worker) (l *cluster.Local, code int, ok bool) {
+func startLocal(ctx context.Context, e *env, c *command, lc cluster.LocalConfig) (l *cluster.Local, code int, ok bool) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type started struct {
@@ -88,7 +95,8 @@ func startLocal(ctx context.Context, e *env, c *command, wc config.Worker) (l *c
 	}
 	start := make(chan started, 1)
 	go func() {
-		l, err := cluster.StartLocalWith(sctx, cluster.LocalConfig{Worker: wc, Log: e.stderr, ObeyStops: true})
+		lc.Log, lc.ObeyStops = e.stderr, true
+		l, err := cluster.StartLocalWith(sctx, lc)
 		start <- started{l, err}
 	}()
 	select {
@@ -115,7 +123,11 @@ func startLocal(ctx context.Context, e *env, c *command, wc config.Worker) (l *c
 func printLocalConfig(e *env, l *cluster.Local) {
 	lc := l.Config()
 	addr := lc.JobServers[0]
-	fmt.Fprintf(e.stdout, `# glimpse-go local cluster: gearmand on %s, worker %s with %d slots,
+	where := "gearmand on " + addr
+	if lc.TLS {
+		where = "gearmand behind a TLS proxy on " + addr
+	}
+	fmt.Fprintf(e.stdout, `# glimpse-go local cluster: %s, worker %s with %d slots,
 # a fanout worker and a broker. SIGTERM, Ctrl-C or glimpse-cluster quit
 # stops it; glimpse-cluster restart replaces its worker.
 # A config.ini for programs that use it:
@@ -125,8 +137,12 @@ command_frontend_url = %s
 command_backend_url = %s
 log_frontend_url = %s
 log_backend_url = %s
-`, addr, l.Worker().ID(), l.Worker().Slots(), addr,
+`, where, l.Worker().ID(), l.Worker().Slots(), addr,
 		lc.CommandFrontendURL, lc.CommandBackendURL, lc.LogFrontendURL, lc.LogBackendURL)
+	if lc.TLS {
+		// The file name is quoted: a temp dir may hold ';' or '#'.
+		fmt.Fprintf(e.stdout, "tls = true\ntls_ca_file = %q\n", lc.TLSCAFile)
+	}
 }
 
 // closeLocal closes the local cluster, unless a second signal comes first,

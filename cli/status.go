@@ -53,6 +53,10 @@ func runStatus(ctx context.Context, e *env, c *command, args []string) int {
 	if err != nil {
 		return e.configError(c, err)
 	}
+	tlsConf, err := file.Client.TLSConfig()
+	if err != nil {
+		return e.configError(c, err)
+	}
 	ctx, cancel := e.watchSignals(ctx)
 	defer cancel()
 	ctx, cancelT := context.WithTimeout(ctx, *timeout)
@@ -62,7 +66,7 @@ func runStatus(ctx context.Context, e *env, c *command, args []string) int {
 	reports := make([]serverStatus, len(servers))
 	var wg sync.WaitGroup
 	for i, addr := range servers {
-		wg.Go(func() { reports[i] = askServer(ctx, addr, *all) })
+		wg.Go(func() { reports[i] = askServer(ctx, addr, *all, gearman.WithTLS(tlsConf)) })
 	}
 	wg.Wait()
 
@@ -107,9 +111,9 @@ type functionStatus struct {
 
 // askServer reads one job server's "status" and "workers" listings;
 // without all, it leaves out the cluster's internal queues.
-func askServer(ctx context.Context, addr string, all bool) serverStatus {
+func askServer(ctx context.Context, addr string, all bool, opts ...gearman.AdminOption) serverStatus {
 	r := serverStatus{addr: addr}
-	a, err := gearman.DialAdmin(ctx, addr)
+	a, err := gearman.DialAdmin(ctx, addr, opts...)
 	if err != nil {
 		r.err = err
 		return r

@@ -53,7 +53,7 @@ func newControl(w *Worker, renewal time.Duration) (*control, error) {
 	c := &control{w: w, seen: map[string]time.Time{}, stop: make(chan StopRequest, 1),
 		renewal: renewal, renewDone: make(chan struct{})}
 	c.renewCtx, c.stopRenew = context.WithCancel(context.Background())
-	gw, err := gearman.NewWorker(w.servers,
+	gw, err := gearman.NewWorker(w.servers, gearman.WithTLS(w.tls),
 		gearman.WithConcurrency(2),
 		gearman.WithClientID("glimpse-control/"+w.id),
 		gearman.WithLogger(w.log))
@@ -222,7 +222,7 @@ func (c *control) unsubscribe(ctx context.Context) {
 }
 
 func (c *control) submit(ctx context.Context, function string, msg []byte) error {
-	cl, err := gearman.NewClient(ctx, c.w.servers, gearman.WithLogger(c.w.log))
+	cl, err := gearman.NewClient(ctx, c.w.servers, gearman.WithTLS(c.w.tls), gearman.WithLogger(c.w.log))
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +18,9 @@ import (
 	"github.com/glimpse-go/glimpse/fanout"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/auth"
+	"github.com/glimpse-go/glimpse/internal/certs"
 	"github.com/glimpse-go/glimpse/internal/gearmand"
+	"github.com/glimpse-go/glimpse/internal/tlsproxy"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -39,6 +42,7 @@ const (
 // loopback port and a worker in this process. Make one with StartLocal.
 type Local struct {
 	gd     *gearmand.Process
+	proxy  *tlsproxy.Proxy // in front of gd, with LocalConfig.TLS
 	broker *broker.Broker
 	brkRan chan error
 	store  fanout.Store
@@ -108,6 +112,13 @@ type LocalConfig struct {
 	// directory. Neither: no key, as on a trusted network.
 	KeyFile     string
 	GenerateKey bool
+	// TLS puts a TLS proxy in front of gearmand (which listens on
+	// 127.0.0.1 and has no TLS of its own), with a certificate from a
+	// throwaway CA made for this cluster: Config's job server is the
+	// proxy, with tls on and tls_ca_file naming the CA's certificate (in
+	// a temporary directory that Close removes). The worker, the fanout
+	// worker and the pool all connect over TLS.
+	TLS bool
 }
 
 // StartLocalWith is StartLocal with the worker's config, the log's
@@ -133,7 +144,7 @@ func StartLocalWith(ctx context.Context, cfg LocalConfig) (_ *Local, err error) 
 	if l.keyFile, err = localKeyFile(cfg, dir); err != nil {
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
-	if err := l.startServices(ctx); err != nil {
+	if err := l.startServices(ctx, cfg.TLS); err != nil {
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
 	if l.worker, l.ran, err = l.startWorker(ctx); err != nil {
@@ -146,10 +157,11 @@ func StartLocalWith(ctx context.Context, cfg LocalConfig) (_ *Local, err error) 
 	return l, nil
 }
 
-// startServices starts what the local cluster's worker needs: gearmand,
-// the broker and the fanout worker, filling in l.cfg with their addresses.
-// What it started is in l, for Close, even when it fails.
-func (l *Local) startServices(ctx context.Context) (err error) {
+// startServices starts what the local cluster's worker needs: gearmand
+// (behind a TLS proxy with withTLS), the broker and the fanout worker,
+// filling in l.cfg with their addresses. What it started is in l, for
+// Close, even when it fails.
+func (l *Local) startServices(ctx context.Context, withTLS bool) (err error) {
 	l.gd, err = gearmand.Start(ctx, gearmand.Options{
 		Args:    []string{fmt.Sprintf("--job-retries=%d", localJobRetries)},
 		LogFile: filepath.Join(l.dir, "gearmand.log"),
@@ -158,10 +170,43 @@ func (l *Local) startServices(ctx context.Context) (err error) {
 		return err
 	}
 	l.cfg = config.Client{JobServers: []string{l.gd.Addr()}, KeyFile: l.keyFile}
+	if withTLS {
+		if err := l.startTLSProxy(); err != nil {
+			return err
+		}
+	}
 	if err := l.startBroker(); err != nil {
 		return err
 	}
 	return l.startFanout()
+}
+
+// startTLSProxy makes a throwaway CA and a certificate for 127.0.0.1,
+// starts a TLS proxy to gearmand on a free loopback port, and points
+// l.cfg at it, over TLS, trusting that CA only.
+func (l *Local) startTLSProxy() error {
+	ca, err := certs.NewCA("glimpse-go local cluster CA")
+	if err != nil {
+		return err
+	}
+	caFile, err := ca.WriteCA(l.dir, "ca.pem")
+	if err != nil {
+		return err
+	}
+	cert, err := ca.Server("127.0.0.1", "localhost")
+	if err != nil {
+		return err
+	}
+	l.proxy, err = tlsproxy.Listen("127.0.0.1:0", tlsproxy.Config{
+		TLS:     &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Backend: l.gd.Addr(),
+		Logger:  l.logger,
+	})
+	if err != nil {
+		return err
+	}
+	l.cfg = config.Client{JobServers: []string{l.proxy.Addr()}, TLS: true, TLSCAFile: caFile}
+	return nil
 }
 
 // startBroker starts the broker, which carries the command and log
@@ -334,7 +379,8 @@ func containsAll(have, want []string) bool {
 func (l *Local) Pool() *pool.Pool { return l.pool }
 
 // Config returns the client configuration of the local cluster: its
-// gearmand's address, for other programs to join it.
+// gearmand's address (with LocalConfig.TLS, its TLS proxy's and the CA
+// file), for other programs to join it.
 func (l *Local) Config() config.Client {
 	c := l.cfg
 	c.JobServers = slices.Clone(c.JobServers)
@@ -388,6 +434,11 @@ func (l *Local) close() error {
 	}
 	if l.pool != nil {
 		if err := l.pool.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if l.proxy != nil {
+		if err := l.proxy.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -56,7 +57,8 @@ type Worker struct {
 	slots   int
 	funcs   []wire.Function
 	servers []string
-	key     *auth.Key // the cluster key; nil: none
+	key     *auth.Key   // the cluster key; nil: none
+	tls     *tls.Config // to the job servers; nil: plaintext
 	start   time.Time
 	gw      *gearman.Worker
 	log     *slog.Logger
@@ -110,8 +112,13 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: worker: %w", err)
 	}
+	tlsConf, err := client.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("cluster: worker: %w", err)
+	}
 	w := newWorkerState(client, worker, funcs)
 	w.key = key
+	w.tls = tlsConf
 	w.log = w.newLog(client, worker, o.logger).With("worker", w.id)
 	auth.WarnIfNoKey(w.log, key, "worker")
 	if err := w.registerFunctions(); err != nil {
@@ -166,7 +173,7 @@ func (w *Worker) newLog(client config.Client, worker config.Worker, logger *slog
 // job server named wire.WorkerClientID(id, slots), and registers each of
 // its functions on it.
 func (w *Worker) registerFunctions() error {
-	gw, err := gearman.NewWorker(w.servers,
+	gw, err := gearman.NewWorker(w.servers, gearman.WithTLS(w.tls),
 		gearman.WithConcurrency(w.slots),
 		gearman.WithClientID(wire.WorkerClientID(w.id, w.slots)),
 		gearman.WithLogger(w.log))

@@ -67,6 +67,15 @@ type Client struct {
 	// ZeroMQ channels use CURVE; Load refuses a key file or config file
 	// that others may read.
 	KeyFile string
+
+	// TLS to the job servers, through a TLS-terminating proxy in front of
+	// each (glimpse-cluster tls-proxy): gearmand itself has none. See
+	// TLSConfig.
+	TLS           bool   // tls: connect to the job servers over TLS (default false)
+	TLSCAFile     string // tls_ca_file: PEM bundle of the CAs that sign their certificates; empty: the system's roots
+	TLSCertFile   string // tls_cert_file: client certificate (PEM), for a proxy that requires one; with tls_key_file
+	TLSKeyFile    string // tls_key_file: the client certificate's private key (PEM)
+	TLSServerName string // tls_server_name: the name their certificates must carry; empty: each job server's host
 }
 
 // Server is the [server] section: the URLs the broker binds (e.g. tcp://*:9000).
@@ -235,7 +244,8 @@ func (p *parser) fail(section, key string, err error) {
 // sectionKeys lists every section and its keys, for the unknown-name
 // errors and their hints.
 var sectionKeys = map[string][]string{
-	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend, keyKeyFile},
+	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend, keyKeyFile,
+		keyTLS, keyTLSCAFile, keyTLSCertFile, keyTLSKeyFile, keyTLSServerName},
 	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal},
 	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
@@ -356,6 +366,7 @@ func (p *parser) client(v map[string]string) {
 		p.fail(secClient, keyJobServers, errors.New("missing: name at least one Gearman job server, host:port[,host2:port]"))
 	}
 	p.errs = append(p.errs, checkClientURLs(*c)...)
+	p.clientTLS(v)
 }
 
 func (p *parser) server(v map[string]string) {

@@ -9,7 +9,8 @@
 // # Sections
 //
 //	[client]   job_server_url (required), command_frontend_url,
-//	           command_backend_url, log_frontend_url, log_backend_url
+//	           command_backend_url, log_frontend_url, log_backend_url,
+//	           tls, tls_ca_file, tls_cert_file, tls_key_file, tls_server_name
 //	[server]   the same four URLs, as the broker binds them (tcp://*:9000)
 //	[worker]   slots, functions, shutdown_timeout, heartbeat_interval, log_level,
 //	           subscription_renewal
@@ -32,6 +33,10 @@
 //     the client binds them and the workers connect ([Client.Direct]); then
 //     the two channels differ, are not inproc, and [server] is absent. One
 //     pair equal and the other not is an error.
+//   - tls is true or false (also yes/no, on/off, 1/0); the other tls_* keys
+//     need it on, and tls_cert_file comes with tls_key_file. With tls on,
+//     the files are read as the file is loaded, so a missing or bad one is
+//     an error there (see [Client.TLSConfig]).
 //   - Durations are Go durations (30s, 5m, 1h30m) and positive; slots is 0
 //     (one per CPU) or more; function names are 1-200 of ASCII letters,
 //     digits, '.', '_', '-' and ':'; log_level is debug, info, warn or error.

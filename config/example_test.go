@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/certs"
 )
 
 func Example() {
@@ -102,4 +103,48 @@ func ExampleFanout_StorePath() {
 	// Output:
 	// /home/ann/.local/state/glimpse/fanout.db <nil>
 	// /srv/glimpse/subscribers.db <nil>
+}
+
+// TLS to the job servers: the tls keys name the CA that signs the TLS
+// proxies' certificates; TLSConfig reads it. pool.New and the workers do
+// this themselves; a program using package gearman passes the result to
+// gearman.WithTLS.
+func ExampleClient_TLSConfig() {
+	dir, err := os.MkdirTemp("", "example-tls")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	ca, err := certs.NewCA("example CA") // your cluster's CA; a throwaway one here
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	caFile, err := ca.WriteCA(dir, "ca.pem")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	f, err := config.Parse("config.ini", []byte(`[client]
+job_server_url = gear1:4731
+tls = true
+tls_ca_file = `+caFile+"\n"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	conf, err := f.Client.TLSConfig()
+	fmt.Println(conf != nil, conf.RootCAs != nil, conf.ServerName == "", err)
+
+	// With tls off (the default) there is nothing to configure.
+	conf, err = config.Client{JobServers: []string{"gear1:4730"}}.TLSConfig()
+	fmt.Println(conf == nil, err)
+
+	_, err = config.Parse("config.ini", []byte("[client]\njob_server_url = gear1:4731\ntls = true\ntls_ca_file = /no/ca.pem\n"))
+	fmt.Println(err)
+	// Output:
+	// true true true <nil>
+	// true <nil>
+	// config.ini:4: [client] tls_ca_file: "/no/ca.pem": cannot read: no such file or directory
 }

@@ -12,13 +12,7 @@ import (
 // and checks that it holds a private key; the returned path is absolute
 // when the config's name is a path.
 func (p *parser) keyFile(value string) string {
-	path := value
-	if !filepath.IsAbs(path) && p.file.Path != "" {
-		path = filepath.Join(filepath.Dir(p.file.Path), path)
-	}
-	if abs, err := filepath.Abs(path); err == nil {
-		path = abs
-	}
+	path := p.filePath(value)
 	if _, err := auth.LoadKey(path); err != nil {
 		p.fail(secClient, keyKeyFile, err)
 	}
@@ -43,4 +37,21 @@ func checkConfigPrivate(path string) error {
 			Reason: fmt.Sprintf("names a cluster key but has mode %04o: others may read or change it", perm)}}
 	}
 	return nil
+}
+
+// filePath resolves a file named in the config (key_file, tls_*_file)
+// against the config file's directory, as ssh reads its config's paths,
+// so that a config and its files can move together; "" stays "".
+func (p *parser) filePath(value string) string {
+	if value == "" {
+		return ""
+	}
+	path := value
+	if !filepath.IsAbs(path) && p.file.Path != "" {
+		path = filepath.Join(filepath.Dir(p.file.Path), path)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return path
 }

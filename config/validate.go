@@ -51,10 +51,12 @@ const maxFunctionName = 200
 // optional here: Load fills in 4730, code should too), no duplicates, and
 // the four broker URLs either all set or all empty, in one of two shapes:
 // four different URLs (a broker), or each frontend equal to its backend
-// (no broker: see Direct).
+// (no broker: see Direct). The tls_* settings need TLS on, and a client
+// certificate comes with its key; their files are read by TLSConfig.
 func (c Client) Validate() error {
 	_, errs := checkJobServers(c.JobServers, false)
 	errs = append(errs, checkClientURLs(c)...)
+	errs = append(errs, c.checkTLS()...)
 	return join(errs)
 }
 

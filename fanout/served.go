@@ -32,6 +32,7 @@ type servedSnapshot struct {
 type servedView struct {
 	servers []string
 	timeout time.Duration
+	opts    []gearman.AdminOption // how to dial them (TLS)
 
 	mu       sync.Mutex
 	admins   []*gearman.Admin // by server; nil until dialled
@@ -46,8 +47,8 @@ type servedQuery struct {
 	res     *servedSnapshot
 }
 
-func newServedView(servers []string, timeout time.Duration) *servedView {
-	return &servedView{servers: servers, timeout: timeout, admins: make([]*gearman.Admin, len(servers))}
+func newServedView(servers []string, timeout time.Duration, opts ...gearman.AdminOption) *servedView {
+	return &servedView{servers: servers, timeout: timeout, opts: opts, admins: make([]*gearman.Admin, len(servers))}
 }
 
 // get returns a snapshot from a query sent no earlier than since.
@@ -136,7 +137,7 @@ func (v *servedView) admin(ctx context.Context, i int) (*gearman.Admin, error) {
 	if a != nil {
 		return a, nil
 	}
-	a, err := gearman.DialAdmin(ctx, v.servers[i])
+	a, err := gearman.DialAdmin(ctx, v.servers[i], v.opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -69,7 +69,11 @@ func NewWorker(client config.Client, cfg config.Fanout, opts ...Option) (*Worker
 	if err != nil {
 		return nil, err
 	}
-	gw, err := gearman.NewWorker(client.JobServers, gearman.WithLogger(o.logger),
+	tlsConf, err := client.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("fanout: %w", err)
+	}
+	gw, err := gearman.NewWorker(client.JobServers, gearman.WithLogger(o.logger), gearman.WithTLS(tlsConf),
 		gearman.WithConcurrency(o.concurrency), gearman.WithClientID(o.id))
 	if err != nil {
 		return nil, fmt.Errorf("fanout: %w", err)
@@ -83,12 +87,12 @@ func NewWorker(client config.Client, cfg config.Fanout, opts ...Option) (*Worker
 		gw:       gw,
 		unserved: map[Subscription]time.Time{},
 		// The admin protocol is served on the job servers' own ports.
-		served: newServedView(client.JobServers, adminTimeout),
+		served: newServedView(client.JobServers, adminTimeout, gearman.WithTLS(tlsConf)),
 		clients: &clientPool{
 			servers: client.JobServers,
 			// gearhorn's client id suffix, so the admin "workers"
 			// listing shows whose connections these are.
-			opts: []gearman.ClientOption{gearman.WithLogger(o.logger), gearman.WithClientID(o.id + "_broadcaster")},
+			opts: []gearman.ClientOption{gearman.WithLogger(o.logger), gearman.WithTLS(tlsConf), gearman.WithClientID(o.id + "_broadcaster")},
 			max:  o.concurrency,
 		},
 	}

@@ -34,9 +34,9 @@ import (
 // the answer to the next command; so the connection is closed and the next
 // call dials a new one.
 type Admin struct {
-	addr        string
-	dialTimeout time.Duration
-	timeout     time.Duration // bounds each command's reply
+	addr    string
+	dial    dialOptions
+	timeout time.Duration // bounds each command's reply
 
 	sem chan struct{} // capacity 1; held for a whole command/reply exchange
 
@@ -48,10 +48,11 @@ type Admin struct {
 
 // DialAdmin connects to the job server at addr ("host:port"). ctx bounds the
 // connection attempt only. Should the connection break later, the next call
-// dials again. Its options are WithDialTimeout and WithRequestTimeout.
+// dials again. Its options are WithDialTimeout, WithTLS and
+// WithRequestTimeout.
 func DialAdmin(ctx context.Context, addr string, opts ...AdminOption) (*Admin, error) {
 	o := newAdminOptions(opts)
-	a := &Admin{addr: addr, dialTimeout: o.dialTimeout, timeout: o.requestTimeout, sem: make(chan struct{}, 1)}
+	a := &Admin{addr: addr, dial: o.dialOptions, timeout: o.requestTimeout, sem: make(chan struct{}, 1)}
 	c, err := a.adminDial(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("gearman: admin: %w", err)

@@ -174,8 +174,7 @@ func (a *Admin) adminConn(ctx context.Context) (net.Conn, *bufio.Reader, error) 
 }
 
 func (a *Admin) adminDial(ctx context.Context) (net.Conn, error) {
-	d := net.Dialer{Timeout: a.dialTimeout}
-	return d.DialContext(ctx, "tcp", a.addr)
+	return dial(ctx, a.addr, a.dial, net.KeepAliveConfig{})
 }
 
 // newReader reads replies from c, failing at the first NUL byte.
@@ -188,12 +187,18 @@ func (a *Admin) newReader(c net.Conn) *bufio.Reader {
 // greeting starts with some. So a peer that is no admin port is found as
 // soon as it speaks, not when the request timeout runs out.
 type adminTextReader struct {
-	r    io.Reader
-	addr string
+	r     io.Reader
+	addr  string
+	spoke bool // the peer sent something: a TLS record can only come first
 }
 
 func (t *adminTextReader) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
+	first := !t.spoke
+	t.spoke = t.spoke || n > 0
+	if first && looksLikeTLS(p[:n]) {
+		return n, fmt.Errorf("%w: %s sent %q: %w", ErrProtocol, t.addr, p[:min(n, 10)], ErrTLSRequired)
+	}
 	if i := bytes.IndexByte(p[:n], 0); i >= 0 {
 		return n, fmt.Errorf("%w: %s sent a NUL byte (%q), which no admin reply holds: not a Gearman admin port",
 			ErrProtocol, t.addr, p[:min(n, 10)])

@@ -44,9 +44,8 @@ var errConnClosed = errors.New("connection closed")
 // probe meets a RST; formerly 30s).
 var connKeepAlive = net.KeepAliveConfig{Enable: true, Idle: 5 * time.Second, Interval: 5 * time.Second, Count: 3}
 
-func dialConn(ctx context.Context, addr string, timeout time.Duration, maxPacket int) (*conn, error) {
-	d := net.Dialer{Timeout: timeout, KeepAliveConfig: connKeepAlive}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+func dialConn(ctx context.Context, addr string, o dialOptions, maxPacket int) (*conn, error) {
+	nc, err := dial(ctx, addr, o, connKeepAlive)
 	if err != nil {
 		return nil, err
 	}

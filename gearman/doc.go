@@ -22,6 +22,12 @@
 // WorkerOption), so an option given to a party it does not concern, such
 // as WithConcurrency to NewClient, does not compile.
 //
+// WithTLS makes every connection of a Client, a Worker or an Admin a TLS
+// connection, for a job server behind a TLS-terminating proxy (gearmand as
+// Debian builds it has no TLS of its own); a handshake that fails is a
+// *TLSError naming the server, and a plaintext party that meets a TLS
+// port gets ErrTLSRequired.
+//
 // Gearman's own facts that shape this package (gearmand 1.1): a foreground
 // job whose client disconnected is dropped when a worker next asks for it;
 // a job whose worker disconnects is given to another worker; two submits

@@ -1,6 +1,7 @@
 package gearman
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"runtime"
 	"time"
@@ -24,31 +25,38 @@ const (
 )
 
 // ClientOption configures a Client (NewClient). The options that apply to
-// a Client are WithClientID, WithDialTimeout, WithRequestTimeout,
+// a Client are WithClientID, WithDialTimeout, WithTLS, WithRequestTimeout,
 // WithMaxPacketSize, WithBackoff and WithLogger; any other is a compile
 // error.
 type ClientOption interface{ applyClient(*clientOptions) }
 
 // WorkerOption configures a Worker (NewWorker). The options that apply to
-// a Worker are WithClientID, WithDialTimeout, WithMaxPacketSize,
+// a Worker are WithClientID, WithDialTimeout, WithTLS, WithMaxPacketSize,
 // WithBackoff, WithLogger and WithConcurrency; any other is a compile
 // error.
 type WorkerOption interface{ applyWorker(*workerOptions) }
 
 // AdminOption configures an Admin (DialAdmin). The options that apply to
-// an Admin are WithDialTimeout and WithRequestTimeout; any other is a
-// compile error.
+// an Admin are WithDialTimeout, WithTLS and WithRequestTimeout; any other
+// is a compile error.
 type AdminOption interface{ applyAdmin(*adminOptions) }
+
+// dialOptions are the settings of making a connection, which every party
+// shares.
+type dialOptions struct {
+	dialTimeout time.Duration // bounds the TCP connect and the TLS handshake together
+	tlsConfig   *tls.Config   // nil: plaintext
+}
 
 // connOptions are the settings of a binary-protocol connection, which
 // Clients and Workers share.
 type connOptions struct {
-	clientID    string
-	dialTimeout time.Duration
-	maxPacket   int
-	backoffMin  time.Duration
-	backoffMax  time.Duration
-	logger      *slog.Logger
+	dialOptions
+	clientID   string
+	maxPacket  int
+	backoffMin time.Duration
+	backoffMax time.Duration
+	logger     *slog.Logger
 }
 
 type clientOptions struct {
@@ -62,7 +70,7 @@ type workerOptions struct {
 }
 
 type adminOptions struct {
-	dialTimeout    time.Duration
+	dialOptions
 	requestTimeout time.Duration
 }
 
@@ -70,7 +78,7 @@ type adminOptions struct {
 // the doc of each option states its default.
 func defaultConnOptions() connOptions {
 	return connOptions{
-		dialTimeout: defaultDialTimeout,
+		dialOptions: dialOptions{dialTimeout: defaultDialTimeout},
 		maxPacket:   DefaultMaxPacketSize,
 		backoffMin:  defaultBackoffMin,
 		backoffMax:  defaultBackoffMax,
@@ -95,7 +103,7 @@ func newWorkerOptions(opts []WorkerOption) workerOptions {
 }
 
 func newAdminOptions(opts []AdminOption) adminOptions {
-	o := adminOptions{dialTimeout: defaultDialTimeout, requestTimeout: DefaultRequestTimeout}
+	o := adminOptions{dialOptions: dialOptions{dialTimeout: defaultDialTimeout}, requestTimeout: DefaultRequestTimeout}
 	for _, opt := range opts {
 		opt.applyAdmin(&o)
 	}
@@ -117,11 +125,17 @@ func (f ConnOption) apply(o *connOptions) {
 
 // DialOption is an option of every connection: it applies to a Client, a
 // Worker and an Admin.
-type DialOption struct{ dialTimeout time.Duration }
+type DialOption struct{ set func(*dialOptions) }
 
-func (f DialOption) applyClient(o *clientOptions) { o.dialTimeout = f.dialTimeout }
-func (f DialOption) applyWorker(o *workerOptions) { o.dialTimeout = f.dialTimeout }
-func (f DialOption) applyAdmin(o *adminOptions)   { o.dialTimeout = f.dialTimeout }
+func (f DialOption) applyClient(o *clientOptions) { f.apply(&o.dialOptions) }
+func (f DialOption) applyWorker(o *workerOptions) { f.apply(&o.dialOptions) }
+func (f DialOption) applyAdmin(o *adminOptions)   { f.apply(&o.dialOptions) }
+
+func (f DialOption) apply(o *dialOptions) {
+	if f.set != nil { // the zero DialOption changes nothing
+		f.set(o)
+	}
+}
 
 // RequestOption is an option of the parties that wait for answers to
 // their requests: it applies to a Client and to an Admin, not to a Worker.
@@ -141,8 +155,27 @@ func WithClientID(id string) ConnOption {
 	return ConnOption{func(o *connOptions) { o.clientID = id }}
 }
 
-// WithDialTimeout bounds each connection attempt (default 5s).
-func WithDialTimeout(d time.Duration) DialOption { return DialOption{d} }
+// WithDialTimeout bounds each connection attempt (default 5s): the TCP
+// connect and, with WithTLS, the TLS handshake.
+func WithDialTimeout(d time.Duration) DialOption {
+	return DialOption{func(o *dialOptions) { o.dialTimeout = d }}
+}
+
+// WithTLS makes every connection, the first and each redial, a TLS
+// connection made with c: a job server behind a TLS-terminating proxy
+// (gearmand itself, as Debian builds it, has no TLS; see SECURITY.md).
+// When c.ServerName is empty, each server's certificate is checked
+// against the host of its "host:port". The handshake counts against the
+// dial timeout (WithDialTimeout). A handshake that fails, a certificate
+// not signed by a CA of c.RootCAs say, fails the connection with a
+// *TLSError naming the server; it wraps crypto/tls's error, so
+// errors.As finds a *tls.CertificateVerificationError. c must not be
+// modified afterwards; share one c between dials (with a
+// ClientSessionCache) so that redials resume the TLS session. nil means
+// plaintext, the default.
+func WithTLS(c *tls.Config) DialOption {
+	return DialOption{func(o *dialOptions) { o.tlsConfig = c }}
+}
 
 // WithRequestTimeout bounds how long a job server may take to answer each
 // request of a Client or an Admin (default DefaultRequestTimeout, 10s),

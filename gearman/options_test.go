@@ -18,6 +18,7 @@ func TestOptionsApplyOnlyToTheirParties(t *testing.T) {
 	}{
 		{"WithClientID", gearman.WithClientID("x"), true, true, false},
 		{"WithDialTimeout", gearman.WithDialTimeout(time.Second), true, true, true},
+		{"WithTLS", gearman.WithTLS(nil), true, true, true},
 		{"WithRequestTimeout", gearman.WithRequestTimeout(time.Second), true, false, true},
 		{"WithMaxPacketSize", gearman.WithMaxPacketSize(1 << 10), true, true, false},
 		{"WithBackoff", gearman.WithBackoff(time.Millisecond, time.Second), true, true, false},

@@ -293,6 +293,9 @@ func (pr *PacketReader) ReadPacket() (*Packet, error) {
 		return nil, err
 	}
 	m := Magic(binary.BigEndian.Uint32(pr.hdr[0:4]))
+	if m != MagicReq && m != MagicRes && looksLikeTLS(pr.hdr[:4]) {
+		return nil, fmt.Errorf("%w: bad magic %q: %w", ErrProtocol, pr.hdr[0:4], ErrTLSRequired)
+	}
 	if m != MagicReq && m != MagicRes {
 		return nil, fmt.Errorf("%w: bad magic %q (not a Gearman binary packet)", ErrProtocol, pr.hdr[0:4])
 	}

@@ -16,7 +16,7 @@ import (
 // before this one. dialFailed hears why an attempt failed.
 func redial(ctx context.Context, addr string, o *connOptions, serve func(cn *conn, failures int) (sane bool), dialFailed func(error)) {
 	for attempt := 0; ; attempt++ {
-		cn, err := dialConn(ctx, addr, o.dialTimeout, o.maxPacket)
+		cn, err := dialConn(ctx, addr, o.dialOptions, o.maxPacket)
 		if err == nil {
 			if sane := serve(cn, attempt); redialAtOnce(cn, sane) {
 				attempt = -1

@@ -36,7 +36,12 @@ func TestMain(m *testing.M) {
 func workerProcess(spec string) int {
 	n, addrs, _ := strings.Cut(spec, " ")
 	slots, _ := strconv.Atoi(n)
-	w, err := serve(strings.Split(addrs, ","), slots, fmt.Sprintf("proc-%d", os.Getpid()))
+	opts, err := workerTLS()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	w, err := serve(strings.Split(addrs, ","), slots, fmt.Sprintf("proc-%d", os.Getpid()), opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -49,10 +54,10 @@ func workerProcess(spec string) int {
 // serve runs a gearman.Worker that serves every registered function the
 // way glimpse workers do. (package cluster has the real runtime; pool's
 // tests stay below it, as the data flows.)
-func serve(addrs []string, slots int, id string) (*gearman.Worker, error) {
-	w, err := gearman.NewWorker(addrs, gearman.WithConcurrency(slots),
+func serve(addrs []string, slots int, id string, opts ...gearman.WorkerOption) (*gearman.Worker, error) {
+	w, err := gearman.NewWorker(addrs, append([]gearman.WorkerOption{gearman.WithConcurrency(slots),
 		gearman.WithClientID(wire.WorkerClientID(id, slots)),
-		gearman.WithBackoff(5*time.Millisecond, 100*time.Millisecond))
+		gearman.WithBackoff(5*time.Millisecond, 100*time.Millisecond)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

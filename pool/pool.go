@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -32,7 +33,8 @@ var ErrClosed = errors.New("pool: closed")
 type Pool struct {
 	cfg  config.Client
 	opts poolOptions
-	key  *auth.Key // the cluster key (cfg.KeyFile); nil: none
+	key  *auth.Key   // the cluster key (cfg.KeyFile); nil: none
+	tls  *tls.Config // cfg's TLS to the job servers; nil: plaintext
 
 	mu      sync.Mutex
 	idle    []*gearman.Client         // connections of maps that ended cleanly
@@ -66,7 +68,12 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
-	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), key: key,
+
+	tlsConf, err := cfg.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key,
 		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{}}
 	// A safety net: the dial and the handshake have bounds of their own.
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.opts.requestTimeout)
@@ -144,7 +151,7 @@ func awaitMaps(maps []*runningMap, d time.Duration) bool {
 
 func (p *Pool) dial(ctx context.Context) (*gearman.Client, error) {
 	return gearman.NewClient(ctx, p.cfg.JobServers, gearman.WithDialTimeout(p.opts.dialTimeout),
-		gearman.WithRequestTimeout(p.opts.requestTimeout),
+		gearman.WithTLS(p.tls), gearman.WithRequestTimeout(p.opts.requestTimeout),
 		gearman.WithLogger(p.opts.logger), gearman.WithMaxPacketSize(p.opts.maxPacket))
 }
 
@@ -315,7 +322,7 @@ func (p *Pool) admin(ctx context.Context, addr string) (*gearman.Admin, error) {
 		return a, nil
 	}
 	a, err := gearman.DialAdmin(ctx, addr, gearman.WithDialTimeout(p.opts.dialTimeout),
-		gearman.WithRequestTimeout(p.opts.requestTimeout))
+		gearman.WithTLS(p.tls), gearman.WithRequestTimeout(p.opts.requestTimeout))
 	if err != nil {
 		return nil, err
 	}

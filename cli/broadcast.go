@@ -27,10 +27,15 @@ to workers whose id or host matches one of the comma-separated globs. A
 command expires after -t, so a worker that starts later never obeys it.
 -t takes a duration (500ms, 1m) or a number of seconds (2, 2.5).
 
+With [client] key_file the command is sealed with the cluster key, and
+only replies sealed with it, to this command, count as answers.
+
 Exits 1 when no worker answered, or when one did not: a worker that
 failed or refused the command, a subscriber of the fanout worker that
-could not be reached, or a worker the job servers listed before the
-command went out and that stayed silent (each is named on stderr).`
+could not be reached, or a worker the job servers list as serving its
+command queue, before the command went out and still after the wait,
+that stayed silent (each is named on stderr); also when a reply failed
+the key check.`
 
 // broadcastCommand makes the command line of a broadcast command: the
 // command's name is the pool command it sends.

@@ -420,7 +420,7 @@ func TestCompetingFanoutWorker(t *testing.T) {
 // again and ping exits 0.
 func TestOutsiderUnsubscribeFailsPingUntilHealed(t *testing.T) {
 	ctx := testenv.Context(t)
-	addr, fan, _, id := startRenewingWorker(t, ctx, "4s")
+	addr, fan, _, id := startRenewingWorker(t, ctx, "5s")
 	cfg := writeConfig(t, []string{addr})
 	// Just after a renewal, so that the next one is a whole period away.
 	n := len(subscriptionEvents(fan.stderr.String(), id))
@@ -432,6 +432,7 @@ func TestOutsiderUnsubscribeFailsPingUntilHealed(t *testing.T) {
 		ev := subscriptionEvents(log, id)
 		return ev[len(ev)-1] == "unsubscribed"
 	}, fan.done)
+	time.Sleep(300 * time.Millisecond) // it logs before it reloads its list
 	code, stdout, stderr := runCLI(t, "-c", cfg, "ping", "-t", "1s")
 	if code != exitFailure || !strings.Contains(stderr, id+": did not answer") {
 		t.Errorf("ping after an outsider's unsubscribe: exit %d, want 1 naming %s\n%s%s", code, id, stdout, stderr)

@@ -28,7 +28,11 @@ import (
 // with the key (mode 0600), the key, the processes and their worker ids.
 func startKeyedLocal(t *testing.T, ctx context.Context, n int) (*cluster.Local, string, *auth.Key, []*proc, []string) {
 	t.Helper()
-	l, err := cluster.StartLocalWith(ctx, cluster.LocalConfig{Worker: withSlots(config.DefaultWorker(), 1), GenerateKey: true, Log: testWriter{T: t}})
+	// The in-process worker serves one function, so that the others run
+	// on the worker processes.
+	wc := withSlots(config.DefaultWorker(), 1)
+	wc.Functions = []string{"examples.square"}
+	l, err := cluster.StartLocalWith(ctx, cluster.LocalConfig{Worker: wc, GenerateKey: true, Log: testWriter{T: t}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,4 +447,27 @@ func TestOutsiderUnsubscribeFailsPingUntilHealed(t *testing.T) {
 		code, _, _ := runCLI(t, "-c", cfg, "ping", "-t", "2s")
 		return code == exitOK, nil
 	})
+}
+
+// TestKeyedMapCancelStopsRunningChunks: the cancel commands a map sends
+// itself when it ends early are sealed, so a keyed worker obeys them: the
+// running chunk's context is cancelled and nothing is refused.
+func TestKeyedMapCancelStopsRunningChunks(t *testing.T) {
+	ctx := testenv.Context(t)
+	l, _, _, procs, ids := startKeyedLocal(t, ctx, 1)
+	w := procs[0]
+	mctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := pool.Map(mctx, l.Pool(), blockOnCtx, []int{40}, pool.Chunksize(1))
+		errc <- err
+	}()
+	waitBlocking(t, ctx, w, []int{40})
+	ended := time.Now()
+	cancel()
+	<-errc
+	waitUnblocked(t, ctx, w, "a keyed map cancelled", ended, []int{40})
+	if n := rejectedBy(t, ctx, l.Pool(), ids[0]); n != 0 {
+		t.Errorf("the worker refused %d commands, want 0", n)
+	}
 }

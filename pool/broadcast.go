@@ -45,7 +45,11 @@ const DefaultCommandTTL = 10 * time.Second
 // worker (one Gearman job copied to each worker's command queue), and
 // returns their replies sorted by worker id. Workers that could not be
 // reached are in the replies too, with Error set. A command with no id or
-// expiry gets them (the expiry from ctx's deadline or DefaultCommandTTL).
+// expiry gets them (the expiry from ctx's deadline, at most MaxCommandTTL,
+// or DefaultCommandTTL). With a cluster key ([client] key_file) the
+// command is sealed, and a reply that does not open with the key or
+// answers another command is an error reply starting with
+// UnauthenticatedReply, never an answer.
 func (p *Pool) Broadcast(ctx context.Context, cmd Command) ([]Reply, error) {
 	cmd = withIDAndExpiry(ctx, cmd)
 	if err := cmd.Validate(); err != nil {

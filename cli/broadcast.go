@@ -27,10 +27,15 @@ to workers whose id or host matches one of the comma-separated globs. A
 command expires after -t, so a worker that starts later never obeys it.
 -t takes a duration (500ms, 1m) or a number of seconds (2, 2.5).
 
+With [client] key_file the command is sealed with the cluster key, and
+only replies sealed with it, to this command, count as answers.
+
 Exits 1 when no worker answered, or when one did not: a worker that
 failed or refused the command, a subscriber of the fanout worker that
-could not be reached, or a worker the job servers listed before the
-command went out and that stayed silent (each is named on stderr).`
+could not be reached, or a worker the job servers list as serving its
+command queue, before the command went out and still after the wait,
+that stayed silent (each is named on stderr); also when a reply failed
+the key check.`
 
 // broadcastCommand makes the command line of a broadcast command: the
 // command's name is the pool command it sends.
@@ -84,21 +89,33 @@ func runBroadcast(ctx context.Context, e *env, c *command, args []string) int {
 	if err != nil {
 		return e.configError(c, err)
 	}
-	listed := listedWorkers(file.Client.JobServers, cmd, gearman.WithTLS(tlsConf))
-	var replies []pool.Reply
+	listed, _ := listedWorkers(file.Client.JobServers, cmd, gearman.WithTLS(tlsConf))
+	var res broadcastResult
 	if *via == "zmq" {
-		replies, err = broadcastZMQ(ctx, file.Client, cmd)
+		res, err = broadcastZMQ(ctx, file.Client, cmd)
 	} else {
-		replies, err = broadcastFanout(ctx, file.Client, cmd)
+		res.replies, err = broadcastFanout(ctx, file.Client, cmd)
 	}
 	if err != nil {
 		if errors.Is(err, pool.ErrNoFanout) {
 			err = fmt.Errorf("%w: start one with %q", err, e.prog+" fanout")
 		}
+		reportSilent(e, stillListed(file.Client.JobServers, cmd, listed, gearman.WithTLS(tlsConf)))
 		return e.failure(c, err)
 	}
-	printReplies(e, name, replies)
-	return reportReplies(e, name, replies, silentWorkers(listed, replies))
+	printReplies(e, name, res.replies)
+	silent := stillListed(file.Client.JobServers, cmd, silentWorkers(listed, res.replies), gearman.WithTLS(tlsConf))
+	return reportReplies(e, name, res, silent)
+}
+
+// broadcastResult is what a broadcast brought back: the workers' replies,
+// and how many replies failed the key check where they cannot be told
+// apart by worker (the command channel; the fanout path puts them among
+// the replies, with pool.UnauthenticatedReply errors).
+type broadcastResult struct {
+	replies     []pool.Reply
+	refused     int
+	lastRefusal error
 }
 
 // printReplies writes the answers of the workers that obeyed to stdout.
@@ -119,19 +136,21 @@ func printReplies(e *env, name string, replies []pool.Reply) {
 
 // reportReplies writes who failed or refused, who stayed silent, and the
 // count to stderr, and returns the exit status: 1 when no worker answered,
-// or when one of them failed, refused, or did not answer at all.
-func reportReplies(e *env, name string, replies []pool.Reply, silent []string) int {
+// or when one of them failed, refused, or did not answer at all, or when
+// a reply failed the key check.
+func reportReplies(e *env, name string, res broadcastResult, silent []string) int {
 	failed := 0
-	for _, r := range replies {
+	for _, r := range res.replies {
 		if r.Error != "" {
 			failed++
 			fmt.Fprintf(e.stderr, "%s: %s: %s\n", e.prog, r.Worker, r.Error)
 		}
 	}
-	for _, id := range silent {
-		fmt.Fprintf(e.stderr, "%s: %s: did not answer (the job servers list it as connected)\n", e.prog, id)
+	reportSilent(e, silent)
+	if res.refused > 0 {
+		fmt.Fprintf(e.stderr, "%s: refused %d replies: %s (the last: %v)\n", e.prog, res.refused, pool.UnauthenticatedReply, res.lastRefusal)
 	}
-	answered := len(replies) - failed
+	answered := len(res.replies) - failed
 	fmt.Fprintf(e.stderr, "%s: answered by %d workers", name, answered)
 	if n := failed + len(silent); n > 0 {
 		fmt.Fprintf(e.stderr, ", not by %d", n)
@@ -140,10 +159,17 @@ func reportReplies(e *env, name string, replies []pool.Reply, silent []string) i
 	if answered == 0 && failed == 0 && len(silent) == 0 {
 		fmt.Fprintf(e.stderr, "%s: no worker answered\n", e.prog)
 	}
-	if answered == 0 || failed > 0 || len(silent) > 0 {
+	if answered == 0 || failed > 0 || len(silent) > 0 || res.refused > 0 {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// reportSilent names on stderr the workers that did not answer.
+func reportSilent(e *env, silent []string) {
+	for _, id := range silent {
+		fmt.Fprintf(e.stderr, "%s: %s: did not answer (the job servers list it as connected)\n", e.prog, id)
+	}
 }
 
 func broadcastFanout(ctx context.Context, cfg config.Client, cmd pool.Command) ([]pool.Reply, error) {
@@ -159,31 +185,58 @@ func broadcastFanout(ctx context.Context, cfg config.Client, cmd pool.Command) (
 // have, before a broadcast.
 const listWorkersTimeout = 2 * time.Second
 
-// listedWorkers returns the ids of the glimpse workers connected to any of
-// the job servers that cmd targets; the job servers that cannot be asked
-// (ping -via zmq while gearmand is down) are skipped.
-func listedWorkers(servers []string, cmd pool.Command, opts ...gearman.AdminOption) []string {
+// listedWorkers returns the ids of the glimpse workers that serve their
+// command queue (wire.CommandTopic + "_" + id, the fanout's copy of every
+// broadcast goes there) on any of the job servers, among those cmd
+// targets; the job servers that cannot be asked (ping -via zmq while
+// gearmand is down) are skipped, and ok is false if none could be.
+func listedWorkers(servers []string, cmd pool.Command, opts ...gearman.AdminOption) (ids []string, ok bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), listWorkersTimeout)
 	defer cancel()
 	seen := map[string]bool{}
-	var ids []string
 	for _, addr := range servers {
 		a, err := gearman.DialAdmin(ctx, addr, opts...)
 		if err != nil {
 			continue
 		}
-		ws, _ := a.Workers(ctx)
+		st, err := a.Status(ctx)
 		a.Close()
-		for _, w := range ws {
-			id, _, ok := wire.ParseWorkerClientID(w.ClientID)
-			if ok && !seen[id] && cmd.Matches(id, workerHost(id)) {
+		if err != nil {
+			continue
+		}
+		ok = true
+		for _, f := range st {
+			id, queue := strings.CutPrefix(f.Name, wire.CommandTopic+"_")
+			if queue && id != "" && f.Workers > 0 && !seen[id] && cmd.Matches(id, workerHost(id)) {
 				seen[id] = true
 				ids = append(ids, id)
 			}
 		}
 	}
 	slices.Sort(ids)
-	return ids
+	return ids, ok
+}
+
+// stillListed returns the workers of silent that the job servers still
+// list once the answers are in: a worker that stopped (or quit) while the
+// command was out is not missing, only one that is still connected and
+// kept silent. If no job server can be asked now, silent stays as it is.
+// (A worker that started after the command went out was never expected.)
+func stillListed(servers []string, cmd pool.Command, silent []string, opts ...gearman.AdminOption) []string {
+	if len(silent) == 0 {
+		return nil
+	}
+	now, ok := listedWorkers(servers, cmd, opts...)
+	if !ok {
+		return silent
+	}
+	var still []string
+	for _, id := range silent {
+		if slices.Contains(now, id) {
+			still = append(still, id)
+		}
+	}
+	return still
 }
 
 // workerHost is the host part of a worker id, "host-pid-random".

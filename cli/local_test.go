@@ -156,7 +156,7 @@ func TestQuitViaZMQAnsweredByIdleWorker(t *testing.T) {
 		w := startProc(t, "-c", cfg, "worker", "-n", "1")
 		var id string
 		testenv.Eventually(t, ctx, "the worker process registered", func() (bool, error) {
-			for _, x := range listedWorkers([]string{addr}, pool.NewCommand(pool.CommandPing, time.Minute)) {
+			for _, x := range listed(addr) {
 				if x != l.Worker().ID() && strings.Contains(x, "-"+strconv.Itoa(w.cmd.Process.Pid)+"-") {
 					id = x
 					return true, nil
@@ -170,7 +170,7 @@ func TestQuitViaZMQAnsweredByIdleWorker(t *testing.T) {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			replies, err := broadcastZMQ(pctx, l.Config(), pool.NewCommand(pool.CommandPing, 2*time.Second, id))
-			return len(replies) == 1, err
+			return len(replies.replies) == 1, err
 		})
 		code, stdout, stderr := runCLI(t, "-c", cfg, "quit", "-via", "zmq", "-w", id, "-t", "3s")
 		if code != exitOK || !strings.Contains(stdout, id+": quit") {

@@ -149,7 +149,7 @@ func TestNoBrokerLateJoiner(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		r, err := broadcastZMQ(bctx, cfg, cmd)
-		done <- result{r, err}
+		done <- result{r.replies, err}
 	}()
 	for i := range 2 {
 		w, err := broker.NewSubscriber(cmdURL, wire.TopicCommand)

@@ -17,11 +17,13 @@ Prints one row per worker that answered within WAIT:
   NREQS       chunks finished          ETIME       busy time, summed (1.23s)
   MEAN_ETIME  mean time of a chunk     STIME       when it started
   UPTIME, FAILURES, ACTIVE (chunks running now), MEMORY (resident)
+  REJECTED    commands it refused (unsigned, forged, expired: see WARN
+              "command refused" in its log)
 `)
 
 // printPing writes one table row per worker that sent its stats.
 func printPing(w io.Writer, replies []pool.Reply) {
-	t := newTable(w, "WORKER", "HOST", "PID", "NREQS", "ETIME", "MEAN_ETIME", "STIME", "UPTIME", "FAILURES", "ACTIVE", "MEMORY")
+	t := newTable(w, "WORKER", "HOST", "PID", "NREQS", "ETIME", "MEAN_ETIME", "STIME", "UPTIME", "FAILURES", "ACTIVE", "MEMORY", "REJECTED")
 	for _, r := range replies {
 		if r.Stats == nil {
 			continue
@@ -30,7 +32,7 @@ func printPing(w io.Writer, replies []pool.Reply) {
 		t.row(s.WorkerID, s.Host, strconv.Itoa(s.PID), strconv.FormatInt(s.Requests, 10),
 			shortDuration(s.Busy), shortDuration(s.MeanBusy()), s.Start.Format(time.DateTime),
 			s.Uptime().Round(time.Second).String(), strconv.FormatInt(s.Failures, 10),
-			strconv.Itoa(s.Active), mebibytes(s.MemoryRSS))
+			strconv.Itoa(s.Active), mebibytes(s.MemoryRSS), strconv.FormatInt(s.RejectedCommands, 10))
 	}
 	t.flush()
 }

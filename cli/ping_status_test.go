@@ -103,7 +103,7 @@ func TestPingNamesSilentWorkers(t *testing.T) {
 	startProc(t, "-c", writeConfig(t, []string{addr}), "worker", "-n", "1")
 	var deafID string
 	testenv.Eventually(t, ctx, "the second worker registered", func() (bool, error) {
-		for _, id := range listedWorkers([]string{addr}, pool.NewCommand(pool.CommandPing, time.Minute)) {
+		for _, id := range listed(addr) {
 			if id != l.Worker().ID() {
 				deafID = id
 				return true, nil
@@ -178,4 +178,10 @@ func TestPingNamesKilledWorker(t *testing.T) {
 		!strings.Contains(stdout, " "+strconv.Itoa(workers[1].cmd.Process.Pid)+" ") {
 		t.Errorf("ping after a worker was killed: exit %d, want 1 naming %s\n%s%s", code, killedID, stdout, stderr)
 	}
+}
+
+// listed is listedWorkers for every worker of the job server at addr.
+func listed(addr string) []string {
+	ids, _ := listedWorkers([]string{addr}, pool.NewCommand(pool.CommandPing, time.Minute))
+	return ids
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -151,21 +152,27 @@ func (ch *channels) listen(ctx context.Context) {
 			return
 		}
 		if len(parts) != 1 {
-			ch.w.log.Warn("command channel: malformed message", "parts", len(parts))
+			ch.w.control.gate.refused("command channel", ch.cfg.CommandBackendURL, fmt.Errorf("malformed message: %d parts", len(parts)))
 			continue
 		}
-		cmd, err := parseCommand(parts[0])
-		if err != nil {
-			ch.w.log.Warn("command channel: ignored a command", "err", err)
-			continue
-		}
-		reply, ok := ch.w.control.obey(cmd)
-		if !ok {
-			continue
-		}
-		if data, err := json.Marshal(reply); err == nil {
-			ch.send(outMsg{topic: topicReply + cmd.ID, data: data, waitTopic: true})
-		}
+		ch.command(parts[0])
+	}
+}
+
+// command obeys a command from the command channel and queues its sealed
+// reply. The source a refusal names is the channel's URL: every message
+// comes through the broker (or, with no broker, the client) there.
+func (ch *channels) command(data []byte) {
+	cmd, err := ch.w.control.gate.accept(data, "command channel", ch.cfg.CommandBackendURL)
+	if err != nil {
+		return // refused (counted and logged), or had by the fanout path
+	}
+	reply, ok := ch.w.control.obey(cmd)
+	if !ok {
+		return
+	}
+	if data, err := ch.w.control.gate.sealReply(reply); err == nil {
+		ch.send(outMsg{topic: topicReply + cmd.ID, data: data, waitTopic: true})
 	}
 }
 

@@ -37,9 +37,10 @@ type control struct {
 	stopRenew context.CancelFunc
 	renewDone chan struct{}
 
-	mu   sync.Mutex
-	seen map[string]time.Time // command ids obeyed, until they expire
+	// gate checks every command, by either path, and seals the replies.
+	gate *commandGate
 
+	mu   sync.Mutex
 	stop chan StopRequest // buffered(1)
 	// stopping (guarded by mu) is set by the first quit or restart taken:
 	// later ones are answered "already stopping", not acknowledged.
@@ -50,7 +51,7 @@ type control struct {
 }
 
 func newControl(w *Worker, renewal time.Duration) (*control, error) {
-	c := &control{w: w, seen: map[string]time.Time{}, stop: make(chan StopRequest, 1),
+	c := &control{w: w, gate: newCommandGate(w.key, w.log), stop: make(chan StopRequest, 1),
 		renewal: renewal, renewDone: make(chan struct{})}
 	c.renewCtx, c.stopRenew = context.WithCancel(context.Background())
 	gw, err := gearman.NewWorker(w.servers, gearman.WithTLS(w.tls),
@@ -71,42 +72,36 @@ func newControl(w *Worker, renewal time.Duration) (*control, error) {
 func (c *control) queue() string { return wire.CommandTopic + "_" + c.w.id }
 
 func (c *control) serveJob(_ context.Context, job *gearman.Job) ([]byte, error) {
-	cmd, err := parseCommand(job.Data)
-	if err != nil {
-		return nil, err
-	}
-	reply, ok := c.obey(cmd)
-	if !ok && c.askedAgain(cmd) {
+	cmd, err := c.gate.accept(job.Data, "fanout queue "+c.queue(), "job "+job.Handle)
+	switch {
+	case errors.Is(err, errDuplicate) && c.askedAgain(cmd):
 		// A restarted fanout worker runs an interrupted broadcast again:
 		// a ping or stats is harmless to answer twice, and its client
 		// waits for this answer, not the first.
-		reply, ok = c.statsReply(cmd), true
+		return c.gate.sealReply(c.statsReply(cmd))
+	case errors.Is(err, errDuplicate):
+		return c.ignored(cmd)
+	case err != nil:
+		return nil, err
 	}
+	reply, ok := c.obey(cmd)
 	if !ok {
-		// Not for us, expired or seen: a reply that says so, so that a
-		// foreground fanout still counts the copy as delivered.
-		return json.Marshal(map[string]any{"command": cmd.ID, "worker": c.w.id, "ignored": true})
+		return c.ignored(cmd)
 	}
-	return json.Marshal(reply)
+	return c.gate.sealReply(reply)
 }
 
-// obey carries out a command; false if it is not meant for this worker, has
-// expired, or was obeyed already (it may come by two channels).
+// ignored is the reply to a command that is not for us or was seen: one
+// that says so, so that a foreground fanout still counts the copy as
+// delivered.
+func (c *control) ignored(cmd pool.Command) ([]byte, error) {
+	return c.gate.sealReply(map[string]any{"command": cmd.ID, "worker": c.w.id, "ignored": true})
+}
+
+// obey carries out a command that the gate admitted; false if it is not
+// meant for this worker.
 func (c *control) obey(cmd pool.Command) (pool.Reply, bool) {
-	now := time.Now()
-	if cmd.Expired(now) || !cmd.Matches(c.w.id, c.w.host) {
-		return pool.Reply{}, false
-	}
-	c.mu.Lock()
-	for id, exp := range c.seen {
-		if now.After(exp) {
-			delete(c.seen, id)
-		}
-	}
-	_, dup := c.seen[cmd.ID]
-	c.seen[cmd.ID] = cmd.Expires
-	c.mu.Unlock()
-	if dup {
+	if !cmd.Matches(c.w.id, c.w.host) {
 		return pool.Reply{}, false
 	}
 	reply := pool.Reply{Command: cmd.ID, Name: cmd.Name, Worker: c.w.id}
@@ -122,19 +117,13 @@ func (c *control) obey(cmd pool.Command) (pool.Reply, bool) {
 	return reply, true
 }
 
-// askedAgain reports whether cmd is a ping or stats for this worker that
-// was answered already.
+// askedAgain reports whether cmd, which the gate let through before, is a
+// ping or stats for this worker that is still valid.
 func (c *control) askedAgain(cmd pool.Command) bool {
 	if cmd.Name != pool.CommandPing && cmd.Name != pool.CommandStats {
 		return false
 	}
-	if cmd.Expired(time.Now()) || !cmd.Matches(c.w.id, c.w.host) {
-		return false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, seen := c.seen[cmd.ID]
-	return seen
+	return !cmd.Expired(time.Now()) && cmd.Matches(c.w.id, c.w.host)
 }
 
 func (c *control) statsReply(cmd pool.Command) pool.Reply {

@@ -35,6 +35,9 @@ func (w *Worker) Stats() Stats {
 	w.mu.Lock()
 	s.LastError, s.LastErrorTime = w.lastErr, w.lastErrTime
 	w.mu.Unlock()
+	if w.control != nil {
+		s.RejectedCommands = w.control.gate.rejectedCount()
+	}
 	return s
 }
 

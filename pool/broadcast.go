@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
@@ -44,7 +45,11 @@ const DefaultCommandTTL = 10 * time.Second
 // worker (one Gearman job copied to each worker's command queue), and
 // returns their replies sorted by worker id. Workers that could not be
 // reached are in the replies too, with Error set. A command with no id or
-// expiry gets them (the expiry from ctx's deadline or DefaultCommandTTL).
+// expiry gets them (the expiry from ctx's deadline, at most MaxCommandTTL,
+// or DefaultCommandTTL). With a cluster key ([client] key_file) the
+// command is sealed, and a reply that does not open with the key or
+// answers another command is an error reply starting with
+// UnauthenticatedReply, never an answer.
 func (p *Pool) Broadcast(ctx context.Context, cmd Command) ([]Reply, error) {
 	cmd = withIDAndExpiry(ctx, cmd)
 	if err := cmd.Validate(); err != nil {
@@ -53,7 +58,7 @@ func (p *Pool) Broadcast(ctx context.Context, cmd Command) ([]Reply, error) {
 	if err := p.checkFanout(ctx); err != nil {
 		return nil, err
 	}
-	req, err := collectRequest(ctx, cmd)
+	req, err := collectRequest(ctx, p.key, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +72,7 @@ func (p *Pool) Broadcast(ctx context.Context, cmd Command) ([]Reply, error) {
 		return nil, fmt.Errorf("pool: broadcast %s: %w", cmd.Name, err)
 	}
 	p.release(c)
-	return collectedReplies(cmd, data)
+	return collectedReplies(p.key, cmd, data)
 }
 
 // withIDAndExpiry returns cmd with an id and an expiry, keeping those it
@@ -78,7 +83,7 @@ func withIDAndExpiry(ctx context.Context, cmd Command) Command {
 	}
 	ttl := DefaultCommandTTL
 	if d, ok := ctx.Deadline(); ok {
-		ttl = time.Until(d)
+		ttl = min(time.Until(d), MaxCommandTTL) // workers refuse longer
 	}
 	fresh := NewCommand(cmd.Name, ttl, cmd.Targets...)
 	if cmd.ID != "" {
@@ -91,9 +96,10 @@ func withIDAndExpiry(ctx context.Context, cmd Command) Command {
 }
 
 // collectRequest is the fanout job that copies cmd to every worker's
-// command queue and collects their replies.
-func collectRequest(ctx context.Context, cmd Command) ([]byte, error) {
-	payload, err := json.Marshal(cmd)
+// command queue and collects their replies; the command is sealed with
+// key.
+func collectRequest(ctx context.Context, key *auth.Key, cmd Command) ([]byte, error) {
+	payload, err := sealCommand(key, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -108,30 +114,40 @@ func collectRequest(ctx context.Context, cmd Command) ([]byte, error) {
 
 // collectedReplies reads the fanout worker's answer to cmd: the replies of
 // its targets and an error reply for each worker it could not reach,
-// sorted by worker id.
-func collectedReplies(cmd Command, data []byte) ([]Reply, error) {
+// sorted by worker id. A reply that fails the key check is an error reply
+// (UnauthenticatedReply), never an answer; a worker answers once.
+func collectedReplies(key *auth.Key, cmd Command, data []byte) ([]Reply, error) {
 	var got fanoutCollected
 	if err := json.Unmarshal(data, &got); err != nil {
 		return nil, fmt.Errorf("pool: broadcast %s: the fanout worker's answer: %w", cmd.Name, err)
 	}
+	answered := map[string]bool{}
 	var replies []Reply
 	for id, raw := range got.Replies {
-		var r Reply
-		if err := json.Unmarshal(raw, &r); err != nil {
-			replies = append(replies, Reply{Command: cmd.ID, Name: cmd.Name, Worker: id,
-				Error: fmt.Sprintf("unreadable reply: %v", err)})
-			continue
+		r, ignored, err := openReply(key, cmd, raw)
+		switch {
+		case err != nil:
+			replies = append(replies, refusedReply(cmd, id, err))
+		case !ignored && !answered[r.Worker]:
+			answered[r.Worker] = true
+			replies = append(replies, r)
 		}
-		if r.Worker == "" || r.Command != cmd.ID || r.Name == "" {
-			continue // the worker was not a target, or had seen the command
-		}
-		replies = append(replies, r)
 	}
 	for id, msg := range got.Errors {
 		replies = append(replies, Reply{Command: cmd.ID, Name: cmd.Name, Worker: id, Error: msg})
 	}
 	slices.SortFunc(replies, func(a, b Reply) int { return cmp.Compare(a.Worker, b.Worker) })
 	return replies, nil
+}
+
+// refusedReply is the error reply for a reply, under id, that could not
+// be read or did not pass the key check.
+func refusedReply(cmd Command, id string, err error) Reply {
+	msg := err.Error()
+	if _, refused := errors.AsType[*auth.RefusedError](err); refused {
+		msg = UnauthenticatedReply + ": " + msg
+	}
+	return Reply{Command: cmd.ID, Name: cmd.Name, Worker: id, Error: msg}
 }
 
 // Ping asks every worker for its stats. Workers that do not answer are

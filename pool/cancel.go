@@ -38,7 +38,7 @@ func (p *Pool) cancelChunks(mapID, fn string, workers []string, unannounced bool
 	defer cancel()
 	cmd := NewCommand(CommandCancel, cancelTTL)
 	cmd.Map = mapID
-	payload, err := json.Marshal(cmd)
+	payload, err := sealCommand(p.key, cmd)
 	if err != nil {
 		return
 	}

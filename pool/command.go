@@ -44,6 +44,12 @@ type Command struct {
 	Map string `json:"map,omitempty"`
 }
 
+// MaxCommandTTL is the longest a command may stay valid: workers refuse
+// one whose expiry is further ahead (they remember every command id until
+// it expires, so that a replay is refused), and Validate refuses one that
+// claims more. The longest our own senders use is a map's cancel (30s).
+const MaxCommandTTL = 24 * time.Hour
+
 // NewCommand returns a command named name with a fresh id that expires
 // after ttl.
 func NewCommand(name string, ttl time.Duration, targets ...string) Command {
@@ -60,6 +66,9 @@ func (c Command) Validate() error {
 		return fmt.Errorf("pool: unknown command %q (want ping, stats, quit, restart or cancel)", c.Name)
 	case c.Expires.IsZero():
 		return fmt.Errorf("pool: command %s (%s) has no expiry", c.ID, c.Name)
+	case !c.Sent.IsZero() && c.Expires.Sub(c.Sent) > MaxCommandTTL:
+		return fmt.Errorf("pool: command %s (%s) lives %s: at most %s (pool.MaxCommandTTL)",
+			c.ID, c.Name, c.Expires.Sub(c.Sent).Round(time.Second), MaxCommandTTL)
 	case c.Name == CommandCancel && !wire.ValidMapID(c.Map):
 		return fmt.Errorf("pool: command %s (cancel): map id %q: want 1-%d hex digits", c.ID, c.Map, wire.MaxMapID)
 	case c.Name != CommandCancel && c.Map != "":
@@ -130,6 +139,11 @@ type WorkerStats struct {
 	MemoryRSS     int64     `json:"memory_rss,omitempty"`
 	LastError     string    `json:"last_error,omitempty"`
 	LastErrorTime time.Time `json:"last_error_time,omitzero"`
+
+	// RejectedCommands counts the commands the worker refused: unsigned,
+	// forged or signed with another key, malformed, expired, or claiming
+	// to live too long (a command that came by both paths is not one).
+	RejectedCommands int64 `json:"rejected_commands"`
 }
 
 // Uptime is the time from Start to the snapshot.

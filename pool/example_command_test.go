@@ -27,6 +27,16 @@ func ExampleCommand_Validate() {
 	// pool: command "ping" has no id
 }
 
+func ExampleMaxCommandTTL() {
+	// Workers remember a command's id until it expires, so that a replay
+	// is refused; a command may not claim to live longer than a day.
+	fmt.Println(pool.NewCommand(pool.CommandPing, 48*time.Hour).Validate() != nil)
+	fmt.Println(pool.NewCommand(pool.CommandPing, time.Hour).Validate())
+	// Output:
+	// true
+	// <nil>
+}
+
 func ExampleCommand_Matches() {
 	// Targets are worker ids or host names, or globs of them; no targets
 	// means every worker.

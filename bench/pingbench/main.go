@@ -29,6 +29,7 @@ import (
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/fanout"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -181,9 +182,14 @@ func ping(ctx context.Context, p *pool.Pool, z *zmqPinger, via string, n int) (t
 type zmqPinger struct {
 	pub *broker.Publisher
 	sub *broker.Subscriber
+	key *auth.Key // the cluster's ([client] key_file), nil for none
 }
 
 func newZMQPinger(cfg config.Client) (*zmqPinger, error) {
+	key, err := auth.LoadKeyFile(cfg.KeyFile)
+	if err != nil {
+		return nil, err
+	}
 	sub, err := broker.NewSubscriber(cfg.LogBackendURL, "reply.")
 	if err != nil {
 		return nil, err
@@ -193,7 +199,7 @@ func newZMQPinger(cfg config.Client) (*zmqPinger, error) {
 		sub.Close()
 		return nil, err
 	}
-	return &zmqPinger{pub: pub, sub: sub}, nil
+	return &zmqPinger{pub: pub, sub: sub, key: key}, nil
 }
 
 func (z *zmqPinger) close() {
@@ -207,6 +213,7 @@ func (z *zmqPinger) ping(ctx context.Context, n int) (time.Duration, int, error)
 	}
 	cmd := pool.NewCommand(pool.CommandPing, 5*time.Second)
 	data, _ := json.Marshal(cmd)
+	data, _ = z.key.SealJSON(auth.PurposeCommand, data) // as glimpse-cluster ping -via zmq sends it
 	start := time.Now()
 	if err := z.pub.Send("cmd", data); err != nil {
 		return 0, 0, err
@@ -218,7 +225,10 @@ func (z *zmqPinger) ping(ctx context.Context, n int) (time.Duration, int, error)
 			return time.Since(start), len(seen), nil
 		}
 		var r pool.Reply
-		if topic == "reply."+cmd.ID && len(parts) == 1 && json.Unmarshal(parts[0], &r) == nil {
+		if topic != "reply."+cmd.ID || len(parts) != 1 {
+			continue
+		}
+		if body, err := z.key.OpenJSON(auth.PurposeReply, parts[0]); err == nil && json.Unmarshal(body, &r) == nil && r.Command == cmd.ID {
 			seen[r.Worker] = true
 		}
 	}

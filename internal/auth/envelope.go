@@ -63,17 +63,23 @@ func (k *Key) SealJSON(p Purpose, body []byte) ([]byte, error) {
 // passes unsealed data through (and refuses sealed data with ErrNoKey: it
 // cannot be checked); a key refuses anything unsealed.
 func (k *Key) OpenJSON(p Purpose, data []byte) ([]byte, error) {
-	if !looksSealed(data) {
+	var env sealedJSON
+	if bytes.Contains(data, sealedMarker) {
+		// The marker may sit anywhere among the keys: a relay may
+		// reorder them. Inside a string it is no envelope.
+		if err := json.Unmarshal(data, &env); err != nil {
+			return nil, &RefusedError{Purpose: p, Err: ErrMalformed}
+		}
+	}
+	if env.Sealed == "" {
 		if k == nil {
 			return data, nil
 		}
 		return nil, &RefusedError{Purpose: p, Err: ErrUnsigned}
 	}
-	var env sealedJSON
-	if err := json.Unmarshal(data, &env); err != nil || env.Sealed != sealedVersion {
-		return nil, &RefusedError{Purpose: p, Err: ErrMalformed}
-	}
 	switch {
+	case env.Sealed != sealedVersion:
+		return nil, &RefusedError{Purpose: p, Err: ErrMalformed}
 	case k == nil:
 		return nil, &RefusedError{Purpose: p, KeyID: env.Key, Err: ErrNoKey}
 	case env.Key != k.id:
@@ -84,10 +90,8 @@ func (k *Key) OpenJSON(p Purpose, data []byte) ([]byte, error) {
 	return env.Body, nil
 }
 
-// looksSealed is a cheap test for the envelope, before any JSON parsing.
-func looksSealed(data []byte) bool {
-	return bytes.Contains(data[:min(len(data), 64)], []byte(`"glimpse_sealed"`))
-}
+// sealedMarker is the envelope's key; data without it is unsealed.
+var sealedMarker = []byte(`"glimpse_sealed"`)
 
 // frameMagic starts a sealed binary frame; it is not a msgpack message
 // version (those are small numbers), so an unsealed payload is told apart

@@ -205,7 +205,7 @@ func (b *Broker) logStopped() {
 	b.log.Info("broker stopped",
 		"command_messages", st.Command.Down.Messages, "command_bytes", st.Command.Down.Bytes,
 		"log_messages", st.Log.Down.Messages, "log_bytes", st.Log.Down.Bytes,
-		"subscription_messages", st.Command.Up.Messages+st.Log.Up.Messages)
+		"subscription_messages", st.Command.Up.Messages+st.Log.Up.Messages, "refused_handshakes", st.RefusedHandshakes)
 }
 
 // Shutdown stops forwarding, closes every socket (messages still queued

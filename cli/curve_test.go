@@ -241,7 +241,8 @@ func TestKeyedNoBroker(t *testing.T) {
 // and zmq_max_message_size: it says it has a key, forwards the key
 // holders' messages up to the limit and drops larger ones, and an
 // outsider's subscriber reads nothing while a real keyed worker process
-// heartbeats through it.
+// heartbeats through it. A 64 MB command leaves the broker's and the
+// worker's peak memory far below 64 MB.
 func TestKeyedBrokerProcess(t *testing.T) {
 	ctx := testenv.Context(t)
 	srv := testenv.Gearmand(t)
@@ -305,6 +306,56 @@ func TestKeyedBrokerProcess(t *testing.T) {
 			}
 			break
 		}
+	}
+	hugeCommand(t, rctx, keyed, cc, b.cmd.Process.Pid, w.cmd.Process.Pid)
+}
+
+// hugeCommand publishes a 64 MB message on the command channel, where the
+// worker listens, then a small one until the small one is through (the
+// broker dropped the publisher's connection for the big one): the
+// broker's and the worker's peak RSS must stay far below 64 MB.
+func hugeCommand(t *testing.T, ctx context.Context, peers broker.Peers, cc config.Client, pids ...int) {
+	t.Helper()
+	const huge = 64 << 20
+	sub, err := peers.NewSubscriber(cc.CommandBackendURL, wire.TopicCommand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	pub, err := peers.NewPublisher(cc.CommandFrontendURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.WaitSubscribed(ctx, wire.TopicCommand); err != nil {
+		t.Fatal(err)
+	}
+	before := make([]int64, len(pids))
+	for i, pid := range pids {
+		before[i] = testenv.PeakRSS(t, pid)
+	}
+	pub.Send(wire.TopicCommand, make([]byte, huge))
+	for {
+		pub.Send(wire.TopicCommand, []byte("{}"))
+		rctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		_, parts, err := sub.Recv(rctx)
+		cancel()
+		if err == nil && len(parts) == 1 && len(parts[0]) == huge {
+			t.Fatal("the broker forwarded the 64 MB command")
+		}
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("no small command went through after the 64 MB one")
+		}
+	}
+	for i, pid := range pids {
+		grew := testenv.PeakRSS(t, pid) - before[i]
+		if grew > huge/2 {
+			t.Errorf("pid %d's peak RSS grew by %d MB with a 64 MB command, want far less", pid, grew>>20)
+		}
+		t.Logf("pid %d: peak RSS %d MB, grew %d MB", pid, (before[i]+grew)>>20, grew>>20)
 	}
 }
 

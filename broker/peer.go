@@ -31,7 +31,11 @@ type Peers struct {
 	Key *auth.Key
 	// MaxMessageSize is the largest message frame the peer accepts, in
 	// bytes (config.Client.ZMQMaxMessageSize); 0 means
-	// DefaultMaxMessageSize, -1 no limit.
+	// DefaultMaxMessageSize, -1 no limit. Give every process of a cluster
+	// the same limit: the broker then drops a larger frame before it
+	// reaches anyone. A connecting peer that receives a frame over its own,
+	// smaller, limit loses that connection for good: libzmq treats it as
+	// a protocol error and does not reconnect (measured with 4.3.4).
 	MaxMessageSize int64
 	// Log is where a peer that binds reports the handshakes it refused
 	// (rate-limited WARNs); nil: nowhere.

@@ -72,7 +72,8 @@ type Client struct {
 	// message frame, in bytes, that the broker and every peer of the
 	// channels accept; a peer that sends a larger one is disconnected
 	// before the frame is allocated. 0: the default, 1 MiB
-	// (broker.DefaultMaxMessageSize).
+	// (broker.DefaultMaxMessageSize). Every host should use the same value
+	// (see broker.Peers.MaxMessageSize).
 	ZMQMaxMessageSize int64
 }
 

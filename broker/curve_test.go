@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,7 +121,8 @@ func pump(t *testing.T, ctx context.Context, keyed *Publisher, forgers []*Publis
 func TestKeyedBrokerRefusesOutsiders(t *testing.T) {
 	ctx := testenv.ContextWithin(t, 30*time.Second)
 	k := newKey(t)
-	b := startBroker(t, ephemeral, WithKey(k))
+	logged := testenv.NewOutput()
+	b := startBroker(t, ephemeral, WithKey(k), WithLogger(slog.New(slog.NewTextHandler(logged, nil))))
 	keyed, other := Peers{Key: k}, Peers{Key: newKey(t)}
 	for _, ch := range channels(b.Addrs()) {
 		t.Run(ch.name, func(t *testing.T) {
@@ -141,6 +144,12 @@ func TestKeyedBrokerRefusesOutsiders(t *testing.T) {
 		})
 	}
 	eventually(t, "the impostors' refused handshakes", func() bool { return b.Stats().RefusedHandshakes >= 2 })
+	// Rate-limited: the first refusal is logged, the next within
+	// refusalWarnEvery are only counted.
+	if n := strings.Count(logged.String(), "refused a ZeroMQ peer without the cluster key"); n != 1 ||
+		!strings.Contains(logged.String(), "address=127.0.0.1") {
+		t.Errorf("the broker logged %d WARNs about refused peers, want 1 naming the address:\n%s", n, logged)
+	}
 }
 
 // TestKeyedBoundPeers is TestKeyedBrokerRefusesOutsiders with no broker:

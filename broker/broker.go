@@ -10,6 +10,7 @@ import (
 	zmq "github.com/pebbe/zmq4"
 
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/lifecycle"
 )
 
@@ -36,6 +37,7 @@ type options struct {
 	log    *slog.Logger
 	hwm    int
 	maxMsg int64
+	key    *auth.Key
 }
 
 // WithLogger sets where the broker logs when it starts serving and when it
@@ -56,6 +58,15 @@ func WithHWM(n int) Option { return func(o *options) { o.hwm = n } }
 // nowhere.
 func WithMaxMessageSize(n int64) Option { return func(o *options) { o.maxMsg = n } }
 
+// WithKey sets the cluster key (config.Client.KeyFile). With one, the
+// broker's four sockets are CURVE servers whose keys derive from it, and
+// a ZAP handler admits only peers that hold it (Peers with the same Key):
+// a peer without the key reads nothing and publishes nothing. The
+// handshakes it refuses are counted (Stats.RefusedHandshakes) and logged,
+// rate-limited, as WARNs with the peer's address. Nil: no key, plain
+// ZeroMQ for a trusted network.
+func WithKey(k *auth.Key) Option { return func(o *options) { o.key = k } }
+
 // Broker forwards the command channel and the log channel. Make one with
 // New, run it with Serve, stop it with Shutdown or Close. Its methods are
 // safe for concurrent use.
@@ -73,6 +84,7 @@ type Broker struct {
 	zctx  *zmq.Context
 	chans []*channel // command, log
 	addrs config.Server
+	zap   *zapHandler // with a key: admits the key holders' handshakes
 
 	// Serve is its Run. Done closes once every socket is closed and the
 	// context terminated, so that the URLs are free.
@@ -104,16 +116,31 @@ func New(cfg config.Server, opts ...Option) (*Broker, error) {
 		return nil, fmt.Errorf("broker: create ZeroMQ context: %w", err)
 	}
 	b := &Broker{log: o.log, zctx: zctx}
-	if err := b.open(cfg, o); err != nil {
+	keys, err := b.secure(o)
+	if err == nil {
+		err = b.open(cfg, o, keys)
+	}
+	if err != nil {
 		b.teardownIdle()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	return b, nil
 }
 
-// open creates and binds the channels' sockets. On failure the caller
-// closes what it created, with teardownIdle.
-func (b *Broker) open(cfg config.Server, o options) error {
+// secure derives the CURVE keys from o's key and starts the ZAP handler
+// that checks them; nil keys without a key.
+func (b *Broker) secure(o options) (*curveKeys, error) {
+	keys, err := deriveCurveKeys(o.key)
+	if err != nil || keys == nil {
+		return nil, err
+	}
+	b.zap, err = startZAP(b.zctx, keys, b.log)
+	return keys, err
+}
+
+// open creates and binds the channels' sockets, CURVE servers with keys.
+// On failure the caller closes what it created, with teardownIdle.
+func (b *Broker) open(cfg config.Server, o options, keys *curveKeys) error {
 	for _, c := range []*channel{
 		{name: "command", frontKey: "command_frontend_url", backKey: "command_backend_url",
 			frontURL: cfg.CommandFrontendURL, backURL: cfg.CommandBackendURL},
@@ -121,7 +148,7 @@ func (b *Broker) open(cfg config.Server, o options) error {
 			frontURL: cfg.LogFrontendURL, backURL: cfg.LogBackendURL},
 	} {
 		b.chans = append(b.chans, c) // first, so that teardownIdle closes what open created
-		if err := c.open(b.zctx, o.hwm, o.maxMsg); err != nil {
+		if err := c.open(b.zctx, o.hwm, o.maxMsg, keys); err != nil {
 			return err
 		}
 	}
@@ -178,7 +205,7 @@ func (b *Broker) logStopped() {
 	b.log.Info("broker stopped",
 		"command_messages", st.Command.Down.Messages, "command_bytes", st.Command.Down.Bytes,
 		"log_messages", st.Log.Down.Messages, "log_bytes", st.Log.Down.Bytes,
-		"subscription_messages", st.Command.Up.Messages+st.Log.Up.Messages)
+		"subscription_messages", st.Command.Up.Messages+st.Log.Up.Messages, "refused_handshakes", st.RefusedHandshakes)
 }
 
 // Shutdown stops forwarding, closes every socket (messages still queued
@@ -211,6 +238,7 @@ func (b *Broker) teardown() {
 	if err := b.zctx.Term(); err != nil {
 		b.log.Warn("broker: terminate the ZeroMQ context", "err", err)
 	}
+	b.zap.wait() // the termination stopped it
 }
 
 // teardownIdle is teardown for a broker that never served: its proxies'

@@ -37,16 +37,17 @@ type channel struct {
 	tid atomic.Int64 // the proxy's OS thread, for a test to aim signals at
 }
 
-// open creates and binds the channel's sockets.
-func (c *channel) open(zctx *zmq.Context, hwm int, maxMsg int64) error {
+// open creates and binds the channel's sockets, as CURVE servers when
+// keys is not nil.
+func (c *channel) open(zctx *zmq.Context, hwm int, maxMsg int64, keys *curveKeys) error {
 	var err error
-	if c.xsub, err = newSocket(zctx, zmq.XSUB, hwm, maxMsg, c.frontURL); err != nil {
+	if c.xsub, err = newServerSocket(zctx, zmq.XSUB, hwm, maxMsg, c.frontURL, keys); err != nil {
 		return &ChannelError{Channel: c.name, Err: err}
 	}
 	if c.frontAddr, err = bind(c.xsub, c.frontKey, c.frontURL); err != nil {
 		return err
 	}
-	if c.xpub, err = newSocket(zctx, zmq.XPUB, hwm, maxMsg, c.backURL); err != nil {
+	if c.xpub, err = newServerSocket(zctx, zmq.XPUB, hwm, maxMsg, c.backURL, keys); err != nil {
 		return &ChannelError{Channel: c.name, Err: err}
 	}
 	if c.backAddr, err = bind(c.xpub, c.backKey, c.backURL); err != nil {
@@ -56,6 +57,20 @@ func (c *channel) open(zctx *zmq.Context, hwm int, maxMsg int64) error {
 		return &ChannelError{Channel: c.name, Err: fmt.Errorf("control socket: %w", err)}
 	}
 	return nil
+}
+
+// newServerSocket is newSocket for a socket that binds, made a CURVE
+// server when keys is not nil.
+func newServerSocket(zctx *zmq.Context, t zmq.Type, hwm int, maxMsg int64, url string, keys *curveKeys) (*zmq.Socket, error) {
+	s, err := newSocket(zctx, t, hwm, maxMsg, url)
+	if err != nil || keys == nil {
+		return s, err
+	}
+	if err := keys.serve(s); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // openControl makes the pair of control sockets, joined in-process.

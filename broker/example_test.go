@@ -15,6 +15,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/auth"
 )
 
 // A broker on free loopback ports, a worker publishing a log record and a
@@ -694,4 +695,190 @@ func ExampleSubscriber_Close() {
 	// Output:
 	// <nil> <nil>
 	// true
+}
+
+// exampleKey is a fresh cluster key, as glimpse-cluster keygen writes.
+func exampleKey() *auth.Key {
+	k, err := auth.GenerateKey()
+	if err != nil {
+		log.Fatal(err)
+	}
+	return k
+}
+
+// quiet reports whether sub receives nothing for a while.
+func quiet(sub *broker.Subscriber) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, _, err := sub.Recv(ctx)
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// With a key, the broker's sockets are CURVE servers: peers made with the
+// same key (broker.Peers) get through, a plain ZeroMQ peer reads nothing.
+func ExampleWithKey() {
+	key := exampleKey()
+	b, stop := serveBroker(broker.WithKey(key))
+	defer stop()
+	peers := broker.Peers{Key: key}
+	sub, err := peers.NewSubscriber(b.Addrs().LogBackendURL, "log.")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sub.Close()
+	outsider, err := broker.NewSubscriber(b.Addrs().LogBackendURL, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer outsider.Close()
+	pub, err := peers.NewPublisher(b.Addrs().LogFrontendURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := pub.WaitSubscribed(ctx, "log.w1"); err != nil {
+		log.Fatal(err)
+	}
+	pub.Send("log.w1", []byte("hello"))
+	_, parts, err := sub.Recv(ctx)
+	fmt.Printf("key holder: %s %v\n", parts[0], err)
+	fmt.Println("outsider reads nothing:", quiet(outsider))
+	// Output:
+	// key holder: hello <nil>
+	// outsider reads nothing: true
+}
+
+// Peers carries a process's settings for all its peers: the cluster key
+// and the largest message it accepts. A bad limit is refused.
+func ExamplePeers() {
+	_, err := broker.Peers{MaxMessageSize: -2}.NewSubscriber("tcp://127.0.0.1:9")
+	fmt.Println(err)
+	// Output: broker: subscriber: maximum message size -2: must be -1 (no limit), 0 (the default) or more
+}
+
+// A publisher with another cluster's key never hears a subscription
+// through a keyed broker, so whatever it sends goes nowhere.
+func ExamplePeers_NewPublisher() {
+	b, stop := serveBroker(broker.WithKey(exampleKey()))
+	defer stop()
+	pub, err := broker.Peers{Key: exampleKey()}.NewPublisher(b.Addrs().CommandFrontendURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	fmt.Println(pub.WaitSubscribed(ctx, "cmd"))
+	// Output: context deadline exceeded
+}
+
+// A subscriber with the broker's key receives what a key holder
+// publishes.
+func ExamplePeers_NewSubscriber() {
+	key := exampleKey()
+	b, stop := serveBroker(broker.WithKey(key))
+	defer stop()
+	peers := broker.Peers{Key: key}
+	sub, err := peers.NewSubscriber(b.Addrs().CommandBackendURL, "cmd")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sub.Close()
+	pub, err := peers.NewPublisher(b.Addrs().CommandFrontendURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := pub.WaitSubscribed(ctx, "cmd"); err != nil {
+		log.Fatal(err)
+	}
+	pub.Send("cmd", []byte("ping"))
+	_, parts, err := sub.Recv(ctx)
+	fmt.Printf("%s %v\n", parts[0], err)
+	// Output: ping <nil>
+}
+
+// With no broker, a client with the key binds the command channel; only
+// workers with the key join it.
+func ExamplePeers_BindPublisher() {
+	key := exampleKey()
+	pub, err := broker.Peers{Key: key}.BindPublisher("tcp://127.0.0.1:*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pub.Close()
+	worker, err := broker.Peers{Key: key}.NewSubscriber(pub.URL(), "cmd")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer worker.Close()
+	outsider, err := broker.NewSubscriber(pub.URL(), "cmd")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer outsider.Close()
+	until("the worker's subscription", func() bool { return pub.Subscriptions("cmd") >= 1 })
+	time.Sleep(100 * time.Millisecond) // time for the outsider to try
+	fmt.Println("subscribers:", pub.Subscriptions("cmd"))
+	// Output: subscribers: 1
+}
+
+// With no broker, a client with the key binds the log channel; only
+// workers with the key can publish to it.
+func ExamplePeers_BindSubscriber() {
+	key := exampleKey()
+	sub, err := broker.Peers{Key: key}.BindSubscriber("tcp://127.0.0.1:*", "log.")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sub.Close()
+	worker, err := broker.Peers{Key: key}.NewPublisher(sub.URL())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer worker.Close()
+	forger, err := broker.NewPublisher(sub.URL())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer forger.Close()
+	for {
+		forger.Send("log.w1", []byte("forged"))
+		worker.Send("log.w1", []byte("real"))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, parts, err := sub.Recv(ctx) // a bound subscriber sends its subscriptions while in Recv
+		cancel()
+		if err == nil {
+			fmt.Printf("%s\n", parts[0])
+			break
+		}
+	}
+	// Output: real
+}
+
+// A plain ZeroMQ peer fails the handshake in libzmq, before the ZAP
+// handler: only CURVE peers without the cluster's client key are counted.
+func ExamplePublisher_RefusedHandshakes() {
+	pub, err := broker.Peers{Key: exampleKey()}.BindPublisher("tcp://127.0.0.1:*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pub.Close()
+	fmt.Println(pub.RefusedHandshakes())
+	// Output: 0
+}
+
+// RefusedHandshakes is 0 for a Subscriber without a key.
+func ExampleSubscriber_RefusedHandshakes() {
+	sub, err := broker.BindSubscriber("tcp://127.0.0.1:*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sub.Close()
+	fmt.Println(sub.RefusedHandshakes())
+	// Output: 0
 }

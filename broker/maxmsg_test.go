@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,26 +45,6 @@ func startBrokerChild(t *testing.T) (pid int, addrs config.Server) {
 		t.Fatalf("broker child printed %q, want two URLs", line)
 	}
 	return cmd.Process.Pid, config.Server{CommandFrontendURL: f[0], CommandBackendURL: f[1]}
-}
-
-// peakRSS is a process's peak resident set (VmHWM), in bytes.
-func peakRSS(t *testing.T, pid int) int64 {
-	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				t.Fatalf("VmHWM line %q: %v", l, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmHWM in /proc/pid/status")
-	return 0
 }
 
 // TestOversizeMessageRefused sends a 64 MB command to a broker running in
@@ -108,7 +87,7 @@ func TestOversizeMessageRefused(t *testing.T) {
 	if len(got) != 1 || string(got[0]) != "after" {
 		t.Errorf("got %q, want [after]", got)
 	}
-	if hwm := peakRSS(t, pid); hwm > huge/2 {
+	if hwm := testenv.PeakRSS(t, pid); hwm > huge/2 {
 		t.Errorf("the broker's peak RSS is %d MB after a %d MB message, want under %d MB", hwm>>20, huge>>20, huge>>21)
 	} else {
 		t.Logf("broker peak RSS %d MB", hwm>>20)

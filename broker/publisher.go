@@ -56,7 +56,7 @@ func WithLinger(d time.Duration) PublisherOption { return func(o *pubOptions) { 
 // Subscribed look at.
 type Publisher struct {
 	url    string
-	zctx   *zmq.Context
+	ep     *endpoint // the socket's context and ZAP handler
 	sock   *zmq.Socket
 	poller *zmq.Poller
 	subs   map[string]bool // subscribed topic prefixes, as the broker forwarded them
@@ -67,8 +67,14 @@ type Publisher struct {
 
 // NewPublisher connects a Publisher to url, a broker frontend. Connecting
 // is asynchronous and retried: a broker that is not up yet is not an
-// error, and one that restarts is reconnected to.
+// error, and one that restarts is reconnected to. It is Peers{}.NewPublisher:
+// no key.
 func NewPublisher(url string, opts ...PublisherOption) (*Publisher, error) {
+	return Peers{}.NewPublisher(url, opts...)
+}
+
+// NewPublisher is the package's NewPublisher with c's key and limits.
+func (c Peers) NewPublisher(url string, opts ...PublisherOption) (*Publisher, error) {
 	o := pubOptions{hwm: DefaultHWM, linger: DefaultLinger}
 	for _, opt := range opts {
 		opt(&o)
@@ -78,11 +84,11 @@ func NewPublisher(url string, opts ...PublisherOption) (*Publisher, error) {
 	// believing in subscriptions the new broker never had. With it they
 	// go with the connection, and messages published while there is none
 	// are dropped, as they would be with no subscriber.
-	zctx, sock, err := dial(url, zmq.XPUB, o.hwm, o.linger, func(s *zmq.Socket) error { return s.SetImmediate(true) })
+	ep, err := c.dial(url, zmq.XPUB, o.hwm, o.linger, func(s *zmq.Socket) error { return s.SetImmediate(true) })
 	if err != nil {
 		return nil, fmt.Errorf("broker: publisher: %w", err)
 	}
-	return wrapPublisher(url, zctx, sock, false), nil
+	return wrapPublisher(url, ep, false), nil
 }
 
 // BindPublisher is NewPublisher for a cluster with no broker: it binds url
@@ -92,26 +98,33 @@ func NewPublisher(url string, opts ...PublisherOption) (*Publisher, error) {
 //
 // Each subscriber's subscriptions reach it, not only the first of a topic
 // (ZMQ_XPUB_VERBOSE), so Subscriptions counts the subscribers that joined.
+// It is Peers{}.BindPublisher: no key.
 func BindPublisher(url string, opts ...PublisherOption) (*Publisher, error) {
+	return Peers{}.BindPublisher(url, opts...)
+}
+
+// BindPublisher is the package's BindPublisher with c's key and limits:
+// with a key, only key holders can connect.
+func (c Peers) BindPublisher(url string, opts ...PublisherOption) (*Publisher, error) {
 	o := pubOptions{hwm: DefaultHWM, linger: DefaultLinger}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	zctx, sock, err := listen(url, zmq.XPUB, o.hwm, o.linger, func(s *zmq.Socket) error { return s.SetXpubVerbose(1) })
+	ep, err := c.listen(url, zmq.XPUB, o.hwm, o.linger, func(s *zmq.Socket) error { return s.SetXpubVerbose(1) })
 	if err != nil {
 		return nil, fmt.Errorf("broker: publisher: %w", err)
 	}
-	return wrapPublisher(lastEndpoint(sock, url), zctx, sock, true), nil
+	return wrapPublisher(lastEndpoint(ep.sock, url), ep, true), nil
 }
 
-func wrapPublisher(url string, zctx *zmq.Context, sock *zmq.Socket, bound bool) *Publisher {
-	p := &Publisher{url: url, zctx: zctx, sock: sock, poller: zmq.NewPoller(), subs: map[string]bool{}}
+func wrapPublisher(url string, ep *endpoint, bound bool) *Publisher {
+	p := &Publisher{url: url, ep: ep, sock: ep.sock, poller: zmq.NewPoller(), subs: map[string]bool{}}
 	if bound {
 		// Counted only here: a worker's Publisher lives for months and
 		// sees a new reply topic per command.
 		p.joins = map[string]int{}
 	}
-	p.poller.Add(sock, zmq.POLLIN)
+	p.poller.Add(ep.sock, zmq.POLLIN)
 	return p
 }
 
@@ -262,5 +275,9 @@ func (p *Publisher) Close() error {
 		return nil
 	}
 	p.closed = true
-	return closePeer(p.zctx, p.sock)
+	return p.ep.close()
 }
+
+// RefusedHandshakes counts the peers that a Publisher made by
+// Peers.BindPublisher with a key refused because they do not hold it.
+func (p *Publisher) RefusedHandshakes() uint64 { return p.ep.zap.Refused() }

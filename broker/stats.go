@@ -16,6 +16,12 @@ type ChannelStats struct {
 type Stats struct {
 	Command ChannelStats // clients to workers
 	Log     ChannelStats // workers to clients
+
+	// RefusedHandshakes counts the peers a broker with a key (WithKey)
+	// refused because they are not CURVE clients of the cluster key.
+	// Plain ZeroMQ peers fail earlier, in libzmq, on the mechanism
+	// mismatch, and are not counted.
+	RefusedHandshakes uint64
 }
 
 // Stats returns the traffic forwarded so far. While the broker serves it
@@ -27,7 +33,7 @@ func (b *Broker) Stats() Stats {
 			b.log.Warn("broker: cannot read the proxy's statistics", "channel", c.name, "err", err)
 		}
 	}
-	return Stats{Command: b.chans[0].stats(), Log: b.chans[1].stats()}
+	return Stats{Command: b.chans[0].stats(), Log: b.chans[1].stats(), RefusedHandshakes: b.zap.Refused()}
 }
 
 // stats returns the counters as last read from the proxy.

@@ -26,7 +26,7 @@ import (
 // meant to hear everything should sit in Recv.
 type Subscriber struct {
 	url    string
-	zctx   *zmq.Context
+	ep     *endpoint // the socket's context and ZAP handler
 	sock   *zmq.Socket
 	poller *zmq.Poller
 	closed bool
@@ -36,31 +36,43 @@ type Subscriber struct {
 // to the topic prefixes topics; "" subscribes to every message, and with
 // no topics nothing is received until Subscribe. Connecting is
 // asynchronous and retried, as for NewPublisher, and the subscriptions
-// are sent again on every reconnection.
+// are sent again on every reconnection. It is Peers{}.NewSubscriber: no
+// key.
 func NewSubscriber(url string, topics ...string) (*Subscriber, error) {
-	zctx, sock, err := dial(url, zmq.SUB, DefaultHWM, 0)
+	return Peers{}.NewSubscriber(url, topics...)
+}
+
+// NewSubscriber is the package's NewSubscriber with c's key and limits.
+func (c Peers) NewSubscriber(url string, topics ...string) (*Subscriber, error) {
+	ep, err := c.dial(url, zmq.SUB, DefaultHWM, 0)
 	if err != nil {
 		return nil, fmt.Errorf("broker: subscriber: %w", err)
 	}
-	return wrapSubscriber(url, zctx, sock, topics)
+	return wrapSubscriber(url, ep, topics)
 }
 
 // BindSubscriber is NewSubscriber for a cluster with no broker: it binds
 // url itself, and publishers (workers) connect to it and receive its
 // subscriptions when they do. A TCP port of 0 or "*" binds a free port
 // (see URL). A port another process holds gives an error that wraps
-// ErrAddrInUse.
+// ErrAddrInUse. It is Peers{}.BindSubscriber: no key.
 func BindSubscriber(url string, topics ...string) (*Subscriber, error) {
-	zctx, sock, err := listen(url, zmq.SUB, DefaultHWM, 0)
+	return Peers{}.BindSubscriber(url, topics...)
+}
+
+// BindSubscriber is the package's BindSubscriber with c's key and limits:
+// with a key, only key holders can connect.
+func (c Peers) BindSubscriber(url string, topics ...string) (*Subscriber, error) {
+	ep, err := c.listen(url, zmq.SUB, DefaultHWM, 0)
 	if err != nil {
 		return nil, fmt.Errorf("broker: subscriber: %w", err)
 	}
-	return wrapSubscriber(lastEndpoint(sock, url), zctx, sock, topics)
+	return wrapSubscriber(lastEndpoint(ep.sock, url), ep, topics)
 }
 
-func wrapSubscriber(url string, zctx *zmq.Context, sock *zmq.Socket, topics []string) (*Subscriber, error) {
-	s := &Subscriber{url: url, zctx: zctx, sock: sock, poller: zmq.NewPoller()}
-	s.poller.Add(sock, zmq.POLLIN)
+func wrapSubscriber(url string, ep *endpoint, topics []string) (*Subscriber, error) {
+	s := &Subscriber{url: url, ep: ep, sock: ep.sock, poller: zmq.NewPoller()}
+	s.poller.Add(ep.sock, zmq.POLLIN)
 	for _, t := range topics {
 		if err := s.Subscribe(t); err != nil {
 			s.Close()
@@ -150,5 +162,9 @@ func (s *Subscriber) Close() error {
 		return nil
 	}
 	s.closed = true
-	return closePeer(s.zctx, s.sock)
+	return s.ep.close()
 }
+
+// RefusedHandshakes counts the peers that a Subscriber made by
+// Peers.BindSubscriber with a key refused because they do not hold it.
+func (s *Subscriber) RefusedHandshakes() uint64 { return s.ep.zap.Refused() }

@@ -168,13 +168,13 @@ func TestLogsFollowsRecordsAndHeartbeats(t *testing.T) {
 }
 
 // writeLocalConfig writes a config file for a local cluster's Config.
-func writeLocalConfig(t *testing.T, c config.Client) string {
+func writeLocalConfig(t *testing.T, c config.Client, extra ...string) string {
 	t.Helper()
-	return writeConfig(t, c.JobServers,
-		"command_frontend_url = "+c.CommandFrontendURL,
-		"command_backend_url = "+c.CommandBackendURL,
-		"log_frontend_url = "+c.LogFrontendURL,
-		"log_backend_url = "+c.LogBackendURL)
+	return writeConfig(t, c.JobServers, append([]string{
+		"command_frontend_url = " + c.CommandFrontendURL,
+		"command_backend_url = " + c.CommandBackendURL,
+		"log_frontend_url = " + c.LogFrontendURL,
+		"log_backend_url = " + c.LogBackendURL}, extra...)...)
 }
 
 // startLocal1 starts a local cluster with one worker slot for the test,

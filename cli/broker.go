@@ -11,6 +11,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/auth"
 )
 
 // brokerStopTimeout bounds the broker's shutdown; it takes milliseconds.
@@ -63,7 +64,12 @@ func runBroker(ctx context.Context, e *env, c *command, args []string) int {
 				"log_frontend_url and log_backend_url (for example tcp://*:9000 to tcp://*:9003)")})
 	}
 	log := newLogger(e.stderr, file.Worker.LogLevel)
-	b, err := broker.New(file.Server, broker.WithLogger(log))
+	key, err := auth.LoadKeyFile(file.Client.KeyFile)
+	if err != nil {
+		return e.configError(c, err)
+	}
+	auth.WarnIfNoKey(log, key, "broker")
+	b, err := broker.New(file.Server, broker.WithLogger(log), broker.WithKey(key), broker.WithMaxMessageSize(maxMessageSize(file.Client)))
 	if err != nil {
 		return e.failure(c, err)
 	}
@@ -94,6 +100,15 @@ func runBroker(ctx context.Context, e *env, c *command, args []string) int {
 	}
 	printBrokerStats(e.stdout, b.Stats())
 	return code
+}
+
+// maxMessageSize is the broker's limit for [client] zmq_max_message_size,
+// whose 0 means the default.
+func maxMessageSize(c config.Client) int64 {
+	if c.ZMQMaxMessageSize == 0 {
+		return broker.DefaultMaxMessageSize
+	}
+	return c.ZMQMaxMessageSize
 }
 
 func printBrokerStats(w io.Writer, st broker.Stats) {

@@ -46,6 +46,9 @@ func TestBrokerCommand(t *testing.T) {
 	path, cc := brokerConfig(t, ports...)
 	p := startProc(t, "-c", path, "LaunchBroker")
 	p.stderr.WaitFor(t, ctx, "broker serving", p.done)
+	if n := strings.Count(p.stderr.String(), "no cluster key"); n != 1 {
+		t.Errorf("a broker without key_file warned %d times that it has no key, want once:\n%s", n, p.stderr)
+	}
 	for _, u := range []string{cc.CommandFrontendURL, cc.CommandBackendURL, cc.LogFrontendURL, cc.LogBackendURL} {
 		if !strings.Contains(p.stderr.String(), u) {
 			t.Errorf("the log does not name the bound endpoint %s:\n%s", u, p.stderr)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/auth"
 )
 
 // With no broker (config.Client.Direct: each frontend URL equals its
@@ -37,17 +38,21 @@ type clientPeers struct {
 // log channel comes first, so that with no broker the workers' log
 // connections have a head start on the commands they will answer.
 func openClientPeers(cfg config.Client, topics ...string) (*clientPeers, error) {
-	sub, err := logSubscriber(cfg, topics...)
+	peers, err := channelPeers(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := peerLogSubscriber(cfg, peers, topics...)
 	if err != nil {
 		return nil, err
 	}
 	cp := &clientPeers{url: cfg.CommandFrontendURL, sub: sub}
 	if cfg.Direct() {
-		cp.pub, err = broker.BindPublisher(bindURL(cfg.CommandFrontendURL))
+		cp.pub, err = peers.BindPublisher(bindURL(cfg.CommandFrontendURL))
 		cp.settle = time.Now().Add(directSettle)
 		err = bindError("command", cfg.CommandFrontendURL, err)
 	} else {
-		cp.pub, err = broker.NewPublisher(cfg.CommandFrontendURL)
+		cp.pub, err = peers.NewPublisher(cfg.CommandFrontendURL)
 	}
 	if err != nil {
 		sub.Close()
@@ -73,11 +78,29 @@ func (cp *clientPeers) Close() {
 // log_backend_url, or with no broker at the URL the workers publish to,
 // bound here.
 func logSubscriber(cfg config.Client, topics ...string) (*broker.Subscriber, error) {
-	if !cfg.Direct() {
-		return broker.NewSubscriber(cfg.LogBackendURL, topics...)
+	peers, err := channelPeers(cfg)
+	if err != nil {
+		return nil, err
 	}
-	sub, err := broker.BindSubscriber(bindURL(cfg.LogBackendURL), topics...)
+	return peerLogSubscriber(cfg, peers, topics...)
+}
+
+func peerLogSubscriber(cfg config.Client, peers broker.Peers, topics ...string) (*broker.Subscriber, error) {
+	if !cfg.Direct() {
+		return peers.NewSubscriber(cfg.LogBackendURL, topics...)
+	}
+	sub, err := peers.BindSubscriber(bindURL(cfg.LogBackendURL), topics...)
 	return sub, bindError("log", cfg.LogBackendURL, err)
+}
+
+// channelPeers makes a client's ends of the channels as cfg says: CURVE
+// with the cluster key of key_file, frames up to zmq_max_message_size.
+func channelPeers(cfg config.Client) (broker.Peers, error) {
+	key, err := auth.LoadKeyFile(cfg.KeyFile)
+	if err != nil {
+		return broker.Peers{}, err
+	}
+	return broker.Peers{Key: key, MaxMessageSize: cfg.ZMQMaxMessageSize}, nil
 }
 
 // bindURL is what a client with no broker binds for url. ZeroMQ binds IP

@@ -11,10 +11,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
@@ -60,11 +62,16 @@ func runLogs(ctx context.Context, e *env, c *command, args []string) int {
 	if *beats {
 		topics = append(topics, wire.TopicHeartbeat)
 	}
-	sub, err := logSubscriber(file.Client, topics...)
+	peers, err := channelPeers(file.Client)
+	if err != nil {
+		return e.configError(c, err)
+	}
+	sub, err := peerLogSubscriber(file.Client, peers, topics...)
 	if err != nil {
 		return e.failure(c, err)
 	}
 	defer sub.Close()
+	open := &logOpener{e: e, key: peers.Key}
 	for {
 		topic, parts, err := sub.Recv(ctx)
 		if err != nil {
@@ -73,10 +80,42 @@ func runLogs(ctx context.Context, e *env, c *command, args []string) int {
 			}
 			return e.failure(c, err)
 		}
-		if len(parts) == 1 {
-			printLogMessage(e, topic, parts[0], *glob, level)
+		if data, ok := open.open(topic, parts); ok {
+			printLogMessage(e, topic, data, *glob, level)
 		}
 	}
+}
+
+// refusedWarnEvery bounds logs' warnings about refused records.
+const refusedWarnEvery = 10 * time.Second
+
+// logOpener checks the seal of each log record and heartbeat with the
+// cluster key (auth.PurposeLog, bound to the topic): with a key, only
+// records its holders sealed are printed, so nobody else can put lines
+// on the terminal. It warns on stderr, at most once per refusedWarnEvery,
+// about the records it dropped.
+type logOpener struct {
+	e        *env
+	key      *auth.Key
+	refused  int
+	lastWarn time.Time
+}
+
+func (o *logOpener) open(topic string, parts [][]byte) ([]byte, bool) {
+	if len(parts) != 1 {
+		return nil, false
+	}
+	data, err := o.key.Open(auth.PurposeLog, parts[0], []byte(topic))
+	if err == nil {
+		return data, true
+	}
+	o.refused++
+	if now := time.Now(); now.Sub(o.lastWarn) >= refusedWarnEvery {
+		fmt.Fprintf(o.e.stderr, "logs: dropped %d record(s) not sealed with this cluster's key (last on topic %s): %v\n",
+			o.refused, escapeText(topic), err)
+		o.lastWarn, o.refused = now, 0
+	}
+	return nil, false
 }
 
 // printLogMessage prints one message of the log channel, a log record or

@@ -17,15 +17,14 @@ import (
 
 // noBrokerConfig writes glimpse's config with no broker: each frontend URL
 // equal to its backend, on free ports of host (loopback), and fast
-// heartbeats.
-func noBrokerConfig(t *testing.T, jobServer, host string) (path, cmdURL, logURL string) {
+// heartbeats; extra lines go in [client].
+func noBrokerConfig(t *testing.T, jobServer, host string, extra ...string) (path, cmdURL, logURL string) {
 	t.Helper()
 	cmdURL = "tcp://" + host + ":" + strconv.Itoa(testenv.FreePort(t))
 	logURL = "tcp://" + host + ":" + strconv.Itoa(testenv.FreePort(t))
-	path = writeConfig(t, []string{jobServer},
-		"command_frontend_url = "+cmdURL, "command_backend_url = "+cmdURL,
-		"log_frontend_url = "+logURL, "log_backend_url = "+logURL,
-		"[worker]", "heartbeat_interval = 100ms")
+	lines := append([]string{"command_frontend_url = " + cmdURL, "command_backend_url = " + cmdURL,
+		"log_frontend_url = " + logURL, "log_backend_url = " + logURL}, extra...)
+	path = writeConfig(t, []string{jobServer}, append(lines, "[worker]", "heartbeat_interval = 100ms")...)
 	return path, cmdURL, logURL
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
@@ -66,6 +67,19 @@ func (ch *channels) run(ctx context.Context, heartbeat time.Duration) {
 	ch.wg.Wait()
 }
 
+// peers makes the worker's ends of the channels: CURVE clients with the
+// cluster key, limited to [client] zmq_max_message_size.
+func (ch *channels) peers() broker.Peers {
+	return broker.Peers{Key: ch.w.key, MaxMessageSize: ch.cfg.ZMQMaxMessageSize, Log: ch.w.log}
+}
+
+// sealLog seals a log record or heartbeat for topic with the cluster key
+// (auth.PurposeLog, bound to the topic, so that a record cannot be passed
+// off as another worker's); without a key it is data as is.
+func (ch *channels) sealLog(topic string, data []byte) []byte {
+	return ch.w.key.Seal(auth.PurposeLog, data, []byte(topic))
+}
+
 // send queues a message for the log channel without blocking: a worker
 // must never stall on its logs.
 func (ch *channels) send(m outMsg) {
@@ -79,7 +93,7 @@ func (ch *channels) send(m outMsg) {
 // returned (it may be queueing the reply to the quit that stopped the
 // worker), it flushes what is queued.
 func (ch *channels) publish(ctx context.Context, heartbeat time.Duration, listened <-chan struct{}) {
-	pub, err := broker.NewPublisher(ch.cfg.LogFrontendURL)
+	pub, err := ch.peers().NewPublisher(ch.cfg.LogFrontendURL)
 	if err != nil {
 		ch.w.log.Error("log channel: cannot publish; logs and replies stay local", "err", err)
 		return
@@ -90,7 +104,7 @@ func (ch *channels) publish(ctx context.Context, heartbeat time.Duration, listen
 	beat := func() {
 		st := ch.w.Stats()
 		if data, err := json.Marshal(st); err == nil {
-			pub.Send(topicHeartbeat+ch.w.id, data)
+			pub.Send(topicHeartbeat+ch.w.id, ch.sealLog(topicHeartbeat+ch.w.id, data))
 		}
 	}
 	for {
@@ -137,7 +151,7 @@ func deliver(ctx context.Context, pub *broker.Publisher, m outMsg) {
 }
 
 func (ch *channels) listen(ctx context.Context) {
-	sub, err := broker.NewSubscriber(ch.cfg.CommandBackendURL, topicCommand)
+	sub, err := ch.peers().NewSubscriber(ch.cfg.CommandBackendURL, topicCommand)
 	if err != nil {
 		ch.w.log.Error("command channel: cannot subscribe; commands come through the fanout worker only", "err", err)
 		return
@@ -182,7 +196,8 @@ func (ch *channels) command(data []byte) {
 type logWriter struct{ ch *channels }
 
 func (lw logWriter) Write(p []byte) (int, error) {
-	lw.ch.send(outMsg{topic: topicLog + lw.ch.w.id, data: bytes.TrimSpace(bytes.Clone(p))})
+	topic := topicLog + lw.ch.w.id
+	lw.ch.send(outMsg{topic: topic, data: lw.ch.sealLog(topic, bytes.TrimSpace(bytes.Clone(p)))})
 	return len(p), nil
 }
 

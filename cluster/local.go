@@ -210,11 +210,16 @@ func (l *Local) startTLSProxy() error {
 }
 
 // startBroker starts the broker, which carries the command and log
-// channels, on free loopback ports.
+// channels, on free loopback ports; with a key, CURVE admits only its
+// holders.
 func (l *Local) startBroker() (err error) {
+	key, err := auth.LoadKeyFile(l.keyFile)
+	if err != nil {
+		return err
+	}
 	any := "tcp://127.0.0.1:*"
 	l.broker, err = broker.New(config.Server{CommandFrontendURL: any, CommandBackendURL: any, LogFrontendURL: any, LogBackendURL: any},
-		broker.WithLogger(l.logger))
+		broker.WithLogger(l.logger), broker.WithKey(key))
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,14 @@ type Client struct {
 	TLSCertFile   string // tls_cert_file: client certificate (PEM), for a proxy that requires one; with tls_key_file
 	TLSKeyFile    string // tls_key_file: the client certificate's private key (PEM)
 	TLSServerName string // tls_server_name: the name their certificates must carry; empty: each job server's host
+
+	// ZMQMaxMessageSize (zmq_max_message_size) is the largest ZeroMQ
+	// message frame, in bytes, that the broker and every peer of the
+	// channels accept; a peer that sends a larger one is disconnected
+	// before the frame is allocated. 0: the default, 1 MiB
+	// (broker.DefaultMaxMessageSize). Every host should use the same value
+	// (see broker.Peers.MaxMessageSize).
+	ZMQMaxMessageSize int64
 }
 
 // Server is the [server] section: the URLs the broker binds (e.g. tcp://*:9000).
@@ -244,7 +252,7 @@ func (p *parser) fail(section, key string, err error) {
 // sectionKeys lists every section and its keys, for the unknown-name
 // errors and their hints.
 var sectionKeys = map[string][]string{
-	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend, keyKeyFile,
+	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend, keyKeyFile, keyZMQMaxMessageSize,
 		keyTLS, keyTLSCAFile, keyTLSCertFile, keyTLSKeyFile, keyTLSServerName},
 	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal},
@@ -357,6 +365,14 @@ func (p *parser) client(v map[string]string) {
 	c.LogBackendURL = v[keyLogBackend]
 	if s, ok := v[keyKeyFile]; ok {
 		c.KeyFile = p.keyFile(s)
+	}
+	if s, ok := v[keyZMQMaxMessageSize]; ok {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			p.fail(secClient, keyZMQMaxMessageSize, fmt.Errorf("%q: must be a number of bytes, more than 0", s))
+		} else {
+			c.ZMQMaxMessageSize = n
+		}
 	}
 	if s, ok := v[keyJobServers]; ok {
 		servers, errs := checkJobServers(splitList(s), true)

@@ -20,6 +20,7 @@ command_frontend_url = tcp://broker:9000 ; clients publish commands here
 command_backend_url  = tcp://broker:9001
 log_frontend_url     = tcp://broker:9002
 log_backend_url      = tcp://broker:9003
+zmq_max_message_size = 4194304
 
 [server]
 command_frontend_url = tcp://*:9000
@@ -56,6 +57,7 @@ func TestParseFullFile(t *testing.T) {
 			CommandBackendURL:  "tcp://broker:9001",
 			LogFrontendURL:     "tcp://broker:9002",
 			LogBackendURL:      "tcp://broker:9003",
+			ZMQMaxMessageSize:  4 << 20,
 		},
 		Server: Server{
 			CommandFrontendURL: "tcp://*:9000",
@@ -210,6 +212,10 @@ func TestErrors(t *testing.T) {
 		{"empty value", "[client]\njob_server_url =\n", "client", "job_server_url", "missing"},
 		{"missing client", "[worker]\nslots = 1\n", "client", "job_server_url", "[client] section"},
 		{"empty file", "", "client", "job_server_url", "[client] section"},
+
+		// [client] zmq_max_message_size
+		{"zmq max message size zero", client + "zmq_max_message_size = 0\n", "client", "zmq_max_message_size", `"0": must be a number of bytes, more than 0`},
+		{"zmq max message size words", client + "zmq_max_message_size = 1MB\n", "client", "zmq_max_message_size", `"1MB": must be a number of bytes`},
 
 		// zmq URLs
 		{"client URLs partial", client + "command_frontend_url = tcp://b:1\n", "client", "log_backend_url", "all or none"},

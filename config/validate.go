@@ -27,6 +27,8 @@ const (
 	keyLogBackend      = "log_backend_url"
 	keyKeyFile         = "key_file"
 
+	keyZMQMaxMessageSize = "zmq_max_message_size"
+
 	keySlots               = "slots"
 	keyFunctions           = "functions"
 	keyShutdownTimeout     = "shutdown_timeout"
@@ -57,6 +59,10 @@ func (c Client) Validate() error {
 	_, errs := checkJobServers(c.JobServers, false)
 	errs = append(errs, checkClientURLs(c)...)
 	errs = append(errs, c.checkTLS()...)
+	if c.ZMQMaxMessageSize < 0 {
+		errs = append(errs, &Error{Section: secClient, Key: keyZMQMaxMessageSize,
+			Err: fmt.Errorf("%d: must be a number of bytes, or 0 for the default", c.ZMQMaxMessageSize)})
+	}
 	return join(errs)
 }
 

@@ -5,10 +5,13 @@
 // fanout worker run as they would in a cluster (gearmand managed, the
 // other two in this process).
 //
-//	pingbench [-workers 10,50,100] [-pings 20] [-json FILE]
+//	pingbench [-workers 10,50,100] [-pings 20] [-key] [-json FILE]
 //
 // -json writes the figures as JSON (bench/internal/benchjson.Ping) for
-// bench/report.
+// bench/report. -key runs everything a second time with a cluster key
+// (CURVE on the channels, sealed log records and heartbeats) and prints
+// the keyed figures and the keyed/keyless ratio of the medians; the JSON
+// holds the keyless figures.
 package main
 
 import (
@@ -40,15 +43,23 @@ func main() {
 	pings := flag.Int("pings", 20, "pings per count and channel; the median and the worst are reported")
 	bin := flag.String("bin", "bin/glimpse-cluster", "the glimpse-cluster binary (make builds it)")
 	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
+	keyed := flag.Bool("key", false, "run again with a cluster key and print the keyed/keyless ratio")
 	flag.Parse()
 	if *pings < 1 {
 		log.Fatalf("-pings %d: need at least 1", *pings)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	out, err := run(ctx, *counts, *pings, *bin)
+	out, err := run(ctx, *counts, *pings, *bin, false)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *keyed {
+		withKey, err := run(ctx, *counts, *pings, *bin, true)
+		if err != nil {
+			log.Fatal(err)
+		}
+		printRatios(out, withKey)
 	}
 	if *jsonPath != "" {
 		if err := benchjson.Write(*jsonPath, out); err != nil {
@@ -57,20 +68,46 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, counts string, pings int, bin string) (benchjson.Ping, error) {
+// printRatios prints, per worker count and channel, the keyed median over
+// the keyless one.
+func printRatios(plain, keyed benchjson.Ping) {
+	fmt.Printf("\n%-8s %-8s %12s %12s %8s\n", "workers", "via", "plain_ms", "keyed_ms", "ratio")
+	for i, r := range plain.Rows {
+		if i < len(keyed.Rows) {
+			k := keyed.Rows[i]
+			fmt.Printf("%-8d %-8s %12.1f %12.1f %8.2f\n", r.Workers, r.Via, r.MedianMs, k.MedianMs, k.MedianMs/r.MedianMs)
+		}
+	}
+}
+
+// run measures every count; keyed runs the cluster with a fresh key.
+func run(ctx context.Context, counts string, pings int, bin string, keyed bool) (benchjson.Ping, error) {
 	out := benchjson.Ping{Pings: pings}
 	dir, err := os.MkdirTemp("", "pingbench-")
 	if err != nil {
 		return out, err
 	}
 	defer os.RemoveAll(dir)
+	var key *auth.Key
+	keyFile := ""
+	if keyed {
+		if key, err = auth.GenerateKey(); err != nil {
+			return out, err
+		}
+		keyFile = filepath.Join(dir, "cluster.key")
+		if err := key.WriteFile(keyFile); err != nil {
+			return out, err
+		}
+		fmt.Println("with a cluster key (CURVE, sealed logs):")
+	}
 	gd, err := benchenv.StartGearmand(ctx, dir)
 	if err != nil {
 		return out, err
 	}
 	defer gd.Stop()
 	any := "tcp://127.0.0.1:*"
-	b, err := broker.New(config.Server{CommandFrontendURL: any, CommandBackendURL: any, LogFrontendURL: any, LogBackendURL: any})
+	b, err := broker.New(config.Server{CommandFrontendURL: any, CommandBackendURL: any, LogFrontendURL: any, LogBackendURL: any},
+		broker.WithKey(key))
 	if err != nil {
 		return out, err
 	}
@@ -78,7 +115,7 @@ func run(ctx context.Context, counts string, pings int, bin string) (benchjson.P
 	defer b.Close()
 	a := b.Addrs()
 	cfg := config.Client{JobServers: []string{gd.Addr()}, CommandFrontendURL: a.CommandFrontendURL,
-		CommandBackendURL: a.CommandBackendURL, LogFrontendURL: a.LogFrontendURL, LogBackendURL: a.LogBackendURL}
+		CommandBackendURL: a.CommandBackendURL, LogFrontendURL: a.LogFrontendURL, LogBackendURL: a.LogBackendURL, KeyFile: keyFile}
 	fc := config.DefaultFanout()
 	fc.Store = filepath.Join(dir, "fanout.db")
 	fw, err := fanout.NewWorker(cfg, fc)
@@ -88,9 +125,9 @@ func run(ctx context.Context, counts string, pings int, bin string) (benchjson.P
 	go fw.Run()
 	defer fw.Close()
 	cfgPath := filepath.Join(dir, "config.ini")
-	text := fmt.Sprintf("[client]\njob_server_url = %s\ncommand_frontend_url = %s\ncommand_backend_url = %s\nlog_frontend_url = %s\nlog_backend_url = %s\n[worker]\nlog_level = error\n",
-		gd.Addr(), cfg.CommandFrontendURL, cfg.CommandBackendURL, cfg.LogFrontendURL, cfg.LogBackendURL)
-	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
+	text := fmt.Sprintf("[client]\njob_server_url = %s\ncommand_frontend_url = %s\ncommand_backend_url = %s\nlog_frontend_url = %s\nlog_backend_url = %s\nkey_file = %s\n[worker]\nlog_level = error\n",
+		gd.Addr(), cfg.CommandFrontendURL, cfg.CommandBackendURL, cfg.LogFrontendURL, cfg.LogBackendURL, keyFile)
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		return out, err
 	}
 	p, err := pool.New(cfg)
@@ -100,7 +137,7 @@ func run(ctx context.Context, counts string, pings int, bin string) (benchjson.P
 	defer p.Close()
 	// The command channel's client sockets live as long as a program's
 	// would: set up once, used for every ping.
-	z, err := newZMQPinger(cfg)
+	z, err := newZMQPinger(cfg, key)
 	if err != nil {
 		return out, err
 	}
@@ -185,16 +222,13 @@ type zmqPinger struct {
 	key *auth.Key // the cluster's ([client] key_file), nil for none
 }
 
-func newZMQPinger(cfg config.Client) (*zmqPinger, error) {
-	key, err := auth.LoadKeyFile(cfg.KeyFile)
+func newZMQPinger(cfg config.Client, key *auth.Key) (*zmqPinger, error) {
+	peers := broker.Peers{Key: key}
+	sub, err := peers.NewSubscriber(cfg.LogBackendURL, "reply.")
 	if err != nil {
 		return nil, err
 	}
-	sub, err := broker.NewSubscriber(cfg.LogBackendURL, "reply.")
-	if err != nil {
-		return nil, err
-	}
-	pub, err := broker.NewPublisher(cfg.CommandFrontendURL)
+	pub, err := peers.NewPublisher(cfg.CommandFrontendURL)
 	if err != nil {
 		sub.Close()
 		return nil, err

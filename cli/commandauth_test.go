@@ -152,7 +152,7 @@ func alive(t *testing.T, w *proc, after string) {
 // the path. A client without the key is told why; one with it is obeyed.
 func TestForgedCommandsRefused(t *testing.T) {
 	ctx := testenv.Context(t)
-	l, cfg, _, procs, ids := startKeyedLocal(t, ctx, 1)
+	l, cfg, key, procs, ids := startKeyedLocal(t, ctx, 1)
 	w, id := procs[0], ids[0]
 	addr := l.Config().JobServers[0]
 
@@ -165,7 +165,10 @@ func TestForgedCommandsRefused(t *testing.T) {
 	waitRejected(t, ctx, l.Pool(), id, 2)
 	alive(t, w, "a forged quit through the fanout")
 
-	pub, err := broker.NewPublisher(l.Config().CommandFrontendURL)
+	// An outsider's ZeroMQ quit never gets past CURVE (see
+	// TestKeyedChannelsRefuseOutsiders); one from a process that holds
+	// the channel keys but does not seal it is refused by the worker.
+	pub, err := broker.Peers{Key: key}.NewPublisher(l.Config().CommandFrontendURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,14 +295,24 @@ func forgedReply(cmd pool.Command, id string) pool.Reply {
 // unsigned and once signed with another key, until ctx ends. Its sockets
 // live and die in its goroutine.
 func forgeReplies(ctx context.Context, t *testing.T, cfg config.Client, ready chan<- struct{}) {
-	sub, err := broker.NewSubscriber(cfg.CommandBackendURL, wire.TopicCommand)
+	// The forger gets past CURVE (an outsider would not: see
+	// TestKeyedChannelsRefuseOutsiders), so that the replies' own seals
+	// are what is tested.
+	key, err := auth.LoadKey(cfg.KeyFile)
+	if err != nil {
+		t.Error(err)
+		close(ready)
+		return
+	}
+	peers := broker.Peers{Key: key}
+	sub, err := peers.NewSubscriber(cfg.CommandBackendURL, wire.TopicCommand)
 	if err != nil {
 		t.Error(err)
 		close(ready)
 		return
 	}
 	defer sub.Close()
-	pub, err := broker.NewPublisher(cfg.LogFrontendURL)
+	pub, err := peers.NewPublisher(cfg.LogFrontendURL)
 	if err != nil {
 		t.Error(err)
 		close(ready)
@@ -323,7 +336,7 @@ func forgeReplies(ctx context.Context, t *testing.T, cfg config.Client, ready ch
 }
 
 // TestForgedRepliesOnLogChannelRefused: replies published on the log
-// channel by someone without the key, for the very command ping -via zmq
+// channel by a peer past CURVE that cannot seal them with the cluster key, for the very command ping -via zmq
 // sent, list no phantom worker; ping says it refused them and exits 1,
 // while the real workers' answers are shown.
 func TestForgedRepliesOnLogChannelRefused(t *testing.T) {

@@ -61,14 +61,19 @@ func (p *Pool) suspects(ctx context.Context, server, gname string) ([]string, er
 		if !contains(w.Functions, gname) {
 			continue
 		}
-		if id, _, ok := wire.ParseWorkerClientID(w.ClientID); ok && p.known.has(id) {
+		id, _, glimpse := wire.ParseWorkerClientID(w.ClientID)
+		if glimpse && p.known.has(id) {
 			continue
 		}
 		if len(out) == maxSuspects {
 			out = append(out, "...")
 			break
 		}
-		out = append(out, fmt.Sprintf("client_id=%q ip=%s fd=%d", w.ClientID, w.Addr, w.FD))
+		s := fmt.Sprintf("client_id=%q ip=%s fd=%d", w.ClientID, w.Addr, w.FD)
+		if glimpse {
+			s += " (a glimpse worker's id, not yet seen with the key)"
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }

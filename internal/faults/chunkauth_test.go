@@ -157,7 +157,6 @@ func TestRogueWorkerCannotForgeResults(t *testing.T) {
 		t.Errorf("the pool's log does not name the rogue %s:\n%s", r.id, log)
 	}
 	t.Logf("the rogue took %d chunks, the C echo worker %d; every result was right", r.jobs.Load(), echoed)
-	t.Logf("log: %.1500s", log)
 	stopEcho()
 	c.shutdown(t)
 }
@@ -266,4 +265,18 @@ func TestKeyMismatchFailsClearly(t *testing.T) {
 		}
 		c.shutdown(t)
 	})
+}
+
+// TestKeyedTaskErrors: with a key, the workers' task errors are sealed
+// and reach the map whole: the panicking item, its message and stack.
+func TestKeyedTaskErrors(t *testing.T) {
+	c := newCluster(t, Setup{Key: true})
+	c.worker(t, 2, poisonLogEnv+"="+filepath.Join(t.TempDir(), "poison"))
+	p := c.pool(t)
+	_, err := pool.Map(c.ctx, p, poisonPanic, ints(poisonPanicItem-5, 10), pool.Chunksize(3))
+	var te *pool.TaskError
+	if !errors.As(err, &te) || !te.Panic || te.Index != 5 || !strings.Contains(te.Message, "poison item") || te.Stack == "" {
+		t.Fatalf("Map = %v, want the *pool.TaskError of the panic on item 5 (%d)", err, poisonPanicItem)
+	}
+	c.shutdown(t)
 }

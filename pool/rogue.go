@@ -33,7 +33,7 @@ func (p *Pool) reportForged(ctx context.Context, fe *ForgedResultError) {
 		return
 	}
 	attrs := []any{"function", fe.Func, "chunk", fe.Chunk, "job_server", fe.Server, "job", fe.Handle,
-		"err", fe.Reason, "refused_answers", total}
+		"err", fe.Reason, "refused_answers", total, "refused_notices", p.forgedNotices.Load()}
 	suspects, err := p.suspects(ctx, fe.Server, wire.GearmanPrefix+fe.Func)
 	if err != nil {
 		attrs = append(attrs, "suspects_unknown", err)

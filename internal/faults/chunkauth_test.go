@@ -169,7 +169,7 @@ func TestUnsignedChunkRefused(t *testing.T) {
 	c := newCluster(t, Setup{Key: true})
 	ctx := c.ctx
 	calls := filepath.Join(t.TempDir(), "calls")
-	c.worker(t, 2, countEnv+"="+calls)
+	w := c.worker(t, 2, countEnv+"="+calls)
 	addr := c.cfg.JobServers[0]
 	fn := wire.GearmanPrefix + counted.Name()
 	in, out := counted.Shapes()
@@ -208,6 +208,10 @@ func TestUnsignedChunkRefused(t *testing.T) {
 	t.Logf("the C gearman client's unsigned chunk: %q", cout)
 	if n := len(readLines(t, calls)); n != 0 {
 		t.Fatalf("the function ran %d times on chunks without the key (C gearman client said %q)", n, cout)
+	}
+	if log := w.stderr.String(); !strings.Contains(log, "level=WARN msg=\"chunk refused") ||
+		!strings.Contains(log, "function="+fn) || !strings.Contains(log, "job=H:") {
+		t.Errorf("the worker did not warn of the refused chunk by function and job:\n%s", log)
 	}
 
 	p := c.pool(t)

@@ -33,7 +33,7 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		}()
 		// Tell the client who runs the chunk: if this process dies, the
 		// client can count the workers the chunk went through.
-		job.SendData(wire.ChunkStarted(w.id))
+		job.SendData(w.chunkStarted(job))
 		return f.RunChunk(ctx, job.Data, w.id)
 	}
 }

@@ -68,6 +68,11 @@ type Worker struct {
 	busy     atomic.Int64 // nanoseconds spent in finished chunks
 	active   atomic.Int64
 
+	// Chunks refused by the key check (chunkauth.go), and the rate of
+	// warnings about them.
+	refusedChunks atomic.Int64
+	refusalLog    limiter
+
 	mu          sync.Mutex
 	lastErr     string
 	lastErrTime time.Time
@@ -149,6 +154,7 @@ func newWorkerState(client config.Client, worker config.Worker, funcs []wire.Fun
 		chunks:  newChunkRegistry(),
 	}
 	w.id = newWorkerID(host, w.pid)
+	w.refusalLog.every = refusalLogEvery
 	return w
 }
 
@@ -182,7 +188,7 @@ func (w *Worker) registerFunctions() error {
 	}
 	w.gw = gw
 	for _, f := range w.funcs {
-		if err := w.gw.Register(f.GearmanName(), w.jobFunc(f)); err != nil {
+		if err := w.gw.Register(f.GearmanName(), w.authenticated(w.jobFunc(f))); err != nil {
 			return err
 		}
 	}

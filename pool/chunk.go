@@ -26,7 +26,8 @@ type chunkCall[In, Out any] struct {
 	stop    context.CancelCauseFunc
 	payload []byte // the encoded chunk
 
-	lost chan *ChunkLostError // the silent-chunk check found the job gone
+	lost    chan *ChunkLostError // the silent-chunk check found the job gone
+	forgedN int                  // answers that failed the key check (run's goroutine)
 
 	mu     sync.Mutex
 	starts []string      // the workers that announced the chunk (ChunkStarted)
@@ -47,7 +48,7 @@ func (c *chunkCall[In, Out]) state() (*gearman.Task, string) {
 
 // submitAfter encodes the chunk and submits it once after is closed.
 func (c *chunkCall[In, Out]) submitAfter(after <-chan struct{}) (*gearman.Task, error) {
-	payload, err := wire.Encode(wire.ChunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
+	payload, err := wire.EncodeAfter(c.m.p.headroom(), wire.ChunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
 		InType: c.m.f.shapes.wireIn, OutType: c.m.f.shapes.wireOut})
 	select {
 	case <-after:
@@ -57,7 +58,7 @@ func (c *chunkCall[In, Out]) submitAfter(after <-chan struct{}) (*gearman.Task, 
 	if err != nil {
 		return nil, &encodeError{fmt.Errorf("pool: %s: cannot encode %s: %w", c.m.f.name, c.f.span(), err)}
 	}
-	c.payload = payload
+	c.payload = c.seal(payload)
 	return c.submit()
 }
 
@@ -72,7 +73,7 @@ func (c *chunkCall[In, Out]) submit() (*gearman.Task, error) {
 		return nil, err
 	}
 	task, err := c.m.client.Dispatch(c.ctx, wire.GearmanPrefix+c.m.f.name, c.payload,
-		gearman.WithUnique(c.unique), gearman.WithPriority(c.m.o.priority.gearman()), gearman.WithUpdates(c.onUpdate))
+		gearman.WithUnique(c.unique), gearman.WithPriority(c.priority()), gearman.WithUpdates(c.onUpdate))
 	if err == nil {
 		c.mu.Lock()
 		c.task, c.news = task, time.Now()
@@ -87,8 +88,11 @@ func (c *chunkCall[In, Out]) submit() (*gearman.Task, error) {
 // connection's reader goroutine.
 func (c *chunkCall[In, Out]) onUpdate(u gearman.Update) {
 	c.heard()
-	worker, ok := wire.ParseChunkStarted(u.Data)
-	if u.Kind != gearman.UpdateData || !ok {
+	if u.Kind != gearman.UpdateData {
+		return
+	}
+	worker, ok := c.startedBy(u.Data)
+	if !ok {
 		return
 	}
 	c.mu.Lock()
@@ -111,22 +115,16 @@ func (c *chunkCall[In, Out]) ended() error {
 }
 
 // run waits for the first attempt (task, or the error of its submission)
-// and resubmits after failures that Retries allows.
+// and resubmits after failures that Retries allows, and after answers
+// that failed the key check, up to maxForgedResults of them.
 func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) ([]Out, error) {
 	defer c.stop(nil)
 	var lastErr error
-	for attempt := 0; attempt <= c.m.o.retries; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
-			case <-c.ctx.Done():
-				return nil, c.ended()
-			}
-			task, err = c.submit()
-		}
+	for attempt := 0; ; {
 		var data []byte
 		if err == nil {
 			data, err = c.wait(task)
+			data, err = c.verify(task, data, err)
 		}
 		if err == nil {
 			return c.results(data)
@@ -134,11 +132,42 @@ func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) ([]Out, error) {
 		if c.ctx.Err() != nil {
 			return nil, c.ended()
 		}
-		if lastErr, err = c.retryable(err); err != nil {
-			return nil, err
+		pause, ferr := c.afterForged(err)
+		if ferr != nil {
+			return nil, ferr
 		}
+		if pause == 0 {
+			if lastErr, err = c.retryable(err); err != nil {
+				return nil, err
+			}
+			if attempt++; attempt > c.m.o.retries {
+				return nil, c.failed(lastErr)
+			}
+			pause = time.Duration(attempt) * 50 * time.Millisecond
+		}
+		select {
+		case <-time.After(pause):
+		case <-c.ctx.Done():
+			return nil, c.ended()
+		}
+		task, err = c.submit()
 	}
-	return nil, c.failed(lastErr)
+}
+
+// afterForged handles an answer that failed the key check: with a key,
+// it reports the rogue and returns how long to pause before the chunk is
+// submitted again, or the error once the budget is spent; without one,
+// the error. A zero pause and no error: err is not such an answer.
+func (c *chunkCall[In, Out]) afterForged(err error) (time.Duration, error) {
+	var fe *ForgedResultError
+	if !errors.As(err, &fe) {
+		return 0, nil
+	}
+	if c.m.p.key == nil || fe.Attempts > maxForgedResults {
+		return 0, fe
+	}
+	c.m.p.reportForged(c.ctx, fe)
+	return time.Duration(min(fe.Attempts, 4)) * 5 * time.Millisecond, nil
 }
 
 // wait waits for the attempt's job to end, to be found lost at its job

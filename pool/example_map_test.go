@@ -150,3 +150,17 @@ func ExampleCrashLoopError() {
 	fmt.Println(errors.Is(err, pool.ErrCrashLoop), errors.As(err, &cl), len(cl.Workers))
 	// Output: true true 3
 }
+
+func ExampleForgedResultError() {
+	// A chunk's answer that failed the cluster key check: a worker
+	// without the key took the chunk. errors.Is finds ErrForgedResult;
+	// errors.As gives where the answer came from.
+	var err error = &pool.ForgedResultError{Func: "doc.cube", Chunk: 3, First: 30, Last: 39,
+		Server: "10.0.0.5:4730", Handle: "H:gm1:17", Attempts: 65, Reason: errors.New("auth: result refused: not signed")}
+	var fe *pool.ForgedResultError
+	fmt.Println(errors.Is(err, pool.ErrForgedResult), errors.As(err, &fe), fe.Server, fe.Attempts)
+	fmt.Println(err)
+	// Output:
+	// true true 10.0.0.5:4730 65
+	// pool: doc.cube: chunk 3 (items 30-39): 65 answers failed the cluster key check; the last, from job server 10.0.0.5:4730 (job H:gm1:17): auth: result refused: not signed: a worker without this cluster key (a rogue one, or one without key_file) answered it
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glimpse-go/glimpse/config"
@@ -35,6 +36,13 @@ type Pool struct {
 	opts poolOptions
 	key  *auth.Key   // the cluster key (cfg.KeyFile); nil: none
 	tls  *tls.Config // cfg's TLS to the job servers; nil: plaintext
+
+	// Answers and notices that failed the key check (forged.go), the
+	// workers that passed it, and the warnings naming suspects (rogue.go).
+	forgedResults atomic.Int64
+	forgedNotices atomic.Int64
+	known         knownWorkers
+	rogueReport   limiter
 
 	mu      sync.Mutex
 	idle    []*gearman.Client         // connections of maps that ended cleanly
@@ -68,12 +76,11 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
-
 	tlsConf, err := cfg.TLSConfig()
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
-	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key,
+	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key, rogueReport: limiter{every: rogueReportEvery},
 		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{}}
 	// A safety net: the dial and the handshake have bounds of their own.
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.opts.requestTimeout)

@@ -37,7 +37,7 @@ func WriteConfig(t testing.TB, servers []string, extra ...string) string {
 	t.Helper()
 	text := "[client]\njob_server_url = " + strings.Join(servers, ",") + "\n" + strings.Join(extra, "\n") + "\n"
 	path := filepath.Join(t.TempDir(), "config.ini")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path

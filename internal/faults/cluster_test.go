@@ -97,6 +97,8 @@ type Setup struct {
 	Broker       bool     // broker URLs in [client] and [server]
 	// Worker is extra [worker] lines, e.g. "heartbeat_interval = 50ms".
 	Worker []string
+	// Key gives the cluster a fresh key (key_file in [client]).
+	Key bool
 }
 
 // Cluster is a test's cluster: its job servers, config file and the
@@ -125,6 +127,9 @@ func newCluster(t *testing.T, s Setup) *Cluster {
 	}
 	dir := t.TempDir()
 	lines := []string{"[client]", "job_server_url = " + strings.Join(addrs, ",")}
+	if s.Key {
+		lines = append(lines, "key_file = "+writeKey(t, dir))
+	}
 	var server []string
 	if s.Broker {
 		for _, key := range []string{"command_frontend_url", "command_backend_url", "log_frontend_url", "log_backend_url"} {
@@ -142,7 +147,7 @@ func newCluster(t *testing.T, s Setup) *Cluster {
 	lines = append(lines, s.Worker...)
 	lines = append(lines, "[fanout]", "store = "+filepath.Join(dir, "fanout.db"))
 	c.cfgPath = filepath.Join(dir, "config.ini")
-	if err := os.WriteFile(c.cfgPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(c.cfgPath, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f, err := config.Load(c.cfgPath)

@@ -33,7 +33,12 @@ type encoder struct {
 }
 
 // Encode returns v as a versioned msgpack message.
-func Encode(v any) ([]byte, error) {
+func Encode(v any) ([]byte, error) { return EncodeAfter(0, v) }
+
+// EncodeAfter is Encode with headroom zero bytes in front of the message,
+// in the same allocation: room for a header (a cluster key's MAC frame,
+// see auth.SealInPlace) without copying a large message once more.
+func EncodeAfter(headroom int, v any) ([]byte, error) {
 	e := encoders.Get().(*encoder)
 	defer encoders.Put(e)
 	e.buf.Reset()
@@ -41,7 +46,9 @@ func Encode(v any) ([]byte, error) {
 	if err := e.enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.Clone(e.buf.Bytes()), nil
+	out := make([]byte, headroom+e.buf.Len())
+	copy(out[headroom:], e.buf.Bytes())
+	return out, nil
 }
 
 var decoders = sync.Pool{New: func() any { return msgpack.NewDecoder(nil) }}

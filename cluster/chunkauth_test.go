@@ -1,0 +1,57 @@
+package cluster
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/glimpse-go/glimpse/examples/funcs"
+	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/auth"
+	"github.com/glimpse-go/glimpse/internal/wire"
+)
+
+// FuzzOpenChunk drives a keyed worker's chunk path (the key check, then
+// RunChunk's decoding) with any bytes, sealed or not, altered or not: it
+// never panics, and the function runs exactly when the chunk carries a
+// valid MAC for its function and unique id, as checked here on the side.
+func FuzzOpenChunk(f *testing.F) {
+	k, err := auth.GenerateKey()
+	if err != nil {
+		f.Fatal(err)
+	}
+	square, _ := wire.Lookup(funcs.Square.Name())
+	fn := square.GearmanName()
+	in, out := funcs.Square.Shapes()
+	chunk, _ := wire.Encode(wire.ChunkRequest[int64]{Items: []int64{1, 2, 3}, InType: in, OutType: out})
+	f.Add(chunk, "0123456789abcdef-0", true, uint16(0))
+	f.Add(chunk, "0123456789abcdef-0", true, uint16(40))
+	f.Add(chunk, "0123456789abcdef-0", false, uint16(0))
+	f.Add([]byte{0xA7}, "", false, uint16(0))
+	f.Add([]byte("garbage"), "x", true, uint16(0))
+	magic := k.Seal(auth.PurposeChunk, nil)[0]
+	w := &Worker{key: k, id: "fuzz", log: slog.New(slog.DiscardHandler)}
+	f.Fuzz(func(t *testing.T, data []byte, unique string, seal bool, flip uint16) {
+		frame := data
+		if seal {
+			frame = k.Seal(auth.PurposeChunk, data, []byte(fn), []byte(unique))
+			if flip > 0 {
+				frame[int(flip)%len(frame)] ^= byte(1 << (flip % 8))
+			}
+		}
+		valid := len(frame) >= auth.FrameOverhead && frame[0] == magic &&
+			k.Verify(auth.PurposeChunk, frame[1:auth.FrameOverhead], []byte(fn), []byte(unique), frame[auth.FrameOverhead:])
+		ran := false
+		run := w.authenticated(func(ctx context.Context, job *gearman.Job) ([]byte, error) {
+			ran = true
+			return square.RunChunk(ctx, job.Data, w.id)
+		})
+		run(context.Background(), &gearman.Job{Function: fn, Handle: "H:fuzz:1", Unique: unique, Data: frame})
+		if ran != valid {
+			t.Fatalf("the chunk ran: %v; its MAC is valid: %v", ran, valid)
+		}
+		if seal && flip == 0 && !ran {
+			t.Fatal("a chunk sealed with the key did not run")
+		}
+	})
+}

@@ -3,10 +3,11 @@ package broker
 import (
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+
+	"github.com/glimpse-go/glimpse/internal/auth"
 )
 
 const (
@@ -27,11 +28,8 @@ type zapHandler struct {
 	sock    *zmq.Socket // REP on zapEndpoint; the serve goroutine's
 	allowed string      // the admitted client public key, 32 raw bytes
 	log     *slog.Logger
-	refused atomic.Uint64
+	refused auth.Refusals
 	done    chan struct{}
-
-	lastWarn time.Time // serve's own
-	unwarned uint64    // refusals since the last WARN
 }
 
 // startZAP binds a ZAP handler in zctx, before any CURVE server socket
@@ -45,7 +43,8 @@ func startZAP(zctx *zmq.Context, keys *curveKeys, log *slog.Logger) (*zapHandler
 		sock.Close()
 		return nil, fmt.Errorf("ZAP handler: bind %s: %w", zapEndpoint, err)
 	}
-	h := &zapHandler{sock: sock, allowed: zmq.Z85decode(keys.clientPublic), log: log, done: make(chan struct{})}
+	h := &zapHandler{sock: sock, allowed: zmq.Z85decode(keys.clientPublic), log: log, done: make(chan struct{}),
+		refused: auth.Refusals{Every: refusalWarnEvery}}
 	go h.serve()
 	return h, nil
 }
@@ -95,12 +94,9 @@ func (h *zapHandler) answer(req [][]byte) []any {
 // refuse counts a refused handshake and WARNs about it, at most once per
 // refusalWarnEvery.
 func (h *zapHandler) refuse(address, mechanism string) {
-	total := h.refused.Add(1)
-	h.unwarned++
-	if now := time.Now(); now.Sub(h.lastWarn) >= refusalWarnEvery {
+	if log, skipped, total := h.refused.Add(time.Now()); log {
 		h.log.Warn("broker: refused a ZeroMQ peer without the cluster key", "address", address,
-			"mechanism", mechanism, "refused_since_last_warning", h.unwarned, "refused_total", total)
-		h.lastWarn, h.unwarned = now, 0
+			"mechanism", mechanism, "refused_unlogged", skipped, "refused_total", total)
 	}
 }
 
@@ -109,7 +105,7 @@ func (h *zapHandler) Refused() uint64 {
 	if h == nil {
 		return 0
 	}
-	return h.refused.Load()
+	return uint64(h.refused.Total())
 }
 
 // wait waits for serve to return, after the context's termination; it

@@ -146,10 +146,11 @@ func alive(t *testing.T, w *proc, after string) {
 }
 
 // TestForgedCommandsRefused: against a keyed cluster, an unsigned quit
-// submitted with the C gearman client to a worker's command queue or to
-// the fanout, or published with raw ZeroMQ on the command frontend, is
-// refused: the worker keeps running, counts each, and logs a WARN naming
-// the path. A client without the key is told why; one with it is obeyed.
+// submitted with the C gearman client to a worker's command queue, or
+// published on the command channel by a peer past CURVE, is refused: the
+// worker keeps running, counts each, and logs a WARN naming the path. One
+// sent to the fanout is refused by the keyed fanout worker before any
+// copy. A client without the key is told why; one with it is obeyed.
 func TestForgedCommandsRefused(t *testing.T) {
 	ctx := testenv.Context(t)
 	l, cfg, key, procs, ids := startKeyedLocal(t, ctx, 1)
@@ -161,8 +162,13 @@ func TestForgedCommandsRefused(t *testing.T) {
 	alive(t, w, "a forged quit on its command queue")
 
 	fan, _ := json.Marshal(map[string]any{"topic": wire.CommandTopic, "payload": json.RawMessage(plainQuit())})
+	// The keyed fanout worker refuses the unsealed request itself, so
+	// the forgery is not even copied to the workers.
 	gearmanCLI(t, ctx, addr, "-b", "-f", "fanout", string(fan))
-	waitRejected(t, ctx, l.Pool(), id, 2)
+	testenv.Eventually(t, ctx, "the fanout worker taking the forged fanout", func() (bool, error) {
+		st := functionStatusOf(t, ctx, addr, "fanout")
+		return st.Queued == 0 && st.Running == 0, nil
+	})
 	alive(t, w, "a forged quit through the fanout")
 
 	// An outsider's ZeroMQ quit never gets past CURVE (see
@@ -179,7 +185,7 @@ func TestForgedCommandsRefused(t *testing.T) {
 	if err := pub.Send(wire.TopicCommand, plainQuit()); err != nil {
 		t.Fatal(err)
 	}
-	waitRejected(t, ctx, l.Pool(), id, 3)
+	waitRejected(t, ctx, l.Pool(), id, 2)
 	alive(t, w, "a forged quit on the command channel")
 	log := w.stderr.String()
 	for _, want := range []string{"fanout queue " + wire.CommandTopic + "_" + id, "source=\"job H:", "path=\"command channel\""} {

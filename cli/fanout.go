@@ -10,6 +10,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/fanout"
+	"github.com/glimpse-go/glimpse/internal/auth"
 )
 
 var fanoutCommand = &command{
@@ -53,6 +54,9 @@ func runFanout(ctx context.Context, e *env, c *command, args []string) int {
 	}
 	log := newLogger(e.stderr, file.Worker.LogLevel)
 	opts := []fanout.Option{fanout.WithLogger(log)}
+	if file.Client.KeyFile == "" {
+		auth.WarnIfNoKey(log, nil, "fanout worker")
+	}
 	if *id != "" {
 		opts = append(opts, fanout.WithID(*id))
 	}

@@ -71,7 +71,7 @@ func runLogs(ctx context.Context, e *env, c *command, args []string) int {
 		return e.failure(c, err)
 	}
 	defer sub.Close()
-	open := &logOpener{e: e, key: peers.Key}
+	open := &logOpener{e: e, key: peers.Key, refused: auth.Refusals{Every: refusedWarnEvery}}
 	for {
 		topic, parts, err := sub.Recv(ctx)
 		if err != nil {
@@ -95,10 +95,9 @@ const refusedWarnEvery = 10 * time.Second
 // on the terminal. It warns on stderr, at most once per refusedWarnEvery,
 // about the records it dropped.
 type logOpener struct {
-	e        *env
-	key      *auth.Key
-	refused  int
-	lastWarn time.Time
+	e       *env
+	key     *auth.Key
+	refused auth.Refusals // Every: refusedWarnEvery
 }
 
 func (o *logOpener) open(topic string, parts [][]byte) ([]byte, bool) {
@@ -109,11 +108,9 @@ func (o *logOpener) open(topic string, parts [][]byte) ([]byte, bool) {
 	if err == nil {
 		return data, true
 	}
-	o.refused++
-	if now := time.Now(); now.Sub(o.lastWarn) >= refusedWarnEvery {
+	if log, skipped, _ := o.refused.Add(time.Now()); log {
 		fmt.Fprintf(o.e.stderr, "logs: dropped %d record(s) not sealed with this cluster's key (last on topic %s): %v\n",
-			o.refused, escapeText(topic), err)
-		o.lastWarn, o.refused = now, 0
+			skipped+1, escapeText(topic), err)
 	}
 	return nil, false
 }

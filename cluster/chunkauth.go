@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
@@ -49,10 +48,9 @@ func (w *Worker) openChunk(job *gearman.Job) ([]byte, error) {
 	if err == nil {
 		return payload, nil
 	}
-	n := w.refusedChunks.Add(1)
-	if w.refusalLog.allow(time.Now()) {
+	if log, skipped, n := w.refusedChunks.Add(time.Now()); log {
 		w.log.Warn("chunk refused: it failed the cluster key check; nothing of it ran", "function", job.Function,
-			"job", job.Handle, "err", err, "refused_chunks", n)
+			"job", job.Handle, "err", err, "refused_chunks", n, "refused_unlogged", skipped)
 	}
 	return nil, &chunkRefusedError{worker: w.id, hasKey: w.key != nil, err: err}
 }
@@ -108,23 +106,6 @@ func (w *Worker) chunkStarted(job *gearman.Job) []byte {
 		return notice
 	}
 	return wire.SealNotice(w.key, notice, job.Function, job.Unique)
-}
-
-// limiter lets one event through per period.
-type limiter struct {
-	every time.Duration
-	mu    sync.Mutex
-	next  time.Time
-}
-
-func (l *limiter) allow(now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Before(l.next) {
-		return false
-	}
-	l.next = now.Add(l.every)
-	return true
 }
 
 // refusalLogEvery bounds the warnings about refused chunks.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/glimpse-go/glimpse/internal/auth"
@@ -19,9 +18,10 @@ import (
 // each id through once until it expires, so a captured command replayed
 // later is refused, and one that came by both paths is obeyed once.
 
-// refusalWarnings bounds the WARN records about refused commands: at most
-// refusalBurst per refusalWindow, then one that says how many were not
-// logged, so that a flood of forgeries cannot fill the logs.
+// refusalWindow and refusalBurst bound the WARN records about refused
+// commands: at most refusalBurst per refusalWindow, then one that says
+// how many were not logged, so that a flood of forgeries cannot fill the
+// logs.
 const (
 	refusalWindow = 10 * time.Second
 	refusalBurst  = 5
@@ -33,15 +33,12 @@ type commandGate struct {
 	guard auth.ReplayGuard
 	log   *slog.Logger
 
-	mu         sync.Mutex
-	rejected   int64     // commands refused, for WorkerStats.RejectedCommands
-	windowFrom time.Time // start of the current refusalWindow
-	warned     int       // WARN records in the current window
-	unlogged   int       // refusals not logged since the last WARN
+	rejected auth.Refusals // for WorkerStats.RejectedCommands
 }
 
 func newCommandGate(key *auth.Key, log *slog.Logger) *commandGate {
-	return &commandGate{key: key, guard: auth.ReplayGuard{MaxTTL: pool.MaxCommandTTL}, log: log}
+	return &commandGate{key: key, guard: auth.ReplayGuard{MaxTTL: pool.MaxCommandTTL}, log: log,
+		rejected: auth.Refusals{Every: refusalWindow, Burst: refusalBurst}}
 }
 
 // errDuplicate is accept's answer for a command it let through already:
@@ -83,32 +80,13 @@ func (g *commandGate) admit(data []byte) (pool.Command, error) {
 // refused counts a refused command and logs it, unless the window's
 // budget of WARN records is spent.
 func (g *commandGate) refused(path, source string, err error) {
-	g.mu.Lock()
-	g.rejected++
-	now := time.Now()
-	if now.Sub(g.windowFrom) >= refusalWindow {
-		g.windowFrom, g.warned = now, 0
-	}
-	log := g.warned < refusalBurst
-	unlogged := g.unlogged
-	if log {
-		g.warned++
-		g.unlogged = 0
-	} else {
-		g.unlogged++
-	}
-	g.mu.Unlock()
-	if log {
-		g.log.Warn("command refused", "path", path, "source", source, "err", err, "refused_unlogged", unlogged)
+	if log, skipped, _ := g.rejected.Add(time.Now()); log {
+		g.log.Warn("command refused", "path", path, "source", source, "err", err, "refused_unlogged", skipped)
 	}
 }
 
 // rejectedCount is how many commands were refused so far.
-func (g *commandGate) rejectedCount() int64 {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.rejected
-}
+func (g *commandGate) rejectedCount() int64 { return g.rejected.Total() }
 
 // sealReply encodes a reply (a pool.Reply, or the "ignored" note) and
 // seals it with the key (auth.PurposeReply), so that the client counts it

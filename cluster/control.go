@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -198,9 +199,13 @@ func (c *control) subscribe(ctx context.Context) bool {
 }
 
 // subscription is the payload of subscribe_fanout and unsubscribe_fanout.
+// subscription is the worker's subscribe_fanout and unsubscribe_fanout
+// request, sealed with the cluster key if there is one: a keyed fanout
+// worker takes no other.
 func (c *control) subscription() []byte {
 	msg, _ := json.Marshal(map[string]string{"topic": wire.CommandTopic, "client_id": c.w.id})
-	return msg
+	sealed, _ := c.w.key.SealJSON(auth.PurposeFanout, msg)
+	return sealed
 }
 
 // unsubscribe removes the worker from the fanout topic, best effort.

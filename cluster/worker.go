@@ -70,8 +70,7 @@ type Worker struct {
 
 	// Chunks refused by the key check (chunkauth.go), and the rate of
 	// warnings about them.
-	refusedChunks atomic.Int64
-	refusalLog    limiter
+	refusedChunks auth.Refusals // chunks that failed the key check
 
 	mu          sync.Mutex
 	lastErr     string
@@ -154,7 +153,7 @@ func newWorkerState(client config.Client, worker config.Worker, funcs []wire.Fun
 		chunks:  newChunkRegistry(),
 	}
 	w.id = newWorkerID(host, w.pid)
-	w.refusalLog.every = refusalLogEvery
+	w.refusedChunks.Every = refusalLogEvery
 	return w
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/auth"
 )
 
 // The protocol functions (subscribe_fanout, unsubscribe_fanout, fanout)
@@ -16,7 +17,11 @@ import (
 
 // subscribe serves subscribe_fanout: gearhorn's {"topic","client_id"}.
 func (w *Worker) subscribe(ctx context.Context, j *gearman.Job) ([]byte, error) {
-	sub, err := parseSubscribe(FuncSubscribe, j.Data)
+	data, err := w.openRequest(FuncSubscribe, j)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := parseSubscribe(FuncSubscribe, data)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +59,11 @@ func (w *Worker) checkRoom(ctx context.Context, sub Subscription) error {
 
 // unsubscribe serves unsubscribe_fanout.
 func (w *Worker) unsubscribe(ctx context.Context, j *gearman.Job) ([]byte, error) {
-	sub, err := parseSubscribe(FuncUnsubscribe, j.Data)
+	data, err := w.openRequest(FuncUnsubscribe, j)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := parseSubscribe(FuncUnsubscribe, data)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +131,11 @@ func (w *Worker) matchmaking(ctx context.Context, j *gearman.Job) ([]byte, error
 // fanout serves the fanout function: a copy of the payload to every
 // subscriber of the topic, foreground or background.
 func (w *Worker) fanout(ctx context.Context, j *gearman.Job) ([]byte, error) {
-	r, err := parseFanout(j.Data)
+	data, err := w.openRequest(FuncFanout, j)
+	if err != nil {
+		return nil, err
+	}
+	r, err := parseFanout(data)
 	if err != nil {
 		return nil, err
 	}
@@ -183,3 +196,22 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
+
+// openRequest returns a request's JSON: as it came without a cluster key
+// (gearhorn's protocol), else only if a key holder sealed it, so that an
+// outsider can neither unsubscribe a worker nor have a forged command
+// copied to every worker. A refusal is counted and logged, paced.
+func (w *Worker) openRequest(function string, j *gearman.Job) ([]byte, error) {
+	data, err := w.key.OpenJSON(auth.PurposeFanout, j.Data)
+	if err == nil {
+		return data, nil
+	}
+	if log, skipped, total := w.refused.Add(time.Now()); log {
+		w.log.Warn("request refused: it failed the cluster key check", "function", function, "job", j.Handle,
+			"err", err, "refused_total", total, "refused_unlogged", skipped)
+	}
+	return nil, fmt.Errorf("%s: %w", function, err)
+}
+
+// Refused is how many requests failed the cluster key check.
+func (w *Worker) Refused() int64 { return w.refused.Total() }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/lifecycle"
 )
 
@@ -37,6 +38,11 @@ type Worker struct {
 	store    Store
 	ownStore bool
 	self     Subscription // our own matchmaking subscription
+
+	// key is the cluster key: with one, every request must be sealed
+	// with it (auth.PurposeFanout); refused counts those that were not.
+	key     *auth.Key
+	refused auth.Refusals
 
 	// The limits of cfg, defaults filled in.
 	maxPayload, maxSubscribers int
@@ -73,6 +79,10 @@ func NewWorker(client config.Client, cfg config.Fanout, opts ...Option) (*Worker
 	if err != nil {
 		return nil, fmt.Errorf("fanout: %w", err)
 	}
+	key, err := auth.LoadKeyFile(client.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("fanout: %w", err)
+	}
 	gw, err := gearman.NewWorker(client.JobServers, gearman.WithLogger(o.logger), gearman.WithTLS(tlsConf),
 		gearman.WithConcurrency(o.concurrency), gearman.WithClientID(o.id))
 	if err != nil {
@@ -84,6 +94,7 @@ func NewWorker(client config.Client, cfg config.Fanout, opts ...Option) (*Worker
 		log:      o.logger.With("fanout", o.id),
 		store:    o.store,
 		self:     Subscription{Topic: MatchmakingTopic, ClientID: o.id},
+		key:      key,
 		gw:       gw,
 		unserved: map[Subscription]time.Time{},
 		// The admin protocol is served on the job servers' own ports.

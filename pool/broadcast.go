@@ -109,7 +109,11 @@ func collectRequest(ctx context.Context, key *auth.Key, cmd Command) ([]byte, er
 	if d, ok := ctx.Deadline(); ok {
 		timeout = max(time.Until(d).Seconds()*0.8, 0.001)
 	}
-	return json.Marshal(fanoutRequest{Topic: wire.CommandTopic, Payload: payload, Collect: true, Timeout: timeout})
+	req, err := json.Marshal(fanoutRequest{Topic: wire.CommandTopic, Payload: payload, Collect: true, Timeout: timeout})
+	if err != nil {
+		return nil, err
+	}
+	return key.SealJSON(auth.PurposeFanout, req)
 }
 
 // collectedReplies reads the fanout worker's answer to cmd: the replies of

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
@@ -96,6 +97,9 @@ func (p *Pool) fanoutCommand(ctx context.Context, c *gearman.Client, payload []b
 	}
 	req, err := json.Marshal(fanoutRequest{Topic: wire.CommandTopic, Payload: payload, Background: true})
 	if err != nil {
+		return err
+	}
+	if req, err = p.key.SealJSON(auth.PurposeFanout, req); err != nil {
 		return err
 	}
 	_, err = c.SubmitBackground(ctx, fanoutFunction, req)

@@ -42,7 +42,7 @@ type Pool struct {
 	forgedResults atomic.Int64
 	forgedNotices atomic.Int64
 	known         knownWorkers
-	rogueReport   limiter
+	rogueReport   auth.Refusals // forged answers; paces the admin questions about them
 
 	mu      sync.Mutex
 	idle    []*gearman.Client         // connections of maps that ended cleanly
@@ -80,7 +80,7 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
-	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key, rogueReport: limiter{every: rogueReportEvery},
+	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key, rogueReport: auth.Refusals{Every: rogueReportEvery},
 		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{}}
 	// A safety net: the dial and the handshake have bounds of their own.
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.opts.requestTimeout)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
@@ -29,7 +28,7 @@ const maxSuspects = 16
 // once per rogueReportEvery, logs a warning naming the suspects.
 func (p *Pool) reportForged(ctx context.Context, fe *ForgedResultError) {
 	total := p.forgedResults.Add(1)
-	if !p.rogueReport.allow(time.Now()) {
+	if log, _, _ := p.rogueReport.Add(time.Now()); !log {
 		return
 	}
 	attrs := []any{"function", fe.Func, "chunk", fe.Chunk, "job_server", fe.Server, "job", fe.Handle,
@@ -76,21 +75,4 @@ func (p *Pool) suspects(ctx context.Context, server, gname string) ([]string, er
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// limiter lets one event through per period.
-type limiter struct {
-	every time.Duration
-	mu    sync.Mutex
-	next  time.Time
-}
-
-func (l *limiter) allow(now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Before(l.next) {
-		return false
-	}
-	l.next = now.Add(l.every)
-	return true
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -219,5 +220,20 @@ func TestDeriveSeparatesLabelsAndKeys(t *testing.T) {
 	if k.Derive("server") == k.Derive("client") || k.Derive("server") != k.Derive("server") ||
 		k.Derive("server") == other.Derive("server") {
 		t.Error("Derive is not a function of (key, label) only")
+	}
+}
+
+func TestRefusalsPaceTheLog(t *testing.T) {
+	r := Refusals{Every: time.Second}
+	now := time.Now()
+	var logged []int64
+	for i := range 10 {
+		if log, skipped, _ := r.Add(now.Add(time.Duration(i) * 300 * time.Millisecond)); log {
+			logged = append(logged, skipped)
+		}
+	}
+	// At 0, 1.2 s (3 skipped), 2.4 s (3 skipped): 10 refusals, 3 logs.
+	if want := []int64{0, 3, 3}; !slices.Equal(logged, want) || r.Total() != 10 {
+		t.Errorf("logged with skipped counts %v (total %d), want %v (total 10)", logged, r.Total(), want)
 	}
 }

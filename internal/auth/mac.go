@@ -19,6 +19,10 @@ const (
 	PurposeResult  Purpose = "result"  // a chunk's result or error, bound likewise
 	PurposeNotice  Purpose = "notice"  // a worker's "chunk started" WORK_DATA
 	PurposeLog     Purpose = "log"     // a log record or heartbeat on the log channel
+	// PurposeFanout is a request to the fanout worker (subscribe_fanout,
+	// unsubscribe_fanout, fanout), so that with a key an outsider can
+	// neither unsubscribe a worker nor have a forgery copied to all.
+	PurposeFanout Purpose = "fanout request"
 )
 
 // MACSize is the length of a MAC in bytes (HMAC-SHA256).

@@ -17,6 +17,8 @@ const (
 	LimitChunkBytes = "max_chunk_bytes"
 	LimitChunkItems = "max_chunk_items"
 	LimitExpansion  = "max_expansion"
+	LimitChunkTime  = "chunk_time_limit"
+	LimitCrashLoop  = "crash_loop_limit"
 )
 
 // MinExpansionBudget is what decoding a chunk may always allocate, whatever
@@ -33,6 +35,9 @@ type LimitError struct {
 	Value   int64
 	Max     int64
 	Payload int64 // the chunk's size in bytes
+	// Expansion is max_expansion, for a LimitExpansion error (Max is
+	// then the bytes it allows this chunk).
+	Expansion int
 }
 
 func (e *LimitError) Error() string {
@@ -40,8 +45,8 @@ func (e *LimitError) Error() string {
 	case LimitChunkItems:
 		return fmt.Sprintf("a chunk of %d items is over the worker's %s (%d)", e.Value, e.Limit, e.Max)
 	case LimitExpansion:
-		return fmt.Sprintf("decoding the chunk's %d bytes would allocate about %d bytes (%.0fx), over the worker's %s (%d bytes)",
-			e.Payload, e.Value, float64(e.Value)/float64(max(e.Payload, 1)), e.Limit, e.Max)
+		return fmt.Sprintf("decoding the chunk's %d bytes would allocate about %d bytes (%.0fx), over the worker's %s (%dx, at least %d: %d bytes)",
+			e.Payload, e.Value, float64(e.Value)/float64(max(e.Payload, 1)), e.Limit, e.Expansion, MinExpansionBudget, e.Max)
 	default:
 		return fmt.Sprintf("a chunk of %d bytes is over the worker's %s (%d)", e.Value, e.Limit, e.Max)
 	}
@@ -89,7 +94,8 @@ func CheckChunk(payload []byte, item reflect.Type, lim Limits) error {
 	_, cost := estimate(reflect.SliceOf(item), data, pos)
 	budget := max(uint64(lim.MaxExpansion)*uint64(len(payload)), MinExpansionBudget)
 	if cost > budget {
-		return &LimitError{Limit: LimitExpansion, Value: int64(cost), Max: int64(budget), Payload: int64(len(payload))}
+		return &LimitError{Limit: LimitExpansion, Value: int64(cost), Max: int64(budget), Payload: int64(len(payload)),
+			Expansion: lim.MaxExpansion}
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ const (
 	crashFile      = "crashes"
 	runningPrefix  = "running-"
 	crashScanEvery = time.Second
-	crashForget    = 24 * time.Hour // a death this old no longer counts
+	crashForget    = time.Hour // a death this old no longer counts
 )
 
 // openCrashGuard starts the guard in the state directory. Without one the
@@ -149,6 +149,7 @@ func (g *crashGuard) enter(f wire.Function, job *gearman.Job) (leave func(), err
 		g.scan()
 	}
 	if n := g.deaths[key]; n >= g.limit {
+		g.forget(key) // the job ends here
 		return nil, g.refuse(f, job, n)
 	}
 	g.running[key]++
@@ -160,6 +161,9 @@ func (g *crashGuard) enter(f wire.Function, job *gearman.Job) (leave func(), err
 			delete(g.running, key)
 		}
 		g.save()
+		if g.deaths[key] > 0 {
+			g.forget(key) // it ended without killing us
+		}
 	}, nil
 }
 
@@ -256,16 +260,26 @@ type crashRecord struct {
 	Last   time.Time
 }
 
-// updateCrashes adds the deaths to the shared counts (forgetting those
-// older than crashForget) and returns the counts.
-func (g *crashGuard) updateCrashes(dead []string) (map[string]int, error) {
+// forget drops a job's deaths: it ended (its handle may come back for
+// another job once gearmand restarts). Called with g.mu held.
+func (g *crashGuard) forget(key string) {
+	delete(g.deaths, key)
+	if _, err := g.updateCrashes(nil, key); err != nil {
+		g.w.log.Warn("crash-loop guard: cannot update its counts", "err", err)
+	}
+}
+
+// updateCrashes adds the deaths to the shared counts, drops the jobs to
+// forget and the deaths older than crashForget, and returns the counts.
+func (g *crashGuard) updateCrashes(dead []string, forget ...string) (map[string]int, error) {
 	f, err := openPrivate(filepath.Join(g.dir, crashFile))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	write := len(dead)+len(forget) > 0
 	how := syscall.LOCK_SH
-	if len(dead) > 0 {
+	if write {
 		how = syscall.LOCK_EX
 	}
 	if err := syscall.Flock(int(f.Fd()), how); err != nil {
@@ -278,6 +292,9 @@ func (g *crashGuard) updateCrashes(dead []string) (map[string]int, error) {
 	}
 	_ = json.Unmarshal(data, &records) // a torn file starts afresh
 	now := time.Now()
+	for _, k := range forget {
+		delete(records, k)
+	}
 	for _, k := range dead {
 		r := records[k]
 		r.Deaths, r.Last = r.Deaths+1, now
@@ -291,7 +308,7 @@ func (g *crashGuard) updateCrashes(dead []string) (map[string]int, error) {
 		}
 		counts[k] = r.Deaths
 	}
-	if len(dead) > 0 {
+	if write {
 		return counts, rewrite(f, records)
 	}
 	return counts, nil

@@ -54,9 +54,11 @@ const (
 	// pool's automatic chunks hold at most a few thousand.
 	DefaultMaxChunkItems = 1_000_000
 	// DefaultMaxExpansion (max_expansion) bounds what decoding a chunk may
-	// allocate, as a multiple of its payload. Legitimate shapes need up to
-	// 24: 1-byte ints into []int64 are 8x, empty strings into []string
-	// and small ints into []any 16x, empty inner slices into [][]T 24x.
+	// allocate, as a multiple of its payload. Typical shapes stay well
+	// under it: 1-byte ints into []int64 and empty strings into []string
+	// are 16x (msgpack makes an []int64 twice), structs of small numbers
+	// 4-7x; small ints into []any (about 40x), empty inner slices (48x)
+	// and one-entry maps (70x) are refused in chunks over 4 MiB / 32.
 	DefaultMaxExpansion = 32
 	// DefaultChunkTimeLimit (chunk_time_limit) is the hard limit on one
 	// chunk's run on a worker; pool.TaskTimeout is the per-item one a

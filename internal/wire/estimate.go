@@ -30,13 +30,6 @@ const (
 func head(data []byte, pos int) (k mpKind, n int, body int) {
 	c := data[pos]
 	pos++
-	be := func(size int) int {
-		v := 0
-		for _, b := range data[pos : pos+size] {
-			v = v<<8 | int(b)
-		}
-		return v
-	}
 	switch {
 	case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
 		return mpScalar, 0, pos
@@ -48,32 +41,56 @@ func head(data []byte, pos int) (k mpKind, n int, body int) {
 		return mpStr, int(c & 0x1f), pos
 	case c == 0xc4 || c == 0xc5 || c == 0xc6: // bin8, 16, 32
 		size := 1 << (c - 0xc4)
-		return mpBin, be(size), pos + size
+		return mpBin, bigEndian(data[pos : pos+size]), pos + size
 	case c == 0xd9 || c == 0xda || c == 0xdb: // str8, 16, 32
 		size := 1 << (c - 0xd9)
-		return mpStr, be(size), pos + size
+		return mpStr, bigEndian(data[pos : pos+size]), pos + size
 	case c >= 0xc7 && c <= 0xc9: // ext8, 16, 32
 		size := 1 << (c - 0xc7)
-		return mpExt, be(size) + 1, pos + size
+		return mpExt, bigEndian(data[pos:pos+size]) + 1, pos + size
 	case c >= 0xd4 && c <= 0xd8: // fixext
 		return mpExt, 1 + 1<<(c-0xd4), pos
 	case c == 0xdc || c == 0xdd:
 		size := 2 << (c - 0xdc)
-		return mpArray, be(size), pos + size
+		return mpArray, bigEndian(data[pos : pos+size]), pos + size
 	case c == 0xde || c == 0xdf:
 		size := 2 << (c - 0xde)
-		return mpMap, be(size), pos + size
-	default: // numbers: 0xca-0xd3, and 0xcc-0xcd
-		return mpScalar, scalarSize[c], pos
+		return mpMap, bigEndian(data[pos : pos+size]), pos + size
+	case c == 0xcc || c == 0xd0:
+		return mpScalar, 1, pos
+	case c == 0xcd || c == 0xd1:
+		return mpScalar, 2, pos
+	case c == 0xca || c == 0xce || c == 0xd2:
+		return mpScalar, 4, pos
+	default: // 0xcb, 0xcf, 0xd3: 64-bit numbers
+		return mpScalar, 8, pos
 	}
 }
 
-var scalarSize = map[byte]int{0xca: 4, 0xcb: 8, 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8}
+func bigEndian(b []byte) int {
+	v := 0
+	for _, c := range b {
+		v = v<<8 | int(c)
+	}
+	return v
+}
 
 // skipValue returns where the value at pos ends.
 func skipValue(data []byte, pos int) int {
-	next, _ := estimate(nil, data, pos)
-	return next
+	for left := 1; left > 0; left-- {
+		k, n, body := head(data, pos)
+		switch k {
+		case mpArray:
+			left += n
+			pos = body
+		case mpMap:
+			left += 2 * n
+			pos = body
+		default:
+			pos = body + n
+		}
+	}
+	return pos
 }
 
 var (
@@ -126,13 +143,30 @@ func boxed(t reflect.Type, size uint64) uint64 {
 	return 0
 }
 
+var selfDecoding sync.Map // reflect.Type -> bool
+
 // decodesItself reports whether msgpack decodes t with t's own method.
 func decodesItself(t reflect.Type) bool {
+	if v, ok := selfDecoding.Load(t); ok {
+		return v.(bool)
+	}
 	p := reflect.PointerTo(t)
+	self := false
 	for _, i := range []reflect.Type{customDecoder, unmarshaler, binaryUnmarshaler, textUnmarshaler} {
-		if t.Implements(i) || p.Implements(i) {
-			return true
-		}
+		self = self || t.Implements(i) || p.Implements(i)
+	}
+	selfDecoding.Store(t, self)
+	return self
+}
+
+// flat reports whether values of t allocate nothing when decoded: numbers
+// and bools that decode the plain way.
+func flat(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		return !decodesItself(t)
 	}
 	return false
 }
@@ -147,6 +181,12 @@ func estimateArray(t reflect.Type, data []byte, n, pos int) (int, uint64) {
 		case reflect.Slice:
 			cost += sliceCost(n, t.Elem())
 			elem := t.Elem()
+			if flat(elem) { // numbers and bools live in the array
+				for range n {
+					pos = skipValue(data, pos)
+				}
+				return pos, cost
+			}
 			elemOf = func(int) reflect.Type { return elem }
 		case reflect.Array:
 			elem := t.Elem()

@@ -19,18 +19,19 @@ import (
 	"github.com/glimpse-go/glimpse/pool"
 )
 
-// The functions of the limits tests, served by the child workers (see
-// childMain). Their jobs carry raw bytes.
-const (
-	stuckName = "clustertest.stuck" // prints "stuck DATA", then blocks forever, ignoring its context
-	exitName  = "clustertest.exit"  // appends its pid to the file DATA names, then exits the process
-)
+// stuckItem prints "stuck ITEM", then blocks forever, ignoring its
+// context: a 16-byte item that pinned its slot for good.
+var stuckItem = pool.Register("clustertest.stuck", func(ctx context.Context, item string) (string, error) {
+	fmt.Printf("stuck %s\n", item)
+	select {}
+})
+
+// exitName is a function of the child workers (see childMain) that
+// appends its pid to the file its job's data names, then exits the
+// process. Its jobs carry raw bytes.
+const exitName = "clustertest.exit"
 
 var limitFuncs = []wire.Function{
-	fakeFunc{FuncName: stuckName, Run: func(ctx context.Context, payload []byte, _ string) ([]byte, error) {
-		fmt.Printf("stuck %s\n", payload)
-		select {} // a 16-byte item that pins its slot forever
-	}},
 	fakeFunc{FuncName: exitName, Run: func(ctx context.Context, payload []byte, _ string) ([]byte, error) {
 		f, err := os.OpenFile(string(payload), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err == nil {
@@ -225,16 +226,22 @@ func TestChunkTimeLimitReclaimsPinnedSlot(t *testing.T) {
 	srv := testenv.Gearmand(t)
 	cfg := writeConfig(t, []string{srv.Addr()}, "[worker]", "chunk_time_limit = 1s")
 	p := startProc(t, "-c", cfg, "worker", "-n", "2")
-	before := waitWorker(t, ctx, srv.Addr(), wire.GearmanPrefix+stuckName)
-	c := newClient(t, ctx, srv.Addr())
+	before := waitWorker(t, ctx, srv.Addr(), wire.GearmanPrefix+stuckItem.Name())
+	pl, err := pool.New(config.Client{JobServers: []string{srv.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
 
 	start := time.Now()
-	_, err := c.Call(ctx, wire.GearmanPrefix+stuckName, []byte("sixteen bytes!!!"))
-	te := taskErrorOf(t, "stuck chunk", err)
-	if te.Limit != wire.LimitChunkTime || !te.Timeout || !strings.Contains(te.Message, "ran past the worker's chunk_time_limit (1s)") ||
+	_, err = pool.Map(ctx, pl, stuckItem, []string{"sixteen bytes!!!"})
+	var te *pool.TaskError
+	if !errors.As(err, &te) || te.Limit != wire.LimitChunkTime || !te.Timeout ||
+		!strings.Contains(te.Message, "ran past the worker's chunk_time_limit (1s)") ||
 		!strings.Contains(te.Message, "ignored its cancelled context") {
-		t.Fatalf("stuck chunk: %+v; want a time-limit task error", te)
+		t.Fatalf("map of a stuck item: %v; want a *pool.TaskError naming chunk_time_limit", err)
 	}
+	t.Logf("map of a stuck item: %v", err)
 	// 1s, then 2s of grace: generous slack for a loaded machine.
 	if took := time.Since(start); took > 20*time.Second {
 		t.Errorf("the stuck chunk failed after %v", took)
@@ -245,6 +252,7 @@ func TestChunkTimeLimitReclaimsPinnedSlot(t *testing.T) {
 	}
 
 	// Both slots run a chunk at once: two held jobs both start.
+	c := newClient(t, ctx, srv.Addr())
 	var tasks []*gearman.Task
 	for _, data := range []string{"one", "two"} {
 		task, err := c.Submit(ctx, wire.GearmanPrefix+blockName, []byte(data))

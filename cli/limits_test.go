@@ -21,7 +21,7 @@ import (
 
 // stuckItem prints "stuck ITEM", then blocks forever, ignoring its
 // context: a 16-byte item that pinned its slot for good.
-var stuckItem = pool.Register("clustertest.stuck", func(ctx context.Context, item string) (string, error) {
+var stuckItem = pool.Register("test.stuck", func(ctx context.Context, item string) (string, error) {
 	fmt.Printf("stuck %s\n", item)
 	select {}
 })

@@ -17,14 +17,14 @@ type point struct {
 // expand most and for plain ones, so a limit set from it means something.
 func TestCheckChunkEstimate(t *testing.T) {
 	for name, tc := range map[string]chunkCase{
-		"1-byte ints into int64": chunkOf[int64](t, make([]int64, 1_000_000)),
-		"empty strings":          chunkOf[string](t, make([]string, 1_000_000)),
-		"small ints into any":    chunkOf[any](t, anys(1_000_000)),
-		"empty slices into [][]": chunkOf[[]int](t, make([][]int, 1_000_000)),
-		"structs":                chunkOf[point](t, make([]point, 200_000)),
-		"pointers to structs":    chunkOf[*point](t, ptrs(200_000)),
-		"small maps":             chunkOf[map[string]int64](t, maps(200_000)),
-		"1 KB strings":           chunkOf[string](t, strs(20_000, 1000)),
+		"1-byte ints into int64": chunkOf[int64](t, make([]int64, 300_000)),
+		"empty strings":          chunkOf[string](t, make([]string, 300_000)),
+		"small ints into any":    chunkOf[any](t, anys(150_000)),
+		"empty slices into [][]": chunkOf[[]int](t, make([][]int, 100_000)),
+		"structs":                chunkOf[point](t, make([]point, 60_000)),
+		"pointers to structs":    chunkOf[*point](t, ptrs(100_000)),
+		"small maps":             chunkOf[map[string]int64](t, maps(20_000)),
+		"1 KB strings":           chunkOf[string](t, strs(5_000, 1000)),
 	} {
 		est := estimated(t, tc.payload, tc.item)
 		real := allocated(t, tc)

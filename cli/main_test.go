@@ -71,7 +71,7 @@ func childMain() {
 		}
 	}}
 	registeredFunctions = func() []wire.Function {
-		return append(wire.Functions(), block)
+		return append(append(wire.Functions(), block), limitFuncs...)
 	}
 	Main()
 }

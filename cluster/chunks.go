@@ -31,10 +31,20 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		defer func() {
 			w.chunkEnded(ctx, name, job.Handle, time.Since(start), len(result), context.Cause(ctx), err)
 		}()
+		// Limits (limits.go): refused before it is decoded, stopped at
+		// chunk_time_limit, failed once it killed crash_loop_limit workers.
+		if err := w.checkLimits(f, job); err != nil {
+			return nil, err
+		}
+		leave, err := w.crashes.enter(f, job)
+		if err != nil {
+			return nil, err
+		}
+		defer leave()
 		// Tell the client who runs the chunk: if this process dies, the
 		// client can count the workers the chunk went through.
 		job.SendData(w.chunkStarted(job))
-		return f.RunChunk(ctx, job.Data, w.id)
+		return w.runLimited(ctx, f, job)
 	}
 }
 

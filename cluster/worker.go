@@ -77,6 +77,8 @@ type Worker struct {
 	lastErrTime time.Time
 
 	chunks        *chunkRegistry // running chunks, for cancel commands
+	limits        chunkLimits    // [worker] limits on one chunk
+	crashes       *crashGuard    // jobs that killed worker processes; nil if it could not start
 	control       *control
 	channels      *channels // nil without a broker
 	heartbeat     time.Duration
@@ -132,6 +134,7 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 		return nil, fmt.Errorf("cluster: worker: command channel: %w", err)
 	}
 	w.controlDone = make(chan struct{})
+	w.crashes = w.openCrashGuard(worker.CrashLoopLimit)
 	return w, nil
 }
 
@@ -151,6 +154,7 @@ func newWorkerState(client config.Client, worker config.Worker, funcs []wire.Fun
 		servers: slices.Clone(client.JobServers),
 		start:   time.Now(),
 		chunks:  newChunkRegistry(),
+		limits:  newChunkLimits(worker),
 	}
 	w.id = newWorkerID(host, w.pid)
 	w.refusedChunks.Every = refusalLogEvery
@@ -180,6 +184,8 @@ func (w *Worker) newLog(client config.Client, worker config.Worker, logger *slog
 func (w *Worker) registerFunctions() error {
 	gw, err := gearman.NewWorker(w.servers, gearman.WithTLS(w.tls),
 		gearman.WithConcurrency(w.slots),
+		gearman.WithMaxPacketSize(w.limits.maxPacket()),
+		gearman.WithOversizeJobs(w.refuseUnread),
 		gearman.WithClientID(wire.WorkerClientID(w.id, w.slots)),
 		gearman.WithLogger(w.log))
 	if err != nil {
@@ -206,7 +212,7 @@ func withWorkerDefaults(w config.Worker) config.Worker {
 	if w.SubscriptionRenewal == 0 {
 		w.SubscriptionRenewal = d.SubscriptionRenewal
 	}
-	return w
+	return withLimitDefaults(w)
 }
 
 func newLogger(out io.Writer, level slog.Level) *slog.Logger {
@@ -275,6 +281,7 @@ func (w *Worker) Run() error {
 // servers for other workers) and returns ctx's error.
 func (w *Worker) Shutdown(ctx context.Context) error {
 	w.life.Stop()
+	defer w.crashes.close()
 	defer w.closeControl(ctx)
 	if err := w.gw.Shutdown(ctx); err != nil {
 		return fmt.Errorf("cluster: worker shutdown: %w", err)
@@ -288,6 +295,7 @@ func (w *Worker) Close() error {
 	w.life.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
+	defer w.crashes.close()
 	defer w.closeControl(ctx)
 	return w.gw.Close()
 }

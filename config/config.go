@@ -45,6 +45,28 @@ const (
 	// one topic: a worker process subscribes once, so this is ten times a
 	// cluster of a thousand worker processes.
 	DefaultMaxSubscribers = 10000
+
+	// DefaultMaxChunkBytes (max_chunk_bytes) is the largest chunk payload
+	// a worker accepts: gearmand 1.1.20 takes a 64 MiB job, and pool's
+	// chunks of 1 MB items stay far below it.
+	DefaultMaxChunkBytes = 64 << 20
+	// DefaultMaxChunkItems (max_chunk_items) bounds a chunk's items; a
+	// pool's automatic chunks hold at most a few thousand.
+	DefaultMaxChunkItems = 1_000_000
+	// DefaultMaxExpansion (max_expansion) bounds what decoding a chunk may
+	// allocate, as a multiple of its payload. Typical shapes stay well
+	// under it: 1-byte ints into []int64 and empty strings into []string
+	// are 16x (msgpack makes an []int64 twice), structs of small numbers
+	// 4-7x; small ints into []any (about 40x), empty inner slices (48x)
+	// and one-entry maps (70x) are refused in chunks over 4 MiB / 32.
+	DefaultMaxExpansion = 32
+	// DefaultChunkTimeLimit (chunk_time_limit) is the hard limit on one
+	// chunk's run on a worker; pool.TaskTimeout is the per-item one a
+	// client sets.
+	DefaultChunkTimeLimit = time.Hour
+	// DefaultCrashLoopLimit (crash_loop_limit) is how many worker
+	// processes of a host a job may kill before the next one fails it.
+	DefaultCrashLoopLimit = 3
 )
 
 // ErrNoConfig is what FromEnv returns when EnvVar is unset, so that a
@@ -102,6 +124,14 @@ type Worker struct {
 	// SubscriptionRenewal (subscription_renewal) is how often the worker
 	// subscribes to the fanout's command topic again (default 30s).
 	SubscriptionRenewal time.Duration
+
+	// Limits on one chunk, checked before it is decoded or run. 0 means
+	// the default.
+	MaxChunkBytes  int           // max_chunk_bytes: the largest payload accepted (default 64 MiB)
+	MaxChunkItems  int           // max_chunk_items: the most items accepted (default 1,000,000)
+	MaxExpansion   int           // max_expansion: decoding may allocate at most this multiple of the payload (default 32)
+	ChunkTimeLimit time.Duration // chunk_time_limit: a chunk running longer fails (default 1h)
+	CrashLoopLimit int           // crash_loop_limit: a job that killed this many worker processes is failed (default 3)
 }
 
 // Fanout is the optional [fanout] section.
@@ -133,6 +163,12 @@ func DefaultWorker() Worker {
 		LogLevel:          slog.LevelInfo,
 
 		SubscriptionRenewal: DefaultSubscriptionRenewal,
+
+		MaxChunkBytes:  DefaultMaxChunkBytes,
+		MaxChunkItems:  DefaultMaxChunkItems,
+		MaxExpansion:   DefaultMaxExpansion,
+		ChunkTimeLimit: DefaultChunkTimeLimit,
+		CrashLoopLimit: DefaultCrashLoopLimit,
 	}
 }
 
@@ -255,7 +291,8 @@ var sectionKeys = map[string][]string{
 	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend, keyKeyFile, keyZMQMaxMessageSize,
 		keyTLS, keyTLSCAFile, keyTLSCertFile, keyTLSKeyFile, keyTLSServerName},
 	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
-	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal},
+	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal,
+		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit},
 	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
 }
 
@@ -413,6 +450,11 @@ func (p *parser) worker(v map[string]string) {
 	p.duration(secWorker, keyShutdownTimeout, v, &w.ShutdownTimeout)
 	p.duration(secWorker, keyHeartbeatInterval, v, &w.HeartbeatInterval)
 	p.duration(secWorker, keySubscriptionRenewal, v, &w.SubscriptionRenewal)
+	p.integer(secWorker, keyMaxChunkBytes, v, &w.MaxChunkBytes)
+	p.integer(secWorker, keyMaxChunkItems, v, &w.MaxChunkItems)
+	p.integer(secWorker, keyMaxExpansion, v, &w.MaxExpansion)
+	p.duration(secWorker, keyChunkTimeLimit, v, &w.ChunkTimeLimit)
+	p.integer(secWorker, keyCrashLoopLimit, v, &w.CrashLoopLimit)
 	if s, ok := v[keyLogLevel]; ok {
 		l, err := parseLevel(s)
 		if err != nil {

@@ -35,6 +35,11 @@ shutdown_timeout = 1m30s
 heartbeat_interval = 2s
 log_level = DEBUG
 subscription_renewal = 1m
+max_chunk_bytes = 1048576
+max_chunk_items = 5000
+max_expansion = 10
+chunk_time_limit = 90s
+crash_loop_limit = 5
 
 [fanout]
 store = postgres://glimpse@db/glimpse?sslmode=disable
@@ -73,6 +78,12 @@ func TestParseFullFile(t *testing.T) {
 			LogLevel:          slog.LevelDebug,
 
 			SubscriptionRenewal: time.Minute,
+
+			MaxChunkBytes:  1 << 20,
+			MaxChunkItems:  5000,
+			MaxExpansion:   10,
+			ChunkTimeLimit: 90 * time.Second,
+			CrashLoopLimit: 5,
 		},
 		Fanout: Fanout{
 			Store:       "postgres://glimpse@db/glimpse?sslmode=disable",
@@ -260,6 +271,11 @@ func TestErrors(t *testing.T) {
 		{"copy_timeout", client + "[fanout]\ncopy_timeout = 0\n", "fanout", "copy_timeout", "must be positive"},
 		{"copy_timeout garbage", client + "[fanout]\ncopy_timeout = soon\n", "fanout", "copy_timeout", "not a duration"},
 		{"prune_after", client + "[fanout]\nprune_after = -5m\n", "fanout", "prune_after", "must be positive"},
+		{"max_chunk_bytes negative", client + "[worker]\nmax_chunk_bytes = -1\n", "worker", "max_chunk_bytes", "-1: must be a number of bytes, or 0 for the default"},
+		{"max_chunk_items garbage", client + "[worker]\nmax_chunk_items = 1e6\n", "worker", "max_chunk_items", `"1e6": not a whole number`},
+		{"max_expansion negative", client + "[worker]\nmax_expansion = -8\n", "worker", "max_expansion", "must be a multiple of the payload"},
+		{"chunk_time_limit negative", client + "[worker]\nchunk_time_limit = -1s\n", "worker", "chunk_time_limit", "-1s: must be a duration, or 0 for the default"},
+		{"crash_loop_limit negative", client + "[worker]\ncrash_loop_limit = -3\n", "worker", "crash_loop_limit", "must be a number of worker processes"},
 		{"max_payload negative", client + "[fanout]\nmax_payload = -1\n", "fanout", "max_payload", "must be a number of bytes"},
 		{"max_payload garbage", client + "[fanout]\nmax_payload = 1MB\n", "fanout", "max_payload", `"1MB": not a whole number`},
 		{"max_subscribers negative", client + "[fanout]\nmax_subscribers = -3\n", "fanout", "max_subscribers", "must be a number of subscribers"},
@@ -355,7 +371,8 @@ func TestSeveralProblemsReported(t *testing.T) {
 		`multi.ini:2: [client] job_server_url: "a:x": port "x" is not 1-65535`,
 		`multi.ini:2: [client] job_server_url: "b:0": port "0" is not 1-65535`,
 		`multi.ini:4: [worker] slots: -2: must be 0 (one slot per CPU) or more`,
-		`multi.ini:5: [worker] bogus: unknown key; [worker] takes slots, functions, shutdown_timeout, heartbeat_interval, log_level, subscription_renewal`,
+		`multi.ini:5: [worker] bogus: unknown key; [worker] takes slots, functions, shutdown_timeout, heartbeat_interval, log_level, subscription_renewal, ` +
+			`max_chunk_bytes, max_chunk_items, max_expansion, chunk_time_limit, crash_loop_limit`,
 		`multi.ini:7: [fanout] copy_timeout: "1": not a duration (write e.g. 30s, 5m, 1h30m)`,
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -35,6 +35,11 @@ const (
 	keyHeartbeatInterval   = "heartbeat_interval"
 	keySubscriptionRenewal = "subscription_renewal"
 	keyLogLevel            = "log_level"
+	keyMaxChunkBytes       = "max_chunk_bytes"
+	keyMaxChunkItems       = "max_chunk_items"
+	keyMaxExpansion        = "max_expansion"
+	keyChunkTimeLimit      = "chunk_time_limit"
+	keyCrashLoopLimit      = "crash_loop_limit"
 
 	keyStore       = "store"
 	keyCopyTimeout = "copy_timeout"
@@ -146,10 +151,37 @@ func (w Worker) check() []*Error {
 	if err := checkPositive(w.SubscriptionRenewal); err != nil {
 		add(keySubscriptionRenewal, err)
 	}
+	errs = append(errs, w.checkLimits()...)
 	switch w.LogLevel {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
 	default:
 		add(keyLogLevel, fmt.Errorf("%v: want debug, info, warn or error", w.LogLevel))
+	}
+	return errs
+}
+
+// checkLimits checks the chunk limits: none may be negative (0 is the
+// default).
+func (w Worker) checkLimits() []*Error {
+	var errs []*Error
+	for _, l := range []struct {
+		key  string
+		n    int64
+		unit string
+	}{
+		{keyMaxChunkBytes, int64(w.MaxChunkBytes), "a number of bytes"},
+		{keyMaxChunkItems, int64(w.MaxChunkItems), "a number of items"},
+		{keyMaxExpansion, int64(w.MaxExpansion), "a multiple of the payload"},
+		{keyChunkTimeLimit, int64(w.ChunkTimeLimit), "a duration"},
+		{keyCrashLoopLimit, int64(w.CrashLoopLimit), "a number of worker processes"},
+	} {
+		if l.n < 0 {
+			v := strconv.FormatInt(l.n, 10)
+			if l.key == keyChunkTimeLimit {
+				v = w.ChunkTimeLimit.String()
+			}
+			errs = append(errs, &Error{Section: secWorker, Key: l.key, Err: fmt.Errorf("%s: must be %s, or 0 for the default", v, l.unit)})
+		}
 	}
 	return errs
 }

@@ -173,3 +173,36 @@ func ExampleWithConcurrency() {
 	fmt.Println("at most", most.Load(), "at once")
 	// Output: at most 2 at once
 }
+
+// A worker that reads jobs of at most 1 KiB fails a larger one, unread,
+// with the error WithOversizeJobs makes: the client gets it as a
+// WORK_EXCEPTION.
+func ExampleWithOversizeJobs() {
+	srv := exampleServer()
+	defer srv.Stop()
+	ctx := context.Background()
+	w, err := gearman.NewWorker([]string{srv.Addr()}, gearman.WithMaxPacketSize(1024),
+		gearman.WithOversizeJobs(func(job *gearman.Job, size int) error {
+			return fmt.Errorf("%s: %d bytes is more than this worker takes", job.Function, size)
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	w.Register("upper", func(ctx context.Context, job *gearman.Job) ([]byte, error) {
+		return bytes.ToUpper(job.Data), nil
+	})
+	go w.Run()
+	defer w.Shutdown(ctx)
+
+	c, err := gearman.NewClient(ctx, []string{srv.Addr()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Call(ctx, "upper", make([]byte, 4000))
+	var ex *gearman.JobException
+	if errors.As(err, &ex) {
+		fmt.Println(string(ex.Data))
+	}
+	// Output: upper: 4000 bytes is more than this worker takes
+}

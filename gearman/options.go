@@ -67,6 +67,7 @@ type clientOptions struct {
 type workerOptions struct {
 	connOptions
 	concurrency int
+	oversize    func(job *Job, size int) error
 }
 
 type adminOptions struct {
@@ -227,4 +228,13 @@ func WithLogger(l *slog.Logger) ConnOption {
 // GOMAXPROCS so that no worker holds jobs it cannot run yet.
 func WithConcurrency(n int) WorkerOption {
 	return workerOnlyOption(func(o *workerOptions) { o.concurrency = n })
+}
+
+// WithOversizeJobs sets what fails a job whose packet was over the
+// Worker's size limit (WithMaxPacketSize): refuse is called, instead of
+// the job's function, with the job (its Data nil: the worker skipped it
+// unread) and the size of its data; its error is the job's outcome, a
+// WORK_EXCEPTION. By default the error says the job was over the limit.
+func WithOversizeJobs(refuse func(job *Job, size int) error) WorkerOption {
+	return workerOnlyOption(func(o *workerOptions) { o.oversize = refuse })
 }

@@ -201,6 +201,11 @@ func (wc *workerConn) refuse(cn *conn, e *PacketTooLargeError) {
 	job := &Job{Handle: string(e.Head[0]), Function: string(e.Head[1]), Unique: string(e.Head[2]), cn: cn}
 	job.refuse = fmt.Errorf("gearman: %s job %s of %d bytes is over this worker's %d-byte packet size limit",
 		job.Function, job.Handle, e.Size, e.Max)
+	if refuse := wc.w.opts.oversize; refuse != nil {
+		// The packet's size less its head: the job's data.
+		head := len(e.Head[0]) + len(e.Head[1]) + len(e.Head[2]) + 3
+		job.refuse = refuse(job, int(e.Size)-head)
+	}
 	wc.w.opts.logger.Warn("gearman: job over the packet size limit; failing it", "server", wc.addr,
 		"function", job.Function, "job", job.Handle, "bytes", e.Size, "limit", e.Max)
 	go wc.work(job)

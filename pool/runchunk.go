@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"time"
 
@@ -22,6 +23,10 @@ type registered[In, Out any] struct{ f Func[In, Out] }
 
 func (r registered[In, Out]) Name() string        { return r.f.name }
 func (r registered[In, Out]) GearmanName() string { return wire.GearmanPrefix + r.f.name }
+
+// ItemType makes registered a wire.ItemTyped: a worker estimates what
+// decoding a chunk allocates from it before it decodes (wire.CheckChunk).
+func (r registered[In, Out]) ItemType() reflect.Type { return reflect.TypeFor[In]() }
 
 func (r registered[In, Out]) RunChunk(ctx context.Context, payload []byte, worker string) ([]byte, error) {
 	req, te := r.decodeChunk(payload)

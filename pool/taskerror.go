@@ -23,6 +23,11 @@ type TaskError struct {
 	// Mismatch is set when the worker refused the chunk, before running
 	// any item, because it registers the function with other types.
 	Mismatch *TypeMismatchError
+	// Limit names the worker's limit (its [worker] key) that failed the
+	// chunk: max_chunk_bytes, max_chunk_items or max_expansion (refused
+	// before it ran), chunk_time_limit (stopped), crash_loop_limit (it
+	// killed that many worker processes); "" for any other failure.
+	Limit string
 }
 
 func (e *TaskError) Error() string {

@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
@@ -21,4 +22,18 @@ func ExampleWorkerClientID() {
 	workerID, slots, ok := wire.ParseWorkerClientID(id)
 	fmt.Println(id, workerID, slots, ok)
 	// Output: glimpse/8/host1-4242-9f3a host1-4242-9f3a 8 true
+}
+
+func ExampleCheckChunk() {
+	// A worker checks a chunk before it decodes it: 2,000,000 1-byte ints
+	// are 2 MB of msgpack but 32 MB of []int64 as msgpack decodes them.
+	items := make([]int64, 2_000_000)
+	payload, _ := wire.Encode(wire.ChunkRequest[int64]{InType: "int64", OutType: "int64", Items: items})
+	lim := wire.Limits{MaxItems: 1_000_000, MaxExpansion: 8}
+	fmt.Println(wire.CheckChunk(payload, reflect.TypeFor[int64](), lim))
+	lim.MaxItems = 0 // not checked
+	fmt.Println(wire.CheckChunk(payload, reflect.TypeFor[int64](), lim))
+	// Output:
+	// a chunk of 2000000 items is over the worker's max_chunk_items (1000000)
+	// decoding the chunk's 2000021 bytes would allocate about 32000000 bytes (16x), over the worker's max_expansion (8x, at least 4194304: 16000168 bytes)
 }

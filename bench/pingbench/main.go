@@ -9,9 +9,10 @@
 //
 // -json writes the figures as JSON (bench/internal/benchjson.Ping) for
 // bench/report. -key runs everything a second time with a cluster key
-// (CURVE on the channels, sealed log records and heartbeats) and prints
-// the keyed figures and the keyed/keyless ratio of the medians; the JSON
-// holds the keyless figures.
+// (CURVE on the channels, sealed commands, replies, log records and
+// heartbeats) and prints the keyed figures and the keyed/keyless ratio of
+// the medians; the JSON holds both (Rows, Keyed) and the ratios
+// (KeyRatios).
 package main
 
 import (
@@ -59,7 +60,9 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		printRatios(out, withKey)
+		out.Keyed = withKey.Rows
+		out.KeyRatios = keyRatios(out.Rows, withKey.Rows)
+		printRatios(out.KeyRatios)
 	}
 	if *jsonPath != "" {
 		if err := benchjson.Write(*jsonPath, out); err != nil {
@@ -68,15 +71,27 @@ func main() {
 	}
 }
 
+// keyRatios pairs each keyless row with the keyed row of the same
+// worker count and channel: the keyed median over the keyless one.
+func keyRatios(plain, keyed []benchjson.PingRow) []benchjson.PingKeyRatio {
+	var out []benchjson.PingKeyRatio
+	for _, r := range plain {
+		for _, k := range keyed {
+			if k.Workers == r.Workers && k.Via == r.Via {
+				out = append(out, benchjson.PingKeyRatio{Workers: r.Workers, Via: r.Via,
+					KeylessMedianMs: r.MedianMs, KeyedMedianMs: k.MedianMs, Ratio: k.MedianMs / r.MedianMs})
+			}
+		}
+	}
+	return out
+}
+
 // printRatios prints, per worker count and channel, the keyed median over
 // the keyless one.
-func printRatios(plain, keyed benchjson.Ping) {
+func printRatios(rs []benchjson.PingKeyRatio) {
 	fmt.Printf("\n%-8s %-8s %12s %12s %8s\n", "workers", "via", "plain_ms", "keyed_ms", "ratio")
-	for i, r := range plain.Rows {
-		if i < len(keyed.Rows) {
-			k := keyed.Rows[i]
-			fmt.Printf("%-8d %-8s %12.1f %12.1f %8.2f\n", r.Workers, r.Via, r.MedianMs, k.MedianMs, k.MedianMs/r.MedianMs)
-		}
+	for _, r := range rs {
+		fmt.Printf("%-8d %-8s %12.1f %12.1f %8.2f\n", r.Workers, r.Via, r.KeylessMedianMs, r.KeyedMedianMs, r.Ratio)
 	}
 }
 

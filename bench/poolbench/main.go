@@ -8,7 +8,14 @@
 //     throughput over that of the same function run in this process by
 //     -slots goroutines, in the same run.
 //
-//     poolbench [-slots 2] [-items 1000000] [-cpu-items 4000] [-cost 1ms] [-rounds 3] [-json FILE]
+//   - with -key, what the cluster key costs: a second local cluster of the
+//     same slots with a fresh key (chunks and results HMAC-sealed, the
+//     ZeroMQ channels on CURVE) takes turns with the keyless one: the
+//     trivial map (automatic chunks) -key-rounds times on each, then
+//     -one-item-calls one-item maps on each; medians and keyed/keyless.
+//
+//     poolbench [-slots 2] [-items 1000000] [-cpu-items 4000] [-cost 1ms] [-rounds 3]
+//     [-key] [-key-rounds 9] [-one-item-calls 2000] [-json FILE]
 //
 // -json writes the figures as JSON (bench/internal/benchjson.Pool) for
 // bench/report.
@@ -43,10 +50,16 @@ func main() {
 	cpuItems := flag.Int("cpu-items", 4000, "items of the CPU-bound map")
 	cost := flag.Duration("cost", time.Millisecond, "CPU time of one CPU-bound item")
 	rounds := flag.Int("rounds", 3, "measurements of each case; the median is reported")
+	keyed := flag.Bool("key", false, "also compare with a keyed local cluster of the same slots")
+	keyRounds := flag.Int("key-rounds", 9, "with -key: trivial maps on each cluster")
+	oneItemCalls := flag.Int("one-item-calls", 2000, "with -key: one-item maps on each cluster")
 	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
 	flag.Parse()
 	if *rounds < 1 {
 		log.Fatalf("-rounds %d: need at least 1", *rounds)
+	}
+	if *keyed && (*keyRounds < 1 || *oneItemCalls < 1) {
+		log.Fatalf("-key-rounds %d, -one-item-calls %d: need at least 1 each", *keyRounds, *oneItemCalls)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -117,6 +130,20 @@ func main() {
 	fmt.Printf("parallel efficiency %.1f%%\n", 100*mapped/inProc)
 	out.CPUBound = benchjson.PoolCPU{Items: *cpuItems, ItemCostNs: cost.Nanoseconds(), Goroutines: *slots,
 		InProcessItemsPerS: inProc, MapItemsPerS: mapped, Efficiency: mapped / inProc}
+	if *keyed {
+		// Started only now, so that it idles through none of the figures above.
+		k, err := startKeyed(ctx, *slots)
+		if err != nil {
+			log.Fatal(err)
+		}
+		cmp, err := compareKeyed(ctx, p, k.Pool(), xs, *keyRounds, *oneItemCalls)
+		k.Close()
+		if err != nil {
+			log.Fatal(err)
+		}
+		printKeyed(cmp)
+		out.Keyed = &cmp
+	}
 	if *jsonPath != "" {
 		if err := benchjson.Write(*jsonPath, out); err != nil {
 			log.Fatal(err)

@@ -273,6 +273,20 @@ func chartPing(path string, pb benchjson.Ping) error {
 		}
 		ls = append(ls, med, p90)
 	}
+	// With pingbench -key, the keyed medians too.
+	keyed := benchjson.Ping{Rows: pb.Keyed}
+	for i, via := range []string{"fanout", "zmq"} {
+		med := line{series: series{name: via + " median, keyed"}, colour: i + 2}
+		for _, n := range counts {
+			if r, ok := pingRow(keyed, n, via); ok {
+				med.xs, med.values = append(med.xs, float64(n)), append(med.values, r.MedianMs)
+				top = max(top, r.MedianMs)
+			}
+		}
+		if len(med.xs) > 0 {
+			ls = append(ls, med)
+		}
+	}
 	if err := addLines(p, ls); err != nil {
 		return err
 	}

@@ -143,14 +143,16 @@ func plan(bin, out string, quick bool) []step {
 			[]string{"-workers", "1,2", "-jobs", "100000", "-rounds", "5", "-concurrency", "0"},
 			[]string{"-workers", "1,2", "-jobs", "20000", "-rounds", "1", "-concurrency", "0"})...),
 		mk("pool", "poolbench", pick(
-			[]string{"-slots", "2", "-items", "1000000", "-cpu-items", "4000", "-cost", "1ms", "-rounds", "5"},
-			[]string{"-slots", "2", "-items", "200000", "-cpu-items", "1000", "-cost", "1ms", "-rounds", "1"})...),
+			[]string{"-slots", "2", "-items", "1000000", "-cpu-items", "4000", "-cost", "1ms", "-rounds", "5",
+				"-key", "-key-rounds", "9", "-one-item-calls", "2000"},
+			[]string{"-slots", "2", "-items", "200000", "-cpu-items", "1000", "-cost", "1ms", "-rounds", "1",
+				"-key", "-key-rounds", "3", "-one-item-calls", "300"})...),
 		mk("imap", "imapmem", pick(
 			[]string{"-items", "1000000,10000000,100000000", "-chunksizes", "0,10000", "-workers", "2", "-slots", "1"},
 			[]string{"-items", "100000,1000000", "-chunksizes", "0,10000", "-workers", "2", "-slots", "1"})...),
 		mk("ping", "pingbench", pick(
-			[]string{"-workers", "10,50,100", "-pings", "50"},
-			[]string{"-workers", "10,50,100", "-pings", "5"})...),
+			[]string{"-workers", "10,50,100", "-pings", "50", "-key"},
+			[]string{"-workers", "10,50,100", "-pings", "5", "-key"})...),
 		mk("recovery", "recovery", pick(
 			[]string{"-workers", "2", "-slots", "1", "-items", "2000", "-cost", "2ms", "-chunksize", "10", "-fault-at", "0.3", "-rounds", "5"},
 			[]string{"-workers", "2", "-slots", "1", "-items", "600", "-cost", "2ms", "-chunksize", "10", "-fault-at", "0.3", "-rounds", "1"})...),

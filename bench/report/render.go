@@ -48,6 +48,11 @@ func render(out string, meta Meta) error {
 			fmt.Fprintf(&b, "**Not measured**: %s; its output is in [%s.txt](%s.txt).\n\n", why, s.name, s.name)
 		}
 	}
+	// From the keyed figures of pool and ping: issue 11's bar in one place.
+	fmt.Fprintf(&b, "## %d. Cluster key overhead\n\n", len(sections)+1)
+	if err := writeKeyOverhead(&b, out); err != nil {
+		fmt.Fprintf(&b, "**Not measured**: %v; see [pool.txt](pool.txt) and [ping.txt](ping.txt).\n\n", err)
+	}
 
 	fmt.Fprintf(&b, "## Raw figures\n\n")
 	fmt.Fprintf(&b, "Each program's JSON (`-json FILE`, types in `bench/internal/benchjson`) and console output are next to this\n")
@@ -234,11 +239,29 @@ func writePing(b *strings.Builder, out, name string) error {
 		fmt.Fprintf(b, "| %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", n, f.MedianMs, f.P90Ms, f.MaxMs, z.MedianMs, z.P90Ms, z.MaxMs)
 	}
 	fmt.Fprintf(b, "\n")
+	writePingKeyed(b, p)
 	if err := chartPing(filepath.Join(out, name+".png"), p); err != nil {
 		return err
 	}
 	fmt.Fprintf(b, "![ping latency vs workers](%s.png)\n\n", name)
 	return nil
+}
+
+// writePingKeyed writes the keyed medians next to the keyless ones, when
+// pingbench ran with -key.
+func writePingKeyed(b *strings.Builder, p benchjson.Ping) {
+	if len(p.KeyRatios) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "With a cluster key (`pingbench -key`: the same counts again, CURVE on the channels, sealed commands and\n")
+	fmt.Fprintf(b, "replies), medians in milliseconds:\n\n")
+	fmt.Fprintf(b, "| workers | via | keyless median | keyed median | keyed p90 | keyed / keyless |\n")
+	fmt.Fprintf(b, "| ---: | --- | ---: | ---: | ---: | ---: |\n")
+	for _, r := range p.KeyRatios {
+		k, _ := pingRow(benchjson.Ping{Rows: p.Keyed}, r.Workers, r.Via)
+		fmt.Fprintf(b, "| %d | %s | %.1f | %.1f | %.1f | %.2f |\n", r.Workers, r.Via, r.KeylessMedianMs, r.KeyedMedianMs, k.P90Ms, r.Ratio)
+	}
+	fmt.Fprintf(b, "\n")
 }
 
 func pingCounts(p benchjson.Ping) []int {

@@ -4,6 +4,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,9 @@ func TestRender(t *testing.T) {
 	}})
 	write("pool", benchjson.Pool{Slots: 2, GOMAXPROCS: 2, Rounds: 1, Items: 1000, Chunks: []benchjson.PoolChunk{
 		{Chunksize: 0, ChunkItems: 125, ItemsPerS: 4e6}, {Chunksize: 1000, ItemsPerS: 3e6},
-	}, CPUBound: benchjson.PoolCPU{Items: 100, ItemCostNs: 1e6, Goroutines: 2, InProcessItemsPerS: 1900, MapItemsPerS: 1800, Efficiency: 1800.0 / 1900}})
+	}, CPUBound: benchjson.PoolCPU{Items: 100, ItemCostNs: 1e6, Goroutines: 2, InProcessItemsPerS: 1900, MapItemsPerS: 1800, Efficiency: 1800.0 / 1900},
+		Keyed: &benchjson.PoolKeyed{Rounds: 3, Items: 1000, KeylessItemsPerS: 4e6, KeyedItemsPerS: 3.8e6, Ratio: 0.95,
+			OneItemCalls: 2000, KeylessOneItemMs: 0.4, KeyedOneItemMs: 0.5, OneItemRatio: 1.25}})
 	write("imap", benchjson.Imap{Workers: 2, Slots: 1, Rows: []benchjson.ImapRow{
 		{Items: 1_000_000, PeakRSSKiB: 20 << 10, LiveAfterKiB: 1 << 10},
 		{Items: 10_000_000, PeakRSSKiB: 22 << 10, LiveAfterKiB: 1 << 10},
@@ -40,6 +43,11 @@ func TestRender(t *testing.T) {
 	write("ping", benchjson.Ping{Pings: 3, Rows: []benchjson.PingRow{
 		{Workers: 10, Via: "fanout", MedianMs: 2, P90Ms: 3, MaxMs: 4}, {Workers: 10, Via: "zmq", MedianMs: 1, P90Ms: 2, MaxMs: 3},
 		{Workers: 50, Via: "fanout", MedianMs: 10, P90Ms: 13, MaxMs: 14}, {Workers: 50, Via: "zmq", MedianMs: 9, P90Ms: 11, MaxMs: 12},
+	}, Keyed: []benchjson.PingRow{
+		{Workers: 50, Via: "fanout", MedianMs: 12, P90Ms: 15}, {Workers: 50, Via: "zmq", MedianMs: 18, P90Ms: 20},
+	}, KeyRatios: []benchjson.PingKeyRatio{
+		{Workers: 50, Via: "fanout", KeylessMedianMs: 10, KeyedMedianMs: 12, Ratio: 1.2},
+		{Workers: 50, Via: "zmq", KeylessMedianMs: 9, KeyedMedianMs: 18, Ratio: 2},
 	}})
 	// No recovery.json: that program "failed".
 	meta := Meta{Command: "make bench", Started: time.Now(), Finished: time.Now().Add(time.Minute), Commit: "abc1234",
@@ -60,6 +68,13 @@ func TestRender(t *testing.T) {
 		"1M -> 10M items: x1.10",
 		"| 50 | 10.0 | 13.0 | 14.0 | 9.0 | 11.0 | 12.0 |",
 		"**Not measured**: the program failed: exit status 1",
+		// The keyed pings next to the keyless ones, and issue 11's bars.
+		"| 50 | zmq | 9.0 | 18.0 | 20.0 | 2.00 |",
+		"## 6. Cluster key overhead",
+		"items/s, median of 3 | 4,000,000 | 3,800,000 | 0.950 | >= 0.90 | yes |",
+		"| one-item map, p50 of 2,000 sequential calls | 0.400 ms | 0.500 ms | 1.250 | none (for reference) | no bar |",
+		"| ping to 50 workers via fanout, median | 10.0 ms | 12.0 ms | 1.200 | <= 1.5 | yes |",
+		"| ping to 50 workers via zmq, median | 9.0 ms | 18.0 ms | 2.000 | <= 1.5 | **no** |",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("REPORT.md lacks %q:\n%s", want, report)
@@ -87,6 +102,73 @@ func TestRender(t *testing.T) {
 	}
 }
 
+// TestRenderWithoutKeyed renders -render-only style from JSON written
+// before the programs kept keyed figures: the other sections are as
+// before and the cluster key section says it was not measured; with only
+// the pool's keyed figures, the ping lines say so one by one.
+func TestRenderWithoutKeyed(t *testing.T) {
+	dir := t.TempDir()
+	// pool.json and ping.json as written before -key (no keyed fields).
+	oldPool := `{"slots": 2, "gomaxprocs": 2, "rounds": 1, "items": 1000,
+		"chunks": [{"chunksize": 0, "chunk_items": 125, "items_per_s": 4000000, "rounds_per_s": [4000000]}],
+		"cpu_bound": {"items": 100, "item_cost_ns": 1000000, "goroutines": 2, "in_process_items_per_s": 1900, "map_items_per_s": 1800, "efficiency": 0.947}}`
+	oldPing := `{"pings": 3, "rows": [{"workers": 50, "via": "fanout", "median_ms": 10, "p90_ms": 13, "max_ms": 14, "all_ms": [10]},
+		{"workers": 50, "via": "zmq", "median_ms": 9, "p90_ms": 11, "max_ms": 12, "all_ms": [9]}]}`
+	for name, text := range map[string]string{"pool": oldPool, "ping": oldPing} {
+		if err := os.WriteFile(filepath.Join(dir, name+".json"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	meta := Meta{Command: "make bench", Started: time.Now(), Finished: time.Now().Add(time.Minute)}
+	report := renderReport(t, dir, meta)
+	for _, want := range []string{
+		"| auto (125) | 4,000,000 |",
+		"| 50 | 10.0 | 13.0 | 14.0 | 9.0 | 11.0 | 12.0 |",
+		"## 6. Cluster key overhead\n\n**Not measured**: no keyed figures",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("REPORT.md lacks %q:\n%s", want, report)
+		}
+	}
+	if strings.Contains(report, "keyed median") {
+		t.Errorf("REPORT.md has a keyed ping table without keyed figures:\n%s", report)
+	}
+
+	// The pool's keyed figures alone: a table whose ping lines are not measured.
+	var p benchjson.Pool
+	if err := benchjson.Read(filepath.Join(dir, "pool.json"), &p); err != nil {
+		t.Fatal(err)
+	}
+	p.Keyed = &benchjson.PoolKeyed{Rounds: 9, Items: 1000, KeylessItemsPerS: 4e6, KeyedItemsPerS: 3e6, Ratio: 0.75,
+		OneItemCalls: 10, KeylessOneItemMs: 0.4, KeyedOneItemMs: 0.5, OneItemRatio: 1.25}
+	if err := benchjson.Write(filepath.Join(dir, "pool.json"), p); err != nil {
+		t.Fatal(err)
+	}
+	report = renderReport(t, dir, meta)
+	for _, want := range []string{
+		"| 4,000,000 | 3,000,000 | 0.750 | >= 0.90 | **no** |",
+		"| ping to 50 workers via fanout, median | | | | <= 1.5 | not measured |",
+		"| ping to 50 workers via zmq, median | | | | <= 1.5 | not measured |",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("REPORT.md lacks %q:\n%s", want, report)
+		}
+	}
+}
+
+// renderReport renders the JSON in dir and returns REPORT.md.
+func renderReport(t *testing.T, dir string, meta Meta) string {
+	t.Helper()
+	if err := render(dir, meta); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "REPORT.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
 func TestNum(t *testing.T) {
 	for v, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 1234567.4: "1,234,567", -12345: "-12,345"} {
 		if got := num(v); got != want {
@@ -100,5 +182,17 @@ func TestShellJoin(t *testing.T) {
 	want := `bin/x -items 1,2 'it'\''s' ''`
 	if got != want {
 		t.Errorf("shellJoin = %s, want %s", got, want)
+	}
+}
+
+// TestPlanKeyed checks that both a full and a quick run measure the
+// cluster key's cost: poolbench and pingbench get -key.
+func TestPlanKeyed(t *testing.T) {
+	for _, quick := range []bool{false, true} {
+		for _, s := range plan("bin", "out", quick) {
+			if (s.Name == "pool" || s.Name == "ping") && !slices.Contains(s.Args, "-key") {
+				t.Errorf("quick=%v: %s runs without -key: %s", quick, s.Name, shellJoin(s.Args))
+			}
+		}
 	}
 }

@@ -48,6 +48,32 @@ type Pool struct {
 	Items      int         `json:"items"` // of the trivial map
 	Chunks     []PoolChunk `json:"chunks"`
 	CPUBound   PoolCPU     `json:"cpu_bound"`
+	// Keyed is the cluster key's cost (poolbench -key); nil when not
+	// measured, as in JSON written before -key existed.
+	Keyed *PoolKeyed `json:"keyed,omitempty"`
+}
+
+// PoolKeyed compares a keyed local cluster (HMAC-sealed chunks and
+// results, CURVE on the channels) with a keyless one of the same slots,
+// in the same run: their maps alternate, each going first every other
+// time, so that a slow moment of the machine hits both.
+type PoolKeyed struct {
+	Rounds int `json:"rounds"` // trivial maps on each cluster
+	Items  int `json:"items"`  // of the trivial map, automatic chunks
+	// Trivial map items/s: the medians of each cluster's rounds, and the
+	// median over the rounds of keyed/keyless (the figure the bar of
+	// issue 11, >= 0.90, is about).
+	KeylessItemsPerS  float64   `json:"keyless_items_per_s"`
+	KeyedItemsPerS    float64   `json:"keyed_items_per_s"`
+	Ratio             float64   `json:"ratio"`
+	KeylessRoundsPerS []float64 `json:"keyless_rounds_per_s"` // every round, in order
+	KeyedRoundsPerS   []float64 `json:"keyed_rounds_per_s"`
+	// One-item maps, called one after another, alternating clusters:
+	// the p50 of each and keyed/keyless of the two p50s.
+	OneItemCalls     int     `json:"one_item_calls"` // on each cluster
+	KeylessOneItemMs float64 `json:"keyless_one_item_p50_ms"`
+	KeyedOneItemMs   float64 `json:"keyed_one_item_p50_ms"`
+	OneItemRatio     float64 `json:"one_item_ratio"`
 }
 
 // PoolChunk is the trivial map at one chunk size.
@@ -71,7 +97,22 @@ type PoolCPU struct {
 // Ping is pingbench's output.
 type Ping struct {
 	Pings int       `json:"pings"` // per worker count and channel
-	Rows  []PingRow `json:"rows"`
+	Rows  []PingRow `json:"rows"`  // without a cluster key
+	// With pingbench -key: the same counts run again with a cluster key
+	// (CURVE on the channels, sealed commands and replies), and per count
+	// and channel the keyed median over the keyless one. Empty when not
+	// measured, as in JSON written before -key kept them.
+	Keyed     []PingRow      `json:"keyed_rows,omitempty"`
+	KeyRatios []PingKeyRatio `json:"key_ratios,omitempty"`
+}
+
+// PingKeyRatio is the cluster key's cost to one worker count and channel.
+type PingKeyRatio struct {
+	Workers         int     `json:"workers"`
+	Via             string  `json:"via"`
+	KeylessMedianMs float64 `json:"keyless_median_ms"`
+	KeyedMedianMs   float64 `json:"keyed_median_ms"`
+	Ratio           float64 `json:"ratio"` // keyed / keyless; the bar of issue 11 is <= 1.5 at 50 workers
 }
 
 // PingRow is one worker count over one channel.

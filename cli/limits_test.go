@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
@@ -318,4 +320,47 @@ func TestCrashGuardFailsBackgroundJobThatKillsWorkers(t *testing.T) {
 		t.Fatalf("the last worker exited; stderr:\n%s", last.stderr)
 	default:
 	}
+}
+
+// TestKeyedLimitRefusalsAreSealed: with a cluster key, a chunk refused
+// for a limit, whether read (too many items) or skipped unread (over
+// max_chunk_bytes, past the worker's packet limit), comes back as the
+// worker's sealed *pool.TaskError naming the limit, not as an answer the
+// map would take for a rogue's and resubmit 64 times.
+func TestKeyedLimitRefusalsAreSealed(t *testing.T) {
+	ctx := testenv.Context(t)
+	t.Setenv("STATE_DIRECTORY", t.TempDir())
+	srv := testenv.Gearmand(t)
+	dir := t.TempDir()
+	key, err := auth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "cluster.key")
+	if err := key.WriteFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, []string{srv.Addr()}, "key_file = "+keyFile, "[worker]",
+		"max_chunk_bytes = 1048576", "max_chunk_items = 400000")
+	startProc(t, "-c", cfg, "worker", "-n", "1")
+	waitWorker(t, ctx, srv.Addr(), "glimpse.examples.square")
+	pl, err := pool.New(config.Client{JobServers: []string{srv.Addr()}, KeyFile: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	for _, tc := range []struct {
+		name, limit string
+		items       []int64
+	}{
+		{"unread", wire.LimitChunkBytes, filled(300_000, 1<<40)}, // 2.7 MB: past the packet limit
+		{"read", wire.LimitChunkItems, filled(450_000, 1)},
+	} {
+		_, err := pool.Map(ctx, pl, funcs.Square, tc.items, pool.Chunksize(len(tc.items)))
+		var te *pool.TaskError
+		if !errors.As(err, &te) || te.Limit != tc.limit || errors.Is(err, pool.ErrForgedResult) {
+			t.Errorf("%s: a keyed map over %s: %v; want the worker's *pool.TaskError naming the limit", tc.name, tc.limit, err)
+		}
+	}
+	checkSquares(t, ctx, pl)
 }

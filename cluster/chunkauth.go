@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
@@ -28,13 +29,14 @@ func (w *Worker) authenticated(run gearman.JobFunc) gearman.JobFunc {
 			return nil, err
 		}
 		job.Data = payload
+		ctx, slot := w.withResultSlot(ctx)
 		defer func() {
 			// A panic past RunChunk's own recovery: gearman.Worker would
 			// send its text unsealed, which the client must refuse.
 			if v := recover(); v != nil {
 				result, err = nil, &gearman.PanicError{Value: v, Stack: debug.Stack()}
 			}
-			result, err = w.sealOutcome(job, result, err)
+			result, err = w.sealOutcome(job, slot, result, err)
 		}()
 		return run(ctx, job)
 	}
@@ -72,11 +74,16 @@ func (e *chunkRefusedError) Error() string {
 func (e *chunkRefusedError) Unwrap() error { return e.err }
 
 // sealOutcome seals a chunk's result, or its error's exception data.
-func (w *Worker) sealOutcome(job *gearman.Job, result []byte, err error) ([]byte, error) {
+func (w *Worker) sealOutcome(job *gearman.Job, slot *resultSlot, result []byte, err error) ([]byte, error) {
 	if w.key == nil {
 		return result, err
 	}
 	if err == nil {
+		// jobFunc's results come from runLimited with the frame's
+		// headroom reserved (resultHeadroom).
+		if frame, ok := slot.frameOf(result); ok {
+			return wire.SealResultInPlace(w.key, frame, job.Function, job.Unique), nil
+		}
 		return wire.SealResult(w.key, result, job.Function, job.Unique), nil
 	}
 	data := []byte(err.Error())
@@ -98,6 +105,43 @@ type sealedError struct {
 
 func (e *sealedError) Error() string   { return e.err.Error() }
 func (e *sealedError) Unwrap() []error { return []error{e.sealed, e.err} }
+
+// resultSlot lets runLimited hand the sealing wrapper its result's whole
+// buffer, with auth.FrameOverhead bytes free in front, so that a result
+// of many megabytes is sealed in place rather than copied once more. It
+// travels in the chunk's context; without it (or for a result that is not
+// that buffer's tail) the result is copied into a new frame.
+type resultSlot struct{ frame []byte }
+
+type resultSlotKey struct{}
+
+// withResultSlot returns ctx carrying a new slot, when results are sealed.
+func (w *Worker) withResultSlot(ctx context.Context) (context.Context, *resultSlot) {
+	if w.key == nil {
+		return ctx, nil
+	}
+	slot := &resultSlot{}
+	return context.WithValue(ctx, resultSlotKey{}, slot), slot
+}
+
+// resultHeadroom is the room runLimited leaves in front of a result, and
+// the slot to put the whole buffer in: none without one.
+func resultHeadroom(ctx context.Context) (int, *resultSlot) {
+	slot, _ := ctx.Value(resultSlotKey{}).(*resultSlot)
+	if slot == nil {
+		return 0, nil
+	}
+	return auth.FrameOverhead, slot
+}
+
+// frameOf returns the slot's buffer if result is exactly its tail after
+// the headroom.
+func (s *resultSlot) frameOf(result []byte) ([]byte, bool) {
+	if s == nil || len(result) == 0 || len(s.frame) != auth.FrameOverhead+len(result) {
+		return nil, false
+	}
+	return s.frame, &s.frame[auth.FrameOverhead] == &result[0]
+}
 
 // chunkStarted is the worker's start notice for a chunk, sealed.
 func (w *Worker) chunkStarted(job *gearman.Job) []byte {

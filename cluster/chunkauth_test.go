@@ -55,3 +55,27 @@ func FuzzOpenChunk(f *testing.F) {
 		}
 	})
 }
+
+// A result is sealed in place only when it is the tail of the buffer
+// runLimited reserved; anything else gets a frame of its own, so that
+// sealing never writes over bytes the result does not own.
+func TestResultSlotSealsOnlyItsOwnBuffer(t *testing.T) {
+	frame := make([]byte, auth.FrameOverhead+3)
+	slot := &resultSlot{frame: frame}
+	if got, ok := slot.frameOf(frame[auth.FrameOverhead:]); !ok || &got[0] != &frame[0] {
+		t.Error("the reserved buffer's tail was not recognised")
+	}
+	for name, result := range map[string][]byte{
+		"another buffer": make([]byte, 3),
+		"a shorter tail": frame[auth.FrameOverhead+1:],
+		"empty":          nil,
+	} {
+		if _, ok := slot.frameOf(result); ok {
+			t.Errorf("%s: taken for the reserved buffer", name)
+		}
+	}
+	var none *resultSlot
+	if _, ok := none.frameOf(frame[auth.FrameOverhead:]); ok {
+		t.Error("a nil slot claimed a buffer")
+	}
+}

@@ -104,7 +104,7 @@ func (w *Worker) refuseUnread(job *gearman.Job, size int) error {
 	// Sealed like any answer of ours (chunkauth.go): a keyed client
 	// takes nothing else, and would resubmit the chunk as if a rogue had
 	// answered. The chunk itself was never read, so never checked.
-	_, err = w.sealOutcome(job, nil, err)
+	_, err = w.sealOutcome(job, nil, nil, err)
 	return err
 }
 
@@ -157,6 +157,7 @@ var errTimeLimit = errors.New("the chunk ran past the worker's chunk_time_limit"
 func (w *Worker) runLimited(ctx context.Context, f wire.Function, job *gearman.Job) ([]byte, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	headroom, slot := resultHeadroom(ctx)
 	done := make(chan chunkOutcome, 1)
 	go func() {
 		var o chunkOutcome
@@ -166,13 +167,17 @@ func (w *Worker) runLimited(ctx context.Context, f wire.Function, job *gearman.J
 			}
 			done <- o
 		}()
-		o.result, o.err = f.RunChunk(ctx, job.Data, w.id)
+		o.result, o.err = wire.RunChunkAfter(ctx, f, job.Data, w.id, headroom)
 	}()
 	limit := time.NewTimer(w.limits.timeLimit)
 	defer limit.Stop()
 	select {
 	case o := <-done:
-		return o.result, o.err
+		if o.err != nil || headroom == 0 {
+			return o.result, o.err
+		}
+		slot.frame = o.result
+		return o.result[headroom:], nil
 	case <-limit.C:
 	}
 	cancel(errTimeLimit)

@@ -29,6 +29,12 @@ func (r registered[In, Out]) GearmanName() string { return wire.GearmanPrefix + 
 func (r registered[In, Out]) ItemType() reflect.Type { return reflect.TypeFor[In]() }
 
 func (r registered[In, Out]) RunChunk(ctx context.Context, payload []byte, worker string) ([]byte, error) {
+	return r.RunChunkAfter(ctx, payload, worker, 0)
+}
+
+// RunChunkAfter is RunChunk with headroom free bytes in front of the
+// result (wire.HeadroomRunner), for a worker that seals it in place.
+func (r registered[In, Out]) RunChunkAfter(ctx context.Context, payload []byte, worker string, headroom int) ([]byte, error) {
 	req, te := r.decodeChunk(payload)
 	if te != nil {
 		te.Func, te.Index, te.Worker = r.f.name, -1, worker
@@ -44,7 +50,7 @@ func (r registered[In, Out]) RunChunk(ctx context.Context, payload []byte, worke
 		}
 		out = append(out, res)
 	}
-	data, err := wire.Encode(wire.ChunkResult[Out]{Items: out})
+	data, err := wire.EncodeAfter(headroom, wire.ChunkResult[Out]{Items: out})
 	if err != nil {
 		return nil, r.fail(&TaskError{Func: r.f.name, Index: req.Start, Worker: worker,
 			Message: fmt.Sprintf("cannot encode the results: %v", err)})

@@ -22,6 +22,29 @@ type Function interface {
 	RunChunk(ctx context.Context, payload []byte, worker string) ([]byte, error)
 }
 
+// HeadroomRunner is a Function that can leave room in front of its
+// result: RunChunkAfter's result has its first headroom bytes free, so a
+// worker with a cluster key seals it in place (auth.Key.SealInPlace)
+// instead of copying a result of many megabytes once more.
+type HeadroomRunner interface {
+	RunChunkAfter(ctx context.Context, payload []byte, worker string, headroom int) ([]byte, error)
+}
+
+// RunChunkAfter runs f's chunk and returns its result with headroom free
+// bytes in front: without a copy if f is a HeadroomRunner.
+func RunChunkAfter(ctx context.Context, f Function, payload []byte, worker string, headroom int) ([]byte, error) {
+	if hr, ok := f.(HeadroomRunner); ok {
+		return hr.RunChunkAfter(ctx, payload, worker, headroom)
+	}
+	res, err := f.RunChunk(ctx, payload, worker)
+	if err != nil || headroom == 0 {
+		return res, err
+	}
+	out := make([]byte, headroom+len(res))
+	copy(out[headroom:], res)
+	return out, nil
+}
+
 var registry = struct {
 	sync.RWMutex
 	funcs map[string]Function

@@ -27,6 +27,13 @@ func OpenChunk(k *auth.Key, data []byte, function, unique string) ([]byte, error
 	return k.Open(auth.PurposeChunk, data, chunkBind(function, unique)...)
 }
 
+// SealResultInPlace seals a chunk's WORK_COMPLETE data, encoded with
+// auth.FrameOverhead bytes of headroom (RunChunkAfter), in place.
+func SealResultInPlace(k *auth.Key, frame []byte, function, unique string) []byte {
+	k.SealInPlace(auth.PurposeResult, frame, chunkBind(function, unique)...)
+	return frame
+}
+
 // SealResult seals a chunk's WORK_COMPLETE data.
 func SealResult(k *auth.Key, result []byte, function, unique string) []byte {
 	return k.Seal(auth.PurposeResult, result, chunkBind(function, unique)...)

@@ -13,7 +13,7 @@ import (
 
 var localCommand = &command{
 	name:  "local",
-	args:  "[-n N] [-tls]",
+	args:  "[-n N] [-tls] [-key]",
 	short: "run a cluster on this machine: gearmand, broker, fanout and a worker",
 	long: `
 Starts gearmand (Debian package gearman-job-server) on a free 127.0.0.1
@@ -34,6 +34,12 @@ With -tls, gearmand listens on 127.0.0.1 behind a TLS proxy holding a
 certificate from a throwaway CA made for this run; the printed config
 connects to the proxy (tls = true) and trusts that CA only (tls_ca_file,
 removed when the cluster stops).
+
+With -key, the cluster runs with a fresh cluster key (see keygen and
+SECURITY.md), written mode 0600 in a temporary directory and removed
+when the cluster stops; the printed config names it (key_file), so save
+it with chmod 600 (umask 077): a config naming a key that others may read
+is refused. A key_file in the config file given is used instead.
 
 A config file, if given, is read for its [worker] section only.`,
 	run: runLocal,
@@ -63,6 +69,7 @@ func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig,
 	cfgPath := fs.String("c", "", "config `FILE` for the [worker] section (default: the -c before the command, else $"+config.EnvVar+", else none)")
 	n := fs.Int("n", 0, "worker slots, `N` (default: [worker] slots, else one per CPU)")
 	fs.BoolVar(&lc.TLS, "tls", false, "serve gearmand over TLS, through a proxy with a throwaway CA")
+	fs.BoolVar(&lc.GenerateKey, "key", false, "run with a fresh cluster key (signed commands and chunks, CURVE)")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
 		return lc, code, false
 	}
@@ -73,6 +80,7 @@ func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig,
 	lc.Worker = config.DefaultWorker()
 	if file != nil {
 		lc.Worker = file.Worker
+		lc.KeyFile = file.Client.KeyFile
 	}
 	if *n < 0 {
 		return lc, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
@@ -142,6 +150,9 @@ log_backend_url = %s
 	if lc.TLS {
 		// The file name is quoted: a temp dir may hold ';' or '#'.
 		fmt.Fprintf(e.stdout, "tls = true\ntls_ca_file = %q\n", lc.TLSCAFile)
+	}
+	if lc.KeyFile != "" {
+		fmt.Fprintf(e.stdout, "key_file = %q\n", lc.KeyFile)
 	}
 }
 

@@ -131,3 +131,44 @@ func TestLocalCommandTLS(t *testing.T) {
 		t.Errorf("local -tls exit %d after SIGTERM\n%s", code, p.stderr)
 	}
 }
+
+// TestLocalCommandKey: local -key runs a keyed cluster and prints a
+// config naming its key; saved 0600 it works for maps, status and ping,
+// saved world-readable it is refused, as the key asks.
+func TestLocalCommandKey(t *testing.T) {
+	ctx := testenv.Context(t)
+	t.Setenv(config.EnvVar, "")
+	p := startProc(t, "local", "-n", "1", "-key")
+	out := p.stdout.Wait(t, ctx, "the printed config with its key", func(s string) bool {
+		_, rest, ok := strings.Cut(s, "key_file = ")
+		return ok && strings.Contains(rest, "\n")
+	}, p.done)
+	dir := t.TempDir()
+	private, open := filepath.Join(dir, "local.ini"), filepath.Join(dir, "readable.ini")
+	os.WriteFile(private, []byte(out), 0o600)
+	os.WriteFile(open, []byte(out), 0o644)
+	os.Chmod(open, 0o644)
+	if _, err := config.Load(open); err == nil || !strings.Contains(err.Error(), "others may read") {
+		t.Errorf("a world-readable copy of the keyed config loaded: %v", err)
+	}
+	f, err := config.Load(private)
+	if err != nil || f.Client.KeyFile == "" {
+		t.Fatalf("the printed config: %v (key_file %q)\n%s", err, f.Client.KeyFile, out)
+	}
+	pl, err := pool.New(f.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	checkSquares(t, ctx, pl)
+	if ids, code := pingIDs(t, private); code != exitOK || len(ids) != 1 {
+		t.Errorf("ping: exit %d, workers %v; want the local worker", code, ids)
+	}
+	p.signal(t, syscall.SIGTERM)
+	if code := p.wait(t, ctx); code != exitOK {
+		t.Errorf("local -key exit %d after SIGTERM\n%s", code, p.stderr)
+	}
+	if _, err := os.Stat(f.Client.KeyFile); !os.IsNotExist(err) {
+		t.Errorf("the local cluster's key %s is left behind: %v", f.Client.KeyFile, err)
+	}
+}

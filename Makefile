@@ -72,6 +72,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRequests$$' -fuzztime $(FUZZTIME) ./fanout
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenJSON$$' -fuzztime $(FUZZTIME) ./internal/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./internal/auth
+	$(GO) test -run '^$$' -fuzz '^FuzzCommandGate$$' -fuzztime $(FUZZTIME) ./cluster
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenChunk$$' -fuzztime $(FUZZTIME) ./cluster
 
 clean:
 	rm -rf bin bench/cgearman/bin

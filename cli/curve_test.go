@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,18 +22,7 @@ import (
 
 // newKeyFile writes a fresh cluster key, mode 0600, and returns it and
 // its path.
-func newKeyFile(t *testing.T) (*auth.Key, string) {
-	t.Helper()
-	k, err := auth.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "cluster.key")
-	if err := k.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
-	return k, path
-}
+func newKeyFile(t *testing.T) (*auth.Key, string) { return testenv.KeyFile(t) }
 
 // private makes a config file that names a key private, as Load asks.
 func private(t *testing.T, path string) string {

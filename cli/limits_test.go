@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/gearman"
-	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
@@ -331,15 +329,7 @@ func TestKeyedLimitRefusalsAreSealed(t *testing.T) {
 	ctx := testenv.Context(t)
 	t.Setenv("STATE_DIRECTORY", t.TempDir())
 	srv := testenv.Gearmand(t)
-	dir := t.TempDir()
-	key, err := auth.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(dir, "cluster.key")
-	if err := key.WriteFile(keyFile); err != nil {
-		t.Fatal(err)
-	}
+	_, keyFile := testenv.KeyFile(t)
 	cfg := writeConfig(t, []string{srv.Addr()}, "key_file = "+keyFile, "[worker]",
 		"max_chunk_bytes = 1048576", "max_chunk_items = 400000")
 	startProc(t, "-c", cfg, "worker", "-n", "1")

@@ -99,10 +99,7 @@ func TestLocalCommandTLS(t *testing.T) {
 	ctx := testenv.Context(t)
 	t.Setenv(config.EnvVar, "")
 	p := startProc(t, "local", "-n", "1", "-tls")
-	out := p.stdout.Wait(t, ctx, "the printed config with its TLS keys", func(s string) bool {
-		_, rest, ok := strings.Cut(s, "tls_ca_file = ")
-		return ok && strings.Contains(rest, "\n")
-	}, p.done)
+	out := printedConfig(t, ctx, p, "tls_ca_file")
 	path := filepath.Join(t.TempDir(), "local.ini")
 	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
 		t.Fatal(err)
@@ -139,10 +136,7 @@ func TestLocalCommandKey(t *testing.T) {
 	ctx := testenv.Context(t)
 	t.Setenv(config.EnvVar, "")
 	p := startProc(t, "local", "-n", "1", "-key")
-	out := p.stdout.Wait(t, ctx, "the printed config with its key", func(s string) bool {
-		_, rest, ok := strings.Cut(s, "key_file = ")
-		return ok && strings.Contains(rest, "\n")
-	}, p.done)
+	out := printedConfig(t, ctx, p, "key_file")
 	dir := t.TempDir()
 	private, open := filepath.Join(dir, "local.ini"), filepath.Join(dir, "readable.ini")
 	os.WriteFile(private, []byte(out), 0o600)
@@ -171,4 +165,14 @@ func TestLocalCommandKey(t *testing.T) {
 	if _, err := os.Stat(f.Client.KeyFile); !os.IsNotExist(err) {
 		t.Errorf("the local cluster's key %s is left behind: %v", f.Client.KeyFile, err)
 	}
+}
+
+// printedConfig waits for local's printed config to reach the line of
+// key, and returns it.
+func printedConfig(t *testing.T, ctx context.Context, p *proc, key string) string {
+	t.Helper()
+	return p.stdout.Wait(t, ctx, "the printed config with "+key, func(s string) bool {
+		_, rest, ok := strings.Cut(s, key+" = ")
+		return ok && strings.Contains(rest, "\n")
+	}, p.done)
 }

@@ -2,7 +2,6 @@ package fanout
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -72,15 +71,4 @@ func TestKeyedFanoutRefusesUnsealedRequests(t *testing.T) {
 	}
 }
 
-func writeKey(t *testing.T) (*auth.Key, string) {
-	t.Helper()
-	key, err := auth.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "cluster.key")
-	if err := key.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
-	return key, path
-}
+func writeKey(t *testing.T) (*auth.Key, string) { return testenv.KeyFile(t) }

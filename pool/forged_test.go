@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -43,14 +42,7 @@ func startRogueWorker(t *testing.T, addr, id string, answer gearman.JobFunc) *at
 // keyedPool is a pool with a fresh cluster key, logging to log.
 func keyedPool(t *testing.T, addr string, log *testenv.Output) *pool.Pool {
 	t.Helper()
-	k, err := auth.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "cluster.key")
-	if err := k.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
+	_, path := testenv.KeyFile(t)
 	p, err := pool.New(config.Client{JobServers: []string{addr}, KeyFile: path},
 		pool.WithLogger(slog.New(slog.NewTextHandler(log, nil))))
 	if err != nil {

@@ -82,6 +82,7 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 	}
 	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key, rogueReport: auth.Refusals{Every: rogueReportEvery},
 		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{}}
+	auth.WarnIfNoKey(p.opts.logger, key, "pool")
 	// A safety net: the dial and the handshake have bounds of their own.
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.opts.requestTimeout)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/glimpse-go/glimpse/bench/internal/benchenv"
 	"github.com/glimpse-go/glimpse/config"
@@ -93,7 +94,7 @@ func startWorkers(cfg string, n, slots int) ([]*exec.Cmd, error) {
 // each job server (a worker connects to every one).
 func waitEveryServer(ctx context.Context, addrs []string, slots int) error {
 	for _, a := range addrs {
-		p, err := pool.New(config.Client{JobServers: []string{a}})
+		p, err := dialPool(ctx, a)
 		if err != nil {
 			return err
 		}
@@ -108,4 +109,21 @@ func waitEveryServer(ctx context.Context, addrs []string, slots int) error {
 		}
 	}
 	return nil
+}
+
+// dialPool makes a pool of the one job server at addr, retrying until
+// the server listens (a gearmand just started on another host) or ctx
+// ends.
+func dialPool(ctx context.Context, addr string) (*pool.Pool, error) {
+	for {
+		p, err := pool.New(config.Client{JobServers: []string{addr}})
+		if err == nil {
+			return p, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("job server %s: %w (last: %w)", addr, ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -13,7 +13,8 @@
 // and the client on host client; it predicts the throughput and
 // gearmand's CPU share from the loopback costs and prints both.
 //
-//	scaling [-workers 2] [-slots 2] [-servers 1,2] [-threads 1,2] [-scale 1] [-netns] [-json FILE]
+//	scaling [-workers 2] [-slots 2] [-servers 1,2] [-threads 1,2] [-scale 1]
+//	        [-netns] [-netns-threads 2] [-netns-mtu 0] [-json FILE]
 //
 // The program is also its own worker binary (glimpse-cluster with the
 // example functions and scaling.echo) and, under -netns, its own client.
@@ -55,6 +56,7 @@ type flags struct {
 	scale          float64
 	netns          bool
 	netnsThreads   int
+	netnsMTU       int
 	jsonPath       string
 	commit         string
 }
@@ -112,6 +114,7 @@ func parseFlags() flags {
 	flag.Float64Var(&f.scale, "scale", 1, "multiply every case's job count by this")
 	flag.BoolVar(&f.netns, "netns", false, "also check the model across network namespaces (root, iproute2)")
 	flag.IntVar(&f.netnsThreads, "netns-threads", 2, "gearmand --threads in the -netns run")
+	flag.IntVar(&f.netnsMTU, "netns-mtu", 0, "with -netns: set every link's MTU to this (0: leave the script's 1500)")
 	flag.StringVar(&f.jsonPath, "json", "", "also write the figures as JSON to this `FILE`")
 	flag.StringVar(&f.commit, "commit", "unknown", "the commit measured, for the output")
 	flag.Parse()
@@ -121,7 +124,7 @@ func parseFlags() flags {
 	if err := firstErr(err1, err2); err != nil {
 		log.Fatal(err)
 	}
-	if f.workers < 1 || f.slots < 1 || f.scale <= 0 || f.netnsThreads < 1 {
+	if f.workers < 1 || f.slots < 1 || f.scale <= 0 || f.netnsThreads < 1 || f.netnsMTU < 0 {
 		log.Fatalf("-workers %d, -slots %d, -scale %v, -netns-threads %d: want positive numbers", f.workers, f.slots, f.scale, f.netnsThreads)
 	}
 	return f

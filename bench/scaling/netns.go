@@ -77,6 +77,11 @@ func runNetns(ctx context.Context, f flags, loop []Result) (*Check, error) {
 		return nil, err
 	}
 	defer c.Close()
+	if f.netnsMTU > 0 {
+		if err := setMTU(c, f.netnsMTU); err != nil {
+			return nil, err
+		}
+	}
 	dir, err := os.MkdirTemp("", "scaling-netns")
 	if err != nil {
 		return nil, err
@@ -123,6 +128,22 @@ func runNetns(ctx context.Context, f flags, loop []Result) (*Check, error) {
 	chk := compare(c.Prefix(), measured, loop, f)
 	printCheck(chk, len(brief.WorkerPIDs), f)
 	return chk, nil
+}
+
+// setMTU sets the MTU of every host's eth0 and of its port on the switch
+// (veth pairs; the bridge follows its ports).
+func setMTU(c *netns.Cluster, mtu int) error {
+	for _, h := range c.Hosts() {
+		for _, args := range [][]string{
+			{"-n", c.Namespace(h), "link", "set", "dev", "eth0", "mtu", strconv.Itoa(mtu)},
+			{"-n", c.Namespace("switch"), "link", "set", "dev", h, "mtu", strconv.Itoa(mtu)},
+		} {
+			if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+				return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
+			}
+		}
+	}
+	return nil
 }
 
 // startIn starts name on host, dying with this program.
@@ -244,8 +265,12 @@ func printCheck(chk *Check, workers int, f flags) {
 	for _, r := range chk.Rows {
 		ms = append(ms, r.Measured)
 	}
-	printResults(fmt.Sprintf("network namespaces %s-*: 2 job servers (hosts %s), %d worker hosts x %d slots, client on host client",
-		chk.Prefix, strings.Join(jobServerHosts, ", "), workers, f.slots), ms)
+	mtu := "MTU 1500 (the script's)"
+	if f.netnsMTU > 0 {
+		mtu = fmt.Sprintf("MTU %d", f.netnsMTU)
+	}
+	printResults(fmt.Sprintf("network namespaces %s-*: 2 job servers (hosts %s), %d worker hosts x %d slots, client on host client, %s",
+		chk.Prefix, strings.Join(jobServerHosts, ", "), workers, f.slots, mtu), ms)
 	fmt.Printf("model vs netns, predicted from the loopback costs of 2 servers, -t %d; budget: the machine's %d CPUs shared by all hosts\n", f.netnsThreads, cpus())
 	fmt.Printf("%-10s %12s %12s %9s %14s %7s %12s %12s\n", "case", "predicted", "measured", "meas/pred", "pred@ourcores", "ours", "gearmand%pred", "gearmand%meas")
 	for _, r := range chk.Rows {

@@ -58,7 +58,8 @@ var examples = []example{
 }
 
 // serverHost is the job server machine of the worked examples.
-var serverHost = scalemodel.ServerHost{Cores: 4, Bandwidth: 1.25e9} // 4 cores, 10 Gbit/s
+// 4 cores and 10 Gbit/s full duplex: 1.25 GB/s in plus 1.25 GB/s out.
+var serverHost = scalemodel.ServerHost{Cores: 4, Bandwidth: 2.5e9}
 
 // planUtil is how full the examples plan a job server.
 const planUtil = 0.7
@@ -72,7 +73,10 @@ func printModel(rs []Result) {
 			threads = max(threads, r.GearmandThreads)
 		}
 	}
-	fmt.Printf("model: what a load needs, from the 1-server, -t %d costs above; job server hosts of %.0f cores and %.2g B/s, planned at %.0f%%\n",
+	if threads == 0 {
+		return // no 1-server rows measured
+	}
+	fmt.Printf("model: what a load needs, from the 1-server, -t %d costs above; job server hosts of %.0f cores and %.3g B/s in+out, planned at %.0f%%\n",
 		threads, serverHost.Cores, serverHost.Bandwidth, 100*planUtil)
 	fmt.Printf("%-44s %9s %8s %8s %8s %7s  %s\n", "load", "jobs/s", "client", "workers", "gearmand", "servers", "a server is held by")
 	for _, e := range examples {

@@ -87,39 +87,14 @@ func runNetns(ctx context.Context, f flags, loop []Result) (*Check, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	brief := clientBrief{Slots: f.slots, Threads: f.netnsThreads, Jobs: map[string]int{}, WaitTimeout: time.Minute}
-	for _, w := range workloads {
-		brief.Jobs[w.name] = f.jobs(w)
-	}
-	var cmds []*exec.Cmd
-	defer func() { terminateAll(cmds) }()
-	for _, h := range jobServerHosts {
-		addr := c.Addr(h) + ":" + strconv.Itoa(gearmandPort)
-		cmd, err := startIn(c, h, nil, "gearmand", "--listen="+c.Addr(h), "--port="+strconv.Itoa(gearmandPort),
-			"--threads="+strconv.Itoa(f.netnsThreads), "--log-file="+filepath.Join(dir, h+".log"),
-			"--pid-file="+filepath.Join(dir, h+".pid"), "--config-file="+os.DevNull, "--verbose=ERROR")
-		if err != nil {
-			return nil, err
-		}
-		cmds = append(cmds, cmd)
-		brief.Servers, brief.ServerPIDs = append(brief.Servers, addr), append(brief.ServerPIDs, cmd.Process.Pid)
-	}
-	cfg := filepath.Join(dir, "config.ini")
-	text := fmt.Sprintf("[client]\njob_server_url = %s\n[worker]\nlog_level = error\n", strings.Join(brief.Servers, ","))
-	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
-		return nil, err
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	for _, h := range c.WorkerHosts() {
-		cmd, err := startIn(c, h, []string{childEnv + "=worker"}, exe, "-c", cfg, "worker", "-n", strconv.Itoa(f.slots))
-		if err != nil {
-			return nil, err
-		}
-		cmds = append(cmds, cmd)
-		brief.WorkerPIDs = append(brief.WorkerPIDs, cmd.Process.Pid)
+	brief, cmds, err := startHosts(c, f, dir, exe)
+	defer terminateAll(cmds)
+	if err != nil {
+		return nil, err
 	}
 	measured, err := runClient(ctx, c, exe, brief)
 	if err != nil {
@@ -128,6 +103,42 @@ func runNetns(ctx context.Context, f flags, loop []Result) (*Check, error) {
 	chk := compare(c.Prefix(), measured, loop, f)
 	printCheck(chk, len(brief.WorkerPIDs), f)
 	return chk, nil
+}
+
+// startHosts starts a gearmand on each of jobServerHosts and a worker
+// process of exe on each worker host, and returns the client's brief and
+// the processes (also those started before an error).
+func startHosts(c *netns.Cluster, f flags, dir, exe string) (clientBrief, []*exec.Cmd, error) {
+	brief := clientBrief{Slots: f.slots, Threads: f.netnsThreads, Jobs: map[string]int{}, WaitTimeout: time.Minute}
+	for _, w := range workloads {
+		brief.Jobs[w.name] = f.jobs(w)
+	}
+	var cmds []*exec.Cmd
+	for _, h := range jobServerHosts {
+		cmd, err := startIn(c, h, nil, "gearmand", "--listen="+c.Addr(h), "--port="+strconv.Itoa(gearmandPort),
+			"--threads="+strconv.Itoa(f.netnsThreads), "--log-file="+filepath.Join(dir, h+".log"),
+			"--pid-file="+filepath.Join(dir, h+".pid"), "--config-file="+os.DevNull, "--verbose=ERROR")
+		if err != nil {
+			return brief, cmds, err
+		}
+		cmds = append(cmds, cmd)
+		brief.Servers = append(brief.Servers, c.Addr(h)+":"+strconv.Itoa(gearmandPort))
+		brief.ServerPIDs = append(brief.ServerPIDs, cmd.Process.Pid)
+	}
+	cfg := filepath.Join(dir, "config.ini")
+	text := fmt.Sprintf("[client]\njob_server_url = %s\n[worker]\nlog_level = error\n", strings.Join(brief.Servers, ","))
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		return brief, cmds, err
+	}
+	for _, h := range c.WorkerHosts() {
+		cmd, err := startIn(c, h, []string{childEnv + "=worker"}, exe, "-c", cfg, "worker", "-n", strconv.Itoa(f.slots))
+		if err != nil {
+			return brief, cmds, err
+		}
+		cmds = append(cmds, cmd)
+		brief.WorkerPIDs = append(brief.WorkerPIDs, cmd.Process.Pid)
+	}
+	return brief, cmds, nil
 }
 
 // setMTU sets the MTU of every host's eth0 and of its port on the switch

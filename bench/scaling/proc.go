@@ -73,8 +73,13 @@ func socketBytes(pid, port int) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("ss in the network namespace of pid %d: %w", pid, err)
 	}
+	return ssBytes(string(out))
+}
+
+// ssBytes adds up the bytes_sent and bytes_received of ss -i's output.
+func ssBytes(out string) (int64, error) {
 	var total int64
-	for _, f := range strings.Fields(string(out)) {
+	for _, f := range strings.Fields(out) {
 		k, v, ok := strings.Cut(f, ":")
 		if !ok || (k != "bytes_sent" && k != "bytes_received") {
 			continue

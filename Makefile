@@ -6,7 +6,7 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 FUZZTIME ?= 30s
 
-.PHONY: deps demo test test-faults vet bench bench-gearman bench-pool bench-ping fuzz clean
+.PHONY: deps demo test test-faults vet bench bench-gearman bench-pool bench-ping bench-scaling fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -60,6 +60,17 @@ bench-ping: deps
 	$(GO) build -o bin/glimpse-cluster ./cmd/glimpse-cluster
 	$(GO) build -o bin/pingbench ./bench/pingbench
 	./bin/pingbench
+
+# The inputs of docs/SCALING.md's capacity model: CPU per job of client,
+# gearmand and workers for three job sizes, 1 and 2 job servers, gearmand
+# -t 1 and 2; then (as root, with iproute2) the model checked across the
+# network-namespace hosts with two job servers. About a minute; not part
+# of make test or make bench. SCALING_ARGS=-scale 0.2 for a quick look.
+bench-scaling: deps
+	$(GO) build -o bin/scaling ./bench/scaling
+	./bin/scaling -netns $(SCALING_ARGS) -commit "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+		-json bench/results/scaling.json >bench/results/scaling.txt; \
+		status=$$?; cat bench/results/scaling.txt; exit $$status
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 fuzz:

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
-	"github.com/glimpse-go/glimpse/internal/ids"
 )
 
 // A map's life outside its main loop: start (register with the pool, size
@@ -19,7 +18,7 @@ import (
 // checks that someone serves the function, sizes chunks and the window
 // from the worker slots, and takes connections for the map.
 func (m *mapRun[In, Out]) start() error {
-	m.mapID = ids.New(8)
+	m.mapID = m.p.newMapID()
 	running, err := m.p.track(m.cancel)
 	if err != nil {
 		return err
@@ -72,7 +71,7 @@ const workerPoll = 50 * time.Millisecond
 // waitSlots returns the worker slots serving the function, waiting for
 // one to appear as long as the WaitForWorkers option allows.
 func (m *mapRun[In, Out]) waitSlots() (int, error) {
-	slots, err := m.p.WorkerSlots(m.ctx, m.f.name)
+	slots, err := m.p.mapSlots(m.ctx, m.f.name)
 	if m.o.waitWorkers <= 0 || !errors.Is(err, ErrNoWorkers) {
 		return slots, err
 	}
@@ -88,7 +87,7 @@ func (m *mapRun[In, Out]) waitSlots() (int, error) {
 		case <-m.ctx.Done():
 			return 0, context.Cause(m.ctx)
 		}
-		slots, err = m.p.WorkerSlots(m.ctx, m.f.name)
+		slots, err = m.p.mapSlots(m.ctx, m.f.name)
 	}
 	return slots, err
 }
@@ -96,7 +95,7 @@ func (m *mapRun[In, Out]) waitSlots() (int, error) {
 // checkWorkers fails the map once no worker has served its function for
 // the pool's grace period: its chunks would wait in the queue forever.
 func (m *mapRun[In, Out]) checkWorkers() error {
-	slots, err := m.p.WorkerSlots(m.ctx, m.f.name)
+	slots, err := m.p.mapSlots(m.ctx, m.f.name)
 	if !errors.Is(err, ErrNoWorkers) {
 		if err == nil && slots != m.slots {
 			m.slots = slots

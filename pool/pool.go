@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/auth"
+	"github.com/glimpse-go/glimpse/internal/ids"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
@@ -50,6 +52,14 @@ type Pool struct {
 	closed  bool                      // no new maps
 	running map[*runningMap]struct{}
 	silent  map[string]silence // admin ports that left a question unanswered
+
+	workers workerCache // the job servers' last "workers" answers, for maps
+
+	// Map ids: a random prefix per pool (ids must not meet another
+	// client's at a job server, which would coalesce their chunks) and a
+	// counter, instead of crypto/rand per map.
+	mapIDPrefix string
+	mapIDs      atomic.Uint64
 }
 
 // runningMap is a map in progress, as the pool sees it: Close cancels it
@@ -81,7 +91,8 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
 	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key, rogueReport: auth.Refusals{Every: rogueReportEvery},
-		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{}}
+		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{},
+		mapIDPrefix: ids.New(8)}
 	// A safety net: the dial and the handshake have bounds of their own.
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.opts.requestTimeout)
 	defer cancel()
@@ -138,6 +149,7 @@ func (p *Pool) Close() error {
 	for _, a := range admins {
 		a.Close()
 	}
+	p.workers.close()
 	return nil
 }
 
@@ -154,6 +166,12 @@ func awaitMaps(maps []*runningMap, d time.Duration) bool {
 		}
 	}
 	return true
+}
+
+// newMapID returns a map id unique across clients: the pool's 16 random
+// hex digits and a hex counter (at most wire.MaxMapID digits in all).
+func (p *Pool) newMapID() string {
+	return p.mapIDPrefix + strconv.FormatUint(p.mapIDs.Add(1), 16)
 }
 
 func (p *Pool) dial(ctx context.Context) (*gearman.Client, error) {
@@ -210,11 +228,16 @@ func (p *Pool) spareClient(ctx context.Context) (*gearman.Client, error) {
 	return p.dial(ctx)
 }
 
+// maxIdleClients bounds the connections kept for later maps: enough for
+// a thousand concurrent small maps to dial no more once warm (each one is
+// two goroutines and a read buffer).
+const maxIdleClients = 1024
+
 // release keeps a client that has no job of its map left at any server.
 func (p *Pool) release(c *gearman.Client) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || len(p.idle) >= 8 {
+	if p.closed || len(p.idle) >= maxIdleClients {
 		c.Close()
 		return
 	}
@@ -231,14 +254,19 @@ func (p *Pool) WorkerSlots(ctx context.Context, f string) (int, error) {
 }
 
 // workersOf returns the ids of the glimpse worker processes that serve f
-// and the slots serving it, as WorkerSlots counts them.
+// and the slots serving it, as WorkerSlots counts them, asking the job
+// servers now (and refreshing the maps' cached answer).
 func (p *Pool) workersOf(ctx context.Context, f string) (ids []string, slots int, err error) {
+	return p.workers.refresh(ctx, p).serving(p.cfg.JobServers, f)
+}
+
+// serving counts the workers of a "workers" answer that serve f.
+func (w *workerList) serving(servers []string, f string) (ids []string, slots int, err error) {
 	gname := wire.GearmanPrefix + f
 	var errs []error
 	seen := map[string]bool{} // a worker process connects to every server
-	workers, askErrs := p.askWorkers(ctx)
-	for i, addr := range p.cfg.JobServers {
-		for _, w := range workers[i] {
+	for i, addr := range servers {
+		for _, w := range w.workers[i] {
 			if !contains(w.Functions, gname) {
 				continue
 			}
@@ -253,14 +281,14 @@ func (p *Pool) workersOf(ctx context.Context, f string) (ids []string, slots int
 				slots += n
 			}
 		}
-		if err := askErrs[i]; err != nil {
+		if err := w.errs[i]; err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 		}
 	}
 	if slots > 0 {
 		return ids, slots, nil
 	}
-	if len(errs) == len(p.cfg.JobServers) {
+	if len(errs) == len(servers) {
 		return nil, 0, fmt.Errorf("pool: cannot ask the job servers about %s: %w", f, errors.Join(errs...))
 	}
 	return nil, 0, fmt.Errorf("%w: %s (Gearman function %s)", ErrNoWorkers, f, gname)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
-	"strconv"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,7 +15,6 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/auth"
-	"github.com/glimpse-go/glimpse/internal/ids"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
@@ -55,11 +56,11 @@ type Pool struct {
 
 	workers workerCache // the job servers' last "workers" answers, for maps
 
-	// Map ids: a random prefix per pool (ids must not meet another
+	// Map ids: a random start per pool (ids must not meet another
 	// client's at a job server, which would coalesce their chunks) and a
 	// counter, instead of crypto/rand per map.
-	mapIDPrefix string
-	mapIDs      atomic.Uint64
+	mapIDStart uint64
+	mapIDs     atomic.Uint64
 }
 
 // runningMap is a map in progress, as the pool sees it: Close cancels it
@@ -92,7 +93,7 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 	}
 	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key, rogueReport: auth.Refusals{Every: rogueReportEvery},
 		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{},
-		mapIDPrefix: ids.New(8)}
+		mapIDStart: rand.Uint64()}
 	// A safety net: the dial and the handshake have bounds of their own.
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.opts.requestTimeout)
 	defer cancel()
@@ -168,10 +169,13 @@ func awaitMaps(maps []*runningMap, d time.Duration) bool {
 	return true
 }
 
-// newMapID returns a map id unique across clients: the pool's 16 random
-// hex digits and a hex counter (at most wire.MaxMapID digits in all).
+// newMapID returns a map id, 16 hex digits: the pool's random start plus
+// a counter. Two pools' ids meet only if their ranges of 2^64 overlap
+// where they have counted, as unlikely as two random ids meeting.
 func (p *Pool) newMapID() string {
-	return p.mapIDPrefix + strconv.FormatUint(p.mapIDs.Add(1), 16)
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], p.mapIDStart+p.mapIDs.Add(1))
+	return hex.EncodeToString(b[:])
 }
 
 func (p *Pool) dial(ctx context.Context) (*gearman.Client, error) {

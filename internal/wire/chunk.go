@@ -25,8 +25,7 @@ type ChunkResult[Out any] struct {
 	Items    []Out
 }
 
-// MaxMapID bounds a map id in a command; a map's own ids have 17 to 32
-// digits (a pool's 16 random ones and a counter).
+// MaxMapID bounds a map id in a command; a map's own ids have 16 digits.
 const MaxMapID = 32
 
 // ValidMapID says whether id can name a map: 1 to MaxMapID lower-case hex

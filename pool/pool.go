@@ -3,9 +3,9 @@ package pool
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"

@@ -19,8 +19,9 @@ import (
 )
 
 // ErrNoWorkers is returned by a map whose function no worker serves on
-// any job server (checked with the admin protocol before submitting), so
-// that the map fails instead of waiting forever.
+// any job server (checked with the admin protocol before submitting, or
+// known from a recent answer; see workercache.go), so that the map fails
+// instead of waiting forever.
 var ErrNoWorkers = errors.New("pool: no worker serves the function")
 
 // ErrCrashLoop is wrapped by the error of a map one of whose chunks went

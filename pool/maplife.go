@@ -56,12 +56,28 @@ func (m *mapRun[In, Out]) setup() error {
 	m.submitted = make(chan struct{})
 	close(m.submitted)
 	m.outcomes = make(chan outcome[In, Out], m.window)
-	if m.client, err = m.p.acquire(m.ctx); err != nil {
+	if err := m.takeClient(); err != nil {
 		return err
 	}
 	m.watch = time.NewTicker(max(m.p.opts.noWorkersGrace/4, 10*time.Millisecond))
 	m.silent = time.NewTicker(m.o.silentCheck)
 	return nil
+}
+
+// takeClient takes the map's connection: a shared one for a map of one
+// chunk (see shared.go), else one of its own.
+func (m *mapRun[In, Out]) takeClient() error {
+	if m.total > 0 && m.total <= m.chunk {
+		s, err := m.p.acquireShared(m.ctx)
+		if err != nil {
+			return err
+		}
+		m.shared, m.client = s, s.c
+		return nil
+	}
+	c, err := m.p.acquire(m.ctx)
+	m.client = c
+	return err
 }
 
 // workerPoll is how often a map that waits for workers (WaitForWorkers)
@@ -164,9 +180,12 @@ func (m *mapRun[In, Out]) finish(clean bool) {
 	}
 	m.wg.Wait()
 	workers, unannounced, left := m.leftover()
-	if clean && !left {
+	switch {
+	case m.shared != nil:
+		m.p.releaseShared(m.shared, left)
+	case clean && !left:
 		m.p.release(m.client)
-	} else {
+	default:
 		m.client.Close()
 	}
 	if left {

@@ -48,12 +48,15 @@ type Pool struct {
 	known         knownWorkers
 	rogueReport   auth.Refusals // forged answers; paces the admin questions about them
 
-	mu      sync.Mutex
-	idle    []*gearman.Client         // connections of maps that ended cleanly
-	admins  map[string]*gearman.Admin // nil once closed
-	closed  bool                      // no new maps
-	running map[*runningMap]struct{}
-	silent  map[string]silence // admin ports that left a question unanswered
+	mu     sync.Mutex
+	idle   []*gearman.Client // connections of maps that ended cleanly
+	shared []*sharedClient   // connections of single-chunk maps (shared.go)
+	// sharedDial is held by the map dialling a shared connection.
+	sharedDial chan struct{}
+	admins     map[string]*gearman.Admin // nil once closed
+	closed     bool                      // no new maps
+	running    map[*runningMap]struct{}
+	silent     map[string]silence // admin ports that left a question unanswered
 
 	workers workerCache // the job servers' last "workers" answers, for maps
 
@@ -94,7 +97,7 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 	}
 	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key, rogueReport: auth.Refusals{Every: rogueReportEvery},
 		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{},
-		mapIDStart: rand.Uint64()}
+		mapIDStart: rand.Uint64(), sharedDial: make(chan struct{}, 1)}
 	// A safety net: the dial and the handshake have bounds of their own.
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.opts.requestTimeout)
 	defer cancel()
@@ -148,6 +151,7 @@ func (p *Pool) Close() error {
 	for _, c := range idle {
 		c.Close()
 	}
+	p.closeShared()
 	for _, a := range admins {
 		a.Close()
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -219,4 +220,63 @@ func TestMapIDsDifferAcrossPools(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// Concurrent one-item maps share a few connections: forty at once, each
+// waiting for its turn on two worker slots, do not dial forty.
+func TestConcurrentOneItemMapsShareConnections(t *testing.T) {
+	p, proxy := proxiedPool(t)
+	waitSlots(t, p, counted.Name(), 2)
+	ctx := testenv.Context(t)
+	const concurrent = 40
+	before := proxy.dials.Load()
+	var wg sync.WaitGroup
+	for range concurrent {
+		wg.Go(func() {
+			if _, err := pool.Map(ctx, p, counted, []time.Duration{20 * time.Millisecond}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	// At most maxSharedClients (4) connections, and one admin connection.
+	if dialed := proxy.dials.Load() - before; dialed > 5 {
+		t.Fatalf("%d concurrent one-item maps dialed %d connections, want at most 5", concurrent, dialed)
+	}
+}
+
+// A one-item map cancelled while its job is queued leaves the job to no
+// worker: its shared connection is retired and, once no other map uses
+// it, closed, which makes gearmand drop the job.
+func TestCancelledOneItemMapDropsQueuedJob(t *testing.T) {
+	addr := gearmand(t, "--verbose=ERROR")
+	startWorker(t, 1, addr)
+	p := newPool(t, counted.Name(), 1, addr)
+	ctx := testenv.Context(t)
+	countedCalls.Store(0)
+	// Hold the only slot (an Imap has a connection of its own).
+	busy := make(chan error, 1)
+	go func() {
+		var err error
+		for _, e := range pool.Imap(ctx, p, counted, slices.Values([]time.Duration{400 * time.Millisecond})) {
+			err = e
+		}
+		busy <- err
+	}()
+	testenv.Eventually(t, ctx, "the slot taken", func() (bool, error) { return countedCalls.Load() == 1, nil })
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := pool.Map(short, p, counted, []time.Duration{time.Millisecond}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("cancelled one-item map: %v, want context.DeadlineExceeded", err)
+	}
+	if err := <-busy; err != nil {
+		t.Fatal(err)
+	}
+	// The next map runs after anything still queued before it.
+	if _, err := pool.Map(ctx, p, counted, []time.Duration{time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if n := countedCalls.Load(); n != 2 {
+		t.Fatalf("%d calls ran, want 2: the cancelled map's queued job ran too", n)
+	}
 }

@@ -166,33 +166,31 @@ func TestMapNoWorkersAfterCachedAnswer(t *testing.T) {
 	}
 }
 
-// Concurrent small maps reuse connections: after a first burst, a second
-// burst of the same size dials no new connection to the job server.
-func TestConcurrentSmallMapsReuseConnections(t *testing.T) {
+// Concurrent maps of several chunks (each with a connection of its own)
+// reuse connections: after a first burst, a second burst of the same size
+// dials no new connection to the job server.
+func TestConcurrentMapsReuseConnections(t *testing.T) {
 	p, proxy := proxiedPool(t)
+	waitSlots(t, p, counted.Name(), 2)
 	ctx := testenv.Context(t)
 	const concurrent = 40
+	items := []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}
 	burst := func() {
 		var wg sync.WaitGroup
-		errs := make(chan error, concurrent)
-		for i := range concurrent {
+		for range concurrent {
 			wg.Go(func() {
-				if _, err := pool.Map(ctx, p, funcs.Square, []int64{int64(i)}); err != nil {
-					errs <- err
+				if _, err := pool.Map(ctx, p, counted, items, pool.Chunksize(1)); err != nil {
+					t.Error(err)
 				}
 			})
 		}
 		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
 	}
 	burst()
 	before := proxy.dials.Load()
 	burst()
 	if dialed := proxy.dials.Load() - before; dialed > 0 {
-		t.Fatalf("a second burst of %d concurrent one-item maps dialed %d new connections, want none", concurrent, dialed)
+		t.Fatalf("a second burst of %d concurrent two-chunk maps dialed %d new connections, want none", concurrent, dialed)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -64,7 +65,7 @@ func measureSmall(ctx context.Context, p *pool.Pool, addr string, cfg smallCfg) 
 	if s.BareP50Ns, s.MapP50Ns, err = p50s(bare, mapOne, cfg.calls); err != nil {
 		return s, err
 	}
-	if s.BareCallsPerS, err = concurrent(bare, cfg.concurrency, cfg.concCalls); err != nil {
+	if s.BareCallsPerS, s.BarePeakGoroutines, err = concurrent(bare, cfg.concurrency, cfg.concCalls); err != nil {
 		return s, err
 	}
 	if cfg.cpuprofile != "" {
@@ -76,7 +77,7 @@ func measureSmall(ctx context.Context, p *pool.Pool, addr string, cfg smallCfg) 
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if s.MapCallsPerS, err = concurrent(mapOne, cfg.concurrency, cfg.concCalls); err != nil {
+	if s.MapCallsPerS, s.MapPeakGoroutines, err = concurrent(mapOne, cfg.concurrency, cfg.concCalls); err != nil {
 		return s, err
 	}
 	s.Chunk1ItemsPerS, err = chunk1(ctx, p, cfg.chunk1Items)
@@ -144,12 +145,13 @@ func p50s(a, b func() error, n int) (int64, int64, error) {
 }
 
 // concurrent runs total calls of f from conc goroutines and returns the
-// calls per second.
-func concurrent(f func() error, conc, total int) (float64, error) {
+// calls per second and the most goroutines the process had meanwhile.
+func concurrent(f func() error, conc, total int) (float64, int, error) {
 	var next atomic.Int64
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
+	stop, peak := sampleGoroutines()
 	start := time.Now()
 	for range conc {
 		wg.Go(func() {
@@ -162,7 +164,30 @@ func concurrent(f func() error, conc, total int) (float64, error) {
 		})
 	}
 	wg.Wait()
-	return float64(total) / time.Since(start).Seconds(), firstErr
+	rate := float64(total) / time.Since(start).Seconds()
+	stop()
+	return rate, <-peak, firstErr
+}
+
+// sampleGoroutines samples runtime.NumGoroutine every millisecond until
+// stop, then sends the largest count.
+func sampleGoroutines() (stop func(), peak <-chan int) {
+	done, out := make(chan struct{}), make(chan int, 1)
+	go func() {
+		most := 0
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			most = max(most, runtime.NumGoroutine())
+			select {
+			case <-tick.C:
+			case <-done:
+				out <- most
+				return
+			}
+		}
+	}()
+	return func() { close(done) }, out
 }
 
 // chunk1 maps x*x over n items with Chunksize(1) and returns items/s.
@@ -189,5 +214,6 @@ func printSmall(s benchjson.PoolSmall) {
 		time.Duration(s.MapP50Ns), time.Duration(s.BareP50Ns), float64(s.MapP50Ns)/float64(s.BareP50Ns))
 	fmt.Printf("%-34s %12.0f %12.0f %8.2f\n", fmt.Sprintf("calls/s, %d at once", s.Concurrency),
 		s.MapCallsPerS, s.BareCallsPerS, s.MapCallsPerS/s.BareCallsPerS)
+	fmt.Printf("%-34s %12d %12d\n", "peak goroutines meanwhile", s.MapPeakGoroutines, s.BarePeakGoroutines)
 	fmt.Printf("Chunksize(1) map of %d items: %.0f items/s\n", s.Chunk1Items, s.Chunk1ItemsPerS)
 }

@@ -66,8 +66,12 @@ type PoolSmall struct {
 	ConcurrentCalls int     `json:"concurrent_calls"`
 	MapCallsPerS    float64 `json:"map_calls_per_s"`
 	BareCallsPerS   float64 `json:"bare_calls_per_s"`
-	Chunk1Items     int     `json:"chunk1_items"`
-	Chunk1ItemsPerS float64 `json:"chunk1_items_per_s"`
+	// The process's most goroutines during the concurrent calls (the
+	// local cluster's worker runs in it too).
+	MapPeakGoroutines  int     `json:"map_peak_goroutines"`
+	BarePeakGoroutines int     `json:"bare_peak_goroutines"`
+	Chunk1Items        int     `json:"chunk1_items"`
+	Chunk1ItemsPerS    float64 `json:"chunk1_items_per_s"`
 }
 
 // PoolKeyed compares a keyed local cluster (HMAC-sealed chunks and

@@ -182,7 +182,7 @@ func (m *mapRun[In, Out]) finish(clean bool) {
 	workers, unannounced, left := m.leftover()
 	switch {
 	case m.shared != nil:
-		m.p.releaseShared(m.shared, left)
+		m.p.releaseShared(m.shared, !clean || left)
 	case clean && !left:
 		m.p.release(m.client)
 	default:

@@ -13,8 +13,8 @@ import (
 //
 // A map gets a connection of its own so that closing it makes gearmand
 // drop the map's queued chunks. A shared connection cannot be closed for
-// one map: a single-chunk map that ends with its job left retires the
-// connection instead. It takes no new maps and is closed once its other
+// one map: a single-chunk map that ends with its job left (or otherwise
+// not cleanly) retires the connection instead. It takes no new maps and is closed once its other
 // maps are over, which drops the job if still queued; meanwhile the
 // cancel command (cancelChunks) makes workers refuse it.
 
@@ -86,12 +86,14 @@ func (p *Pool) pickShared() (*sharedClient, error) {
 	return best, nil
 }
 
-// releaseShared says that a map is done with s; left: it left a job at a
-// job server, so s is retired.
-func (p *Pool) releaseShared(s *sharedClient, left bool) {
+// releaseShared says that a map is done with s; retire: it did not end
+// cleanly (it may have left a job at a job server, or met a broken
+// connection), so s takes no new maps, as a map's own connection would be
+// closed.
+func (p *Pool) releaseShared(s *sharedClient, retire bool) {
 	p.mu.Lock()
 	s.users--
-	if left && !s.retired {
+	if retire && !s.retired {
 		s.retired = true
 		p.dropShared(s)
 	}

@@ -102,7 +102,8 @@ type mapRun[In, Out any] struct {
 	f       Func[In, Out]
 	o       mapOptions
 	client  *gearman.Client
-	running *runningMap // the pool's handle, for Close; nil until started
+	shared  *sharedClient // client is shared with other single-chunk maps; nil: the map's own
+	running *runningMap   // the pool's handle, for Close; nil until started
 	mapID   string
 	chunk   int // items per chunk
 	window  int

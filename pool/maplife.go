@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
-	"github.com/glimpse-go/glimpse/internal/ids"
 )
 
 // A map's life outside its main loop: start (register with the pool, size
@@ -19,7 +18,7 @@ import (
 // checks that someone serves the function, sizes chunks and the window
 // from the worker slots, and takes connections for the map.
 func (m *mapRun[In, Out]) start() error {
-	m.mapID = ids.New(8)
+	m.mapID = m.p.newMapID()
 	running, err := m.p.track(m.cancel)
 	if err != nil {
 		return err
@@ -57,12 +56,28 @@ func (m *mapRun[In, Out]) setup() error {
 	m.submitted = make(chan struct{})
 	close(m.submitted)
 	m.outcomes = make(chan outcome[In, Out], m.window)
-	if m.client, err = m.p.acquire(m.ctx); err != nil {
+	if err := m.takeClient(); err != nil {
 		return err
 	}
 	m.watch = time.NewTicker(max(m.p.opts.noWorkersGrace/4, 10*time.Millisecond))
 	m.silent = time.NewTicker(m.o.silentCheck)
 	return nil
+}
+
+// takeClient takes the map's connection: a shared one for a map of one
+// chunk (see shared.go), else one of its own.
+func (m *mapRun[In, Out]) takeClient() error {
+	if m.total > 0 && m.total <= m.chunk {
+		s, err := m.p.acquireShared(m.ctx)
+		if err != nil {
+			return err
+		}
+		m.shared, m.client = s, s.c
+		return nil
+	}
+	c, err := m.p.acquire(m.ctx)
+	m.client = c
+	return err
 }
 
 // workerPoll is how often a map that waits for workers (WaitForWorkers)
@@ -72,7 +87,7 @@ const workerPoll = 50 * time.Millisecond
 // waitSlots returns the worker slots serving the function, waiting for
 // one to appear as long as the WaitForWorkers option allows.
 func (m *mapRun[In, Out]) waitSlots() (int, error) {
-	slots, err := m.p.WorkerSlots(m.ctx, m.f.name)
+	slots, err := m.p.mapSlots(m.ctx, m.f.name)
 	if m.o.waitWorkers <= 0 || !errors.Is(err, ErrNoWorkers) {
 		return slots, err
 	}
@@ -88,7 +103,7 @@ func (m *mapRun[In, Out]) waitSlots() (int, error) {
 		case <-m.ctx.Done():
 			return 0, context.Cause(m.ctx)
 		}
-		slots, err = m.p.WorkerSlots(m.ctx, m.f.name)
+		slots, err = m.p.mapSlots(m.ctx, m.f.name)
 	}
 	return slots, err
 }
@@ -96,7 +111,7 @@ func (m *mapRun[In, Out]) waitSlots() (int, error) {
 // checkWorkers fails the map once no worker has served its function for
 // the pool's grace period: its chunks would wait in the queue forever.
 func (m *mapRun[In, Out]) checkWorkers() error {
-	slots, err := m.p.WorkerSlots(m.ctx, m.f.name)
+	slots, err := m.p.mapSlots(m.ctx, m.f.name)
 	if !errors.Is(err, ErrNoWorkers) {
 		if err == nil && slots != m.slots {
 			m.slots = slots
@@ -165,9 +180,12 @@ func (m *mapRun[In, Out]) finish(clean bool) {
 	}
 	m.wg.Wait()
 	workers, unannounced, left := m.leftover()
-	if clean && !left {
+	switch {
+	case m.shared != nil:
+		m.p.releaseShared(m.shared, !clean || left)
+	case clean && !left:
 		m.p.release(m.client)
-	} else {
+	default:
 		m.client.Close()
 	}
 	if left {

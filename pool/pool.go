@@ -3,8 +3,11 @@ package pool
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,8 +19,9 @@ import (
 )
 
 // ErrNoWorkers is returned by a map whose function no worker serves on
-// any job server (checked with the admin protocol before submitting), so
-// that the map fails instead of waiting forever.
+// any job server (checked with the admin protocol before submitting, or
+// known from a recent answer; see workercache.go), so that the map fails
+// instead of waiting forever.
 var ErrNoWorkers = errors.New("pool: no worker serves the function")
 
 // ErrCrashLoop is wrapped by the error of a map one of whose chunks went
@@ -44,12 +48,23 @@ type Pool struct {
 	known         knownWorkers
 	rogueReport   auth.Refusals // forged answers; paces the admin questions about them
 
-	mu      sync.Mutex
-	idle    []*gearman.Client         // connections of maps that ended cleanly
-	admins  map[string]*gearman.Admin // nil once closed
-	closed  bool                      // no new maps
-	running map[*runningMap]struct{}
-	silent  map[string]silence // admin ports that left a question unanswered
+	mu     sync.Mutex
+	idle   []*gearman.Client // connections of maps that ended cleanly
+	shared []*sharedClient   // connections of single-chunk maps (shared.go)
+	// sharedDial is held by the map dialling a shared connection.
+	sharedDial chan struct{}
+	admins     map[string]*gearman.Admin // nil once closed
+	closed     bool                      // no new maps
+	running    map[*runningMap]struct{}
+	silent     map[string]silence // admin ports that left a question unanswered
+
+	workers workerCache // the job servers' last "workers" answers, for maps
+
+	// Map ids: a random start per pool (ids must not meet another
+	// client's at a job server, which would coalesce their chunks) and a
+	// counter, instead of crypto/rand per map.
+	mapIDStart uint64
+	mapIDs     atomic.Uint64
 }
 
 // runningMap is a map in progress, as the pool sees it: Close cancels it
@@ -81,7 +96,8 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
 	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key, rogueReport: auth.Refusals{Every: rogueReportEvery},
-		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{}}
+		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{},
+		mapIDStart: rand.Uint64(), sharedDial: make(chan struct{}, 1)}
 	auth.WarnIfNoKey(p.opts.logger, key, "pool")
 	// A safety net: the dial and the handshake have bounds of their own.
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.opts.requestTimeout)
@@ -136,9 +152,11 @@ func (p *Pool) Close() error {
 	for _, c := range idle {
 		c.Close()
 	}
+	p.closeShared()
 	for _, a := range admins {
 		a.Close()
 	}
+	p.workers.close()
 	return nil
 }
 
@@ -155,6 +173,15 @@ func awaitMaps(maps []*runningMap, d time.Duration) bool {
 		}
 	}
 	return true
+}
+
+// newMapID returns a map id, 16 hex digits: the pool's random start plus
+// a counter. Two pools' ids meet only if their ranges of 2^64 overlap
+// where they have counted, as unlikely as two random ids meeting.
+func (p *Pool) newMapID() string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], p.mapIDStart+p.mapIDs.Add(1))
+	return hex.EncodeToString(b[:])
 }
 
 func (p *Pool) dial(ctx context.Context) (*gearman.Client, error) {
@@ -211,11 +238,16 @@ func (p *Pool) spareClient(ctx context.Context) (*gearman.Client, error) {
 	return p.dial(ctx)
 }
 
+// maxIdleClients bounds the connections kept for later maps: enough for
+// a thousand concurrent small maps to dial no more once warm (each one is
+// two goroutines and a read buffer).
+const maxIdleClients = 1024
+
 // release keeps a client that has no job of its map left at any server.
 func (p *Pool) release(c *gearman.Client) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || len(p.idle) >= 8 {
+	if p.closed || len(p.idle) >= maxIdleClients {
 		c.Close()
 		return
 	}
@@ -232,14 +264,19 @@ func (p *Pool) WorkerSlots(ctx context.Context, f string) (int, error) {
 }
 
 // workersOf returns the ids of the glimpse worker processes that serve f
-// and the slots serving it, as WorkerSlots counts them.
+// and the slots serving it, as WorkerSlots counts them, asking the job
+// servers now (and refreshing the maps' cached answer).
 func (p *Pool) workersOf(ctx context.Context, f string) (ids []string, slots int, err error) {
+	return p.workers.refresh(ctx, p).serving(p.cfg.JobServers, f)
+}
+
+// serving counts the workers of a "workers" answer that serve f.
+func (w *workerList) serving(servers []string, f string) (ids []string, slots int, err error) {
 	gname := wire.GearmanPrefix + f
 	var errs []error
 	seen := map[string]bool{} // a worker process connects to every server
-	workers, askErrs := p.askWorkers(ctx)
-	for i, addr := range p.cfg.JobServers {
-		for _, w := range workers[i] {
+	for i, addr := range servers {
+		for _, w := range w.workers[i] {
 			if !contains(w.Functions, gname) {
 				continue
 			}
@@ -254,14 +291,14 @@ func (p *Pool) workersOf(ctx context.Context, f string) (ids []string, slots int
 				slots += n
 			}
 		}
-		if err := askErrs[i]; err != nil {
+		if err := w.errs[i]; err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 		}
 	}
 	if slots > 0 {
 		return ids, slots, nil
 	}
-	if len(errs) == len(p.cfg.JobServers) {
+	if len(errs) == len(servers) {
 		return nil, 0, fmt.Errorf("pool: cannot ask the job servers about %s: %w", f, errors.Join(errs...))
 	}
 	return nil, 0, fmt.Errorf("%w: %s (Gearman function %s)", ErrNoWorkers, f, gname)

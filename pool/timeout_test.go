@@ -80,7 +80,10 @@ func TestNewSilentJobServer(t *testing.T) {
 
 // TestMapHungJobServer: a map on a job server that stops answering
 // (SIGSTOP, after the pool connected) fails within the request timeout,
-// naming the server and the question it left unanswered.
+// naming the server and the timeout. Which question is left unanswered
+// first varies: the map no longer asks the admin port when the pool's
+// cached answer knows the workers, so it is often the connection's
+// handshake or a submit.
 func TestMapHungJobServer(t *testing.T) {
 	srv := testenv.Gearmand(t)
 	startWorker(t, 2, srv.Addr())
@@ -88,7 +91,7 @@ func TestMapHungJobServer(t *testing.T) {
 	waitSlots(t, p, timeoutSquare.Name(), 2)
 	testenv.Hang(t, srv.Pid())
 	err := returnsWithin(t, "Map", func() error { return squares(t, p, 10) })
-	checkTimeout(t, "Map", err, srv.Addr(), `reply to admin "workers" within 300ms`)
+	checkTimeout(t, "Map", err, srv.Addr(), "within 300ms")
 }
 
 // TestMapHungServerBesideLiveOne: of two job servers, one stops answering

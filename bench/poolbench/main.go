@@ -15,7 +15,12 @@
 //     -one-item-calls one-item maps on each; medians and keyed/keyless.
 //
 //     poolbench [-slots 2] [-items 1000000] [-cpu-items 4000] [-cost 1ms] [-rounds 3]
-//     [-key] [-key-rounds 9] [-one-item-calls 2000] [-json FILE]
+//     [-key] [-key-rounds 9] [-one-item-calls 2000] [-small-calls 2000]
+//     [-small-concurrency 1000] [-small-concurrent-calls 20000] [-chunk1-items 100000] [-json FILE]
+//
+//   - small calls: one-item maps against a bare gearman.Client.Call to an
+//     echo worker on the same gearmand (p50 one after another, calls/s at
+//     -small-concurrency at once), and a Chunksize(1) map.
 //
 // -json writes the figures as JSON (bench/internal/benchjson.Pool) for
 // bench/report.
@@ -54,6 +59,12 @@ func main() {
 	keyRounds := flag.Int("key-rounds", 9, "with -key: trivial maps on each cluster")
 	oneItemCalls := flag.Int("one-item-calls", 2000, "with -key: one-item maps on each cluster")
 	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
+	var small smallCfg
+	flag.IntVar(&small.calls, "small-calls", 2000, "one-item maps and bare calls, one after another, for the p50s (0: skip the small-calls section)")
+	flag.IntVar(&small.concurrency, "small-concurrency", 1000, "one-item maps and bare calls at once")
+	flag.IntVar(&small.concCalls, "small-concurrent-calls", 20000, "one-item maps and bare calls in all at -small-concurrency")
+	flag.StringVar(&small.cpuprofile, "small-cpuprofile", "", "write a CPU profile of the concurrent one-item maps and the Chunksize(1) map to this `FILE`")
+	flag.IntVar(&small.chunk1Items, "chunk1-items", 100_000, "items of the Chunksize(1) map")
 	flag.Parse()
 	if *rounds < 1 {
 		log.Fatalf("-rounds %d: need at least 1", *rounds)
@@ -130,6 +141,14 @@ func main() {
 	fmt.Printf("parallel efficiency %.1f%%\n", 100*mapped/inProc)
 	out.CPUBound = benchjson.PoolCPU{Items: *cpuItems, ItemCostNs: cost.Nanoseconds(), Goroutines: *slots,
 		InProcessItemsPerS: inProc, MapItemsPerS: mapped, Efficiency: mapped / inProc}
+	if small.calls > 0 {
+		sm, err := measureSmall(ctx, p, local.Config().JobServers[0], small)
+		if err != nil {
+			log.Fatal(err)
+		}
+		printSmall(sm)
+		out.Small = &sm
+	}
 	if *keyed {
 		// Started only now, so that it idles through none of the figures above.
 		k, err := startKeyed(ctx, *slots)

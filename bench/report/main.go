@@ -146,7 +146,8 @@ func plan(bin, out string, quick bool) []step {
 			[]string{"-slots", "2", "-items", "1000000", "-cpu-items", "4000", "-cost", "1ms", "-rounds", "5",
 				"-key", "-key-rounds", "9", "-one-item-calls", "2000"},
 			[]string{"-slots", "2", "-items", "200000", "-cpu-items", "1000", "-cost", "1ms", "-rounds", "1",
-				"-key", "-key-rounds", "3", "-one-item-calls", "300"})...),
+				"-key", "-key-rounds", "3", "-one-item-calls", "300",
+				"-small-calls", "300", "-small-concurrent-calls", "3000", "-chunk1-items", "20000"})...),
 		mk("imap", "imapmem", pick(
 			[]string{"-items", "1000000,10000000,100000000", "-chunksizes", "0,10000", "-workers", "2", "-slots", "1"},
 			[]string{"-items", "100000,1000000", "-chunksizes", "0,10000", "-workers", "2", "-slots", "1"})...),

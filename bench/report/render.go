@@ -151,11 +151,25 @@ func writePool(b *strings.Builder, out, name string) error {
 	fmt.Fprintf(b, "| in-process, %d goroutines | %s |\n", c.Goroutines, num(c.InProcessItemsPerS))
 	fmt.Fprintf(b, "| pool.Map, %d slots | %s |\n", p.Slots, num(c.MapItemsPerS))
 	fmt.Fprintf(b, "| **parallel efficiency** | **%.1f%%** |\n\n", 100*c.Efficiency)
+	writePoolSmall(b, p.Small)
 	if err := chartPool(filepath.Join(out, name+".png"), p); err != nil {
 		return err
 	}
 	fmt.Fprintf(b, "![pool.Map items/s vs chunk size; CPU-bound efficiency](%s.png)\n\n", name)
 	return nil
+}
+
+// writePoolSmall writes the small-calls figures, if measured.
+func writePoolSmall(b *strings.Builder, s *benchjson.PoolSmall) {
+	if s == nil {
+		return
+	}
+	fmt.Fprintf(b, "**Small calls** against a bare `gearman.Client.Call` to an echo `gearman.Worker` on the same gearmand:\n\n")
+	fmt.Fprintf(b, "| | one-item pool.Map | bare call | ratio |\n| --- | ---: | ---: | ---: |\n")
+	fmt.Fprintf(b, "| p50, %s one after another | %v | %v | %.2f |\n", num(float64(s.Calls)),
+		time.Duration(s.MapP50Ns).Round(time.Microsecond), time.Duration(s.BareP50Ns).Round(time.Microsecond), float64(s.MapP50Ns)/float64(s.BareP50Ns))
+	fmt.Fprintf(b, "| calls/s, %s at once | %s | %s | %.2f |\n\n", num(float64(s.Concurrency)), num(s.MapCallsPerS), num(s.BareCallsPerS), s.MapCallsPerS/s.BareCallsPerS)
+	fmt.Fprintf(b, "`Chunksize(1)` map of %s items: %s items/s.\n\n", num(float64(s.Chunk1Items)), num(s.Chunk1ItemsPerS))
 }
 
 func writeImap(b *strings.Builder, out, name string) error {

@@ -26,6 +26,11 @@ func (p *Process) cmdArgs() []string {
 	}
 	// gearmand rejects a flag given twice, so only add defaults the caller
 	// did not set.
+	if !given["backlog"] {
+		// gearmand's default of 32 turns a burst of dials (many maps
+		// starting at once) into SYN retries: 1s stalls.
+		args = append(args, "--backlog=1024")
+	}
 	if !given["verbose"] {
 		args = append(args, "--verbose=INFO")
 	}
@@ -45,7 +50,7 @@ func (p *Process) cmdArgs() []string {
 // Flags this package manages itself, by long name; short forms map to them.
 var (
 	managedFlags = map[string]bool{"listen": true, "port": true, "log-file": true, "daemon": true}
-	shortFlags   = map[byte]string{'L': "listen", 'p': "port", 'l': "log-file", 'd': "daemon", 'P': "pid-file"}
+	shortFlags   = map[byte]string{'L': "listen", 'p': "port", 'l': "log-file", 'd': "daemon", 'P': "pid-file", 'b': "backlog"}
 )
 
 // flagName returns the long name of a gearmand flag argument, or "" if arg is

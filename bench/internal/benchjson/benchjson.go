@@ -51,6 +51,27 @@ type Pool struct {
 	// Keyed is the cluster key's cost (poolbench -key); nil when not
 	// measured, as in JSON written before -key existed.
 	Keyed *PoolKeyed `json:"keyed,omitempty"`
+	// Small is the small-calls section; nil in JSON written before it.
+	Small *PoolSmall `json:"small,omitempty"`
+}
+
+// PoolSmall compares one-item maps with a bare gearman.Client.Call to an
+// echo worker on the same gearmand, in the same run, and measures a
+// Chunksize(1) map.
+type PoolSmall struct {
+	Calls           int     `json:"calls"`       // sequential calls of each for the p50s
+	MapP50Ns        int64   `json:"map_p50_ns"`  // one-item pool.Map
+	BareP50Ns       int64   `json:"bare_p50_ns"` // gearman.Client.Call echo
+	Concurrency     int     `json:"concurrency"` // calls at once
+	ConcurrentCalls int     `json:"concurrent_calls"`
+	MapCallsPerS    float64 `json:"map_calls_per_s"`
+	BareCallsPerS   float64 `json:"bare_calls_per_s"`
+	// The process's most goroutines during the concurrent calls (the
+	// local cluster's worker runs in it too).
+	MapPeakGoroutines  int     `json:"map_peak_goroutines"`
+	BarePeakGoroutines int     `json:"bare_peak_goroutines"`
+	Chunk1Items        int     `json:"chunk1_items"`
+	Chunk1ItemsPerS    float64 `json:"chunk1_items_per_s"`
 }
 
 // PoolKeyed compares a keyed local cluster (HMAC-sealed chunks and

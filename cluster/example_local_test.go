@@ -387,8 +387,13 @@ func ExampleWithLogger() {
 	}
 	ran := make(chan error, 1)
 	go func() { ran <- w.Run() }()
-	if _, err := pool.Map(ctx, local.Pool(), funcs.Square, []int64{2}); err != nil {
-		log.Fatal(err)
+	// Wait until the job servers list its 2 slots beside the local
+	// worker's 1: it has logged that it serves by then.
+	for {
+		if n, err := local.Pool().WorkerSlots(ctx, funcs.Square.Name()); err == nil && n >= 3 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	w.Shutdown(ctx)
 	<-ran

@@ -383,9 +383,10 @@ func ExampleWithLogger() {
 	p.Close()
 	fmt.Println(errors.Is(<-done, pool.ErrClosed))
 	// The log has the connections to job servers too ("gearman:
-	// connected"), as many as the pool opened; show the pool's own lines.
+	// connected"), as many as the pool opened, and New's warning that
+	// this local cluster has no key; show the pool's own debug lines.
 	for line := range strings.Lines(buf.String()) {
-		if strings.Contains(line, `msg="pool:`) {
+		if strings.Contains(line, `level=DEBUG msg="pool:`) {
 			fmt.Print(line)
 		}
 	}

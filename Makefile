@@ -31,10 +31,13 @@ test-faults: deps
 
 # Every benchmark in one run, on this machine: bench/results/REPORT.md, a
 # PNG chart per section, each program's JSON figures and console output.
-# About five minutes on two cores; BENCH_QUICK=1 runs smaller sizes and
-# fewer rounds, for development. Run it on a quiet machine.
-BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem recovery
+# About eight minutes on two cores (three of them the Python peers, whose
+# Debian packages scripts/install-bench-deps.sh installs); BENCH_QUICK=1
+# runs smaller sizes and fewer rounds, for development. Run it on a quiet
+# machine.
+BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem recovery peers/peerbench
 bench: deps
+	@bash scripts/install-bench-deps.sh
 	$(GO) build -o bin/glimpse-cluster ./cmd/glimpse-cluster
 	$(GO) build -o bin/ $(addprefix ./bench/,$(BENCH_PROGRAMS))
 	$(GO) build -o bin/benchreport ./bench/report

@@ -6,7 +6,7 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 FUZZTIME ?= 30s
 
-.PHONY: deps demo test test-faults vet bench bench-gearman bench-pool bench-ping fuzz clean
+.PHONY: deps demo test test-faults vet bench bench-gearman bench-pool bench-ping bench-peers fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -63,6 +63,15 @@ bench-ping: deps
 	$(GO) build -o bin/glimpse-cluster ./cmd/glimpse-cluster
 	$(GO) build -o bin/pingbench ./bench/pingbench
 	./bin/pingbench
+
+# The same workloads on glimpse-go, a bare gearman.Client+Worker pair and
+# the Python peers (multiprocessing, Dask, ipyparallel, Celery), whose
+# Debian packages scripts/install-bench-deps.sh installs. About three
+# minutes.
+bench-peers: deps
+	@bash scripts/install-bench-deps.sh
+	$(GO) build -o bin/peerbench ./bench/peers/peerbench
+	./bin/peerbench
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 fuzz:

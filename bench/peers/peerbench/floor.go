@@ -50,7 +50,7 @@ func runFloor(ctx context.Context, s settings) benchjson.PeerRun {
 			return int64(binary.LittleEndian.Uint64(out)), nil
 		}
 	}
-	for _, w := range []string{benchjson.PeerLatency, benchjson.PeerLarge, benchjson.PeerConcurrent} {
+	for _, w := range []string{benchjson.PeerLatency, benchjson.PeerConcurrent, benchjson.PeerLarge} {
 		r := bounded(ctx, s.glimpseTimeout, w, func(ctx context.Context, w string) (benchjson.PeerResult, error) {
 			switch w {
 			case benchjson.PeerLatency:

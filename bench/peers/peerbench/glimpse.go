@@ -49,13 +49,14 @@ func runGlimpse(ctx context.Context, s settings) benchjson.PeerRun {
 	return run
 }
 
-// workloads are the names of the workloads of s, in the report's order.
+// workloads are the names of the workloads of s, in the order they run.
 func workloads(s settings) []string {
 	var ws []string
 	for _, n := range s.Trivial {
 		ws = append(ws, fmt.Sprintf("trivial_%d", n))
 	}
-	return append(ws, benchjson.PeerCPU, benchjson.PeerLatency, benchjson.PeerLarge, benchjson.PeerConcurrent)
+	// The large items last, as the peers run them (see common.py).
+	return append(ws, benchjson.PeerCPU, benchjson.PeerLatency, benchjson.PeerConcurrent, benchjson.PeerLarge)
 }
 
 // bounded runs one workload under a time limit and records its error.

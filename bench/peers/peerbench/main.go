@@ -16,7 +16,7 @@
 //   - -concurrent one-item calls in flight at once, calls/s.
 //
 //     peerbench [-workers 2] [-trivial 10000,1000000] [-rounds 3] [-python /usr/bin/python3]
-//     [-peers multiprocessing,dask,ipyparallel,celery] [-peer-timeout 100s] [-json FILE]
+//     [-peers multiprocessing,dask,ipyparallel,celery] [-peer-timeout 150s] [-workload-timeout 60s] [-json FILE]
 //
 // glimpse-go runs on a local cluster (cluster.StartLocal: a managed
 // gearmand and an in-process worker of -workers slots), a one-item call
@@ -97,8 +97,8 @@ func parseFlags() (settings, string) {
 	flag.StringVar(&s.python, "python", "/usr/bin/python3", "the Python of the Debian packages")
 	flag.StringVar(&s.dir, "dir", "bench/peers", "directory of the *_peer.py scripts")
 	peers := flag.String("peers", "multiprocessing,dask,ipyparallel,celery", "comma-separated peers to run")
-	flag.DurationVar(&s.peerTimeout, "peer-timeout", 100*time.Second, "time limit of each peer, set-up included")
-	flag.DurationVar(&s.workloadTimeout, "workload-timeout", 40*time.Second, "time limit of each workload of a peer")
+	flag.DurationVar(&s.peerTimeout, "peer-timeout", 150*time.Second, "time limit of each peer, set-up included")
+	flag.DurationVar(&s.workloadTimeout, "workload-timeout", 60*time.Second, "time limit of each workload of a peer")
 	flag.DurationVar(&s.glimpseTimeout, "glimpse-timeout", 60*time.Second, "time limit of each glimpse-go and floor workload")
 	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
 	flag.Parse()

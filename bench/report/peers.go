@@ -18,8 +18,9 @@ const (
 // peerTable is how one workload's table reads its figures.
 type peerTable struct {
 	title, unit string
-	lowerWins   bool // latency: the smaller figure is ahead
-	floor       bool // the Gearman floor has this workload
+	short       string // the workload in the list of where a peer is ahead
+	lowerWins   bool   // latency: the smaller figure is ahead
+	floor       bool   // the Gearman floor has this workload
 	value       func(benchjson.PeerResult) float64
 	cells       func(benchjson.PeerResult) string // the figure columns
 	header      string                            // their headers
@@ -96,26 +97,31 @@ func peerTables(p benchjson.Peers) []peerTable {
 	var ts []peerTable
 	for _, n := range p.Sizes.Trivial {
 		ts = append(ts, peerTable{title: fmt.Sprintf("Trivial map (x*x) over %s integers", num(float64(n))),
-			unit: fmt.Sprintf("trivial_%d", n), value: items, header: "items/s",
+			short: fmt.Sprintf("trivial map, %s items", short(n)),
+			unit:  fmt.Sprintf("trivial_%d", n), value: items, header: "items/s",
 			cells: func(r benchjson.PeerResult) string { return num(r.Value) }})
 	}
 	s := p.Sizes
 	return append(ts,
 		peerTable{title: fmt.Sprintf("CPU-bound items: %s of ~%v of CPU each (counting primes, calibrated in each pool's own language)",
 			num(float64(s.CPUItems)), time.Duration(s.CPUCostNs)),
-			unit: benchjson.PeerCPU, value: func(r benchjson.PeerResult) float64 { return r.Efficiency },
+			short: "CPU-bound items, parallel efficiency",
+			unit:  benchjson.PeerCPU, value: func(r benchjson.PeerResult) float64 { return r.Efficiency },
 			header: "items/s | serial items/s, in-process | parallel efficiency",
 			cells: func(r benchjson.PeerResult) string {
 				return fmt.Sprintf("%s | %s | %.1f%%", num(r.Value), num(r.Serial), 100*r.Efficiency)
 			}},
 		peerTable{title: fmt.Sprintf("One-item latency: %s calls one after another", num(float64(s.LatencyCalls))),
-			unit: benchjson.PeerLatency, lowerWins: true, floor: true, value: items, header: "p50 ms | p90 ms",
+			short: "one-item latency, p50",
+			unit:  benchjson.PeerLatency, lowerWins: true, floor: true, value: items, header: "p50 ms | p90 ms",
 			cells: func(r benchjson.PeerResult) string { return fmt.Sprintf("%.3f | %.3f", r.Value, r.P90) }},
 		peerTable{title: fmt.Sprintf("Large items: %s items of %s bytes there and back (identity)", num(float64(s.LargeItems)), num(float64(s.LargeBytes))),
-			unit: benchjson.PeerLarge, floor: true, value: items, header: "MB/s sent",
+			short: "large items, MB/s",
+			unit:  benchjson.PeerLarge, floor: true, value: items, header: "MB/s sent",
 			cells: func(r benchjson.PeerResult) string { return fmt.Sprintf("%.1f", r.Value) }},
 		peerTable{title: fmt.Sprintf("%s concurrent single calls", num(float64(s.Concurrent))),
-			unit: benchjson.PeerConcurrent, floor: true, value: items, header: "calls/s",
+			short: "concurrent single calls, calls/s",
+			unit:  benchjson.PeerConcurrent, floor: true, value: items, header: "calls/s",
 			cells: func(r benchjson.PeerResult) string { return num(r.Value) }},
 	)
 }
@@ -156,7 +162,7 @@ func writePeerTable(b *strings.Builder, p benchjson.Peers, g benchjson.PeerRun, 
 			if r.Name == peersFloor {
 				ahead = "(the floor)"
 			} else if ratio < 1/tie {
-				behind = append(behind, fmt.Sprintf("%s: %s (glimpse-go / %s = %.2f)", t.title, r.Name, r.Name, ratio))
+				behind = append(behind, fmt.Sprintf("%s: %s (glimpse-go / %s = %.2f)", t.short, r.Name, r.Name, ratio))
 			}
 			fmt.Fprintf(b, "| %s | %s | %s | %.2f | %s |\n", r.Name, cell(res.How), t.cells(res), ratio, ahead)
 		}

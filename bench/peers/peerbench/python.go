@@ -51,11 +51,13 @@ func runPeer(ctx context.Context, s settings, name string) benchjson.PeerRun {
 	cmd.Env = append(os.Environ(), "PYTHONPATH="+s.dir, "PYTHONDONTWRITEBYTECODE=1")
 	cmd.Stderr = os.Stderr
 	// Its own group, so that the whole of it (redis-server, the Celery
-	// worker, Dask's nannies, ipyparallel's engines) goes on timeout; and
-	// it dies with peerbench.
+	// worker, Dask's nannies) goes on timeout; and it dies with peerbench.
+	// SIGTERM first: the script then stops its pool, which matters for
+	// ipyparallel, whose controller and engines run in sessions of their
+	// own; SIGKILL for what is left once it has exited or WaitDelay ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 20 * time.Second
 	stdout, err := cmd.StdoutPipe()
 	if err == nil {
 		err = cmd.Start()

@@ -44,7 +44,9 @@ func writePeers(b *strings.Builder, out, name string) error {
 	fmt.Fprintf(b, "the **Gearman floor**: a bare `gearman.Client` + `gearman.Worker` (%d jobs at once) on a gearmand of its own,\n", p.Workers)
 	fmt.Fprintf(b, "what any pool over Gearman pays at least. Everything on 127.0.0.1. Throughput figures are the median of up\n")
 	fmt.Fprintf(b, "to %d rounds (fewer for a slow peer). **glimpse-go / pool** is glimpse-go's speed over the pool's, so above\n", p.Rounds)
-	fmt.Fprintf(b, "1 glimpse-go is ahead and below 1 the pool is; for latency it is the pool's p50 over glimpse-go's.\n\n")
+	fmt.Fprintf(b, "1 glimpse-go is ahead and below 1 the pool is; for latency it is the pool's p50 over glimpse-go's. Parallel\n")
+	fmt.Fprintf(b, "efficiency is the map's items/s over %d x those of the same items run serially in the same process just\n", p.Workers)
+	fmt.Fprintf(b, "before; other load on the machine moves it by tens of points from run to run (see the load average above).\n\n")
 	writePeerRuns(b, p)
 	var behind []string
 	for _, t := range peerTables(p) {

@@ -6,7 +6,7 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 FUZZTIME ?= 30s
 
-.PHONY: deps demo test test-faults vet bench bench-gearman bench-pool bench-ping bench-scaling fuzz clean
+.PHONY: deps demo test test-faults vet bench bench-gearman bench-pool bench-ping bench-scaling bench-peers fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -31,10 +31,13 @@ test-faults: deps
 
 # Every benchmark in one run, on this machine: bench/results/REPORT.md, a
 # PNG chart per section, each program's JSON figures and console output.
-# About five minutes on two cores; BENCH_QUICK=1 runs smaller sizes and
-# fewer rounds, for development. Run it on a quiet machine.
-BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem recovery
+# About eight minutes on two cores (three of them the Python peers, whose
+# Debian packages scripts/install-bench-deps.sh installs); BENCH_QUICK=1
+# runs smaller sizes and fewer rounds, for development. Run it on a quiet
+# machine.
+BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem recovery peers/peerbench
 bench: deps
+	@bash scripts/install-bench-deps.sh
 	$(GO) build -o bin/glimpse-cluster ./cmd/glimpse-cluster
 	$(GO) build -o bin/ $(addprefix ./bench/,$(BENCH_PROGRAMS))
 	$(GO) build -o bin/benchreport ./bench/report
@@ -71,6 +74,15 @@ bench-scaling: deps
 	./bin/scaling -netns $(SCALING_ARGS) -commit "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
 		-json bench/results/scaling.json >bench/results/scaling.txt; \
 		status=$$?; cat bench/results/scaling.txt; exit $$status
+
+# The same workloads on glimpse-go, a bare gearman.Client+Worker pair and
+# the Python peers (multiprocessing, Dask, ipyparallel, Celery), whose
+# Debian packages scripts/install-bench-deps.sh installs. About three
+# minutes.
+bench-peers: deps
+	@bash scripts/install-bench-deps.sh
+	$(GO) build -o bin/peerbench ./bench/peers/peerbench
+	./bin/peerbench
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 fuzz:

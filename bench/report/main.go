@@ -126,7 +126,7 @@ func quickEnv() bool {
 }
 
 // plan is the programs to run, with their arguments for a full or a
-// quick run. A full run takes about five minutes on two cores.
+// quick run. A full run takes about eight minutes on two cores.
 func plan(bin, out string, quick bool) []step {
 	pick := func(full, dev []string) []string {
 		if quick {
@@ -157,6 +157,14 @@ func plan(bin, out string, quick bool) []step {
 		mk("recovery", "recovery", pick(
 			[]string{"-workers", "2", "-slots", "1", "-items", "2000", "-cost", "2ms", "-chunksize", "10", "-fault-at", "0.3", "-rounds", "5"},
 			[]string{"-workers", "2", "-slots", "1", "-items", "600", "-cost", "2ms", "-chunksize", "10", "-fault-at", "0.3", "-rounds", "1"})...),
+		// The Python peers: about three minutes in all, bounded per peer
+		// (Dask's 1M-item map alone can take 40 s).
+		mk("peers", "peerbench", pick(
+			[]string{"-workers", "2", "-trivial", "10000,1000000", "-cpu-items", "2000", "-cost", "1ms", "-latency-calls", "500",
+				"-large-items", "100", "-large-bytes", "1048576", "-concurrent", "1000", "-rounds", "3",
+				"-workload-timeout", "60s", "-peer-timeout", "150s"},
+			[]string{"-workers", "2", "-trivial", "10000,100000", "-cpu-items", "400", "-cost", "1ms", "-latency-calls", "100",
+				"-large-items", "20", "-large-bytes", "1048576", "-concurrent", "200", "-rounds", "1", "-peer-timeout", "60s"})...),
 	}
 }
 

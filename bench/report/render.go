@@ -36,23 +36,16 @@ func render(out string, meta Meta) error {
 		{"recovery", "Recovery: a map hit by a fault, next to the same map without one", writeRecovery},
 	}
 	for i, s := range sections {
-		fmt.Fprintf(&b, "## %d. %s\n\n", i+1, s.title)
-		if st, ok := findStep(meta, s.name); ok {
-			fmt.Fprintf(&b, "`%s` (%.0f s)\n\n", shellJoin(st.Args), st.Seconds)
-		}
-		if err := s.write(&b, out, s.name); err != nil {
-			why := err.Error()
-			if st, ok := findStep(meta, s.name); ok && st.Error != "" {
-				why = "the program failed: " + st.Error
-			}
-			fmt.Fprintf(&b, "**Not measured**: %s; its output is in [%s.txt](%s.txt).\n\n", why, s.name, s.name)
-		}
+		writeSection(&b, out, meta, i+1, s)
 	}
 	// From the keyed figures of pool and ping: issue 11's bar in one place.
 	fmt.Fprintf(&b, "## %d. Cluster key overhead\n\n", len(sections)+1)
 	if err := writeKeyOverhead(&b, out); err != nil {
 		fmt.Fprintf(&b, "**Not measured**: %v; see [pool.txt](pool.txt) and [ping.txt](ping.txt).\n\n", err)
 	}
+	peers := section{"peers", "Peers: the same workloads on the pools a user would pick instead", writePeers}
+	writeSection(&b, out, meta, len(sections)+2, peers)
+	sections = append(sections, peers) // for the raw figures below
 
 	fmt.Fprintf(&b, "## Raw figures\n\n")
 	fmt.Fprintf(&b, "Each program's JSON (`-json FILE`, types in `bench/internal/benchjson`) and console output are next to this\n")
@@ -63,6 +56,21 @@ func render(out string, meta Meta) error {
 	}
 	fmt.Fprintf(&b, "- [meta.json](meta.json)\n")
 	return os.WriteFile(filepath.Join(out, "REPORT.md"), []byte(b.String()), 0o644)
+}
+
+// writeSection writes section s as number n, or why it has no figures.
+func writeSection(b *strings.Builder, out string, meta Meta, n int, s section) {
+	fmt.Fprintf(b, "## %d. %s\n\n", n, s.title)
+	if st, ok := findStep(meta, s.name); ok {
+		fmt.Fprintf(b, "`%s` (%.0f s)\n\n", shellJoin(st.Args), st.Seconds)
+	}
+	if err := s.write(b, out, s.name); err != nil {
+		why := err.Error()
+		if st, ok := findStep(meta, s.name); ok && st.Error != "" {
+			why = "the program failed: " + st.Error
+		}
+		fmt.Fprintf(b, "**Not measured**: %s; its output is in [%s.txt](%s.txt).\n\n", why, s.name, s.name)
+	}
 }
 
 func findStep(meta Meta, name string) (step, bool) {

@@ -196,3 +196,106 @@ func TestPlanKeyed(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderPeers renders the Peers section from peerbench's figures: a
+// table per workload with each pool's figure and glimpse-go's ratio to
+// it, the floor in the single-call tables only, a peer ahead called out
+// as such, and a peer that was not installed or failed a workload
+// reported in its row. Without peers.json the section says it was not
+// measured.
+func TestRenderPeers(t *testing.T) {
+	dir := t.TempDir()
+	meta := Meta{Command: "make bench", Started: time.Now(), Finished: time.Now().Add(time.Minute),
+		Steps: []step{{Name: "peers", Args: []string{"bin/peerbench", "-workers", "2"}, Error: "exit status 1"}}}
+	report := renderReport(t, dir, meta)
+	if want := "## 7. Peers: the same workloads on the pools a user would pick instead\n\n`bin/peerbench -workers 2` (0 s)\n\n**Not measured**: the program failed: exit status 1"; !strings.Contains(report, want) {
+		t.Errorf("REPORT.md lacks %q:\n%s", want, report)
+	}
+	if strings.Contains(report, "glimpse-go / pool") {
+		t.Errorf("REPORT.md has a peers table without figures:\n%s", report)
+	}
+
+	if err := benchjson.Write(filepath.Join(dir, "peers.json"), peersFixture()); err != nil {
+		t.Fatal(err)
+	}
+	meta.Steps[0].Error = ""
+	report = renderReport(t, dir, meta)
+	for _, want := range []string{
+		"| Celery | - | **not measured**: not installed (import celery failed) |",
+		"**Trivial map (x*x) over 10,000 integers**",
+		"| **glimpse-go** | pool.Map | 2,000,000 | | |",
+		"| multiprocessing | Pool.map | 4,000,000 | 0.50 | **multiprocessing** |",
+		"| Dask | client.map over batches | 50,000 | 40.00 | glimpse-go |",
+		"| Celery | not measured: not installed (import celery failed) | | | |",
+		"**Trivial map (x*x) over 1,000,000 integers**",
+		"| Dask | client.map over batches: **failed**: did not finish within 40 s | | | |",
+		"| **glimpse-go** | pool.Map | 1,000 | 1,000 | 50.0% | | |",
+		"| multiprocessing | Pool.map | 1,800 | 1,000 | 90.0% | 0.56 | **multiprocessing** |",
+		"| Gearman floor | Client.Call | 0.100 | 0.200 | 0.50 | (the floor) |",
+		"| Dask | client.submit | 10.000 | 20.000 | 50.00 | glimpse-go |",
+		"| multiprocessing | Pool.apply | 0.210 | 0.300 | 1.05 | even |",
+		"| Gearman floor | Client.Call, all in flight | 300.0 | 0.67 | (the floor) |",
+		"| Gearman floor | Client.Call | 30,000 | 0.33 | (the floor) |",
+		"- trivial map, 10k items: multiprocessing (glimpse-go / multiprocessing = 0.50)",
+		"- CPU-bound items, parallel efficiency: multiprocessing (glimpse-go / multiprocessing = 0.56)",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("REPORT.md lacks %q:\n%s", want, report)
+		}
+	}
+	_, peers, _ := strings.Cut(report, "**Trivial map")
+	trivial, _, _ := strings.Cut(peers, "**CPU-bound")
+	if strings.Contains(trivial, peersFloor) {
+		t.Errorf("the floor has a row in a map table:\n%s", trivial)
+	}
+	if !strings.Contains(report, "- peers: [peers.json](peers.json)") {
+		t.Errorf("REPORT.md does not list peers.json:\n%s", report)
+	}
+}
+
+// peersFixture is peerbench's output with a peer ahead, a tie, a
+// workload that failed and a peer that was not installed.
+func peersFixture() benchjson.Peers {
+	res := func(w, how string, v float64) benchjson.PeerResult {
+		return benchjson.PeerResult{Workload: w, How: how, Value: v}
+	}
+	cpu := func(how string, v, serial float64) benchjson.PeerResult {
+		return benchjson.PeerResult{Workload: benchjson.PeerCPU, How: how, Value: v, Serial: serial, Efficiency: v / (2 * serial)}
+	}
+	lat := func(how string, p50, p90 float64) benchjson.PeerResult {
+		return benchjson.PeerResult{Workload: benchjson.PeerLatency, How: how, Value: p50, P90: p90}
+	}
+	return benchjson.Peers{Workers: 2, Rounds: 3, Sizes: benchjson.PeerSizes{Trivial: []int{10000, 1000000}, CPUItems: 2000,
+		CPUCostNs: 1e6, LatencyCalls: 500, LargeItems: 100, LargeBytes: 1 << 20, Concurrent: 1000},
+		Runs: []benchjson.PeerRun{
+			{Name: peersGlimpse, Version: "this tree", Results: []benchjson.PeerResult{
+				res("trivial_10000", "pool.Map", 2e6), res("trivial_1000000", "pool.Map", 8e6), cpu("pool.Map", 1000, 1000),
+				lat("one-item pool.Map", 0.2, 0.4), res(benchjson.PeerLarge, "pool.Map", 200), res(benchjson.PeerConcurrent, "pool.Map", 10000)}},
+			{Name: peersFloor, Version: "gearmand 1.1.20", Results: []benchjson.PeerResult{
+				lat("Client.Call", 0.1, 0.2), res(benchjson.PeerLarge, "Client.Call, all in flight", 300), res(benchjson.PeerConcurrent, "Client.Call", 30000)}},
+			{Name: "multiprocessing", Version: "Python 3.11.2", Results: []benchjson.PeerResult{
+				res("trivial_10000", "Pool.map", 4e6), res("trivial_1000000", "Pool.map", 2e6), cpu("Pool.map", 1800, 1000),
+				lat("Pool.apply", 0.21, 0.3), res(benchjson.PeerLarge, "Pool.map", 100), res(benchjson.PeerConcurrent, "Pool.apply_async", 5000)}},
+			{Name: "Dask", Version: "distributed 2022.12.1", SetupS: 0.5, Results: []benchjson.PeerResult{
+				res("trivial_10000", "client.map over batches", 5e4),
+				{Workload: "trivial_1000000", How: "client.map over batches", Error: "did not finish within 40 s"},
+				lat("client.submit", 10, 20)}},
+			{Name: "Celery", Error: "not installed (import celery failed)"},
+		}}
+}
+
+// TestPlanPeers checks that both a full and a quick run measure the
+// peers, each peer under a time limit.
+func TestPlanPeers(t *testing.T) {
+	for _, quick := range []bool{false, true} {
+		var found bool
+		for _, s := range plan("bin", "out", quick) {
+			if s.Name == "peers" {
+				found = slices.Contains(s.Args, "-peer-timeout") && s.Args[0] == filepath.Join("bin", "peerbench")
+			}
+		}
+		if !found {
+			t.Errorf("quick=%v: no peers step running bin/peerbench with -peer-timeout", quick)
+		}
+	}
+}

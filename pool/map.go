@@ -109,10 +109,11 @@ type mapRun[In, Out any] struct {
 	total   int // -1 while unknown
 
 	// The input side, on the caller's goroutine.
-	buf      []In // items read and not yet launched
-	next     int  // input index of the next item
-	launched int  // chunks launched
-	inputEnd bool // every item has been launched
+	buf      []In            // items read and not yet launched
+	sizer    *chunkSizer[In] // bytes of buf, for automatic chunks (chunksize.go)
+	next     int             // input index of the next item
+	launched int             // chunks launched
+	inputEnd bool            // every item has been launched
 	out      *emitter[In, Out]
 
 	outcomes chan outcome[In, Out]
@@ -179,12 +180,8 @@ func (m *mapRun[In, Out]) feed(items iter.Seq[In]) error {
 		if err := m.ctx.Err(); err != nil {
 			return context.Cause(m.ctx)
 		}
-		m.buf = append(m.buf, item)
-		m.next++
-		if len(m.buf) >= m.chunk {
-			if err := m.launchBuffered(); err != nil {
-				return err
-			}
+		if err := m.push(item); err != nil {
+			return err
 		}
 	}
 	if m.total < 0 {

@@ -33,7 +33,7 @@ test-faults: deps
 # PNG chart per section, each program's JSON figures and console output.
 # About five minutes on two cores; BENCH_QUICK=1 runs smaller sizes and
 # fewer rounds, for development. Run it on a quiet machine.
-BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem recovery
+BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem largeitems recovery
 bench: deps
 	$(GO) build -o bin/glimpse-cluster ./cmd/glimpse-cluster
 	$(GO) build -o bin/ $(addprefix ./bench/,$(BENCH_PROGRAMS))

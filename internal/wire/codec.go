@@ -83,6 +83,9 @@ var decoders = sync.Pool{New: func() any { return msgpack.NewDecoder(nil) }}
 // Decode reads a message that Encode made into v. It refuses another
 // version, and checks the message's lengths and nesting before it
 // decodes, so hostile data costs neither memory nor stack.
+//
+// The items of a [][]byte are slices of data, not copies (scalars.go):
+// data must not be changed while they are in use.
 func Decode(data []byte, v any) error {
 	if len(data) == 0 {
 		return errors.New("empty message")

@@ -244,3 +244,70 @@ func decodeFloat64s(d *msgpack.Decoder, v reflect.Value) error {
 	v.Set(reflect.ValueOf(xs))
 	return nil
 }
+
+// Slices of byte slices (large items: files, images) decode in place: each
+// item is a slice of the message, not a copy of its bytes, so a chunk of
+// megabytes costs no second copy on the worker nor on the client. The
+// message's memory lives as long as one of its items does.
+func init() {
+	msgpack.Register([][]byte(nil), nil, decodeByteSlices)
+}
+
+func decodeByteSlices(d *msgpack.Decoder, v reflect.Value) error {
+	r, _ := d.Buffered().(*msgReader)
+	n, err := d.DecodeArrayLen()
+	switch {
+	case err != nil || n < 0:
+		v.SetZero()
+		return err
+	case r != nil && n > len(r.b)-r.pos:
+		return fmt.Errorf("wire: an array of %d values in the %d bytes left: %w", n, len(r.b)-r.pos, io.ErrUnexpectedEOF)
+	}
+	xs := make([][]byte, 0, min(n, 1<<16))
+	for range n {
+		b, ok := binAt(r)
+		if !ok { // str, nil, or not Decode's reader: msgpack decides
+			if b, err = d.DecodeBytes(); err != nil {
+				return err
+			}
+		}
+		xs = append(xs, b)
+	}
+	v.Set(reflect.ValueOf(xs))
+	return nil
+}
+
+// binAt returns the bin value at r's position as a slice of r's bytes
+// (capped, so an append cannot write over the next value); ok false
+// leaves r as it was.
+func binAt(r *msgReader) (b []byte, ok bool) {
+	if r == nil || r.pos >= len(r.b) {
+		return nil, false
+	}
+	rest := r.b[r.pos:]
+	var size, hdr int
+	switch rest[0] {
+	case 0xc4:
+		hdr = 2
+		if len(rest) >= hdr {
+			size = int(rest[1])
+		}
+	case 0xc5:
+		hdr = 3
+		if len(rest) >= hdr {
+			size = int(binary.BigEndian.Uint16(rest[1:]))
+		}
+	case 0xc6:
+		hdr = 5
+		if len(rest) >= hdr {
+			size = int(binary.BigEndian.Uint32(rest[1:]))
+		}
+	default:
+		return nil, false
+	}
+	if len(rest) < hdr || size > len(rest)-hdr {
+		return nil, false
+	}
+	r.pos += hdr + size
+	return rest[hdr : hdr+size : hdr+size], true
+}

@@ -145,3 +145,55 @@ func firstDiff(a, b []byte) int {
 	}
 	return min(len(a), len(b))
 }
+
+type genericBlobs [][]byte
+
+// TestByteSlicesDecodeInPlace: [][]byte decodes as msgpack decodes it
+// (bin of every length class, str, nil, empty), with each bin item a
+// slice of the message rather than a copy, capped at its own end.
+func TestByteSlicesDecodeInPlace(t *testing.T) {
+	items := [][]byte{nil, {}, []byte("ab"), bytes.Repeat([]byte{1}, 300), bytes.Repeat([]byte{2}, 70_000)}
+	msg, err := Encode(ChunkResult[[]byte]{Items: items})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withStr := genericEncode(t, []any{"text", []byte("bin")})
+	for _, data := range [][]byte{msg, withStr} {
+		var got ChunkResult[[]byte]
+		var want struct {
+			_msgpack struct{} `msgpack:",as_array"`
+			Items    genericBlobs
+		}
+		errGot := Decode(data, &got)
+		errWant := Decode(data, &want)
+		if data[1] == 0x92 { // withStr: a bare array, not a ChunkResult
+			var gb [][]byte
+			var wb genericBlobs
+			errGot, errWant = Decode(data, &gb), Decode(data, &wb)
+			got.Items, want.Items = gb, wb
+		}
+		if errGot != nil || errWant != nil {
+			t.Fatalf("decode: %v, msgpack: %v", errGot, errWant)
+		}
+		if len(got.Items) != len(want.Items) {
+			t.Fatalf("%d items, msgpack %d", len(got.Items), len(want.Items))
+		}
+		for i := range got.Items {
+			if !bytes.Equal(got.Items[i], want.Items[i]) || (got.Items[i] == nil) != (want.Items[i] == nil) {
+				t.Fatalf("item %d: %q (nil %v), msgpack %q (nil %v)", i, got.Items[i], got.Items[i] == nil, want.Items[i], want.Items[i] == nil)
+			}
+		}
+	}
+	var got ChunkResult[[]byte]
+	if err := Decode(msg, &got); err != nil {
+		t.Fatal(err)
+	}
+	last := got.Items[len(got.Items)-1]
+	if cap(last) != len(last) {
+		t.Fatalf("an in-place item has room past its end: len %d cap %d", len(last), cap(last))
+	}
+	msg[len(msg)-1] = 9 // the last item's last byte, in the message
+	if last[len(last)-1] != 9 {
+		t.Fatal("a large bin item was copied, not sliced from the message")
+	}
+}

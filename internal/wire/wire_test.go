@@ -69,6 +69,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(ints)
 	floats, _ := Encode(ChunkRequest[float64]{Items: []float64{1.5, -2}})
 	f.Add(floats)
+	blobs, _ := Encode(ChunkResult[[]byte]{Items: [][]byte{nil, {}, []byte("ab")}})
+	f.Add(blobs)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var v any
 		_ = Decode(data, &v)
@@ -77,6 +79,8 @@ func FuzzDecode(f *testing.F) {
 		_ = Decode(data, &ci)
 		var cf ChunkRequest[float64]
 		_ = Decode(data, &cf)
+		var cb ChunkResult[[]byte]
+		_ = Decode(data, &cb)
 	})
 }
 

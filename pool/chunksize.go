@@ -32,12 +32,15 @@ const (
 // automatic chunk, and keeps the map's running bytes per item, which the
 // chunk goroutines read to size their encoding buffers.
 type chunkSizer[In any] struct {
-	fixed   int // > 0: every item encodes in at most this many bytes
-	bytes   int // of the items buffered
-	last    int // the size of the last item measured
-	seen    int // items added
-	sum     int64
-	perItem atomic.Int64 // running mean of an item's encoded size
+	fixed int // > 0: every item encodes in at most this many bytes
+	// countOnly: chunks are cut by count (Chunksize(n)); the sizes only
+	// size encoding buffers, and the first sampleAll items tell enough.
+	countOnly bool
+	bytes     int // of the items buffered
+	last      int // the size of the last item measured
+	seen      int // items added
+	sum       int64
+	perItem   atomic.Int64 // running mean of an item's encoded size
 }
 
 // newChunkSizer measures items of type In: scalars by their largest
@@ -74,7 +77,7 @@ func (s *chunkSizer[In]) size(item In) int {
 	case string:
 		return len(v) + 5
 	}
-	if s.seen >= sampleAll && s.seen%sampleStride != 0 && s.last > 0 {
+	if s.seen >= sampleAll && (s.countOnly || s.seen%sampleStride != 0) && s.last > 0 {
 		return s.last
 	}
 	// An item that cannot be encoded fails its chunk's encoding, with its
@@ -111,6 +114,7 @@ func (s *chunkSizer[In]) encodedSize(n int) int {
 func (m *mapRun[In, Out]) push(item In) error {
 	if m.sizer == nil {
 		m.sizer = newChunkSizer[In]()
+		m.sizer.countOnly = m.o.chunksize > 0
 	}
 	n := m.sizer.add(item)
 	auto := m.o.chunksize == 0

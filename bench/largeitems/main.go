@@ -11,7 +11,8 @@
 //
 //   - each worker process's RSS (VmRSS) before and after the maps.
 //
-//   - the client's CPU time (user+system) per map.
+//   - CPU time (user+system) per map of the client, the workers (all
+//     together) and gearmand.
 //
 //     largeitems [-items 100] [-size 1048576] [-maps 5] [-chunksize 0] [-workers 2] [-slots 1] [-json FILE] [-cpuprofile FILE]
 package main
@@ -87,7 +88,7 @@ func main() {
 		res.Items, res.ItemBytes, res.Workers, res.Slots, res.Chunksize, res.ChunkItems)
 	fmt.Printf("first map            %8.0f MB/s\n", res.FirstMBps)
 	fmt.Printf("later maps (median)  %8.0f MB/s   all: %.0f\n", res.SteadyMBps, res.AllMBps)
-	fmt.Printf("client CPU           %8.0f ms per map\n", res.ClientCPUms)
+	fmt.Printf("CPU ms per map       client %.0f, workers %.0f, gearmand %.0f\n", res.ClientCPUms, res.WorkersCPUms, res.GearmandCPUms)
 	fmt.Printf("client peak RSS      %8.1f MiB = %.2fx input+output (%.1f MiB)\n",
 		float64(res.PeakRSSKiB)/1024, res.RSSRatio, float64(res.InOutKiB)/1024)
 	fmt.Printf("worker RSS before    %v KiB\nworker RSS after     %v KiB\n", res.WorkerRSSBefKiB, res.WorkerRSSKiB)
@@ -133,6 +134,11 @@ func run(ctx context.Context, bin string, maps int, res *result, profile string)
 		return err
 	}
 	res.WorkerRSSBefKiB = workerRSS(ws)
+	pids := []int{gd.Pid()}
+	for i := range ws.Len() {
+		pids = append(pids, ws.Process(i).Pid)
+	}
+	cpu0 := procCPU(pids)
 	cmd := exec.CommandContext(ctx, self, "-child-addr", gd.Addr(), "-items", strconv.Itoa(res.Items),
 		"-size", strconv.Itoa(res.ItemBytes), "-maps", strconv.Itoa(maps), "-chunksize", strconv.Itoa(res.Chunksize), "-cpuprofile", profile)
 	cmd.Stderr = os.Stderr
@@ -146,6 +152,11 @@ func run(ctx context.Context, bin string, maps int, res *result, profile string)
 		return fmt.Errorf("the client process printed %q: %w", text, err)
 	}
 	res.WorkerRSSBefKiB = before
+	cpu := procCPU(pids)
+	res.GearmandCPUms = float64((cpu[0]-cpu0[0])/time.Millisecond) / float64(maps)
+	for i := 1; i < len(cpu); i++ {
+		res.WorkersCPUms += float64((cpu[i]-cpu0[i])/time.Millisecond) / float64(maps)
+	}
 	time.Sleep(time.Second)
 	res.WorkerRSSKiB = workerRSS(ws)
 	return nil
@@ -212,6 +223,29 @@ func child(ctx context.Context, addr string, maps int, res *result) error {
 	res.InOutKiB = int64(2 * res.Items * res.ItemBytes / 1024)
 	res.RSSRatio = float64(res.PeakRSSKiB) / float64(res.InOutKiB)
 	return err
+}
+
+// procCPU returns the user+system CPU time of each process.
+func procCPU(pids []int) []time.Duration {
+	out := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			log.Print(err)
+			continue
+		}
+		// Fields after the command's closing parenthesis; utime and stime
+		// are the 14th and 15th of the line, in clock ticks (100/s).
+		_, rest, _ := bytes.Cut(data, []byte(") "))
+		f := strings.Fields(string(rest))
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		out[i] = time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return out
 }
 
 // cpuTime is this process's user and system CPU time.

@@ -30,9 +30,9 @@ func writeLarge(b *strings.Builder, out, name string) error {
 	fmt.Fprintf(b, "Identity round trips (`examples.identity`) of %d items of %s bytes, %d maps in one fresh client process;\n",
 		l.Items, num(float64(l.ItemBytes)), len(l.AllMBps))
 	fmt.Fprintf(b, "%d worker processes x %d slots. MB/s is megabytes of input over the map's wall time.\n\n", l.Workers, l.Slots)
-	fmt.Fprintf(b, "| chunks | first map MB/s | later maps MB/s (median) | client peak RSS | / (input+output) | client CPU ms/map | worker RSS before / after |\n")
+	fmt.Fprintf(b, "| chunks | first map MB/s | later maps MB/s (median) | client peak RSS | / (input+output) | CPU ms/map: client / workers / gearmand | worker RSS before / after |\n")
 	fmt.Fprintf(b, "| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
-	fmt.Fprintf(b, "| %s | %.0f | %.0f | %s | %.2fx | %.0f | %v / %v KiB |\n\n", chunkLabel(l.Chunksize, l.ChunkItems),
-		l.FirstMBps, l.SteadyMBps, mib(l.PeakRSSKiB), l.RSSRatio, l.ClientCPUms, l.WorkerRSSBefKiB, l.WorkerRSSKiB)
+	fmt.Fprintf(b, "| %s | %.0f | %.0f | %s | %.2fx | %.0f / %.0f / %.0f | %v / %v KiB |\n\n", chunkLabel(l.Chunksize, l.ChunkItems),
+		l.FirstMBps, l.SteadyMBps, mib(l.PeakRSSKiB), l.RSSRatio, l.ClientCPUms, l.WorkersCPUms, l.GearmandCPUms, l.WorkerRSSBefKiB, l.WorkerRSSKiB)
 	return nil
 }

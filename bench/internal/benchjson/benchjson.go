@@ -210,7 +210,9 @@ type Large struct {
 	PeakRSSKiB      int64     `json:"client_peak_rss_kib"` // VmHWM of the client process
 	InOutKiB        int64     `json:"input_output_kib"`    // one map's input plus output
 	RSSRatio        float64   `json:"client_peak_rss_over_input_output"`
-	ClientCPUms     float64   `json:"client_cpu_ms_per_map"` // user+system, mean over the maps
+	ClientCPUms     float64   `json:"client_cpu_ms_per_map"`  // user+system, mean over the maps
+	WorkersCPUms    float64   `json:"workers_cpu_ms_per_map"` // all worker processes together
+	GearmandCPUms   float64   `json:"gearmand_cpu_ms_per_map"`
 	WorkerRSSBefKiB []int64   `json:"worker_rss_before_kib"`
 	WorkerRSSKiB    []int64   `json:"worker_rss_after_kib"` // a second after the last map
 }

@@ -109,12 +109,13 @@ type mapRun[In, Out any] struct {
 	total   int // -1 while unknown
 
 	// The input side, on the caller's goroutine.
-	buf      []In            // items read and not yet launched
-	sizer    *chunkSizer[In] // bytes of buf, for automatic chunks (chunksize.go)
-	next     int             // input index of the next item
-	launched int             // chunks launched
-	inputEnd bool            // every item has been launched
+	buf      []In // items read and not yet launched
+	next     int  // input index of the next item
+	launched int  // chunks launched
+	inputEnd bool // every item has been launched
 	out      *emitter[In, Out]
+
+	sizer *chunkSizer[In] // encoded bytes of buf and per item (chunksize.go)
 
 	outcomes chan outcome[In, Out]
 	wg       sync.WaitGroup

@@ -47,24 +47,43 @@ type chunkSizer[In any] struct {
 // msgpack size, strings and byte slices by their length, others by
 // encoding (sampled).
 func newChunkSizer[In any]() *chunkSizer[In] {
-	s := &chunkSizer[In]{}
-	switch reflect.TypeFor[In]().Kind() {
-	case reflect.Bool:
-		s.fixed = 1
-	case reflect.Int8, reflect.Uint8:
-		s.fixed = 2
-	case reflect.Int16, reflect.Uint16:
-		s.fixed = 3
-	case reflect.Int32, reflect.Uint32, reflect.Float32:
-		s.fixed = 5
-	case reflect.Int, reflect.Int64, reflect.Uint, reflect.Uint64, reflect.Uintptr, reflect.Float64:
-		s.fixed = 9
-	}
+	s := &chunkSizer[In]{fixed: fixedSize(reflect.TypeFor[In]())}
 	if s.fixed > 0 {
 		s.perItem.Store(int64(s.fixed))
 	}
 	return s
 }
+
+// fixedSize is the largest msgpack size of a value of scalar type t; 0
+// for other types.
+func fixedSize(t reflect.Type) int {
+	switch t.Kind() {
+	case reflect.Bool:
+		return 1
+	case reflect.Int8, reflect.Uint8:
+		return 2
+	case reflect.Int16, reflect.Uint16:
+		return 3
+	case reflect.Int32, reflect.Uint32, reflect.Float32:
+		return 5
+	case reflect.Int, reflect.Int64, reflect.Uint, reflect.Uint64, reflect.Uintptr, reflect.Float64:
+		return 9
+	}
+	return 0
+}
+
+// resultBufferSize is the encoding buffer for a chunk's n results: their
+// largest size for scalars (squares outgrow their inputs), else the
+// chunk's own size.
+func resultBufferSize[Out any](n, payload int) int {
+	if f := fixedSize(reflect.TypeFor[Out]()); f > 0 {
+		return n*f + 64
+	}
+	return payload
+}
+
+// maxPrealloc bounds the items a chunk's buffer is allocated for up front.
+const maxPrealloc = 1 << 17
 
 // size returns item's encoded size, measured or estimated.
 func (s *chunkSizer[In]) size(item In) int {
@@ -100,6 +119,11 @@ func (s *chunkSizer[In]) add(item In) int {
 	return n
 }
 
+// itemsUpTo is about how many items take bytes, by the running mean.
+func (s *chunkSizer[In]) itemsUpTo(bytes int) int {
+	return bytes/max(int(s.perItem.Load()), 1) + 1
+}
+
 // encodedSize is the buffer to allocate for a chunk of n items: their
 // running mean size, and room for the chunk's header.
 func (s *chunkSizer[In]) encodedSize(n int) int {
@@ -123,6 +147,9 @@ func (m *mapRun[In, Out]) push(item In) error {
 		if err := m.launchBuffered(); err != nil {
 			return err
 		}
+	}
+	if m.buf == nil { // allocated for the chunk's items, not grown to them
+		m.buf = make([]In, 0, min(m.chunk, maxPrealloc, m.sizer.itemsUpTo(targetChunkBytes)))
 	}
 	m.buf = append(m.buf, item)
 	m.next++

@@ -45,7 +45,7 @@ func (r registered[In, Out]) RunChunkAfter(ctx context.Context, payload []byte, 
 		terr.Func, terr.Index, terr.Worker = r.f.name, req.Start+i, worker
 		return nil, r.fail(terr)
 	}
-	data, err := wire.EncodeSized(headroom, len(payload), wire.ChunkResult[Out]{Items: out})
+	data, err := wire.EncodeSized(headroom, resultBufferSize[Out](len(out), len(payload)), wire.ChunkResult[Out]{Items: out})
 	if err != nil {
 		return nil, r.fail(&TaskError{Func: r.f.name, Index: req.Start, Worker: worker,
 			Message: fmt.Sprintf("cannot encode the results: %v", err)})

@@ -30,6 +30,7 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		start := time.Now()
 		defer func() {
 			w.chunkEnded(ctx, name, job.Handle, time.Since(start), len(result), context.Cause(ctx), err)
+			w.mem.chunkDone(len(job.Data)+len(result), func() bool { return w.active.Load() == 0 })
 		}()
 		// Limits (limits.go): refused before it is decoded, stopped at
 		// chunk_time_limit, failed once it killed crash_loop_limit workers.

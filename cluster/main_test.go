@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -12,6 +13,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(bigWorkerEnv); addr != "" {
+		os.Exit(bigWorkerProcess(addr))
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -67,6 +67,7 @@ type Worker struct {
 	failures atomic.Int64
 	busy     atomic.Int64 // nanoseconds spent in finished chunks
 	active   atomic.Int64
+	mem      memReleaser // frees memory after large chunks (memrelease.go)
 
 	// Chunks refused by the key check (chunkauth.go), and the rate of
 	// warnings about them.

@@ -20,8 +20,12 @@ type conn struct {
 	pr   *PacketReader
 	addr string
 
-	mu      sync.Mutex
-	out     []byte // encoded packets not yet being written
+	mu  sync.Mutex
+	out []byte // encoded packets not yet being written, after big's
+	// big holds what was queued before out: encoded packets and the large
+	// data arguments between them, written from where they are (writev),
+	// so that a chunk of megabytes is not copied into the queue.
+	big     net.Buffers
 	spare   []byte // the other buffer, reused between writes
 	writing bool   // someone owns the socket's write side
 	closing bool   // refuse new sends; flushClose is draining
@@ -95,7 +99,15 @@ func (c *conn) enqueue(t PacketType, args ...[]byte) (own bool, err error) {
 		}
 		return false, fmt.Errorf("gearman: send %s to %s: %w", t, c.addr, err)
 	}
-	c.out, err = AppendPacket(c.out, MagicReq, t, args...)
+	if n := len(args); n > 0 && len(args[n-1]) >= largeArg {
+		c.out, err = appendPacketHead(c.out, MagicReq, t, args...)
+		if err == nil {
+			c.big = append(c.big, c.out, args[n-1])
+			c.out = nil
+		}
+	} else {
+		c.out, err = AppendPacket(c.out, MagicReq, t, args...)
+	}
 	if err != nil || c.writing {
 		return false, err
 	}
@@ -108,13 +120,13 @@ func (c *conn) enqueue(t PacketType, args ...[]byte) (own bool, err error) {
 // sender never pays for more than its share under load.
 func (c *conn) flush() {
 	c.mu.Lock()
-	buf := c.takeLocked()
+	segs, buf := c.takeLocked()
 	c.mu.Unlock()
-	if !c.write(buf) {
+	if !c.write(segs, buf) {
 		return // dead; writing stays set so nobody tries again
 	}
 	c.mu.Lock()
-	more := len(c.out) > 0
+	more := c.queuedLocked()
 	if !more {
 		c.writing = false
 	}
@@ -124,16 +136,30 @@ func (c *conn) flush() {
 	}
 }
 
-// takeLocked swaps the queue out for writing.
-func (c *conn) takeLocked() []byte {
-	buf := c.out
+// largeArg: a packet's data argument of this size or more is written from
+// where it is rather than copied into the queue.
+const largeArg = 64 << 10
+
+// queuedLocked says whether anything waits to be written.
+func (c *conn) queuedLocked() bool { return len(c.out) > 0 || len(c.big) > 0 }
+
+// takeLocked swaps the queue out for writing: the segments, then buf.
+func (c *conn) takeLocked() (net.Buffers, []byte) {
+	segs, buf := c.big, c.out
+	c.big = nil
 	c.out, c.spare = c.spare[:0], nil
-	return buf
+	return segs, buf
 }
 
-// write writes buf and recycles it; false if the conn died.
-func (c *conn) write(buf []byte) bool {
-	_, err := c.nc.Write(buf)
+// write writes segs then buf and recycles buf; false if the conn died.
+func (c *conn) write(segs net.Buffers, buf []byte) bool {
+	var err error
+	if len(segs) == 0 {
+		_, err = c.nc.Write(buf)
+	} else {
+		segs = append(segs, buf)
+		_, err = segs.WriteTo(c.nc)
+	}
 	if err != nil {
 		c.close(err)
 		return false
@@ -157,14 +183,14 @@ func (c *conn) writeLoop() {
 		}
 		for {
 			c.mu.Lock()
-			if len(c.out) == 0 {
+			if !c.queuedLocked() {
 				c.writing = false
 				c.mu.Unlock()
 				break
 			}
-			buf := c.takeLocked()
+			segs, buf := c.takeLocked()
 			c.mu.Unlock()
-			if !c.write(buf) {
+			if !c.write(segs, buf) {
 				return
 			}
 		}
@@ -210,7 +236,7 @@ func (c *conn) flushClose(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		c.mu.Lock()
-		idle := !c.writing && len(c.out) == 0 || c.err != nil
+		idle := !c.writing && !c.queuedLocked() || c.err != nil
 		c.mu.Unlock()
 		if idle {
 			break

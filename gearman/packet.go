@@ -226,6 +226,20 @@ func (e *PacketTooLargeError) Unwrap() error {
 // if the argument count is wrong for the type or a non-final argument holds
 // a NUL byte, since either would make the packet mean something else.
 func AppendPacket(dst []byte, m Magic, t PacketType, args ...[]byte) ([]byte, error) {
+	out, err := appendPacketHead(dst, m, t, args...)
+	if err != nil {
+		return dst, err
+	}
+	if len(args) > 0 {
+		out = append(out, args[len(args)-1]...)
+	}
+	return out, nil
+}
+
+// appendPacketHead is AppendPacket but for the last argument's bytes: the
+// header (whose size counts them) and the arguments before them, so that
+// a large last argument can be written from where it is.
+func appendPacketHead(dst []byte, m Magic, t PacketType, args ...[]byte) ([]byte, error) {
 	s, ok := t.spec()
 	if !ok {
 		return dst, fmt.Errorf("%w: cannot encode unknown packet type %d", ErrProtocol, uint32(t))
@@ -249,11 +263,14 @@ func AppendPacket(dst []byte, m Magic, t PacketType, args ...[]byte) ([]byte, er
 	dst = binary.BigEndian.AppendUint32(dst, uint32(m))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(t))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(size))
-	for i, a := range args {
+	for i, a := range args[:max(len(args)-1, 0)] {
 		if i > 0 {
 			dst = append(dst, 0)
 		}
 		dst = append(dst, a...)
+	}
+	if len(args) > 1 {
+		dst = append(dst, 0)
 	}
 	return dst, nil
 }

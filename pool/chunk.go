@@ -48,7 +48,7 @@ func (c *chunkCall[In, Out]) state() (*gearman.Task, string) {
 
 // submitAfter encodes the chunk and submits it once after is closed.
 func (c *chunkCall[In, Out]) submitAfter(after <-chan struct{}) (*gearman.Task, error) {
-	payload, err := wire.EncodeAfter(c.m.p.headroom(), wire.ChunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
+	payload, err := wire.EncodeSized(c.m.p.headroom(), c.m.chunkBufferSize(len(c.f.items)), wire.ChunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
 		InType: c.m.f.shapes.wireIn, OutType: c.m.f.shapes.wireOut})
 	select {
 	case <-after:

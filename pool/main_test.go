@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(workerEnv); spec != "" {
 		os.Exit(workerProcess(spec))
 	}
+	if spec := os.Getenv(largeClientEnv); spec != "" {
+		os.Exit(largeClientProcess(spec))
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -116,6 +116,8 @@ type mapRun[In, Out any] struct {
 	inputEnd bool // every item has been launched
 	out      *emitter[In, Out]
 
+	sizer *chunkSizer[In] // encoded bytes of buf and per item (chunksize.go)
+
 	outcomes chan outcome[In, Out]
 	wg       sync.WaitGroup
 	slots    int                 // worker slots serving the function, as last seen
@@ -180,12 +182,8 @@ func (m *mapRun[In, Out]) feed(items iter.Seq[In]) error {
 		if err := m.ctx.Err(); err != nil {
 			return context.Cause(m.ctx)
 		}
-		m.buf = append(m.buf, item)
-		m.next++
-		if len(m.buf) >= m.chunk {
-			if err := m.launchBuffered(); err != nil {
-				return err
-			}
+		if err := m.push(item); err != nil {
+			return err
 		}
 	}
 	if m.total < 0 {

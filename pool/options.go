@@ -147,6 +147,8 @@ func (p JobPriority) gearman() gearman.Priority {
 // Map is the item count divided by four times the worker slots (bounded);
 // for Imap, whose input length is unknown, chunks start at one item and
 // double while a chunk takes under 20ms to come back, up to 16384 items.
+// Either way an automatic chunk also ends at about 4 MiB of encoded items
+// (an item larger than that goes alone).
 func Chunksize(n int) MapOption { return func(o *mapOptions) { o.chunksize = n } }
 
 // Priority sets the Gearman priority of the map's chunks (default Normal).

@@ -40,17 +40,12 @@ func (r registered[In, Out]) RunChunkAfter(ctx context.Context, payload []byte, 
 		te.Func, te.Index, te.Worker = r.f.name, -1, worker
 		return nil, r.fail(te)
 	}
-	out := make([]Out, 0, len(req.Items.items))
-	timeout := time.Duration(req.TaskTimeout)
-	for i, item := range req.Items.items {
-		res, terr := r.call(ctx, item, timeout)
-		if terr != nil {
-			terr.Func, terr.Index, terr.Worker = r.f.name, req.Start+i, worker
-			return nil, r.fail(terr)
-		}
-		out = append(out, res)
+	out := make([]Out, len(req.Items.items))
+	if i, terr := r.callItems(ctx, req.Items.items, out, time.Duration(req.TaskTimeout)); terr != nil {
+		terr.Func, terr.Index, terr.Worker = r.f.name, req.Start+i, worker
+		return nil, r.fail(terr)
 	}
-	data, err := wire.EncodeAfter(headroom, wire.ChunkResult[Out]{Items: out})
+	data, err := wire.EncodeSized(headroom, resultBufferSize[Out](len(out), len(payload)), wire.ChunkResult[Out]{Items: out})
 	if err != nil {
 		return nil, r.fail(&TaskError{Func: r.f.name, Index: req.Start, Worker: worker,
 			Message: fmt.Sprintf("cannot encode the results: %v", err)})
@@ -108,6 +103,41 @@ type chunkError struct {
 func (e *chunkError) Error() string   { return e.te.Error() }
 func (e *chunkError) Unwrap() []error { return []error{e.te, e.ex} }
 
+// callItems runs the function on items into out, and returns the index
+// of the item that failed, if one did.
+func (r registered[In, Out]) callItems(ctx context.Context, items []In, out []Out, timeout time.Duration) (int, *TaskError) {
+	if timeout <= 0 {
+		return r.callRun(ctx, items, out)
+	}
+	for i, item := range items {
+		res, terr := r.call(ctx, item, timeout)
+		if terr != nil {
+			return i, terr
+		}
+		out[i] = res
+	}
+	return len(items), nil
+}
+
+// callRun is callItems with no deadline: one recover for the whole run (a
+// panic ends the chunk anyway), not a deferred call per item, which cost
+// a trivial function more than the function itself.
+func (r registered[In, Out]) callRun(ctx context.Context, items []In, out []Out) (i int, te *TaskError) {
+	defer func() {
+		if v := recover(); v != nil {
+			te = panicError(v)
+		}
+	}()
+	for i = 0; i < len(items); i++ {
+		res, err := r.f.fn(ctx, items[i])
+		if err != nil {
+			return i, &TaskError{Message: err.Error(), Code: declaredName(err)}
+		}
+		out[i] = res
+	}
+	return i, nil
+}
+
 // call runs the function on one item, turning an error, a panic or an
 // overrun deadline into a TaskError.
 func (r registered[In, Out]) call(ctx context.Context, item In, timeout time.Duration) (out Out, te *TaskError) {
@@ -141,10 +171,7 @@ func (r registered[In, Out]) call(ctx context.Context, item In, timeout time.Dur
 func (r registered[In, Out]) callDirect(ctx context.Context, item In) (out Out, te *TaskError) {
 	defer func() {
 		if v := recover(); v != nil {
-			te = &TaskError{Panic: true, Message: fmt.Sprint(v), Stack: string(debug.Stack())}
-			if err, ok := v.(error); ok {
-				te.Code = declaredName(err)
-			}
+			te = panicError(v)
 		}
 	}()
 	out, err := r.f.fn(ctx, item)
@@ -152,4 +179,14 @@ func (r registered[In, Out]) callDirect(ctx context.Context, item In) (out Out, 
 		return out, &TaskError{Message: err.Error(), Code: declaredName(err)}
 	}
 	return out, nil
+}
+
+// panicError is the TaskError of a function that panicked with v; called
+// by the deferred recover, so the stack is the panic's.
+func panicError(v any) *TaskError {
+	te := &TaskError{Panic: true, Message: fmt.Sprint(v), Stack: string(debug.Stack())}
+	if err, ok := v.(error); ok {
+		te.Code = declaredName(err)
+	}
+	return te
 }

@@ -151,6 +151,9 @@ func plan(bin, out string, quick bool) []step {
 		mk("imap", "imapmem", pick(
 			[]string{"-items", "1000000,10000000,100000000", "-chunksizes", "0,10000", "-workers", "2", "-slots", "1"},
 			[]string{"-items", "100000,1000000", "-chunksizes", "0,10000", "-workers", "2", "-slots", "1"})...),
+		mk("large", "largeitems", pick(
+			[]string{"-items", "100", "-size", "1048576", "-maps", "9", "-workers", "2", "-slots", "1"},
+			[]string{"-items", "100", "-size", "1048576", "-maps", "3", "-workers", "2", "-slots", "1"})...),
 		mk("ping", "pingbench", pick(
 			[]string{"-workers", "10,50,100", "-pings", "50", "-key"},
 			[]string{"-workers", "10,50,100", "-pings", "5", "-key"})...),

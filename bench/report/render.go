@@ -164,6 +164,7 @@ func writePool(b *strings.Builder, out, name string) error {
 		return err
 	}
 	fmt.Fprintf(b, "![pool.Map items/s vs chunk size; CPU-bound efficiency](%s.png)\n\n", name)
+	writeLargeIn(b, out)
 	return nil
 }
 

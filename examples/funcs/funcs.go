@@ -35,6 +35,12 @@ var WordCount = pool.Register("examples.wordcount", func(_ context.Context, text
 	return counts, nil
 })
 
+// Identity returns its bytes as they came: the large-item round trip of
+// the benchmarks (bench/largeitems), where only moving the bytes costs.
+var Identity = pool.Register("examples.identity", func(_ context.Context, b []byte) ([]byte, error) {
+	return b, nil
+})
+
 // Range is a half-open interval of integers.
 type Range struct {
 	Lo, Hi int64

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -21,34 +20,62 @@ import (
 const version = 2
 
 var encoders = sync.Pool{New: func() any {
-	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
+	w := &sliceWriter{}
+	enc := msgpack.NewEncoder(w)
 	enc.UseCompactInts(true)
-	return &encoder{buf: &buf, enc: enc}
+	return &encoder{w: w, enc: enc}
 }}
 
 type encoder struct {
-	buf *bytes.Buffer
+	w   *sliceWriter
 	enc *msgpack.Encoder
 }
 
+// sliceWriter is what the msgpack encoder writes to: it appends to the
+// slice that becomes the message itself, so a message is never copied
+// out of an encoding buffer (a 100 MB chunk once cost a growing
+// bytes.Buffer and a clone of it).
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+func (w *sliceWriter) WriteByte(c byte) error {
+	w.b = append(w.b, c)
+	return nil
+}
+
+func (w *sliceWriter) WriteString(s string) (int, error) {
+	w.b = append(w.b, s...)
+	return len(s), nil
+}
+
 // Encode returns v as a versioned msgpack message.
-func Encode(v any) ([]byte, error) { return EncodeAfter(0, v) }
+func Encode(v any) ([]byte, error) { return EncodeSized(0, 0, v) }
 
 // EncodeAfter is Encode with headroom zero bytes in front of the message,
 // in the same allocation: room for a header (a cluster key's MAC frame,
 // see auth.SealInPlace) without copying a large message once more.
-func EncodeAfter(headroom int, v any) ([]byte, error) {
+func EncodeAfter(headroom int, v any) ([]byte, error) { return EncodeSized(headroom, 0, v) }
+
+// EncodeSized is EncodeAfter into a buffer of headroom+sizeHint bytes
+// allocated up front: with a hint near the message's size (a chunk's
+// items times their measured size), the message is written once, with
+// no regrowth. A low hint costs regrowth, a high one spare capacity.
+func EncodeSized(headroom, sizeHint int, v any) ([]byte, error) {
 	e := encoders.Get().(*encoder)
 	defer encoders.Put(e)
-	e.buf.Reset()
-	e.buf.WriteByte(version)
-	if err := e.enc.Encode(v); err != nil {
+	buf := make([]byte, headroom+1, headroom+1+max(sizeHint, 64))
+	buf[headroom] = version
+	e.w.b = buf
+	err := e.enc.Encode(v)
+	buf, e.w.b = e.w.b, nil // the pooled encoder keeps no message alive
+	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, headroom+e.buf.Len())
-	copy(out[headroom:], e.buf.Bytes())
-	return out, nil
+	return buf, nil
 }
 
 var decoders = sync.Pool{New: func() any { return msgpack.NewDecoder(nil) }}
@@ -56,6 +83,9 @@ var decoders = sync.Pool{New: func() any { return msgpack.NewDecoder(nil) }}
 // Decode reads a message that Encode made into v. It refuses another
 // version, and checks the message's lengths and nesting before it
 // decodes, so hostile data costs neither memory nor stack.
+//
+// The items of a [][]byte are slices of data, not copies (scalars.go):
+// data must not be changed while they are in use.
 func Decode(data []byte, v any) error {
 	if len(data) == 0 {
 		return errors.New("empty message")
@@ -74,6 +104,7 @@ func Decode(data []byte, v any) error {
 	}
 	dec := decoders.Get().(*msgpack.Decoder)
 	defer decoders.Put(dec)
-	dec.Reset(bytes.NewReader(data[1:]))
+	defer dec.ResetReader(nil) // the pooled decoder keeps no message alive
+	dec.Reset(&msgReader{b: data[1:]})
 	return dec.Decode(v)
 }

@@ -182,8 +182,12 @@ func estimateArray(t reflect.Type, data []byte, n, pos int) (int, uint64) {
 			cost += sliceCost(n, t.Elem())
 			elem := t.Elem()
 			if flat(elem) { // numbers and bools live in the array
-				for range n {
-					pos = skipValue(data, pos)
+				for range n { // the walk checked every length already
+					if k := fixedSize[data[pos]]; k != 0 {
+						pos += int(k)
+					} else {
+						pos = skipValue(data, pos)
+					}
 				}
 				return pos, cost
 			}

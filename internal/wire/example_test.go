@@ -37,3 +37,18 @@ func ExampleCheckChunk() {
 	// a chunk of 2000000 items is over the worker's max_chunk_items (1000000)
 	// decoding the chunk's 2000021 bytes would allocate about 32000000 bytes (16x), over the worker's max_expansion (8x, at least 4194304: 16000168 bytes)
 }
+
+func ExampleEncodeSized() {
+	// A chunk of three 1 MiB items, with 32 bytes of headroom for a MAC
+	// frame: the buffer is allocated once at the size the items' measured
+	// size predicts, and the message is written into it, not copied.
+	items := [][]byte{make([]byte, 1<<20), make([]byte, 1<<20), make([]byte, 1<<20)}
+	hint := 3*(1<<20+5) + 64
+	msg, _ := wire.EncodeSized(32, hint, wire.ChunkRequest[[]byte]{Items: items})
+	fmt.Println(len(msg)-32 <= hint, cap(msg) == 32+1+hint)
+	var back wire.ChunkRequest[[]byte]
+	fmt.Println(wire.Decode(msg[32:], &back), len(back.Items), len(back.Items[2]))
+	// Output:
+	// true true
+	// <nil> 3 1048576
+}

@@ -65,9 +65,22 @@ func FuzzDecode(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte{version, 0xdd, 0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{})
+	ints, _ := Encode(ChunkRequest[int64]{Items: []int64{1, -1, 300, -40000, 1 << 40}})
+	f.Add(ints)
+	floats, _ := Encode(ChunkRequest[float64]{Items: []float64{1.5, -2}})
+	f.Add(floats)
+	blobs, _ := Encode(ChunkResult[[]byte]{Items: [][]byte{nil, {}, []byte("ab")}})
+	f.Add(blobs)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var v any
 		_ = Decode(data, &v)
+		// The slice fast paths (scalars.go) read the message in place.
+		var ci ChunkRequest[int64]
+		_ = Decode(data, &ci)
+		var cf ChunkRequest[float64]
+		_ = Decode(data, &cf)
+		var cb ChunkResult[[]byte]
+		_ = Decode(data, &cb)
 	})
 }
 

@@ -215,3 +215,25 @@ func Read(path string, v any) error {
 	}
 	return nil
 }
+
+// Large is largeitems' output: identity round trips of large items, all
+// maps in one client process.
+type Large struct {
+	Items           int       `json:"items"`
+	ItemBytes       int       `json:"item_bytes"`
+	Chunksize       int       `json:"chunksize"` // 0: automatic
+	Workers         int       `json:"workers"`   // worker processes
+	Slots           int       `json:"slots"`     // per worker process
+	FirstMBps       float64   `json:"first_map_mb_per_s"`
+	SteadyMBps      float64   `json:"steady_mb_per_s"` // median of the maps after the first
+	AllMBps         []float64 `json:"all_mb_per_s"`
+	ChunkItems      int       `json:"chunk_items"`         // largest chunk of the first map
+	PeakRSSKiB      int64     `json:"client_peak_rss_kib"` // VmHWM of the client process
+	InOutKiB        int64     `json:"input_output_kib"`    // one map's input plus output
+	RSSRatio        float64   `json:"client_peak_rss_over_input_output"`
+	ClientCPUms     float64   `json:"client_cpu_ms_per_map"`  // user+system, mean over the maps
+	WorkersCPUms    float64   `json:"workers_cpu_ms_per_map"` // all worker processes together
+	GearmandCPUms   float64   `json:"gearmand_cpu_ms_per_map"`
+	WorkerRSSBefKiB []int64   `json:"worker_rss_before_kib"`
+	WorkerRSSKiB    []int64   `json:"worker_rss_after_kib"` // a second after the last map
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
+)
+
+// writeLargeIn ends the pool section with the large-item figures
+// (bench/largeitems, step "large"), or says they are missing.
+func writeLargeIn(b *strings.Builder, out string) {
+	fmt.Fprintf(b, "**Large items** (`largeitems`, step `large`):\n\n")
+	if err := writeLarge(b, out, "large"); err != nil {
+		fmt.Fprintf(b, "Not measured: %v; its output is in [large.txt](large.txt).\n\n", err)
+	}
+}
+
+// writeLarge is the large-item table.
+func writeLarge(b *strings.Builder, out, name string) error {
+	var l benchjson.Large
+	if err := benchjson.Read(filepath.Join(out, name+".json"), &l); err != nil {
+		return err
+	}
+	if len(l.AllMBps) == 0 {
+		return errMissing
+	}
+	mib := func(kib int64) string { return fmt.Sprintf("%.0f MiB", float64(kib)/1024) }
+	fmt.Fprintf(b, "Identity round trips (`examples.identity`) of %d items of %s bytes, %d maps in one fresh client process;\n",
+		l.Items, num(float64(l.ItemBytes)), len(l.AllMBps))
+	fmt.Fprintf(b, "%d worker processes x %d slots. MB/s is megabytes of input over the map's wall time.\n\n", l.Workers, l.Slots)
+	fmt.Fprintf(b, "| chunks | first map MB/s | later maps MB/s (median) | client peak RSS | / (input+output) | CPU ms/map: client / workers / gearmand | worker RSS before / after |\n")
+	fmt.Fprintf(b, "| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	fmt.Fprintf(b, "| %s | %.0f | %.0f | %s | %.2fx | %.0f / %.0f / %.0f | %v / %v KiB |\n\n", chunkLabel(l.Chunksize, l.ChunkItems),
+		l.FirstMBps, l.SteadyMBps, mib(l.PeakRSSKiB), l.RSSRatio, l.ClientCPUms, l.WorkersCPUms, l.GearmandCPUms, l.WorkerRSSBefKiB, l.WorkerRSSKiB)
+	return nil
+}

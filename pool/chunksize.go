@@ -1,0 +1,167 @@
+package pool
+
+import (
+	"reflect"
+	"sync/atomic"
+
+	"github.com/glimpse-go/glimpse/internal/wire"
+)
+
+// Automatic chunks (Chunksize(0)) are bounded by bytes as well as by
+// item count: a chunk ends once its items' encoded size reaches
+// targetChunkBytes, so 1 MB items travel a few at a time and 8-byte items
+// in chunks of the count bound.
+//
+// targetChunkBytes: on two cores, 100 x 1 MB identity maps ran fastest
+// with chunks of 2-4 MiB; much bigger chunks leave slots idle while one
+// chunk crosses the job server, and hold more memory per chunk in flight.
+// It also keeps an automatic chunk far under gearmand's packet limit
+// (a 64 MiB job is accepted, not much more).
+const targetChunkBytes = 4 << 20
+
+// sampleStride: items of a type whose encoded size varies and cannot be
+// read cheaply (structs, maps, slices of those) are measured by encoding
+// them; after the first sampleAll items of a map only every sampleStride-th
+// is, and stands for those in between.
+const (
+	sampleAll    = 64
+	sampleStride = 16
+)
+
+// chunkSizer counts the encoded bytes of the items buffered for the next
+// automatic chunk, and keeps the map's running bytes per item, which the
+// chunk goroutines read to size their encoding buffers.
+type chunkSizer[In any] struct {
+	fixed int // > 0: every item encodes in at most this many bytes
+	// countOnly: chunks are cut by count (Chunksize(n)); the sizes only
+	// size encoding buffers, and the first sampleAll items tell enough.
+	countOnly bool
+	bytes     int // of the items buffered
+	last      int // the size of the last item measured
+	seen      int // items added
+	sum       int64
+	perItem   atomic.Int64 // running mean of an item's encoded size
+}
+
+// newChunkSizer measures items of type In: scalars by their largest
+// msgpack size, strings and byte slices by their length, others by
+// encoding (sampled).
+func newChunkSizer[In any]() *chunkSizer[In] {
+	s := &chunkSizer[In]{fixed: fixedSize(reflect.TypeFor[In]())}
+	if s.fixed > 0 {
+		s.perItem.Store(int64(s.fixed))
+	}
+	return s
+}
+
+// fixedSize is the largest msgpack size of a value of scalar type t; 0
+// for other types.
+func fixedSize(t reflect.Type) int {
+	switch t.Kind() {
+	case reflect.Bool:
+		return 1
+	case reflect.Int8, reflect.Uint8:
+		return 2
+	case reflect.Int16, reflect.Uint16:
+		return 3
+	case reflect.Int32, reflect.Uint32, reflect.Float32:
+		return 5
+	case reflect.Int, reflect.Int64, reflect.Uint, reflect.Uint64, reflect.Uintptr, reflect.Float64:
+		return 9
+	}
+	return 0
+}
+
+// resultBufferSize is the encoding buffer for a chunk's n results: their
+// largest size for scalars (squares outgrow their inputs), else the
+// chunk's own size.
+func resultBufferSize[Out any](n, payload int) int {
+	if f := fixedSize(reflect.TypeFor[Out]()); f > 0 {
+		return n*f + 64
+	}
+	return payload
+}
+
+// maxPrealloc bounds the items a chunk's buffer is allocated for up front.
+const maxPrealloc = 1 << 17
+
+// size returns item's encoded size, measured or estimated.
+func (s *chunkSizer[In]) size(item In) int {
+	if s.fixed > 0 {
+		return s.fixed
+	}
+	switch v := any(item).(type) {
+	case []byte:
+		return len(v) + 5
+	case string:
+		return len(v) + 5
+	}
+	if s.seen >= sampleAll && (s.countOnly || s.seen%sampleStride != 0) && s.last > 0 {
+		return s.last
+	}
+	// An item that cannot be encoded fails its chunk's encoding, with its
+	// error; here it only counts as small.
+	data, err := wire.Encode(item)
+	if err != nil {
+		return 1
+	}
+	s.last = len(data) - 1
+	return s.last
+}
+
+// add counts item into the buffered bytes and returns its size.
+func (s *chunkSizer[In]) add(item In) int {
+	n := s.size(item)
+	s.bytes += n
+	s.seen++
+	s.sum += int64(n)
+	s.perItem.Store(s.sum / int64(s.seen))
+	return n
+}
+
+// itemsUpTo is about how many items take bytes, by the running mean.
+func (s *chunkSizer[In]) itemsUpTo(bytes int) int {
+	return bytes/max(int(s.perItem.Load()), 1) + 1
+}
+
+// encodedSize is the buffer to allocate for a chunk of n items: their
+// running mean size, and room for the chunk's header.
+func (s *chunkSizer[In]) encodedSize(n int) int {
+	return n*int(s.perItem.Load()) + 256
+}
+
+// push buffers the next input item and launches the buffered items as a
+// chunk once they reach the chunk size: for automatic chunks, the item
+// count bound or targetChunkBytes, whichever comes first. An item that
+// would take a non-empty buffer past targetChunkBytes launches the buffer
+// before it, so an item larger than the target goes alone.
+func (m *mapRun[In, Out]) push(item In) error {
+	if m.sizer == nil {
+		m.sizer = newChunkSizer[In]()
+		m.sizer.countOnly = m.o.chunksize > 0
+	}
+	n := m.sizer.add(item)
+	auto := m.o.chunksize == 0
+	if auto && len(m.buf) > 0 && m.sizer.bytes > targetChunkBytes {
+		m.sizer.bytes = n
+		if err := m.launchBuffered(); err != nil {
+			return err
+		}
+	}
+	if m.buf == nil { // allocated for the chunk's items, not grown to them
+		m.buf = make([]In, 0, min(m.chunk, maxPrealloc, m.sizer.itemsUpTo(targetChunkBytes)))
+	}
+	m.buf = append(m.buf, item)
+	m.next++
+	if len(m.buf) >= m.chunk || auto && m.sizer.bytes >= targetChunkBytes {
+		m.sizer.bytes = 0
+		return m.launchBuffered()
+	}
+	return nil
+}
+
+// chunkBufferSize is the encoding buffer for a chunk of n items, from
+// their measured size.
+func (m *mapRun[In, Out]) chunkBufferSize(n int) int {
+	return m.sizer.encodedSize(n)
+}

@@ -1,0 +1,4 @@
+package pool
+
+// TargetChunkBytes is what automatic chunks aim at, for the tests.
+const TargetChunkBytes = targetChunkBytes

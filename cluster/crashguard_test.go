@@ -2,7 +2,10 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -34,7 +37,10 @@ func TestCrashGuardSharedByWorkers(t *testing.T) {
 		if _, err := g.enter(f, job); err != nil {
 			t.Fatal(err)
 		}
-		g.own.Close() // the process is gone; its file stays
+		// The process is gone; its file stays. (Its mapping goes too: it
+		// holds the file, and so its lock, open.)
+		g.table.unmap()
+		g.own.Close()
 	}
 	var guards []*crashGuard
 	for _, id := range []string{"w2", "w3", "w4", "w5"} {
@@ -70,4 +76,48 @@ func TestCrashGuardSharedByWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	leave()
+}
+
+// TestRunningTableReadByAnotherProcess: the jobs booked in the mapped
+// running file, past its first size, are what a reader of the file (the
+// worker that collects it after a death) finds; a cleared slot is gone.
+func TestRunningTableReadByAnotherProcess(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "running-t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	table, err := mapRunningTable(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer table.unmap()
+	want := map[string]bool{}
+	var slots []int
+	for i := range 3 * runningSlots {
+		key := fmt.Sprintf("glimpse.t.f H:x:%d u%d", i, i)
+		slots = append(slots, table.put(key))
+		want[key] = i%2 == 1
+	}
+	for i, slot := range slots {
+		if i%2 == 0 {
+			table.clear(slot)
+		}
+	}
+	data, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := runningKeys(data)
+	for _, k := range got {
+		if !want[k] {
+			t.Errorf("%q read back; it was cleared or never booked", k)
+		}
+		delete(want, k)
+	}
+	for k, running := range want {
+		if running {
+			t.Errorf("%q booked, not read back", k)
+		}
+	}
 }

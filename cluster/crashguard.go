@@ -85,7 +85,7 @@ func newCrashGuard(w *Worker, limit int) (*crashGuard, error) {
 	table, err := mapRunningTable(own)
 	if err != nil {
 		own.Close()
-		os.Remove(own.Name())
+		os.Remove(filepath.Join(dir, runningPrefix+w.id))
 		return nil, err
 	}
 	g := &crashGuard{dir: dir, limit: limit, w: w, own: own, table: table,
@@ -202,6 +202,10 @@ func (g *crashGuard) book(key string) *runningJob {
 	return run
 }
 
+// ownPath is this process's running file. (g.own.Name() is the name
+// it was created under, before createLocked renamed it.)
+func (g *crashGuard) ownPath() string { return filepath.Join(g.dir, runningPrefix+g.w.id) }
+
 // close removes this process's file: it did not die.
 func (g *crashGuard) close() {
 	if g == nil {
@@ -209,7 +213,7 @@ func (g *crashGuard) close() {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	os.Remove(g.own.Name())
+	os.Remove(g.ownPath())
 	g.table.unmap()
 	g.own.Close()
 }
@@ -234,7 +238,7 @@ func (g *crashGuard) collectDead() []string {
 		g.w.log.Warn("crash-loop guard: cannot list its directory", "err", err)
 		return nil
 	}
-	own := filepath.Base(g.own.Name())
+	own := filepath.Base(g.ownPath())
 	var keys []string
 	for _, e := range entries {
 		if name := e.Name(); strings.HasPrefix(name, runningPrefix) && name != own {

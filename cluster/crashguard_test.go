@@ -168,3 +168,19 @@ func writeCalls() (n int, ok bool) {
 	}
 	return 0, false
 }
+
+// TestCrashGuardCloseRemovesItsFile: a worker that stops removes its
+// running file; none is left for another worker to collect.
+func TestCrashGuardCloseRemovesItsFile(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("STATE_DIRECTORY", state)
+	g, err := newCrashGuard(&Worker{id: "w1", log: slog.New(slog.DiscardHandler)}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.close()
+	left, _ := filepath.Glob(filepath.Join(state, crashDir, runningPrefix+"*"))
+	if len(left) > 0 {
+		t.Fatalf("running files left after close: %v", left)
+	}
+}

@@ -20,12 +20,12 @@ import (
 func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 	name := f.Name()
 	return func(ctx context.Context, job *gearman.Job) (result []byte, err error) {
-		ctx, unregister, err := w.chunks.start(ctx, wire.ChunkMapID(job.Unique))
+		ctx, cancel, err := w.chunks.start(ctx, wire.ChunkMapID(job.Unique))
 		if err != nil {
 			w.log.Debug("chunk refused", "function", name, "job", job.Handle, "err", err)
 			return nil, err
 		}
-		defer unregister()
+		defer cancel(nil)
 		w.active.Add(1)
 		start := time.Now()
 		defer func() {
@@ -45,7 +45,7 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		// Tell the client who runs the chunk: if this process dies, the
 		// client can count the workers the chunk went through.
 		job.SendData(w.chunkStarted(job))
-		return w.runLimited(ctx, f, job)
+		return w.runLimited(ctx, cancel, f, job)
 	}
 }
 

@@ -254,11 +254,14 @@ func newChunkRegistry() *chunkRegistry {
 }
 
 // start registers a chunk of map mapID ("" for a job that is no map's
-// chunk) and returns its context and the function that unregisters it;
-// errMapCancelled if the map was cancelled.
-func (r *chunkRegistry) start(ctx context.Context, mapID string) (context.Context, func(), error) {
+// chunk) and returns its context and the function that cancels it with a
+// cause and unregisters it (again and again, harmlessly); errMapCancelled
+// if the map was cancelled. The chunk's time limit cancels the same
+// context: one context per chunk.
+func (r *chunkRegistry) start(ctx context.Context, mapID string) (context.Context, context.CancelCauseFunc, error) {
 	if mapID == "" {
-		return ctx, func() {}, nil
+		ctx, cancel := context.WithCancelCause(ctx)
+		return ctx, cancel, nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -271,14 +274,14 @@ func (r *chunkRegistry) start(ctx context.Context, mapID string) (context.Contex
 		r.running[mapID] = map[*context.CancelCauseFunc]struct{}{}
 	}
 	r.running[mapID][key] = struct{}{}
-	return ctx, func() {
+	return ctx, func(cause error) {
 		r.mu.Lock()
 		delete(r.running[mapID], key)
 		if len(r.running[mapID]) == 0 {
 			delete(r.running, mapID)
 		}
 		r.mu.Unlock()
-		cancel(nil)
+		cancel(cause)
 	}, nil
 }
 

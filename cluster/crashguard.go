@@ -37,10 +37,17 @@ type crashGuard struct {
 	own   *os.File // running-<worker id>: this process's jobs, locked
 
 	mu       sync.Mutex
-	running  map[string]int // job key: runs in progress
-	deaths   map[string]int // job key: worker processes it killed
+	running  map[string]*runningJob // job key: its runs in progress
+	table    *runningTable          // own, mapped: the keys of the running jobs
+	deaths   map[string]int         // job key: worker processes it killed
 	lastScan time.Time
-	size     int // bytes of own written so far: a shorter list is padded
+}
+
+// runningJob is a job running in this process: how many times, and its
+// slot in the running table.
+type runningJob struct {
+	runs int
+	slot int
 }
 
 const (
@@ -75,7 +82,14 @@ func newCrashGuard(w *Worker, limit int) (*crashGuard, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &crashGuard{dir: dir, limit: limit, w: w, own: own, running: map[string]int{}, deaths: map[string]int{}}
+	table, err := mapRunningTable(own)
+	if err != nil {
+		own.Close()
+		os.Remove(filepath.Join(dir, runningPrefix+w.id))
+		return nil, err
+	}
+	g := &crashGuard{dir: dir, limit: limit, w: w, own: own, table: table,
+		running: map[string]*runningJob{}, deaths: map[string]int{}}
 	g.mu.Lock()
 	g.scan()
 	g.mu.Unlock()
@@ -153,15 +167,14 @@ func (g *crashGuard) enter(f wire.Function, job *gearman.Job) (leave func(), err
 		g.forget(key) // the job ends here
 		return nil, g.refuse(f, job, n)
 	}
-	g.running[key]++
-	g.save()
+	run := g.book(key)
 	return func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		if g.running[key]--; g.running[key] <= 0 {
+		if run.runs--; run.runs == 0 {
 			delete(g.running, key)
+			g.table.clear(run.slot)
 		}
-		g.save()
 		if g.deaths[key] > 0 {
 			g.forget(key) // it ended without killing us
 		}
@@ -175,24 +188,23 @@ func (g *crashGuard) refuse(f wire.Function, job *gearman.Job, deaths int) error
 	return taskFailure(te) // chunkEnded logs it at WARN
 }
 
-// save writes the running jobs to this process's file; what a process
-// that dies leaves there is what killed it. The page cache keeps it
-// across the process's death: no fsync. A list shorter than the file is
-// padded with spaces (JSON ignores them) instead of truncating: one
-// system call per save, two per chunk, in a small chunk's path.
-func (g *crashGuard) save() {
-	keys := make([]string, 0, len(g.running))
-	for k := range g.running {
-		keys = append(keys, k)
+// book records the job as running in this process's file before it
+// runs: what a process that dies leaves there is what killed it. The file
+// is mapped (running table), so a record is a store to memory, no system
+// call; the page cache keeps it across the process's death.
+func (g *crashGuard) book(key string) *runningJob {
+	run := g.running[key]
+	if run == nil {
+		run = &runningJob{slot: g.table.put(key)}
+		g.running[key] = run
 	}
-	data, _ := json.Marshal(keys)
-	for len(data) < g.size {
-		data = append(data, ' ')
-	}
-	if _, err := g.own.WriteAt(data, 0); err == nil {
-		g.size = len(data)
-	}
+	run.runs++
+	return run
 }
+
+// ownPath is this process's running file. (g.own.Name() is the name
+// it was created under, before createLocked renamed it.)
+func (g *crashGuard) ownPath() string { return filepath.Join(g.dir, runningPrefix+g.w.id) }
 
 // close removes this process's file: it did not die.
 func (g *crashGuard) close() {
@@ -201,7 +213,8 @@ func (g *crashGuard) close() {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	os.Remove(g.own.Name())
+	os.Remove(g.ownPath())
+	g.table.unmap()
 	g.own.Close()
 }
 
@@ -225,7 +238,7 @@ func (g *crashGuard) collectDead() []string {
 		g.w.log.Warn("crash-loop guard: cannot list its directory", "err", err)
 		return nil
 	}
-	own := filepath.Base(g.own.Name())
+	own := filepath.Base(g.ownPath())
 	var keys []string
 	for _, e := range entries {
 		if name := e.Name(); strings.HasPrefix(name, runningPrefix) && name != own {
@@ -250,9 +263,8 @@ func (g *crashGuard) collect(path string) []string {
 	if syscall.Fstat(int(f.Fd()), &st) != nil || st.Nlink == 0 || int(st.Uid) != os.Geteuid() {
 		return nil // collected meanwhile (removed), or not ours
 	}
-	data, _ := io.ReadAll(io.LimitReader(f, 1<<20))
-	var keys []string
-	_ = json.Unmarshal(data, &keys) // a torn file counts no job
+	data, _ := io.ReadAll(io.LimitReader(f, maxRunningFile))
+	keys := runningKeys(data)
 	os.Remove(path)
 	if len(keys) > 0 {
 		g.w.log.Warn("a worker process died running jobs", "process", strings.TrimPrefix(filepath.Base(path), runningPrefix),

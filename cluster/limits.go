@@ -153,10 +153,9 @@ var errTimeLimit = errors.New("the chunk ran past the worker's chunk_time_limit"
 // chunk's context is cancelled and the chunk fails with a task error
 // naming the limit. A function that does not return within the grace
 // after that is left running, its slot given back, and the worker asks to
-// be restarted: that is how the goroutine it pins is reclaimed.
-func (w *Worker) runLimited(ctx context.Context, f wire.Function, job *gearman.Job) ([]byte, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+// be restarted: that is how the goroutine it pins is reclaimed. cancel
+// cancels ctx (chunkRegistry.start's).
+func (w *Worker) runLimited(ctx context.Context, cancel context.CancelCauseFunc, f wire.Function, job *gearman.Job) ([]byte, error) {
 	headroom, slot := resultHeadroom(ctx)
 	done := make(chan chunkOutcome, 1)
 	go func() {

@@ -109,8 +109,13 @@ func (s *chunkSizer[In]) size(item In) int {
 	return s.last
 }
 
-// add counts item into the buffered bytes and returns its size.
+// add counts item into the buffered bytes and returns its size. A scalar
+// type's size is known, and its running mean is fixed from the start.
 func (s *chunkSizer[In]) add(item In) int {
+	if s.fixed > 0 {
+		s.bytes += s.fixed
+		return s.fixed
+	}
 	n := s.size(item)
 	s.bytes += n
 	s.seen++

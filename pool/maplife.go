@@ -48,7 +48,7 @@ func (m *mapRun[In, Out]) setup() error {
 	}
 	m.window = m.o.window
 	if m.window == 0 {
-		m.window = 2*slots + 2
+		m.window = autoWindow(slots, m.chunk)
 	}
 	m.slots = slots
 	m.flights = map[int]*flight[In]{}
@@ -59,9 +59,31 @@ func (m *mapRun[In, Out]) setup() error {
 	if err := m.takeClient(); err != nil {
 		return err
 	}
+	return nil
+}
+
+// startTickers starts the watch on the workers and the silent-chunk
+// check the first time the map waits for a chunk: a map whose chunks come
+// back before it waits (a one-item map, say) needs neither.
+func (m *mapRun[In, Out]) startTickers() {
+	if m.watch != nil {
+		return
+	}
 	m.watch = time.NewTicker(max(m.p.opts.noWorkersGrace/4, 10*time.Millisecond))
 	m.silent = time.NewTicker(m.o.silentCheck)
-	return nil
+}
+
+// minInFlightItems: an automatic window keeps at least this many items
+// submitted. Tiny chunks (Chunksize(1)) take a job server round trip each,
+// far longer than their work: with only 2*slots+2 of them in flight the
+// slots mostly wait for the next job, and a Chunksize(1) map ran at a
+// quarter of the calls/s the same job server gives concurrent callers.
+const minInFlightItems = 128
+
+// autoWindow is the default Window: twice the worker slots plus two, and
+// enough tiny chunks for minInFlightItems items.
+func autoWindow(slots, chunk int) int {
+	return max(2*slots+2, (minInFlightItems+chunk-1)/chunk)
 }
 
 // takeClient takes the map's connection: a shared one for a map of one
@@ -173,8 +195,10 @@ func (m *mapRun[In, Out]) checkSilent() {
 // workers running its chunks are told to cancel them.
 func (m *mapRun[In, Out]) finish(clean bool) {
 	m.cancel(errStopped)
-	m.watch.Stop()
-	m.silent.Stop()
+	if m.watch != nil {
+		m.watch.Stop()
+		m.silent.Stop()
+	}
 	if m.backupTimer != nil {
 		m.backupTimer.Stop()
 	}

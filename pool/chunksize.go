@@ -170,3 +170,28 @@ func (m *mapRun[In, Out]) push(item In) error {
 func (m *mapRun[In, Out]) chunkBufferSize(n int) int {
 	return m.sizer.encodedSize(n)
 }
+
+// feedSlice launches a non-empty slice of scalar items as chunks of
+// subslices, cut where push would cut them: at the chunk size and, for
+// automatic chunks, at targetChunkBytes. The chunks share the caller's
+// slice, which Map does not return before every chunk has ended.
+func (m *mapRun[In, Out]) feedSlice(items []In) error {
+	if err := m.start(); err != nil {
+		return err
+	}
+	m.sizer = newChunkSizer[In]()
+	per := m.chunk
+	if m.o.chunksize == 0 {
+		per = min(per, (targetChunkBytes+m.sizer.fixed-1)/m.sizer.fixed)
+	}
+	for len(items) > 0 {
+		n := min(per, len(items))
+		m.buf, items = items[:n:n], items[n:]
+		m.next += n
+		if err := m.launchBuffered(); err != nil {
+			return err
+		}
+	}
+	m.inputEnd = true
+	return nil
+}

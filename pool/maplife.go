@@ -55,7 +55,7 @@ func (m *mapRun[In, Out]) setup() error {
 	m.calls = map[*chunkCall[In, Out]]struct{}{}
 	m.submitted = make(chan struct{})
 	close(m.submitted)
-	m.outcomes = make(chan outcome[In, Out], m.window)
+	m.outcomes = make(chan outcome[In, Out], m.outcomeBuffer())
 	if err := m.takeClient(); err != nil {
 		return err
 	}
@@ -84,6 +84,16 @@ const minInFlightItems = 128
 // enough tiny chunks for minInFlightItems items.
 func autoWindow(slots, chunk int) int {
 	return max(2*slots+2, (minInFlightItems+chunk-1)/chunk)
+}
+
+// outcomeBuffer is room for the outcomes of the chunks in flight: the
+// window, or the input's chunks if fewer (a one-item map needs one, not
+// the 128 of a tiny chunks' window).
+func (m *mapRun[In, Out]) outcomeBuffer() int {
+	if m.total > 0 {
+		return min(m.window, (m.total+m.chunk-1)/m.chunk)
+	}
+	return m.window
 }
 
 // takeClient takes the map's connection: a shared one for a map of one

@@ -109,8 +109,13 @@ func (s *chunkSizer[In]) size(item In) int {
 	return s.last
 }
 
-// add counts item into the buffered bytes and returns its size.
+// add counts item into the buffered bytes and returns its size. A scalar
+// type's size is known, and its running mean is fixed from the start.
 func (s *chunkSizer[In]) add(item In) int {
+	if s.fixed > 0 {
+		s.bytes += s.fixed
+		return s.fixed
+	}
 	n := s.size(item)
 	s.bytes += n
 	s.seen++
@@ -164,4 +169,29 @@ func (m *mapRun[In, Out]) push(item In) error {
 // their measured size.
 func (m *mapRun[In, Out]) chunkBufferSize(n int) int {
 	return m.sizer.encodedSize(n)
+}
+
+// feedSlice launches a non-empty slice of scalar items as chunks of
+// subslices, cut where push would cut them: at the chunk size and, for
+// automatic chunks, at targetChunkBytes. The chunks share the caller's
+// slice, which Map does not return before every chunk has ended.
+func (m *mapRun[In, Out]) feedSlice(items []In) error {
+	if err := m.start(); err != nil {
+		return err
+	}
+	m.sizer = newChunkSizer[In]()
+	per := m.chunk
+	if m.o.chunksize == 0 {
+		per = min(per, (targetChunkBytes+m.sizer.fixed-1)/m.sizer.fixed)
+	}
+	for len(items) > 0 {
+		n := min(per, len(items))
+		m.buf, items = items[:n:n], items[n:]
+		m.next += n
+		if err := m.launchBuffered(); err != nil {
+			return err
+		}
+	}
+	m.inputEnd = true
+	return nil
 }

@@ -433,3 +433,34 @@ func TestMapFailsWhenEveryWorkerIsGone(t *testing.T) {
 		t.Fatalf("err = %v, want ErrNoWorkers once the only worker died", err)
 	}
 }
+
+// A Chunksize(1) map with the default Window keeps enough one-item chunks
+// at the job server that the slots never wait a round trip for their next
+// job: far more than twice the slots plus two.
+func TestTinyChunksDefaultWindowKeepsQueueFull(t *testing.T) {
+	srv := testenv.Gearmand(t)
+	addr := srv.Addr()
+	startWorker(t, 2, addr)
+	p := newPool(t, sleepy.Name(), 2, addr)
+	ctx, cancel := context.WithCancel(testenv.Context(t))
+	items := make([]time.Duration, 300)
+	for i := range items {
+		items[i] = 20 * time.Millisecond
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := pool.Map(ctx, p, sleepy, items, pool.Chunksize(1))
+		errc <- err
+	}()
+	// The map takes 3s; 2*slots+2 = 6 chunks would never get there.
+	waitCtx, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	testenv.Eventually(t, waitCtx, "more than 64 one-item chunks at the job server", func() (bool, error) {
+		st, err := gearmantest.FunctionStatus(waitCtx, addr, "glimpse.test.sleepy")
+		return err == nil && st.Queued > 64, err
+	})
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}

@@ -48,20 +48,52 @@ func (m *mapRun[In, Out]) setup() error {
 	}
 	m.window = m.o.window
 	if m.window == 0 {
-		m.window = 2*slots + 2
+		m.window = autoWindow(slots, m.chunk)
 	}
 	m.slots = slots
 	m.flights = map[int]*flight[In]{}
 	m.calls = map[*chunkCall[In, Out]]struct{}{}
 	m.submitted = make(chan struct{})
 	close(m.submitted)
-	m.outcomes = make(chan outcome[In, Out], m.window)
+	m.outcomes = make(chan outcome[In, Out], m.outcomeBuffer())
 	if err := m.takeClient(); err != nil {
 		return err
 	}
+	return nil
+}
+
+// startTickers starts the watch on the workers and the silent-chunk
+// check the first time the map waits for a chunk: a map whose chunks come
+// back before it waits (a one-item map, say) needs neither.
+func (m *mapRun[In, Out]) startTickers() {
+	if m.watch != nil {
+		return
+	}
 	m.watch = time.NewTicker(max(m.p.opts.noWorkersGrace/4, 10*time.Millisecond))
 	m.silent = time.NewTicker(m.o.silentCheck)
-	return nil
+}
+
+// minInFlightItems: an automatic window keeps at least this many items
+// submitted. Tiny chunks (Chunksize(1)) take a job server round trip each,
+// far longer than their work: with only 2*slots+2 of them in flight the
+// slots mostly wait for the next job, and a Chunksize(1) map ran at a
+// quarter of the calls/s the same job server gives concurrent callers.
+const minInFlightItems = 128
+
+// autoWindow is the default Window: twice the worker slots plus two, and
+// enough tiny chunks for minInFlightItems items.
+func autoWindow(slots, chunk int) int {
+	return max(2*slots+2, (minInFlightItems+chunk-1)/chunk)
+}
+
+// outcomeBuffer is room for the outcomes of the chunks in flight: the
+// window, or the input's chunks if fewer (a one-item map needs one, not
+// the 128 of a tiny chunks' window).
+func (m *mapRun[In, Out]) outcomeBuffer() int {
+	if m.total > 0 {
+		return min(m.window, (m.total+m.chunk-1)/m.chunk)
+	}
+	return m.window
 }
 
 // takeClient takes the map's connection: a shared one for a map of one
@@ -173,8 +205,10 @@ func (m *mapRun[In, Out]) checkSilent() {
 // workers running its chunks are told to cancel them.
 func (m *mapRun[In, Out]) finish(clean bool) {
 	m.cancel(errStopped)
-	m.watch.Stop()
-	m.silent.Stop()
+	if m.watch != nil {
+		m.watch.Stop()
+		m.silent.Stop()
+	}
 	if m.backupTimer != nil {
 		m.backupTimer.Stop()
 	}

@@ -186,8 +186,10 @@ func RetryTaskErrors() MapOption { return func(o *mapOptions) { o.retryTaskError
 func TaskTimeout(d time.Duration) MapOption { return func(o *mapOptions) { o.taskTimeout = d } }
 
 // Window bounds the chunks submitted and not yet consumed (default: twice
-// the worker slots, plus two). It bounds the map's memory: Imap over ten
-// million items holds at most Window chunks.
+// the worker slots, plus two, and at least enough chunks for 128 items, so
+// tiny chunks do not leave the slots waiting on round trips). It bounds
+// the map's memory: Imap over ten million items holds at most Window
+// chunks.
 func Window(n int) MapOption { return func(o *mapOptions) { o.window = n } }
 
 // Progress calls fn after each chunk with the items done and the total;

@@ -206,3 +206,14 @@ func ExampleWithOversizeJobs() {
 	}
 	// Output: upper: 4000 bytes is more than this worker takes
 }
+
+// A worker of several job servers bounds how long one of them may leave
+// its asks for jobs unanswered: a hung server gives the worker's slots
+// back to the others after 2s instead of keeping them.
+func ExampleWithGrabTimeout() {
+	w, err := gearman.NewWorker([]string{"127.0.0.1:4730", "127.0.0.1:4731"},
+		gearman.WithConcurrency(4), gearman.WithGrabTimeout(2*time.Second))
+	fmt.Println(err)
+	w.Close()
+	// Output: <nil>
+}

@@ -68,6 +68,7 @@ type workerOptions struct {
 	connOptions
 	concurrency int
 	oversize    func(job *Job, size int) error
+	grabTimeout time.Duration
 }
 
 type adminOptions struct {
@@ -96,7 +97,8 @@ func newClientOptions(opts []ClientOption) clientOptions {
 }
 
 func newWorkerOptions(opts []WorkerOption) workerOptions {
-	o := workerOptions{connOptions: defaultConnOptions(), concurrency: 4 * runtime.GOMAXPROCS(0)}
+	o := workerOptions{connOptions: defaultConnOptions(), concurrency: 4 * runtime.GOMAXPROCS(0),
+		grabTimeout: DefaultRequestTimeout}
 	for _, opt := range opts {
 		opt.applyWorker(&o)
 	}
@@ -149,6 +151,22 @@ func (f RequestOption) applyAdmin(o *adminOptions)   { o.requestTimeout = f.requ
 type workerOnlyOption func(*workerOptions)
 
 func (f workerOnlyOption) applyWorker(o *workerOptions) { f(o) }
+
+// WithGrabTimeout bounds how long a job server may leave a worker's
+// GRAB_JOB_UNIQ unanswered (default DefaultRequestTimeout, 10s). Each
+// unanswered ask holds one of the worker's slots, so a job server that
+// hangs (SIGSTOP, a full disk) would otherwise keep every slot and starve
+// the other job servers; past the bound the connection is closed and
+// dialled again, and its slots go back to the others. d <= 0 means the
+// default.
+func WithGrabTimeout(d time.Duration) WorkerOption {
+	return workerOnlyOption(func(o *workerOptions) {
+		if d <= 0 {
+			d = DefaultRequestTimeout
+		}
+		o.grabTimeout = d
+	})
+}
 
 // WithClientID sets the id the job server shows for this connection in the
 // admin "workers" listing (SET_CLIENT_ID). Default: none (shown as "-").

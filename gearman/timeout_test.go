@@ -174,3 +174,30 @@ func TestZeroMQPeerAsAdminPort(t *testing.T) {
 		t.Fatalf("admin: %v; want a protocol error naming %s, not a timeout", err, addr)
 	}
 }
+
+// TestWorkerHungServerGivesSlotsBack: a worker of two job servers, one of
+// them hung (SIGSTOP). Its asks to the hung one are never answered, and
+// each holds a slot: once the live one has no job, every slot ends up
+// waiting there. Past WithGrabTimeout the worker drops that connection
+// and its slots go back, so jobs on the live server run.
+func TestWorkerHungServerGivesSlotsBack(t *testing.T) {
+	live, hung := testenv.Gearmand(t), testenv.Gearmand(t)
+	echo := func(_ context.Context, j *gearman.Job) ([]byte, error) { return j.Data, nil }
+	resume := testenv.Hang(t, hung.Pid())
+	defer resume()
+	runWorker(t, []string{live.Addr(), hung.Addr()}, map[string]gearman.JobFunc{"echo": echo},
+		gearman.WithConcurrency(2), gearman.WithGrabTimeout(requestBound),
+		gearman.WithBackoff(5*time.Millisecond, 50*time.Millisecond))
+	waitWorkers(t, live.Addr(), "echo", 1)
+	time.Sleep(3 * requestBound) // idle: the slots drift to the hung server
+	c := newClient(t, live.Addr())
+	returnsWithin(t, "jobs on the live server", func() error {
+		for i := range 10 {
+			data := []byte{byte(i)}
+			if got, err := c.Call(context.Background(), "echo", data); err != nil || string(got) != string(data) {
+				t.Errorf("job %d: %q, %v", i, got, err)
+			}
+		}
+		return nil
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // sleepState is where a connection is in gearmand's sleep/wake dance.
@@ -25,6 +26,9 @@ type workerConn struct {
 	cn      *conn // nil while disconnected
 	ctx     context.Context
 	pending int // GRAB_JOB_UNIQ sent and not yet answered
+	// waiting is when the oldest unanswered ask was sent (or the last
+	// answer came while asks remained): zero when none is pending.
+	waiting time.Time
 	sleep   sleepState
 
 	wake chan struct{} // buffered(1): the grabber should look again
@@ -83,6 +87,9 @@ func (wc *workerConn) ask() (cn *conn, own, ok bool) {
 	if err != nil {
 		return nil, false, false
 	}
+	if wc.pending == 0 {
+		wc.waiting = time.Now()
+	}
 	wc.pending++
 	return wc.cn, own, true
 }
@@ -97,6 +104,7 @@ func (wc *workerConn) run() {
 // serve runs one connection from its registrations to its end.
 func (wc *workerConn) serve(cn *conn, failures int) (sane bool) {
 	cancel := wc.attach(cn)
+	go wc.watchGrabs(cn)
 	sane = wc.readLoop(cn)
 	cancel()
 	wc.detach(cn, failures)
@@ -221,6 +229,10 @@ func (wc *workerConn) answered(cn *conn, gotJob bool) bool {
 		return false
 	}
 	wc.pending--
+	wc.waiting = time.Time{}
+	if wc.pending > 0 {
+		wc.waiting = time.Now()
+	}
 	if !gotJob && wc.sleep == awake {
 		wc.sleep = draining
 	}
@@ -289,4 +301,27 @@ func queueOutcome(job *Job, result []byte, err error) (own bool) {
 	}
 	own, _ = job.cn.enqueue(WorkException, []byte(job.Handle), data)
 	return own
+}
+
+// watchGrabs closes cn when an ask has waited longer than the grab
+// timeout: the server is hung, and its unanswered asks hold slots the
+// other job servers need (detach gives them back). It ends with cn.
+func (wc *workerConn) watchGrabs(cn *conn) {
+	limit := wc.w.opts.grabTimeout
+	tick := time.NewTicker(max(limit/4, time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-cn.done:
+			return
+		case now := <-tick.C:
+			wc.mu.Lock()
+			stuck := wc.cn == cn && wc.pending > 0 && now.Sub(wc.waiting) > limit
+			wc.mu.Unlock()
+			if stuck {
+				cn.close(&TimeoutError{Server: wc.addr, Waiting: "answer to GRAB_JOB_UNIQ", After: limit})
+				return
+			}
+		}
+	}
 }

@@ -75,7 +75,13 @@ func serve(addrs []string, slots int, id string, opts ...gearman.WorkerOption) (
 // startWorker runs an in-process worker for the test.
 func startWorker(t testing.TB, slots int, addrs ...string) *gearman.Worker {
 	t.Helper()
-	w, err := serve(addrs, slots, "inproc-"+t.Name())
+	return startWorkerWith(t, slots, addrs)
+}
+
+// startWorkerWith is startWorker with options for the gearman.Worker.
+func startWorkerWith(t testing.TB, slots int, addrs []string, opts ...gearman.WorkerOption) *gearman.Worker {
+	t.Helper()
+	w, err := serve(addrs, slots, "inproc-"+t.Name(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,9 @@ func TestMapHungJobServer(t *testing.T) {
 // its chunks sent to the hung one time out and go to the live one.
 func TestMapHungServerBesideLiveOne(t *testing.T) {
 	live, hung := testenv.Gearmand(t), testenv.Gearmand(t)
-	startWorker(t, 2, live.Addr(), hung.Addr())
+	// The worker's asks to the hung server hold its slots until they
+	// time out (gearman.WithGrabTimeout); here that is short.
+	startWorkerWith(t, 2, []string{live.Addr(), hung.Addr()}, gearman.WithGrabTimeout(requestBound))
 	p := newTimeoutPool(t, live.Addr(), hung.Addr())
 	waitSlots(t, p, timeoutSquare.Name(), 2)
 	testenv.Hang(t, hung.Pid())

@@ -263,7 +263,7 @@ func (l *Local) startWorker(ctx context.Context) (*Worker, chan error, error) {
 	go func() { ran <- w.Run() }()
 	err = waitRegistered(ctx, l.gd.Addr(), w)
 	if err == nil {
-		err = waitSubscribed(ctx, l.store, w.ID())
+		err = waitSubscribed(ctx, l.fan, w.ID())
 	}
 	if err != nil {
 		w.Close()
@@ -351,21 +351,22 @@ func waitRegistered(ctx context.Context, addr string, w *Worker) error {
 	}
 }
 
-// waitSubscribed polls the fanout store until the worker has subscribed
+// waitSubscribed polls the fanout worker until the worker has subscribed
 // to the command topic: before that a ping would not reach it.
-func waitSubscribed(ctx context.Context, store fanout.Store, workerID string) error {
+func waitSubscribed(ctx context.Context, fan *fanout.Worker, workerID string) error {
 	ctx, cancel := context.WithTimeout(ctx, localReadyTimeout)
 	defer cancel()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		subs, err := store.Subscribers(ctx, wire.CommandTopic)
-		if err == nil && slices.Contains(subs, workerID) {
+		// The fanout worker's own list, not the store: a broadcast is
+		// copied to what the fanout worker has loaded.
+		if slices.Contains(fan.Subscribers(wire.CommandTopic), workerID) {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for the worker to subscribe to %s: %w (last error: %v)", wire.CommandTopic, ctx.Err(), err)
+			return fmt.Errorf("wait for the worker to subscribe to %s: %w", wire.CommandTopic, ctx.Err())
 		case <-tick.C:
 		}
 	}

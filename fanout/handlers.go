@@ -215,3 +215,9 @@ func (w *Worker) openRequest(function string, j *gearman.Job) ([]byte, error) {
 
 // Refused is how many requests failed the cluster key check.
 func (w *Worker) Refused() int64 { return w.refused.Total() }
+
+// Subscribers returns the subscribers a fanout to topic is copied to now:
+// the worker's cached list, which a subscribe updates before it returns.
+func (w *Worker) Subscribers(topic string) []string {
+	return slices.Clone(w.cache.subscribers(topic))
+}

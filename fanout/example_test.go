@@ -467,3 +467,23 @@ func ExampleWithStore() {
 	fmt.Println(all, err)
 	// Output: [__matchmaking/fanout-1] <nil>
 }
+
+// Subscribers lists what a fanout to a topic is copied to now: the
+// worker's own list, loaded from the store when it starts (and after
+// every subscribe), so a new worker starts with the fanout worker itself.
+func ExampleWorker_Subscribers() {
+	dir, err := os.MkdirTemp("", "fanout-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	cfg := config.DefaultFanout()
+	cfg.Store = filepath.Join(dir, "subscribers.db")
+	w, err := fanout.NewWorker(config.Client{JobServers: []string{"127.0.0.1:4730"}}, cfg, fanout.WithID("fanout-1"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer w.Close()
+	fmt.Println(w.Subscribers(fanout.MatchmakingTopic), w.Subscribers("commands"))
+	// Output: [fanout-1] []
+}

@@ -14,11 +14,8 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"iter"
@@ -29,7 +26,6 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -155,7 +151,7 @@ func child(ctx context.Context, addr string, n, chunksize int) (benchjson.ImapRo
 		return row, err
 	}
 	defer p.Close()
-	if row.RSSBeforeKiB, err = procStatusKiB("VmRSS"); err != nil {
+	if row.RSSBeforeKiB, err = benchenv.StatusKiB("/proc/self/status", "VmRSS"); err != nil {
 		return row, err
 	}
 	allocBefore := readMetric("/gc/heap/allocs:bytes")
@@ -210,7 +206,7 @@ func child(ctx context.Context, addr string, n, chunksize int) (benchjson.ImapRo
 	row.Seconds = took.Seconds()
 	row.ItemsPerS = float64(n) / took.Seconds()
 	row.TotalAllocMiB = float64(readMetric("/gc/heap/allocs:bytes")-allocBefore) / (1 << 20)
-	if row.PeakRSSKiB, err = procStatusKiB("VmHWM"); err != nil {
+	if row.PeakRSSKiB, err = benchenv.StatusKiB("/proc/self/status", "VmHWM"); err != nil {
 		return row, err
 	}
 	// What the map left behind, with the pool still open: growth with n
@@ -228,26 +224,4 @@ func readMetric(name string) uint64 {
 		return 0
 	}
 	return s[0].Value.Uint64()
-}
-
-// procStatusKiB reads a "Name:  N kB" field of /proc/self/status.
-func procStatusKiB(field string) (int64, error) {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte(field+":"))
-		if !ok {
-			continue
-		}
-		num, _, _ := strings.Cut(strings.TrimSpace(string(rest)), " ")
-		return strconv.ParseInt(num, 10, 64)
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, errors.New("no " + field + " in /proc/self/status")
 }

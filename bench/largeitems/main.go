@@ -18,11 +18,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -165,7 +163,7 @@ func run(ctx context.Context, bin string, maps int, res *result, profile string)
 func workerRSS(ws *benchenv.Workers) []int64 {
 	var out []int64
 	for i := range ws.Len() {
-		kib, err := statusKiB(fmt.Sprintf("/proc/%d/status", ws.Process(i).Pid), "VmRSS")
+		kib, err := benchenv.StatusKiB(fmt.Sprintf("/proc/%d/status", ws.Process(i).Pid), "VmRSS")
 		if err != nil {
 			log.Print(err)
 		}
@@ -219,7 +217,7 @@ func child(ctx context.Context, addr string, maps int, res *result) error {
 	later := slices.Clone(res.AllMBps[1:])
 	slices.Sort(later)
 	res.SteadyMBps = later[len(later)/2]
-	res.PeakRSSKiB, err = statusKiB("/proc/self/status", "VmHWM")
+	res.PeakRSSKiB, err = benchenv.StatusKiB("/proc/self/status", "VmHWM")
 	res.InOutKiB = int64(2 * res.Items * res.ItemBytes / 1024)
 	res.RSSRatio = float64(res.PeakRSSKiB) / float64(res.InOutKiB)
 	return err
@@ -253,26 +251,4 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// statusKiB reads a "Name:  N kB" field of a /proc status file.
-func statusKiB(path, field string) (int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		rest, ok := bytes.CutPrefix(sc.Bytes(), []byte(field+":"))
-		if !ok {
-			continue
-		}
-		num, _, _ := strings.Cut(strings.TrimSpace(string(rest)), " ")
-		return strconv.ParseInt(num, 10, 64)
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, errors.New("no " + field + " in " + path)
 }

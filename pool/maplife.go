@@ -49,6 +49,12 @@ func (m *mapRun[In, Out]) setup() error {
 	m.window = m.o.window
 	if m.window == 0 {
 		m.window = autoWindow(slots, m.chunk)
+		if m.o.chunksize == 0 && m.total == 0 {
+			// An Imap's automatic chunks start at one item and grow:
+			// a window sized for one-item chunks would keep that many
+			// of the grown ones in flight, and their memory.
+			m.window = 2*slots + 2
+		}
 	}
 	m.slots = slots
 	m.flights = map[int]*flight[In]{}

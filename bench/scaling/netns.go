@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/glimpse-go/glimpse/bench/internal/benchenv"
 	"github.com/glimpse-go/glimpse/bench/internal/scalemodel"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/netns"
@@ -92,7 +93,7 @@ func runNetns(ctx context.Context, f flags, loop []Result) (*Check, error) {
 		return nil, err
 	}
 	brief, cmds, err := startHosts(c, f, dir, exe)
-	defer terminateAll(cmds)
+	defer benchenv.Terminate(cmds)
 	if err != nil {
 		return nil, err
 	}
@@ -167,22 +168,6 @@ func startIn(c *netns.Cluster, host string, env []string, name string, args ...s
 		return nil, fmt.Errorf("start %s on %s: %w", name, host, err)
 	}
 	return cmd, nil
-}
-
-func terminateAll(cmds []*exec.Cmd) {
-	for _, c := range cmds {
-		c.Process.Signal(syscall.SIGTERM)
-	}
-	for _, c := range cmds {
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			c.Process.Kill()
-			<-done
-		}
-	}
 }
 
 // runClient runs this program as the client on host client and reads its

@@ -18,25 +18,14 @@ packages=(
 	redis-server           # the broker and result backend of Celery
 )
 
-missing=()
-for pkg in "${packages[@]}"; do
-	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-	if [[ $status != "install ok installed" ]]; then
-		missing+=("$pkg")
-	fi
-done
+source "$(dirname "$0")/apt-lib.sh"
+missing_packages "${packages[@]}"
 if ((${#missing[@]} == 0)); then
 	exit 0
 fi
-
-sudo=()
-if ((EUID != 0)); then
-	if command -v sudo >/dev/null 2>&1; then
-		sudo=(sudo)
-	else
-		echo "install-bench-deps: need root (or sudo) to install: ${missing[*]}; those peers will be reported as missing" >&2
-		exit 0
-	fi
+if ! root_prefix; then
+	echo "install-bench-deps: need root (or sudo) to install: ${missing[*]}; those peers will be reported as missing" >&2
+	exit 0
 fi
 
 echo "install-bench-deps: installing ${missing[*]}"
@@ -57,8 +46,7 @@ fi
 # the system one rather than leave it running.
 for pkg in "${missing[@]}"; do
 	if [[ $pkg == redis-server ]]; then
-		"${sudo[@]}" service redis-server stop >/dev/null 2>&1 ||
-			"${sudo[@]}" systemctl stop redis-server >/dev/null 2>&1 || true
+		stop_service redis-server
 	fi
 done
 exit 0

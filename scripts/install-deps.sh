@@ -17,25 +17,14 @@ packages=(
 	"$@"
 )
 
-missing=()
-for pkg in "${packages[@]}"; do
-	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-	if [[ $status != "install ok installed" ]]; then
-		missing+=("$pkg")
-	fi
-done
+source "$(dirname "$0")/apt-lib.sh"
+missing_packages "${packages[@]}"
 if ((${#missing[@]} == 0)); then
 	exit 0
 fi
-
-sudo=()
-if ((EUID != 0)); then
-	if command -v sudo >/dev/null 2>&1; then
-		sudo=(sudo)
-	else
-		echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
-		exit 1
-	fi
+if ! root_prefix; then
+	echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
+	exit 1
 fi
 
 echo "install-deps: installing ${missing[*]}"
@@ -49,7 +38,6 @@ export DEBIAN_FRONTEND=noninteractive
 # server around. Failure is fine (no init system in containers, etc.).
 for pkg in "${missing[@]}"; do
 	if [[ $pkg == gearman-job-server ]]; then
-		"${sudo[@]}" service gearman-job-server stop >/dev/null 2>&1 ||
-			"${sudo[@]}" systemctl stop gearman-job-server >/dev/null 2>&1 || true
+		stop_service gearman-job-server
 	fi
 done

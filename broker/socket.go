@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	zmq "github.com/pebbe/zmq4"
 )
@@ -22,10 +23,21 @@ import (
 // 1 MiB leaves a margin of more than ten times the largest of them.
 const DefaultMaxMessageSize = 1 << 20
 
+// heartbeat is how often every TCP peer sends a ZMTP PING on an idle
+// connection, and how long it waits for any traffic before it drops the
+// connection. TCP keepalive alone notices a vanished host only after
+// minutes, and a connection whose far end is frozen (a partition that
+// keeps both kernels' state, a hung proxy) not at all: a subscriber then
+// waits forever on a connection nothing flows through, while a new one
+// would work. A connecting peer reconnects by itself once it drops one.
+// A variable so that tests can shorten it.
+var heartbeat = struct{ interval, timeout time.Duration }{5 * time.Second, 15 * time.Second}
+
 // newSocket makes a socket for url ("" for an inproc control socket)
 // with LINGER 0 (closing it never waits, so terminating the context
 // cannot hang on queued messages), the given high-water marks, a maximum
-// message size of maxMsg bytes (-1: no limit), TCP keepalive, and IPv6 on
+// message size of maxMsg bytes (-1: no limit), TCP keepalive, ZMTP
+// heartbeats (see heartbeat), and IPv6 on
 // when url's host is an IPv6 address (ZeroMQ refuses those otherwise).
 func newSocket(zctx *zmq.Context, t zmq.Type, hwm int, maxMsg int64, url string) (*zmq.Socket, error) {
 	s, err := zctx.NewSocket(t)
@@ -49,6 +61,9 @@ func newSocket(zctx *zmq.Context, t zmq.Type, hwm int, maxMsg int64, url string)
 		set = append(set,
 			func() error { return s.SetTcpKeepalive(1) },
 			func() error { return s.SetTcpKeepaliveIdle(60) },
+			func() error { return s.SetHeartbeatIvl(heartbeat.interval) },
+			func() error { return s.SetHeartbeatTimeout(heartbeat.timeout) },
+			func() error { return s.SetHeartbeatTtl(heartbeat.timeout) },
 		)
 	}
 	for _, f := range set {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -410,9 +411,17 @@ func TestPartitionedWorkerHost(t *testing.T) {
 	// dropped it: the worker learns that from its TCP keepalive.
 	pids := tc.workerPIDs()
 	for _, via := range []string{"zmq", "fanout"} {
+		var missing error // who did not answer, kept past the ping that ctx's end kills
 		testenv.Eventually(t, ctx, "every worker answering ping -via "+via+" after the heal", func() (bool, error) {
 			answers, err := tc.pingPIDs(t, ctx, "-via", via)
-			return len(answers) == len(pids), err
+			if err != nil && ctx.Err() != nil && missing != nil {
+				return false, missing
+			}
+			if err == nil && len(answers) != len(pids) {
+				missing = fmt.Errorf("answered: %v; worker pids: %v", slices.Sorted(maps.Keys(answers)), pids)
+				err = missing
+			}
+			return err == nil, err
 		})
 		t.Logf("every worker answered ping -via %s %v after the heal", via, time.Since(healedAt).Round(10*time.Millisecond))
 	}

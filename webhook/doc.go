@@ -13,7 +13,7 @@
 // worker has a secret ([http] webhook_secret_file or webhook_secret), an
 // HMAC-SHA256 signature of the timestamp and the body:
 //
-//	X-Glimpse-Signature: t=1700000000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd
+//	X-Glimpse-Signature: t=1700000000,v1=eb536b828926106f38e6ea69c51f9050d871c8ca341685038514d8cbe160a10e
 //
 // Receivers check it with Verify or VerifyRequest (docs/WEBHOOKS.md shows
 // the same check in Python).

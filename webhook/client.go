@@ -77,13 +77,17 @@ func newTransport() *http.Transport {
 }
 
 // checkRedirect follows at most MaxRedirects redirects, to http and
-// https URLs only.
+// https URLs only. A redirect to another host gets no signature: that
+// host could replay it to the receiver within the tolerance.
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > MaxRedirects {
 		return fmt.Errorf("webhook: more than %d redirects", MaxRedirects)
 	}
 	if s := req.URL.Scheme; s != "http" && s != "https" {
 		return fmt.Errorf("webhook: a redirect to a %s: URL", s)
+	}
+	if req.URL.Host != via[0].URL.Host {
+		req.Header.Del(HeaderSignature)
 	}
 	return nil
 }

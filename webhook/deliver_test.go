@@ -252,7 +252,8 @@ func TestResponseBodyBounded(t *testing.T) {
 	}
 }
 
-// TestRedirects: a redirect is followed, an endless chain is not.
+// TestRedirects: a redirect is followed (to another host without the
+// signature), an endless chain is not.
 func TestRedirects(t *testing.T) {
 	ctx := testenv.Context(t)
 	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request) {
@@ -261,6 +262,8 @@ func TestRedirects(t *testing.T) {
 			http.Redirect(w, r, "/here", http.StatusTemporaryRedirect)
 		case "/loop":
 			http.Redirect(w, r, "/loop", http.StatusFound)
+		case "/away":
+			http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusTemporaryRedirect)
 		default:
 			w.Write([]byte("here"))
 		}
@@ -273,6 +276,17 @@ func TestRedirects(t *testing.T) {
 	rcv.next(t)
 	if got := rcv.next(t); got.Method != "POST" || string(got.Body) != "a=1" {
 		t.Errorf("307 resent %s %q, want the POST and its body", got.Method, got.Body)
+	}
+	elsewhere := newReceiver(t, nil)
+	signed := newClient(t, webhook.Config{Secret: secret})
+	if _, err := signed.Deliver(ctx, webhook.Request{URL: rcv.URL + "/away?to=" + url.QueryEscape(elsewhere.URL)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rcv.next(t); got.Header.Get(webhook.HeaderSignature) == "" {
+		t.Error("the receiver got no signature")
+	}
+	if got := elsewhere.next(t); got.Header.Get(webhook.HeaderSignature) != "" {
+		t.Error("a redirect to another host carried the signature")
 	}
 	if _, err := c.Deliver(ctx, webhook.Request{URL: rcv.URL + "/loop"}); err == nil || !strings.Contains(err.Error(), "redirects") {
 		t.Errorf("endless redirects: %v", err)

@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/wire"
+	"github.com/glimpse-go/glimpse/webhook"
 )
 
 var workerCommand = &command{
@@ -29,7 +33,11 @@ takes no more and exits 0, waiting at most [worker] shutdown_timeout
 (default 5m). A second signal exits at once, with status 1; the job
 servers give the unfinished chunks to other workers.
 
-Logs go to stderr, at [worker] log_level (default info).`,
+Logs go to stderr, at [worker] log_level (default info).
+
+Besides them it serves the built-in webhook function, glimpse.webhook
+(webhook tasks: docs/WEBHOOKS.md), unless [worker] webhooks = false; its
+calls are signed with [http] webhook_secret_file or webhook_secret.`,
 	run: runWorker,
 }
 
@@ -63,7 +71,14 @@ func runWorker(ctx context.Context, e *env, c *command, args []string) int {
 		}
 	}
 	log := newLogger(e.stderr, wc.LogLevel)
-	w, err := cluster.NewWorker(file.Client, wc, cluster.WithLogger(log), cluster.WithFunctions(registeredFunctions()...))
+	fns, err := webhookFunctions(&wc, registeredFunctions())
+	if err == nil {
+		err = configureWebhooks(file, wc, log)
+	}
+	if err != nil {
+		return e.configError(c, err)
+	}
+	w, err := cluster.NewWorker(file.Client, wc, cluster.WithLogger(log), cluster.WithFunctions(fns...))
 	if err != nil {
 		var ue *cluster.UnknownFunctionsError
 		if errors.As(err, &ue) {
@@ -134,4 +149,37 @@ func reexec(log *slog.Logger) int {
 	}
 	log.Error("restart failed", "err", err)
 	return exitFailure
+}
+
+// webhookFunctions applies [worker] webhooks to the functions the worker
+// serves: the built-in webhook function is served besides those that
+// [worker] functions names, or left out.
+func webhookFunctions(wc *config.Worker, all []wire.Function) ([]wire.Function, error) {
+	if wc.Webhooks {
+		if len(wc.Functions) > 0 && !slices.Contains(wc.Functions, webhook.Name) {
+			wc.Functions = append(slices.Clone(wc.Functions), webhook.Name)
+		}
+		return all, nil
+	}
+	if slices.Contains(wc.Functions, webhook.Name) {
+		return nil, fmt.Errorf("[worker] functions names %s, but webhooks = false leaves it out: keep one", webhook.Name)
+	}
+	return slices.DeleteFunc(slices.Clone(all), func(f wire.Function) bool { return f.Name() == webhook.Name }), nil
+}
+
+// configureWebhooks gives the webhook function this worker's secret and
+// timeout.
+func configureWebhooks(file *config.File, wc config.Worker, log *slog.Logger) error {
+	if !wc.Webhooks {
+		return nil
+	}
+	secret, err := file.HTTP.WebhookKey()
+	if err != nil {
+		return fmt.Errorf("[http] webhook_secret_file: %w", err)
+	}
+	if secret == nil {
+		log.Warn("webhook calls go unsigned: give [http] webhook_secret_file so that receivers can check them")
+	}
+	webhook.Configure(webhook.Config{Secret: secret, Timeout: file.HTTP.WebhookTimeout})
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/glimpse-go/glimpse/internal/gearmand"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
+	"github.com/glimpse-go/glimpse/webhook"
 )
 
 // TestWorkerProcessServesChunks runs "glimpse-cluster worker -n 2" and
@@ -176,8 +178,10 @@ func TestWorkerCommandInProcess(t *testing.T) {
 		code <- run(ctx, []string{"glimpse-cluster", "-c", cfg, "LaunchWorker", "-f", "examples.hex"}, stdout, stderr, sig)
 	}()
 	info := waitWorker(t, ctx, srv.Addr(), "glimpse.examples.hex")
-	if !strings.HasPrefix(info.ClientID, "glimpse/3/") || !slices.Equal(info.Functions, []string{"glimpse.examples.hex"}) {
-		t.Errorf("worker listed as %+v, want 3 slots serving examples.hex only", info)
+	// -f names the user's functions; the built-in webhook one is served too.
+	if !strings.HasPrefix(info.ClientID, "glimpse/3/") ||
+		!slices.Equal(slices.Sorted(slices.Values(info.Functions)), []string{"glimpse.examples.hex", "glimpse." + webhook.Name}) {
+		t.Errorf("worker listed as %+v, want 3 slots serving examples.hex and the webhook function only", info)
 	}
 	sig <- syscall.SIGTERM
 	select {
@@ -239,5 +243,35 @@ func TestWorkerShutdownTimeout(t *testing.T) {
 	}
 	if !strings.Contains(p.stderr.String(), "drain cut short") {
 		t.Errorf("no word of the cut drain:\n%s", p.stderr)
+	}
+}
+
+// TestWorkerWebhooks: a worker serves the built-in webhook function
+// besides those that -f names, and not with [worker] webhooks = false; a
+// webhook secret file that others may read stops the worker at start.
+func TestWorkerWebhooks(t *testing.T) {
+	ctx := testenv.Context(t)
+	srv := testenv.Gearmand(t)
+	hook := "glimpse." + webhook.Name
+	startProc(t, "-c", writeConfig(t, []string{srv.Addr()}), "worker", "-n", "1", "-f", "examples.hex")
+	if info := waitWorker(t, ctx, srv.Addr(), "glimpse.examples.hex", hook); slices.Contains(info.Functions, "glimpse.examples.square") {
+		t.Errorf("-f examples.hex serves %v", info.Functions)
+	}
+
+	off := writeConfig(t, []string{srv.Addr()}, "[worker]", "webhooks = false")
+	startProc(t, "-c", off, "worker", "-n", "1", "-f", "examples.square")
+	if info := waitWorker(t, ctx, srv.Addr(), "glimpse.examples.square"); slices.Contains(info.Functions, hook) {
+		t.Errorf("webhooks = false, yet the worker serves %v", info.Functions)
+	}
+
+	secretFile := filepath.Join(t.TempDir(), "webhook.secret")
+	if err := os.WriteFile(secretFile, []byte("0123456789abcdef0123456789abcdef\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	open := writeConfig(t, []string{srv.Addr()}, "[http]", "webhook_secret_file = "+secretFile)
+	var stdout, stderr strings.Builder
+	if code := run(ctx, []string{"glimpse-cluster", "-c", open, "worker"}, &stdout, &stderr, nil); code != exitUsage ||
+		!strings.Contains(stderr.String(), "webhook_secret_file") || !strings.Contains(stderr.String(), "mode 0644") {
+		t.Errorf("a secret file of mode 0644: exit %d, stderr %q", code, stderr.String())
 	}
 }

@@ -132,6 +132,10 @@ type Worker struct {
 	MaxExpansion   int           // max_expansion: decoding may allocate at most this multiple of the payload (default 32)
 	ChunkTimeLimit time.Duration // chunk_time_limit: a chunk running longer fails (default 1h)
 	CrashLoopLimit int           // crash_loop_limit: a job that killed this many worker processes is failed (default 3)
+
+	// Webhooks (webhooks, default true): serve the built-in webhook
+	// function (package webhook) besides the functions above.
+	Webhooks bool
 }
 
 // Fanout is the optional [fanout] section.
@@ -152,6 +156,7 @@ type File struct {
 	Server Server
 	Worker Worker
 	Fanout Fanout
+	HTTP   HTTP
 }
 
 // DefaultWorker is the [worker] section of a file that has none; programs
@@ -169,6 +174,8 @@ func DefaultWorker() Worker {
 		MaxExpansion:   DefaultMaxExpansion,
 		ChunkTimeLimit: DefaultChunkTimeLimit,
 		CrashLoopLimit: DefaultCrashLoopLimit,
+
+		Webhooks: true,
 	}
 }
 
@@ -209,6 +216,11 @@ func Load(path string) (*File, error) {
 	}
 	if f.Client.KeyFile != "" {
 		if err := checkConfigPrivate(path); err != nil {
+			return nil, err
+		}
+	}
+	if f.HTTP.WebhookSecret != "" {
+		if err := checkSecretConfigPrivate(path); err != nil {
 			return nil, err
 		}
 	}
@@ -256,7 +268,7 @@ func Parse(name string, data []byte) (*File, error) {
 		return nil, syntaxError(name, data, err)
 	}
 	p := &parser{
-		file:  &File{Path: name, Worker: DefaultWorker(), Fanout: DefaultFanout()},
+		file:  &File{Path: name, Worker: DefaultWorker(), Fanout: DefaultFanout(), HTTP: DefaultHTTP()},
 		given: make(map[string]bool),
 	}
 	p.parse(raw)
@@ -292,11 +304,12 @@ var sectionKeys = map[string][]string{
 		keyTLS, keyTLSCAFile, keyTLSCertFile, keyTLSKeyFile, keyTLSServerName},
 	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal,
-		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit},
+		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit, keyWebhooks},
 	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
+	secHTTP:   {keyWebhookSecret, keyWebhookSecretFile, keyWebhookTimeout},
 }
 
-var sectionOrder = []string{secClient, secServer, secWorker, secFanout}
+var sectionOrder = []string{secClient, secServer, secWorker, secFanout, secHTTP}
 
 func (p *parser) parse(raw *ini.File) {
 	hasClient := false
@@ -314,8 +327,10 @@ func (p *parser) parse(raw *ini.File) {
 			p.worker(p.values(sec))
 		case secFanout:
 			p.fanout(p.values(sec))
+		case secHTTP:
+			p.http(p.values(sec))
 		default:
-			msg := "unknown section: want [client], [server], [worker] or [fanout]"
+			msg := "unknown section: want [client], [server], [worker], [fanout] or [http]"
 			if s := closest(name, sectionOrder); s != "" {
 				msg = fmt.Sprintf("unknown section; did you mean [%s]?", s)
 			}
@@ -340,7 +355,7 @@ func (p *parser) parse(raw *ini.File) {
 // is never what a glimpse config needs.
 func (p *parser) defaultSection(sec *ini.Section) {
 	for _, k := range sec.KeyStrings() {
-		msg := "key outside any section: put it under [client], [server], [worker] or [fanout]"
+		msg := "key outside any section: put it under [client], [server], [worker], [fanout] or [http]"
 		for _, s := range sectionOrder {
 			if slices.Contains(sectionKeys[s], k) {
 				msg = fmt.Sprintf("key outside any section: put it under [%s]", s)
@@ -455,6 +470,7 @@ func (p *parser) worker(v map[string]string) {
 	p.integer(secWorker, keyMaxExpansion, v, &w.MaxExpansion)
 	p.duration(secWorker, keyChunkTimeLimit, v, &w.ChunkTimeLimit)
 	p.integer(secWorker, keyCrashLoopLimit, v, &w.CrashLoopLimit)
+	p.webhooks(v)
 	if s, ok := v[keyLogLevel]; ok {
 		l, err := parseLevel(s)
 		if err != nil {

@@ -40,6 +40,7 @@ max_chunk_items = 5000
 max_expansion = 10
 chunk_time_limit = 90s
 crash_loop_limit = 5
+webhooks = false
 
 [fanout]
 store = postgres://glimpse@db/glimpse?sslmode=disable
@@ -47,6 +48,10 @@ copy_timeout = 10s
 prune_after = 2m
 max_payload = 4096
 max_subscribers = 50
+
+[http]
+webhook_secret = 0123456789abcdef0123
+webhook_timeout = 5s
 `
 
 func TestParseFullFile(t *testing.T) {
@@ -93,6 +98,7 @@ func TestParseFullFile(t *testing.T) {
 			MaxPayload:     4096,
 			MaxSubscribers: 50,
 		},
+		HTTP: HTTP{WebhookSecret: "0123456789abcdef0123", WebhookTimeout: 5 * time.Second},
 	}
 	if !reflect.DeepEqual(f, want) {
 		t.Fatalf("got  %+v\nwant %+v", f, want)
@@ -372,7 +378,7 @@ func TestSeveralProblemsReported(t *testing.T) {
 		`multi.ini:2: [client] job_server_url: "b:0": port "0" is not 1-65535`,
 		`multi.ini:4: [worker] slots: -2: must be 0 (one slot per CPU) or more`,
 		`multi.ini:5: [worker] bogus: unknown key; [worker] takes slots, functions, shutdown_timeout, heartbeat_interval, log_level, subscription_renewal, ` +
-			`max_chunk_bytes, max_chunk_items, max_expansion, chunk_time_limit, crash_loop_limit`,
+			`max_chunk_bytes, max_chunk_items, max_expansion, chunk_time_limit, crash_loop_limit, webhooks`,
 		`multi.ini:7: [fanout] copy_timeout: "1": not a duration (write e.g. 30s, 5m, 1h30m)`,
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -524,6 +530,9 @@ func TestExampleFile(t *testing.T) {
 	}
 	if !reflect.DeepEqual(f.Fanout, DefaultFanout()) {
 		t.Errorf("example [fanout] = %+v, want the defaults %+v", f.Fanout, DefaultFanout())
+	}
+	if !reflect.DeepEqual(f.HTTP, DefaultHTTP()) {
+		t.Errorf("example [http] = %+v, want the defaults %+v", f.HTTP, DefaultHTTP())
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

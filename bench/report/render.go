@@ -45,7 +45,9 @@ func render(out string, meta Meta) error {
 	}
 	peers := section{"peers", "Peers: the same workloads on the pools a user would pick instead", writePeers}
 	writeSection(&b, out, meta, len(sections)+2, peers)
-	sections = append(sections, peers) // for the raw figures below
+	hooks := section{"webhook", "Webhook deliveries: the built-in webhook function to a loopback receiver", writeWebhook}
+	writeSection(&b, out, meta, len(sections)+3, hooks)
+	sections = append(sections, peers, hooks) // for the raw figures below
 
 	fmt.Fprintf(&b, "## Raw figures\n\n")
 	fmt.Fprintf(&b, "Each program's JSON (`-json FILE`, types in `bench/internal/benchjson`) and console output are next to this\n")

@@ -49,6 +49,8 @@ func TestRender(t *testing.T) {
 		{Workers: 50, Via: "fanout", KeylessMedianMs: 10, KeyedMedianMs: 12, Ratio: 1.2},
 		{Workers: 50, Via: "zmq", KeylessMedianMs: 9, KeyedMedianMs: 18, Ratio: 2},
 	}})
+	write("webhook", benchjson.Webhook{Calls: 20000, Rounds: 3, Concurrency: 64, Workers: 2, Slots: 64,
+		InProcess: 6000, Chunk1: 2500, AutoChunks: 8000, ChunkItems: 40, Received: 180000, Want: 180000})
 	// No recovery.json: that program "failed".
 	meta := Meta{Command: "make bench", Started: time.Now(), Finished: time.Now().Add(time.Minute), Commit: "abc1234",
 		Steps: []step{{Name: "recovery", Args: []string{"bin/recovery"}, Error: "exit status 1"}}}
@@ -75,6 +77,9 @@ func TestRender(t *testing.T) {
 		"| one-item map, p50 of 2,000 sequential calls | 0.400 ms | 0.500 ms | 1.250 | none (for reference) | no bar |",
 		"| ping to 50 workers via fanout, median | 10.0 ms | 12.0 ms | 1.200 | <= 1.5 | yes |",
 		"| ping to 50 workers via zmq, median | 9.0 ms | 18.0 ms | 2.000 | <= 1.5 | **no** |",
+		"## 8. Webhook deliveries",
+		"| `pool.Map` `Chunksize(1)` (one Gearman job per delivery, as a task), 2 workers x 64 slots | 2,500 | **no** |",
+		"| `pool.Map` automatic chunks (up to 40 deliveries per job) | 8,000 | yes |",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("REPORT.md lacks %q:\n%s", want, report)

@@ -237,3 +237,25 @@ type Large struct {
 	WorkerRSSBefKiB []int64   `json:"worker_rss_before_kib"`
 	WorkerRSSKiB    []int64   `json:"worker_rss_after_kib"` // a second after the last map
 }
+
+// Webhook is webhookbench's output: deliveries/s of the built-in webhook
+// function (webhook.Deliver) to a receiver on loopback, medians of Rounds.
+type Webhook struct {
+	Calls       int `json:"calls"`       // deliveries per measurement
+	Rounds      int `json:"rounds"`      // measurements of each kind; the median is reported
+	Concurrency int `json:"concurrency"` // goroutines of the in-process measurement
+	Workers     int `json:"workers"`     // worker processes
+	Slots       int `json:"slots"`       // per worker process
+	// InProcess: webhook.Client.Deliver from Concurrency goroutines in
+	// this process, no Gearman.
+	InProcess float64 `json:"in_process_per_s"`
+	// Chunk1: pool.Map of webhook.Deliver with Chunksize(1) (one Gearman
+	// job per delivery, as a task is) through the worker processes.
+	Chunk1 float64 `json:"chunk1_per_s"`
+	// AutoChunks: the same map with automatic chunks (ChunkItems
+	// deliveries per job at most, run one after another in a slot).
+	AutoChunks float64 `json:"auto_chunks_per_s"`
+	ChunkItems int     `json:"chunk_items"`
+	Received   int64   `json:"received"` // calls the receiver counted, all measurements
+	Want       int64   `json:"want"`     // calls sent, all measurements
+}

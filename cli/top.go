@@ -59,6 +59,7 @@ func runTop(ctx context.Context, e *env, c *command, args []string) int {
 		return e.failure(c, err)
 	}
 	defer p.Close()
+	started := time.Now()
 	watch, err := dashboard.Watch(file.Client, dashboard.WatchOptions{Pool: p})
 	if err != nil {
 		return e.failure(c, err)
@@ -70,8 +71,25 @@ func runTop(ctx context.Context, e *env, c *command, args []string) int {
 	wctx, cancelWait := context.WithTimeout(ctx, *timeout)
 	defer cancelWait()
 	watch.Ready(wctx)
+	// The maps running announce themselves at least every 2s, most
+	// twice a second: listen a moment for them.
+	sleepCtx(wctx, topListen-time.Since(started))
 	io.WriteString(e.stdout, renderTop(watch.Snapshot(ctx), time.Now()))
 	return exitOK
+}
+
+// topListen is how long one-shot output listens to the log channel at
+// least.
+const topListen = time.Second
+
+// sleepCtx waits d, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // terminalOf returns the terminal that top draws on: stdout, when it and

@@ -22,8 +22,9 @@ import (
 	"github.com/glimpse-go/glimpse/pool"
 )
 
-// dashNap sleeps its item: a map of it runs long enough to watch.
-var dashNap = pool.Register("dashtest.nap", func(ctx context.Context, d time.Duration) (time.Duration, error) {
+// dashNap sleeps its item: a map of it runs long enough to watch (named
+// to sort after the examples, which TestWorkerCommandErrors lists).
+var dashNap = pool.Register("test.dashnap", func(ctx context.Context, d time.Duration) (time.Duration, error) {
 	select {
 	case <-time.After(d):
 		return d, nil

@@ -51,8 +51,8 @@ func TestTopPlainOutput(t *testing.T) {
 			t.Errorf("no row with the pid %d of a worker process in:\n%s", p.cmd.Process.Pid, stdout)
 		}
 	}
-	if !regexp.MustCompile(`(?m)^[0-9a-f]{16}\s+dashtest\.nap\s+\d+\s+100\s+\d+%`).MatchString(stdout) {
-		t.Errorf("no row for the running map of dashtest.nap (100 items) in:\n%s", stdout)
+	if !regexp.MustCompile(`(?m)^[0-9a-f]{16}\s+test\.dashnap\s+\d+\s+100\s+\d+%`).MatchString(stdout) {
+		t.Errorf("no row for the running map of test.dashnap (100 items) in:\n%s", stdout)
 	}
 	if !regexp.MustCompile(`(?m)^examples\.square\s+127\.0\.0\.1:\d+\s+0\s+0\s+3\s+5\s*$`).MatchString(stdout) {
 		t.Errorf("no queue row for examples.square (3 workers, 5 slots) in:\n%s", stdout)
@@ -145,4 +145,24 @@ func startOnTerminal(t *testing.T, tty *os.File, args ...string) (*exec.Cmd, cha
 		<-done
 	})
 	return cmd, done
+}
+
+// TestDashboardAndTopFlags: bad flags are usage errors naming the flag,
+// and the dashboard refuses to listen on every interface.
+func TestDashboardAndTopFlags(t *testing.T) {
+	cfg := writeConfig(t, []string{"127.0.0.1:1"})
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-c", cfg, "dashboard", "-listen", "0.0.0.0:8470"}, "every interface"},
+		{[]string{"-c", cfg, "dashboard", "-listen", "nonsense"}, `-listen: dashboard: listen address "nonsense"`},
+		{[]string{"-c", cfg, "top", "-d", "0"}, "-d and -t must be positive"},
+		{[]string{"local", "-dashboard", "nonsense"}, `-dashboard "nonsense": want HOST:PORT`},
+	} {
+		code, _, stderr := runCLI(t, tc.args...)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
 }

@@ -38,19 +38,20 @@ func (h *history) add(now time.Time, items, chunks float64) {
 	h.chunks[i] += chunks
 }
 
-// points is the history as rates per second, oldest first; the current
-// step, still filling, counts over the part of it that has passed (at
-// least a quarter, so that its first item is no spike).
+// points is the history as rates per second, oldest first. The current
+// step, still filling, is in once half of it has passed, as its rate so
+// far.
 func (h *history) points(now time.Time) []Point {
 	h.advance(now)
 	out := make([]Point, 0, historyPoints)
-	per := historyStep.Seconds()
 	for n := h.last - historyPoints + 1; n <= h.last; n++ {
 		i := (n%historyPoints + historyPoints) % historyPoints
-		end := time.Unix(0, (n+1)*int64(historyStep))
+		end, per := time.Unix(0, (n+1)*int64(historyStep)), historyStep.Seconds()
 		if n == h.last {
-			end = now
-			per = max(now.Sub(time.Unix(0, n*int64(historyStep))).Seconds(), historyStep.Seconds()/4)
+			end, per = now, now.Sub(time.Unix(0, n*int64(historyStep))).Seconds()
+			if per < historyStep.Seconds()/2 {
+				break
+			}
 		}
 		out = append(out, Point{Time: end, Items: h.items[i] / per, Chunks: h.chunks[i] / per})
 	}

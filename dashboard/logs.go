@@ -94,15 +94,14 @@ func (s *state) follow(ctx context.Context) <-chan LogRecord {
 		ch <- r
 	}
 	s.followers[ch] = struct{}{}
-	go func() {
-		<-ctx.Done()
+	context.AfterFunc(ctx, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if _, ok := s.followers[ch]; ok {
 			delete(s.followers, ch)
 			close(ch)
 		}
-	}()
+	})
 	return ch
 }
 

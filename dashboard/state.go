@@ -133,9 +133,14 @@ func (s *state) servers(reports []serverReport, now time.Time) {
 	}
 }
 
+// problem files what's error, or clears it when err is nil.
 func (s *state) problem(what string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err == nil {
+		delete(s.problems, what)
+		return
+	}
 	s.problems[what] = err.Error()
 }
 

@@ -45,6 +45,9 @@ func (o WatchOptions) withDefaults() WatchOptions {
 	return o
 }
 
+// logChannel names the log channel among the page's problems.
+const logChannel = "log channel"
+
 // requestTimeout bounds each question to a job server.
 const requestTimeout = 5 * time.Second
 
@@ -175,17 +178,23 @@ func (c *Cluster) Logs(ctx context.Context) <-chan LogRecord { return c.state.fo
 
 // listen reads the log channel until ctx ends.
 func (c *Cluster) listen(ctx context.Context) {
+	failing := false
 	for {
 		topic, parts, err := c.sub.Recv(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			c.state.problem("log channel", err)
+			failing = true
+			c.state.problem(logChannel, err)
 			if !sleep(ctx, time.Second) {
 				return
 			}
 			continue
+		}
+		if failing {
+			failing = false
+			c.state.problem(logChannel, nil)
 		}
 		if len(parts) != 1 {
 			continue

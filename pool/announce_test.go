@@ -102,3 +102,33 @@ func readAnnouncements(t *testing.T, ctx context.Context, sub *broker.Subscriber
 		}
 	}
 }
+
+// BenchmarkMapOneItemAnnounced is BenchmarkMapOneItem on a pool with a
+// log channel, watched (a subscriber to map announcements is bound there):
+// the announcer's cost on the small-call path, which is one registration
+// per map, never a message (such maps end within announceAfter).
+func BenchmarkMapOneItemAnnounced(b *testing.B) {
+	addr := gearmand(b, "--verbose=ERROR")
+	startWorker(b, 2, addr)
+	logURL := fmt.Sprintf("tcp://127.0.0.1:%d", testenv.FreePort(b))
+	cmdURL := fmt.Sprintf("tcp://127.0.0.1:%d", testenv.FreePort(b))
+	sub, err := broker.BindSubscriber(logURL, wire.TopicMap)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Close()
+	p, err := pool.New(config.Client{JobServers: []string{addr}, CommandFrontendURL: cmdURL, CommandBackendURL: cmdURL,
+		LogFrontendURL: logURL, LogBackendURL: logURL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	waitSlots(b, p, funcs.Square.Name(), 2)
+	items := []int64{3}
+	b.ResetTimer()
+	for b.Loop() {
+		if out, err := pool.Map(context.Background(), p, funcs.Square, items); err != nil || len(out) != 1 {
+			b.Fatal(err)
+		}
+	}
+}

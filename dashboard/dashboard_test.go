@@ -135,6 +135,28 @@ func TestStateShowsTheCluster(t *testing.T) {
 	})
 }
 
+// TestServeRefusesOtherHosts: a request naming another host (DNS
+// rebinding to loopback) is refused; the address itself and localhost
+// are served.
+func TestServeRefusesOtherHosts(t *testing.T) {
+	ctx := testenv.Context(t)
+	_, _, url := startServed(t, ctx)
+	for host, want := range map[string]int{"evil.example:80": http.StatusMisdirectedRequest, "localhost": http.StatusOK, "": http.StatusOK} {
+		req, _ := http.NewRequestWithContext(ctx, "GET", url+"api/state", nil)
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %q: status %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+}
+
 // taskCounts is a TaskStates with fixed counts.
 type taskCounts map[string]int
 

@@ -55,11 +55,11 @@ const requestTimeout = 5 * time.Second
 // (heartbeats, log records, map announcements) and asks the job servers'
 // admin ports every PollEvery. Close stops it.
 type Cluster struct {
-	cfg  config.Client
-	opts WatchOptions
-	key  *auth.Key
-	sub  *broker.Subscriber // nil with no broker URLs
-	tls  func() []adminOption
+	cfg   config.Client
+	opts  WatchOptions
+	key   *auth.Key
+	sub   *broker.Subscriber   // nil with no broker URLs
+	admin func() []adminOption // the admin connections' options (TLS)
 
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
@@ -85,7 +85,7 @@ func Watch(cfg config.Client, opts WatchOptions) (*Cluster, error) {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
 	opts = opts.withDefaults()
-	c := &Cluster{cfg: cfg, opts: opts, key: key, tls: admin, state: newState(opts.StaleAfter), first: make(chan struct{})}
+	c := &Cluster{cfg: cfg, opts: opts, key: key, admin: admin, state: newState(opts.StaleAfter), first: make(chan struct{})}
 	if cfg.HasBroker() {
 		if c.sub, err = logSubscriber(cfg, key); err != nil {
 			return nil, fmt.Errorf("dashboard: %w", err)
@@ -236,7 +236,7 @@ func (c *Cluster) askServers(ctx context.Context) {
 	reports := make([]serverReport, len(c.cfg.JobServers))
 	var wg sync.WaitGroup
 	for i, addr := range c.cfg.JobServers {
-		wg.Go(func() { reports[i] = askServer(ctx, addr, c.tls()...) })
+		wg.Go(func() { reports[i] = askServer(ctx, addr, c.admin()...) })
 	}
 	wg.Wait()
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {

@@ -6,7 +6,7 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 FUZZTIME ?= 30s
 
-.PHONY: deps demo test test-faults vet bench bench-gearman bench-pool bench-ping bench-scaling bench-peers fuzz clean
+.PHONY: deps demo test test-faults vet screenshots bench bench-gearman bench-pool bench-ping bench-scaling bench-peers fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -28,6 +28,13 @@ test: deps vet
 # verbose: each test says what it broke and what came back.
 test-faults: deps
 	$(GO) test -race -count=1 -timeout 10m -v ./internal/faults ./internal/netns
+
+# The web dashboard in headless Chromium during a map, for README: the
+# browser test of cli saves its screenshot there.
+screenshots: deps
+	GLIMPSE_DASHBOARD_SCREENSHOT=$(CURDIR)/bench/results/dashboard.png \
+		$(GO) test -count=1 -run '^TestDashboardInBrowser$$' ./cli
+	@test -s bench/results/dashboard.png && echo "screenshot: bench/results/dashboard.png"
 
 # Every benchmark in one run, on this machine: bench/results/REPORT.md, a
 # PNG chart per section, each program's JSON figures and console output.

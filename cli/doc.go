@@ -6,11 +6,13 @@
 //	glimpse-cluster [-c FILE] worker [-n N] [-f FUNCS]   (alias LaunchWorker)
 //	glimpse-cluster [-c FILE] broker                     (alias LaunchBroker)
 //	glimpse-cluster [-c FILE] fanout
-//	glimpse-cluster local [-n N]
+//	glimpse-cluster local [-n N] [-dashboard ADDR]
 //	glimpse-cluster [-c FILE] status [-a] [-t TIMEOUT]
 //	glimpse-cluster [-c FILE] ping [-t WAIT] [-w GLOBS] [-via fanout|zmq]   (alias PingWorkers)
 //	glimpse-cluster [-c FILE] stats|quit|restart ...     (aliases KillWorkers, RestartWorkers)
 //	glimpse-cluster [-c FILE] logs [-w GLOB] [-l LEVEL] [-heartbeats]
+//	glimpse-cluster [-c FILE] dashboard [-listen ADDR]
+//	glimpse-cluster [-c FILE] top [-d DELAY] [-t TIMEOUT]
 //	glimpse-cluster functions
 //	glimpse-cluster help [COMMAND]
 //

@@ -6,14 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/dashboard"
 )
 
 var localCommand = &command{
 	name:  "local",
-	args:  "[-n N] [-tls] [-key]",
+	args:  "[-n N] [-tls] [-key] [-dashboard ADDR]",
 	short: "run a cluster on this machine: gearmand, broker, fanout and a worker",
 	long: `
 Starts gearmand (Debian package gearman-job-server) on a free 127.0.0.1
@@ -41,12 +43,16 @@ when the cluster stops; the printed config names it (key_file), so save
 it with chmod 600 (umask 077): a config naming a key that others may read
 is refused. A key_file in the config file given is used instead.
 
+It also serves the web dashboard (see the dashboard command) on a free
+loopback port, and prints its URL as a comment at the end of the
+config; -dashboard ADDR picks the address, -dashboard "" serves none.
+
 A config file, if given, is read for its [worker] section only.`,
 	run: runLocal,
 }
 
 func runLocal(ctx context.Context, e *env, c *command, args []string) int {
-	lc, code, ok := parseLocalFlags(e, c, args)
+	lc, dashAddr, code, ok := parseLocalFlags(e, c, args)
 	if !ok {
 		return code
 	}
@@ -54,28 +60,38 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 	if !ok {
 		return code
 	}
-	printLocalConfig(e, l)
 	log := newLogger(e.stderr, lc.Worker.LogLevel)
+	dash, err := startLocalDashboard(l, dashAddr, log)
+	if err != nil {
+		e.failure(c, err)
+		return closeLocal(e, c, l, exitFailure)
+	}
+	printLocalConfig(e, l)
+	if dash != nil {
+		fmt.Fprintf(e.stdout, "# dashboard: %s\n", dash.url)
+	}
 	code = serveLocal(ctx, e, c, l, log)
 	log.Info("stopping the local cluster")
+	dash.stop()
 	return closeLocal(e, c, l, code)
 }
 
 // parseLocalFlags reads local's flags and config file into the local
 // cluster's worker config and TLS choice; ok is false, with the exit
 // status in code, when they are wrong.
-func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig, code int, ok bool) {
+func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig, dash string, code int, ok bool) {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` for the [worker] section (default: the -c before the command, else $"+config.EnvVar+", else none)")
 	n := fs.Int("n", 0, "worker slots, `N` (default: [worker] slots, else one per CPU)")
 	fs.BoolVar(&lc.TLS, "tls", false, "serve gearmand over TLS, through a proxy with a throwaway CA")
 	fs.BoolVar(&lc.GenerateKey, "key", false, "run with a fresh cluster key (signed commands and chunks, CURVE)")
+	fs.StringVar(&dash, "dashboard", "127.0.0.1:0", "serve the web dashboard on `ADDR` (\"\": none)")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
-		return lc, code, false
+		return lc, dash, code, false
 	}
 	file, err := e.loadConfig(*cfgPath, false)
 	if err != nil {
-		return lc, e.configError(c, err), false
+		return lc, dash, e.configError(c, err), false
 	}
 	lc.Worker = config.DefaultWorker()
 	if file != nil {
@@ -83,12 +99,17 @@ func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig,
 		lc.KeyFile = file.Client.KeyFile
 	}
 	if *n < 0 {
-		return lc, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
+		return lc, dash, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
+	}
+	if dash != "" {
+		if _, _, err := net.SplitHostPort(dash); err != nil {
+			return lc, dash, e.usageError(c, "-dashboard %q: want HOST:PORT", dash), false
+		}
 	}
 	if flagsSet(fs)["n"] {
 		lc.Worker.Slots = *n
 	}
-	return lc, exitOK, true
+	return lc, dash, exitOK, true
 }
 
 // startLocal starts the local cluster in the background so that a signal
@@ -199,4 +220,48 @@ func serveLocal(ctx context.Context, e *env, c *command, l *cluster.Local, log *
 			}
 		}
 	}
+}
+
+// localDashboard is the web dashboard of a local cluster.
+type localDashboard struct {
+	url    string
+	watch  *dashboard.Cluster
+	cancel context.CancelFunc
+	served chan struct{}
+}
+
+// startLocalDashboard serves the dashboard of the local cluster on addr;
+// nil, and no error, when addr is "".
+func startLocalDashboard(l *cluster.Local, addr string, log *slog.Logger) (*localDashboard, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := dashboard.Listen(addr)
+	if err != nil {
+		return nil, err
+	}
+	watch, err := dashboard.Watch(l.Config(), dashboard.WatchOptions{Log: log, Pool: l.Pool()})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &localDashboard{url: dashboard.URL(ln), watch: watch, cancel: cancel, served: make(chan struct{})}
+	go func() {
+		defer close(d.served)
+		if err := dashboard.Serve(ctx, ln, dashboard.New(watch)); err != nil {
+			log.Error("dashboard stopped", "err", err)
+		}
+	}()
+	return d, nil
+}
+
+// stop stops serving (within dashboard.ShutdownWait) and watching.
+func (d *localDashboard) stop() {
+	if d == nil {
+		return
+	}
+	d.cancel()
+	<-d.served
+	d.watch.Close()
 }

@@ -27,6 +27,9 @@ import (
 // example functions plus blockFunc (see childMain).
 const childEnv = "GLIMPSE_CLUSTER_TEST_CHILD"
 
+// noStdinEnv keeps a child's blockName jobs from reading stdin.
+const noStdinEnv = "GLIMPSE_CLUSTER_TEST_NO_STDIN"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		childMain()
@@ -56,6 +59,9 @@ const blockName = "clustertest.block"
 func childMain() {
 	releases := make(chan struct{})
 	go func() {
+		if os.Getenv(noStdinEnv) != "" {
+			return // stdin is a terminal that the command reads (top)
+		}
 		sc := bufio.NewScanner(os.Stdin)
 		for sc.Scan() {
 			releases <- struct{}{}

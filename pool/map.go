@@ -139,6 +139,8 @@ type mapRun[In, Out any] struct {
 
 	silent   *time.Ticker // asks about chunks with no news (CheckSilentChunks)
 	checking atomic.Bool  // a silent-chunk check is under way
+
+	announced *announced // its announcement on the log channel; nil: none
 }
 
 // run is the engine of Map, Imap and ImapUnordered. total is the input's
@@ -161,6 +163,7 @@ func run[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items input
 	defer m.cancel(nil)
 	defer func() {
 		if m.running != nil {
+			m.announced.end(err)
 			m.finish(err == nil)
 		}
 	}()
@@ -258,7 +261,9 @@ func (m *mapRun[In, Out]) receive() error {
 		return oc.err
 	}
 	m.adapt(oc)
-	return m.out.take(oc, m.total)
+	err = m.out.take(oc, m.total)
+	m.announced.progress(m.out.done, m.total)
+	return err
 }
 
 // await waits for an outcome that decides its chunk, watching the workers

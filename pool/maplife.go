@@ -31,6 +31,7 @@ func (m *mapRun[In, Out]) start() error {
 		return err
 	}
 	m.running = running
+	m.announced = m.p.announce.begin(m.mapID, m.f.name, m.total)
 	return nil
 }
 

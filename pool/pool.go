@@ -60,6 +60,8 @@ type Pool struct {
 
 	workers workerCache // the job servers' last "workers" answers, for maps
 
+	announce *announcer // maps in progress, on the log channel (announce.go)
+
 	// Map ids: a random start per pool (ids must not meet another
 	// client's at a job server, which would coalesce their chunks) and a
 	// counter, instead of crypto/rand per map.
@@ -99,6 +101,7 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{},
 		mapIDStart: rand.Uint64(), sharedDial: make(chan struct{}, 1)}
 	auth.WarnIfNoKey(p.opts.logger, key, "pool")
+	p.announce = newAnnouncer(p)
 	// A safety net: the dial and the handshake have bounds of their own.
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.opts.requestTimeout)
 	defer cancel()
@@ -157,6 +160,7 @@ func (p *Pool) Close() error {
 		a.Close()
 	}
 	p.workers.close()
+	p.announce.close()
 	return nil
 }
 

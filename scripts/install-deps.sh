@@ -14,6 +14,8 @@ packages=(
 	gcc
 	postgresql         # PostgreSQL server: internal/testenv.Postgres starts one for the shared fanout store tests
 	iproute2           # ip and ss: scripts/netns-cluster.sh, the multi-host tests of internal/netns
+	chromium           # headless browser: the dashboard's browser test (cli), make screenshots
+	fonts-liberation   # text in the dashboard's screenshots (chromium only recommends it)
 	"$@"
 )
 

@@ -10,6 +10,7 @@ const (
 	TopicLog       = "log."       // + worker id: a JSON slog record
 	TopicHeartbeat = "heartbeat." // + worker id: JSON pool.WorkerStats
 	TopicReply     = "reply."     // + command id: JSON pool.Reply
+	TopicMap       = "map."       // + map id: JSON pool.MapAnnouncement (a client's map in progress)
 )
 
 // ReplyWait bounds how long a worker holds a reply until the asking

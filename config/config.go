@@ -152,6 +152,11 @@ type File struct {
 	Server Server
 	Worker Worker
 	Fanout Fanout
+
+	// Queues holds the [queue NAME] sections by NAME (nil when none), and
+	// Periodic the [periodic NAME] sections in file order.
+	Queues   map[string]Queue
+	Periodic []Periodic
 }
 
 // DefaultWorker is the [worker] section of a file that has none; programs
@@ -315,7 +320,10 @@ func (p *parser) parse(raw *ini.File) {
 		case secFanout:
 			p.fanout(p.values(sec))
 		default:
-			msg := "unknown section: want [client], [server], [worker] or [fanout]"
+			if p.taskSection(sec) {
+				continue
+			}
+			msg := "unknown section: want [client], [server], [worker], [fanout], [queue NAME] or [periodic NAME]"
 			if s := closest(name, sectionOrder); s != "" {
 				msg = fmt.Sprintf("unknown section; did you mean [%s]?", s)
 			}
@@ -356,7 +364,7 @@ func (p *parser) defaultSection(sec *ini.Section) {
 // that `key =` falls back to the default as an absent key does.
 func (p *parser) values(sec *ini.Section) map[string]string {
 	name := sec.Name()
-	known := sectionKeys[name]
+	known := keysOf(name)
 	vals := make(map[string]string)
 	for _, k := range sec.KeyStrings() {
 		if !slices.Contains(known, k) {
@@ -382,7 +390,7 @@ func (p *parser) values(sec *ini.Section) map[string]string {
 }
 
 func unknownKey(section, key string) string {
-	known := sectionKeys[section]
+	known := keysOf(section)
 	if s := closest(key, known); s != "" {
 		return fmt.Sprintf("unknown key; did you mean %s?", s)
 	}

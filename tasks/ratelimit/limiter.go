@@ -32,7 +32,9 @@ func Lease(d time.Duration) Option { return func(l *Limiter) { l.lease = max(d, 
 
 // SlotPoll sets how often a waiter asks for a slot again when none is
 // free (a release in this process wakes it at once).
-func SlotPoll(d time.Duration) Option { return func(l *Limiter) { l.slotPoll = max(d, time.Millisecond) } }
+func SlotPoll(d time.Duration) Option {
+	return func(l *Limiter) { l.slotPoll = max(d, time.Millisecond) }
+}
 
 // Logger sets where failed renewals are logged (default slog.Default()).
 func Logger(log *slog.Logger) Option { return func(l *Limiter) { l.log = log } }

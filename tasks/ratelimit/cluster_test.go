@@ -187,7 +187,7 @@ func TestKilledHolderSlotComesBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		killed := time.Now()
-		rel, err := l.Acquire(ctx, "hold")
+		rel, err := l.Acquire(testenv.ContextWithin(t, 5*holdLease), "hold")
 		if err != nil {
 			t.Fatalf("slot of the killed holder never came back: %v", err)
 		}

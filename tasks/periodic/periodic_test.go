@@ -188,21 +188,7 @@ func TestDeadClaimerTakenOver(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, dsn string) {
 		db := openDB(t, dsn)
-		// The entry ran before (so a starting scheduler catches up at
-		// once): one scheduler run that creates the table, then a claim.
-		s, _ := periodic.New(db, []periodic.Entry{dieEntry}, newRecorder().enqueue)
-		if err := s.Start(testenv.Context(t)); err != nil {
-			t.Fatal(err)
-		}
-		s.Stop(context.Background())
-		if _, err := db.Exec(`INSERT INTO glimpse_tasks_periodic_claims (name, period_ms, owner, lease_until_ms, done, claimed_ms)
-			VALUES ('die', 0, 'long ago', 0, 1, 0)`); err != nil {
-			t.Fatal(err)
-		}
-		// The rest must happen within one period (30s).
-		if left := time.Until(time.Now().Truncate(30 * time.Second).Add(30 * time.Second)); left < 6*time.Second {
-			time.Sleep(left + 100*time.Millisecond)
-		}
+		ranLongAgo(t, db, dieEntry)
 		cmd, stdout := testenv.Subprocess(t, fmt.Sprintf("%s=die %s - %d 1h", childEnv, dsn, time.Now().UnixNano()))
 		line, _ := bufio.NewReader(stdout).ReadString('\n')
 		var claimed int64
@@ -224,6 +210,60 @@ func TestDeadClaimerTakenOver(t *testing.T) {
 			t.Errorf("taken over: periods %v keys %v, want [%v] with key %s", got, r.keys, period, periodic.Key("die", period))
 		}
 	})
+}
+
+// ranLongAgo records that entry, a @every 30s one, fired long ago, so
+// that a starting scheduler catches up at once, and waits, if need be,
+// for a period with at least 6s left for the test to run in.
+func ranLongAgo(t *testing.T, db *store.DB, entry periodic.Entry) {
+	t.Helper()
+	// A scheduler run creates the table.
+	s, _ := periodic.New(db, []periodic.Entry{entry}, newRecorder().enqueue)
+	if err := s.Start(testenv.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop(context.Background())
+	if _, err := db.Exec(db.Q(`INSERT INTO glimpse_tasks_periodic_claims (name, period_ms, owner, lease_until_ms, done, claimed_ms)
+		VALUES (?, 0, 'long ago', 0, 1, 0)`), entry.Name); err != nil {
+		t.Fatal(err)
+	}
+	if left := time.Until(time.Now().Truncate(30 * time.Second).Add(30 * time.Second)); left < 6*time.Second {
+		time.Sleep(left + 100*time.Millisecond)
+	}
+}
+
+// TestFailedEnqueueRetried: an Enqueue that fails is called again for the
+// same period and key once the claim's lease runs out, until it succeeds,
+// and not after.
+func TestFailedEnqueueRetried(t *testing.T) {
+	t.Parallel()
+	db := openDB(t, filepath.Join(t.TempDir(), "tasks.db"))
+	ranLongAgo(t, db, dieEntry)
+	var mu sync.Mutex
+	var keys []string
+	done := make(chan struct{})
+	enqueue := func(ctx context.Context, e periodic.Entry, period time.Time, key string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		keys = append(keys, key)
+		if len(keys) < 3 {
+			return errors.New("task store unreachable")
+		}
+		close(done)
+		return nil
+	}
+	startScheduler(t, db, []periodic.Entry{dieEntry}, enqueue)
+	select {
+	case <-done:
+	case <-time.After(8 * childLease):
+		t.Fatalf("Enqueue failing twice was not called a third time within %v", 8*childLease)
+	}
+	time.Sleep(2 * childLease) // no call after the success
+	mu.Lock()
+	defer mu.Unlock()
+	if len(keys) != 3 || keys[0] != keys[1] || keys[1] != keys[2] {
+		t.Errorf("Enqueue calls with keys %v, want 3 calls with one key", keys)
+	}
 }
 
 // TestBadEntries: entries built in code are checked as [periodic NAME]

@@ -127,7 +127,8 @@ func (s *Scheduler) Start(ctx context.Context) error {
 }
 
 // Stop stops the scheduler and waits, bounded by ctx, for a call of
-// Enqueue in progress to return.
+// Enqueue in progress to return. A stopped Scheduler does not start again:
+// make a new one.
 func (s *Scheduler) Stop(ctx context.Context) {
 	s.mu.Lock()
 	started := s.started

@@ -31,16 +31,21 @@ func (l *Limiter) Acquire(ctx context.Context, queue string) (Release, error) {
 		return nil, l.ctxErr(ctx, queue)
 	}
 	defer func() { <-q.turn }()
-	for {
+	for tries := 0; ; {
 		released := l.releasedChan(q)
 		rels, wait, err := l.try(ctx, queue, q, lim, 1)
 		if err != nil {
 			return nil, err
 		}
 		if len(rels) > 0 {
-			q.stats.acquired(time.Since(start))
+			waited := time.Duration(0)
+			if tries > 0 {
+				waited = time.Since(start)
+			}
+			q.stats.acquired(waited)
 			return rels[0], nil
 		}
+		tries++
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:

@@ -14,6 +14,10 @@ import (
 )
 
 func openLimiter(t *testing.T, limits map[string]ratelimit.Limits) *ratelimit.Limiter {
+	return openLimiterB(t, limits)
+}
+
+func openLimiterB(t testing.TB, limits map[string]ratelimit.Limits) *ratelimit.Limiter {
 	t.Helper()
 	ctx := testenv.Context(t)
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "tasks.db"))
@@ -78,7 +82,7 @@ func TestBothLimits(t *testing.T) {
 		t.Errorf("Acquire took %v for a token due in 1s", d)
 	}
 	s := l.Stats()["q"]
-	if s.Acquired != 2 || s.TokenWaits == 0 || s.WaitTime <= 0 {
+	if s.Acquired != 2 || s.Waited != 1 || s.TokenWaits == 0 || s.WaitTime <= 0 {
 		t.Errorf("Stats = %+v, want 2 acquired after token waits", s)
 	}
 }

@@ -51,9 +51,10 @@ func runChildren(t *testing.T, mode, dsn string, n int, run time.Duration) []str
 }
 
 // TestRateClusterWide: three processes acquiring a queue limited to 50/s
-// with a burst of 60 get 450-550 grants in 10s between them, and no
-// one-second window holds more than 60, the first one included, which
-// starts with the bucket full after an idle spell.
+// with a burst of 70 get 450-550 grants in 10s between them, and no
+// one-second window holds more than 70, the first one included, which
+// starts with the bucket full after an idle spell. (A bucket of 70, as
+// golang.org/x/time/rate's burst, would let 120 through that second.)
 func TestRateClusterWide(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, dsn string) {

@@ -34,7 +34,8 @@ func openLimiterB(t testing.TB, limits map[string]ratelimit.Limits) *ratelimit.L
 }
 
 // TestBatchStaysWithinBurst: after an idle spell, one TryAcquireN gets at
-// most burst - rate tokens (the room left for the second's refill), and
+// most burst - 1.05*rate tokens (the room left for the second's refill
+// and 50ms of margin for dispatch delays), and
 // the next is told to wait for the next token.
 func TestBatchStaysWithinBurst(t *testing.T) {
 	t.Parallel()
@@ -45,8 +46,8 @@ func TestBatchStaysWithinBurst(t *testing.T) {
 	}
 	time.Sleep(time.Second) // fills it
 	rels, _, err := l.TryAcquireN(ctx, "q", 100)
-	if err != nil || len(rels) != 5 {
-		t.Fatalf("TryAcquireN(100) after 1s idle: %d grants, err %v; want 5 (burst 15 - rate 10)", len(rels), err)
+	if err != nil || len(rels) != 4 {
+		t.Fatalf("TryAcquireN(100) after 1s idle: %d grants, err %v; want 4 (burst 15 - 1.05 * rate 10)", len(rels), err)
 	}
 	rels, wait, err := l.TryAcquireN(ctx, "q", 100)
 	if err != nil || len(rels) > 1 || len(rels) == 0 && (wait <= 0 || wait > 150*time.Millisecond) {

@@ -33,9 +33,16 @@ func (l Limits) burst() float64 {
 	return math.Ceil(l.Rate)
 }
 
-// capacity is the bucket's room: fewer than capacity+Rate tokens go out
-// in any one-second window, and at least one must fit.
-func (l Limits) capacity() float64 { return max(1, l.burst()-l.Rate) }
+// dispatchJitter is the margin kept for the time between a grant and its
+// task's start, which varies with round trips and scheduling: the grants
+// keep within Burst over windows this much longer than a second, so the
+// starts keep within it over one second.
+const dispatchJitter = 0.05 // seconds
+
+// capacity is the bucket's room c: fewer than c + Rate*w tokens go out in
+// any window of w seconds, so fewer than Burst in 1+dispatchJitter
+// seconds. At least one token must fit.
+func (l Limits) capacity() float64 { return max(1, l.burst()-l.Rate*(1+dispatchJitter)) }
 
 // tokenWait is how long until a bucket holding tokens has a whole one.
 func (l Limits) tokenWait(tokens float64) time.Duration {

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 
 // The queues and limits the worker processes share.
 var (
-	rateLimits = ratelimit.Limits{Rate: 50, Burst: 60}
+	rateLimits = ratelimit.Limits{Rate: 50, Burst: 70}
 	slotLimits = ratelimit.Limits{MaxRunning: 2}
 	holdLimits = ratelimit.Limits{MaxRunning: 1}
 	holdLease  = 2 * time.Second

@@ -16,19 +16,20 @@
 // # How it holds cluster-wide
 //
 // The rate is a token bucket in the row of glimpse_tasks_rate_buckets for
-// the queue, with room for c = max(1, Burst-1.05*Rate) tokens, refilled at Rate per
-// second. One conditional UPDATE ... RETURNING refills it from the
-// database's clock (not the hosts'), takes up to n whole tokens if there
-// are any and says how many it took: one round trip, atomic on both
-// databases (SQLite serialises writers; PostgreSQL locks the row). In any
-// window of w seconds a bucket of room c refilled at Rate hands out fewer
-// than c + Rate*w tokens: fewer than Burst in 1.05s. The 50ms are a
-// margin for the time between a grant and its task's start, which varies
-// with round trips and scheduling, so that the starts too keep within
-// Burst in any second. The margin needs Burst >= 1.05*Rate + 1; with a
-// smaller Burst (the default, ceil(Rate), say) c is 1 and the grants
-// keep within Rate+1 per second. After an idle spell c tasks may start at
-// once, the rest of that second following at the rate.
+// the queue, with room for c = max(1, Burst-1.05*Rate) tokens, refilled
+// at Rate per second. One conditional UPDATE ... RETURNING refills it
+// from the database's clock (not the hosts'), takes up to n whole tokens
+// if there are any and says how many it took: one round trip, atomic on
+// both databases (SQLite serialises writers; PostgreSQL locks the row).
+// In any window of w seconds a bucket of room c refilled at Rate hands
+// out fewer than c + Rate*w tokens: fewer than Burst in 1.05s. The 50ms
+// are a margin for the time between a grant and its task's start, which
+// varies with round trips and scheduling, so that the starts too keep
+// within Burst in any second. The margin needs Burst >= 1.05*Rate + 1;
+// with a smaller Burst (the default, ceil(Rate), say) c is 1: the grants
+// still keep within Burst in any second, the starts only nearly. After an
+// idle spell c tasks may start at once, the rest of that second following
+// at the rate.
 //
 // MaxRunning is MaxRunning slot rows in glimpse_tasks_rate_slots; taking
 // one is an UPDATE of a free row (on PostgreSQL with FOR UPDATE SKIP

@@ -157,6 +157,11 @@ type File struct {
 	Worker Worker
 	Fanout Fanout
 	HTTP   HTTP
+
+	// Queues holds the [queue NAME] sections by NAME (nil when none), and
+	// Periodic the [periodic NAME] sections in file order.
+	Queues   map[string]Queue
+	Periodic []Periodic
 }
 
 // DefaultWorker is the [worker] section of a file that has none; programs
@@ -330,7 +335,10 @@ func (p *parser) parse(raw *ini.File) {
 		case secHTTP:
 			p.http(p.values(sec))
 		default:
-			msg := "unknown section: want [client], [server], [worker], [fanout] or [http]"
+			if p.taskSection(sec) {
+				continue
+			}
+			msg := "unknown section: want [client], [server], [worker], [fanout], [http], [queue NAME] or [periodic NAME]"
 			if s := closest(name, sectionOrder); s != "" {
 				msg = fmt.Sprintf("unknown section; did you mean [%s]?", s)
 			}
@@ -371,7 +379,7 @@ func (p *parser) defaultSection(sec *ini.Section) {
 // that `key =` falls back to the default as an absent key does.
 func (p *parser) values(sec *ini.Section) map[string]string {
 	name := sec.Name()
-	known := sectionKeys[name]
+	known := keysOf(name)
 	vals := make(map[string]string)
 	for _, k := range sec.KeyStrings() {
 		if !slices.Contains(known, k) {
@@ -397,7 +405,7 @@ func (p *parser) values(sec *ini.Section) map[string]string {
 }
 
 func unknownKey(section, key string) string {
-	known := sectionKeys[section]
+	known := keysOf(section)
 	if s := closest(key, known); s != "" {
 		return fmt.Sprintf("unknown key; did you mean %s?", s)
 	}

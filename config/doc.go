@@ -15,6 +15,8 @@
 //	[worker]   slots, functions, shutdown_timeout, heartbeat_interval, log_level,
 //	           subscription_renewal
 //	[fanout]   store, copy_timeout, prune_after
+//	[queue NAME]     rate, burst, max_running: a task queue's cluster-wide limits ([Queue])
+//	[periodic NAME]  schedule, function, queue, item: a periodic task ([Periodic], [ParseSchedule])
 //
 // The [client] and [server] keys are glimpse's own. config.ini.example at
 // the top of the repository documents every key and its default.

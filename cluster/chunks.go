@@ -37,6 +37,12 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		if err := w.checkLimits(f, job); err != nil {
 			return nil, err
 		}
+		// A shared value (sharedcache.go): a worker that lacks it says so
+		// before the start notice, which counts the workers a chunk went to.
+		shared, err := w.beginShared(f, job)
+		if err != nil {
+			return nil, err
+		}
 		leave, err := w.crashes.enter(f, job)
 		if err != nil {
 			return nil, err
@@ -45,6 +51,9 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		// Tell the client who runs the chunk: if this process dies, the
 		// client can count the workers the chunk went through.
 		job.SendData(w.chunkStarted(job))
+		if ctx, err = shared.value(ctx, w, job); err != nil {
+			return nil, err
+		}
 		return w.runLimited(ctx, cancel, f, job)
 	}
 }
@@ -58,6 +67,8 @@ func (w *Worker) chunkEnded(ctx context.Context, name, handle string, took time.
 	switch {
 	case err != nil && errors.Is(cause, errMapCancelled):
 		w.log.Debug("chunk cancelled", "function", name, "job", handle, "took", took)
+	case err != nil && isNeedShared(err):
+		w.log.Debug("chunk sent back for its shared value", "function", name, "job", handle)
 	case err != nil:
 		w.failures.Add(1)
 		msg := failureText(err)

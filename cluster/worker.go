@@ -78,6 +78,7 @@ type Worker struct {
 	lastErrTime time.Time
 
 	chunks        *chunkRegistry // running chunks, for cancel commands
+	shared        *sharedCache   // decoded shared values (sharedcache.go)
 	limits        chunkLimits    // [worker] limits on one chunk
 	crashes       *crashGuard    // jobs that killed worker processes; nil if it could not start
 	control       *control
@@ -127,6 +128,7 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 	w.key = key
 	w.tls = tlsConf
 	w.log = w.newLog(client, worker, o.logger).With("worker", w.id)
+	w.shared = newSharedCache(int64(worker.SharedCacheBytes), w.log)
 	auth.WarnIfNoKey(w.log, key, "worker")
 	if err := w.registerFunctions(); err != nil {
 		return nil, fmt.Errorf("cluster: worker: %w", err)
@@ -212,6 +214,9 @@ func withWorkerDefaults(w config.Worker) config.Worker {
 	}
 	if w.SubscriptionRenewal == 0 {
 		w.SubscriptionRenewal = d.SubscriptionRenewal
+	}
+	if w.SharedCacheBytes == 0 {
+		w.SharedCacheBytes = d.SharedCacheBytes
 	}
 	return withLimitDefaults(w)
 }

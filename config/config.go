@@ -50,6 +50,9 @@ const (
 	// a worker accepts: gearmand 1.1.20 takes a 64 MiB job, and pool's
 	// chunks of 1 MB items stay far below it.
 	DefaultMaxChunkBytes = 64 << 20
+	// DefaultSharedCacheBytes (shared_cache_bytes) is room for a few
+	// shared values of tens of megabytes each.
+	DefaultSharedCacheBytes = 1 << 30
 	// DefaultMaxChunkItems (max_chunk_items) bounds a chunk's items; a
 	// pool's automatic chunks hold at most a few thousand.
 	DefaultMaxChunkItems = 1_000_000
@@ -132,6 +135,11 @@ type Worker struct {
 	MaxExpansion   int           // max_expansion: decoding may allocate at most this multiple of the payload (default 32)
 	ChunkTimeLimit time.Duration // chunk_time_limit: a chunk running longer fails (default 1h)
 	CrashLoopLimit int           // crash_loop_limit: a job that killed this many worker processes is failed (default 3)
+
+	// SharedCacheBytes (shared_cache_bytes) bounds the encoded size of the
+	// maps' shared values a worker keeps decoded, least recently used out
+	// first (default 1 GiB). 0 means the default.
+	SharedCacheBytes int
 }
 
 // Fanout is the optional [fanout] section.
@@ -169,6 +177,8 @@ func DefaultWorker() Worker {
 		MaxExpansion:   DefaultMaxExpansion,
 		ChunkTimeLimit: DefaultChunkTimeLimit,
 		CrashLoopLimit: DefaultCrashLoopLimit,
+
+		SharedCacheBytes: DefaultSharedCacheBytes,
 	}
 }
 
@@ -292,7 +302,7 @@ var sectionKeys = map[string][]string{
 		keyTLS, keyTLSCAFile, keyTLSCertFile, keyTLSKeyFile, keyTLSServerName},
 	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal,
-		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit},
+		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit, keySharedCacheBytes},
 	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
 }
 
@@ -455,6 +465,7 @@ func (p *parser) worker(v map[string]string) {
 	p.integer(secWorker, keyMaxExpansion, v, &w.MaxExpansion)
 	p.duration(secWorker, keyChunkTimeLimit, v, &w.ChunkTimeLimit)
 	p.integer(secWorker, keyCrashLoopLimit, v, &w.CrashLoopLimit)
+	p.integer(secWorker, keySharedCacheBytes, v, &w.SharedCacheBytes)
 	if s, ok := v[keyLogLevel]; ok {
 		l, err := parseLevel(s)
 		if err != nil {

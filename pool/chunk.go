@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
@@ -25,6 +26,11 @@ type chunkCall[In, Out any] struct {
 	ctx     context.Context
 	stop    context.CancelCauseFunc
 	payload []byte // the encoded chunk
+
+	// A map with a shared value (sharedsend.go).
+	body      []byte      // the encoded chunk after its shared value header
+	needs     int         // times a worker asked for the value (run's goroutine)
+	inlineOut atomic.Bool // an attempt carrying the value inline awaits its start notice
 
 	lost    chan *ChunkLostError // the silent-chunk check found the job gone
 	forgedN int                  // answers that failed the key check (run's goroutine)
@@ -48,7 +54,7 @@ func (c *chunkCall[In, Out]) state() (*gearman.Task, string) {
 
 // submitAfter encodes the chunk and submits it once after is closed.
 func (c *chunkCall[In, Out]) submitAfter(after <-chan struct{}) (*gearman.Task, error) {
-	payload, err := wire.EncodeSized(c.m.p.headroom(), c.m.chunkBufferSize(len(c.f.items)), wire.ChunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
+	payload, err := wire.EncodeSized(c.m.p.headroom()+c.sharedHeaderRoom(), c.m.chunkBufferSize(len(c.f.items)), wire.ChunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
 		InType: c.m.f.shapes.wireIn, OutType: c.m.f.shapes.wireOut})
 	select {
 	case <-after:
@@ -58,6 +64,7 @@ func (c *chunkCall[In, Out]) submitAfter(after <-chan struct{}) (*gearman.Task, 
 	if err != nil {
 		return nil, &encodeError{fmt.Errorf("pool: %s: cannot encode %s: %w", c.m.f.name, c.f.span(), err)}
 	}
+	c.putSharedHeader(payload)
 	c.payload = c.seal(payload)
 	return c.submit()
 }
@@ -95,6 +102,7 @@ func (c *chunkCall[In, Out]) onUpdate(u gearman.Update) {
 	if !ok {
 		return
 	}
+	c.sharedStarted(worker)
 	c.mu.Lock()
 	c.starts = append(c.starts, worker)
 	n := len(c.starts)
@@ -119,6 +127,7 @@ func (c *chunkCall[In, Out]) ended() error {
 // that failed the key check, up to maxForgedResults of them.
 func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) ([]Out, error) {
 	defer c.stop(nil)
+	defer c.inlineEnded()
 	var lastErr error
 	for attempt := 0; ; {
 		var data []byte
@@ -126,11 +135,16 @@ func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) ([]Out, error) {
 			data, err = c.wait(task)
 			data, err = c.verify(task, data, err)
 		}
+		c.inlineEnded()
 		if err == nil {
 			return c.results(data)
 		}
 		if c.ctx.Err() != nil {
 			return nil, c.ended()
+		}
+		if worker, ok := c.needsShared(err); ok {
+			task, err = c.resendShared(worker)
+			continue
 		}
 		pause, ferr := c.afterForged(err)
 		if ferr != nil {

@@ -49,30 +49,38 @@ type sharedCache struct {
 	entries map[sharedKey]*sharedEntry
 	lru     list.List // of *sharedEntry, most recent first
 	decodes int64     // values decoded, for tests and Stats
+	// dropped are values evicted or failed, so that a worker asked for
+	// one again says it dropped it (wire.CodeSharedDropped).
+	dropped map[sharedKey]struct{}
 }
 
+// maxDropped bounds sharedCache.dropped; past it the set starts afresh.
+const maxDropped = 1024
+
 func newSharedCache(budget int64, log *slog.Logger) *sharedCache {
-	return &sharedCache{budget: budget, log: log, entries: map[sharedKey]*sharedEntry{}}
+	return &sharedCache{budget: budget, log: log, entries: map[sharedKey]*sharedEntry{}, dropped: map[sharedKey]struct{}{}}
 }
 
 // begin finds the value a chunk names, or starts loading the one it
 // carries inline: the entry, and whether the caller must decode it
-// (load). nil if the value is neither cached, being loaded nor inline.
-func (c *sharedCache) begin(ref wire.SharedRef) (e *sharedEntry, owner bool) {
+// (load). nil if the value is neither cached, being loaded nor inline;
+// dropped then says whether it was once.
+func (c *sharedCache) begin(ref wire.SharedRef) (e *sharedEntry, owner, dropped bool) {
 	key := sharedKey{ref.Hash, ref.Shape}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.entries[key]; e != nil {
 		c.lru.MoveToFront(e.elem)
-		return e, false
+		return e, false, false
 	}
 	if ref.Value == nil {
-		return nil, false
+		_, dropped = c.dropped[key]
+		return nil, false, dropped
 	}
 	e = &sharedEntry{key: key, size: int64(len(ref.Value)), ready: make(chan struct{})}
 	e.elem = c.lru.PushFront(e)
 	c.entries[key] = e
-	return e, true
+	return e, true, false
 }
 
 // load decodes the inline value of the entry's owner, checking it against
@@ -122,6 +130,10 @@ func (c *sharedCache) drop(e *sharedEntry) {
 	c.lru.Remove(e.elem)
 	e.elem = nil
 	delete(c.entries, e.key)
+	if len(c.dropped) >= maxDropped {
+		clear(c.dropped)
+	}
+	c.dropped[e.key] = struct{}{}
 	if e.counted {
 		c.used -= e.size
 		e.counted = false
@@ -172,9 +184,9 @@ func (w *Worker) beginShared(f wire.Function, job *gearman.Job) (*sharedChunk, e
 	if !ok || ref.Shape != sf.SharedShape() {
 		return nil, nil
 	}
-	e, owner := w.shared.begin(ref)
+	e, owner, dropped := w.shared.begin(ref)
 	if e == nil {
-		te := pool.NeedSharedError(ref.Hash)
+		te := pool.NeedSharedError(ref.Hash, dropped)
 		te.Func, te.Worker = f.Name(), w.id
 		return nil, taskFailure(te)
 	}
@@ -201,7 +213,7 @@ func (s *sharedChunk) value(ctx context.Context, w *Worker, job *gearman.Job) (c
 	}
 	te := &pool.TaskError{Func: s.f.Name(), Index: -1, Worker: w.id, Message: fmt.Sprintf("%s: %v", chunkName(job), err)}
 	if s.encoded == nil {
-		te = pool.NeedSharedError(s.entry.key.hash)
+		te = pool.NeedSharedError(s.entry.key.hash, true)
 		te.Func, te.Worker = s.f.Name(), w.id
 	}
 	return ctx, taskFailure(te)
@@ -211,5 +223,24 @@ func (s *sharedChunk) value(ctx context.Context, w *Worker, job *gearman.Job) (c
 // no failure of the worker's.
 func isNeedShared(err error) bool {
 	var te *pool.TaskError
-	return errors.As(err, &te) && te.Code == wire.CodeNeedShared
+	return errors.As(err, &te) && (te.Code == wire.CodeNeedShared || te.Code == wire.CodeSharedDropped)
+}
+
+// registerSharedAlias also serves a function that takes a shared value
+// under its alias for this worker alone (wire.SharedAlias), where the
+// client sends the copy of the value that this worker asked for. The job
+// is run, and its seal checked, as the function's own.
+func (w *Worker) registerSharedAlias(f wire.Function, run gearman.JobFunc) error {
+	if _, ok := f.(wire.SharedFunction); !ok {
+		return nil
+	}
+	alias := wire.SharedAlias(f.GearmanName(), w.id)
+	if alias == "" {
+		return nil
+	}
+	name := f.GearmanName()
+	return w.gw.Register(alias, func(ctx context.Context, job *gearman.Job) ([]byte, error) {
+		job.Function = name
+		return run(ctx, job)
+	})
 }

@@ -196,7 +196,11 @@ func (w *Worker) registerFunctions() error {
 	}
 	w.gw = gw
 	for _, f := range w.funcs {
-		if err := w.gw.Register(f.GearmanName(), w.authenticated(w.jobFunc(f))); err != nil {
+		run := w.authenticated(w.jobFunc(f))
+		if err := w.gw.Register(f.GearmanName(), run); err != nil {
+			return err
+		}
+		if err := w.registerSharedAlias(f, run); err != nil {
 			return err
 		}
 	}

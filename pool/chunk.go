@@ -28,9 +28,12 @@ type chunkCall[In, Out any] struct {
 	payload []byte // the encoded chunk
 
 	// A map with a shared value (sharedsend.go).
-	body      []byte      // the encoded chunk after its shared value header
-	needs     int         // times a worker asked for the value (run's goroutine)
-	inlineOut atomic.Bool // an attempt carrying the value inline awaits its start notice
+	body       []byte           // the encoded chunk after its shared value header
+	needs      int              // times a worker asked for the value (run's goroutine)
+	inlineOut  atomic.Bool      // an attempt carrying the value inline awaits its start notice
+	function   string           // the attempt's Gearman function if not the map's (a worker's alias)
+	target     string           // the worker the attempt's copy of the value went to
+	targetWait <-chan time.Time // when to give up on that copy's start notice
 
 	lost    chan *ChunkLostError // the silent-chunk check found the job gone
 	forgedN int                  // answers that failed the key check (run's goroutine)
@@ -79,7 +82,11 @@ func (c *chunkCall[In, Out]) submit() (*gearman.Task, error) {
 	if err := c.ctx.Err(); err != nil {
 		return nil, err
 	}
-	task, err := c.m.client.Dispatch(c.ctx, wire.GearmanPrefix+c.m.f.name, c.payload,
+	function := c.function
+	if function == "" {
+		function = wire.GearmanPrefix + c.m.f.name
+	}
+	task, err := c.m.client.Dispatch(c.ctx, function, c.payload,
 		gearman.WithUnique(c.unique), gearman.WithPriority(c.priority()), gearman.WithUpdates(c.onUpdate))
 	if err == nil {
 		c.mu.Lock()
@@ -142,8 +149,8 @@ func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) ([]Out, error) {
 		if c.ctx.Err() != nil {
 			return nil, c.ended()
 		}
-		if worker, ok := c.needsShared(err); ok {
-			task, err = c.resendShared(worker)
+		if worker, dropped, ok := c.needsShared(err); ok || errors.Is(err, errSharedTargetSilent) {
+			task, err = c.resendShared(worker, dropped)
 			continue
 		}
 		pause, ferr := c.afterForged(err)
@@ -196,6 +203,10 @@ func (c *chunkCall[In, Out]) wait(task *gearman.Task) ([]byte, error) {
 				return nil, lost
 			}
 			// A previous attempt's job: stale news.
+		case <-c.targetWait:
+			if c.targetSilent() {
+				return nil, errSharedTargetSilent
+			}
 		case <-c.ctx.Done():
 			return nil, c.ctx.Err()
 		}

@@ -6,61 +6,85 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
-// How a map's shared value reaches its workers. A client cannot send a job
-// to a chosen worker (gearmand gives each to whichever asks), nor serve
-// one (a worker cannot call back), so every chunk names the value by its
-// hash only, and a worker that lacks it answers wire.CodeNeedShared before
-// it starts the chunk; the client then sends that chunk again with the
-// value inline. Without more, every chunk in flight at the map's start
-// would come back asking and go again with a copy, so the client keeps one
-// inline copy in flight at a time: the other chunks that were sent back
-// wait until a worker announces that copy (its start notice), then go
-// again by hash if the worker that asked holds the value or is loading it
-// (its slots wait for a load under way), else wait for the next inline
-// copy, or become it. A copy taken by a worker that had the value already
-// costs one more; gearmand tends to give it to an idle worker, which the
-// ones that asked are.
+// How a map's shared value reaches its workers. A client cannot serve a
+// job (a worker cannot call back for the value), so every chunk names the
+// value by its hash only, and a worker that lacks it answers
+// wire.CodeNeedShared before it starts the chunk. The client sends that
+// chunk again with the value inline to that worker alone, under the alias
+// it serves the function by (wire.SharedAlias): sent to the function
+// itself, the copy went mostly to a worker that held the value already and
+// was asking for work, and a 2-worker map sent 6 to 10 copies. One copy
+// per worker is in flight at a time: the worker's other chunks that came
+// back wait for its start notice for the copy, then go again by hash (its
+// slots wait for a load under way). A worker that says it dropped the
+// value (evicted it) gets another copy. A copy whose worker never
+// announces it within sharedTargetWait (the worker died) is given up, and
+// the chunk goes inline to the function itself; gearmand keeps the
+// abandoned job until the client's connection closes.
 
 // maxSharedNeeds bounds the times one chunk is sent again for its shared
 // value: past it the map fails, rather than loop on a worker that keeps
 // asking (one whose shared_cache_bytes is below the value's size asks for
-// every chunk: its chunks go one inline copy at a time).
+// every chunk, each of which then goes with a copy).
 const maxSharedNeeds = 64
+
+// sharedTargetWait is how long a copy sent to one worker may go without
+// its start notice before the chunk goes to the function itself.
+const sharedTargetWait = 10 * time.Second
+
+// errSharedTargetSilent: a copy sent to one worker was not announced
+// within sharedTargetWait.
+var errSharedTargetSilent = errors.New("the worker that asked for the shared value did not take its copy")
 
 // sharedSender is a map's side of its shared value.
 type sharedSender struct {
 	arg *sharedArg
 
-	mu       sync.Mutex
-	inflight int                 // inline copies sent and not yet announced by a worker
-	holders  map[string]struct{} // workers that started a chunk of the value
-	changed  chan struct{}       // closed (and replaced) when the above change
+	mu      sync.Mutex
+	sending map[string]struct{} // workers sent a copy not yet announced
+	holders map[string]struct{} // workers that started a chunk of the value
+	changed chan struct{}       // closed (and replaced) when the above change
 
 	inlineSent atomic.Int64 // inline copies sent, for tests
 }
 
 func newSharedSender(arg *sharedArg) *sharedSender {
-	return &sharedSender{arg: arg, holders: map[string]struct{}{}, changed: make(chan struct{})}
+	return &sharedSender{arg: arg, sending: map[string]struct{}{}, holders: map[string]struct{}{}, changed: make(chan struct{})}
 }
 
-// plan says how the chunk that worker asked for goes again: by hash if
-// the worker is known to hold or load the value and asked for the chunk
-// once only, else inline once no other inline copy is in flight.
-func (s *sharedSender) plan(ctx context.Context, worker string, needs int) (inline bool, err error) {
+// plan says how the chunk that worker asked for goes again: with a copy
+// to that worker (inline) unless one is on its way, else by hash once the
+// worker announces it. worker "": inline to any. A worker that announced
+// a copy and asks again (its slots answer concurrently, so its answer to
+// a chunk that came before the copy can follow the copy's notice) is taken
+// to be loading it, unless it says it dropped the value (evicted it, or
+// failed to load it).
+func (s *sharedSender) plan(ctx context.Context, worker string, dropped bool) (inline bool, err error) {
+	if dropped {
+		s.mu.Lock()
+		delete(s.holders, worker)
+		s.mu.Unlock()
+	}
 	for {
 		s.mu.Lock()
 		_, holds := s.holders[worker]
+		_, sending := s.sending[worker]
 		switch {
-		case holds && needs < 2:
+		case worker == "":
 			s.mu.Unlock()
-			return false, nil // it is loading the value, or got it since it asked
-		case s.inflight == 0:
-			s.inflight++
+			s.inlineSent.Add(1)
+			return true, nil
+		case holds:
+			s.mu.Unlock()
+			return false, nil // it announced the copy since it asked: it loads it
+		case !sending:
+			s.sending[worker] = struct{}{}
 			s.mu.Unlock()
 			s.inlineSent.Add(1)
 			return true, nil
@@ -86,16 +110,16 @@ func (s *sharedSender) started(worker string, inline bool) {
 	}
 	s.holders[worker] = struct{}{}
 	if inline {
-		s.inflight--
+		delete(s.sending, worker)
 	}
 	s.signal()
 }
 
-// settled notes an inline copy that ended with no start notice.
-func (s *sharedSender) settled() {
+// settled notes a copy sent to worker that ended with no start notice.
+func (s *sharedSender) settled(worker string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.inflight--
+	delete(s.sending, worker)
 	s.signal()
 }
 
@@ -125,31 +149,48 @@ func (c *chunkCall[In, Out]) putSharedHeader(payload []byte) {
 	c.body = wire.PutSharedHeader(payload[h:], c.m.share.arg.ref(false))
 }
 
-// needsShared says whether err is a worker's CodeNeedShared answer, and
-// which worker it is.
-func (c *chunkCall[In, Out]) needsShared(err error) (string, bool) {
+// needsShared says whether err is a worker's CodeNeedShared answer, which
+// worker it is, and whether the worker dropped the value.
+func (c *chunkCall[In, Out]) needsShared(err error) (worker string, dropped, ok bool) {
 	var ex *gearman.JobException
 	if c.m.share == nil || !errors.As(err, &ex) {
-		return "", false
+		return "", false, false
 	}
 	te := parseTaskError(c.m.f.name, ex.Data)
-	return te.Worker, te.Code == wire.CodeNeedShared
+	return te.Worker, te.Code == wire.CodeSharedDropped, te.Code == wire.CodeNeedShared || te.Code == wire.CodeSharedDropped
 }
 
 // resendShared sends the chunk again after worker asked for its shared
-// value: inline, or by hash once a copy landed (sharedSender.plan).
-func (c *chunkCall[In, Out]) resendShared(worker string) (*gearman.Task, error) {
+// value ("": its copy went unannounced): by hash, or inline to the worker
+// (sharedSender.plan).
+func (c *chunkCall[In, Out]) resendShared(worker string, dropped bool) (*gearman.Task, error) {
 	if c.needs++; c.needs > maxSharedNeeds {
 		return nil, &encodeError{fmt.Errorf("pool: %s: %s: workers asked for its shared value %d times (worker %s last): their shared_cache_bytes may be below the value's size",
 			c.m.f.name, c.f.span(), c.needs, worker)}
 	}
-	inline, err := c.m.share.plan(c.ctx, worker, c.needs)
+	alias := wire.SharedAlias(c.gearmanName(), worker)
+	if alias == "" {
+		worker = ""
+	}
+	inline, err := c.m.share.plan(c.ctx, worker, dropped)
 	if err != nil {
 		return nil, err
 	}
+	c.function, c.targetWait = "", nil
+	if inline && worker != "" {
+		c.function, c.targetWait = alias, time.After(sharedTargetWait)
+	}
+	c.target = worker
 	c.inlineOut.Store(inline)
 	c.payload = c.withShared(inline)
 	return c.submit()
+}
+
+// targetSilent says whether the copy sent to one worker is still not
+// announced, once sharedTargetWait is over.
+func (c *chunkCall[In, Out]) targetSilent() bool {
+	c.targetWait = nil
+	return c.function != "" && c.inlineOut.Load()
 }
 
 // withShared is the chunk's job data with its shared value inline or by
@@ -174,6 +215,6 @@ func (c *chunkCall[In, Out]) sharedStarted(worker string) {
 // ended without a start notice.
 func (c *chunkCall[In, Out]) inlineEnded() {
 	if c.inlineOut.CompareAndSwap(true, false) {
-		c.m.share.settled()
+		c.m.share.settled(c.target)
 	}
 }

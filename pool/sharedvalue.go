@@ -215,7 +215,7 @@ func (r registeredWith[S, In, Out]) sharedFromHeader(payload []byte) (v any, res
 	case !ok || ref.Shape != r.SharedShape():
 		return nil, rest, false, nil
 	case ref.Value == nil:
-		return nil, nil, false, NeedSharedError(ref.Hash)
+		return nil, nil, false, NeedSharedError(ref.Hash, false)
 	case wire.HashShared(ref.Value) != ref.Hash:
 		return nil, nil, false, &TaskError{Message: (&wire.SharedHashError{Want: ref.Hash, Got: wire.HashShared(ref.Value)}).Error()}
 	}
@@ -226,9 +226,14 @@ func (r registeredWith[S, In, Out]) sharedFromHeader(payload []byte) (v any, res
 }
 
 // NeedSharedError is a worker's answer to a chunk that names a shared
-// value it does not hold (Code wire.CodeNeedShared): the client sends the
-// chunk again with the value. For worker runtimes; a map never returns it.
-func NeedSharedError(hash [wire.SharedHashSize]byte) *TaskError {
-	return &TaskError{Index: -1, Code: wire.CodeNeedShared,
+// value it does not hold (Code wire.CodeNeedShared, or
+// wire.CodeSharedDropped if it dropped it): the client sends the chunk
+// again with the value. For worker runtimes; a map never returns it.
+func NeedSharedError(hash [wire.SharedHashSize]byte, dropped bool) *TaskError {
+	te := &TaskError{Index: -1, Code: wire.CodeNeedShared,
 		Message: fmt.Sprintf("this worker does not hold the shared value %x; send it", hash[:8])}
+	if dropped {
+		te.Code = wire.CodeSharedDropped
+	}
+	return te
 }

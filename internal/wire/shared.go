@@ -32,6 +32,11 @@ const SharedHashSize = sha256.Size
 // hold it: the client sends the chunk again with the value inline.
 const CodeNeedShared = "glimpse.need-shared"
 
+// CodeSharedDropped is CodeNeedShared from a worker that had the value and
+// dropped it (evicted it, or failed to load it): the client cannot take
+// the worker's earlier start notice as a sign that it holds the value.
+const CodeSharedDropped = "glimpse.need-shared-again"
+
 // SharedRef is the header of a chunk that carries a shared value.
 type SharedRef struct {
 	Hash  [SharedHashSize]byte // SHA-256 of Value
@@ -151,4 +156,26 @@ type SharedHashError struct{ Want, Got [SharedHashSize]byte }
 
 func (e *SharedHashError) Error() string {
 	return fmt.Sprintf("the shared value's SHA-256 is %x, not the %x its chunk names", e.Got[:8], e.Want[:8])
+}
+
+// maxAliasWorker bounds the worker id in a SharedAlias; a worker's own
+// ids are far shorter.
+const maxAliasWorker = 96
+
+// SharedAlias is the Gearman function under which one worker process
+// alone serves a function that takes a shared value: the client sends it
+// the chunk that brings the value inline, so that the copy reaches the
+// worker that asked for it and not one that holds it already. The chunk is
+// sealed for, and run as, the function itself. "" if worker cannot name
+// one (empty, too long, or not printable ASCII without spaces).
+func SharedAlias(gearmanName, worker string) string {
+	if worker == "" || len(worker) > maxAliasWorker {
+		return ""
+	}
+	for i := range len(worker) {
+		if worker[i] <= ' ' || worker[i] > '~' {
+			return ""
+		}
+	}
+	return gearmanName + "@" + worker
 }

@@ -31,6 +31,7 @@ import (
 const (
 	sharedWorkerEnv = "CLUSTER_TEST_SHARED_WORKER"
 	sharedDriftEnv  = "CLUSTER_TEST_SHARED_DRIFT"
+	sharedCacheEnv  = "CLUSTER_TEST_SHARED_CACHE" // the worker's shared_cache_bytes
 )
 
 // sharedSeen is what an item saw of its shared value: its length, a
@@ -88,7 +89,8 @@ func sharedWorkerProcess(spec string) int {
 	if len(f) > 2 {
 		client.KeyFile = f[2]
 	}
-	w, err := NewWorker(client, config.Worker{Slots: slots}, WithLogger(newLogger(os.Stderr, slog.LevelWarn)))
+	cacheBytes, _ := strconv.Atoi(os.Getenv(sharedCacheEnv))
+	w, err := NewWorker(client, config.Worker{Slots: slots, SharedCacheBytes: cacheBytes}, WithLogger(newLogger(os.Stderr, slog.LevelError)))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -201,6 +203,41 @@ func checkSeen(t *testing.T, got []sharedSeen, model []byte) {
 	for pid, ptrs := range copies {
 		if len(ptrs) != 1 {
 			t.Errorf("worker process %d decoded the shared value %d times; want once", pid, len(ptrs))
+		}
+	}
+}
+
+// TestSharedValueEvictedIsSentAgain: a worker whose shared_cache_bytes
+// holds one value of two evicts the first when the second comes; a map of
+// the first then sends it once more (the worker says it dropped it), and
+// a map of the second sends nothing.
+func TestSharedValueEvictedIsSentAgain(t *testing.T) {
+	ctx := testenv.Context(t)
+	srv := testenv.Gearmand(t)
+	proxy := testenv.CountBytes(t, srv.Addr())
+	startSharedWorker(t, 2, srv.Addr(), "", fmt.Sprintf("%s=%d", sharedCacheEnv, 6<<20))
+	p, err := pool.New(config.Client{JobServers: []string{proxy.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	waitServed(t, ctx, p, sharedProbe.Name(), 2)
+	a, b := randomBytes(4<<20, 3), randomBytes(4<<20, 4)
+	fa, fb := sharedProbe.With(a), sharedProbe.With(b)
+	items := make([]int, 100)
+	for _, step := range []struct {
+		f      pool.Func[int, sharedSeen]
+		model  []byte
+		copies int
+	}{{fa, a, 1}, {fb, b, 1}, {fa, a, 1}, {fa, a, 0}} {
+		before := proxy.Up()
+		got, err := pool.Map(ctx, p, step.f, items, pool.Chunksize(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSeen(t, got, step.model)
+		if copies := float64(proxy.Up()-before) / float64(len(step.model)); copies < float64(step.copies)-0.1 || copies > float64(step.copies)+0.5 {
+			t.Errorf("map of %d copies sent %.2f", step.copies, copies)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 	name := f.Name()
 	return func(ctx context.Context, job *gearman.Job) (result []byte, err error) {
+		size := len(job.Data) // before a shared value's header is stripped
 		ctx, cancel, err := w.chunks.start(ctx, wire.ChunkMapID(job.Unique))
 		if err != nil {
 			w.log.Debug("chunk refused", "function", name, "job", job.Handle, "err", err)
@@ -30,7 +31,7 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		start := time.Now()
 		defer func() {
 			w.chunkEnded(ctx, name, job.Handle, time.Since(start), len(result), context.Cause(ctx), err)
-			w.mem.chunkDone(len(job.Data)+len(result), func() bool { return w.active.Load() == 0 })
+			w.mem.chunkDone(size+len(result), func() bool { return w.active.Load() == 0 })
 		}()
 		// Limits (limits.go): refused before it is decoded, stopped at
 		// chunk_time_limit, failed once it killed crash_loop_limit workers.

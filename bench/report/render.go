@@ -45,7 +45,9 @@ func render(out string, meta Meta) error {
 	}
 	peers := section{"peers", "Peers: the same workloads on the pools a user would pick instead", writePeers}
 	writeSection(&b, out, meta, len(sections)+2, peers)
-	sections = append(sections, peers) // for the raw figures below
+	shared := section{"shared", "Shared values: a 50 MB value shared by every item, next to the same map without it", writeShared}
+	writeSection(&b, out, meta, len(sections)+3, shared)
+	sections = append(sections, peers, shared) // for the raw figures below
 
 	fmt.Fprintf(&b, "## Raw figures\n\n")
 	fmt.Fprintf(&b, "Each program's JSON (`-json FILE`, types in `bench/internal/benchjson`) and console output are next to this\n")

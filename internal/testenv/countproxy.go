@@ -1,110 +1,19 @@
 package testenv
 
 import (
-	"io"
-	"net"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/glimpse-go/glimpse/internal/countproxy"
 )
 
-// CountingProxy is a TCP proxy in front of a server that counts the bytes
-// going through it each way: put it between a client and gearmand to see
-// what the client sent the job server.
-type CountingProxy struct {
-	ln       net.Listener
-	backend  string
-	up, down atomic.Int64 // bytes to the server, bytes from it
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	closed   bool
-}
-
-// CountBytes starts a counting proxy to backend on a loopback port; the
-// test's cleanup closes it and its connections.
-func CountBytes(t testing.TB, backend string) *CountingProxy {
+// CountBytes starts a proxy to backend that counts the bytes through it
+// (countproxy); the test's cleanup closes it and its connections.
+func CountBytes(t testing.TB, backend string) *countproxy.Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := countproxy.Listen(backend)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &CountingProxy{ln: ln, backend: backend, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.close)
+	t.Cleanup(p.Close)
 	return p
-}
-
-// Addr is the address clients dial instead of the backend's.
-func (p *CountingProxy) Addr() string { return p.ln.Addr().String() }
-
-// Up is the bytes sent to the backend so far.
-func (p *CountingProxy) Up() int64 { return p.up.Load() }
-
-// Down is the bytes received from the backend so far.
-func (p *CountingProxy) Down() int64 { return p.down.Load() }
-
-func (p *CountingProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.DialTimeout("tcp", p.backend, 5*time.Second)
-		if err != nil || !p.track(c, s) {
-			c.Close()
-			if s != nil {
-				s.Close()
-			}
-			continue
-		}
-		p.wg.Add(2)
-		go p.pipe(s, c, &p.up)
-		go p.pipe(c, s, &p.down)
-	}
-}
-
-func (p *CountingProxy) track(conns ...net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false
-	}
-	for _, c := range conns {
-		p.conns[c] = struct{}{}
-	}
-	return true
-}
-
-// pipe copies from src to dst, counting, and closes both at the end.
-func (p *CountingProxy) pipe(dst, src net.Conn, n *atomic.Int64) {
-	defer p.wg.Done()
-	io.Copy(countingWriter{dst, n}, src)
-	dst.Close()
-	src.Close()
-}
-
-type countingWriter struct {
-	w io.Writer
-	n *atomic.Int64
-}
-
-func (c countingWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-func (p *CountingProxy) close() {
-	p.mu.Lock()
-	p.closed = true
-	for c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
-	p.ln.Close()
-	p.wg.Wait()
 }

@@ -20,6 +20,8 @@ import (
 	"unsafe"
 
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
@@ -345,7 +347,7 @@ func TestSharedCacheEvictsBySize(t *testing.T) {
 	put := func(i int) {
 		e, owner, _ := c.begin(ref(i, true))
 		if owner {
-			c.load(e, f, ref(i, true).Value)
+			c.load(e, f, ref(i, true).Value, true)
 		}
 		if _, err := e.wait(context.Background()); err != nil {
 			t.Fatal(err)
@@ -376,7 +378,7 @@ func TestSharedCacheEvictsBySize(t *testing.T) {
 	if !owner || owner2 || again != e {
 		t.Fatalf("a value being loaded: owner %v, second owner %v, same entry %v", owner, owner2, again == e)
 	}
-	go c.load(e, f, r5.Value)
+	go c.load(e, f, r5.Value, true)
 	if v, err := again.wait(context.Background()); err != nil || len(v.([]byte)) != 1<<20 {
 		t.Fatalf("waited for a load: %v", err)
 	}
@@ -384,11 +386,72 @@ func TestSharedCacheEvictsBySize(t *testing.T) {
 	big := newSharedCache(1<<20, slog.New(slog.DiscardHandler))
 	r6 := ref(6, true) // 1 MiB and its encoding's header: over the budget
 	e, _, _ = big.begin(r6)
-	big.load(e, f, r6.Value)
+	big.load(e, f, r6.Value, true)
 	if v, err := e.wait(context.Background()); err != nil || v == nil {
 		t.Fatalf("a value over the budget still serves its chunk: %v", err)
 	}
 	if n, used, _ := big.stats(); n != 0 || used != 0 {
 		t.Errorf("a value over the budget was kept: %d values, %d bytes", n, used)
+	}
+}
+
+// TestSharedCacheRefusesMismatchedValue: without a cluster key, a value
+// that does not match the hash its chunk names (corrupt, or meant to
+// poison the cache for another map's value) is refused, and not kept.
+func TestSharedCacheRefusesMismatchedValue(t *testing.T) {
+	c := newSharedCache(1<<20, slog.New(slog.DiscardHandler))
+	fn, _ := wire.Lookup(sharedProbe.Name())
+	f := fn.(wire.SharedFunction)
+	real, _ := wire.Encode([]byte("the real table"))
+	forged, _ := wire.Encode([]byte("a forged table"))
+	ref := wire.SharedRef{Hash: wire.HashShared(real), Shape: f.SharedShape(), Value: forged}
+	e, owner, _ := c.begin(ref)
+	if !owner {
+		t.Fatal("first chunk of a value is not its owner")
+	}
+	c.load(e, f, forged, true)
+	var he *wire.SharedHashError
+	if _, err := e.wait(context.Background()); !errors.As(err, &he) {
+		t.Fatalf("a value under another's hash: %v; want a *wire.SharedHashError", err)
+	}
+	ref.Value = nil
+	if e, _, dropped := c.begin(ref); e != nil || !dropped {
+		t.Errorf("after the refusal the cache has the value: %v (dropped %v)", e != nil, dropped)
+	}
+}
+
+// TestSharedValueSealedWithTheChunk: under a cluster key the shared value
+// is inside what the key seals: the same sealed chunk that runs is refused,
+// before anything of it is decoded or kept, once one byte of its inline
+// value is changed on the way.
+func TestSharedValueSealedWithTheChunk(t *testing.T) {
+	ctx := testenv.Context(t)
+	srv := testenv.Gearmand(t)
+	key, keyFile := testenv.KeyFile(t)
+	startSharedWorker(t, 1, srv.Addr(), keyFile)
+	fn, _ := wire.Lookup(sharedProbe.Name())
+	waitWorker(t, ctx, srv.Addr(), fn.GearmanName())
+	client := newClient(t, ctx, srv.Addr())
+
+	value, _ := wire.Encode([]byte("the table"))
+	ref := wire.SharedRef{Hash: wire.HashShared(value), Shape: fn.(wire.SharedFunction).SharedShape(), Value: value}
+	in, out := sharedProbe.With(nil).Shapes()
+	chunk, _ := wire.Encode(wire.ChunkRequest[int]{Items: []int{0}, InType: in, OutType: out})
+	sealed := func(unique string, tamper bool) []byte {
+		frame := make([]byte, auth.FrameOverhead+wire.SharedHeaderSize(ref)+len(chunk))
+		copy(wire.PutSharedHeader(frame[auth.FrameOverhead:], ref), chunk)
+		wire.SealChunkInPlace(key, frame, fn.GearmanName(), unique)
+		if tamper {
+			frame[len(frame)-len(chunk)-1] ^= 1 // the value's last byte
+		}
+		return frame
+	}
+	if _, err := client.Call(ctx, fn.GearmanName(), sealed("0123456789abcdef-1", false), gearman.WithUnique("0123456789abcdef-1")); err != nil {
+		t.Fatalf("the sealed chunk as sent: %v", err)
+	}
+	_, err := client.Call(ctx, fn.GearmanName(), sealed("0123456789abcdef-2", true), gearman.WithUnique("0123456789abcdef-2"))
+	var ex *gearman.JobException
+	if !errors.As(err, &ex) || !strings.Contains(string(ex.Data), "chunk refused") {
+		t.Fatalf("the sealed chunk with its shared value changed: %v; want it refused by the key check", err)
 	}
 }

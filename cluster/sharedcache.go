@@ -84,12 +84,19 @@ func (c *sharedCache) begin(ref wire.SharedRef) (e *sharedEntry, owner, dropped 
 }
 
 // load decodes the inline value of the entry's owner, checking it against
-// its hash, and keeps it within the budget; a failed one is dropped.
-func (c *sharedCache) load(e *sharedEntry, f wire.SharedFunction, encoded []byte) {
-	if got := wire.HashShared(encoded); got != e.key.hash {
-		e.err = &wire.SharedHashError{Want: e.key.hash, Got: got}
-	} else if e.value, e.err = f.DecodeShared(encoded); e.err != nil {
-		e.err = fmt.Errorf("cannot decode the shared value: %w", e.err)
+// its hash if verify, and keeps it within the budget; a failed one is
+// dropped. Under a cluster key the chunk's seal covers the value and its
+// hash already: a key holder sent both.
+func (c *sharedCache) load(e *sharedEntry, f wire.SharedFunction, encoded []byte, verify bool) {
+	if verify {
+		if got := wire.HashShared(encoded); got != e.key.hash {
+			e.err = &wire.SharedHashError{Want: e.key.hash, Got: got}
+		}
+	}
+	if e.err == nil {
+		if e.value, e.err = f.DecodeShared(encoded); e.err != nil {
+			e.err = fmt.Errorf("cannot decode the shared value: %w", e.err)
+		}
 	}
 	c.mu.Lock()
 	c.decodes++
@@ -202,7 +209,7 @@ func (s *sharedChunk) value(ctx context.Context, w *Worker, job *gearman.Job) (c
 		return ctx, nil
 	}
 	if s.owner {
-		w.shared.load(s.entry, s.f, s.encoded)
+		w.shared.load(s.entry, s.f, s.encoded, w.key == nil)
 	}
 	v, err := s.entry.wait(ctx)
 	if err == nil {

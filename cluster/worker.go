@@ -49,7 +49,8 @@ var errRunAfterStop = fmt.Errorf("%w; %w", ErrWorkerRunning, ErrWorkerClosed)
 // functions.go (choosing the functions to serve), chunks.go (running a
 // chunk, counting and logging its end), id.go, stats.go (counters and
 // /proc memory), control.go and stop.go (broadcast commands), channels.go
-// (the broker's command and log channels).
+// (the broker's command and log channels), sharedcache.go (maps' shared
+// values).
 type Worker struct {
 	id      string
 	host    string

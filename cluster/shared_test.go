@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ const (
 	sharedWorkerEnv = "CLUSTER_TEST_SHARED_WORKER"
 	sharedDriftEnv  = "CLUSTER_TEST_SHARED_DRIFT"
 	sharedCacheEnv  = "CLUSTER_TEST_SHARED_CACHE" // the worker's shared_cache_bytes
+	sharedMarkEnv   = "CLUSTER_TEST_SHARED_MARK"  // a file that a delayed item creates when it starts
 )
 
 // sharedSeen is what an item saw of its shared value: its length, a
@@ -48,6 +50,9 @@ type sharedSeen struct {
 
 var sharedProbe = pool.RegisterWith("test.shared.probe", func(_ context.Context, model []byte, delay int) (sharedSeen, error) {
 	if delay > 0 {
+		if mark := os.Getenv(sharedMarkEnv); mark != "" {
+			os.WriteFile(mark, nil, 0o644)
+		}
 		time.Sleep(time.Duration(delay) * time.Millisecond)
 	}
 	return sharedSeen{Len: len(model), Digest: digestOnce(model), Ptr: uint64(uintptr(unsafe.Pointer(unsafe.SliceData(model)))),
@@ -303,6 +308,49 @@ func TestSharedValueReachesRestartedWorker(t *testing.T) {
 		t.Errorf("items per worker process: %v; want some from the killed one (%d) and some from its replacement (%d)",
 			pids, first.Process.Pid, second.Process.Pid)
 	}
+}
+
+// TestSharedValueCopyHolderKilled: the worker that asked for the value
+// is killed while it runs the chunk that brought its copy (its one slot
+// runs that chunk first: the others wait for the copy); gearmand queues
+// that chunk again under the worker's alias, where nobody will take it.
+// The map notices (its silent-chunk check finds the job queued there),
+// sends the chunk to the function itself, and completes on the new
+// worker. It used to wait for ever.
+func TestSharedValueCopyHolderKilled(t *testing.T) {
+	ctx := testenv.ContextWithin(t, 30*time.Second)
+	srv := testenv.Gearmand(t)
+	mark := filepath.Join(t.TempDir(), "started")
+	first := startSharedWorker(t, 1, srv.Addr(), "", sharedMarkEnv+"="+mark)
+	p, err := pool.New(config.Client{JobServers: []string{srv.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	waitServed(t, ctx, p, sharedProbe.Name(), 1)
+	model := randomBytes(1<<20, 5)
+	type result struct {
+		got []sharedSeen
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		got, err := pool.Map(ctx, p, sharedProbe.With(model), []int{1000, 1000, 1000}, pool.Chunksize(1),
+			pool.CheckSilentChunks(200*time.Millisecond))
+		res <- result{got, err}
+	}()
+	testenv.Eventually(t, ctx, "the first item to start", func() (bool, error) {
+		_, err := os.Stat(mark)
+		return err == nil, nil
+	})
+	first.Process.Kill()
+	first.Wait()
+	startSharedWorker(t, 1, srv.Addr(), "")
+	r := <-res
+	if r.err != nil {
+		t.Fatalf("map after the worker holding its copy was killed: %v", r.err)
+	}
+	checkSeen(t, r.got, model)
 }
 
 // TestSharedValueTypeMismatch: a worker whose function takes another

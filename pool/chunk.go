@@ -32,6 +32,7 @@ type chunkCall[In, Out any] struct {
 	needs      int              // times a worker asked for the value (run's goroutine)
 	inlineOut  atomic.Bool      // an attempt carrying the value inline awaits its start notice
 	function   string           // the attempt's Gearman function if not the map's (a worker's alias)
+	onAlias    atomic.Bool      // function is a worker's alias (read by checkJob)
 	target     string           // the worker the attempt's copy of the value went to
 	targetWait <-chan time.Time // when to give up on that copy's start notice
 
@@ -200,6 +201,9 @@ func (c *chunkCall[In, Out]) wait(task *gearman.Task) ([]byte, error) {
 			return task.Result()
 		case lost := <-c.lost:
 			if lost.Handle == task.Handle().Handle {
+				if c.onAlias.Load() { // its worker is gone: see checkJob
+					return nil, errSharedTargetSilent
+				}
 				return nil, lost
 			}
 			// A previous attempt's job: stale news.
@@ -309,9 +313,12 @@ func (c *chunkCall[In, Out]) checkJob(ctx context.Context, task *gearman.Task) {
 		return // a broken connection shows on the job itself
 	}
 	c.heard()
-	if st.Known {
+	if st.Known && (st.Running || !c.onAlias.Load()) {
 		return // queued or running
 	}
+	// Lost, or queued under a worker's alias (sharedsend.go) with no news:
+	// that worker died holding it (gearmand queued it again, for that
+	// worker alone) or is busy elsewhere; the chunk goes to any worker.
 	lost := &ChunkLostError{Func: c.m.f.name, Chunk: c.f.idx, First: c.f.start, Last: c.f.last(), Server: h.Server, Handle: h.Handle}
 	select {
 	case c.lost <- lost:

@@ -24,9 +24,11 @@ import (
 // back wait for its start notice for the copy, then go again by hash (its
 // slots wait for a load under way). A worker that says it dropped the
 // value (evicted it) gets another copy. A copy whose worker never
-// announces it within sharedTargetWait (the worker died) is given up, and
-// the chunk goes inline to the function itself; gearmand keeps the
-// abandoned job until the client's connection closes.
+// announces it within sharedTargetWait (the worker died), or that its job
+// server still holds queued with no news at the map's silent-chunk check
+// (the worker died holding it, and gearmand queued it again under the
+// alias), is given up, and the chunk goes inline to the function itself.
+// gearmand keeps such an abandoned job: nobody will take it.
 
 // maxSharedNeeds bounds the times one chunk is sent again for its shared
 // value: past it the map fails, rather than loop on a worker that keeps
@@ -180,6 +182,7 @@ func (c *chunkCall[In, Out]) resendShared(worker string, dropped bool) (*gearman
 	if inline && worker != "" {
 		c.function, c.targetWait = alias, time.After(sharedTargetWait)
 	}
+	c.onAlias.Store(c.function != "")
 	c.target = worker
 	c.inlineOut.Store(inline)
 	c.payload = c.withShared(inline)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
@@ -52,8 +51,6 @@ type sharedSender struct {
 	sending map[string]struct{} // workers sent a copy not yet announced
 	holders map[string]struct{} // workers that started a chunk of the value
 	changed chan struct{}       // closed (and replaced) when the above change
-
-	inlineSent atomic.Int64 // inline copies sent, for tests
 }
 
 func newSharedSender(arg *sharedArg) *sharedSender {
@@ -80,7 +77,6 @@ func (s *sharedSender) plan(ctx context.Context, worker string, dropped bool) (i
 		switch {
 		case worker == "":
 			s.mu.Unlock()
-			s.inlineSent.Add(1)
 			return true, nil
 		case holds:
 			s.mu.Unlock()
@@ -88,7 +84,6 @@ func (s *sharedSender) plan(ctx context.Context, worker string, dropped bool) (i
 		case !sending:
 			s.sending[worker] = struct{}{}
 			s.mu.Unlock()
-			s.inlineSent.Add(1)
 			return true, nil
 		}
 		changed := s.changed

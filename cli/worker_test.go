@@ -204,7 +204,7 @@ func TestWorkerCommandErrors(t *testing.T) {
 		want []string
 	}{
 		{[]string{"-c", cfg, "worker", "-f", "examples.square,nope"},
-			[]string{`glimpse-cluster worker: unknown function "nope": this binary registers clustertest.failthree, examples.countprimes, examples.hex, examples.identity, examples.square`}},
+			[]string{`glimpse-cluster worker: unknown function "nope": this binary registers clustertest.failthree, examples.countprimes, examples.hex, examples.identity, examples.lookup, examples.square`}},
 		{[]string{"-c", cfg, "worker", "-n", "-1"}, []string{"-n -1"}},
 		{[]string{"-c", cfg, "worker", "-n", "many"}, []string{`invalid value "many" for flag -n`, "worker -h"}},
 		{[]string{"-c", cfg, "worker", "-f", "a,,b"}, []string{"empty function name"}},

@@ -20,6 +20,7 @@ import (
 func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 	name := f.Name()
 	return func(ctx context.Context, job *gearman.Job) (result []byte, err error) {
+		size := len(job.Data) // before a shared value's header is stripped
 		ctx, cancel, err := w.chunks.start(ctx, wire.ChunkMapID(job.Unique))
 		if err != nil {
 			w.log.Debug("chunk refused", "function", name, "job", job.Handle, "err", err)
@@ -30,11 +31,17 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		start := time.Now()
 		defer func() {
 			w.chunkEnded(ctx, name, job.Handle, time.Since(start), len(result), context.Cause(ctx), err)
-			w.mem.chunkDone(len(job.Data)+len(result), func() bool { return w.active.Load() == 0 })
+			w.mem.chunkDone(size+len(result), func() bool { return w.active.Load() == 0 })
 		}()
 		// Limits (limits.go): refused before it is decoded, stopped at
 		// chunk_time_limit, failed once it killed crash_loop_limit workers.
 		if err := w.checkLimits(f, job); err != nil {
+			return nil, err
+		}
+		// A shared value (sharedcache.go): a worker that lacks it says so
+		// before the start notice, which counts the workers a chunk went to.
+		shared, err := w.beginShared(f, job)
+		if err != nil {
 			return nil, err
 		}
 		leave, err := w.crashes.enter(f, job)
@@ -45,6 +52,9 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		// Tell the client who runs the chunk: if this process dies, the
 		// client can count the workers the chunk went through.
 		job.SendData(w.chunkStarted(job))
+		if ctx, err = shared.value(ctx, w, job); err != nil {
+			return nil, err
+		}
 		return w.runLimited(ctx, cancel, f, job)
 	}
 }
@@ -58,6 +68,8 @@ func (w *Worker) chunkEnded(ctx context.Context, name, handle string, took time.
 	switch {
 	case err != nil && errors.Is(cause, errMapCancelled):
 		w.log.Debug("chunk cancelled", "function", name, "job", handle, "took", took)
+	case err != nil && isNeedShared(err):
+		w.log.Debug("chunk sent back for its shared value", "function", name, "job", handle)
 	case err != nil:
 		w.failures.Add(1)
 		msg := failureText(err)

@@ -97,6 +97,7 @@ func (w *Worker) bytesOver(size int) *wire.LimitError {
 // refuseUnread fails a chunk whose packet was over the gearman.Worker's
 // size limit: it was skipped, never read (gearman.WithOversizeJobs).
 func (w *Worker) refuseUnread(job *gearman.Job, size int) error {
+	job.Function = strings.TrimSuffix(job.Function, "@"+w.id) // a shared value's alias (sharedcache.go)
 	name := strings.TrimPrefix(job.Function, wire.GearmanPrefix)
 	err := w.refuseChunk(name, job, w.bytesOver(size))
 	w.log.Warn("chunk failed", "function", name, "job", job.Handle, "err", failureText(err))

@@ -16,6 +16,9 @@ func TestMain(m *testing.M) {
 	if addr := os.Getenv(bigWorkerEnv); addr != "" {
 		os.Exit(bigWorkerProcess(addr))
 	}
+	if spec := os.Getenv(sharedWorkerEnv); spec != "" {
+		os.Exit(sharedWorkerProcess(spec))
+	}
 	goleak.VerifyTestMain(m)
 }
 

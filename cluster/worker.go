@@ -49,7 +49,8 @@ var errRunAfterStop = fmt.Errorf("%w; %w", ErrWorkerRunning, ErrWorkerClosed)
 // functions.go (choosing the functions to serve), chunks.go (running a
 // chunk, counting and logging its end), id.go, stats.go (counters and
 // /proc memory), control.go and stop.go (broadcast commands), channels.go
-// (the broker's command and log channels).
+// (the broker's command and log channels), sharedcache.go (maps' shared
+// values).
 type Worker struct {
 	id      string
 	host    string
@@ -78,6 +79,7 @@ type Worker struct {
 	lastErrTime time.Time
 
 	chunks        *chunkRegistry // running chunks, for cancel commands
+	shared        *sharedCache   // decoded shared values (sharedcache.go)
 	limits        chunkLimits    // [worker] limits on one chunk
 	crashes       *crashGuard    // jobs that killed worker processes; nil if it could not start
 	control       *control
@@ -127,6 +129,7 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 	w.key = key
 	w.tls = tlsConf
 	w.log = w.newLog(client, worker, o.logger).With("worker", w.id)
+	w.shared = newSharedCache(int64(worker.SharedCacheBytes), w.log)
 	auth.WarnIfNoKey(w.log, key, "worker")
 	if err := w.registerFunctions(); err != nil {
 		return nil, fmt.Errorf("cluster: worker: %w", err)
@@ -194,7 +197,11 @@ func (w *Worker) registerFunctions() error {
 	}
 	w.gw = gw
 	for _, f := range w.funcs {
-		if err := w.gw.Register(f.GearmanName(), w.authenticated(w.jobFunc(f))); err != nil {
+		run := w.authenticated(w.jobFunc(f))
+		if err := w.gw.Register(f.GearmanName(), run); err != nil {
+			return err
+		}
+		if err := w.registerSharedAlias(f, run); err != nil {
 			return err
 		}
 	}
@@ -212,6 +219,9 @@ func withWorkerDefaults(w config.Worker) config.Worker {
 	}
 	if w.SubscriptionRenewal == 0 {
 		w.SubscriptionRenewal = d.SubscriptionRenewal
+	}
+	if w.SharedCacheBytes == 0 {
+		w.SharedCacheBytes = d.SharedCacheBytes
 	}
 	return withLimitDefaults(w)
 }

@@ -57,7 +57,7 @@ func TestNewWorkerUnknownFunctions(t *testing.T) {
 	if !slices.Equal(ue.Names, []string{"nope", "glimpse.examples.hex"}) {
 		t.Errorf("Names = %q", ue.Names)
 	}
-	for _, want := range []string{`"nope"`, `"glimpse.examples.hex" (did you mean examples.hex?)`, "examples.countprimes, examples.hex, examples.identity, examples.square"} {
+	for _, want := range []string{`"nope"`, `"glimpse.examples.hex" (did you mean examples.hex?)`, "examples.countprimes, examples.hex, examples.identity, examples.lookup, examples.square"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}

@@ -50,6 +50,9 @@ const (
 	// a worker accepts: gearmand 1.1.20 takes a 64 MiB job, and pool's
 	// chunks of 1 MB items stay far below it.
 	DefaultMaxChunkBytes = 64 << 20
+	// DefaultSharedCacheBytes (shared_cache_bytes) is room for a few
+	// shared values of tens of megabytes each.
+	DefaultSharedCacheBytes = 1 << 30
 	// DefaultMaxChunkItems (max_chunk_items) bounds a chunk's items; a
 	// pool's automatic chunks hold at most a few thousand.
 	DefaultMaxChunkItems = 1_000_000
@@ -136,6 +139,10 @@ type Worker struct {
 	// Webhooks (webhooks, default true): serve the built-in webhook
 	// function (package webhook) besides the functions above.
 	Webhooks bool
+	// SharedCacheBytes (shared_cache_bytes) bounds the encoded size of the
+	// maps' shared values a worker keeps decoded, least recently used out
+	// first (default 1 GiB). 0 means the default.
+	SharedCacheBytes int
 }
 
 // Fanout is the optional [fanout] section.
@@ -181,6 +188,7 @@ func DefaultWorker() Worker {
 		CrashLoopLimit: DefaultCrashLoopLimit,
 
 		Webhooks: true,
+		SharedCacheBytes: DefaultSharedCacheBytes,
 	}
 }
 
@@ -309,7 +317,7 @@ var sectionKeys = map[string][]string{
 		keyTLS, keyTLSCAFile, keyTLSCertFile, keyTLSKeyFile, keyTLSServerName},
 	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal,
-		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit, keyWebhooks},
+		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit, keyWebhooks, keySharedCacheBytes},
 	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
 	secHTTP:   {keyWebhookSecret, keyWebhookSecretFile, keyWebhookTimeout},
 }
@@ -479,6 +487,7 @@ func (p *parser) worker(v map[string]string) {
 	p.duration(secWorker, keyChunkTimeLimit, v, &w.ChunkTimeLimit)
 	p.integer(secWorker, keyCrashLoopLimit, v, &w.CrashLoopLimit)
 	p.webhooks(v)
+	p.integer(secWorker, keySharedCacheBytes, v, &w.SharedCacheBytes)
 	if s, ok := v[keyLogLevel]; ok {
 		l, err := parseLevel(s)
 		if err != nil {

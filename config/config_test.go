@@ -41,6 +41,7 @@ max_expansion = 10
 chunk_time_limit = 90s
 crash_loop_limit = 5
 webhooks = false
+shared_cache_bytes = 268435456
 
 [fanout]
 store = postgres://glimpse@db/glimpse?sslmode=disable
@@ -89,6 +90,8 @@ func TestParseFullFile(t *testing.T) {
 			MaxExpansion:   10,
 			ChunkTimeLimit: 90 * time.Second,
 			CrashLoopLimit: 5,
+
+			SharedCacheBytes: 256 << 20,
 		},
 		Fanout: Fanout{
 			Store:       "postgres://glimpse@db/glimpse?sslmode=disable",
@@ -378,7 +381,7 @@ func TestSeveralProblemsReported(t *testing.T) {
 		`multi.ini:2: [client] job_server_url: "b:0": port "0" is not 1-65535`,
 		`multi.ini:4: [worker] slots: -2: must be 0 (one slot per CPU) or more`,
 		`multi.ini:5: [worker] bogus: unknown key; [worker] takes slots, functions, shutdown_timeout, heartbeat_interval, log_level, subscription_renewal, ` +
-			`max_chunk_bytes, max_chunk_items, max_expansion, chunk_time_limit, crash_loop_limit, webhooks`,
+			`max_chunk_bytes, max_chunk_items, max_expansion, chunk_time_limit, crash_loop_limit, webhooks, shared_cache_bytes`,
 		`multi.ini:7: [fanout] copy_timeout: "1": not a duration (write e.g. 30s, 5m, 1h30m)`,
 	}
 	if !reflect.DeepEqual(got, want) {

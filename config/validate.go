@@ -36,6 +36,7 @@ const (
 	keySubscriptionRenewal = "subscription_renewal"
 	keyLogLevel            = "log_level"
 	keyMaxChunkBytes       = "max_chunk_bytes"
+	keySharedCacheBytes    = "shared_cache_bytes"
 	keyMaxChunkItems       = "max_chunk_items"
 	keyMaxExpansion        = "max_expansion"
 	keyChunkTimeLimit      = "chunk_time_limit"
@@ -174,6 +175,7 @@ func (w Worker) checkLimits() []*Error {
 		{keyMaxExpansion, int64(w.MaxExpansion), "a multiple of the payload"},
 		{keyChunkTimeLimit, int64(w.ChunkTimeLimit), "a duration"},
 		{keyCrashLoopLimit, int64(w.CrashLoopLimit), "a number of worker processes"},
+		{keySharedCacheBytes, int64(w.SharedCacheBytes), "a number of bytes"},
 	} {
 		if l.n < 0 {
 			v := strconv.FormatInt(l.n, 10)

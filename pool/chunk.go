@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
@@ -25,6 +26,15 @@ type chunkCall[In, Out any] struct {
 	ctx     context.Context
 	stop    context.CancelCauseFunc
 	payload []byte // the encoded chunk
+
+	// A map with a shared value (sharedsend.go).
+	body       []byte           // the encoded chunk after its shared value header
+	needs      int              // times a worker asked for the value (run's goroutine)
+	inlineOut  atomic.Bool      // an attempt carrying the value inline awaits its start notice
+	function   string           // the attempt's Gearman function if not the map's (a worker's alias)
+	onAlias    atomic.Bool      // function is a worker's alias (read by checkJob)
+	target     string           // the worker the attempt's copy of the value went to
+	targetWait <-chan time.Time // when to give up on that copy's start notice
 
 	lost    chan *ChunkLostError // the silent-chunk check found the job gone
 	forgedN int                  // answers that failed the key check (run's goroutine)
@@ -48,7 +58,7 @@ func (c *chunkCall[In, Out]) state() (*gearman.Task, string) {
 
 // submitAfter encodes the chunk and submits it once after is closed.
 func (c *chunkCall[In, Out]) submitAfter(after <-chan struct{}) (*gearman.Task, error) {
-	payload, err := wire.EncodeSized(c.m.p.headroom(), c.m.chunkBufferSize(len(c.f.items)), wire.ChunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
+	payload, err := wire.EncodeSized(c.m.p.headroom()+c.sharedHeaderRoom(), c.m.chunkBufferSize(len(c.f.items)), wire.ChunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
 		InType: c.m.f.shapes.wireIn, OutType: c.m.f.shapes.wireOut})
 	select {
 	case <-after:
@@ -58,6 +68,7 @@ func (c *chunkCall[In, Out]) submitAfter(after <-chan struct{}) (*gearman.Task, 
 	if err != nil {
 		return nil, &encodeError{fmt.Errorf("pool: %s: cannot encode %s: %w", c.m.f.name, c.f.span(), err)}
 	}
+	c.putSharedHeader(payload)
 	c.payload = c.seal(payload)
 	return c.submit()
 }
@@ -72,7 +83,11 @@ func (c *chunkCall[In, Out]) submit() (*gearman.Task, error) {
 	if err := c.ctx.Err(); err != nil {
 		return nil, err
 	}
-	task, err := c.m.client.Dispatch(c.ctx, wire.GearmanPrefix+c.m.f.name, c.payload,
+	function := c.function
+	if function == "" {
+		function = wire.GearmanPrefix + c.m.f.name
+	}
+	task, err := c.m.client.Dispatch(c.ctx, function, c.payload,
 		gearman.WithUnique(c.unique), gearman.WithPriority(c.priority()), gearman.WithUpdates(c.onUpdate))
 	if err == nil {
 		c.mu.Lock()
@@ -95,6 +110,7 @@ func (c *chunkCall[In, Out]) onUpdate(u gearman.Update) {
 	if !ok {
 		return
 	}
+	c.sharedStarted(worker)
 	c.mu.Lock()
 	c.starts = append(c.starts, worker)
 	n := len(c.starts)
@@ -119,6 +135,7 @@ func (c *chunkCall[In, Out]) ended() error {
 // that failed the key check, up to maxForgedResults of them.
 func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) ([]Out, error) {
 	defer c.stop(nil)
+	defer c.inlineEnded()
 	var lastErr error
 	for attempt := 0; ; {
 		var data []byte
@@ -126,11 +143,16 @@ func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) ([]Out, error) {
 			data, err = c.wait(task)
 			data, err = c.verify(task, data, err)
 		}
+		c.inlineEnded()
 		if err == nil {
 			return c.results(data)
 		}
 		if c.ctx.Err() != nil {
 			return nil, c.ended()
+		}
+		if worker, dropped, ok := c.needsShared(err); ok || errors.Is(err, errSharedTargetSilent) {
+			task, err = c.resendShared(worker, dropped)
+			continue
 		}
 		pause, ferr := c.afterForged(err)
 		if ferr != nil {
@@ -179,9 +201,16 @@ func (c *chunkCall[In, Out]) wait(task *gearman.Task) ([]byte, error) {
 			return task.Result()
 		case lost := <-c.lost:
 			if lost.Handle == task.Handle().Handle {
+				if c.onAlias.Load() { // its worker is gone: see checkJob
+					return nil, errSharedTargetSilent
+				}
 				return nil, lost
 			}
 			// A previous attempt's job: stale news.
+		case <-c.targetWait:
+			if c.targetSilent() {
+				return nil, errSharedTargetSilent
+			}
 		case <-c.ctx.Done():
 			return nil, c.ctx.Err()
 		}
@@ -284,9 +313,12 @@ func (c *chunkCall[In, Out]) checkJob(ctx context.Context, task *gearman.Task) {
 		return // a broken connection shows on the job itself
 	}
 	c.heard()
-	if st.Known {
+	if st.Known && (st.Running || !c.onAlias.Load()) {
 		return // queued or running
 	}
+	// Lost, or queued under a worker's alias (sharedsend.go) with no news:
+	// that worker died holding it (gearmand queued it again, for that
+	// worker alone) or is busy elsewhere; the chunk goes to any worker.
 	lost := &ChunkLostError{Func: c.m.f.name, Chunk: c.f.idx, First: c.f.start, Last: c.f.last(), Server: h.Server, Handle: h.Handle}
 	select {
 	case c.lost <- lost:

@@ -150,7 +150,7 @@ func (c *chunkCall[In, Out]) forged(task *gearman.Task, reason error, claimed st
 // failed the key check, the high one, so that the next worker slot to
 // ask takes the chunk, an honest one as likely as the rogue.
 func (c *chunkCall[In, Out]) priority() gearman.Priority {
-	if c.forgedN > 0 {
+	if c.forgedN > 0 || c.needs > 0 { // sent again: it was at the head already
 		return gearman.PriorityHigh
 	}
 	return c.m.o.priority.gearman()

@@ -104,6 +104,7 @@ type mapRun[In, Out any] struct {
 	o       mapOptions
 	client  *gearman.Client
 	shared  *sharedClient // client is shared with other single-chunk maps; nil: the map's own
+	share   *sharedSender // the map's shared value (FuncWith.With); nil: none
 	running *runningMap   // the pool's handle, for Close; nil until started
 	mapID   string
 	chunk   int // items per chunk
@@ -159,6 +160,12 @@ func run[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items input
 		return nil
 	}
 	m := &mapRun[In, Out]{p: p, f: f, o: o, total: total, out: newEmitter[In](ordered, emit, o.progress)}
+	if f.shared != nil {
+		if err := f.shared.prepare(f.name, p.opts.maxPacket); err != nil {
+			return err
+		}
+		m.share = newSharedSender(f.shared)
+	}
 	m.ctx, m.cancel = context.WithCancelCause(ctx)
 	defer m.cancel(nil)
 	defer func() {

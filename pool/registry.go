@@ -17,6 +17,7 @@ type Func[In, Out any] struct {
 	name   string
 	fn     func(context.Context, In) (Out, error)
 	shapes *shapes
+	shared *sharedArg // the value bound by FuncWith.With; nil: none
 }
 
 // Name is the name the function was registered under.

@@ -75,3 +75,13 @@ func isPrime(x int64) bool {
 	}
 	return true
 }
+
+// Lookup is Square plus the byte of a shared table at x (modulo its
+// length): the shared-value benchmark (bench/sharedvalue) maps it with a
+// 50 MB table that goes to each worker once, not with every chunk.
+var Lookup = pool.RegisterWith("examples.lookup", func(_ context.Context, table []byte, x int64) (int64, error) {
+	if len(table) == 0 {
+		return x * x, nil
+	}
+	return x*x + int64(table[uint64(x)%uint64(len(table))]), nil
+})

@@ -66,6 +66,9 @@ type ItemTyped interface {
 // only reads the payload, allocating next to nothing. A payload that is
 // not a well-formed chunk passes: Decode says what is wrong with it.
 func CheckChunk(payload []byte, item reflect.Type, lim Limits) error {
+	if _, rest, ok, err := SplitShared(payload); ok && err == nil {
+		payload = rest // the chunk after its shared value header
+	}
 	if len(payload) < 2 || payload[0] != version || walkMsgpack(payload[1:]) != nil {
 		return nil
 	}

@@ -187,7 +187,7 @@ func DefaultWorker() Worker {
 		ChunkTimeLimit: DefaultChunkTimeLimit,
 		CrashLoopLimit: DefaultCrashLoopLimit,
 
-		Webhooks: true,
+		Webhooks:         true,
 		SharedCacheBytes: DefaultSharedCacheBytes,
 	}
 }

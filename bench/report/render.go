@@ -47,7 +47,7 @@ func render(out string, meta Meta) error {
 	writeSection(&b, out, meta, len(sections)+2, peers)
 	hooks := section{"webhook", "Webhook deliveries: the built-in webhook function to a loopback receiver", writeWebhook}
 	writeSection(&b, out, meta, len(sections)+3, hooks)
-	 // for the raw figures below
+	// for the raw figures below
 	shared := section{"shared", "Shared values: a 50 MB value shared by every item, next to the same map without it", writeShared}
 	writeSection(&b, out, meta, len(sections)+4, shared)
 	sections = append(sections, peers, hooks, shared) // for the raw figures below

@@ -25,7 +25,7 @@ func newEmitter[In, Out any](ordered bool, emit func(int, []Out) bool, progress 
 func (e *emitter[In, Out]) take(oc outcome[In, Out], total int) error {
 	for _, r := range e.ready(oc) {
 		e.retired++
-		e.done += len(r.items)
+		e.done += r.n
 		if !e.emit(r.start, r.items) {
 			return errStopped
 		}

@@ -87,7 +87,8 @@ var errStopped = errors.New("pool: iteration stopped")
 // outcome is what became of one copy of a chunk.
 type outcome[In, Out any] struct {
 	idx, start int
-	items      []Out
+	n          int   // the chunk's input items
+	items      []Out // their results; a reduce's one accumulator
 	took       time.Duration
 	err        error
 	call       *chunkCall[In, Out]
@@ -307,7 +308,7 @@ func (m *mapRun[In, Out]) final(err error) error {
 // adapt grows automatic chunks of an input of unknown length while chunks
 // come back fast, so per-job overhead stops mattering.
 func (m *mapRun[In, Out]) adapt(oc outcome[In, Out]) {
-	if m.o.chunksize == 0 && m.total < 0 && oc.took < 20*time.Millisecond && len(oc.items) >= m.chunk {
+	if m.o.chunksize == 0 && m.total < 0 && oc.took < 20*time.Millisecond && oc.n >= m.chunk {
 		m.chunk = min(m.chunk*2, maxAdaptiveChunk)
 	}
 }

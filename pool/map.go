@@ -27,7 +27,7 @@ type Indexed[T any] struct {
 // deadlines.
 func Map[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items []In, opts ...MapOption) ([]Out, error) {
 	out := make([]Out, len(items))
-	err := run(ctx, p, f, input[In]{seq: slices.Values(items), slice: items}, len(items), false, opts, func(start int, vs []Out) bool {
+	err := run(ctx, p, f, input[In]{seq: slices.Values(items), slice: items}, len(items), false, opts, func(start, _ int, vs []Out) bool {
 		copy(out[start:], vs)
 		return true
 	})
@@ -45,7 +45,7 @@ func Map[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items []In,
 func Imap[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter.Seq[In], opts ...MapOption) iter.Seq2[Out, error] {
 	return func(yield func(Out, error) bool) {
 		stopped := false
-		err := run(ctx, p, f, input[In]{seq: items}, -1, true, opts, func(_ int, vs []Out) bool {
+		err := run(ctx, p, f, input[In]{seq: items}, -1, true, opts, func(_, _ int, vs []Out) bool {
 			for _, v := range vs {
 				if !yield(v, nil) {
 					stopped = true
@@ -66,7 +66,7 @@ func Imap[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter
 func ImapUnordered[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter.Seq[In], opts ...MapOption) iter.Seq2[Indexed[Out], error] {
 	return func(yield func(Indexed[Out], error) bool) {
 		stopped := false
-		err := run(ctx, p, f, input[In]{seq: items}, -1, false, opts, func(start int, vs []Out) bool {
+		err := run(ctx, p, f, input[In]{seq: items}, -1, false, opts, func(start, _ int, vs []Out) bool {
 			for i, v := range vs {
 				if !yield(Indexed[Out]{Index: start + i, Value: v}, nil) {
 					stopped = true
@@ -144,9 +144,9 @@ type mapRun[In, Out any] struct {
 
 // run is the engine of Map, Imap and ImapUnordered. total is the input's
 // length, or -1 if unknown. emit gets each chunk's results with the input
-// index of the first; in input order if ordered.
+// index of the first and the chunk's item count; in input order if ordered.
 func run[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items input[In], total int, ordered bool,
-	opts []MapOption, emit func(start int, vs []Out) bool) (err error) {
+	opts []MapOption, emit func(start, n int, vs []Out) bool) (err error) {
 	o, err := buildMapOptions(opts)
 	if err != nil {
 		return err

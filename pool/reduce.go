@@ -137,38 +137,93 @@ func ReduceSeq[In, Out, Acc any](ctx context.Context, p *Pool, r Reducer[In, Out
 }
 
 // run is the client side of a reduce: the map engine, with one
-// accumulator per chunk, merged in input order as the chunks come.
+// accumulator per chunk. Chunks are taken as they come (a chunk held up
+// does not stall the window, so backup tasks can beat a straggler) and
+// merged with their neighbours in input order as soon as those are in:
+// the client keeps one accumulator per run of adjacent chunks, and
+// between runs lies a chunk in flight, so at most Window+1 of them.
 func (red *reduction[In, Acc]) run(ctx context.Context, p *Pool, in input[In], total int, opts []MapOption) (Acc, error) {
-	var acc Acc
-	var have bool
+	var zero Acc
+	runs := &accRuns[Acc]{merge: red.safeMerge, byStart: map[int]*accRun[Acc]{}, byEnd: map[int]*accRun[Acc]{}}
 	var mergeErr error
 	opts = append(slices.Clip(opts), func(o *mapOptions) { o.folded = true })
-	err := run(ctx, p, red.f, in, total, true, opts, func(start int, vs []Acc) bool {
-		if !have {
-			acc, have = vs[0], true
-			return true
-		}
-		acc, mergeErr = red.safeMerge(acc, vs[0], start)
+	err := run(ctx, p, red.f, in, total, false, opts, func(start, n int, vs []Acc) bool {
+		mergeErr = runs.add(start, start+n, vs[0])
 		return mergeErr == nil
 	})
 	if err == nil {
 		err = mergeErr
 	}
 	if err != nil {
-		var zero Acc
 		return zero, err
 	}
-	return acc, nil
+	return runs.result()
 }
 
-// safeMerge merges b, the accumulator of the chunk whose first item is
-// start, into a; a panicking merge is a *TaskError naming that chunk.
-func (red *reduction[In, Acc]) safeMerge(a, b Acc, start int) (acc Acc, err error) {
+// accRun is the accumulator of the adjacent chunks that cover the items
+// [start, end).
+type accRun[Acc any] struct {
+	start, end int
+	acc        Acc
+}
+
+// accRuns are the accumulators of a reduce's chunks so far, merged into
+// runs of adjacent chunks.
+type accRuns[Acc any] struct {
+	merge   func(a, b Acc, bStart int) (Acc, error)
+	byStart map[int]*accRun[Acc]
+	byEnd   map[int]*accRun[Acc]
+}
+
+// add takes the accumulator of the chunk of items [start, end) and merges
+// it with the runs just before and after it, if they are in.
+func (rs *accRuns[Acc]) add(start, end int, acc Acc) error {
+	r := &accRun[Acc]{start: start, end: end, acc: acc}
+	if left, ok := rs.byEnd[start]; ok {
+		delete(rs.byEnd, start)
+		delete(rs.byStart, left.start)
+		merged, err := rs.merge(left.acc, r.acc, r.start)
+		if err != nil {
+			return err
+		}
+		left.acc, left.end = merged, r.end
+		r = left
+	}
+	if right, ok := rs.byStart[r.end]; ok {
+		delete(rs.byStart, r.end)
+		delete(rs.byEnd, right.end)
+		merged, err := rs.merge(r.acc, right.acc, right.start)
+		if err != nil {
+			return err
+		}
+		r.acc, r.end = merged, right.end
+	}
+	rs.byStart[r.start], rs.byEnd[r.end] = r, r
+	return nil
+}
+
+// result is the accumulator of every chunk: once all are in, one run
+// from item 0 (none: no items, Acc's zero value).
+func (rs *accRuns[Acc]) result() (Acc, error) {
+	var zero Acc
+	if len(rs.byStart) == 0 {
+		return zero, nil
+	}
+	r, ok := rs.byStart[0]
+	if !ok || len(rs.byStart) != 1 {
+		return zero, fmt.Errorf("pool: reduce ended with %d runs of chunks unmerged", len(rs.byStart))
+	}
+	return r.acc, nil
+}
+
+// safeMerge merges b, the accumulator of the chunks from item bStart,
+// into a; a panicking merge is a *TaskError naming that chunk.
+func (red *reduction[In, Acc]) safeMerge(a, b Acc, bStart int) (acc Acc, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			te := panicError(v)
 			te.Func, te.Index = red.f.name, -1
-			te.Message = fmt.Sprintf("merge of the chunk from item %d: %s", start, te.Message)
+			te.Message = fmt.Sprintf("merge of the chunk from item %d: %s", bStart, te.Message)
 			err = te
 		}
 	}()

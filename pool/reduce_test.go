@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/pool"
@@ -282,7 +283,7 @@ func TestReduceFailuresAreTaskErrors(t *testing.T) {
 	if !strings.Contains(te.Stack, "reduce_test.go") {
 		t.Errorf("combine panic stack does not show the combine:\n%s", te.Stack)
 	}
-	items[777], items[250] = 0, -100_000
+	items[777], items[250] = 0, -10_000_000
 	_, err = pool.Reduce(ctx, p, combinePanics, items, pool.Chunksize(100))
 	if !errors.As(err, &te) || !te.Panic || !strings.Contains(te.Message, "merge of the chunk from item 200") {
 		t.Fatalf("merge panic: err = %v, want a *TaskError naming the chunk from item 200", err)
@@ -310,5 +311,107 @@ func TestReduceBadInput(t *testing.T) {
 	}
 	if _, err := pool.Reduce(context.Background(), p, concat, []int{1}, pool.Chunksize(-1)); err == nil || !strings.Contains(err.Error(), "Chunksize(-1)") {
 		t.Fatalf("Chunksize(-1): %v", err)
+	}
+}
+
+// driftReduce folds squares; in a drifted worker process (driftEnv) it
+// maps to text and folds lengths: the same In and Acc, another Out.
+var driftReduce = func() pool.Reducer[int64, int64, int64] {
+	add := func(a, b int64) int64 { return a + b }
+	if drifted {
+		pool.RegisterReducer("drifttest.reduce",
+			func(_ context.Context, x int64) (string, error) { return strconv.FormatInt(x, 10), nil },
+			func(acc int64, s string) int64 { return acc + int64(len(s)) }, add)
+		return pool.Reducer[int64, int64, int64]{}
+	}
+	return pool.RegisterReducer("drifttest.reduce",
+		func(_ context.Context, x int64) (int64, error) { return x * x, nil }, add, add)
+}()
+
+// A worker whose reducer maps to another type than the client's refuses
+// its chunks with a *TypeMismatchError, although In and Acc agree: the
+// fold's type is part of the fingerprint.
+func TestReduceTypeDriftRefused(t *testing.T) {
+	addr := gearmand(t)
+	startWorkerProcessEnv(t, []string{driftEnv + "=1"}, 1, addr)
+	p := newPool(t, driftReduce.Name(), 1, addr)
+	_, err := pool.Reduce(testenv.Context(t), p, driftReduce, []int64{1, 2, 3})
+	var mm *pool.TypeMismatchError
+	if !errors.As(err, &mm) {
+		t.Fatalf("err = %v, want a *pool.TypeMismatchError", err)
+	}
+	in, fold := driftReduce.Shapes()
+	if mm.ClientIn != in || mm.ClientOut != fold || mm.WorkerIn != "int64" || mm.WorkerOut != "fold string into int64" {
+		t.Fatalf("mismatch %+v; want client %s %s, worker int64, fold string into int64", mm, in, fold)
+	}
+}
+
+// With BackupTasks a reduce whose first chunk a straggler holds for ever
+// returns, exact, while the straggler still holds it: the chunk's backup
+// copy ran on an idle worker.
+func TestReduceBackupTasksBeatAStraggler(t *testing.T) {
+	addr := gearmand(t)
+	s := startStragglerFor(t, addr, funcs.SumSquares.Name())
+	// A short grace: the map sees the idle workers come soon.
+	p, err := pool.New(config.Client{JobServers: []string{addr}}, pool.WithNoWorkersGrace(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	waitSlots(t, p, funcs.SumSquares.Name(), 1)
+	const n = 1000
+	type result struct {
+		sum int64
+		err error
+	}
+	resc := make(chan result, 1)
+	go func() {
+		sum, err := pool.Reduce(testenv.Context(t), p, funcs.SumSquares, ints(n), pool.Chunksize(25), pool.BackupTasks())
+		resc <- result{sum, err}
+	}()
+	<-s.held
+	startWorker(t, 1, addr)
+	startWorker(t, 1, addr)
+	res := <-resc
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if s.ran.Load() != 0 {
+		t.Fatal("the reduce waited for the straggler")
+	}
+	if want := sumSquaresMod64(n); res.sum != want {
+		t.Fatalf("sum %d, want %d", res.sum, want)
+	}
+}
+
+// A worker process killed while it holds a reduce's chunks costs nothing
+// but time: gearmand gives its chunks to the other worker, and the sum is
+// exact (each chunk's accumulator counted once).
+func TestReduceSurvivesAKilledWorker(t *testing.T) {
+	addr := gearmand(t)
+	victim := startWorkerProcess(t, 2, addr)
+	p := newPool(t, countedSum.Name(), 2, addr)
+	items := make([]time.Duration, 400)
+	for i := range items {
+		items[i] = time.Millisecond
+	}
+	reduceCalls.Store(0)
+	resc := make(chan error, 1)
+	var got int64
+	go func() {
+		var err error
+		got, err = pool.Reduce(testenv.Context(t), p, countedSum, items, pool.Chunksize(20))
+		resc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := victim.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	startWorker(t, 2, addr)
+	if err := <-resc; err != nil {
+		t.Fatal(err)
+	}
+	if got != int64(len(items)) {
+		t.Fatalf("sum %d, want %d", got, len(items))
 	}
 }

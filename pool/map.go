@@ -306,9 +306,15 @@ func (m *mapRun[In, Out]) final(err error) error {
 }
 
 // adapt grows automatic chunks of an input of unknown length while chunks
-// come back fast, so per-job overhead stops mattering.
+// come back fast, so per-job overhead stops mattering. A reduce's grow
+// further: its result is one accumulator whatever the chunk's length, so
+// longer chunks mean fewer accumulators to send and merge.
 func (m *mapRun[In, Out]) adapt(oc outcome[In, Out]) {
-	if m.o.chunksize == 0 && m.total < 0 && oc.took < 20*time.Millisecond && oc.n >= m.chunk {
+	fast := 20 * time.Millisecond
+	if m.o.folded {
+		fast = 100 * time.Millisecond
+	}
+	if m.o.chunksize == 0 && m.total < 0 && oc.took < fast && oc.n >= m.chunk {
 		m.chunk = min(m.chunk*2, maxAdaptiveChunk)
 	}
 }

@@ -1,9 +1,12 @@
 package pool
 
 import (
+	"context"
 	"math/rand/v2"
 	"strconv"
 	"testing"
+
+	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
 // Accumulators that come in any order are merged in input order, and the
@@ -33,3 +36,28 @@ func TestAccRunsMergeInInputOrder(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkReduceChunk is a worker's side of a sum of squares' chunk:
+// decode 100,000 int64, map, fold, encode the accumulator.
+func BenchmarkReduceChunk(b *testing.B) {
+	sq := registeredReduction[int64, int64]{benchSumSquares.red}
+	items := make([]int64, 100_000)
+	for i := range items {
+		items[i] = int64(i) * 1000
+	}
+	payload, err := wire.Encode(wire.ChunkRequest[int64]{Items: items, InType: benchSumSquares.red.f.shapes.wireIn, OutType: benchSumSquares.red.f.shapes.wireOut})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		if _, err := sq.RunChunk(context.Background(), payload, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+var benchSumSquares = RegisterReducer("bench.sumsquares",
+	func(_ context.Context, x int64) (int64, error) { return x * x, nil },
+	func(acc, sq int64) int64 { return acc + sq },
+	func(a, b int64) int64 { return a + b })

@@ -160,6 +160,9 @@ func plan(bin, out string, quick bool) []step {
 		mk("recovery", "recovery", pick(
 			[]string{"-workers", "2", "-slots", "1", "-items", "2000", "-cost", "2ms", "-chunksize", "10", "-fault-at", "0.3", "-rounds", "5"},
 			[]string{"-workers", "2", "-slots", "1", "-items", "600", "-cost", "2ms", "-chunksize", "10", "-fault-at", "0.3", "-rounds", "1"})...),
+		mk("reduce", "reducebench", pick(
+			[]string{"-items", "100000000", "-workers", "2", "-slots", "1", "-rounds", "3", "-repeat", "5"},
+			[]string{"-items", "10000000", "-workers", "2", "-slots", "1", "-rounds", "1", "-repeat", "1"})...),
 		// The Python peers: about three minutes in all, bounded per peer
 		// (Dask's 1M-item map alone can take 40 s).
 		mk("peers", "peerbench", pick(

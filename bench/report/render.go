@@ -46,6 +46,9 @@ func render(out string, meta Meta) error {
 	peers := section{"peers", "Peers: the same workloads on the pools a user would pick instead", writePeers}
 	writeSection(&b, out, meta, len(sections)+2, peers)
 	sections = append(sections, peers) // for the raw figures below
+	reduce := section{"reduce", "pool.Reduce: map/reduce on the workers", writeReduce}
+	writeSection(&b, out, meta, len(sections)+2, reduce)
+	sections = append(sections, reduce)
 
 	fmt.Fprintf(&b, "## Raw figures\n\n")
 	fmt.Fprintf(&b, "Each program's JSON (`-json FILE`, types in `bench/internal/benchjson`) and console output are next to this\n")

@@ -95,10 +95,12 @@ type keyedFolder[In any, K comparable, V any] struct {
 	combine func(a, b V) V
 }
 
-// fold runs fn on a chunk's items into one table. With a per-item
+// fold runs fn on a chunk's items into one table (see reduction.fold): a
+// panic of fn or of combine without a deadline, which share a call, is
+// the item's TaskError as the panic left it. With a per-item
 // deadline, an item's pairs are collected apart and added once it
 // returned in time, so that a call left running adds nothing.
-func (k *keyedFolder[In, K, V]) fold(ctx context.Context, items []In, timeout time.Duration) (map[K]V, int, *TaskError) {
+func (k *keyedFolder[In, K, V]) fold(ctx context.Context, items []In, first int, timeout time.Duration) (map[K]V, int, *TaskError) {
 	table := map[K]V{}
 	add := func(key K, v V) {
 		if old, ok := table[key]; ok {
@@ -118,11 +120,11 @@ func (k *keyedFolder[In, K, V]) fold(ctx context.Context, items []In, timeout ti
 			continue
 		}
 		pairs, te := timed.call(ctx, item, timeout)
-		if te == nil {
-			te = addPairs(pairs, add)
-		}
 		if te != nil {
 			return nil, i, te
+		}
+		if te := addPairs(pairs, add); te != nil {
+			return nil, i, combineFailed(te, first, len(items))
 		}
 	}
 	return table, len(items), nil
@@ -154,7 +156,6 @@ func addPairs[K comparable, V any](pairs []Pair[K, V], add func(K, V)) (te *Task
 	defer func() {
 		if v := recover(); v != nil {
 			te = panicError(v)
-			te.Message = "combine: " + te.Message
 		}
 	}()
 	for _, p := range pairs {

@@ -56,8 +56,11 @@ func RegisterReducer[In, Out, Acc any](name string, fn func(context.Context, In)
 // Func whose name and shapes its chunks carry (its fn never runs), the
 // worker's fold of a chunk and the client's merge.
 type reduction[In, Acc any] struct {
-	f     Func[In, Acc]
-	fold  func(ctx context.Context, items []In, timeout time.Duration) (Acc, int, *TaskError)
+	f Func[In, Acc]
+	// fold folds a chunk's items, the first of which is input item
+	// start; on failure it returns the index (in items) of the item to
+	// blame.
+	fold  func(ctx context.Context, items []In, start int, timeout time.Duration) (Acc, int, *TaskError)
 	merge func(a, b Acc) Acc
 }
 
@@ -65,7 +68,7 @@ type reduction[In, Acc any] struct {
 // the fold combines (its shape is part of the fingerprint: a worker that
 // maps to another type refuses the chunk).
 func registerReduction[In, Acc any](name string, haveFn bool, mapped reflect.Type,
-	fold func(context.Context, []In, time.Duration) (Acc, int, *TaskError), merge func(a, b Acc) Acc) *reduction[In, Acc] {
+	fold func(context.Context, []In, int, time.Duration) (Acc, int, *TaskError), merge func(a, b Acc) Acc) *reduction[In, Acc] {
 	if !config.ValidFunctionName(name) {
 		panic(fmt.Sprintf("pool: invalid reducer name %q: want 1-200 of ASCII letters, digits, '.', '_', '-', ':'", name))
 	}
@@ -253,7 +256,7 @@ func (r registeredReduction[In, Acc]) RunChunkAfter(ctx context.Context, payload
 		te.Func, te.Index, te.Worker = r.red.f.name, -1, worker
 		return nil, reg.fail(te)
 	}
-	acc, i, terr := r.red.fold(ctx, req.Items.items, time.Duration(req.TaskTimeout))
+	acc, i, terr := r.red.fold(ctx, req.Items.items, req.Start, time.Duration(req.TaskTimeout))
 	if terr != nil {
 		terr.Func, terr.Index, terr.Worker = r.red.f.name, req.Start+i, worker
 		return nil, reg.fail(terr)
@@ -277,9 +280,8 @@ type folder[In, Out, Acc any] struct {
 	combine func(Acc, Out) Acc
 }
 
-// fold maps and combines a chunk's items; on failure it returns the index
-// (in items) of the item to blame.
-func (f *folder[In, Out, Acc]) fold(ctx context.Context, items []In, timeout time.Duration) (Acc, int, *TaskError) {
+// fold maps and combines a chunk's items (see reduction.fold).
+func (f *folder[In, Out, Acc]) fold(ctx context.Context, items []In, first int, timeout time.Duration) (Acc, int, *TaskError) {
 	var acc Acc
 	mapper := registered[In, Out]{f.fn}
 	buf := make([]Out, min(len(items), foldBatch))
@@ -292,10 +294,17 @@ func (f *folder[In, Out, Acc]) fold(ctx context.Context, items []In, timeout tim
 			return acc, start + i, terr
 		}
 		if i, terr := f.combineAll(&acc, buf[:len(batch)]); terr != nil {
-			return acc, start + i, terr
+			return acc, start + i, combineFailed(terr, first, len(items))
 		}
 	}
 	return acc, len(items), nil
+}
+
+// combineFailed says that te is a combine's, in the chunk of n items from
+// input item first.
+func combineFailed(te *TaskError, first, n int) *TaskError {
+	te.Message = fmt.Sprintf("combine, in the chunk of items %d-%d: %s", first, first+n-1, te.Message)
+	return te
 }
 
 // combineAll folds outs into *acc; a panic is the TaskError of the item
@@ -304,7 +313,6 @@ func (f *folder[In, Out, Acc]) combineAll(acc *Acc, outs []Out) (i int, te *Task
 	defer func() {
 		if v := recover(); v != nil {
 			te = panicError(v)
-			te.Message = "combine: " + te.Message
 		}
 	}()
 	a := *acc

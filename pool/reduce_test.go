@@ -280,8 +280,8 @@ func TestReduceFailuresAreTaskErrors(t *testing.T) {
 	}
 	_, err := pool.Reduce(ctx, p, combinePanics, items, pool.Chunksize(100))
 	var te *pool.TaskError
-	if !errors.As(err, &te) || !te.Panic || te.Index != 777 || !strings.Contains(te.Message, "combine") || te.Worker == "" {
-		t.Fatalf("combine panic: err = %#v, want a *TaskError for item 777 with Panic, a worker and \"combine\"", err)
+	if !errors.As(err, &te) || !te.Panic || te.Index != 777 || !strings.Contains(te.Message, "combine, in the chunk of items 700-799: ") || te.Worker == "" {
+		t.Fatalf("combine panic: err = %#v, want a *TaskError for item 777 with Panic, a worker and the chunk", err)
 	}
 	if !strings.Contains(te.Stack, "reduce_test.go") {
 		t.Errorf("combine panic stack does not show the combine:\n%s", te.Stack)
@@ -297,7 +297,7 @@ func TestReduceFailuresAreTaskErrors(t *testing.T) {
 		t.Fatalf("keyed failure: err = %v, want a *TaskError for item 3", err)
 	}
 	_, err = pool.ReduceByKey(ctx, p, keyedPanics, []string{"a", "boom", "c", "boom", "d"}, pool.Chunksize(5), pool.TaskTimeout(time.Minute))
-	if !errors.As(err, &te) || !te.Panic || te.Index != 3 || !strings.Contains(te.Message, "boom combine") {
+	if !errors.As(err, &te) || !te.Panic || te.Index != 3 || !strings.Contains(te.Message, "combine, in the chunk of items 0-4: boom combine") {
 		t.Fatalf("keyed combine panic: err = %v, want a *TaskError for item 3", err)
 	}
 }

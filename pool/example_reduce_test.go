@@ -97,7 +97,7 @@ func ExampleReduceByKey() {
 	// 9 5 5 <nil>
 }
 
-func ExampleSortedByKey() {
+func ExampleReduceByKeySeq() {
 	ctx := context.Background()
 	local, err := cluster.StartLocal(ctx, 2)
 	if err != nil {
@@ -124,4 +124,32 @@ func ExampleSortedByKey() {
 	// b 4
 	// c 1
 	// d 1
+}
+
+func ExampleSortedByKey() {
+	counts := map[string]int{"reduce": 2, "map": 3, "chunk": 1}
+	for key, n := range pool.SortedByKey(counts) {
+		fmt.Println(key, n)
+	}
+	// Output:
+	// chunk 1
+	// map 3
+	// reduce 2
+}
+
+func ExampleRegisterReducer() {
+	// SumOfCubes is registered at package level, above. Its chunks carry
+	// In's shape and the fold's, which a worker checks against its own.
+	in, fold := SumOfCubes.Shapes()
+	fmt.Println(SumOfCubes.Name(), in, "|", fold)
+	// Output:
+	// doc.sumofcubes int64 | fold int64 into int64
+}
+
+func ExampleRegisterKeyed() {
+	// LetterCounts is registered at package level, above; pool.ReduceByKey
+	// runs it (see ExampleReduceByKey).
+	fmt.Println(LetterCounts.Name())
+	// Output:
+	// doc.lettercounts
 }

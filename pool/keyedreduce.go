@@ -26,8 +26,8 @@ type KeyedReducer[In any, K comparable, V any] struct {
 // Name is the name the reducer was registered under.
 func (r KeyedReducer[In, K, V]) Name() string { return r.red.f.name }
 
-// Pair is a key and its value, as a keyed reduce's function emits them.
-type Pair[K comparable, V any] struct {
+// pair is a key and its value, as a keyed reduce's function emits them.
+type pair[K comparable, V any] struct {
 	_msgpack struct{} `msgpack:",as_array"`
 	Key      K
 	Value    V
@@ -45,7 +45,7 @@ func RegisterKeyed[In any, K comparable, V any](name string, fn func(ctx context
 		panic(fmt.Sprintf("pool.RegisterKeyed(%q): nil combine", name))
 	}
 	k := &keyedFolder[In, K, V]{fn: fn, combine: combine}
-	red := registerReduction(name, fn != nil, reflect.TypeFor[Pair[K, V]](), k.fold, k.merge)
+	red := registerReduction(name, fn != nil, reflect.TypeFor[pair[K, V]](), k.fold, k.merge)
 	return KeyedReducer[In, K, V]{red: red}
 }
 
@@ -108,7 +108,7 @@ func (k *keyedFolder[In, K, V]) fold(ctx context.Context, items []In, first int,
 		}
 		table[key] = v
 	}
-	timed := registered[In, []Pair[K, V]]{Func[In, []Pair[K, V]]{fn: k.collect}}
+	timed := registered[In, []pair[K, V]]{Func[In, []pair[K, V]]{fn: k.collect}}
 	for i, item := range items {
 		if i%ctxCheckItems == 0 && ctx.Err() != nil {
 			return nil, i, &TaskError{Message: fmt.Sprintf("cancelled: %v", context.Cause(ctx))}
@@ -145,14 +145,14 @@ func (k *keyedFolder[In, K, V]) call(ctx context.Context, item In, add func(K, V
 }
 
 // collect runs fn on one item and returns its pairs.
-func (k *keyedFolder[In, K, V]) collect(ctx context.Context, item In) ([]Pair[K, V], error) {
-	var pairs []Pair[K, V]
-	err := k.fn(ctx, item, func(key K, v V) { pairs = append(pairs, Pair[K, V]{Key: key, Value: v}) })
+func (k *keyedFolder[In, K, V]) collect(ctx context.Context, item In) ([]pair[K, V], error) {
+	var pairs []pair[K, V]
+	err := k.fn(ctx, item, func(key K, v V) { pairs = append(pairs, pair[K, V]{Key: key, Value: v}) })
 	return pairs, err
 }
 
 // addPairs adds an item's pairs; a panicking combine is a TaskError.
-func addPairs[K comparable, V any](pairs []Pair[K, V], add func(K, V)) (te *TaskError) {
+func addPairs[K comparable, V any](pairs []pair[K, V], add func(K, V)) (te *TaskError) {
 	defer func() {
 		if v := recover(); v != nil {
 			te = panicError(v)

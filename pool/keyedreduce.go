@@ -3,7 +3,6 @@ package pool
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"maps"
@@ -24,7 +23,7 @@ type KeyedReducer[In any, K comparable, V any] struct {
 }
 
 // Name is the name the reducer was registered under.
-func (r KeyedReducer[In, K, V]) Name() string { return r.red.f.name }
+func (r KeyedReducer[In, K, V]) Name() string { return r.red.name() }
 
 // pair is a key and its value, as a keyed reduce's function emits them.
 type pair[K comparable, V any] struct {
@@ -54,7 +53,7 @@ func RegisterKeyed[In any, K comparable, V any](name string, fn func(ctx context
 // cancellation, Progress and backup tasks are as for Reduce.
 func ReduceByKey[In any, K comparable, V any](ctx context.Context, p *Pool, r KeyedReducer[In, K, V], items []In, opts ...MapOption) (map[K]V, error) {
 	if r.red == nil {
-		return nil, errors.New("pool: reduce with a zero KeyedReducer (use the value pool.RegisterKeyed returns)")
+		return nil, errZeroReducer
 	}
 	m, err := r.red.run(ctx, p, input[In]{seq: slices.Values(items), slice: items}, len(items), opts)
 	return orEmpty(m, err)
@@ -64,7 +63,7 @@ func ReduceByKey[In any, K comparable, V any](ctx context.Context, p *Pool, r Ke
 // bounded as ReduceSeq's (and by the number of distinct keys).
 func ReduceByKeySeq[In any, K comparable, V any](ctx context.Context, p *Pool, r KeyedReducer[In, K, V], items iter.Seq[In], opts ...MapOption) (map[K]V, error) {
 	if r.red == nil {
-		return nil, errors.New("pool: reduce with a zero KeyedReducer (use the value pool.RegisterKeyed returns)")
+		return nil, errZeroReducer
 	}
 	m, err := r.red.run(ctx, p, input[In]{seq: items}, -1, opts)
 	return orEmpty(m, err)

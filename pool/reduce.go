@@ -26,12 +26,18 @@ type Reducer[In, Out, Acc any] struct {
 	red *reduction[In, Acc]
 }
 
-// Name is the name the reducer was registered under.
-func (r Reducer[In, Out, Acc]) Name() string { return r.red.f.name }
+// Name is the name the reducer was registered under ("" for the zero
+// Reducer).
+func (r Reducer[In, Out, Acc]) Name() string { return r.red.name() }
 
 // Shapes returns the shapes that a client and a worker must agree on for
 // the reducer's chunks: In's, and the fold's (Out's and Acc's).
-func (r Reducer[In, Out, Acc]) Shapes() (in, fold string) { return r.red.f.Shapes() }
+func (r Reducer[In, Out, Acc]) Shapes() (in, fold string) {
+	if r.red == nil {
+		return "", ""
+	}
+	return r.red.f.Shapes()
+}
 
 // RegisterReducer makes a map/reduce callable by name on the cluster
 // (see Reduce): fn maps each item on a worker; combine folds its result
@@ -63,6 +69,17 @@ type reduction[In, Acc any] struct {
 	fold  func(ctx context.Context, items []In, start int, timeout time.Duration) (Acc, int, *TaskError)
 	merge func(a, b Acc) Acc
 }
+
+func (red *reduction[In, Acc]) name() string {
+	if red == nil {
+		return ""
+	}
+	return red.f.name
+}
+
+// errZeroReducer is a reduce of a Reducer or KeyedReducer that was not
+// registered.
+var errZeroReducer = errors.New("pool: reduce with a zero reducer (use the value pool.RegisterReducer or pool.RegisterKeyed returns)")
 
 // registerReduction checks and registers a reduction; mapped is the type
 // the fold combines (its shape is part of the fingerprint: a worker that
@@ -122,7 +139,7 @@ func onWorkersOnly[In, Acc any](name string) func(context.Context, In) (Acc, err
 func Reduce[In, Out, Acc any](ctx context.Context, p *Pool, r Reducer[In, Out, Acc], items []In, opts ...MapOption) (Acc, error) {
 	if r.red == nil {
 		var zero Acc
-		return zero, errors.New("pool: reduce with a zero Reducer (use the value pool.RegisterReducer returns)")
+		return zero, errZeroReducer
 	}
 	return r.red.run(ctx, p, input[In]{seq: slices.Values(items), slice: items}, len(items), opts)
 }
@@ -134,7 +151,7 @@ func Reduce[In, Out, Acc any](ctx context.Context, p *Pool, r Reducer[In, Out, A
 func ReduceSeq[In, Out, Acc any](ctx context.Context, p *Pool, r Reducer[In, Out, Acc], items iter.Seq[In], opts ...MapOption) (Acc, error) {
 	if r.red == nil {
 		var zero Acc
-		return zero, errors.New("pool: reduce with a zero Reducer (use the value pool.RegisterReducer returns)")
+		return zero, errZeroReducer
 	}
 	return r.red.run(ctx, p, input[In]{seq: items}, -1, opts)
 }

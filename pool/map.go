@@ -310,11 +310,11 @@ func (m *mapRun[In, Out]) final(err error) error {
 // further: its result is one accumulator whatever the chunk's length, so
 // longer chunks mean fewer accumulators to send and merge.
 func (m *mapRun[In, Out]) adapt(oc outcome[In, Out]) {
-	fast := 20 * time.Millisecond
+	fast, most := 20*time.Millisecond, maxAdaptiveChunk
 	if m.o.folded {
-		fast = 100 * time.Millisecond
+		fast, most = 100*time.Millisecond, maxFoldedAdaptiveChunk
 	}
 	if m.o.chunksize == 0 && m.total < 0 && oc.took < fast && oc.n >= m.chunk {
-		m.chunk = min(m.chunk*2, maxAdaptiveChunk)
+		m.chunk = min(m.chunk*2, most)
 	}
 }

@@ -80,8 +80,12 @@ func (m *mapRun[In, Out]) maxAutoChunk() int {
 }
 
 // maxFoldedChunk is maxAutoChunk for a reduce: under a worker's default
-// max_chunk_items (1,000,000).
-const maxFoldedChunk = 500_000
+// max_chunk_items (1,000,000). maxFoldedAdaptiveChunk is maxAdaptiveChunk
+// for a reduce of a stream, whose memory is the window times it.
+const (
+	maxFoldedChunk         = 500_000
+	maxFoldedAdaptiveChunk = 1 << 17
+)
 
 // startTickers starts the watch on the workers and the silent-chunk
 // check the first time the map waits for a chunk: a map whose chunks come

@@ -135,7 +135,8 @@ func onWorkersOnly[In, Acc any](name string) func(context.Context, In) (Acc, err
 // value for no items). Errors, retries, cancellation, Progress (in input
 // items) and backup tasks are as for Map; a failing or panicking function
 // or combine is a *TaskError naming the item, and a panicking merge one
-// naming the chunk.
+// naming the chunk. Automatic chunks are longer than Map's (up to 500,000
+// items, or about 4 MiB): the result of one is a single accumulator.
 func Reduce[In, Out, Acc any](ctx context.Context, p *Pool, r Reducer[In, Out, Acc], items []In, opts ...MapOption) (Acc, error) {
 	if r.red == nil {
 		var zero Acc
@@ -147,7 +148,8 @@ func Reduce[In, Out, Acc any](ctx context.Context, p *Pool, r Reducer[In, Out, A
 // ReduceSeq is Reduce over a lazily read input. Memory stays bounded
 // whatever the input's length: at most Window chunks are in flight, and
 // the client keeps only the accumulators it cannot merge yet (those of
-// chunks that finished before an earlier one).
+// chunks that finished before an earlier one). Automatic chunks start at
+// one item and double while a chunk takes under 100ms, up to 131,072.
 func ReduceSeq[In, Out, Acc any](ctx context.Context, p *Pool, r Reducer[In, Out, Acc], items iter.Seq[In], opts ...MapOption) (Acc, error) {
 	if r.red == nil {
 		var zero Acc

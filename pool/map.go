@@ -142,7 +142,8 @@ type mapRun[In, Out any] struct {
 	checking atomic.Bool  // a silent-chunk check is under way
 }
 
-// run is the engine of Map, Imap and ImapUnordered. total is the input's
+// run is the engine of Map, Imap, ImapUnordered and the reduces (with
+// the folded option: one accumulator per chunk). total is the input's
 // length, or -1 if unknown. emit gets each chunk's results with the input
 // index of the first and the chunk's item count; in input order if ordered.
 func run[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items input[In], total int, ordered bool,

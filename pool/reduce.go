@@ -54,7 +54,7 @@ func RegisterReducer[In, Out, Acc any](name string, fn func(context.Context, In)
 		panic(fmt.Sprintf("pool.RegisterReducer(%q): nil combine or merge", name))
 	}
 	fold := &folder[In, Out, Acc]{fn: Func[In, Out]{name: name, fn: fn}, combine: combine}
-	red := registerReduction(name, fn != nil, reflect.TypeFor[Out](), fold.fold, merge)
+	red := registerReduction(name, fn != nil, reflect.TypeFor[Out](), reflect.TypeFor[Acc](), fold.fold, merge)
 	return Reducer[In, Out, Acc]{red: red}
 }
 
@@ -82,9 +82,10 @@ func (red *reduction[In, Acc]) name() string {
 var errZeroReducer = errors.New("pool: reduce with a zero reducer (use the value pool.RegisterReducer or pool.RegisterKeyed returns)")
 
 // registerReduction checks and registers a reduction; mapped is the type
-// the fold combines (its shape is part of the fingerprint: a worker that
-// maps to another type refuses the chunk).
-func registerReduction[In, Acc any](name string, haveFn bool, mapped reflect.Type,
+// the fold combines and acc the accumulator's as msgpack sees it (their
+// shapes are part of the fingerprint: a worker that maps to another type
+// refuses the chunk).
+func registerReduction[In, Acc any](name string, haveFn bool, mapped, acc reflect.Type,
 	fold func(context.Context, []In, int, time.Duration) (Acc, int, *TaskError), merge func(a, b Acc) Acc) *reduction[In, Acc] {
 	if !config.ValidFunctionName(name) {
 		panic(fmt.Sprintf("pool: invalid reducer name %q: want 1-200 of ASCII letters, digits, '.', '_', '-', ':'", name))
@@ -92,7 +93,7 @@ func registerReduction[In, Acc any](name string, haveFn bool, mapped reflect.Typ
 	if !haveFn {
 		panic(fmt.Sprintf("pool: reducer %q: nil function", name))
 	}
-	sh, err := reductionShapes(reflect.TypeFor[In](), mapped, reflect.TypeFor[Acc]())
+	sh, err := reductionShapes(reflect.TypeFor[In](), mapped, acc)
 	if err != nil {
 		panic(fmt.Sprintf("pool: reducer %q: %v", name, err))
 	}

@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +44,9 @@ import (
 
 type result = benchjson.Reduce
 
+// runSum and runWords select the measurements (-only).
+var runSum, runWords = true, true
+
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("reducebench: ")
@@ -55,6 +59,8 @@ func main() {
 	bin := flag.String("bin", "bin/glimpse-cluster", "the glimpse-cluster binary (make builds it)")
 	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
 	chunksize := flag.Int("chunksize", 0, "pool.Chunksize of the sum of squares (0: automatic)")
+	cpuProfile := flag.String("cpuprofile", "", "write this process's (the client's) CPU profile to this `FILE`")
+	only := flag.String("only", "", `run only "sum" or "words"`)
 	flag.Parse()
 	if *items < 1 || *workers < 1 || *slots < 1 || *rounds < 1 || *repeat < 1 {
 		log.Fatal("want -items, -workers, -slots, -rounds, -repeat >= 1")
@@ -62,16 +68,30 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res := result{Workers: *workers, Slots: *slots, Rounds: *rounds, Items: *items, Chunksize: *chunksize}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	runSum, runWords = *only != "words", *only != "sum"
 	texts, err := readCorpus(*corpus, *repeat, &res)
 	if err != nil {
 		log.Fatal(err)
 	}
 	if err := run(ctx, *bin, texts, &res); err != nil {
+		pprof.StopCPUProfile()
 		log.Fatal(err)
 	}
 	fmt.Printf("%d worker processes x %d slots, median of %d rounds; CPU ms: client / workers / gearmand\n", res.Workers, res.Slots, res.Rounds)
-	fmt.Printf("sum of x*x over %d int64: %.0f items/s, %d chunks, client read %d bytes, CPU %s; rounds %.0f\n",
-		res.Items, res.SumItemsPerS, res.SumChunks, res.SumClientBytes, cpuText(res.SumCPUms), res.SumRoundsPerS)
+	if runSum {
+		fmt.Printf("sum of x*x over %d int64: %.0f items/s, %d chunks, client read %d bytes, CPU %s; rounds %.0f\n",
+			res.Items, res.SumItemsPerS, res.SumChunks, res.SumClientBytes, cpuText(res.SumCPUms), res.SumRoundsPerS)
+	}
 	fmt.Printf("word count of %.1f MB:\n", float64(res.CorpusBytes)/1e6)
 	for _, r := range res.WordCounts {
 		fmt.Printf("  %d %s: ReduceByKeySeq %.0f items/s (client read %d bytes, CPU %s; rounds %.0f)\n",
@@ -160,10 +180,15 @@ func run(ctx context.Context, bin string, texts []string, res *result) error {
 	for i := range ws.Len() {
 		m.pids = append(m.pids, ws.Process(i).Pid)
 	}
-	if err := sumSquares(ctx, p, m, res); err != nil {
-		return err
+	if runSum {
+		if err := sumSquares(ctx, p, m, res); err != nil {
+			return err
+		}
 	}
 	for _, items := range []string{"files", "lines"} {
+		if !runWords {
+			break
+		}
 		in := texts
 		if items == "lines" {
 			in = lines(texts)

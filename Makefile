@@ -6,7 +6,7 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 FUZZTIME ?= 30s
 
-.PHONY: deps demo test test-faults vet screenshots bench bench-gearman bench-pool bench-ping bench-scaling bench-peers fuzz clean
+.PHONY: deps demo test test-faults vet screenshots bench bench-gearman bench-pool bench-ping bench-scaling bench-peers bench-reduce fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -42,7 +42,7 @@ screenshots: deps
 # Debian packages scripts/install-bench-deps.sh installs); BENCH_QUICK=1
 # runs smaller sizes and fewer rounds, for development. Run it on a quiet
 # machine.
-BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem largeitems recovery peers/peerbench webhookbench sharedvalue
+BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem largeitems recovery peers/peerbench webhookbench sharedvalue reducebench
 bench: deps
 	@bash scripts/install-bench-deps.sh
 	$(GO) build -o bin/glimpse-cluster ./cmd/glimpse-cluster
@@ -63,6 +63,13 @@ bench-gearman: deps
 bench-pool: deps
 	$(GO) build -o bin/poolbench ./bench/poolbench
 	./bin/poolbench
+
+# pool.Reduce: the sum of x*x over 100M int64 on 2 worker processes, and
+# the keyed word count against ImapUnordered plus a client loop.
+bench-reduce: deps
+	$(GO) build -o bin/glimpse-cluster ./cmd/glimpse-cluster
+	$(GO) build -o bin/reducebench ./bench/reducebench
+	./bin/reducebench
 
 # Latency of a broadcast ping to 10, 50 and 100 worker processes, through
 # the fanout worker and through the broker's command channel.

@@ -26,13 +26,19 @@ type straggler struct {
 
 func startStraggler(t *testing.T, addr string) *straggler {
 	t.Helper()
+	return startStragglerFor(t, addr, funcs.Square.Name())
+}
+
+// startStragglerFor is startStraggler for the registered function fn.
+func startStragglerFor(t *testing.T, addr, fn string) *straggler {
+	t.Helper()
 	s := &straggler{held: make(chan struct{}, 100), release: make(chan struct{})}
 	w, err := gearman.NewWorker([]string{addr}, gearman.WithConcurrency(1),
 		gearman.WithClientID(wire.WorkerClientID("straggler", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, _ := wire.Lookup(funcs.Square.Name())
+	f, _ := wire.Lookup(fn)
 	w.Register(f.GearmanName(), func(ctx context.Context, j *gearman.Job) ([]byte, error) {
 		s.held <- struct{}{}
 		<-s.release

@@ -247,8 +247,12 @@ func (c *chunkCall[In, Out]) results(data []byte) ([]Out, error) {
 	if err := wire.Decode(data, &res); err != nil {
 		return nil, fmt.Errorf("pool: %s: cannot decode the results of %s: %w", c.m.f.name, c.f.span(), err)
 	}
-	if len(res.Items) != len(c.f.items) {
-		return nil, fmt.Errorf("pool: %s: %s came back with %d results", c.m.f.name, c.f.span(), len(res.Items))
+	want := len(c.f.items)
+	if c.m.o.folded {
+		want = 1
+	}
+	if len(res.Items) != want {
+		return nil, fmt.Errorf("pool: %s: %s came back with %d results, want %d", c.m.f.name, c.f.span(), len(res.Items), want)
 	}
 	return res.Items, nil
 }

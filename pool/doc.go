@@ -29,6 +29,12 @@
 // running it twice. BackupTasks runs the last slow chunks a second time on
 // idle workers, so one slow or cut-off worker does not hold up the map.
 //
+// Reduce and ReduceSeq run a map/reduce on the workers: a reducer
+// (RegisterReducer) folds each chunk's results into one accumulator on its
+// worker, and only that comes back; the client merges the accumulators in
+// input order. ReduceByKey and ReduceByKeySeq do the same per key
+// (RegisterKeyed): word counts, group-bys.
+//
 // A map that ends early (its context ends, its consumer stops iterating,
 // an item fails, or the Pool is closed) closes its connection, so that
 // gearmand drops its queued chunks, and sends a cancel command

@@ -6,7 +6,7 @@ package pool
 // launched-retired under its window.
 type emitter[In, Out any] struct {
 	ordered  bool
-	emit     func(start int, vs []Out) bool
+	emit     func(start, n int, vs []Out) bool
 	progress func(done, total int) // nil: no Progress option
 
 	pending map[int]outcome[In, Out] // ordered: decided, waiting for earlier chunks
@@ -15,7 +15,7 @@ type emitter[In, Out any] struct {
 	done    int                      // items emitted
 }
 
-func newEmitter[In, Out any](ordered bool, emit func(int, []Out) bool, progress func(int, int)) *emitter[In, Out] {
+func newEmitter[In, Out any](ordered bool, emit func(int, int, []Out) bool, progress func(int, int)) *emitter[In, Out] {
 	return &emitter[In, Out]{ordered: ordered, emit: emit, progress: progress, pending: map[int]outcome[In, Out]{}}
 }
 
@@ -25,8 +25,8 @@ func newEmitter[In, Out any](ordered bool, emit func(int, []Out) bool, progress 
 func (e *emitter[In, Out]) take(oc outcome[In, Out], total int) error {
 	for _, r := range e.ready(oc) {
 		e.retired++
-		e.done += len(r.items)
-		if !e.emit(r.start, r.items) {
+		e.done += r.n
+		if !e.emit(r.start, r.n, r.items) {
 			return errStopped
 		}
 		if e.progress != nil {

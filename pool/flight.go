@@ -65,7 +65,7 @@ func (m *mapRun[In, Out]) runCopy(f *flight[In], unique string, after <-chan str
 			close(submitted)
 		}
 		out, err := c.run(task, err)
-		oc := outcome[In, Out]{idx: f.idx, start: f.start, items: out, took: time.Since(t0), err: err, call: c}
+		oc := outcome[In, Out]{idx: f.idx, start: f.start, n: len(f.items), items: out, took: time.Since(t0), err: err, call: c}
 		select {
 		case m.outcomes <- oc:
 		case <-m.ctx.Done(): // the map is over; nobody reads

@@ -27,7 +27,7 @@ type Indexed[T any] struct {
 // deadlines.
 func Map[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items []In, opts ...MapOption) ([]Out, error) {
 	out := make([]Out, len(items))
-	err := run(ctx, p, f, input[In]{seq: slices.Values(items), slice: items}, len(items), false, opts, func(start int, vs []Out) bool {
+	err := run(ctx, p, f, input[In]{seq: slices.Values(items), slice: items}, len(items), false, opts, func(start, _ int, vs []Out) bool {
 		copy(out[start:], vs)
 		return true
 	})
@@ -45,7 +45,7 @@ func Map[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items []In,
 func Imap[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter.Seq[In], opts ...MapOption) iter.Seq2[Out, error] {
 	return func(yield func(Out, error) bool) {
 		stopped := false
-		err := run(ctx, p, f, input[In]{seq: items}, -1, true, opts, func(_ int, vs []Out) bool {
+		err := run(ctx, p, f, input[In]{seq: items}, -1, true, opts, func(_, _ int, vs []Out) bool {
 			for _, v := range vs {
 				if !yield(v, nil) {
 					stopped = true
@@ -66,7 +66,7 @@ func Imap[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter
 func ImapUnordered[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items iter.Seq[In], opts ...MapOption) iter.Seq2[Indexed[Out], error] {
 	return func(yield func(Indexed[Out], error) bool) {
 		stopped := false
-		err := run(ctx, p, f, input[In]{seq: items}, -1, false, opts, func(start int, vs []Out) bool {
+		err := run(ctx, p, f, input[In]{seq: items}, -1, false, opts, func(start, _ int, vs []Out) bool {
 			for i, v := range vs {
 				if !yield(Indexed[Out]{Index: start + i, Value: v}, nil) {
 					stopped = true
@@ -87,7 +87,8 @@ var errStopped = errors.New("pool: iteration stopped")
 // outcome is what became of one copy of a chunk.
 type outcome[In, Out any] struct {
 	idx, start int
-	items      []Out
+	n          int   // the chunk's input items
+	items      []Out // their results; a reduce's one accumulator
 	took       time.Duration
 	err        error
 	call       *chunkCall[In, Out]
@@ -144,11 +145,12 @@ type mapRun[In, Out any] struct {
 	announced *announced // its announcement on the log channel; nil: none
 }
 
-// run is the engine of Map, Imap and ImapUnordered. total is the input's
+// run is the engine of Map, Imap, ImapUnordered and the reduces (with
+// the folded option: one accumulator per chunk). total is the input's
 // length, or -1 if unknown. emit gets each chunk's results with the input
-// index of the first; in input order if ordered.
+// index of the first and the chunk's item count; in input order if ordered.
 func run[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items input[In], total int, ordered bool,
-	opts []MapOption, emit func(start int, vs []Out) bool) (err error) {
+	opts []MapOption, emit func(start, n int, vs []Out) bool) (err error) {
 	o, err := buildMapOptions(opts)
 	if err != nil {
 		return err
@@ -317,9 +319,15 @@ func (m *mapRun[In, Out]) final(err error) error {
 }
 
 // adapt grows automatic chunks of an input of unknown length while chunks
-// come back fast, so per-job overhead stops mattering.
+// come back fast, so per-job overhead stops mattering. A reduce's grow
+// further: its result is one accumulator whatever the chunk's length, so
+// longer chunks mean fewer accumulators to send and merge.
 func (m *mapRun[In, Out]) adapt(oc outcome[In, Out]) {
-	if m.o.chunksize == 0 && m.total < 0 && oc.took < 20*time.Millisecond && len(oc.items) >= m.chunk {
-		m.chunk = min(m.chunk*2, maxAdaptiveChunk)
+	fast, most := 20*time.Millisecond, maxAdaptiveChunk
+	if m.o.folded {
+		fast, most = 100*time.Millisecond, maxFoldedAdaptiveChunk
+	}
+	if m.o.chunksize == 0 && m.total < 0 && oc.took < fast && oc.n >= m.chunk {
+		m.chunk = min(m.chunk*2, most)
 	}
 }

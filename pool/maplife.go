@@ -44,7 +44,7 @@ func (m *mapRun[In, Out]) setup() error {
 	if m.chunk == 0 {
 		m.chunk = 1
 		if m.total > 0 {
-			m.chunk = min(max((m.total+4*slots-1)/(4*slots), 1), maxAutoChunk)
+			m.chunk = min(max((m.total+4*slots-1)/(4*slots), 1), m.maxAutoChunk())
 		}
 	}
 	m.window = m.o.window
@@ -68,6 +68,25 @@ func (m *mapRun[In, Out]) setup() error {
 	}
 	return nil
 }
+
+// maxAutoChunk bounds automatic chunks of an input of known length. A
+// reduce's chunks may be longer than a map's: each sends back one
+// accumulator, not a result per item, so only its payload bounds it
+// (targetChunkBytes still cuts it, and a worker's max_chunk_items).
+func (m *mapRun[In, Out]) maxAutoChunk() int {
+	if m.o.folded {
+		return maxFoldedChunk
+	}
+	return maxAutoChunk
+}
+
+// maxFoldedChunk is maxAutoChunk for a reduce: under a worker's default
+// max_chunk_items (1,000,000). maxFoldedAdaptiveChunk is maxAdaptiveChunk
+// for a reduce of a stream, whose memory is the window times it.
+const (
+	maxFoldedChunk         = 500_000
+	maxFoldedAdaptiveChunk = 1 << 17
+)
 
 // startTickers starts the watch on the workers and the silent-chunk
 // check the first time the map waits for a chunk: a map whose chunks come

@@ -89,6 +89,9 @@ type mapOptions struct {
 	backupTasks     bool
 	waitWorkers     time.Duration
 	silentCheck     time.Duration
+	// folded: each chunk comes back as one accumulator (a reduce,
+	// reduce.go), not one result per item. Set by the reduces only.
+	folded bool
 }
 
 // DefaultRetries is how many times a chunk is resubmitted after a failure

@@ -26,6 +26,8 @@ type countingProxy struct {
 	backend string
 	dials   atomic.Int64
 	workers atomic.Int64 // "workers" lines sent to the admin port
+	// received counts the bytes gearmand sent to the pool.
+	received atomic.Int64
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -64,9 +66,21 @@ func (p *countingProxy) accept() {
 		p.conns = append(p.conns, c, b)
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go func() { defer p.wg.Done(); io.Copy(c, b); c.Close() }()
+		go func() { defer p.wg.Done(); io.Copy(c, countingReader{b, &p.received}); c.Close() }()
 		go func() { defer p.wg.Done(); p.forward(b, c); b.Close() }()
 	}
+}
+
+// countingReader counts the bytes read through it into n.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(b []byte) (int, error) {
+	k, err := c.r.Read(b)
+	c.n.Add(int64(k))
+	return k, err
 }
 
 // forward copies the client's bytes to gearmand, counting "workers"

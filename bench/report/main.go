@@ -163,6 +163,9 @@ func plan(bin, out string, quick bool) []step {
 		mk("shared", "sharedvalue", pick(
 			[]string{"-items", "10000", "-size", "52428800", "-workers", "2", "-slots", "1", "-rounds", "3", "-pairs", "5"},
 			[]string{"-items", "10000", "-size", "52428800", "-workers", "2", "-slots", "1", "-rounds", "1", "-pairs", "3"})...),
+		mk("reduce", "reducebench", pick(
+			[]string{"-items", "100000000", "-workers", "2", "-slots", "1", "-rounds", "3", "-repeat", "5"},
+			[]string{"-items", "10000000", "-workers", "2", "-slots", "1", "-rounds", "1", "-repeat", "1"})...),
 		// The Python peers: about three minutes in all, bounded per peer
 		// (Dask's 1M-item map alone can take 40 s).
 		mk("peers", "peerbench", pick(

@@ -47,10 +47,11 @@ func render(out string, meta Meta) error {
 	writeSection(&b, out, meta, len(sections)+2, peers)
 	hooks := section{"webhook", "Webhook deliveries: the built-in webhook function to a loopback receiver", writeWebhook}
 	writeSection(&b, out, meta, len(sections)+3, hooks)
-	// for the raw figures below
 	shared := section{"shared", "Shared values: a 50 MB value shared by every item, next to the same map without it", writeShared}
 	writeSection(&b, out, meta, len(sections)+4, shared)
-	sections = append(sections, peers, hooks, shared) // for the raw figures below
+	reduce := section{"reduce", "pool.Reduce: map/reduce on the workers", writeReduce}
+	writeSection(&b, out, meta, len(sections)+5, reduce)
+	sections = append(sections, peers, hooks, shared, reduce) // for the raw figures below
 
 	fmt.Fprintf(&b, "## Raw figures\n\n")
 	fmt.Fprintf(&b, "Each program's JSON (`-json FILE`, types in `bench/internal/benchjson`) and console output are next to this\n")

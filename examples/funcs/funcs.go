@@ -7,8 +7,6 @@ package funcs
 import (
 	"context"
 	"strconv"
-	"strings"
-	"unicode"
 
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -26,12 +24,11 @@ var Hex = pool.Register("examples.hex", func(_ context.Context, x int64) (string
 	return "0x" + strconv.FormatInt(x, 16), nil
 })
 
-// WordCount counts the words of one text (the map step of a word count).
+// WordCount counts the words of one text (the map step of a word count):
+// the runs of letters and apostrophes of the lower-cased text.
 var WordCount = pool.Register("examples.wordcount", func(_ context.Context, text string) (map[string]int, error) {
 	counts := map[string]int{}
-	for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' }) {
-		counts[strings.ToLower(w)]++
-	}
+	forEachWord(text, func(w string) { counts[w]++ })
 	return counts, nil
 })
 

@@ -1,5 +1,7 @@
-// Command wordcount is a map/reduce: the workers count the words of each
-// file (map), this program adds the counts up (reduce) as they stream in.
+// Command wordcount is a map/reduce with the reduce on the workers
+// (pool.ReduceByKeySeq): each worker counts the words of its chunk of
+// files into one table and sends only that back, and this program adds
+// the tables up.
 //
 //	go run ./examples/wordcount [-c config.ini] [-top 10] FILE...
 //
@@ -47,14 +49,9 @@ func run(ctx context.Context, p *pool.Pool, files []string, top int) error {
 			}
 		}
 	}
-	total := map[string]int{}
-	for counts, err := range pool.ImapUnordered(ctx, p, funcs.WordCount, texts, pool.ProgressBar(os.Stderr, "files")) {
-		if err != nil {
-			return err
-		}
-		for w, n := range counts.Value {
-			total[w] += n
-		}
+	total, err := pool.ReduceByKeySeq(ctx, p, funcs.WordCounts, texts, pool.ProgressBar(os.Stderr, "files"))
+	if err != nil {
+		return err
 	}
 	words := slices.SortedFunc(maps.Keys(total), func(a, b string) int {
 		return cmp.Or(cmp.Compare(total[b], total[a]), cmp.Compare(a, b))

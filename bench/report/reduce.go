@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
+)
+
+// writeReduce is the map/reduce section (bench/reducebench): issue 13's
+// bars, the sum of squares and the word counts.
+func writeReduce(b *strings.Builder, out, name string) error {
+	var r benchjson.Reduce
+	if err := benchjson.Read(filepath.Join(out, name+".json"), &r); err != nil {
+		return err
+	}
+	if len(r.SumRoundsPerS) == 0 {
+		return errMissing
+	}
+	cpuMs := func(c benchjson.CPUms) string {
+		return fmt.Sprintf("%.0f / %.0f / %.0f", c.Client, c.Workers, c.Gearmand)
+	}
+	fmt.Fprintf(b, "%d worker processes x %d slots (`glimpse-cluster worker`), median of %d rounds. CPU is milliseconds per\n", r.Workers, r.Slots, r.Rounds)
+	fmt.Fprintf(b, "round spent by the client / all workers / gearmand; client bytes are what the client process read.\n\n")
+	fmt.Fprintf(b, "**Sum of x*x** (`pool.Reduce` of `examples.sumsquares`) over %s int64, from the slice to the sum:\n\n", num(float64(r.Items)))
+	fmt.Fprintf(b, "| chunks | items/s | client bytes | CPU ms |\n| --- | ---: | ---: | --- |\n")
+	fmt.Fprintf(b, "| %s | %s | %s | %s |\n\n", chunkLabel(r.Chunksize, r.SumChunks), num(r.SumItemsPerS), num(float64(r.SumClientBytes)), cpuMs(r.SumCPUms))
+	fmt.Fprintf(b, "**Word count** of %.1f MB of Go sources: the keyed reduce (`pool.ReduceByKeySeq` of `examples.wordcounts`) against\n", float64(r.CorpusBytes)/1e6)
+	fmt.Fprintf(b, "`pool.ImapUnordered` of `examples.wordcount` plus a client loop adding the per-item tables up, taking turns.\n\n")
+	fmt.Fprintf(b, "| items | how | items/s | keyed / imap | client bytes | CPU ms |\n| --- | --- | ---: | ---: | ---: | --- |\n")
+	for _, w := range r.WordCounts {
+		what := fmt.Sprintf("%s %s", num(float64(w.Count)), w.Items)
+		fmt.Fprintf(b, "| %s | ReduceByKeySeq | %s | **%.2fx** | %s | %s |\n", what, num(w.KeyedItemsPerS), w.Speedup, num(float64(w.KeyedClientBytes)), cpuMs(w.KeyedCPUms))
+		fmt.Fprintf(b, "| %s | ImapUnordered + loop | %s | | %s | %s |\n", what, num(w.ImapItemsPerS), num(float64(w.ImapClientBytes)), cpuMs(w.ImapCPUms))
+	}
+	fmt.Fprintf(b, "\n")
+	return nil
+}

@@ -32,7 +32,7 @@ func TestRenderReduce(t *testing.T) {
 	}
 	report := string(data)
 	for _, want := range []string{
-		"## 8. pool.Reduce: map/reduce on the workers",
+		"## 10. pool.Reduce: map/reduce on the workers",
 		"| auto (215) | 50,000,000 | 20,000 | 700 / 2000 / 300 |",
 		"| 268,115 lines | ReduceByKeySeq | 540,000 | **4.00x** | 2,000,000 |",
 		"- reduce: [reduce.json](reduce.json)",

@@ -88,6 +88,7 @@ type Worker struct {
 	controlClosed bool
 	life          lifecycle.Lifecycle // Run runs once
 	ran           atomic.Bool         // Run began once
+	tasks         *workerTasks        // WithTasks; nil: no tasks served
 }
 
 // NewWorker returns a worker for the job servers of client, serving the
@@ -128,10 +129,17 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 	w.tls = tlsConf
 	w.log = w.newLog(client, worker, o.logger).With("worker", w.id)
 	auth.WarnIfNoKey(w.log, key, "worker")
+	if o.withTasks {
+		if w.tasks, err = openWorkerTasks(client, o, w.id, w.log); err != nil {
+			return nil, fmt.Errorf("cluster: worker: tasks: %w", err)
+		}
+	}
 	if err := w.registerFunctions(); err != nil {
+		w.tasks.close()
 		return nil, fmt.Errorf("cluster: worker: %w", err)
 	}
 	if w.control, err = newControl(w, worker.SubscriptionRenewal); err != nil {
+		w.tasks.close()
 		return nil, fmt.Errorf("cluster: worker: command channel: %w", err)
 	}
 	w.controlDone = make(chan struct{})
@@ -197,6 +205,9 @@ func (w *Worker) registerFunctions() error {
 		if err := w.gw.Register(f.GearmanName(), w.authenticated(w.jobFunc(f))); err != nil {
 			return err
 		}
+	}
+	if w.tasks != nil {
+		return w.tasks.register(w.gw, w.funcs)
 	}
 	return nil
 }
@@ -268,6 +279,9 @@ func (w *Worker) Run() error {
 		}()
 	}
 	w.mu.Unlock()
+	if w.tasks != nil {
+		w.tasks.start()
+	}
 	err := w.gw.Run()
 	cancel()
 	if errors.Is(err, gearman.ErrWorkerClosed) {
@@ -284,6 +298,8 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	w.life.Stop()
 	defer w.crashes.close()
 	defer w.closeControl(ctx)
+	defer w.tasks.close()
+	w.tasks.stopScheduling()
 	if err := w.gw.Shutdown(ctx); err != nil {
 		return fmt.Errorf("cluster: worker shutdown: %w", err)
 	}
@@ -298,6 +314,8 @@ func (w *Worker) Close() error {
 	defer cancel()
 	defer w.crashes.close()
 	defer w.closeControl(ctx)
+	defer w.tasks.close()
+	w.tasks.stopScheduling()
 	return w.gw.Close()
 }
 

@@ -152,6 +152,7 @@ type File struct {
 	Server Server
 	Worker Worker
 	Fanout Fanout
+	Tasks  Tasks
 }
 
 // DefaultWorker is the [worker] section of a file that has none; programs
@@ -256,7 +257,7 @@ func Parse(name string, data []byte) (*File, error) {
 		return nil, syntaxError(name, data, err)
 	}
 	p := &parser{
-		file:  &File{Path: name, Worker: DefaultWorker(), Fanout: DefaultFanout()},
+		file:  &File{Path: name, Worker: DefaultWorker(), Fanout: DefaultFanout(), Tasks: DefaultTasks()},
 		given: make(map[string]bool),
 	}
 	p.parse(raw)
@@ -294,9 +295,11 @@ var sectionKeys = map[string][]string{
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal,
 		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit},
 	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
+	secTasks: {keyStore, keyTasksServe, keyRetention, keyLease, keyPollInterval, keyRedispatchAfter, keyBatchSize,
+		keyMaxAttempts, keyMinBackoff, keyMaxBackoff, keyMaxItemBytes},
 }
 
-var sectionOrder = []string{secClient, secServer, secWorker, secFanout}
+var sectionOrder = []string{secClient, secServer, secWorker, secFanout, secTasks}
 
 func (p *parser) parse(raw *ini.File) {
 	hasClient := false
@@ -314,8 +317,10 @@ func (p *parser) parse(raw *ini.File) {
 			p.worker(p.values(sec))
 		case secFanout:
 			p.fanout(p.values(sec))
+		case secTasks:
+			p.tasks(p.values(sec))
 		default:
-			msg := "unknown section: want [client], [server], [worker] or [fanout]"
+			msg := "unknown section: want [client], [server], [worker], [fanout] or [tasks]"
 			if s := closest(name, sectionOrder); s != "" {
 				msg = fmt.Sprintf("unknown section; did you mean [%s]?", s)
 			}

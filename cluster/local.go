@@ -58,7 +58,7 @@ type Local struct {
 	tconf  config.Tasks
 	// tasksClose closes the store and Gearman client of tasks.
 	tasksClose []func() error
-	cfg    config.Client
+	cfg        config.Client
 	// keyFile is the cluster key's file, "" for none (LocalConfig).
 	keyFile string
 

@@ -31,11 +31,11 @@ import (
 
 // The environment of a worker process (the test binary run again).
 const (
-	workerEnv  = "TASKS_TEST_WORKER"  // the job server's address
-	storeEnv   = "TASKS_TEST_STORE"   // the task store's DSN
-	runsEnv    = "TASKS_TEST_RUNS"    // the directory the test functions record their runs in
-	leaseEnv   = "TASKS_TEST_LEASE"   // [tasks] lease
-	slotsEnv   = "TASKS_TEST_SLOTS"   // worker slots
+	workerEnv  = "TASKS_TEST_WORKER" // the job server's address
+	storeEnv   = "TASKS_TEST_STORE"  // the task store's DSN
+	runsEnv    = "TASKS_TEST_RUNS"   // the directory the test functions record their runs in
+	leaseEnv   = "TASKS_TEST_LEASE"  // [tasks] lease
+	slotsEnv   = "TASKS_TEST_SLOTS"  // worker slots
 	redispatch = "TASKS_TEST_REDISPATCH"
 )
 

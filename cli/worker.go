@@ -63,7 +63,15 @@ func runWorker(ctx context.Context, e *env, c *command, args []string) int {
 		}
 	}
 	log := newLogger(e.stderr, wc.LogLevel)
-	w, err := cluster.NewWorker(file.Client, wc, cluster.WithLogger(log), cluster.WithFunctions(registeredFunctions()...))
+	opts := []cluster.WorkerOption{cluster.WithLogger(log), cluster.WithFunctions(registeredFunctions()...)}
+	if file.Tasks.Serve {
+		dsn, err := file.Tasks.StorePath(file.Fanout)
+		if err != nil {
+			return e.configError(c, err)
+		}
+		opts = append(opts, cluster.WithTasks(dsn, file.Tasks))
+	}
+	w, err := cluster.NewWorker(file.Client, wc, opts...)
 	if err != nil {
 		var ue *cluster.UnknownFunctionsError
 		if errors.As(err, &ue) {

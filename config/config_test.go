@@ -93,6 +93,7 @@ func TestParseFullFile(t *testing.T) {
 			MaxPayload:     4096,
 			MaxSubscribers: 50,
 		},
+		Tasks: DefaultTasks(),
 	}
 	if !reflect.DeepEqual(f, want) {
 		t.Fatalf("got  %+v\nwant %+v", f, want)

@@ -73,7 +73,9 @@ func DialJobServers(ctx context.Context, client config.Client) (*gearman.Client,
 }
 
 // NewClient returns a Client over an open store and Gearman client, which
-// it does not close. Zero fields of conf take their defaults.
+// it does not close. Zero fields of conf take their defaults. gc may be
+// nil for a client that only looks tasks up (or enqueues them for the
+// workers' sweeper to send, redispatch_after later).
 func NewClient(ctx context.Context, db *store.DB, gc *gearman.Client, conf config.Tasks, opts ...Option) (*Client, error) {
 	conf = withDefaults(conf)
 	if err := conf.Validate(); err != nil {

@@ -64,9 +64,10 @@ func newSender(gc *gearman.Client, batch int, log *slog.Logger) *sender {
 	return s
 }
 
-// queue hands ids, tasks of fn, to the sending goroutines.
+// queue hands ids, tasks of fn, to the sending goroutines. Without a
+// Gearman client it does nothing: the sweeper sends them.
 func (s *sender) queue(fn string, ids []ID) {
-	for len(ids) > 0 {
+	for s.gc != nil && len(ids) > 0 {
 		n := min(len(ids), s.batch)
 		s.jobs <- job{fn: fn, ids: ids[:n]}
 		ids = ids[n:]

@@ -92,9 +92,12 @@ func runStatus(ctx context.Context, e *env, c *command, args []string) int {
 	if t != nil {
 		t.flush()
 	}
-	if err := printTaskCounts(ctx, e.stdout, file); err != nil {
-		fmt.Fprintf(e.stderr, "%s %s: tasks: %v\n", e.prog, c.name, err)
-		code = exitFailure
+	// With no job server answering there is no cluster to count tasks of.
+	if t != nil {
+		if err := printTaskCounts(ctx, e.stdout, file); err != nil {
+			fmt.Fprintf(e.stderr, "%s %s: tasks: %v\n", e.prog, c.name, err)
+			code = exitFailure
+		}
 	}
 	for _, r := range reports {
 		if r.err != nil {

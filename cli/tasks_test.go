@@ -14,7 +14,7 @@ import (
 	"github.com/glimpse-go/glimpse/tasks"
 )
 
-var cliTaskFn = pool.Register("clitest.task", func(_ context.Context, s string) (string, error) { return s, nil })
+var cliTaskFn = pool.Register("tasktest.echo", func(_ context.Context, s string) (string, error) { return s, nil })
 
 // tasks lists, shows, cancels and retries tasks; status counts them.
 func TestTasksCommand(t *testing.T) {
@@ -38,7 +38,7 @@ func TestTasksCommand(t *testing.T) {
 	t.Setenv(config.EnvVar, writeConfig(t, []string{srv.Addr()}, "[tasks]", "store = "+dsn))
 
 	code, out, errOut := runCLI(t, "tasks", "list", "-state", "scheduled")
-	if code != exitOK || !strings.Contains(out, string(id)) || !strings.Contains(out, "clitest.task") {
+	if code != exitOK || !strings.Contains(out, string(id)) || !strings.Contains(out, "tasktest.echo") {
 		t.Fatalf("tasks list: %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI(t, "tasks", "show", string(id))

@@ -22,7 +22,6 @@ const tasksOpenTimeout = 30 * time.Second
 // that serves task jobs and the scheduler's duties.
 type workerTasks struct {
 	db     *store.DB
-	gc     *gearman.Client
 	runner *tasks.Runner
 	sched  *tasks.Scheduler
 	once   sync.Once
@@ -40,9 +39,6 @@ func openWorkerTasks(client config.Client, o workerOptions, workerID string, log
 	if wt.db, err = store.Open(ctx, o.tasksDSN); err != nil {
 		return nil, err
 	}
-	if wt.gc, err = tasks.DialJobServers(ctx, client); err != nil {
-		return nil, err
-	}
 	var ropts []tasks.RunnerOption
 	if o.limiter != nil {
 		ropts = append(ropts, tasks.WithLimiter(o.limiter))
@@ -50,7 +46,7 @@ func openWorkerTasks(client config.Client, o workerOptions, workerID string, log
 	if wt.runner, err = tasks.NewRunner(ctx, wt.db, workerID, o.tasksConf, append(ropts, tasks.WithRunnerLogger(log))...); err != nil {
 		return nil, err
 	}
-	if wt.sched, err = tasks.NewScheduler(ctx, wt.db, wt.gc, client, o.tasksConf, log); err != nil {
+	if wt.sched, err = tasks.NewScheduler(ctx, wt.db, client, o.tasksConf, log); err != nil {
 		return nil, err
 	}
 	return wt, nil
@@ -89,9 +85,6 @@ func (wt *workerTasks) close() error {
 		wt.stopScheduling()
 		if wt.runner != nil {
 			wt.runner.Stop()
-		}
-		if wt.gc != nil {
-			errs = append(errs, wt.gc.Close())
 		}
 		if wt.db != nil {
 			errs = append(errs, wt.db.Close())

@@ -63,16 +63,19 @@ func (d *Duty) Stop() {
 type Scheduler struct {
 	Dispatcher, Sweeper, Retention *Duty
 	db                             *store.DB
-	gc                             *gearman.Client
+	client                         config.Client
+	mu                             sync.Mutex
+	gc                             *gearman.Client // dialled when first needed: the job servers may start later
 	servers                        []string
 	tls                            *tls.Config
 	conf                           config.Tasks
 	log                            *slog.Logger
 }
 
-// NewScheduler returns the duties over db, sending jobs with gc to the job
-// servers of client (whose admin ports the sweeper asks what they hold).
-func NewScheduler(ctx context.Context, db *store.DB, gc *gearman.Client, client config.Client, conf config.Tasks, log *slog.Logger) (*Scheduler, error) {
+// NewScheduler returns the duties over db, sending jobs to the job servers
+// of client (whose admin ports the sweeper asks what they hold). It
+// connects to them when it first sends, so it may start before them.
+func NewScheduler(ctx context.Context, db *store.DB, client config.Client, conf config.Tasks, log *slog.Logger) (*Scheduler, error) {
 	conf = withDefaults(conf)
 	if err := Migrate(ctx, db); err != nil {
 		return nil, fmt.Errorf("tasks: %w", err)
@@ -84,7 +87,7 @@ func NewScheduler(ctx context.Context, db *store.DB, gc *gearman.Client, client 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Scheduler{db: db, gc: gc, servers: client.JobServers, tls: tlsConf, conf: conf, log: log}
+	s := &Scheduler{db: db, client: client, servers: client.JobServers, tls: tlsConf, conf: conf, log: log}
 	s.Dispatcher = newDuty("dispatcher", conf.PollInterval, log, s.dispatchDue)
 	s.Sweeper = newDuty("sweeper", max(min(conf.Lease, conf.RedispatchAfter)/2, 10*time.Millisecond), log, s.sweep)
 	s.Retention = newDuty("retention", max(min(conf.Retention/10, time.Minute), 10*time.Millisecond), log, s.removeOld)
@@ -98,11 +101,32 @@ func (s *Scheduler) Start() {
 	s.Retention.Start()
 }
 
-// Stop stops every duty.
+// Stop stops every duty and closes its job server connections.
 func (s *Scheduler) Stop() {
 	s.Dispatcher.Stop()
 	s.Sweeper.Stop()
 	s.Retention.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gc != nil {
+		s.gc.Close()
+		s.gc = nil
+	}
+}
+
+// gearman returns the scheduler's Gearman client, dialling it first.
+func (s *Scheduler) gearman(ctx context.Context) (*gearman.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gc != nil {
+		return s.gc, nil
+	}
+	gc, err := gearman.NewClient(ctx, s.servers, gearman.WithTLS(s.tls))
+	if err != nil {
+		return nil, fmt.Errorf("tasks: %w", err)
+	}
+	s.gc = gc
+	return gc, nil
 }
 
 // dispatchBatch bounds the due tasks one UPDATE takes.
@@ -151,8 +175,15 @@ func (s *Scheduler) takeIDs(ctx context.Context, q string, args ...any) (map[str
 }
 
 func (s *Scheduler) sendGroups(ctx context.Context, byFunc map[string][]ID) error {
+	if len(byFunc) == 0 {
+		return nil
+	}
+	gc, err := s.gearman(ctx)
+	if err != nil {
+		return fmt.Errorf("%w (the sweeper sends the tasks again)", err)
+	}
 	for fn, ids := range byFunc {
-		if err := sendAll(ctx, s.gc, fn, ids, s.conf.BatchSize); err != nil {
+		if err := sendAll(ctx, gc, fn, ids, s.conf.BatchSize); err != nil {
 			return fmt.Errorf("%w (the sweeper sends them again)", err)
 		}
 	}

@@ -237,3 +237,23 @@ type Large struct {
 	WorkerRSSBefKiB []int64   `json:"worker_rss_before_kib"`
 	WorkerRSSKiB    []int64   `json:"worker_rss_after_kib"` // a second after the last map
 }
+
+// Tasks is bench/tasksbench's figures: durable background tasks.
+type Tasks struct {
+	Tasks        int       `json:"tasks"`
+	Workers      int       `json:"workers"`
+	Slots        int       `json:"slots"`
+	Concurrency  int       `json:"concurrency"` // goroutines of the enqueuing client
+	EnqueuePerS  float64   `json:"enqueue_per_s"`
+	DrainPerS    float64   `json:"drain_per_s"` // tasks queued before the workers started, worker start included
+	EndToEndPerS float64   `json:"end_to_end_per_s"`
+	Celery       TasksPeer `json:"celery"`
+}
+
+// TasksPeer is a peer's figures for the same workload.
+type TasksPeer struct {
+	Name         string  `json:"name"`
+	EnqueuePerS  float64 `json:"enqueue_per_s"`
+	EndToEndPerS float64 `json:"end_to_end_per_s"`
+	Error        string  `json:"error,omitempty"`
+}

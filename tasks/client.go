@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ type Client struct {
 	send   *sender
 	ins    *inserter
 	owned  []func() error // what Close closes: the store and job server connections Open made
+	stmts  map[int]*sql.Stmt // the inserter's prepared INSERTs, by rows
 	closed sync.Once
 }
 
@@ -84,7 +86,7 @@ func NewClient(ctx context.Context, db *store.DB, gc *gearman.Client, conf confi
 	if err := Migrate(ctx, db); err != nil {
 		return nil, fmt.Errorf("tasks: %w", err)
 	}
-	c := &Client{db: db, gc: gc, conf: conf}
+	c := &Client{db: db, gc: gc, conf: conf, stmts: map[int]*sql.Stmt{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -135,6 +137,9 @@ func (c *Client) Close() error {
 	c.closed.Do(func() {
 		c.ins.close()
 		c.send.close()
+		for _, st := range c.stmts {
+			st.Close()
+		}
 		for _, f := range c.owned {
 			errs = append(errs, f())
 		}

@@ -116,6 +116,13 @@ func (ins *inserter) commit(batch []*pending) {
 // its own, or for a key that a stored task has, that task's. It returns
 // the ids it inserted.
 func (c *Client) insert(ctx context.Context, batch []*pending) (map[ID]bool, error) {
+	// Prepared before the transaction: on SQLite it holds the only
+	// connection.
+	for _, n := range chunkSizes(len(batch)) {
+		if _, err := c.insertStmt(n); err != nil {
+			return nil, err
+		}
+	}
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, c.db.Wrap("insert tasks", err)
@@ -138,15 +145,43 @@ const insertColumns = `(id, func, queue, idem_key, state, payload, max_attempts,
 
 // insertRows inserts every row whose key no stored task has; ON CONFLICT
 // DO NOTHING skips the others (the unique key holds against concurrent
-// clients too), and RETURNING tells which went in.
+// clients too), and RETURNING tells which went in. The rows go in chunks
+// of power-of-two sizes, whose statements are prepared once.
 func (c *Client) insertRows(ctx context.Context, tx *sql.Tx, batch []*pending) (map[ID]bool, error) {
-	args := make([]any, 0, 13*len(batch))
-	var values []byte
-	for i, p := range batch {
-		if i > 0 {
-			values = append(values, ',')
+	inserted := make(map[ID]bool, len(batch))
+	for _, n := range chunkSizes(len(batch)) {
+		if err := c.insertChunk(ctx, tx, batch[:n], inserted); err != nil {
+			return nil, err
 		}
-		values = append(values, "(?,?,?,?,?,?,?,?,?,?,?,?,?)"...)
+		batch = batch[n:]
+	}
+	return inserted, nil
+}
+
+// chunkSizes cuts n rows into powers of two of at most maxInsertChunk.
+func chunkSizes(n int) []int {
+	var out []int
+	for n > 0 {
+		c := 1
+		for c*2 <= n && c*2 <= maxInsertChunk {
+			c *= 2
+		}
+		out = append(out, c)
+		n -= c
+	}
+	return out
+}
+
+// maxInsertChunk is the most rows of one INSERT statement.
+const maxInsertChunk = 256
+
+func (c *Client) insertChunk(ctx context.Context, tx *sql.Tx, chunk []*pending, inserted map[ID]bool) error {
+	st, err := c.insertStmt(len(chunk))
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, 13*len(chunk))
+	for _, p := range chunk {
 		r := p.r
 		var key any
 		if r.key != "" {
@@ -155,24 +190,45 @@ func (c *Client) insertRows(ctx context.Context, tx *sql.Tx, batch []*pending) (
 		args = append(args, string(r.id), r.fn, r.queue, key, string(r.state), r.payload, r.retry.MaxAttempts,
 			r.retry.MinBackoff.Milliseconds(), r.retry.MaxBackoff.Milliseconds(), r.created, r.eta, r.dispatch, "")
 	}
-	q := `INSERT INTO ` + tasksTable + ` ` + insertColumns + ` VALUES ` + string(values) + ` ON CONFLICT DO NOTHING RETURNING id`
-	rows, err := tx.QueryContext(ctx, c.db.Q(q), args...)
+	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	if err != nil {
-		return nil, c.db.Wrap("insert tasks", err)
+		return c.db.Wrap("insert tasks", err)
 	}
 	defer rows.Close()
-	inserted := make(map[ID]bool, len(batch))
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, c.db.Wrap("insert tasks", err)
+			return c.db.Wrap("insert tasks", err)
 		}
 		inserted[ID(id)] = true
 	}
 	if err := rows.Err(); err != nil {
+		return c.db.Wrap("insert tasks", err)
+	}
+	return nil
+}
+
+// insertStmt returns the prepared INSERT of n rows. Only the inserter's
+// goroutine calls it.
+func (c *Client) insertStmt(n int) (*sql.Stmt, error) {
+	if st := c.stmts[n]; st != nil {
+		return st, nil
+	}
+	values := make([]byte, 0, 28*n)
+	for i := range n {
+		if i > 0 {
+			values = append(values, ',')
+		}
+		values = append(values, "(?,?,?,?,?,?,?,?,?,?,?,?,?)"...)
+	}
+	q := `INSERT INTO ` + tasksTable + ` ` + insertColumns + ` VALUES ` + string(values) + ` ON CONFLICT DO NOTHING RETURNING id`
+	// Not ctx: the statement outlives this commit.
+	st, err := c.db.PrepareContext(context.Background(), c.db.Q(q))
+	if err != nil {
 		return nil, c.db.Wrap("insert tasks", err)
 	}
-	return inserted, nil
+	c.stmts[n] = st
+	return st, nil
 }
 
 var errKeyVanished = errors.New("the task holding the idempotency key was removed during the enqueue; enqueue again")

@@ -144,7 +144,7 @@ func workerProcess(addr string) int {
 // env is a test's cluster: a gearmand with a persistent queue, a task
 // store, the worker processes it starts, and a client.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	gd     *gearmand.Process
 	dsn    string
@@ -155,7 +155,9 @@ type env struct {
 
 // newEnv starts gearmand with a libsqlite3 queue and opens a client on
 // the store dsn ("" for a PostgreSQL server of the test's own).
-func newEnv(t *testing.T, dsn string, conf config.Tasks) *env {
+func newEnv(t *testing.T, dsn string, conf config.Tasks) *env { return newEnvTB(t, dsn, conf) }
+
+func newEnvTB(t testing.TB, dsn string, conf config.Tasks) *env {
 	t.Helper()
 	if dsn == "" {
 		dsn = testenv.Postgres(t)

@@ -2,7 +2,9 @@ package tasks
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strings"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -25,6 +27,8 @@ type Runner struct {
 	limiter Limiter
 	log     *slog.Logger
 	running atomic.Int64
+	mu      sync.Mutex
+	stmts   map[string]*sql.Stmt // prepared outcome UPDATEs
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
@@ -46,7 +50,7 @@ func NewRunner(ctx context.Context, db *store.DB, workerID string, conf config.T
 	if err := Migrate(ctx, db); err != nil {
 		return nil, fmt.Errorf("tasks: %w", err)
 	}
-	r := &Runner{db: db, worker: workerID, lease: conf.Lease, stop: make(chan struct{})}
+	r := &Runner{db: db, worker: workerID, lease: conf.Lease, stop: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -169,26 +173,55 @@ func (r *Runner) finish(outs []outcome) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
+	// Prepared before the transaction: on SQLite it holds the only
+	// connection.
+	for _, o := range outs {
+		if _, err := r.stmt(r.outcomeUpdate(o)); err != nil {
+			return err
+		}
+	}
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return r.db.Wrap("record task outcomes", err)
 	}
 	defer tx.Rollback()
+	attempts := make([]any, 0, 6*len(outs))
 	for _, o := range outs {
 		q, args := r.outcomeUpdate(o)
-		if _, err := tx.ExecContext(ctx, r.db.Q(q), args...); err != nil {
+		st, err := r.stmt(q, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
 			return r.db.Wrap("record task outcomes", err)
 		}
-		if _, err := tx.ExecContext(ctx, r.db.Q(`INSERT INTO `+attemptsTable+` (task_id, attempt, worker, started_ms, ended_ms, error)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
-			string(o.t.id), o.t.attempt, r.worker, o.t.started, o.ended, o.err); err != nil {
-			return r.db.Wrap("record task outcomes", err)
-		}
+		attempts = append(attempts, string(o.t.id), o.t.attempt, r.worker, o.t.started, o.ended, o.err)
+	}
+	values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?),", len(outs)), ",")
+	if _, err := tx.ExecContext(ctx, r.db.Q(`INSERT INTO `+attemptsTable+` (task_id, attempt, worker, started_ms, ended_ms, error)
+		VALUES `+values+` ON CONFLICT DO NOTHING`), attempts...); err != nil {
+		return r.db.Wrap("record task outcomes", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return r.db.Wrap("record task outcomes", err)
 	}
 	return nil
+}
+
+// stmt returns q prepared, once per Runner.
+func (r *Runner) stmt(q string, _ []any) (*sql.Stmt, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st := r.stmts[q]; st != nil {
+		return st, nil
+	}
+	// Not ctx: the statement outlives this call.
+	st, err := r.db.PrepareContext(context.Background(), r.db.Q(q))
+	if err != nil {
+		return nil, r.db.Wrap("record task outcomes", err)
+	}
+	r.stmts[q] = st
+	return st, nil
 }
 
 // outcomeUpdate is the UPDATE that records o.
@@ -254,8 +287,15 @@ func (r *Runner) renew() {
 	}
 }
 
-// Stop ends the lease renewal.
+// Stop ends the lease renewal and closes the prepared statements; call it
+// once no job runs.
 func (r *Runner) Stop() {
 	r.once.Do(func() { close(r.stop) })
 	r.wg.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for q, st := range r.stmts {
+		st.Close()
+		delete(r.stmts, q)
+	}
 }

@@ -45,7 +45,6 @@ func schema(db *store.DB) []string {
 	error         TEXT    NOT NULL DEFAULT ''
 )`,
 		`CREATE INDEX IF NOT EXISTS glimpse_tasks_state_eta ON ` + tasksTable + ` (state, eta_ms)`,
-		`CREATE INDEX IF NOT EXISTS glimpse_tasks_state_finished ON ` + tasksTable + ` (state, finished_ms)`,
 		`CREATE TABLE IF NOT EXISTS ` + attemptsTable + ` (
 	task_id    TEXT    NOT NULL,
 	attempt    INTEGER NOT NULL,

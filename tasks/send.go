@@ -47,21 +47,49 @@ type job struct {
 }
 
 func newSender(gc *gearman.Client, batch int, log *slog.Logger) *sender {
-	s := &sender{gc: gc, batch: batch, log: log, jobs: make(chan job, 256)}
+	s := &sender{gc: gc, batch: batch, log: log, jobs: make(chan job, 1024)}
 	for range senders {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			for j := range s.jobs {
-				ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
-				if err := sendJob(ctx, s.gc, j.fn, j.ids); err != nil {
-					s.log.Warn("task job not sent; the sweeper sends it later", "function", j.fn, "tasks", len(j.ids), "err", err)
-				}
-				cancel()
+				s.sendMerged(j)
 			}
 		}()
 	}
 	return s
+}
+
+// sendMerged sends j with the jobs of the same function queued behind it,
+// in jobs of up to batch ids: when gearmand is slower than the store, the
+// jobs fill up instead of the queue growing.
+func (s *sender) sendMerged(j job) {
+	ids := append([]ID(nil), j.ids...)
+	var other *job
+merge:
+	for len(ids) < s.batch {
+		select {
+		case k, ok := <-s.jobs:
+			if !ok {
+				break merge
+			}
+			if k.fn != j.fn {
+				other = &k
+				break merge
+			}
+			ids = append(ids, k.ids...)
+		default:
+			break merge
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+	if err := sendAll(ctx, s.gc, j.fn, ids, s.batch); err != nil {
+		s.log.Warn("task job not sent; the sweeper sends it later", "function", j.fn, "tasks", len(ids), "err", err)
+	}
+	cancel()
+	if other != nil {
+		s.sendMerged(*other)
+	}
 }
 
 // queue hands ids, tasks of fn, to the sending goroutines. Without a

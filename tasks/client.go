@@ -22,7 +22,7 @@ type Client struct {
 	log    *slog.Logger
 	send   *sender
 	ins    *inserter
-	owned  []func() error // what Close closes: the store and job server connections Open made
+	owned  []func() error    // what Close closes: the store and job server connections Open made
 	stmts  map[int]*sql.Stmt // the inserter's prepared INSERTs, by rows
 	closed sync.Once
 }

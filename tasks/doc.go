@@ -26,16 +26,20 @@
 //
 //   - Enqueue (any process) checks the item, inserts the rows (concurrent
 //     calls share one transaction: group commit) and sends the due ones
-//     to gearmand. A task whose job could not be sent is still enqueued:
-//     the sweeper sends it later.
+//     to gearmand, merging the tasks of a function that wait to be sent
+//     into jobs of up to batch_size, so gearmand's persistent queue
+//     writes once per job. A task whose job could not be sent is still
+//     enqueued: the sweeper sends it later.
 //   - The Runner (in every worker process) serves the "glimpse-task.*"
 //     functions. It claims a job's tasks with one conditional UPDATE
-//     (state queued, or running with an expired lease, becomes running
-//     with this worker and a lease), asks the queue's Limiter, runs each
-//     task's function, and records every outcome in one transaction
-//     (succeeded with its result, retrying with the next ETA, or failed)
-//     before it tells gearmand the job is done. It renews the leases of
-//     its running tasks every lease/3.
+//     (queued becomes running, with this worker, the attempt counted and
+//     a lease; a task in any other state is skipped), asks the queue's
+//     Limiter, runs each task's function in turn in the job's slot, and
+//     records every outcome in one transaction (succeeded with its
+//     result, retrying with the next ETA, or failed) before it tells
+//     gearmand the job is done. It renews the leases of its running tasks
+//     every lease/3. A worker that is closed gives its unfinished tasks
+//     back (queued, the attempt not counted).
 //   - The duties (small components with Start and Stop, run by every
 //     worker process; any number may run at once) are: the dispatcher,
 //     which every poll_interval moves due scheduled and retrying tasks to

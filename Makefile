@@ -6,7 +6,7 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 FUZZTIME ?= 30s
 
-.PHONY: deps demo test test-faults vet bench bench-gearman bench-pool bench-ping bench-scaling bench-peers fuzz clean
+.PHONY: deps demo test test-faults vet bench bench-gearman bench-pool bench-ping bench-scaling bench-peers bench-tasks fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -35,7 +35,7 @@ test-faults: deps
 # Debian packages scripts/install-bench-deps.sh installs); BENCH_QUICK=1
 # runs smaller sizes and fewer rounds, for development. Run it on a quiet
 # machine.
-BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem largeitems recovery peers/peerbench
+BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem largeitems recovery peers/peerbench tasksbench
 bench: deps
 	@bash scripts/install-bench-deps.sh
 	$(GO) build -o bin/glimpse-cluster ./cmd/glimpse-cluster
@@ -83,6 +83,13 @@ bench-peers: deps
 	@bash scripts/install-bench-deps.sh
 	$(GO) build -o bin/peerbench ./bench/peers/peerbench
 	./bin/peerbench
+
+# Durable background tasks: enqueues/s from one client and end-to-end
+# tasks/s with 2 worker processes, beside Celery with redis-server.
+bench-tasks: deps
+	@bash scripts/install-bench-deps.sh
+	$(GO) build -o bin/tasksbench ./bench/tasksbench
+	./bin/tasksbench
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 fuzz:

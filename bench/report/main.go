@@ -168,6 +168,9 @@ func plan(bin, out string, quick bool) []step {
 				"-workload-timeout", "60s", "-peer-timeout", "150s"},
 			[]string{"-workers", "2", "-trivial", "10000,100000", "-cpu-items", "400", "-cost", "1ms", "-latency-calls", "100",
 				"-large-items", "20", "-large-bytes", "1048576", "-concurrent", "200", "-rounds", "1", "-peer-timeout", "60s"})...),
+		mk("tasks", "tasksbench", pick(
+			[]string{"-tasks", "20000", "-workers", "2", "-slots", "4", "-celery-tasks", "20000"},
+			[]string{"-tasks", "5000", "-workers", "2", "-slots", "4", "-celery-tasks", "2000"})...),
 	}
 }
 

@@ -45,7 +45,9 @@ func render(out string, meta Meta) error {
 	}
 	peers := section{"peers", "Peers: the same workloads on the pools a user would pick instead", writePeers}
 	writeSection(&b, out, meta, len(sections)+2, peers)
-	sections = append(sections, peers) // for the raw figures below
+	bg := section{"tasks", "Background tasks: enqueues/s and end-to-end tasks/s, beside Celery", writeTasks}
+	writeSection(&b, out, meta, len(sections)+3, bg)
+	sections = append(sections, peers, bg) // for the raw figures below
 
 	fmt.Fprintf(&b, "## Raw figures\n\n")
 	fmt.Fprintf(&b, "Each program's JSON (`-json FILE`, types in `bench/internal/benchjson`) and console output are next to this\n")

@@ -131,8 +131,9 @@ func (r *Runner) runOne(ctx context.Context, f wire.Function, t *claimed) (outco
 	return o, true
 }
 
-// claim takes the tasks ids of fn that are queued (or running with an
-// expired lease) for this worker, in one conditional UPDATE.
+// claim takes the tasks ids of fn that are queued for this worker, in one
+// conditional UPDATE. (state || '') keeps SQLite's planner on the primary
+// key: on the state index it scanned every queued task, for each claim.
 func (r *Runner) claim(ctx context.Context, fn string, ids []ID) ([]claimed, error) {
 	now := time.Now().UnixMilli()
 	args := []any{string(Running), r.worker, now, now + r.lease.Milliseconds()}
@@ -141,7 +142,7 @@ func (r *Runner) claim(ctx context.Context, fn string, ids []ID) ([]claimed, err
 	}
 	args = append(args, fn, string(Queued))
 	q := `UPDATE ` + tasksTable + ` SET state = ?, attempt = attempt + 1, worker = ?, started_ms = ?, lease_ms = ?
-		WHERE id IN (` + placeholders(len(ids)) + `) AND func = ? AND state = ?
+		WHERE id IN (` + placeholders(len(ids)) + `) AND func = ? AND (state || '') = ?
 		RETURNING id, queue, payload, attempt, max_attempts, min_backoff, max_backoff`
 	rows, err := r.db.QueryContext(ctx, r.db.Q(q), args...)
 	if err != nil {

@@ -132,7 +132,7 @@ func (r *Runner) runOne(ctx context.Context, f wire.Function, t *claimed) (outco
 }
 
 // claim takes the tasks ids of fn that are queued for this worker, in one
-// conditional UPDATE. (state || '') keeps SQLite's planner on the primary
+// conditional UPDATE. (state || ”) keeps SQLite's planner on the primary
 // key: on the state index it scanned every queued task, for each claim.
 func (r *Runner) claim(ctx context.Context, fn string, ids []ID) ([]claimed, error) {
 	now := time.Now().UnixMilli()

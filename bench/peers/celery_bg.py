@@ -17,6 +17,7 @@ def main():
     a.add_argument("--workers", type=int, default=2)
     args = a.parse_args()
     peer = celery_peer.Peer(args.workers)
+    rs = []
     try:
         peer.call(1)  # the worker is up
         t0 = time.monotonic()
@@ -26,6 +27,7 @@ def main():
             r.get(timeout=300, interval=celery_peer.POLL)
         t2 = time.monotonic()
     finally:
+        rs.clear()  # results unsubscribe when collected: while redis-server is up
         peer.close()
     import celery
     print("RESULT", json.dumps({

@@ -24,6 +24,11 @@ Serves the functions registered in this binary to every job server of
 [client] job_server_url, running N chunks at once. Job servers that are
 down, or go away, are redialled with backoff, so workers may start first.
 
+Unless [tasks] serve = false, it also runs the durable background tasks of
+those functions (Gearman functions glimpse-task.<name>) and the tasks
+scheduler's duties (dispatcher, sweeper, retention), with the task records
+in [tasks] store (default: the [fanout] store).
+
 SIGTERM or SIGINT drains the worker: it finishes the chunks it is running,
 takes no more and exits 0, waiting at most [worker] shutdown_timeout
 (default 5m). A second signal exits at once, with status 1; the job

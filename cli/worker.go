@@ -71,10 +71,15 @@ func runWorker(ctx context.Context, e *env, c *command, args []string) int {
 	opts := []cluster.WorkerOption{cluster.WithLogger(log), cluster.WithFunctions(registeredFunctions()...)}
 	if file.Tasks.Serve {
 		dsn, err := file.Tasks.StorePath(file.Fanout)
-		if err != nil {
+		switch {
+		case errors.Is(err, config.ErrNoStateDir):
+			// No default store and none configured: serve maps, not tasks.
+			log.Warn("not running tasks: no [tasks] store and no state directory for the default one", "err", err)
+		case err != nil:
 			return e.configError(c, err)
+		default:
+			opts = append(opts, cluster.WithTasks(dsn, file.Tasks))
 		}
-		opts = append(opts, cluster.WithTasks(dsn, file.Tasks))
 	}
 	w, err := cluster.NewWorker(file.Client, wc, opts...)
 	if err != nil {

@@ -6,7 +6,7 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 FUZZTIME ?= 30s
 
-.PHONY: deps demo test test-faults vet screenshots bench bench-gearman bench-pool bench-ping bench-scaling bench-peers bench-reduce fuzz clean
+.PHONY: deps demo test test-faults vet screenshots bench bench-gearman bench-pool bench-ping bench-scaling bench-peers bench-reduce bench-tasks fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -42,7 +42,7 @@ screenshots: deps
 # Debian packages scripts/install-bench-deps.sh installs); BENCH_QUICK=1
 # runs smaller sizes and fewer rounds, for development. Run it on a quiet
 # machine.
-BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem largeitems recovery peers/peerbench webhookbench sharedvalue reducebench
+BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem largeitems recovery peers/peerbench webhookbench sharedvalue reducebench tasksbench
 bench: deps
 	@bash scripts/install-bench-deps.sh
 	$(GO) build -o bin/glimpse-cluster ./cmd/glimpse-cluster
@@ -97,6 +97,13 @@ bench-peers: deps
 	@bash scripts/install-bench-deps.sh
 	$(GO) build -o bin/peerbench ./bench/peers/peerbench
 	./bin/peerbench
+
+# Durable background tasks: enqueues/s from one client and end-to-end
+# tasks/s with 2 worker processes, beside Celery with redis-server.
+bench-tasks: deps
+	@bash scripts/install-bench-deps.sh
+	$(GO) build -o bin/tasksbench ./bench/tasksbench
+	./bin/tasksbench
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 fuzz:

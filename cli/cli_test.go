@@ -165,6 +165,9 @@ func statusTable(t *testing.T, out string) map[string][]string {
 	cols := []int{strings.Index(lines[0], "FUNCTION"), strings.Index(lines[0], "QUEUED"), strings.Index(lines[0], "SLOTS")}
 	rows := map[string][]string{}
 	for _, l := range lines[1:] {
+		if l == "" {
+			break // the task counts follow
+		}
 		for _, c := range cols {
 			if c >= len(l) || l[c-1] != ' ' || l[c] == ' ' {
 				t.Fatalf("line %q is not aligned with the header %q", l, lines[0])

@@ -175,6 +175,10 @@ log_backend_url = %s
 	if lc.KeyFile != "" {
 		fmt.Fprintf(e.stdout, "key_file = %q\n", lc.KeyFile)
 	}
+	if store := l.TasksStore(); store != "" {
+		// Background tasks: their records, for tasks.Open and glimpse-cluster tasks.
+		fmt.Fprintf(e.stdout, "[tasks]\nstore = %q\n", store)
+	}
 }
 
 // closeLocal closes the local cluster, unless a second signal comes first,

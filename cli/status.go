@@ -33,8 +33,11 @@ protocol, about each function it knows:
 glimpse functions are shown by their registered name (examples.square),
 other Gearman functions by their own. The cluster's own queues (the
 fanout worker's functions and __matchmaking, and each worker's command
-queue glimpse-commands_<worker id>) are shown with -a only. Exits 1 if a
-job server could not be asked; the others are still shown.`,
+queue glimpse-commands_<worker id>) are shown with -a only. The jobs of
+durable tasks are glimpse-task.<name>; below the table, the tasks in
+[tasks] store are counted by state (scheduled, queued, running, retrying,
+succeeded, failed, cancelled). Exits 1 if a job server or the task store
+could not be asked; the rest is still shown.`,
 	run: runStatus,
 }
 
@@ -88,6 +91,13 @@ func runStatus(ctx context.Context, e *env, c *command, args []string) int {
 	}
 	if t != nil {
 		t.flush()
+	}
+	// With no job server answering there is no cluster to count tasks of.
+	if t != nil {
+		if err := printTaskCounts(ctx, e.stdout, file); err != nil {
+			fmt.Fprintf(e.stderr, "%s %s: tasks: %v\n", e.prog, c.name, err)
+			code = exitFailure
+		}
 	}
 	for _, r := range reports {
 		if r.err != nil {

@@ -28,6 +28,11 @@ Serves the functions registered in this binary to every job server of
 [client] job_server_url, running N chunks at once. Job servers that are
 down, or go away, are redialled with backoff, so workers may start first.
 
+Unless [tasks] serve = false, it also runs the durable background tasks of
+those functions (Gearman functions glimpse-task.<name>) and the tasks
+scheduler's duties (dispatcher, sweeper, retention), with the task records
+in [tasks] store (default: the [fanout] store).
+
 SIGTERM or SIGINT drains the worker: it finishes the chunks it is running,
 takes no more and exits 0, waiting at most [worker] shutdown_timeout
 (default 5m). A second signal exits at once, with status 1; the job
@@ -78,7 +83,20 @@ func runWorker(ctx context.Context, e *env, c *command, args []string) int {
 	if err != nil {
 		return e.configError(c, err)
 	}
-	w, err := cluster.NewWorker(file.Client, wc, cluster.WithLogger(log), cluster.WithFunctions(fns...))
+	opts := []cluster.WorkerOption{cluster.WithLogger(log), cluster.WithFunctions(fns...)}
+	if file.Tasks.Serve {
+		dsn, err := file.Tasks.StorePath(file.Fanout)
+		switch {
+		case errors.Is(err, config.ErrNoStateDir):
+			// No default store and none configured: serve maps, not tasks.
+			log.Warn("not running tasks: no [tasks] store and no state directory for the default one", "err", err)
+		case err != nil:
+			return e.configError(c, err)
+		default:
+			opts = append(opts, cluster.WithTasks(dsn, file.Tasks))
+		}
+	}
+	w, err := cluster.NewWorker(file.Client, wc, opts...)
 	if err != nil {
 		var ue *cluster.UnknownFunctionsError
 		if errors.As(err, &ue) {

@@ -3,7 +3,9 @@ package cluster
 import (
 	"log/slog"
 
+	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/wire"
+	"github.com/glimpse-go/glimpse/tasks"
 )
 
 // WorkerOption configures a Worker.
@@ -12,6 +14,11 @@ type WorkerOption func(*workerOptions)
 type workerOptions struct {
 	logger    *slog.Logger
 	functions []wire.Function // nil: wire.Functions()
+
+	withTasks bool // WithTasks with Serve
+	tasksDSN  string
+	tasksConf config.Tasks
+	limiter   tasks.Limiter
 }
 
 // WithLogger sets the worker's structured log. The default writes text
@@ -26,4 +33,19 @@ func WithLogger(l *slog.Logger) WorkerOption {
 // without a config file.
 func WithFunctions(fs ...wire.Function) WorkerOption {
 	return func(o *workerOptions) { o.functions = fs }
+}
+
+// WithTasks makes the worker serve durable background tasks (package
+// tasks) of its functions, with task records in the store dsn (an SQLite
+// path or a postgres:// URL, as config.Tasks.StorePath gives), and run the
+// scheduler's duties (dispatcher, sweeper, retention). With conf.Serve
+// false the option does nothing.
+func WithTasks(dsn string, conf config.Tasks) WorkerOption {
+	return func(o *workerOptions) { o.tasksDSN, o.tasksConf, o.withTasks = dsn, conf, conf.Serve }
+}
+
+// WithTaskLimiter makes the worker's task runner ask l before each task of
+// a queue runs (cluster-wide rate and concurrency limits).
+func WithTaskLimiter(l tasks.Limiter) WorkerOption {
+	return func(o *workerOptions) { o.limiter = l }
 }

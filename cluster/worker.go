@@ -90,6 +90,7 @@ type Worker struct {
 	controlClosed bool
 	life          lifecycle.Lifecycle // Run runs once
 	ran           atomic.Bool         // Run began once
+	tasks         *workerTasks        // WithTasks; nil: no tasks served
 }
 
 // NewWorker returns a worker for the job servers of client, serving the
@@ -131,10 +132,17 @@ func NewWorker(client config.Client, worker config.Worker, opts ...WorkerOption)
 	w.log = w.newLog(client, worker, o.logger).With("worker", w.id)
 	w.shared = newSharedCache(int64(worker.SharedCacheBytes), w.log)
 	auth.WarnIfNoKey(w.log, key, "worker")
+	if o.withTasks {
+		if w.tasks, err = openWorkerTasks(client, o, w.id, w.log); err != nil {
+			return nil, fmt.Errorf("cluster: worker: tasks: %w", err)
+		}
+	}
 	if err := w.registerFunctions(); err != nil {
+		w.tasks.close()
 		return nil, fmt.Errorf("cluster: worker: %w", err)
 	}
 	if w.control, err = newControl(w, worker.SubscriptionRenewal); err != nil {
+		w.tasks.close()
 		return nil, fmt.Errorf("cluster: worker: command channel: %w", err)
 	}
 	w.controlDone = make(chan struct{})
@@ -204,6 +212,9 @@ func (w *Worker) registerFunctions() error {
 		if err := w.registerSharedAlias(f, run); err != nil {
 			return err
 		}
+	}
+	if w.tasks != nil {
+		return w.tasks.register(w.gw, w.funcs)
 	}
 	return nil
 }
@@ -278,6 +289,9 @@ func (w *Worker) Run() error {
 		}()
 	}
 	w.mu.Unlock()
+	if w.tasks != nil {
+		w.tasks.start()
+	}
 	err := w.gw.Run()
 	cancel()
 	if errors.Is(err, gearman.ErrWorkerClosed) {
@@ -294,6 +308,8 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	w.life.Stop()
 	defer w.crashes.close()
 	defer w.closeControl(ctx)
+	defer w.tasks.close()
+	w.tasks.stopScheduling()
 	if err := w.gw.Shutdown(ctx); err != nil {
 		return fmt.Errorf("cluster: worker shutdown: %w", err)
 	}
@@ -308,6 +324,8 @@ func (w *Worker) Close() error {
 	defer cancel()
 	defer w.crashes.close()
 	defer w.closeControl(ctx)
+	defer w.tasks.close()
+	w.tasks.stopScheduling()
 	return w.gw.Close()
 }
 

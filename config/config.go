@@ -164,6 +164,7 @@ type File struct {
 	Worker Worker
 	Fanout Fanout
 	HTTP   HTTP
+	Tasks  Tasks
 
 	// Queues holds the [queue NAME] sections by NAME (nil when none), and
 	// Periodic the [periodic NAME] sections in file order.
@@ -281,7 +282,7 @@ func Parse(name string, data []byte) (*File, error) {
 		return nil, syntaxError(name, data, err)
 	}
 	p := &parser{
-		file:  &File{Path: name, Worker: DefaultWorker(), Fanout: DefaultFanout(), HTTP: DefaultHTTP()},
+		file:  &File{Path: name, Worker: DefaultWorker(), Fanout: DefaultFanout(), HTTP: DefaultHTTP(), Tasks: DefaultTasks()},
 		given: make(map[string]bool),
 	}
 	p.parse(raw)
@@ -319,10 +320,12 @@ var sectionKeys = map[string][]string{
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal,
 		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit, keyWebhooks, keySharedCacheBytes},
 	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
-	secHTTP:   {keyWebhookSecret, keyWebhookSecretFile, keyWebhookTimeout},
+	secTasks: {keyStore, keyTasksServe, keyRetention, keyLease, keyPollInterval, keyRedispatchAfter, keyBatchSize,
+		keyMaxAttempts, keyMinBackoff, keyMaxBackoff, keyMaxItemBytes},
+	secHTTP: {keyWebhookSecret, keyWebhookSecretFile, keyWebhookTimeout},
 }
 
-var sectionOrder = []string{secClient, secServer, secWorker, secFanout, secHTTP}
+var sectionOrder = []string{secClient, secServer, secWorker, secFanout, secHTTP, secTasks}
 
 func (p *parser) parse(raw *ini.File) {
 	hasClient := false
@@ -340,13 +343,15 @@ func (p *parser) parse(raw *ini.File) {
 			p.worker(p.values(sec))
 		case secFanout:
 			p.fanout(p.values(sec))
+		case secTasks:
+			p.tasks(p.values(sec))
 		case secHTTP:
 			p.http(p.values(sec))
 		default:
 			if p.taskSection(sec) {
 				continue
 			}
-			msg := "unknown section: want [client], [server], [worker], [fanout], [http], [queue NAME] or [periodic NAME]"
+			msg := "unknown section: want [client], [server], [worker], [fanout], [http], [tasks], [queue NAME] or [periodic NAME]"
 			if s := closest(name, sectionOrder); s != "" {
 				msg = fmt.Sprintf("unknown section; did you mean [%s]?", s)
 			}

@@ -101,7 +101,8 @@ func TestParseFullFile(t *testing.T) {
 			MaxPayload:     4096,
 			MaxSubscribers: 50,
 		},
-		HTTP: HTTP{WebhookSecret: "0123456789abcdef0123", WebhookTimeout: 5 * time.Second},
+		HTTP:  HTTP{WebhookSecret: "0123456789abcdef0123", WebhookTimeout: 5 * time.Second},
+		Tasks: DefaultTasks(),
 	}
 	if !reflect.DeepEqual(f, want) {
 		t.Fatalf("got  %+v\nwant %+v", f, want)

@@ -177,6 +177,9 @@ func plan(bin, out string, quick bool) []step {
 		mk("webhook", "webhookbench", pick(
 			[]string{"-calls", "20000", "-rounds", "3", "-concurrency", "64", "-workers", "2", "-slots", "64"},
 			[]string{"-calls", "5000", "-rounds", "1", "-concurrency", "64", "-workers", "2", "-slots", "64"})...),
+		mk("tasks", "tasksbench", pick(
+			[]string{"-tasks", "20000", "-workers", "2", "-slots", "4", "-celery-tasks", "20000"},
+			[]string{"-tasks", "5000", "-workers", "2", "-slots", "4", "-celery-tasks", "2000"})...),
 	}
 }
 

@@ -259,3 +259,23 @@ type Webhook struct {
 	Received   int64   `json:"received"` // calls the receiver counted, all measurements
 	Want       int64   `json:"want"`     // calls sent, all measurements
 }
+
+// Tasks is bench/tasksbench's figures: durable background tasks.
+type Tasks struct {
+	Tasks        int       `json:"tasks"`
+	Workers      int       `json:"workers"`
+	Slots        int       `json:"slots"`
+	Concurrency  int       `json:"concurrency"` // goroutines of the enqueuing client
+	EnqueuePerS  float64   `json:"enqueue_per_s"`
+	DrainPerS    float64   `json:"drain_per_s"` // tasks queued before the workers started, worker start included
+	EndToEndPerS float64   `json:"end_to_end_per_s"`
+	Celery       TasksPeer `json:"celery"`
+}
+
+// TasksPeer is a peer's figures for the same workload.
+type TasksPeer struct {
+	Name         string  `json:"name"`
+	EnqueuePerS  float64 `json:"enqueue_per_s"`
+	EndToEndPerS float64 `json:"end_to_end_per_s"`
+	Error        string  `json:"error,omitempty"`
+}

@@ -1,0 +1,277 @@
+package tasks
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// maxInsertBatch bounds the rows of one group-commit transaction (and so
+// its statement's placeholders: 13 per row).
+const maxInsertBatch = 512
+
+// storeTimeout bounds one transaction of the background loops.
+const storeTimeout = 30 * time.Second
+
+// inserter commits the rows of concurrent Enqueue calls together: one
+// goroutine takes every row waiting, inserts them in one transaction,
+// answers each call, and hands the due tasks to the sender.
+type inserter struct {
+	c    *Client
+	in   chan *pending
+	mu   sync.RWMutex // closing: held for writing, so no add sends on a closed channel
+	done bool
+	wg   sync.WaitGroup
+}
+
+type pending struct {
+	r   *row
+	id  ID
+	err error
+	ok  chan struct{}
+}
+
+func newInserter(c *Client) *inserter {
+	ins := &inserter{c: c, in: make(chan *pending, maxInsertBatch)}
+	ins.wg.Add(1)
+	go ins.loop()
+	return ins
+}
+
+func (ins *inserter) add(ctx context.Context, r *row) (ID, error) {
+	p := &pending{r: r, ok: make(chan struct{})}
+	ins.mu.RLock()
+	if ins.done {
+		ins.mu.RUnlock()
+		return "", ErrClosed
+	}
+	select {
+	case ins.in <- p:
+	case <-ctx.Done():
+		ins.mu.RUnlock()
+		return "", ctx.Err()
+	}
+	ins.mu.RUnlock()
+	select {
+	case <-p.ok:
+		return p.id, p.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func (ins *inserter) close() {
+	ins.mu.Lock()
+	if !ins.done {
+		ins.done = true
+		close(ins.in)
+	}
+	ins.mu.Unlock()
+	ins.wg.Wait()
+}
+
+func (ins *inserter) loop() {
+	defer ins.wg.Done()
+	for p := range ins.in {
+		batch := []*pending{p}
+	drain:
+		for len(batch) < maxInsertBatch {
+			select {
+			case q, ok := <-ins.in:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, q)
+			default:
+				break drain
+			}
+		}
+		ins.commit(batch)
+	}
+}
+
+// commit inserts batch, answers its calls and sends the due tasks.
+func (ins *inserter) commit(batch []*pending) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	inserted, err := ins.c.insert(ctx, batch)
+	due := map[string][]ID{}
+	for _, p := range batch {
+		if err != nil {
+			p.err = fmt.Errorf("tasks: enqueue %s: %w", p.r.fn, err)
+		} else if inserted[p.r.id] && p.r.state == Queued {
+			due[p.r.fn] = append(due[p.r.fn], p.r.id)
+		}
+		close(p.ok)
+	}
+	for fn, ids := range due {
+		ins.c.send.queue(fn, ids)
+	}
+}
+
+// insert writes the rows in one transaction and sets each pending's id:
+// its own, or for a key that a stored task has, that task's. It returns
+// the ids it inserted.
+func (c *Client) insert(ctx context.Context, batch []*pending) (map[ID]bool, error) {
+	// Prepared before the transaction: on SQLite it holds the only
+	// connection.
+	for _, n := range chunkSizes(len(batch)) {
+		if _, err := c.insertStmt(n); err != nil {
+			return nil, err
+		}
+	}
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, c.db.Wrap("insert tasks", err)
+	}
+	defer tx.Rollback()
+	inserted, err := c.insertRows(ctx, tx, batch)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.resolveKeys(ctx, tx, batch, inserted); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, c.db.Wrap("insert tasks", err)
+	}
+	return inserted, nil
+}
+
+const insertColumns = `(id, func, queue, idem_key, state, payload, max_attempts, min_backoff, max_backoff, created_ms, eta_ms, dispatched_ms, worker)`
+
+// insertRows inserts every row whose key no stored task has; ON CONFLICT
+// DO NOTHING skips the others (the unique key holds against concurrent
+// clients too), and RETURNING tells which went in. The rows go in chunks
+// of power-of-two sizes, whose statements are prepared once.
+func (c *Client) insertRows(ctx context.Context, tx *sql.Tx, batch []*pending) (map[ID]bool, error) {
+	inserted := make(map[ID]bool, len(batch))
+	for _, n := range chunkSizes(len(batch)) {
+		if err := c.insertChunk(ctx, tx, batch[:n], inserted); err != nil {
+			return nil, err
+		}
+		batch = batch[n:]
+	}
+	return inserted, nil
+}
+
+// chunkSizes cuts n rows into powers of two of at most maxInsertChunk.
+func chunkSizes(n int) []int {
+	var out []int
+	for n > 0 {
+		c := 1
+		for c*2 <= n && c*2 <= maxInsertChunk {
+			c *= 2
+		}
+		out = append(out, c)
+		n -= c
+	}
+	return out
+}
+
+// maxInsertChunk is the most rows of one INSERT statement.
+const maxInsertChunk = 256
+
+func (c *Client) insertChunk(ctx context.Context, tx *sql.Tx, chunk []*pending, inserted map[ID]bool) error {
+	st, err := c.insertStmt(len(chunk))
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, 13*len(chunk))
+	for _, p := range chunk {
+		r := p.r
+		var key any
+		if r.key != "" {
+			key = r.key
+		}
+		args = append(args, string(r.id), r.fn, r.queue, key, string(r.state), r.payload, r.retry.MaxAttempts,
+			r.retry.MinBackoff.Milliseconds(), r.retry.MaxBackoff.Milliseconds(), r.created, r.eta, r.dispatch, "")
+	}
+	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if err != nil {
+		return c.db.Wrap("insert tasks", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return c.db.Wrap("insert tasks", err)
+		}
+		inserted[ID(id)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return c.db.Wrap("insert tasks", err)
+	}
+	return nil
+}
+
+// insertStmt returns the prepared INSERT of n rows. Only the inserter's
+// goroutine calls it.
+func (c *Client) insertStmt(n int) (*sql.Stmt, error) {
+	if st := c.stmts[n]; st != nil {
+		return st, nil
+	}
+	values := make([]byte, 0, 28*n)
+	for i := range n {
+		if i > 0 {
+			values = append(values, ',')
+		}
+		values = append(values, "(?,?,?,?,?,?,?,?,?,?,?,?,?)"...)
+	}
+	q := `INSERT INTO ` + tasksTable + ` ` + insertColumns + ` VALUES ` + string(values) + ` ON CONFLICT DO NOTHING RETURNING id`
+	// Not ctx: the statement outlives this commit.
+	st, err := c.db.PrepareContext(context.Background(), c.db.Q(q))
+	if err != nil {
+		return nil, c.db.Wrap("insert tasks", err)
+	}
+	c.stmts[n] = st
+	return st, nil
+}
+
+var errKeyVanished = errors.New("the task holding the idempotency key was removed during the enqueue; enqueue again")
+
+// resolveKeys gives each row that was not inserted the id of the task
+// that holds its key.
+func (c *Client) resolveKeys(ctx context.Context, tx *sql.Tx, batch []*pending, inserted map[ID]bool) error {
+	var keys []any
+	for _, p := range batch {
+		if inserted[p.r.id] {
+			p.id = p.r.id
+		} else {
+			keys = append(keys, p.r.key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, c.db.Q(`SELECT idem_key, id FROM `+tasksTable+` WHERE idem_key IN (`+placeholders(len(keys))+`)`), keys...)
+	if err != nil {
+		return c.db.Wrap("look up idempotency keys", err)
+	}
+	defer rows.Close()
+	holders := map[string]ID{}
+	for rows.Next() {
+		var k, id string
+		if err := rows.Scan(&k, &id); err != nil {
+			return c.db.Wrap("look up idempotency keys", err)
+		}
+		holders[k] = ID(id)
+	}
+	if err := rows.Err(); err != nil {
+		return c.db.Wrap("look up idempotency keys", err)
+	}
+	for _, p := range batch {
+		if p.id != "" {
+			continue
+		}
+		if id, ok := holders[p.r.key]; ok && p.r.key != "" {
+			p.id = id
+		} else {
+			p.err = errKeyVanished
+		}
+	}
+	return nil
+}

@@ -46,7 +46,7 @@ A config file, if given, is read for its [worker] section only.`,
 }
 
 func runLocal(ctx context.Context, e *env, c *command, args []string) int {
-	lc, code, ok := parseLocalFlags(e, c, args)
+	lc, mc, code, ok := parseLocalFlags(e, c, args)
 	if !ok {
 		return code
 	}
@@ -54,28 +54,38 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 	if !ok {
 		return code
 	}
-	printLocalConfig(e, l)
 	log := newLogger(e.stderr, lc.Worker.LogLevel)
+	ms, err := startMetrics(mc.addr, mc.fromFlag, mc.file, "worker", log, l.Collector())
+	if err != nil {
+		l.Close()
+		return e.failure(c, err)
+	}
+	defer stopMetrics(ms, log)
+	printLocalConfig(e, l)
 	code = serveLocal(ctx, e, c, l, log)
 	log.Info("stopping the local cluster")
 	return closeLocal(e, c, l, code)
 }
 
 // parseLocalFlags reads local's flags and config file into the local
-// cluster's worker config and TLS choice; ok is false, with the exit
-// status in code, when they are wrong.
-func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig, code int, ok bool) {
+// cluster's worker config and TLS choice, and where to serve metrics; ok
+// is false, with the exit status in code, when they are wrong.
+func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig, mc metricsChoice, code int, ok bool) {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` for the [worker] section (default: the -c before the command, else $"+config.EnvVar+", else none)")
 	n := fs.Int("n", 0, "worker slots, `N` (default: [worker] slots, else one per CPU)")
 	fs.BoolVar(&lc.TLS, "tls", false, "serve gearmand over TLS, through a proxy with a throwaway CA")
 	fs.BoolVar(&lc.GenerateKey, "key", false, "run with a fresh cluster key (signed commands and chunks, CURVE)")
+	metricsFlagAddr := metricsFlag(fs, "worker")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
-		return lc, code, false
+		return lc, mc, code, false
+	}
+	if code, ok := checkMetricsFlag(e, c, *metricsFlagAddr); !ok {
+		return lc, mc, code, false
 	}
 	file, err := e.loadConfig(*cfgPath, false)
 	if err != nil {
-		return lc, e.configError(c, err), false
+		return lc, mc, e.configError(c, err), false
 	}
 	lc.Worker = config.DefaultWorker()
 	if file != nil {
@@ -83,12 +93,14 @@ func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig,
 		lc.KeyFile = file.Client.KeyFile
 	}
 	if *n < 0 {
-		return lc, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
+		return lc, mc, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
 	}
 	if flagsSet(fs)["n"] {
 		lc.Worker.Slots = *n
 	}
-	return lc, exitOK, true
+	mc.addr, mc.fromFlag = metricsAddr(*metricsFlagAddr, lc.Worker.Metrics)
+	mc.file = file
+	return lc, mc, exitOK, true
 }
 
 // startLocal starts the local cluster in the background so that a signal

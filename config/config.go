@@ -111,6 +111,11 @@ type Client struct {
 // Server is the [server] section: the URLs the broker binds (e.g. tcp://*:9000).
 type Server struct {
 	CommandFrontendURL, CommandBackendURL, LogFrontendURL, LogBackendURL string
+
+	// Metrics (metrics) is where the broker serves Prometheus metrics,
+	// [HOST]:PORT or PORT (loopback unless a host is named); empty: off.
+	// The broker's -metrics flag overrides it.
+	Metrics string
 }
 
 // Worker is the optional [worker] section.
@@ -132,6 +137,11 @@ type Worker struct {
 	MaxExpansion   int           // max_expansion: decoding may allocate at most this multiple of the payload (default 32)
 	ChunkTimeLimit time.Duration // chunk_time_limit: a chunk running longer fails (default 1h)
 	CrashLoopLimit int           // crash_loop_limit: a job that killed this many worker processes is failed (default 3)
+
+	// Metrics (metrics) is where a worker (and glimpse-cluster local)
+	// serves Prometheus metrics, [HOST]:PORT or PORT (loopback unless a
+	// host is named); empty: off. The -metrics flag overrides it.
+	Metrics string
 }
 
 // Fanout is the optional [fanout] section.
@@ -143,6 +153,10 @@ type Fanout struct {
 	// Limits checked before anything is copied. 0 means the default.
 	MaxPayload     int // max_payload: bytes one fanout may copy to each subscriber (default 64 KiB)
 	MaxSubscribers int // max_subscribers: subscribers one topic may have (default 10000)
+
+	// Metrics (metrics) is where the fanout worker serves Prometheus
+	// metrics, as [worker] metrics; empty: off.
+	Metrics string
 }
 
 // File is a whole config file.
@@ -290,10 +304,10 @@ func (p *parser) fail(section, key string, err error) {
 var sectionKeys = map[string][]string{
 	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend, keyKeyFile, keyZMQMaxMessageSize,
 		keyTLS, keyTLSCAFile, keyTLSCertFile, keyTLSKeyFile, keyTLSServerName},
-	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
+	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend, keyMetrics},
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal,
-		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit},
-	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
+		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit, keyMetrics},
+	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers, keyMetrics},
 }
 
 var sectionOrder = []string{secClient, secServer, secWorker, secFanout}
@@ -429,6 +443,20 @@ func (p *parser) server(v map[string]string) {
 	s.LogFrontendURL = v[keyLogFrontend]
 	s.LogBackendURL = v[keyLogBackend]
 	p.errs = append(p.errs, checkURLs(secServer, s.urls(), true)...)
+	p.metrics(secServer, v, &s.Metrics)
+}
+
+// metrics reads a section's metrics address.
+func (p *parser) metrics(section string, v map[string]string, dst *string) {
+	s, ok := v[keyMetrics]
+	if !ok || s == "" { // empty: off
+		return
+	}
+	if err := CheckMetricsAddr(s); err != nil {
+		p.fail(section, keyMetrics, err)
+		return
+	}
+	*dst = s
 }
 
 // worker and fanout convert what they can and leave the default in place
@@ -455,6 +483,7 @@ func (p *parser) worker(v map[string]string) {
 	p.integer(secWorker, keyMaxExpansion, v, &w.MaxExpansion)
 	p.duration(secWorker, keyChunkTimeLimit, v, &w.ChunkTimeLimit)
 	p.integer(secWorker, keyCrashLoopLimit, v, &w.CrashLoopLimit)
+	p.metrics(secWorker, v, &w.Metrics)
 	if s, ok := v[keyLogLevel]; ok {
 		l, err := parseLevel(s)
 		if err != nil {
@@ -475,6 +504,7 @@ func (p *parser) fanout(v map[string]string) {
 	p.duration(secFanout, keyPruneAfter, v, &f.PruneAfter)
 	p.integer(secFanout, keyMaxPayload, v, &f.MaxPayload)
 	p.integer(secFanout, keyMaxSubscribers, v, &f.MaxSubscribers)
+	p.metrics(secFanout, v, &f.Metrics)
 	p.errs = append(p.errs, f.check()...)
 }
 

@@ -372,7 +372,7 @@ func TestSeveralProblemsReported(t *testing.T) {
 		`multi.ini:2: [client] job_server_url: "b:0": port "0" is not 1-65535`,
 		`multi.ini:4: [worker] slots: -2: must be 0 (one slot per CPU) or more`,
 		`multi.ini:5: [worker] bogus: unknown key; [worker] takes slots, functions, shutdown_timeout, heartbeat_interval, log_level, subscription_renewal, ` +
-			`max_chunk_bytes, max_chunk_items, max_expansion, chunk_time_limit, crash_loop_limit`,
+			`max_chunk_bytes, max_chunk_items, max_expansion, chunk_time_limit, crash_loop_limit, metrics`,
 		`multi.ini:7: [fanout] copy_timeout: "1": not a duration (write e.g. 30s, 5m, 1h30m)`,
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -613,7 +613,7 @@ func TestSectionValidate(t *testing.T) {
 	if err := (Server{}).Validate(); err != nil {
 		t.Errorf("empty Server: %v", err)
 	}
-	s := Server{"tcp://*:1", "tcp://*:2", "tcp://eth0:3", "tcp://[::]:4"}
+	s := Server{"tcp://*:1", "tcp://*:2", "tcp://eth0:3", "tcp://[::]:4", ""}
 	if err := s.Validate(); err != nil {
 		t.Errorf("Server: %v", err)
 	}

@@ -31,6 +31,7 @@ func (m *mapRun[In, Out]) start() error {
 		return err
 	}
 	m.running = running
+	m.p.counters.mapsStarted.Add(1)
 	return nil
 }
 
@@ -232,6 +233,11 @@ func (m *mapRun[In, Out]) finish(clean bool) {
 		m.p.cancelChunks(m.mapID, m.f.name, workers, unannounced)
 	}
 	m.p.untrack(m.running)
+	if clean {
+		m.p.counters.mapsFinished.Add(1)
+	} else {
+		m.p.counters.mapsFailed.Add(1)
+	}
 }
 
 // leftover looks at the copies whose job has not ended: whether there are

@@ -14,6 +14,7 @@ packages=(
 	gcc
 	postgresql         # PostgreSQL server: internal/testenv.Postgres starts one for the shared fanout store tests
 	iproute2           # ip and ss: scripts/netns-cluster.sh, the multi-host tests of internal/netns
+	prometheus         # promtool: the metrics tests check each endpoint's output with promtool check metrics
 	"$@"
 )
 

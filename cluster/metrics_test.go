@@ -4,10 +4,10 @@ import (
 	"testing"
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
+	"github.com/glimpse-go/glimpse/internal/metricstest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/metrics"
-	"github.com/glimpse-go/glimpse/metrics/metricstest"
 	"github.com/glimpse-go/glimpse/pool"
 )
 

@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/metricstest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/metrics"
-	"github.com/glimpse-go/glimpse/metrics/metricstest"
 )
 
 // TestCollectorCountsCopies fans out to a real gearmand's subscribers, one

@@ -791,3 +791,26 @@ func TestStateDir(t *testing.T) {
 		t.Errorf("no HOME: StorePath error = %v, want ErrNoStateDir on [fanout] store", err)
 	}
 }
+
+// TestMetricsKeys: [worker], [server] and [fanout] take a metrics address;
+// a bad one is an error naming the file, section and key; a [server] with
+// only metrics binds nothing (the broker still needs its four URLs).
+func TestMetricsKeys(t *testing.T) {
+	f, err := Parse("m.ini", []byte("[client]\njob_server_url = h:4730\n[worker]\nmetrics = 9464\n[server]\nmetrics = 10.0.0.5:9465\n[fanout]\nmetrics = :9466\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Worker.Metrics != "9464" || f.Server.Metrics != "10.0.0.5:9465" || f.Fanout.Metrics != ":9466" {
+		t.Errorf("metrics: worker %q, server %q, fanout %q", f.Worker.Metrics, f.Server.Metrics, f.Fanout.Metrics)
+	}
+	if f.HasServer() {
+		t.Error("a [server] with only metrics HasServer")
+	}
+	for _, sec := range []string{"worker", "server", "fanout"} {
+		_, err := Parse("m.ini", []byte("[client]\njob_server_url = h:4730\n["+sec+"]\nmetrics = 99999\n"))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Section != sec || ce.Key != "metrics" || !strings.Contains(err.Error(), "m.ini") {
+			t.Errorf("[%s] metrics = 99999: %v, want an error naming m.ini [%s] metrics", sec, err, sec)
+		}
+	}
+}

@@ -85,7 +85,7 @@ type Broker struct {
 	chans []*channel // command, log
 	addrs config.Server
 	zap   *zapHandler // with a key: admits the key holders' handshakes
-	hwm   int         // every socket's high-water mark, for Collector
+	hwm   int         // every socket's high-water mark (HighWaterMark)
 
 	// Serve is its Run. Done closes once every socket is closed and the
 	// context terminated, so that the URLs are free.

@@ -1,56 +1,19 @@
 package broker_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
 )
 
-// The broker's traffic as Prometheus metrics: here the log channel's
-// messages from publishers to subscribers.
-func ExampleBroker_Collector() {
-	b, stop := serveBroker()
+func ExampleBroker_HighWaterMark() {
+	b, stop := serveBroker(broker.WithHWM(1000))
 	defer stop()
-	pub, sub := pair(b, "log.")
-	defer pub.Close()
-	defer sub.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for range 3 {
-		if err := pub.Send("log.w1", []byte("hello")); err != nil {
-			log.Fatal(err)
-		}
-		if _, _, err := sub.Recv(ctx); err != nil {
-			log.Fatal(err)
-		}
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(b.Collector())
-	families, err := reg.Gather()
-	if err != nil {
-		log.Fatal(err)
-	}
-	for _, f := range families {
-		for _, m := range f.Metric {
-			labels := map[string]string{}
-			for _, l := range m.Label {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["channel"] == "log" && labels["direction"] == "down" {
-				fmt.Println(f.GetName(), m.GetCounter().GetValue())
-			}
-		}
-	}
-	// Output:
-	// glimpse_broker_bytes_total 33
-	// glimpse_broker_messages_total 3
+	fmt.Println(b.HighWaterMark())
+	// Output: 1000
 }
 
 // A client of a cluster without a broker binds the URLs it is given.

@@ -12,6 +12,7 @@ import (
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/auth"
+	"github.com/glimpse-go/glimpse/metrics"
 )
 
 // brokerStopTimeout bounds the broker's shutdown; it takes milliseconds.
@@ -78,7 +79,7 @@ func runBroker(ctx context.Context, e *env, c *command, args []string) int {
 		return e.failure(c, err)
 	}
 	addr, fromFlag := metricsAddr(*metricsFlagAddr, file.Server.Metrics)
-	ms, err := startMetrics(addr, fromFlag, file, "server", log, b.Collector())
+	ms, err := startMetrics(addr, fromFlag, file, "server", log, metrics.NewBrokerCollector(b))
 	if err != nil {
 		b.Close()
 		return e.failure(c, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/fanout"
 	"github.com/glimpse-go/glimpse/internal/auth"
+	"github.com/glimpse-go/glimpse/metrics"
 )
 
 var fanoutCommand = &command{
@@ -69,7 +70,7 @@ func runFanout(ctx context.Context, e *env, c *command, args []string) int {
 		return e.failure(c, err)
 	}
 	addr, fromFlag := metricsAddr(*metricsFlagAddr, file.Fanout.Metrics)
-	ms, err := startMetrics(addr, fromFlag, file, "fanout", log, w.Collector())
+	ms, err := startMetrics(addr, fromFlag, file, "fanout", log, metrics.NewFanoutCollector(w))
 	if err != nil {
 		w.Close()
 		return e.failure(c, err)

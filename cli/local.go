@@ -9,6 +9,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/metrics"
 )
 
 var localCommand = &command{
@@ -55,7 +56,7 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 		return code
 	}
 	log := newLogger(e.stderr, lc.Worker.LogLevel)
-	ms, err := startMetrics(mc.addr, mc.fromFlag, mc.file, "worker", log, l.Collector())
+	ms, err := startMetrics(mc.addr, mc.fromFlag, mc.file, "worker", log, metrics.NewLocalCollector(l))
 	if err != nil {
 		l.Close()
 		return e.failure(c, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/metrics"
 )
 
 var workerCommand = &command{
@@ -76,7 +77,7 @@ func runWorker(ctx context.Context, e *env, c *command, args []string) int {
 		return e.usageError(c, "%v", err)
 	}
 	addr, fromFlag := metricsAddr(*metricsFlagAddr, wc.Metrics)
-	ms, err := startMetrics(addr, fromFlag, file, "worker", log, w.Collector())
+	ms, err := startMetrics(addr, fromFlag, file, "worker", log, metrics.NewWorkerCollector(w))
 	if err != nil {
 		w.Close()
 		return e.failure(c, err)

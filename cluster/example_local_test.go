@@ -14,9 +14,7 @@ import (
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
-	"github.com/glimpse-go/glimpse/metrics"
 	"github.com/glimpse-go/glimpse/pool"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // SlowSquare takes 200ms an item, or until its context ends: long enough
@@ -427,68 +425,27 @@ func ExampleUnknownFunctionsError_Error() {
 	// Output: unknown function "glimpse.examples.hex" (did you mean examples.hex?): this binary registers examples.hex, examples.square
 }
 
-// A worker's metrics: here after a map of 100 items in chunks of 10.
-func ExampleWorker_Collector() {
+// A worker's metrics (metrics.NewWorkerCollector exports them): here
+// after a map of 100 items in chunks of 10.
+func ExampleWorker_Metrics() {
 	ctx := context.Background()
 	local, err := cluster.StartLocal(ctx, 2)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer local.Close()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(local.Worker().Collector()) // counts from here on
+	local.Worker().Metrics() // counts from here on
 	if _, err := pool.Map(ctx, local.Pool(), funcs.Square, make([]int64, 100), pool.Chunksize(10)); err != nil {
 		log.Fatal(err)
 	}
-	families, err := reg.Gather()
-	if err != nil {
-		log.Fatal(err)
-	}
-	for _, f := range families {
-		for _, m := range f.Metric {
-			if len(m.Label) > 0 && m.Label[0].GetValue() != funcs.Square.Name() {
-				continue
-			}
-			switch f.GetName() {
-			case "glimpse_worker_items_total", "glimpse_worker_chunks_total", "glimpse_worker_slots":
-				fmt.Println(f.GetName(), m.GetCounter().GetValue()+m.GetGauge().GetValue())
-			case "glimpse_worker_item_duration_seconds":
-				fmt.Println(f.GetName(), "count", m.GetHistogram().GetSampleCount())
-			}
+	m := local.Worker().Metrics()
+	for _, f := range m.Functions {
+		if f.Function == funcs.Square.Name() {
+			fmt.Println(f.Chunks, f.Items, f.ItemSeconds.Count, f.ChunksFailed)
 		}
 	}
+	fmt.Println(m.Slots, m.SlotsBusy)
 	// Output:
-	// glimpse_worker_chunks_total 10
-	// glimpse_worker_item_duration_seconds count 100
-	// glimpse_worker_items_total 100
-	// glimpse_worker_slots 2
-}
-
-// One collector for the whole local cluster, served on a loopback port.
-func ExampleLocal_Collector() {
-	ctx := context.Background()
-	local, err := cluster.StartLocal(ctx, 2)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer local.Close()
-	s, err := metrics.Listen(":0", metrics.NewRegistry(local.Collector()))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer s.Close()
-	families, err := metrics.NewRegistry(local.Collector()).Gather()
-	if err != nil {
-		log.Fatal(err)
-	}
-	for _, f := range families {
-		switch f.GetName() {
-		case "glimpse_jobserver_up", "glimpse_worker_slots", "glimpse_pool_maps_started_total":
-			fmt.Println(f.GetName(), f.Metric[0].GetGauge().GetValue()+f.Metric[0].GetCounter().GetValue())
-		}
-	}
-	// Output:
-	// glimpse_jobserver_up 1
-	// glimpse_pool_maps_started_total 0
-	// glimpse_worker_slots 2
+	// 10 100 100 0
+	// 2 0
 }

@@ -1,18 +1,19 @@
 package cluster
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/wire"
-	"github.com/glimpse-go/glimpse/metrics"
+	"github.com/glimpse-go/glimpse/metrics/histogram"
 	"github.com/glimpse-go/glimpse/pool"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
-// workerMetrics are the counters a worker keeps once its Collector was
+// workerMetrics are the counters a worker keeps once its Metrics were
 // asked for: until then a chunk's end costs one atomic load more and
 // nothing else. Each is an atomic add per chunk, never per item: a
 // chunk's items are observed in one Histogram.ObserveN at their mean.
@@ -26,15 +27,15 @@ type funcMetrics struct {
 	chunks, chunksFailed atomic.Uint64
 	items, itemsFailed   atomic.Uint64
 	panics, timeouts     atomic.Uint64
-	chunkTime, itemTime  *metrics.Histogram
+	chunkTime, itemTime  *histogram.Histogram
 }
 
 func newWorkerMetrics(funcs []wire.Function) *workerMetrics {
 	m := &workerMetrics{funcs: make(map[string]*funcMetrics, len(funcs))}
 	for _, f := range funcs {
 		m.funcs[f.Name()] = &funcMetrics{
-			chunkTime: metrics.NewHistogram(metrics.DurationBuckets),
-			itemTime:  metrics.NewHistogram(metrics.DurationBuckets),
+			chunkTime: histogram.New(histogram.DurationBuckets),
+			itemTime:  histogram.New(histogram.DurationBuckets),
 		}
 	}
 	return m
@@ -97,74 +98,46 @@ func chunkItems(payload, result []byte, err error) int {
 	return te.Index - start + 1
 }
 
-var (
-	labelFunction = []string{"function"}
-
-	descChunks       = prometheus.NewDesc("glimpse_worker_chunks_total", "Chunks the worker ran, failed ones included.", labelFunction, nil)
-	descChunksFailed = prometheus.NewDesc("glimpse_worker_chunks_failed_total", "Chunks that failed (an item failed, a limit refused the chunk, the time limit stopped it).", labelFunction, nil)
-	descItems        = prometheus.NewDesc("glimpse_worker_items_total", "Items the worker ran: every item of a chunk that succeeded, and those of a failed chunk up to the one that failed.", labelFunction, nil)
-	descItemsFailed  = prometheus.NewDesc("glimpse_worker_items_failed_total", "Items whose function failed (error, panic or timeout).", labelFunction, nil)
-	descPanics       = prometheus.NewDesc("glimpse_worker_panics_total", "Chunks failed by a panic of their function.", labelFunction, nil)
-	descTimeouts     = prometheus.NewDesc("glimpse_worker_timeouts_total", "Chunks failed by a timeout: the map's TaskTimeout or the worker's chunk_time_limit.", labelFunction, nil)
-	descChunkTime    = prometheus.NewDesc("glimpse_worker_chunk_duration_seconds", "How long chunks ran.", labelFunction, nil)
-	descItemTime     = prometheus.NewDesc("glimpse_worker_item_duration_seconds", "How long items ran: each item of a chunk is counted at the chunk's mean item time.", labelFunction, nil)
-	descBytesIn      = prometheus.NewDesc("glimpse_worker_received_bytes_total", "Bytes of chunk payloads the worker received.", nil, nil)
-	descBytesOut     = prometheus.NewDesc("glimpse_worker_sent_bytes_total", "Bytes of chunk results the worker sent back.", nil, nil)
-	descSlots        = prometheus.NewDesc("glimpse_worker_slots", "Chunks the worker runs at once.", nil, nil)
-	descSlotsBusy    = prometheus.NewDesc("glimpse_worker_slots_busy", "Chunks the worker runs now.", nil, nil)
-	descMemory       = prometheus.NewDesc("glimpse_worker_resident_memory_bytes", "The worker process's resident set size, as its heartbeats report it.", nil, nil)
-)
-
-// workerCollector exports a worker's metrics.
-type workerCollector struct {
-	w *Worker
-	m *workerMetrics
+// WorkerMetrics are a worker's metrics (metrics.NewWorkerCollector
+// exports them to Prometheus).
+type WorkerMetrics struct {
+	Functions     []FunctionMetrics // by name
+	ReceivedBytes uint64            // of chunk payloads
+	SentBytes     uint64            // of chunk results
+	Slots         int
+	SlotsBusy     int   // chunks running now
+	MemoryRSS     int64 // the process's resident set size, as heartbeats report it
 }
 
-// Collector returns the worker's Prometheus collector: chunks and items
-// done and failed, panics, timeouts and chunk and item durations per
-// function; bytes in and out; slots and busy slots; resident memory.
-// The worker counts only from the first call on, so that a worker whose
-// metrics nobody reads pays nothing for them. Register it on a registry
-// (metrics.NewRegistry adds the Go and process collectors).
-func (w *Worker) Collector() prometheus.Collector {
+// FunctionMetrics are the counts of one function's chunks. A chunk's
+// items are those that ran: all of a chunk that succeeded, those of a
+// failed chunk up to the one that failed (none for a chunk a limit
+// refused). Failed counts are included in the totals.
+type FunctionMetrics struct {
+	Function                  string
+	Chunks, ChunksFailed      uint64
+	Items, ItemsFailed        uint64
+	Panics                    uint64 // chunks failed by a panic
+	Timeouts                  uint64 // chunks failed by TaskTimeout or chunk_time_limit
+	ChunkSeconds, ItemSeconds histogram.Snapshot
+}
+
+// Metrics returns the worker's metrics. The worker counts only from the
+// first call on (metrics.NewWorkerCollector makes it), so that a worker
+// whose metrics nobody reads pays nothing for them: the counts are a few
+// atomic adds per chunk, never per item.
+func (w *Worker) Metrics() WorkerMetrics {
 	w.metrics.CompareAndSwap(nil, newWorkerMetrics(w.funcs))
-	return workerCollector{w: w, m: w.metrics.Load()}
-}
-
-func (c workerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descChunks, descChunksFailed, descItems, descItemsFailed, descPanics,
-		descTimeouts, descChunkTime, descItemTime, descBytesIn, descBytesOut, descSlots, descSlotsBusy, descMemory} {
-		ch <- d
+	m := w.metrics.Load()
+	out := WorkerMetrics{ReceivedBytes: m.bytesIn.Load(), SentBytes: m.bytesOut.Load(),
+		Slots: w.slots, SlotsBusy: int(w.active.Load()), MemoryRSS: residentMemory()}
+	for name, fm := range m.funcs {
+		out.Functions = append(out.Functions, FunctionMetrics{Function: name,
+			Chunks: fm.chunks.Load(), ChunksFailed: fm.chunksFailed.Load(),
+			Items: fm.items.Load(), ItemsFailed: fm.itemsFailed.Load(),
+			Panics: fm.panics.Load(), Timeouts: fm.timeouts.Load(),
+			ChunkSeconds: fm.chunkTime.Snapshot(), ItemSeconds: fm.itemTime.Snapshot()})
 	}
-}
-
-func (c workerCollector) Collect(ch chan<- prometheus.Metric) {
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
-	gauge := func(d *prometheus.Desc, v float64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
-	}
-	for name, fm := range c.m.funcs {
-		counter(descChunks, fm.chunks.Load(), name)
-		counter(descChunksFailed, fm.chunksFailed.Load(), name)
-		counter(descItems, fm.items.Load(), name)
-		counter(descItemsFailed, fm.itemsFailed.Load(), name)
-		counter(descPanics, fm.panics.Load(), name)
-		counter(descTimeouts, fm.timeouts.Load(), name)
-		for _, h := range []struct {
-			d *prometheus.Desc
-			h *metrics.Histogram
-		}{{descChunkTime, fm.chunkTime}, {descItemTime, fm.itemTime}} {
-			if m, err := h.h.Metric(h.d, name); err == nil {
-				ch <- m
-			}
-		}
-	}
-	counter(descBytesIn, c.m.bytesIn.Load())
-	counter(descBytesOut, c.m.bytesOut.Load())
-	gauge(descSlots, float64(c.w.slots))
-	gauge(descSlotsBusy, float64(c.w.active.Load()))
-	gauge(descMemory, float64(residentMemory()))
+	slices.SortFunc(out.Functions, func(a, b FunctionMetrics) int { return cmp.Compare(a.Function, b.Function) })
+	return out
 }

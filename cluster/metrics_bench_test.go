@@ -6,7 +6,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/internal/wire"
-	"github.com/glimpse-go/glimpse/metrics"
+	"github.com/glimpse-go/glimpse/metrics/histogram"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -41,7 +41,7 @@ func BenchmarkCountChunk(b *testing.B) {
 func BenchmarkItemHistogram(b *testing.B) {
 	const items = 25000
 	b.Run("per-item HistogramVec", func(b *testing.B) {
-		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "x", Buckets: metrics.DurationBuckets}, []string{"function"})
+		h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "x", Buckets: histogram.DurationBuckets}, []string{"function"})
 		for b.Loop() {
 			o := h.WithLabelValues("examples.square")
 			for range items {
@@ -50,7 +50,7 @@ func BenchmarkItemHistogram(b *testing.B) {
 		}
 	})
 	b.Run("per-chunk ObserveN", func(b *testing.B) {
-		h := metrics.NewHistogram(metrics.DurationBuckets)
+		h := histogram.New(histogram.DurationBuckets)
 		for b.Loop() {
 			h.ObserveN(50e-9, items)
 		}

@@ -68,7 +68,7 @@ type Worker struct {
 	busy     atomic.Int64 // nanoseconds spent in finished chunks
 	active   atomic.Int64
 	mem      memReleaser                   // frees memory after large chunks (memrelease.go)
-	metrics  atomic.Pointer[workerMetrics] // nil until Collector is called (metrics.go)
+	metrics  atomic.Pointer[workerMetrics] // nil until Metrics is called (metrics.go)
 
 	// Chunks refused by the key check (chunkauth.go), and the rate of
 	// warnings about them.

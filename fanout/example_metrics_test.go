@@ -7,16 +7,15 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/fanout"
 	"github.com/glimpse-go/glimpse/internal/gearmand"
 )
 
-// The fanout worker's metrics: it subscribes itself to the matchmaking
-// topic, and has copied nothing yet.
-func ExampleWorker_Collector() {
+// The fanout worker's counts (metrics.NewFanoutCollector exports them):
+// it subscribes itself to the matchmaking topic, and has copied nothing
+// yet.
+func ExampleWorker_Stats() {
 	ctx := context.Background()
 	srv, err := gearmand.Start(ctx, gearmand.Options{})
 	if err != nil {
@@ -36,25 +35,7 @@ func ExampleWorker_Collector() {
 	}
 	defer fw.Close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(fw.Collector())
-	families, err := reg.Gather()
-	if err != nil {
-		log.Fatal(err)
-	}
-	for _, f := range families {
-		for _, m := range f.Metric {
-			v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, l.GetName()+"="+l.GetValue())
-			}
-			fmt.Println(f.GetName(), labels, v)
-		}
-	}
-	// Output:
-	// glimpse_fanout_copies_failed_total [] 0
-	// glimpse_fanout_copies_sent_total [] 0
-	// glimpse_fanout_copies_timed_out_total [] 0
-	// glimpse_fanout_subscribers [topic=__matchmaking] 1
+	s := fw.Stats()
+	fmt.Println(s.Subscribers, s.CopiesSent, s.CopiesFailed, s.CopiesTimedOut)
+	// Output: map[__matchmaking:1] 0 0 0
 }

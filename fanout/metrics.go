@@ -1,10 +1,6 @@
 package fanout
 
-import (
-	"sync/atomic"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "sync/atomic"
 
 // copyCounters count what became of the copies of every fanout.
 type copyCounters struct {
@@ -19,35 +15,19 @@ func (c *copyCounters) count(res copyResult) {
 	c.timedOut.Add(uint64(res.timedOut))
 }
 
-var (
-	descSubscribers = prometheus.NewDesc("glimpse_fanout_subscribers",
-		"Subscribers of the topic, as the fanout worker's cached list has them.", []string{"topic"}, nil)
-	descCopiesSent = prometheus.NewDesc("glimpse_fanout_copies_sent_total",
-		"Copies delivered: foreground copies a subscriber completed, background copies a job server accepted.", nil, nil)
-	descCopiesFailed = prometheus.NewDesc("glimpse_fanout_copies_failed_total",
-		"Copies not delivered (timed-out ones included).", nil, nil)
-	descCopiesTimedOut = prometheus.NewDesc("glimpse_fanout_copies_timed_out_total",
-		"Foreground copies cancelled at the copy timeout.", nil, nil)
-)
-
-// Collector returns the fanout worker's Prometheus collector: subscribers
-// per topic, and the copies sent, failed and timed out.
-func (w *Worker) Collector() prometheus.Collector { return fanoutCollector{w} }
-
-type fanoutCollector struct{ w *Worker }
-
-func (c fanoutCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSubscribers, descCopiesSent, descCopiesFailed, descCopiesTimedOut} {
-		ch <- d
-	}
+// Stats are what a fanout worker has done since it started
+// (metrics.NewFanoutCollector exports them to Prometheus).
+type Stats struct {
+	Subscribers map[string]int // per topic, as the cached list has them now
+	// Copies delivered: foreground copies a subscriber completed,
+	// background copies a job server accepted.
+	CopiesSent     uint64
+	CopiesFailed   uint64 // not delivered, timed-out ones included
+	CopiesTimedOut uint64 // foreground copies cancelled at the copy timeout
 }
 
-func (c fanoutCollector) Collect(ch chan<- prometheus.Metric) {
-	for topic, n := range c.w.cache.counts() {
-		ch <- prometheus.MustNewConstMetric(descSubscribers, prometheus.GaugeValue, float64(n), topic)
-	}
-	cc := &c.w.copies
-	ch <- prometheus.MustNewConstMetric(descCopiesSent, prometheus.CounterValue, float64(cc.sent.Load()))
-	ch <- prometheus.MustNewConstMetric(descCopiesFailed, prometheus.CounterValue, float64(cc.failed.Load()))
-	ch <- prometheus.MustNewConstMetric(descCopiesTimedOut, prometheus.CounterValue, float64(cc.timedOut.Load()))
+// Stats returns the worker's subscribers per topic and its copy counts.
+func (w *Worker) Stats() Stats {
+	return Stats{Subscribers: w.cache.counts(), CopiesSent: w.copies.sent.Load(),
+		CopiesFailed: w.copies.failed.Load(), CopiesTimedOut: w.copies.timedOut.Load()}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glimpse-go/glimpse/metrics"
+	"github.com/glimpse-go/glimpse/metrics/histogram"
 )
 
 // scrape returns the lines of url's metrics that start with prefix.
@@ -67,28 +68,28 @@ func ExampleResolveAddr() {
 	// 0.0.0.0:9464 -> 0.0.0.0:9464
 }
 
-// histogram exports one Histogram.
-type histogram struct {
-	h    *metrics.Histogram
+// itemTimes exports one histogram.
+type itemTimes struct {
+	h    *histogram.Histogram
 	desc *prometheus.Desc
 }
 
-func (c histogram) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-func (c histogram) Collect(ch chan<- prometheus.Metric) {
-	if m, err := c.h.Metric(c.desc); err == nil {
+func (c itemTimes) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c itemTimes) Collect(ch chan<- prometheus.Metric) {
+	if m, err := metrics.HistogramMetric(c.desc, c.h.Snapshot()); err == nil {
 		ch <- m
 	}
 }
 
 // A chunk of 10 items that took 20ms is observed once, as 10 items of
 // 2ms each.
-func ExampleHistogram() {
-	h := metrics.NewHistogram([]float64{0.001, 0.01})
+func ExampleHistogramMetric() {
+	h := histogram.New([]float64{0.001, 0.01})
 	h.ObserveN(0.002, 10)
 	h.Observe(0.5)
 	desc := prometheus.NewDesc("item_duration_seconds", "How long items ran.", nil, nil)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(histogram{h, desc})
+	reg.MustRegister(itemTimes{h, desc})
 	s, err := metrics.Listen(":0", reg)
 	if err != nil {
 		log.Fatal(err)

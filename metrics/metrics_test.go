@@ -16,6 +16,7 @@ import (
 	"github.com/glimpse-go/glimpse/internal/metricstest"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/metrics"
+	"github.com/glimpse-go/glimpse/metrics/histogram"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -101,13 +102,13 @@ func TestServerShutdownFreesThePort(t *testing.T) {
 
 // histogramCollector exports one metrics.Histogram.
 type histogramCollector struct {
-	h    *metrics.Histogram
+	h    *histogram.Histogram
 	desc *prometheus.Desc
 }
 
 func (c histogramCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c histogramCollector) Collect(ch chan<- prometheus.Metric) {
-	m, err := c.h.Metric(c.desc, "x")
+	m, err := metrics.HistogramMetric(c.desc, c.h.Snapshot(), "x")
 	if err != nil {
 		panic(err)
 	}
@@ -118,7 +119,7 @@ func (c histogramCollector) Collect(ch chan<- prometheus.Metric) {
 // their bucket, and add n times the value to the sum, also when many
 // goroutines observe at once.
 func TestHistogramObserveN(t *testing.T) {
-	h := metrics.NewHistogram([]float64{0.01, 0.1, 1})
+	h := histogram.New([]float64{0.01, 0.1, 1})
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {

@@ -6,40 +6,9 @@ import (
 	"log"
 	"log/slog"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/pool"
 )
-
-// A program counts its maps on its own registry (serve it with
-// metrics.Listen, or its own HTTP server).
-func ExamplePool_Collector() {
-	ctx := context.Background()
-	local, err := cluster.StartLocal(ctx, 2)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer local.Close()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(local.Pool().Collector())
-
-	pool.Map(ctx, local.Pool(), Cube, []int{1, 2, 3})
-	pool.Map(ctx, local.Pool(), Cube, []int{-1})
-	families, err := reg.Gather()
-	if err != nil {
-		log.Fatal(err)
-	}
-	for _, f := range families {
-		if v := f.Metric[0].GetCounter().GetValue(); v > 0 {
-			fmt.Println(f.GetName(), v)
-		}
-	}
-	// Output:
-	// glimpse_pool_maps_failed_total 1
-	// glimpse_pool_maps_finished_total 1
-	// glimpse_pool_maps_started_total 2
-}
 
 func ExamplePool_Stats() {
 	ctx := context.Background()

@@ -65,7 +65,7 @@ func TestPoolCollector(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	s, err := metrics.Listen("127.0.0.1:0", metrics.NewRegistry(p.Collector()))
+	s, err := metrics.Listen("127.0.0.1:0", metrics.NewRegistry(metrics.NewPoolCollector(p)))
 	if err != nil {
 		t.Fatal(err)
 	}

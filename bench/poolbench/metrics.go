@@ -25,7 +25,7 @@ const scrapeEvery = time.Second
 
 // compareMetrics measures the trivial map over xs on off (a cluster whose
 // metrics nobody asked for) against a second local cluster of the same
-// slots whose metrics are on: its Local.Collector (worker, pool, broker,
+// slots whose metrics are on: metrics.NewLocalCollector (worker, pool, broker,
 // fanout, job servers) registered, served on loopback and scraped every
 // scrapeEvery. The two alternate, each going first every other round.
 func compareMetrics(ctx context.Context, off *pool.Pool, slots int, xs []int64, rounds int) (benchjson.PoolMetrics, error) {
@@ -38,7 +38,7 @@ func compareMetrics(ctx context.Context, off *pool.Pool, slots int, xs []int64, 
 		return out, err
 	}
 	defer on.Close()
-	srv, err := metrics.Listen("127.0.0.1:0", metrics.NewRegistry(on.Collector()))
+	srv, err := metrics.Listen("127.0.0.1:0", metrics.NewRegistry(metrics.NewLocalCollector(on)))
 	if err != nil {
 		return out, err
 	}

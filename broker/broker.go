@@ -85,6 +85,7 @@ type Broker struct {
 	chans []*channel // command, log
 	addrs config.Server
 	zap   *zapHandler // with a key: admits the key holders' handshakes
+	hwm   int         // every socket's high-water mark (HighWaterMark)
 
 	// Serve is its Run. Done closes once every socket is closed and the
 	// context terminated, so that the URLs are free.
@@ -115,7 +116,7 @@ func New(cfg config.Server, opts ...Option) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: create ZeroMQ context: %w", err)
 	}
-	b := &Broker{log: o.log, zctx: zctx}
+	b := &Broker{log: o.log, zctx: zctx, hwm: o.hwm}
 	keys, err := b.secure(o)
 	if err == nil {
 		err = b.open(cfg, o, keys)

@@ -43,3 +43,8 @@ func (c *channel) stats() ChannelStats {
 		Up:   Traffic{Messages: c.upMsgs.Load(), Bytes: c.upBytes.Load()},
 	}
 }
+
+// HighWaterMark is how many messages each of the broker's sockets queues
+// per peer before it drops (WithHWM; 0: no limit). libzmq counts no drops:
+// an XPUB drops silently, per subscriber, at this mark.
+func (b *Broker) HighWaterMark() int { return b.hwm }

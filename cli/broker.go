@@ -12,6 +12,7 @@ import (
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/auth"
+	"github.com/glimpse-go/glimpse/metrics"
 )
 
 // brokerStopTimeout bounds the broker's shutdown; it takes milliseconds.
@@ -46,7 +47,11 @@ Logs go to stderr, at [worker] log_level (default info).`,
 func runBroker(ctx context.Context, e *env, c *command, args []string) int {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
+	metricsFlagAddr := metricsFlag(fs, "server")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
+		return code
+	}
+	if code, ok := checkMetricsFlag(e, c, *metricsFlagAddr); !ok {
 		return code
 	}
 	file, err := e.loadConfig(*cfgPath, true)
@@ -73,6 +78,13 @@ func runBroker(ctx context.Context, e *env, c *command, args []string) int {
 	if err != nil {
 		return e.failure(c, err)
 	}
+	addr, fromFlag := metricsAddr(*metricsFlagAddr, file.Server.Metrics)
+	ms, err := startMetrics(addr, fromFlag, file, "server", log, metrics.NewBrokerCollector(b))
+	if err != nil {
+		b.Close()
+		return e.failure(c, err)
+	}
+	defer stopMetrics(ms, log)
 	served := make(chan error, 1)
 	go func() { served <- b.Serve() }() // logs the bound endpoints
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -55,31 +56,7 @@ func TestBrokerCommand(t *testing.T) {
 		}
 	}
 
-	for _, ch := range []struct{ front, back, topic string }{
-		{cc.CommandFrontendURL, cc.CommandBackendURL, "cmd"},
-		{cc.LogFrontendURL, cc.LogBackendURL, "log.w1"},
-	} {
-		sub, err := broker.NewSubscriber(ch.back, ch.topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer sub.Close()
-		pub, err := broker.NewPublisher(ch.front)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pub.Close()
-		if err := pub.WaitSubscribed(ctx, ch.topic); err != nil {
-			t.Fatal(err)
-		}
-		if err := pub.Send(ch.topic, []byte("hello"), []byte("world")); err != nil {
-			t.Fatal(err)
-		}
-		topic, parts, err := sub.Recv(ctx)
-		if err != nil || topic != ch.topic || len(parts) != 2 || string(parts[0]) != "hello" || string(parts[1]) != "world" {
-			t.Fatalf("got %q %q, error %v", topic, parts, err)
-		}
-	}
+	sendThroughBroker(t, ctx, cc)
 
 	start := time.Now()
 	p.signal(t, syscall.SIGTERM)
@@ -104,6 +81,37 @@ func TestBrokerCommand(t *testing.T) {
 			continue
 		}
 		l.Close()
+	}
+}
+
+// sendThroughBroker sends one message through each channel of the broker
+// at cc's URLs and checks that it arrives.
+func sendThroughBroker(t *testing.T, ctx context.Context, cc config.Client) {
+	t.Helper()
+	for _, ch := range []struct{ front, back, topic string }{
+		{cc.CommandFrontendURL, cc.CommandBackendURL, "cmd"},
+		{cc.LogFrontendURL, cc.LogBackendURL, "log.w1"},
+	} {
+		sub, err := broker.NewSubscriber(ch.back, ch.topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		pub, err := broker.NewPublisher(ch.front)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pub.Close()
+		if err := pub.WaitSubscribed(ctx, ch.topic); err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Send(ch.topic, []byte("hello"), []byte("world")); err != nil {
+			t.Fatal(err)
+		}
+		topic, parts, err := sub.Recv(ctx)
+		if err != nil || topic != ch.topic || len(parts) != 2 || string(parts[0]) != "hello" || string(parts[1]) != "world" {
+			t.Fatalf("got %q %q, error %v", topic, parts, err)
+		}
 	}
 }
 

@@ -1,15 +1,10 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
-	"net"
-	"strings"
 	"time"
 
 	"github.com/glimpse-go/glimpse/broker"
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/internal/auth"
 )
 
 // With no broker (config.Client.Direct: each frontend URL equals its
@@ -86,54 +81,15 @@ func logSubscriber(cfg config.Client, topics ...string) (*broker.Subscriber, err
 }
 
 func peerLogSubscriber(cfg config.Client, peers broker.Peers, topics ...string) (*broker.Subscriber, error) {
-	if !cfg.Direct() {
-		return peers.NewSubscriber(cfg.LogBackendURL, topics...)
-	}
-	sub, err := peers.BindSubscriber(bindURL(cfg.LogBackendURL), topics...)
-	return sub, bindError("log", cfg.LogBackendURL, err)
+	return peers.LogSubscriber(cfg, topics...)
 }
 
-// channelPeers makes a client's ends of the channels as cfg says: CURVE
-// with the cluster key of key_file, frames up to zmq_max_message_size.
-func channelPeers(cfg config.Client) (broker.Peers, error) {
-	key, err := auth.LoadKeyFile(cfg.KeyFile)
-	if err != nil {
-		return broker.Peers{}, err
-	}
-	return broker.Peers{Key: key, MaxMessageSize: cfg.ZMQMaxMessageSize}, nil
-}
+// channelPeers, bindURL and bindError are broker's ClientPeers,
+// ClientBindURL and ClientBindError: pool.Logs subscribes the same way.
+func channelPeers(cfg config.Client) (broker.Peers, error) { return broker.ClientPeers(cfg) }
 
-// bindURL is what a client with no broker binds for url. ZeroMQ binds IP
-// addresses and interface names, not host names; a host name in the
-// config is this machine's as the workers know it, which may resolve to
-// another address here (Debian maps its own name to 127.0.1.1), so the
-// client binds that port on every interface; "localhost" stays on
-// loopback, where every worker that can reach it is.
-func bindURL(url string) string {
-	rest, ok := strings.CutPrefix(url, "tcp://")
-	if !ok {
-		return url // ipc://path binds as it connects
-	}
-	host, port, err := net.SplitHostPort(rest)
-	switch {
-	case err != nil || net.ParseIP(host) != nil:
-		return url
-	case strings.EqualFold(host, "localhost"):
-		return "tcp://127.0.0.1:" + port
-	}
-	return "tcp://*:" + port
-}
+func bindURL(url string) string { return broker.ClientBindURL(url) }
 
-// bindError explains a failed bind of a client with no broker; nil stays
-// nil.
 func bindError(channel, url string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, broker.ErrAddrInUse):
-		return fmt.Errorf("%w: another client holds the %s channel at %s: with no broker one client at a time "+
-			"(logs, ping/quit/restart/stats -via zmq) binds the channels", broker.ErrAddrInUse, channel, url)
-	default:
-		return fmt.Errorf("%s channel: with no broker this client binds %s itself, so it must name this machine: %w", channel, url, err)
-	}
+	return broker.ClientBindError(channel, url, err)
 }

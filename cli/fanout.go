@@ -11,6 +11,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/fanout"
 	"github.com/glimpse-go/glimpse/internal/auth"
+	"github.com/glimpse-go/glimpse/metrics"
 )
 
 var fanoutCommand = &command{
@@ -45,7 +46,11 @@ func runFanout(ctx context.Context, e *env, c *command, args []string) int {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
 	id := fs.String("id", "", "the worker's `ID` on the job servers and the __matchmaking topic (default: fanout-HOST-PID-RANDOM)")
+	metricsFlagAddr := metricsFlag(fs, "fanout")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
+		return code
+	}
+	if code, ok := checkMetricsFlag(e, c, *metricsFlagAddr); !ok {
 		return code
 	}
 	file, err := e.loadConfig(*cfgPath, true)
@@ -64,6 +69,13 @@ func runFanout(ctx context.Context, e *env, c *command, args []string) int {
 	if err != nil {
 		return e.failure(c, err)
 	}
+	addr, fromFlag := metricsAddr(*metricsFlagAddr, file.Fanout.Metrics)
+	ms, err := startMetrics(addr, fromFlag, file, "fanout", log, metrics.NewFanoutCollector(w))
+	if err != nil {
+		w.Close()
+		return e.failure(c, err)
+	}
+	defer stopMetrics(ms, log)
 	ran := make(chan error, 1)
 	go func() { ran <- w.Run() }()
 	log.Info("fanout worker started", "id", w.ID(), "job_servers", strings.Join(file.Client.JobServers, ","),

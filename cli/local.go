@@ -11,6 +11,7 @@ import (
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/dashboard"
+	"github.com/glimpse-go/glimpse/metrics"
 )
 
 var localCommand = &command{
@@ -52,7 +53,7 @@ A config file, if given, is read for its [worker] section only.`,
 }
 
 func runLocal(ctx context.Context, e *env, c *command, args []string) int {
-	lc, dashAddr, code, ok := parseLocalFlags(e, c, args)
+	lc, lf, code, ok := parseLocalFlags(e, c, args)
 	if !ok {
 		return code
 	}
@@ -61,7 +62,13 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 		return code
 	}
 	log := newLogger(e.stderr, lc.Worker.LogLevel)
-	dash, err := startLocalDashboard(l, dashAddr, log)
+	ms, err := startMetrics(lf.metrics.addr, lf.metrics.fromFlag, lf.metrics.file, "worker", log, metrics.NewLocalCollector(l))
+	if err != nil {
+		l.Close()
+		return e.failure(c, err)
+	}
+	defer stopMetrics(ms, log)
+	dash, err := startLocalDashboard(l, lf.dashboard, log)
 	if err != nil {
 		e.failure(c, err)
 		return closeLocal(e, c, l, exitFailure)
@@ -77,21 +84,26 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 }
 
 // parseLocalFlags reads local's flags and config file into the local
-// cluster's worker config and TLS choice; ok is false, with the exit
-// status in code, when they are wrong.
-func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig, dash string, code int, ok bool) {
+// cluster's worker config and TLS choice, and where to serve metrics and
+// the dashboard; ok is false, with the exit status in code, when they are
+// wrong.
+func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig, lf localFlags, code int, ok bool) {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` for the [worker] section (default: the -c before the command, else $"+config.EnvVar+", else none)")
 	n := fs.Int("n", 0, "worker slots, `N` (default: [worker] slots, else one per CPU)")
 	fs.BoolVar(&lc.TLS, "tls", false, "serve gearmand over TLS, through a proxy with a throwaway CA")
 	fs.BoolVar(&lc.GenerateKey, "key", false, "run with a fresh cluster key (signed commands and chunks, CURVE)")
-	fs.StringVar(&dash, "dashboard", "127.0.0.1:0", "serve the web dashboard on `ADDR` (\"\": none)")
+	fs.StringVar(&lf.dashboard, "dashboard", "127.0.0.1:0", "serve the web dashboard on `ADDR` (\"\": none)")
+	metricsFlagAddr := metricsFlag(fs, "worker")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
-		return lc, dash, code, false
+		return lc, lf, code, false
+	}
+	if code, ok := checkMetricsFlag(e, c, *metricsFlagAddr); !ok {
+		return lc, lf, code, false
 	}
 	file, err := e.loadConfig(*cfgPath, false)
 	if err != nil {
-		return lc, dash, e.configError(c, err), false
+		return lc, lf, e.configError(c, err), false
 	}
 	lc.Worker = config.DefaultWorker()
 	if file != nil {
@@ -99,17 +111,25 @@ func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig,
 		lc.KeyFile = file.Client.KeyFile
 	}
 	if *n < 0 {
-		return lc, dash, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
+		return lc, lf, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
 	}
-	if dash != "" {
-		if _, _, err := net.SplitHostPort(dash); err != nil {
-			return lc, dash, e.usageError(c, "-dashboard %q: want HOST:PORT", dash), false
+	if lf.dashboard != "" {
+		if _, _, err := net.SplitHostPort(lf.dashboard); err != nil {
+			return lc, lf, e.usageError(c, "-dashboard %q: want HOST:PORT", lf.dashboard), false
 		}
 	}
 	if flagsSet(fs)["n"] {
 		lc.Worker.Slots = *n
 	}
-	return lc, dash, exitOK, true
+	lf.metrics.addr, lf.metrics.fromFlag = metricsAddr(*metricsFlagAddr, lc.Worker.Metrics)
+	lf.metrics.file = file
+	return lc, lf, exitOK, true
+}
+
+// localFlags are local's choices besides the cluster's own config.
+type localFlags struct {
+	metrics   metricsChoice
+	dashboard string // the dashboard's address; "": none
 }
 
 // startLocal starts the local cluster in the background so that a signal

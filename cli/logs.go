@@ -1,14 +1,14 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +18,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/wire"
+	"github.com/glimpse-go/glimpse/pool"
 )
 
 var logsCommand = &command{
@@ -116,52 +117,37 @@ func (o *logOpener) open(topic string, parts [][]byte) ([]byte, bool) {
 }
 
 // printLogMessage prints one message of the log channel, a log record or
-// a heartbeat, if its worker matches glob and a record is at level or
-// above.
+// a heartbeat (decoded by pool.ParseLogMessage, as pool.Logs does), if its
+// worker matches glob and a record is at level or above. A record that
+// does not decode is printed as it came, escaped.
 func printLogMessage(e *env, topic string, data []byte, glob string, level slog.Level) {
-	kind, worker := wire.TopicLog, strings.TrimPrefix(topic, wire.TopicLog)
-	if strings.HasPrefix(topic, wire.TopicHeartbeat) {
-		kind, worker = wire.TopicHeartbeat, strings.TrimPrefix(topic, wire.TopicHeartbeat)
-	}
-	if ok, _ := path.Match(glob, worker); !ok {
+	rec, err := pool.ParseLogMessage(topic, data)
+	if ok, _ := path.Match(glob, rec.Worker); !ok {
 		return
 	}
-	if kind == wire.TopicHeartbeat {
-		fmt.Fprintf(e.stdout, "%s heartbeat %s\n", escapeText(worker), escapeText(string(data)))
-		return
-	}
-	if line, ok := formatRecord(data, level); ok {
-		fmt.Fprintf(e.stdout, "%s %s\n", escapeText(worker), line)
+	switch {
+	case strings.HasPrefix(topic, wire.TopicHeartbeat):
+		fmt.Fprintf(e.stdout, "%s heartbeat %s\n", escapeText(rec.Worker), escapeText(string(data)))
+	case err != nil:
+		fmt.Fprintf(e.stdout, "%s %s\n", escapeText(rec.Worker), escapeText(string(data)))
+	case rec.Level >= level:
+		fmt.Fprintf(e.stdout, "%s %s\n", escapeText(rec.Worker), formatRecord(rec))
 	}
 }
 
-// formatRecord renders a JSON slog record as "TIME LEVEL MSG k=v ...",
-// or false if it is below min.
-func formatRecord(data []byte, min slog.Level) (string, bool) {
-	var rec map[string]any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber() // 123456789, not 1.23456789e+08
-	if err := dec.Decode(&rec); err != nil {
-		return escapeText(string(data)), true
-	}
-	var level slog.Level
-	if s, ok := rec["level"].(string); ok && level.UnmarshalText([]byte(s)) == nil && level < min {
-		return "", false
+// formatRecord renders a log record as "TIME LEVEL MSG k=v ...", the keys
+// sorted; "-" for a time that did not parse (its text is among the keys).
+func formatRecord(rec pool.LogRecord) string {
+	when := "-"
+	if !rec.Time.IsZero() {
+		when = rec.Time.Format(time.RFC3339Nano)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s %s", escapeText(fmt.Sprint(rec["time"])), escapeText(fmt.Sprint(rec["level"])),
-		escapeText(fmt.Sprint(rec["msg"])))
-	keys := make([]string, 0, len(rec))
-	for k := range rec {
-		if k != "time" && k != "level" && k != "msg" && k != "worker" {
-			keys = append(keys, k)
-		}
+	fmt.Fprintf(&b, "%s %s %s", when, rec.Level, escapeText(rec.Message))
+	for _, k := range slices.Sorted(maps.Keys(rec.Attrs)) {
+		fmt.Fprintf(&b, " %s=%s", escapeText(k), formatValue(rec.Attrs[k]))
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%s", escapeText(k), formatValue(rec[k]))
-	}
-	return b.String(), true
+	return b.String()
 }
 
 // formatValue writes a record's value as slog's text handler would: text

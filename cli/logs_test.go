@@ -78,9 +78,10 @@ func withoutHeartbeats(s string) string {
 }
 
 func TestFormatRecord(t *testing.T) {
-	line, ok := formatRecord([]byte(`{"time":"T","level":"INFO","msg":"chunk done","worker":"w","took":"10.79ms","bytes":123456789,"err":"a b"}`), 0)
-	if want := `T INFO chunk done bytes=123456789 err="a b" took=10.79ms`; !ok || line != want {
-		t.Errorf("formatRecord = %q, %v; want %q", line, ok, want)
+	rec, err := pool.ParseLogMessage(wire.TopicLog+"w", []byte(`{"time":"2026-11-30T05:30:00.5Z","level":"INFO","msg":"chunk done","worker":"w","took":"10.79ms","bytes":123456789,"err":"a b"}`))
+	line := formatRecord(rec)
+	if want := `2026-11-30T05:30:00.5Z INFO chunk done bytes=123456789 err="a b" took=10.79ms`; err != nil || line != want {
+		t.Errorf("formatRecord = %q (%v); want %q", line, err, want)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/wire"
+	"github.com/glimpse-go/glimpse/metrics"
 	"github.com/glimpse-go/glimpse/webhook"
 )
 
@@ -51,7 +52,11 @@ func runWorker(ctx context.Context, e *env, c *command, args []string) int {
 	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
 	n := fs.Int("n", 0, "chunks run at once, `N` (default: [worker] slots, else one per CPU)")
 	funcs := fs.String("f", "", "comma-separated registered names of the functions to serve, `FUNCS` (default: [worker] functions, else all)")
+	metricsFlagAddr := metricsFlag(fs, "worker")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
+		return code
+	}
+	if code, ok := checkMetricsFlag(e, c, *metricsFlagAddr); !ok {
 		return code
 	}
 	file, err := e.loadConfig(*cfgPath, true)
@@ -104,21 +109,33 @@ func runWorker(ctx context.Context, e *env, c *command, args []string) int {
 		}
 		return e.usageError(c, "%v", err)
 	}
-	return serveWorker(ctx, e, w, log, wc.ShutdownTimeout)
+	addr, fromFlag := metricsAddr(*metricsFlagAddr, wc.Metrics)
+	ms, err := startMetrics(addr, fromFlag, file, "worker", log, metrics.NewWorkerCollector(w))
+	if err != nil {
+		w.Close()
+		return e.failure(c, err)
+	}
+	code, restart := serveWorker(ctx, e, w, log, wc.ShutdownTimeout)
+	stopMetrics(ms, log)
+	if restart {
+		return reexec(log)
+	}
+	return code
 }
 
 // serveWorker runs w until a signal (or ctx) asks it to stop, then drains
-// it for at most drainTimeout; a second signal cuts the drain short.
-func serveWorker(ctx context.Context, e *env, w *cluster.Worker, log *slog.Logger, drainTimeout time.Duration) int {
+// it for at most drainTimeout; a second signal cuts the drain short. It
+// returns the exit status, and whether a restart command asks the process
+// to run again (reexec).
+func serveWorker(ctx context.Context, e *env, w *cluster.Worker, log *slog.Logger, drainTimeout time.Duration) (code int, restart bool) {
 	ran := make(chan error, 1)
 	go func() { ran <- w.Run() }()
 	var why string
-	var restart bool
 	select {
 	case err := <-ran:
 		// Only Shutdown and Close end Run, and nothing else calls them.
 		log.Error("worker stopped", "err", err)
-		return exitFailure
+		return exitFailure, false
 	case s := <-e.signals:
 		why = s.String()
 	case req := <-w.StopRequested():
@@ -141,20 +158,17 @@ func serveWorker(ctx context.Context, e *env, w *cluster.Worker, log *slog.Logge
 	case err := <-shut:
 		if err != nil {
 			log.Error("drain cut short: the unfinished chunks go back to the job servers", "err", err)
-			return exitFailure
+			return exitFailure, false
 		}
 	case s := <-e.signals:
 		log.Warn("second signal: stopping at once; the unfinished chunks go back to the job servers",
 			"signal", s.String(), "running", w.Stats().Active)
 		w.Close()
-		return exitFailure
+		return exitFailure, false
 	}
 	st := w.Stats()
 	log.Info("worker stopped", "requests", st.Requests, "failures", st.Failures, "busy", st.Busy, "uptime", st.Uptime())
-	if restart {
-		return reexec(log)
-	}
-	return exitOK
+	return exitOK, restart
 }
 
 // reexec replaces this process with a fresh run of the same command line:

@@ -30,7 +30,9 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		w.active.Add(1)
 		start := time.Now()
 		defer func() {
-			w.chunkEnded(ctx, name, job.Handle, time.Since(start), len(result), context.Cause(ctx), err)
+			took := time.Since(start)
+			w.chunkEnded(ctx, name, job.Handle, took, len(result), context.Cause(ctx), err)
+			w.countChunk(name, job.Data, result, took, context.Cause(ctx), err)
 			w.mem.chunkDone(size+len(result), func() bool { return w.active.Load() == 0 })
 		}()
 		// Limits (limits.go): refused before it is decoded, stopped at
@@ -80,6 +82,19 @@ func (w *Worker) chunkEnded(ctx context.Context, name, handle string, took time.
 	default:
 		w.log.Debug("chunk done", "function", name, "job", handle, "took", took, "bytes", size)
 	}
+}
+
+// countChunk adds a chunk's end to the worker's metrics, if its Collector
+// was asked for. A chunk its map cancelled counts, as no failure.
+func (w *Worker) countChunk(name string, payload, result []byte, took time.Duration, cause, err error) {
+	m := w.metrics.Load()
+	if m == nil {
+		return
+	}
+	if err != nil && errors.Is(cause, errMapCancelled) {
+		err, result = nil, nil
+	}
+	m.chunkEnded(name, payload, result, took, err)
 }
 
 // failureText makes a chunk's error readable for logs and Stats: the

@@ -424,3 +424,28 @@ func ExampleUnknownFunctionsError_Error() {
 	fmt.Println(err)
 	// Output: unknown function "glimpse.examples.hex" (did you mean examples.hex?): this binary registers examples.hex, examples.square
 }
+
+// A worker's metrics (metrics.NewWorkerCollector exports them): here
+// after a map of 100 items in chunks of 10.
+func ExampleWorker_Metrics() {
+	ctx := context.Background()
+	local, err := cluster.StartLocal(ctx, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+	local.Worker().Metrics() // counts from here on
+	if _, err := pool.Map(ctx, local.Pool(), funcs.Square, make([]int64, 100), pool.Chunksize(10)); err != nil {
+		log.Fatal(err)
+	}
+	m := local.Worker().Metrics()
+	for _, f := range m.Functions {
+		if f.Function == funcs.Square.Name() {
+			fmt.Println(f.Chunks, f.Items, f.ItemSeconds.Count, f.ChunksFailed)
+		}
+	}
+	fmt.Println(m.Slots, m.SlotsBusy)
+	// Output:
+	// 10 100 100 0
+	// 2 0
+}

@@ -102,6 +102,7 @@ func (w *Worker) refuseUnread(job *gearman.Job, size int) error {
 	err := w.refuseChunk(name, job, w.bytesOver(size))
 	w.log.Warn("chunk failed", "function", name, "job", job.Handle, "err", failureText(err))
 	w.failures.Add(1)
+	w.countChunk(name, nil, nil, 0, nil, err)
 	// Sealed like any answer of ours (chunkauth.go): a keyed client
 	// takes nothing else, and would resubmit the chunk as if a rogue had
 	// answered. The chunk itself was never read, so never checked.

@@ -567,3 +567,9 @@ func localKeyFile(cfg LocalConfig, dir string) (string, error) {
 	path := filepath.Join(dir, "cluster.key")
 	return path, k.WriteFile(path)
 }
+
+// Broker is the local cluster's broker.
+func (l *Local) Broker() *broker.Broker { return l.broker }
+
+// Fanout is the local cluster's fanout worker.
+func (l *Local) Fanout() *fanout.Worker { return l.fan }

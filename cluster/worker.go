@@ -68,7 +68,8 @@ type Worker struct {
 	failures atomic.Int64
 	busy     atomic.Int64 // nanoseconds spent in finished chunks
 	active   atomic.Int64
-	mem      memReleaser // frees memory after large chunks (memrelease.go)
+	mem      memReleaser                   // frees memory after large chunks (memrelease.go)
+	metrics  atomic.Pointer[workerMetrics] // nil until Metrics is called (metrics.go)
 
 	// Chunks refused by the key check (chunkauth.go), and the rate of
 	// warnings about them.

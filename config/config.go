@@ -114,6 +114,11 @@ type Client struct {
 // Server is the [server] section: the URLs the broker binds (e.g. tcp://*:9000).
 type Server struct {
 	CommandFrontendURL, CommandBackendURL, LogFrontendURL, LogBackendURL string
+
+	// Metrics (metrics) is where the broker serves Prometheus metrics,
+	// [HOST]:PORT or PORT (loopback unless a host is named); empty: off.
+	// The broker's -metrics flag overrides it.
+	Metrics string
 }
 
 // Worker is the optional [worker] section.
@@ -143,6 +148,10 @@ type Worker struct {
 	// maps' shared values a worker keeps decoded, least recently used out
 	// first (default 1 GiB). 0 means the default.
 	SharedCacheBytes int
+	// Metrics (metrics) is where a worker (and glimpse-cluster local)
+	// serves Prometheus metrics, [HOST]:PORT or PORT (loopback unless a
+	// host is named); empty: off. The -metrics flag overrides it.
+	Metrics string
 }
 
 // Fanout is the optional [fanout] section.
@@ -154,6 +163,10 @@ type Fanout struct {
 	// Limits checked before anything is copied. 0 means the default.
 	MaxPayload     int // max_payload: bytes one fanout may copy to each subscriber (default 64 KiB)
 	MaxSubscribers int // max_subscribers: subscribers one topic may have (default 10000)
+
+	// Metrics (metrics) is where the fanout worker serves Prometheus
+	// metrics, as [worker] metrics; empty: off.
+	Metrics string
 }
 
 // File is a whole config file.
@@ -316,10 +329,10 @@ func (p *parser) fail(section, key string, err error) {
 var sectionKeys = map[string][]string{
 	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend, keyKeyFile, keyZMQMaxMessageSize,
 		keyTLS, keyTLSCAFile, keyTLSCertFile, keyTLSKeyFile, keyTLSServerName},
-	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend},
+	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend, keyMetrics},
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal,
-		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit, keyWebhooks, keySharedCacheBytes},
-	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
+		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit, keyWebhooks, keySharedCacheBytes, keyMetrics},
+	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers, keyMetrics},
 	secTasks: {keyStore, keyTasksServe, keyRetention, keyLease, keyPollInterval, keyRedispatchAfter, keyBatchSize,
 		keyMaxAttempts, keyMinBackoff, keyMaxBackoff, keyMaxItemBytes},
 	secHTTP: {keyWebhookSecret, keyWebhookSecretFile, keyWebhookTimeout},
@@ -465,6 +478,20 @@ func (p *parser) server(v map[string]string) {
 	s.LogFrontendURL = v[keyLogFrontend]
 	s.LogBackendURL = v[keyLogBackend]
 	p.errs = append(p.errs, checkURLs(secServer, s.urls(), true)...)
+	p.metrics(secServer, v, &s.Metrics)
+}
+
+// metrics reads a section's metrics address.
+func (p *parser) metrics(section string, v map[string]string, dst *string) {
+	s, ok := v[keyMetrics]
+	if !ok || s == "" { // empty: off
+		return
+	}
+	if err := CheckMetricsAddr(s); err != nil {
+		p.fail(section, keyMetrics, err)
+		return
+	}
+	*dst = s
 }
 
 // worker and fanout convert what they can and leave the default in place
@@ -493,6 +520,7 @@ func (p *parser) worker(v map[string]string) {
 	p.integer(secWorker, keyCrashLoopLimit, v, &w.CrashLoopLimit)
 	p.webhooks(v)
 	p.integer(secWorker, keySharedCacheBytes, v, &w.SharedCacheBytes)
+	p.metrics(secWorker, v, &w.Metrics)
 	if s, ok := v[keyLogLevel]; ok {
 		l, err := parseLevel(s)
 		if err != nil {
@@ -513,6 +541,7 @@ func (p *parser) fanout(v map[string]string) {
 	p.duration(secFanout, keyPruneAfter, v, &f.PruneAfter)
 	p.integer(secFanout, keyMaxPayload, v, &f.MaxPayload)
 	p.integer(secFanout, keyMaxSubscribers, v, &f.MaxSubscribers)
+	p.metrics(secFanout, v, &f.Metrics)
 	p.errs = append(p.errs, f.check()...)
 }
 

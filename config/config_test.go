@@ -382,7 +382,7 @@ func TestSeveralProblemsReported(t *testing.T) {
 		`multi.ini:2: [client] job_server_url: "b:0": port "0" is not 1-65535`,
 		`multi.ini:4: [worker] slots: -2: must be 0 (one slot per CPU) or more`,
 		`multi.ini:5: [worker] bogus: unknown key; [worker] takes slots, functions, shutdown_timeout, heartbeat_interval, log_level, subscription_renewal, ` +
-			`max_chunk_bytes, max_chunk_items, max_expansion, chunk_time_limit, crash_loop_limit, webhooks, shared_cache_bytes`,
+			`max_chunk_bytes, max_chunk_items, max_expansion, chunk_time_limit, crash_loop_limit, webhooks, shared_cache_bytes, metrics`,
 		`multi.ini:7: [fanout] copy_timeout: "1": not a duration (write e.g. 30s, 5m, 1h30m)`,
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -626,7 +626,7 @@ func TestSectionValidate(t *testing.T) {
 	if err := (Server{}).Validate(); err != nil {
 		t.Errorf("empty Server: %v", err)
 	}
-	s := Server{"tcp://*:1", "tcp://*:2", "tcp://eth0:3", "tcp://[::]:4"}
+	s := Server{"tcp://*:1", "tcp://*:2", "tcp://eth0:3", "tcp://[::]:4", ""}
 	if err := s.Validate(); err != nil {
 		t.Errorf("Server: %v", err)
 	}
@@ -802,5 +802,28 @@ func TestStateDir(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", "")
 	if _, err := DefaultFanout().StorePath(); !errors.Is(err, ErrNoStateDir) || findError(err, "fanout", "store") == nil {
 		t.Errorf("no HOME: StorePath error = %v, want ErrNoStateDir on [fanout] store", err)
+	}
+}
+
+// TestMetricsKeys: [worker], [server] and [fanout] take a metrics address;
+// a bad one is an error naming the file, section and key; a [server] with
+// only metrics binds nothing (the broker still needs its four URLs).
+func TestMetricsKeys(t *testing.T) {
+	f, err := Parse("m.ini", []byte("[client]\njob_server_url = h:4730\n[worker]\nmetrics = 9464\n[server]\nmetrics = 10.0.0.5:9465\n[fanout]\nmetrics = :9466\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Worker.Metrics != "9464" || f.Server.Metrics != "10.0.0.5:9465" || f.Fanout.Metrics != ":9466" {
+		t.Errorf("metrics: worker %q, server %q, fanout %q", f.Worker.Metrics, f.Server.Metrics, f.Fanout.Metrics)
+	}
+	if f.HasServer() {
+		t.Error("a [server] with only metrics HasServer")
+	}
+	for _, sec := range []string{"worker", "server", "fanout"} {
+		_, err := Parse("m.ini", []byte("[client]\njob_server_url = h:4730\n["+sec+"]\nmetrics = 99999\n"))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Section != sec || ce.Key != "metrics" || !strings.Contains(err.Error(), "m.ini") {
+			t.Errorf("[%s] metrics = 99999: %v, want an error naming m.ini [%s] metrics", sec, err, sec)
+		}
 	}
 }

@@ -148,3 +148,15 @@ tls_ca_file = `+caFile+"\n"))
 	// true <nil>
 	// config.ini:4: [client] tls_ca_file: "/no/ca.pem": cannot read: no such file or directory
 }
+
+func ExampleCheckMetricsAddr() {
+	for _, addr := range []string{"9464", ":9464", "10.0.0.5:9464", "9464x", "host:http"} {
+		fmt.Println(addr, config.CheckMetricsAddr(addr))
+	}
+	// Output:
+	// 9464 <nil>
+	// :9464 <nil>
+	// 10.0.0.5:9464 <nil>
+	// 9464x "9464x": want [HOST]:PORT or PORT, PORT 0-65535
+	// host:http "host:http": want [HOST]:PORT or PORT, PORT 0-65535
+}

@@ -48,7 +48,25 @@ const (
 
 	keyMaxPayload     = "max_payload"
 	keyMaxSubscribers = "max_subscribers"
+
+	keyMetrics = "metrics"
 )
+
+// CheckMetricsAddr checks a metrics address: PORT or [HOST]:PORT, PORT a
+// number up to 65535 (0: any free port).
+func CheckMetricsAddr(addr string) error {
+	if _, err := strconv.ParseUint(addr, 10, 16); err == nil {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		return fmt.Errorf("%q: want [HOST]:PORT or PORT, PORT 0-65535", addr)
+	}
+	return nil
+}
 
 // maxFunctionName is DESIGN.md's limit on a registered function name; it
 // keeps "glimpse." + name well inside what gearmand accepts.
@@ -103,7 +121,10 @@ func (s Server) Validate() error {
 
 // IsZero reports whether no bind URL is set, that is whether this
 // machine's config tells a broker nothing.
-func (s Server) IsZero() bool { return s == Server{} }
+func (s Server) IsZero() bool {
+	s.Metrics = "" // not a bind URL
+	return s == Server{}
+}
 
 // Validate checks a Worker built in code. Durations must be positive,
 // so start from [DefaultWorker] rather than from a zero Worker.

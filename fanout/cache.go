@@ -81,3 +81,14 @@ func (c *subscriberCache) all() []Subscription {
 	sortSubscriptions(out)
 	return out
 }
+
+// counts returns the subscribers of every topic.
+func (c *subscriberCache) counts() map[string]int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n := make(map[string]int, len(c.topics))
+	for t, ids := range c.topics {
+		n[t] = len(ids)
+	}
+	return n
+}

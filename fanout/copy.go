@@ -20,6 +20,7 @@ type copyResult struct {
 	delivered int
 	replies   map[string][]byte // foreground: by client id
 	errs      []CopyError       // in subscriber order
+	timedOut  int               // of errs, the copies that timed out
 }
 
 // copyOutcome is what became of one foreground copy.
@@ -27,6 +28,7 @@ type copyOutcome struct {
 	reply     []byte
 	err       string // "" if delivered
 	abandoned bool   // may still be queued on a job server
+	timedOut  bool   // the copy timeout passed
 }
 
 // copyForeground submits a copy to every subscriber at once and waits for
@@ -99,7 +101,7 @@ func callCopy(ctx context.Context, c *gearman.Client, queue string, payload []by
 	case ctx.Err() != nil:
 		return copyOutcome{abandoned: true, err: "fanout worker stopped before the copy finished; the copy was cancelled"}
 	}
-	return copyOutcome{abandoned: true, err: fmt.Sprintf("timed out after %v; the copy was cancelled", timeout)}
+	return copyOutcome{abandoned: true, timedOut: true, err: fmt.Sprintf("timed out after %v; the copy was cancelled", timeout)}
 }
 
 // tally turns the outcomes, by subscriber, into a copyResult.
@@ -108,6 +110,9 @@ func tally(subs []string, outcomes []copyOutcome) copyResult {
 	for i, o := range outcomes {
 		if o.err != "" {
 			res.errs = append(res.errs, CopyError{ClientID: subs[i], Err: o.err})
+			if o.timedOut {
+				res.timedOut++
+			}
 			continue
 		}
 		res.delivered++

@@ -154,6 +154,7 @@ func (w *Worker) fanout(ctx context.Context, j *gearman.Job) ([]byte, error) {
 		}
 		res = w.copyForeground(ctx, r.Topic, subs, payload, r.Unique, timeout)
 	}
+	w.copies.count(res)
 	w.log.Debug("fanout", "topic", r.Topic, "subscribers", len(subs), "delivered", res.delivered,
 		"failed", len(res.errs), "background", r.Background)
 	if r.Collect {

@@ -52,6 +52,7 @@ type Worker struct {
 	clients *clientPool
 	served  *servedView
 	cache   *subscriberCache
+	copies  copyCounters // for Stats (metrics.go)
 
 	// life's Context ends the housekeeping (stopping begins); its
 	// WorkContext ends the jobs in progress (Close, or the end of a

@@ -98,6 +98,7 @@ func (m *mapRun[In, Out]) launchBackups() {
 			break
 		}
 		f.backedUp = true
+		m.p.counters.backupsLaunched.Add(1)
 		m.runCopy(f, m.mapID+"-"+strconv.Itoa(f.idx)+"-backup", closedChan, nil)
 	}
 	m.armBackup()

@@ -116,6 +116,9 @@ func (c *chunkCall[In, Out]) onUpdate(u gearman.Update) {
 	n := len(c.starts)
 	c.mu.Unlock()
 	if n > c.m.o.retries+1 {
+		if n == c.m.o.retries+2 {
+			c.m.p.counters.crashLoops.Add(1)
+		}
 		c.stop(errCrashLoop)
 	}
 }
@@ -165,6 +168,7 @@ func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) ([]Out, error) {
 			if attempt++; attempt > c.m.o.retries {
 				return nil, c.failed(lastErr)
 			}
+			c.m.p.counters.retries.Add(1)
 			pause = time.Duration(attempt) * 50 * time.Millisecond
 		}
 		select {

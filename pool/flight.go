@@ -59,6 +59,8 @@ func (m *mapRun[In, Out]) runCopy(f *flight[In], unique string, after <-chan str
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
+		m.p.counters.chunksInFlight.Add(1)
+		defer m.p.counters.chunksInFlight.Add(-1)
 		t0 := time.Now()
 		task, err := c.submitAfter(after)
 		if submitted != nil {
@@ -97,6 +99,9 @@ func (m *mapRun[In, Out]) decide(oc outcome[In, Out]) bool {
 	f.cancel()
 	if oc.err == nil {
 		m.recordTook(oc.took)
+		if oc.call != nil && oc.call.backup() {
+			m.p.counters.backupsWon.Add(1)
+		}
 	}
 	m.armBackup()
 	return true

@@ -32,6 +32,7 @@ func (m *mapRun[In, Out]) start() error {
 	}
 	m.running = running
 	m.announced = m.p.announce.begin(m.mapID, m.f.name, m.total)
+	m.p.counters.mapsStarted.Add(1)
 	return nil
 }
 
@@ -252,6 +253,11 @@ func (m *mapRun[In, Out]) finish(clean bool) {
 		m.p.cancelChunks(m.mapID, m.f.name, workers, unannounced)
 	}
 	m.p.untrack(m.running)
+	if clean {
+		m.p.counters.mapsFinished.Add(1)
+	} else {
+		m.p.counters.mapsFailed.Add(1)
+	}
 }
 
 // leftover looks at the copies whose job has not ended: whether there are

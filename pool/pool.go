@@ -60,7 +60,8 @@ type Pool struct {
 
 	workers workerCache // the job servers' last "workers" answers, for maps
 
-	announce *announcer // maps in progress, on the log channel (announce.go)
+	announce *announcer   // maps in progress, on the log channel (announce.go)
+	counters poolCounters // for Stats and Collector (metrics.go)
 
 	// Map ids: a random start per pool (ids must not meet another
 	// client's at a job server, which would coalesce their chunks) and a

@@ -16,6 +16,7 @@ packages=(
 	iproute2           # ip and ss: scripts/netns-cluster.sh, the multi-host tests of internal/netns
 	chromium           # headless browser: the dashboard's browser test (cli), make screenshots
 	fonts-liberation   # text in the dashboard's screenshots (chromium only recommends it)
+	prometheus         # promtool: the metrics tests check each endpoint's output with promtool check metrics
 	"$@"
 )
 

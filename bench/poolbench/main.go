@@ -14,8 +14,13 @@
 //     trivial map (automatic chunks) -key-rounds times on each, then
 //     -one-item-calls one-item maps on each; medians and keyed/keyless.
 //
+//   - with -metrics, what Prometheus metrics cost: a second local cluster
+//     whose metrics are on (every collector served, scraped every second)
+//     takes turns with the first, whose metrics are off: the trivial map
+//     -metrics-rounds times on each; medians and on/off.
+//
 //     poolbench [-slots 2] [-items 1000000] [-cpu-items 4000] [-cost 1ms] [-rounds 3]
-//     [-key] [-key-rounds 9] [-one-item-calls 2000] [-small-calls 2000]
+//     [-key] [-key-rounds 9] [-one-item-calls 2000] [-metrics] [-metrics-rounds 9] [-small-calls 2000]
 //     [-small-concurrency 1000] [-small-concurrent-calls 20000] [-chunk1-items 100000] [-json FILE]
 //
 //   - small calls: one-item maps against a bare gearman.Client.Call to an
@@ -58,6 +63,8 @@ func main() {
 	keyed := flag.Bool("key", false, "also compare with a keyed local cluster of the same slots")
 	keyRounds := flag.Int("key-rounds", 9, "with -key: trivial maps on each cluster")
 	oneItemCalls := flag.Int("one-item-calls", 2000, "with -key: one-item maps on each cluster")
+	withMetrics := flag.Bool("metrics", false, "also compare with a local cluster whose Prometheus metrics are on and scraped")
+	metricsRounds := flag.Int("metrics-rounds", 9, "with -metrics: trivial maps on each cluster")
 	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
 	var small smallCfg
 	flag.IntVar(&small.calls, "small-calls", 2000, "one-item maps and bare calls, one after another, for the p50s (0: skip the small-calls section)")
@@ -162,6 +169,14 @@ func main() {
 		}
 		printKeyed(cmp)
 		out.Keyed = &cmp
+	}
+	if *withMetrics {
+		m, err := compareMetrics(ctx, p, *slots, xs, *metricsRounds)
+		if err != nil {
+			log.Fatal(err)
+		}
+		printMetrics(m)
+		out.Metrics = &m
 	}
 	if *jsonPath != "" {
 		if err := benchjson.Write(*jsonPath, out); err != nil {

@@ -168,6 +168,7 @@ func writePool(b *strings.Builder, out, name string) error {
 	fmt.Fprintf(b, "| pool.Map, %d slots | %s |\n", p.Slots, num(c.MapItemsPerS))
 	fmt.Fprintf(b, "| **parallel efficiency** | **%.1f%%** |\n\n", 100*c.Efficiency)
 	writePoolSmall(b, p.Small)
+	writePoolMetrics(b, p.Metrics)
 	if err := chartPool(filepath.Join(out, name+".png"), p); err != nil {
 		return err
 	}
@@ -187,6 +188,20 @@ func writePoolSmall(b *strings.Builder, s *benchjson.PoolSmall) {
 		time.Duration(s.MapP50Ns).Round(time.Microsecond), time.Duration(s.BareP50Ns).Round(time.Microsecond), float64(s.MapP50Ns)/float64(s.BareP50Ns))
 	fmt.Fprintf(b, "| calls/s, %s at once | %s | %s | %.2f |\n\n", num(float64(s.Concurrency)), num(s.MapCallsPerS), num(s.BareCallsPerS), s.MapCallsPerS/s.BareCallsPerS)
 	fmt.Fprintf(b, "`Chunksize(1)` map of %s items: %s items/s.\n\n", num(float64(s.Chunk1Items)), num(s.Chunk1ItemsPerS))
+}
+
+// writePoolMetrics writes what Prometheus metrics cost, if measured.
+func writePoolMetrics(b *strings.Builder, m *benchjson.PoolMetrics) {
+	if m == nil {
+		return
+	}
+	fmt.Fprintf(b, "**Prometheus metrics** (`poolbench -metrics`): a second local cluster with every collector registered, served and\n")
+	fmt.Fprintf(b, "scraped every %v (%d scrapes), alternating with the first, whose metrics are off; the trivial map of %s items,\n",
+		time.Duration(m.ScrapeEveryMs)*time.Millisecond, m.Scrapes, num(float64(m.Items)))
+	fmt.Fprintf(b, "automatic chunks, median of %d rounds each (the bar: on/off >= 0.97).\n\n", m.Rounds)
+	fmt.Fprintf(b, "| | off | on | on / off |\n| --- | ---: | ---: | ---: |\n")
+	fmt.Fprintf(b, "| items/s | %s | %s | %.3f |\n", num(m.OffItemsPerS), num(m.OnItemsPerS), m.Ratio)
+	fmt.Fprintf(b, "| CPU ns per item (this process: client, workers, brokers) | %.1f | %.1f | %.3f |\n\n", m.OffCPUNsPerItem, m.OnCPUNsPerItem, m.CPURatio)
 }
 
 func writeImap(b *strings.Builder, out, name string) error {

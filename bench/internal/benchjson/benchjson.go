@@ -53,6 +53,31 @@ type Pool struct {
 	Keyed *PoolKeyed `json:"keyed,omitempty"`
 	// Small is the small-calls section; nil in JSON written before it.
 	Small *PoolSmall `json:"small,omitempty"`
+	// Metrics is what Prometheus metrics cost (poolbench -metrics); nil
+	// when not measured.
+	Metrics *PoolMetrics `json:"metrics,omitempty"`
+}
+
+// PoolMetrics compares a local cluster whose metrics are on (the
+// worker's, pool's, broker's, fanout's and job servers' collectors
+// registered and served, scraped every ScrapeEveryMs) with one whose
+// metrics are off, in the same run, alternating as PoolKeyed does.
+type PoolMetrics struct {
+	Rounds        int       `json:"rounds"` // trivial maps on each cluster
+	Items         int       `json:"items"`  // of the trivial map, automatic chunks
+	ScrapeEveryMs int64     `json:"scrape_every_ms"`
+	Scrapes       int       `json:"scrapes"` // of the "on" cluster during the rounds
+	OffItemsPerS  float64   `json:"off_items_per_s"`
+	OnItemsPerS   float64   `json:"on_items_per_s"`
+	Ratio         float64   `json:"ratio"` // median over the rounds of on/off
+	OffRoundsPerS []float64 `json:"off_rounds_per_s"`
+	OnRoundsPerS  []float64 `json:"on_rounds_per_s"`
+	// The process's CPU time (client, workers, brokers, fanout workers of
+	// both clusters; not gearmand) per item over all the rounds of each,
+	// and on/off: steadier than items/s on a shared machine.
+	OffCPUNsPerItem float64 `json:"off_cpu_ns_per_item"`
+	OnCPUNsPerItem  float64 `json:"on_cpu_ns_per_item"`
+	CPURatio        float64 `json:"cpu_ratio"`
 }
 
 // PoolSmall compares one-item maps with a bare gearman.Client.Call to an

@@ -77,6 +77,9 @@ func TestCancelledCallDropsQueuedJob(t *testing.T) {
 	startWorker(t, 1, addr)
 	p := newPool(t, callRecorded.Name(), 1, addr)
 	ctx := testenv.Context(t)
+	ranMu.Lock()
+	ranIDs = nil
+	ranMu.Unlock()
 	busy := pool.Go(ctx, p, callRecorded, callItem{ID: 1, Sleep: 400 * time.Millisecond})
 	testenv.Eventually(t, ctx, "the slot taken", func() (bool, error) { return ran(1), nil })
 

@@ -28,12 +28,29 @@ type Job struct {
 	Data     []byte
 
 	cn     *conn
-	refuse error // set for a job the worker fails without running it
+	refuse error       // set for a job the worker fails without running it
+	soon   *time.Timer // sends what SendDataSoon queued, if the job runs that long
 }
 
 // SendData sends a piece of output ahead of the result (WORK_DATA).
 func (j *Job) SendData(data []byte) error {
 	return j.cn.send(WorkData, []byte(j.Handle), data)
+}
+
+// SendDataSoon queues a piece of output (WORK_DATA) to go out in the same
+// write as the job's result if the job ends within d, else after d: a
+// notice that matters only while a job runs then costs a fast job no
+// system call (nor the job server a packet to read on its own). Packets
+// sent meanwhile on the connection take it along; it always goes before
+// the result.
+func (j *Job) SendDataSoon(data []byte, d time.Duration) error {
+	if err := j.cn.enqueueLazy(WorkData, []byte(j.Handle), data); err != nil {
+		return err
+	}
+	if j.soon == nil {
+		j.soon = time.AfterFunc(d, j.cn.kick)
+	}
+	return nil
 }
 
 // SendWarning sends a warning to the client (WORK_WARNING).

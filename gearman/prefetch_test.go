@@ -1,0 +1,103 @@
+package gearman_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/testenv"
+)
+
+// assigned is how many jobs of fn the job server has handed to workers.
+func assigned(ctx context.Context, t *testing.T, a *gearman.Admin, fn string) int {
+	t.Helper()
+	st, err := a.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range st {
+		if s.Name == fn {
+			return s.Running
+		}
+	}
+	return 0
+}
+
+// TestPrefetchAsksAheadWhileJobsAreFast: after fast jobs, a worker of one
+// slot with WithPrefetch(2) holds two more jobs while one runs (the job
+// server counts three assigned), yet runs one at a time; a fresh worker,
+// which has seen no fast job, asks for no more than its slot.
+func TestPrefetchAsksAheadWhileJobsAreFast(t *testing.T) {
+	srv := testenv.Gearmand(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
+	var running, peak atomic.Int32
+	release := make(chan struct{})
+	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
+		"pf": func(_ context.Context, j *gearman.Job) ([]byte, error) {
+			n := running.Add(1)
+			defer running.Add(-1)
+			if n > peak.Load() {
+				peak.Store(n)
+			}
+			if string(j.Data) == "hold" {
+				<-release
+			}
+			return j.Data, nil
+		},
+	}, gearman.WithConcurrency(1), gearman.WithPrefetch(2))
+	a, err := gearman.DialAdmin(ctx, srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c := newClient(t, srv.Addr())
+
+	// A fresh worker asks for its one slot only.
+	var tasks []*gearman.Task
+	submit := func(data string) {
+		task, err := c.Submit(ctx, "pf", []byte(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tasks = append(tasks, task)
+	}
+	for range 3 {
+		submit("hold")
+	}
+	testenv.Eventually(t, ctx, "a job running", func() (bool, error) { return running.Load() == 1, nil })
+	time.Sleep(50 * time.Millisecond) // time for asks ahead, if any were made
+	if n := assigned(ctx, t, a, "pf"); n != 1 {
+		t.Fatalf("fresh worker of one slot holds %d jobs, want 1", n)
+	}
+	close(release)
+	for _, task := range tasks {
+		if _, err := task.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Fast jobs bring the asks ahead into circulation.
+	for range 10 {
+		if _, err := c.Call(ctx, "pf", []byte("fast")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release = make(chan struct{})
+	tasks = nil
+	submit("hold")
+	testenv.Eventually(t, ctx, "the held job running", func() (bool, error) { return running.Load() == 1, nil })
+	submit("fast")
+	submit("fast")
+	testenv.Eventually(t, ctx, "two jobs asked ahead", func() (bool, error) { return assigned(ctx, t, a, "pf") == 3, nil })
+	close(release)
+	for i, task := range tasks {
+		if got, err := task.Wait(ctx); err != nil || len(got) == 0 {
+			t.Fatalf("task %d: %q, %v", i, got, err)
+		}
+	}
+	if p := peak.Load(); p != 1 {
+		t.Fatalf("%d jobs ran at once on a worker of one slot", p)
+	}
+}

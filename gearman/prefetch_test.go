@@ -101,3 +101,59 @@ func TestPrefetchAsksAheadWhileJobsAreFast(t *testing.T) {
 		t.Fatalf("%d jobs ran at once on a worker of one slot", p)
 	}
 }
+
+// TestSendDataSoon: data sent with SendDataSoon reaches the client before
+// the result when the job ends at once, and on its own, while the job
+// still runs, when the job runs past the delay.
+func TestSendDataSoon(t *testing.T) {
+	srv := testenv.Gearmand(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
+	release := make(chan struct{})
+	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
+		"soon": func(_ context.Context, j *gearman.Job) ([]byte, error) {
+			if err := j.SendDataSoon([]byte("started"), 5*time.Millisecond); err != nil {
+				return nil, err
+			}
+			if string(j.Data) == "hold" {
+				<-release
+			}
+			return []byte("done"), nil
+		},
+	})
+	c := newClient(t, srv.Addr())
+	for _, data := range []string{"fast", "hold"} {
+		got := make(chan string, 2)
+		task, err := c.Dispatch(ctx, "soon", []byte(data), gearman.WithUpdates(func(u gearman.Update) {
+			if u.Kind == gearman.UpdateData {
+				got <- string(u.Data)
+			}
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data == "hold" {
+			select {
+			case d := <-got:
+				if d != "started" {
+					t.Fatalf("update %q, want \"started\"", d)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no data from a running job 5s after it started")
+			}
+			close(release)
+		}
+		if res, err := task.Wait(ctx); err != nil || string(res) != "done" {
+			t.Fatalf("%s job: %q, %v", data, res, err)
+		}
+		if data == "fast" {
+			select {
+			case d := <-got:
+				if d != "started" {
+					t.Fatalf("update %q, want \"started\"", d)
+				}
+			default:
+				t.Fatal("the fast job's data did not come before its result")
+			}
+		}
+	}
+}

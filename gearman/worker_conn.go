@@ -274,12 +274,10 @@ func (wc *workerConn) work(job *Job) {
 		w.prefetch.endRun()
 		parked = w.afterJob(time.Since(start))
 	}
+	job.end() // what SendDataSoon queued goes with the outcome
 	var own bool
 	if live {
 		own = queueOutcome(job, result, err)
-	}
-	if job.soon != nil {
-		job.soon.Stop() // what it would send goes with the outcome
 	}
 	// Keep the slot and ask for the next job in the same write as the
 	// result, while the server has work.

@@ -157,3 +157,48 @@ func TestSendDataSoon(t *testing.T) {
 		}
 	}
 }
+
+// TestSendDataIfRunning: a job that ends before the delay sends no data;
+// one that runs past it sends the data while it runs, before its result.
+func TestSendDataIfRunning(t *testing.T) {
+	srv := testenv.Gearmand(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
+	release := make(chan struct{})
+	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
+		"ifrunning": func(_ context.Context, j *gearman.Job) ([]byte, error) {
+			j.SendDataIfRunning([]byte("started"), 5*time.Millisecond)
+			if string(j.Data) == "hold" {
+				<-release
+			}
+			return []byte("done"), nil
+		},
+	})
+	c := newClient(t, srv.Addr())
+	for _, data := range []string{"fast", "hold"} {
+		var updates atomic.Int32
+		started := make(chan struct{}, 1)
+		task, err := c.Dispatch(ctx, "ifrunning", []byte(data), gearman.WithUpdates(func(u gearman.Update) {
+			if u.Kind == gearman.UpdateData && string(u.Data) == "started" {
+				updates.Add(1)
+				started <- struct{}{}
+			}
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data == "hold" {
+			select {
+			case <-started:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no data from a running job 5s after it started")
+			}
+			close(release)
+		}
+		if res, err := task.Wait(ctx); err != nil || string(res) != "done" {
+			t.Fatalf("%s job: %q, %v", data, res, err)
+		}
+		if want := map[string]int32{"fast": 0, "hold": 1}[data]; updates.Load() != want {
+			t.Fatalf("%s job sent %d data packets, want %d", data, updates.Load(), want)
+		}
+	}
+}

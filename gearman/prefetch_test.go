@@ -166,7 +166,7 @@ func TestSendDataIfRunning(t *testing.T) {
 	release := make(chan struct{})
 	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
 		"ifrunning": func(_ context.Context, j *gearman.Job) ([]byte, error) {
-			j.SendDataIfRunning([]byte("started"), 5*time.Millisecond)
+			j.SendDataIfRunning([]byte("started"), 100*time.Millisecond)
 			if string(j.Data) == "hold" {
 				<-release
 			}

@@ -47,7 +47,8 @@ func ran(id int) bool {
 
 // TestCallReturnsWorkersValue: Call and Go return what the function
 // computed in a worker process; a failing function is a *TaskError with
-// Index 0, as in a one-item map.
+// Index 0, as in a one-item map; a bad option and a function no worker
+// serves fail as a map does.
 func TestCallReturnsWorkersValue(t *testing.T) {
 	addr := gearmand(t)
 	startWorkerProcess(t, 2, addr)
@@ -66,6 +67,10 @@ func TestCallReturnsWorkersValue(t *testing.T) {
 	}
 	if _, err := pool.Call(ctx, p, funcs.Square, 2, pool.Retries(-1)); err == nil || !strings.Contains(err.Error(), "Retries(-1)") {
 		t.Fatalf("Call with Retries(-1): %v, want an error naming the option", err)
+	}
+	idle := newPool(t, "", 0, gearmand(t))
+	if _, err := pool.Go(ctx, idle, funcs.Square, 2).Wait(ctx); !errors.Is(err, pool.ErrNoWorkers) {
+		t.Fatalf("call with no worker: %v, want ErrNoWorkers", err)
 	}
 }
 

@@ -191,7 +191,7 @@ func (w *Worker) registerFunctions() error {
 		// and the job server answers asks in batches (small calls,
 		// Chunksize(1) maps: half the worker's reads per chunk, measured,
 		// against one per slot ahead).
-		gearman.WithPrefetch(4 * w.slots),
+		gearman.WithPrefetch(4*w.slots),
 		gearman.WithMaxPacketSize(w.limits.maxPacket()),
 		gearman.WithOversizeJobs(w.refuseUnread),
 		gearman.WithClientID(wire.WorkerClientID(w.id, w.slots)),

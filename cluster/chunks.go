@@ -52,14 +52,42 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		}
 		defer leave()
 		// Tell the client who runs the chunk: if this process dies, the
-		// client can count the workers the chunk went through.
-		job.SendData(w.chunkStarted(job))
+		// client can count the workers the chunk went through. A chunk
+		// bringing its map's shared value tells it at once: the client
+		// sends that worker its other chunks by hash only once it knows.
+		if shared.inline() {
+			job.SendData(w.chunkStarted(job))
+		} else {
+			w.announce(job)
+		}
 		if ctx, err = shared.value(ctx, w, job); err != nil {
 			return nil, err
 		}
 		return w.runLimited(ctx, cancel, f, job)
 	}
 }
+
+// announce tells the client who runs the chunk: if this process dies,
+// the client can count the workers the chunk went through
+// (pool.ErrCrashLoop), and knows whom to tell to cancel it. Only a chunk
+// that still runs after noticeDelay needs it: without a key, a faster
+// one sends none (a packet fewer for gearmand to relay per chunk); with
+// one, the sealed notice also proves to the client that this worker holds
+// the key (its rogue warnings name the others), so it goes out in the
+// same write as a fast chunk's result.
+func (w *Worker) announce(job *gearman.Job) {
+	if w.key == nil {
+		job.SendDataIfRunning(w.chunkStarted(job), noticeDelay)
+		return
+	}
+	job.SendDataSoon(w.chunkStarted(job), noticeDelay)
+}
+
+// noticeDelay is how long a chunk's start notice waits. A worker that
+// dies within it of taking a chunk is not counted by the client
+// (ErrCrashLoop); the workers' own crash guard (crashguard.go) still
+// counts it.
+const noticeDelay = time.Millisecond
 
 // chunkEnded counts and logs a chunk's end. A chunk cancelled by its map
 // is no failure: its client is gone and gearmand drops what it returns.

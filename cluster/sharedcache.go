@@ -172,6 +172,10 @@ type sharedChunk struct {
 	encoded []byte // the inline value, for the owner
 }
 
+// inline says whether the chunk brings the value that this worker loads
+// from it. Nil: a chunk without a shared value.
+func (s *sharedChunk) inline() bool { return s != nil && s.encoded != nil }
+
 // beginShared strips a chunk's shared value header (job.Data becomes the
 // chunk itself) and finds its value: before the chunk's start notice, so
 // that a worker lacking it answers pool.NeedSharedError without counting

@@ -115,6 +115,34 @@ func (c *conn) enqueue(t PacketType, args ...[]byte) (own bool, err error) {
 	return true, nil
 }
 
+// enqueueLazy appends one packet to the queue without taking the write
+// side: it goes out with the next write on the conn, whoever makes it, or
+// at kick.
+func (c *conn) enqueueLazy(t PacketType, args ...[]byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil || c.closing {
+		return fmt.Errorf("gearman: send %s to %s: %w", t, c.addr, errConnClosed)
+	}
+	var err error
+	c.out, err = AppendPacket(c.out, MagicReq, t, args...)
+	return err
+}
+
+// kick has the writer goroutine write what is queued, if nobody is
+// writing: for packets queued with enqueueLazy that no other write took.
+func (c *conn) kick() {
+	c.mu.Lock()
+	own := c.err == nil && !c.writing && c.queuedLocked()
+	if own {
+		c.writing = true
+	}
+	c.mu.Unlock()
+	if own {
+		c.handoff <- struct{}{}
+	}
+}
+
 // flush is called by the owner of the write side: it writes what is queued
 // once, then hands what piled up meanwhile to the writer goroutine, so a
 // sender never pays for more than its share under load.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -28,12 +29,62 @@ type Job struct {
 	Data     []byte
 
 	cn     *conn
-	refuse error // set for a job the worker fails without running it
+	refuse error       // set for a job the worker fails without running it
+	soon   *time.Timer // SendDataSoon's or SendDataIfRunning's, if the job runs that long
+
+	mu    sync.Mutex
+	ended bool // the outcome is being queued: SendDataIfRunning sends nothing more
 }
 
 // SendData sends a piece of output ahead of the result (WORK_DATA).
 func (j *Job) SendData(data []byte) error {
 	return j.cn.send(WorkData, []byte(j.Handle), data)
+}
+
+// SendDataSoon queues a piece of output (WORK_DATA) to go out in the same
+// write as the job's result if the job ends within d, else after d: a
+// notice that matters only while a job runs then costs a fast job no
+// system call (nor the job server a packet to read on its own). Packets
+// sent meanwhile on the connection take it along; it always goes before
+// the result.
+func (j *Job) SendDataSoon(data []byte, d time.Duration) error {
+	if err := j.cn.enqueueLazy(WorkData, []byte(j.Handle), data); err != nil {
+		return err
+	}
+	if j.soon == nil {
+		j.soon = time.AfterFunc(d, j.cn.kick)
+	}
+	return nil
+}
+
+// SendDataIfRunning sends a piece of output (WORK_DATA) if the job still
+// runs after d; a job that ends first never sends it. For a notice that
+// matters only while a job runs, such as "this worker took the job": a
+// fast job then costs neither a packet of its own nor the job server one
+// to relay.
+func (j *Job) SendDataIfRunning(data []byte, d time.Duration) {
+	if j.soon != nil {
+		return // one delayed piece per job
+	}
+	j.soon = time.AfterFunc(d, func() {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		if !j.ended {
+			j.cn.send(WorkData, []byte(j.Handle), data)
+		}
+	})
+}
+
+// end stops the delayed sends before the job's outcome is queued: one in
+// progress finishes first, so that it goes before the outcome.
+func (j *Job) end() {
+	if j.soon == nil {
+		return
+	}
+	j.soon.Stop()
+	j.mu.Lock()
+	j.ended = true
+	j.mu.Unlock()
 }
 
 // SendWarning sends a warning to the client (WORK_WARNING).

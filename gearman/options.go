@@ -67,6 +67,7 @@ type clientOptions struct {
 type workerOptions struct {
 	connOptions
 	concurrency int
+	prefetch    int
 	oversize    func(job *Job, size int) error
 	grabTimeout time.Duration
 }
@@ -246,6 +247,17 @@ func WithLogger(l *slog.Logger) ConnOption {
 // GOMAXPROCS so that no worker holds jobs it cannot run yet.
 func WithConcurrency(n int) WorkerOption {
 	return workerOnlyOption(func(o *workerOptions) { o.concurrency = n })
+}
+
+// WithPrefetch lets a Worker ask for up to n jobs beyond its concurrency
+// while its jobs end fast (in under a millisecond), so that a slot that
+// frees finds its next job in hand instead of waiting a round trip to the
+// job server: short jobs then run at the rate of the job server, not of
+// its round trip. A job asked ahead waits in the worker for a slot; one
+// slow job takes an ask ahead out of circulation, so slow jobs are not
+// held from other workers. Default 0: no asks ahead.
+func WithPrefetch(n int) WorkerOption {
+	return workerOnlyOption(func(o *workerOptions) { o.prefetch = n })
 }
 
 // WithOversizeJobs sets what fails a job whose packet was over the

@@ -30,7 +30,8 @@ type Worker struct {
 	conns         []*workerConn
 	disconnecting bool // a connection made from now on is closed at once
 
-	slots chan struct{} // one token per free slot
+	slots    chan struct{} // one token per free slot, and per ask ahead in circulation
+	prefetch prefetch      // asks ahead (prefetch.go)
 }
 
 // NewWorker returns a worker for the job servers at addrs. Register
@@ -44,12 +45,16 @@ func NewWorker(addrs []string, opts ...WorkerOption) (*Worker, error) {
 	if o.concurrency < 1 {
 		return nil, fmt.Errorf("gearman: worker concurrency %d is not positive", o.concurrency)
 	}
+	if o.prefetch < 0 {
+		return nil, fmt.Errorf("gearman: worker prefetch %d is negative", o.prefetch)
+	}
 	w := &Worker{
 		opts:  o,
 		addrs: addrs,
 		funcs: map[string]*registration{},
-		slots: make(chan struct{}, o.concurrency),
+		slots: make(chan struct{}, o.concurrency+o.prefetch),
 	}
+	w.prefetch.init(o.concurrency, o.prefetch)
 	for range o.concurrency {
 		w.slots <- struct{}{}
 	}
@@ -145,10 +150,16 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 		return nil // someone else is stopping it
 	}
 	// Every slot back in hand means no job is running and no GRAB_JOB is
-	// waiting for its answer.
-	for range w.opts.concurrency {
+	// waiting for its answer. (Asks ahead stop moving in or out of
+	// circulation once the worker stops; the recheck covers a job that
+	// moved one as it stopped.)
+	recheck := time.NewTicker(10 * time.Millisecond)
+	defer recheck.Stop()
+	for back := 0; back < w.inCirculation(); {
 		select {
 		case <-w.slots:
+			back++
+		case <-recheck.C:
 		case <-ctx.Done():
 			w.Close()
 			return ctx.Err()

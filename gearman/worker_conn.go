@@ -257,6 +257,7 @@ func (wc *workerConn) work(job *Job) {
 
 	var result []byte
 	var err error
+	parked := false // the job's token went out of circulation (prefetch.go)
 	switch {
 	case !live:
 		// The connection broke before we started; the job server has
@@ -265,18 +266,28 @@ func (wc *workerConn) work(job *Job) {
 		err = job.refuse
 	case r == nil:
 		err = fmt.Errorf("gearman: no function %q registered on this worker", job.Function)
+	case !w.prefetch.startRun(ctx):
+		live = false // the worker closed while the job waited for a slot
 	default:
+		start := time.Now()
 		result, err = runJob(ctx, r, job)
+		w.prefetch.endRun()
+		parked = w.afterJob(time.Since(start))
 	}
+	job.end() // what SendDataSoon queued goes with the outcome
 	var own bool
 	if live {
 		own = queueOutcome(job, result, err)
 	}
 	// Keep the slot and ask for the next job in the same write as the
 	// result, while the server has work.
-	cn, ownAsk, ok := wc.ask()
-	if !ok {
-		w.slots <- struct{}{}
+	var cn *conn
+	var ownAsk, ok bool
+	if !parked {
+		cn, ownAsk, ok = wc.ask()
+		if !ok {
+			w.slots <- struct{}{}
+		}
 	}
 	if own {
 		job.cn.flush()

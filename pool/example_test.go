@@ -181,3 +181,60 @@ func ExampleProgressBar() {
 	// 1000 <nil>
 	// "" <nil>
 }
+
+func ExampleCall() {
+	ctx := context.Background()
+	local, err := cluster.StartLocal(ctx, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+
+	// One item, one Gearman job, with a map's options.
+	cube, err := pool.Call(ctx, local.Pool(), Cube, 3, pool.Priority(pool.High))
+	fmt.Println(cube, err)
+
+	// A failing function is a *TaskError, as in a map (of item 0).
+	_, err = pool.Call(ctx, local.Pool(), Cube, -2)
+	var te *pool.TaskError
+	if errors.As(err, &te) {
+		fmt.Printf("item %d: %s\n", te.Index, te.Message)
+	}
+	// Output:
+	// 27 <nil>
+	// item 0: negative input -2
+}
+
+func ExampleGo() {
+	ctx := context.Background()
+	local, err := cluster.StartLocal(ctx, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+
+	// Calls in flight at once; each future holds its own result.
+	var futures []*pool.Future[int]
+	for x := 1; x <= 4; x++ {
+		futures = append(futures, pool.Go(ctx, local.Pool(), Cube, x))
+	}
+	for _, f := range futures {
+		cube, err := f.Wait(ctx)
+		fmt.Println(cube, err)
+	}
+
+	// Done is a channel, for a select.
+	f := pool.Go(ctx, local.Pool(), Cube, 5)
+	select {
+	case <-f.Done():
+		fmt.Println(f.Wait(ctx))
+	case <-time.After(time.Minute):
+		fmt.Println("no answer within a minute")
+	}
+	// Output:
+	// 1 <nil>
+	// 8 <nil>
+	// 27 <nil>
+	// 64 <nil>
+	// 125 <nil>
+}

@@ -243,6 +243,9 @@ func (m *mapRun[In, Out]) finish(clean bool) {
 	workers, unannounced, left := m.leftover()
 	switch {
 	case m.shared != nil:
+		if left {
+			m.p.dropQueued(m.leftHandles())
+		}
 		m.p.releaseShared(m.shared, !clean || left)
 	case clean && !left:
 		m.p.release(m.client)
@@ -280,6 +283,22 @@ func (m *mapRun[In, Out]) leftover() (workers []string, unannounced, left bool) 
 		}
 	}
 	return workers, unannounced, left
+}
+
+// leftHandles returns the handles of the jobs whose copies have not
+// ended, as far as their job servers have named them.
+func (m *mapRun[In, Out]) leftHandles() []gearman.JobHandle {
+	var hs []gearman.JobHandle
+	for c := range m.calls {
+		task, _ := c.state()
+		if task == nil || isDone(task) {
+			continue
+		}
+		if h := task.Handle(); h.Handle != "" {
+			hs = append(hs, h)
+		}
+	}
+	return hs
 }
 
 func isDone(t *gearman.Task) bool {

@@ -6,7 +6,7 @@ import (
 	"github.com/glimpse-go/glimpse/gearman"
 )
 
-// Maps of a single chunk (one-item maps, and the single calls to come)
+// Maps of a single chunk (one-item maps and single calls, see Call)
 // share a few connections instead of taking one each: a thousand at once
 // would otherwise hold a thousand connections, each with its own system
 // calls per job, where one connection carries many jobs in a write.
@@ -17,6 +17,27 @@ import (
 // not cleanly) retires the connection instead. It takes no new maps and is closed once its other
 // maps are over, which drops the job if still queued; meanwhile the
 // cancel command (cancelChunks) makes workers refuse it.
+
+// dropQueued asks the job servers to drop jobs that single-chunk maps
+// left behind ("cancel job" on the admin port). The map's shared
+// connection stays open while other maps use it, and a job still queued
+// there would run as soon as a slot freed: the worker that ends the job
+// before it asks for the next one in the same write, long before the
+// connection is closed. gearmand drops a cancelled job when a worker next
+// asks for work; a job that already runs is left to the cancel command.
+func (p *Pool) dropQueued(handles []gearman.JobHandle) {
+	if len(handles) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.opts.requestTimeout)
+	defer cancel()
+	for _, h := range handles {
+		err := p.ask(ctx, h.Server, func(a *gearman.Admin) error { return a.CancelJob(ctx, h.Handle) })
+		if err != nil {
+			p.opts.logger.Debug("pool: cannot drop a queued job", "server", h.Server, "job", h.Handle, "err", err)
+		}
+	}
+}
 
 // maxSharedClients is how many shared connections single-chunk maps
 // spread over; sharedUsers is how many maps one carries before another

@@ -23,9 +23,10 @@
 //     [-key] [-key-rounds 9] [-one-item-calls 2000] [-metrics] [-metrics-rounds 9] [-small-calls 2000]
 //     [-small-concurrency 1000] [-small-concurrent-calls 20000] [-chunk1-items 100000] [-json FILE]
 //
-//   - small calls: one-item maps against a bare gearman.Client.Call to an
-//     echo worker on the same gearmand (p50 one after another, calls/s at
-//     -small-concurrency at once), and a Chunksize(1) map.
+//   - small calls: one-item maps, pool.Call and pool.Go against a bare
+//     gearman.Client.Call to an echo worker on the same gearmand (p50 one
+//     after another, calls/s at -small-concurrency at once), and a
+//     Chunksize(1) map.
 //
 // -json writes the figures as JSON (bench/internal/benchjson.Pool) for
 // bench/report.

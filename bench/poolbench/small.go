@@ -18,7 +18,7 @@ import (
 	"github.com/glimpse-go/glimpse/pool"
 )
 
-// Small calls: one-item maps and Chunksize(1) maps against a bare
+// Small calls: one-item maps, pool.Call, pool.Go and Chunksize(1) maps against a bare
 // gearman.Client.Call to an echo gearman.Worker on the same gearmand, in
 // the same run, so that the pool's cost beyond its Gearman job shows.
 
@@ -55,16 +55,22 @@ func measureSmall(ctx context.Context, p *pool.Pool, addr string, cfg smallCfg) 
 		_, err := pool.Map(ctx, p, funcs.Square, one)
 		return err
 	}
+	callOne := func() error {
+		_, err := pool.Call(ctx, p, funcs.Square, 7)
+		return err
+	}
 	s := benchjson.PoolSmall{Calls: cfg.calls, Concurrency: cfg.concurrency, ConcurrentCalls: cfg.concCalls, Chunk1Items: cfg.chunk1Items}
-	// Warm both up (connections, the worker check), then alternate.
-	for _, f := range []func() error{bare, mapOne} {
+	// Warm all up (connections, the worker check), then take turns.
+	for _, f := range []func() error{bare, mapOne, callOne} {
 		if err := repeat(f, 200); err != nil {
 			return s, err
 		}
 	}
-	if s.BareP50Ns, s.MapP50Ns, err = p50s(bare, mapOne, cfg.calls); err != nil {
+	p50, err := p50s(cfg.calls, bare, mapOne, callOne)
+	if err != nil {
 		return s, err
 	}
+	s.BareP50Ns, s.MapP50Ns, s.CallP50Ns = p50[0], p50[1], p50[2]
 	if s.BareCallsPerS, s.BarePeakGoroutines, err = concurrent(bare, cfg.concurrency, cfg.concCalls); err != nil {
 		return s, err
 	}
@@ -78,6 +84,12 @@ func measureSmall(ctx context.Context, p *pool.Pool, addr string, cfg smallCfg) 
 		defer pprof.StopCPUProfile()
 	}
 	if s.MapCallsPerS, s.MapPeakGoroutines, err = concurrent(mapOne, cfg.concurrency, cfg.concCalls); err != nil {
+		return s, err
+	}
+	if s.CallCallsPerS, _, err = concurrent(callOne, cfg.concurrency, cfg.concCalls); err != nil {
+		return s, err
+	}
+	if s.GoCallsPerS, err = futures(ctx, p, cfg.concurrency, cfg.concCalls); err != nil {
 		return s, err
 	}
 	s.Chunk1ItemsPerS, err = chunk1(ctx, p, cfg.chunk1Items)
@@ -123,25 +135,59 @@ func repeat(f func() error, n int) error {
 	return nil
 }
 
-// p50s times n calls of each of a and b, taking turns, and returns the
-// median of each in ns.
-func p50s(a, b func() error, n int) (int64, int64, error) {
-	var ta, tb []time.Duration
+// p50s times n calls of each f, taking turns, and returns the median of
+// each in ns.
+func p50s(n int, fs ...func() error) ([]int64, error) {
+	took := make([][]time.Duration, len(fs))
 	for range n {
-		for _, x := range []struct {
-			f  func() error
-			to *[]time.Duration
-		}{{a, &ta}, {b, &tb}} {
+		for i, f := range fs {
 			t0 := time.Now()
-			if err := x.f(); err != nil {
-				return 0, 0, err
+			if err := f(); err != nil {
+				return nil, err
 			}
-			*x.to = append(*x.to, time.Since(t0))
+			took[i] = append(took[i], time.Since(t0))
 		}
 	}
-	slices.Sort(ta)
-	slices.Sort(tb)
-	return ta[len(ta)/2].Nanoseconds(), tb[len(tb)/2].Nanoseconds(), nil
+	p50 := make([]int64, len(fs))
+	for i, ts := range took {
+		slices.Sort(ts)
+		p50[i] = ts[len(ts)/2].Nanoseconds()
+	}
+	return p50, nil
+}
+
+// futures makes total calls with pool.Go from one goroutine, keeping conc
+// futures in flight, checks each result, and returns the calls per second.
+func futures(ctx context.Context, p *pool.Pool, conc, total int) (float64, error) {
+	inFlight := make(chan struct {
+		x  int64
+		fu *pool.Future[int64]
+	}, conc)
+	errc := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		var first error
+		for f := range inFlight {
+			got, err := f.fu.Wait(ctx)
+			if err == nil && got != f.x*f.x {
+				err = fmt.Errorf("pool.Go(square, %d) = %d", f.x, got)
+			}
+			if first == nil {
+				first = err
+			}
+		}
+		errc <- first
+	}()
+	for i := range total {
+		x := int64(i)
+		inFlight <- struct {
+			x  int64
+			fu *pool.Future[int64]
+		}{x, pool.Go(ctx, p, funcs.Square, x)}
+	}
+	close(inFlight)
+	err := <-errc
+	return float64(total) / time.Since(start).Seconds(), err
 }
 
 // concurrent runs total calls of f from conc goroutines and returns the
@@ -208,12 +254,22 @@ func chunk1(ctx context.Context, p *pool.Pool, n int) (float64, error) {
 }
 
 func printSmall(s benchjson.PoolSmall) {
-	fmt.Printf("\nsmall calls: one-item pool.Map vs a bare gearman.Client.Call echo, same gearmand\n")
-	fmt.Printf("%-34s %12s %12s %8s\n", "", "pool.Map", "bare call", "ratio")
-	fmt.Printf("%-34s %12s %12s %8.2f\n", fmt.Sprintf("p50 of %d one after another", s.Calls),
-		time.Duration(s.MapP50Ns), time.Duration(s.BareP50Ns), float64(s.MapP50Ns)/float64(s.BareP50Ns))
-	fmt.Printf("%-34s %12.0f %12.0f %8.2f\n", fmt.Sprintf("calls/s, %d at once", s.Concurrency),
-		s.MapCallsPerS, s.BareCallsPerS, s.MapCallsPerS/s.BareCallsPerS)
-	fmt.Printf("%-34s %12d %12d\n", "peak goroutines meanwhile", s.MapPeakGoroutines, s.BarePeakGoroutines)
+	fmt.Printf("\nsmall calls: one-item pool.Map, pool.Call and pool.Go vs a bare gearman.Client.Call echo, same gearmand\n")
+	fmt.Printf("%-44s %12s %12s %8s\n", "", "glimpse-go", "bare call", "ratio")
+	for _, r := range []struct {
+		what string
+		ns   int64
+	}{{"one-item pool.Map", s.MapP50Ns}, {"pool.Call", s.CallP50Ns}} {
+		fmt.Printf("%-44s %12s %12s %8.2f\n", fmt.Sprintf("%s p50 of %d one after another", r.what, s.Calls),
+			time.Duration(r.ns), time.Duration(s.BareP50Ns), float64(r.ns)/float64(s.BareP50Ns))
+	}
+	for _, r := range []struct {
+		what string
+		perS float64
+	}{{"one-item pool.Map", s.MapCallsPerS}, {"pool.Call", s.CallCallsPerS}, {"pool.Go", s.GoCallsPerS}} {
+		fmt.Printf("%-44s %12.0f %12.0f %8.2f\n", fmt.Sprintf("%s calls/s, %d at once", r.what, s.Concurrency),
+			r.perS, s.BareCallsPerS, r.perS/s.BareCallsPerS)
+	}
+	fmt.Printf("%-44s %12d %12d\n", "peak goroutines (one-item maps)", s.MapPeakGoroutines, s.BarePeakGoroutines)
 	fmt.Printf("Chunksize(1) map of %d items: %.0f items/s\n", s.Chunk1Items, s.Chunk1ItemsPerS)
 }

@@ -183,11 +183,24 @@ func writePoolSmall(b *strings.Builder, s *benchjson.PoolSmall) {
 		return
 	}
 	fmt.Fprintf(b, "**Small calls** against a bare `gearman.Client.Call` to an echo `gearman.Worker` on the same gearmand:\n\n")
-	fmt.Fprintf(b, "| | one-item pool.Map | bare call | ratio |\n| --- | ---: | ---: | ---: |\n")
-	fmt.Fprintf(b, "| p50, %s one after another | %v | %v | %.2f |\n", num(float64(s.Calls)),
-		time.Duration(s.MapP50Ns).Round(time.Microsecond), time.Duration(s.BareP50Ns).Round(time.Microsecond), float64(s.MapP50Ns)/float64(s.BareP50Ns))
-	fmt.Fprintf(b, "| calls/s, %s at once | %s | %s | %.2f |\n\n", num(float64(s.Concurrency)), num(s.MapCallsPerS), num(s.BareCallsPerS), s.MapCallsPerS/s.BareCallsPerS)
-	fmt.Fprintf(b, "`Chunksize(1)` map of %s items: %s items/s.\n\n", num(float64(s.Chunk1Items)), num(s.Chunk1ItemsPerS))
+	fmt.Fprintf(b, "| | glimpse-go | bare call | ratio |\n| --- | ---: | ---: | ---: |\n")
+	p50 := func(what string, ns int64) {
+		fmt.Fprintf(b, "| %s p50, %s one after another | %v | %v | %.2f |\n", what, num(float64(s.Calls)),
+			time.Duration(ns).Round(time.Microsecond), time.Duration(s.BareP50Ns).Round(time.Microsecond), float64(ns)/float64(s.BareP50Ns))
+	}
+	rate := func(what string, perS float64) {
+		fmt.Fprintf(b, "| %s calls/s, %s at once | %s | %s | %.2f |\n", what, num(float64(s.Concurrency)), num(perS), num(s.BareCallsPerS), perS/s.BareCallsPerS)
+	}
+	p50("one-item pool.Map", s.MapP50Ns)
+	if s.CallP50Ns > 0 {
+		p50("pool.Call", s.CallP50Ns)
+	}
+	rate("one-item pool.Map", s.MapCallsPerS)
+	if s.CallCallsPerS > 0 {
+		rate("pool.Call", s.CallCallsPerS)
+		rate("pool.Go (futures)", s.GoCallsPerS)
+	}
+	fmt.Fprintf(b, "\n`Chunksize(1)` map of %s items: %s items/s.\n\n", num(float64(s.Chunk1Items)), num(s.Chunk1ItemsPerS))
 }
 
 // writePoolMetrics writes what Prometheus metrics cost, if measured.

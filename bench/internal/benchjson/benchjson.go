@@ -97,6 +97,12 @@ type PoolSmall struct {
 	BarePeakGoroutines int     `json:"bare_peak_goroutines"`
 	Chunk1Items        int     `json:"chunk1_items"`
 	Chunk1ItemsPerS    float64 `json:"chunk1_items_per_s"`
+	// pool.Call: p50 one after another (taking turns with the bare call
+	// and the one-item map), calls/s from Concurrency goroutines, and
+	// calls/s of pool.Go with Concurrency futures in flight.
+	CallP50Ns     int64   `json:"call_p50_ns,omitempty"`
+	CallCallsPerS float64 `json:"call_calls_per_s,omitempty"`
+	GoCallsPerS   float64 `json:"go_calls_per_s,omitempty"`
 }
 
 // PoolKeyed compares a keyed local cluster (HMAC-sealed chunks and

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/fanout"
 	"github.com/glimpse-go/glimpse/gearman"
-	"github.com/glimpse-go/glimpse/internal/wire"
+	"github.com/glimpse-go/glimpse/internal/jobstatus"
 )
 
 var statusCommand = &command{
@@ -66,27 +64,28 @@ func runStatus(ctx context.Context, e *env, c *command, args []string) int {
 	defer cancelT()
 
 	servers := file.Client.JobServers
-	reports := make([]serverStatus, len(servers))
+	reports := make([]jobstatus.Server, len(servers))
 	var wg sync.WaitGroup
 	for i, addr := range servers {
-		wg.Go(func() { reports[i] = askServer(ctx, addr, *all, gearman.WithTLS(tlsConf)) })
+		wg.Go(func() { reports[i] = jobstatus.Ask(ctx, addr, gearman.WithTLS(tlsConf)) })
 	}
 	wg.Wait()
 
 	var t *table
 	code := exitOK
 	for _, r := range reports {
-		if r.err != nil {
+		if r.Err != nil {
 			continue
 		}
+		funcs := slices.DeleteFunc(r.Functions, func(f jobstatus.Function) bool { return f.Internal && !*all })
 		if t == nil {
 			t = newTable(e.stdout, "JOB SERVER", "FUNCTION", "QUEUED", "RUNNING", "WORKERS", "SLOTS")
 		}
-		if len(r.funcs) == 0 {
-			t.row(r.addr, "(none)", "-", "-", "-", "-")
+		if len(funcs) == 0 {
+			t.row(r.Addr, "(none)", "-", "-", "-", "-")
 		}
-		for _, f := range r.funcs {
-			t.row(r.addr, f.name, strconv.Itoa(f.queued), strconv.Itoa(f.running), strconv.Itoa(f.workers), strconv.Itoa(f.slots))
+		for _, f := range funcs {
+			t.row(r.Addr, f.Name, strconv.Itoa(f.Queued), strconv.Itoa(f.Running), strconv.Itoa(f.Workers), strconv.Itoa(f.Slots))
 		}
 	}
 	if t != nil {
@@ -100,85 +99,10 @@ func runStatus(ctx context.Context, e *env, c *command, args []string) int {
 		}
 	}
 	for _, r := range reports {
-		if r.err != nil {
-			fmt.Fprintf(e.stderr, "%s %s: job server %s: %v\n", e.prog, c.name, r.addr, r.err)
+		if r.Err != nil {
+			fmt.Fprintf(e.stderr, "%s %s: job server %s: %v\n", e.prog, c.name, r.Addr, r.Err)
 			code = exitFailure
 		}
 	}
 	return code
-}
-
-type serverStatus struct {
-	addr  string
-	funcs []functionStatus
-	err   error
-}
-
-type functionStatus struct {
-	name                            string
-	queued, running, workers, slots int
-}
-
-// askServer reads one job server's "status" and "workers" listings;
-// without all, it leaves out the cluster's internal queues.
-func askServer(ctx context.Context, addr string, all bool, opts ...gearman.AdminOption) serverStatus {
-	r := serverStatus{addr: addr}
-	a, err := gearman.DialAdmin(ctx, addr, opts...)
-	if err != nil {
-		r.err = err
-		return r
-	}
-	defer a.Close()
-	st, err := a.Status(ctx)
-	if err != nil {
-		r.err = err
-		return r
-	}
-	ws, err := a.Workers(ctx)
-	if err != nil {
-		r.err = err
-		return r
-	}
-	slots := map[string]int{}
-	for _, w := range ws {
-		n := 1
-		if _, s, ok := wire.ParseWorkerClientID(w.ClientID); ok {
-			n = s
-		}
-		for _, f := range w.Functions {
-			slots[f] += n
-		}
-	}
-	for _, s := range st {
-		if !all && internalQueue(s.Name) {
-			continue
-		}
-		name := s.Name
-		if n, ok := strings.CutPrefix(name, wire.GearmanPrefix); ok {
-			name = n
-		}
-		r.funcs = append(r.funcs, functionStatus{
-			name: name,
-			// gearmand's count includes the running jobs.
-			queued:  max(s.Queued-s.Running, 0),
-			running: s.Running,
-			workers: s.Workers,
-			slots:   slots[s.Name],
-		})
-	}
-	slices.SortFunc(r.funcs, func(a, b functionStatus) int { return strings.Compare(a.name, b.name) })
-	return r
-}
-
-// internalQueue says whether a Gearman function is the cluster's own
-// plumbing rather than work: the fanout protocol (gearhorn's functions,
-// and __matchmaking between fanout workers) and the workers' command
-// queues, which also linger for workers that are gone until the fanout
-// worker prunes their subscription.
-func internalQueue(name string) bool {
-	switch name {
-	case fanout.FuncFanout, fanout.FuncSubscribe, fanout.FuncUnsubscribe:
-		return true
-	}
-	return strings.HasPrefix(name, fanout.MatchmakingTopic) || strings.HasPrefix(name, wire.CommandTopic+"_")
 }

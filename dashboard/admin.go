@@ -2,13 +2,10 @@ package dashboard
 
 import (
 	"context"
-	"slices"
-	"strings"
 
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/fanout"
 	"github.com/glimpse-go/glimpse/gearman"
-	"github.com/glimpse-go/glimpse/internal/wire"
+	"github.com/glimpse-go/glimpse/internal/jobstatus"
 )
 
 type adminOption = gearman.AdminOption
@@ -31,56 +28,16 @@ type serverReport struct {
 	err     error
 }
 
-// askServer reads one job server's "status" and "workers" listings,
-// leaving out the cluster's own queues.
+// askServer reads one job server's functions and glimpse workers,
+// leaving out the cluster's own queues, as status does without -a.
 func askServer(ctx context.Context, addr string, opts ...adminOption) serverReport {
-	r := serverReport{addr: addr, workers: map[string]int{}}
-	a, err := gearman.DialAdmin(ctx, addr, opts...)
-	if err != nil {
-		r.err = err
-		return r
-	}
-	defer a.Close()
-	st, err := a.Status(ctx)
-	if err != nil {
-		r.err = err
-		return r
-	}
-	ws, err := a.Workers(ctx)
-	if err != nil {
-		r.err = err
-		return r
-	}
-	slots := map[string]int{}
-	for _, w := range ws {
-		n := 1
-		if id, s, ok := wire.ParseWorkerClientID(w.ClientID); ok {
-			n, r.workers[id] = s, s
-		}
-		for _, f := range w.Functions {
-			slots[f] += n
+	st := jobstatus.Ask(ctx, addr, opts...)
+	r := serverReport{addr: addr, workers: st.Workers, err: st.Err}
+	for _, f := range st.Functions {
+		if !f.Internal {
+			r.funcs = append(r.funcs, Function{Server: addr, Name: f.Name,
+				Queued: f.Queued, Running: f.Running, Workers: f.Workers, Slots: f.Slots})
 		}
 	}
-	for _, s := range st {
-		if internalQueue(s.Name) {
-			continue
-		}
-		name, _ := strings.CutPrefix(s.Name, wire.GearmanPrefix)
-		r.funcs = append(r.funcs, Function{Server: addr, Name: name,
-			// gearmand's count includes the running jobs.
-			Queued: max(s.Queued-s.Running, 0), Running: s.Running, Workers: s.Workers, Slots: slots[s.Name]})
-	}
-	slices.SortFunc(r.funcs, func(a, b Function) int { return strings.Compare(a.Name, b.Name) })
 	return r
-}
-
-// internalQueue says whether a Gearman function is the cluster's own
-// plumbing (the fanout protocol, workers' command queues), as `status`
-// without -a leaves them out.
-func internalQueue(name string) bool {
-	switch name {
-	case fanout.FuncFanout, fanout.FuncSubscribe, fanout.FuncUnsubscribe:
-		return true
-	}
-	return strings.HasPrefix(name, fanout.MatchmakingTopic) || strings.HasPrefix(name, wire.CommandTopic+"_")
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // A map's shared value (pool.RegisterWith) travels as a header in front
@@ -161,6 +162,12 @@ func (e *SharedHashError) Error() string {
 // maxAliasWorker bounds the worker id in a SharedAlias; a worker's own
 // ids are far shorter.
 const maxAliasWorker = 96
+
+// IsSharedAlias says whether a Gearman function is a SharedAlias:
+// registered names have no '@'.
+func IsSharedAlias(gearmanName string) bool {
+	return strings.HasPrefix(gearmanName, GearmanPrefix) && strings.Contains(gearmanName, "@")
+}
 
 // SharedAlias is the Gearman function under which one worker process
 // alone serves a function that takes a shared value: the client sends it

@@ -24,7 +24,8 @@ var Cube = pool.Register("metricsdoc.cube", func(_ context.Context, x int) (int,
 })
 
 // printSamples prints the samples of the named families that c gathers,
-// with their labels: counters' and gauges' values, histograms' counts.
+// with their labels: counters' and gauges' values, histograms' counts;
+// zero samples are left out.
 func printSamples(c prometheus.Collector, names ...string) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
@@ -42,6 +43,9 @@ func printSamples(c prometheus.Collector, names ...string) {
 				labels = append(labels, l.GetName()+"="+l.GetValue())
 			}
 			v := m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
+			if v == 0 {
+				continue // a function that ran nothing, say
+			}
 			fmt.Printf("%s{%s} %v\n", f.GetName(), strings.Join(labels, ","), v)
 		}
 	}
@@ -60,18 +64,8 @@ func ExampleNewWorkerCollector() {
 	}
 	printSamples(c, "glimpse_worker_items_total", "glimpse_worker_item_duration_seconds", "glimpse_worker_slots")
 	// Output:
-	// glimpse_worker_item_duration_seconds{function=examples.countprimes} 0
-	// glimpse_worker_item_duration_seconds{function=examples.hex} 0
-	// glimpse_worker_item_duration_seconds{function=examples.identity} 0
 	// glimpse_worker_item_duration_seconds{function=examples.square} 100
-	// glimpse_worker_item_duration_seconds{function=examples.wordcount} 0
-	// glimpse_worker_item_duration_seconds{function=metricsdoc.cube} 0
-	// glimpse_worker_items_total{function=examples.countprimes} 0
-	// glimpse_worker_items_total{function=examples.hex} 0
-	// glimpse_worker_items_total{function=examples.identity} 0
 	// glimpse_worker_items_total{function=examples.square} 100
-	// glimpse_worker_items_total{function=examples.wordcount} 0
-	// glimpse_worker_items_total{function=metricsdoc.cube} 0
 	// glimpse_worker_slots{} 2
 }
 

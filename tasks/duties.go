@@ -23,7 +23,10 @@ type Duty struct {
 	log      *slog.Logger
 	stop     chan struct{}
 	wg       sync.WaitGroup
-	once     sync.Once
+	// mu orders Start and Stop, which a worker's Run and a SIGTERM's
+	// Shutdown may call at once: a Start after Stop starts nothing.
+	mu      sync.Mutex
+	stopped bool
 }
 
 func newDuty(name string, every time.Duration, log *slog.Logger, tick func(context.Context) error) *Duty {
@@ -32,6 +35,11 @@ func newDuty(name string, every time.Duration, log *slog.Logger, tick func(conte
 
 // Start runs the duty every interval until Stop.
 func (d *Duty) Start() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return
+	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -52,9 +60,15 @@ func (d *Duty) Start() {
 	}()
 }
 
-// Stop ends the duty, waiting for a run in progress.
+// Stop ends the duty, waiting for a run in progress; a later Start does
+// nothing.
 func (d *Duty) Stop() {
-	d.once.Do(func() { close(d.stop) })
+	d.mu.Lock()
+	if !d.stopped {
+		d.stopped = true
+		close(d.stop)
+	}
+	d.mu.Unlock()
 	d.wg.Wait()
 }
 

@@ -31,7 +31,10 @@ type Runner struct {
 	stmts   map[string]*sql.Stmt // prepared outcome UPDATEs
 	stop    chan struct{}
 	wg      sync.WaitGroup
-	once    sync.Once
+	// stopMu orders Start and Stop (a Shutdown may come while Run starts):
+	// a Start after Stop starts nothing.
+	stopMu  sync.Mutex
+	stopped bool
 }
 
 // RunnerOption configures a Runner.
@@ -260,6 +263,11 @@ func (r *Runner) giveBack(ts []claimed) {
 
 // Start renews, every lease/3, the leases of the tasks this worker runs.
 func (r *Runner) Start() {
+	r.stopMu.Lock()
+	defer r.stopMu.Unlock()
+	if r.stopped {
+		return
+	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -291,7 +299,12 @@ func (r *Runner) renew() {
 // Stop ends the lease renewal and closes the prepared statements; call it
 // once no job runs.
 func (r *Runner) Stop() {
-	r.once.Do(func() { close(r.stop) })
+	r.stopMu.Lock()
+	if !r.stopped {
+		r.stopped = true
+		close(r.stop)
+	}
+	r.stopMu.Unlock()
 	r.wg.Wait()
 	r.mu.Lock()
 	defer r.mu.Unlock()

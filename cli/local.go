@@ -10,12 +10,11 @@ import (
 
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/dashboard"
 )
 
 var localCommand = &command{
 	name:  "local",
-	args:  "[-n N] [-tls] [-key] [-dashboard ADDR]",
+	args:  "[-n N] [-tls] [-key] [-http ADDR]",
 	short: "run a cluster on this machine: gearmand, broker, fanout and a worker",
 	long: `
 Starts gearmand (Debian package gearman-job-server) on a free 127.0.0.1
@@ -43,16 +42,18 @@ when the cluster stops; the printed config names it (key_file), so save
 it with chmod 600 (umask 077): a config naming a key that others may read
 is refused. A key_file in the config file given is used instead.
 
-It also serves the web dashboard (see the dashboard command) on a free
-loopback port, and prints its URL as a comment at the end of the
-config; -dashboard ADDR picks the address, -dashboard "" serves none.
+It also serves the HTTP gateway (see the http command), with the web
+dashboard at its /, on a free loopback port, and prints its URL as a
+comment at the end of the config; -http ADDR picks the address, -http ""
+serves none (-dashboard ADDR is an alias of -http).
 
-A config file, if given, is read for its [worker] section only.`,
+A config file, if given, is read for its [worker] section and the
+gateway's [http] keys (token, limits, timeouts; not listen) only.`,
 	run: runLocal,
 }
 
 func runLocal(ctx context.Context, e *env, c *command, args []string) int {
-	lc, dashAddr, code, ok := parseLocalFlags(e, c, args)
+	lc, httpConf, code, ok := parseLocalFlags(e, c, args)
 	if !ok {
 		return code
 	}
@@ -61,55 +62,60 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 		return code
 	}
 	log := newLogger(e.stderr, lc.Worker.LogLevel)
-	dash, err := startLocalDashboard(l, dashAddr, log)
+	gw, err := startLocalGateway(l, httpConf, log)
 	if err != nil {
 		e.failure(c, err)
 		return closeLocal(e, c, l, exitFailure)
 	}
 	printLocalConfig(e, l)
-	if dash != nil {
-		fmt.Fprintf(e.stdout, "# dashboard: %s\n", dash.url)
+	if gw != nil {
+		fmt.Fprintf(e.stdout, "# http: %s\n# dashboard: %s\n", gw.url, gw.url)
 	}
 	code = serveLocal(ctx, e, c, l, log)
 	log.Info("stopping the local cluster")
-	dash.stop()
+	if err := gw.stop(); err != nil {
+		log.Error("gateway stopped", "err", err)
+	}
 	return closeLocal(e, c, l, code)
 }
 
 // parseLocalFlags reads local's flags and config file into the local
 // cluster's worker config and TLS choice; ok is false, with the exit
 // status in code, when they are wrong.
-func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig, dash string, code int, ok bool) {
+func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig, hc config.HTTP, code int, ok bool) {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` for the [worker] section (default: the -c before the command, else $"+config.EnvVar+", else none)")
 	n := fs.Int("n", 0, "worker slots, `N` (default: [worker] slots, else one per CPU)")
 	fs.BoolVar(&lc.TLS, "tls", false, "serve gearmand over TLS, through a proxy with a throwaway CA")
 	fs.BoolVar(&lc.GenerateKey, "key", false, "run with a fresh cluster key (signed commands and chunks, CURVE)")
-	fs.StringVar(&dash, "dashboard", "127.0.0.1:0", "serve the web dashboard on `ADDR` (\"\": none)")
+	var listen string
+	fs.StringVar(&listen, "http", "127.0.0.1:0", "serve the HTTP gateway and the dashboard on `ADDR` (\"\": none)")
+	fs.StringVar(&listen, "dashboard", "127.0.0.1:0", "the same as -http (the dashboard is the gateway's /)")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
-		return lc, dash, code, false
+		return lc, hc, code, false
 	}
 	file, err := e.loadConfig(*cfgPath, false)
 	if err != nil {
-		return lc, dash, e.configError(c, err), false
+		return lc, hc, e.configError(c, err), false
 	}
-	lc.Worker = config.DefaultWorker()
+	lc.Worker, hc = config.DefaultWorker(), config.DefaultHTTP()
 	if file != nil {
-		lc.Worker = file.Worker
+		lc.Worker, hc = file.Worker, file.HTTP
 		lc.KeyFile = file.Client.KeyFile
 	}
 	if *n < 0 {
-		return lc, dash, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
+		return lc, hc, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
 	}
-	if dash != "" {
-		if _, _, err := net.SplitHostPort(dash); err != nil {
-			return lc, dash, e.usageError(c, "-dashboard %q: want HOST:PORT", dash), false
+	if listen != "" {
+		if _, _, err := net.SplitHostPort(listen); err != nil {
+			return lc, hc, e.usageError(c, "-http %q: want HOST:PORT", listen), false
 		}
 	}
+	hc.Listen = listen
 	if flagsSet(fs)["n"] {
 		lc.Worker.Slots = *n
 	}
-	return lc, dash, exitOK, true
+	return lc, hc, exitOK, true
 }
 
 // startLocal starts the local cluster in the background so that a signal
@@ -222,46 +228,11 @@ func serveLocal(ctx context.Context, e *env, c *command, l *cluster.Local, log *
 	}
 }
 
-// localDashboard is the web dashboard of a local cluster.
-type localDashboard struct {
-	url    string
-	watch  *dashboard.Cluster
-	cancel context.CancelFunc
-	served chan struct{}
-}
-
-// startLocalDashboard serves the dashboard of the local cluster on addr;
-// nil, and no error, when addr is "".
-func startLocalDashboard(l *cluster.Local, addr string, log *slog.Logger) (*localDashboard, error) {
-	if addr == "" {
+// startLocalGateway serves the HTTP gateway of the local cluster, with
+// the dashboard at /; nil, and no error, when h.Listen is "".
+func startLocalGateway(l *cluster.Local, h config.HTTP, log *slog.Logger) (*servedGateway, error) {
+	if h.Listen == "" {
 		return nil, nil
 	}
-	ln, err := dashboard.Listen(addr)
-	if err != nil {
-		return nil, err
-	}
-	watch, err := dashboard.Watch(l.Config(), dashboard.WatchOptions{Log: log, Pool: l.Pool()})
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d := &localDashboard{url: dashboard.URL(ln), watch: watch, cancel: cancel, served: make(chan struct{})}
-	go func() {
-		defer close(d.served)
-		if err := dashboard.Serve(ctx, ln, dashboard.New(watch)); err != nil {
-			log.Error("dashboard stopped", "err", err)
-		}
-	}()
-	return d, nil
-}
-
-// stop stops serving (within dashboard.ShutdownWait) and watching.
-func (d *localDashboard) stop() {
-	if d == nil {
-		return
-	}
-	d.cancel()
-	<-d.served
-	d.watch.Close()
+	return startGateway(l.Config(), h, h.Listen, l.Pool(), log)
 }

@@ -229,6 +229,11 @@ func Load(path string) (*File, error) {
 			return nil, err
 		}
 	}
+	if f.HTTP.Token != "" {
+		if err := checkTokenConfigPrivate(path); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
 }
 
@@ -311,7 +316,8 @@ var sectionKeys = map[string][]string{
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal,
 		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit, keyWebhooks},
 	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers},
-	secHTTP:   {keyWebhookSecret, keyWebhookSecretFile, keyWebhookTimeout},
+	secHTTP: {keyWebhookSecret, keyWebhookSecretFile, keyWebhookTimeout, keyListen, keyToken, keyTokenFile,
+		keyReadTimeout, keyWriteTimeout, keyMaxBody, keyMaxConcurrent, keyGatewayShutdown},
 }
 
 var sectionOrder = []string{secClient, secServer, secWorker, secFanout, secHTTP}

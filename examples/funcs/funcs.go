@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/glimpse-go/glimpse/gateway"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -74,4 +75,14 @@ func isPrime(x int64) bool {
 		}
 	}
 	return true
+}
+
+// The example functions are callable over HTTP as JSON too, through
+// glimpse-cluster http (package gateway).
+func init() {
+	gateway.Expose(Square)
+	gateway.Expose(Hex)
+	gateway.Expose(WordCount)
+	gateway.Expose(Identity)
+	gateway.Expose(CountPrimes)
 }

@@ -108,7 +108,11 @@ func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig,
 	}
 	if listen != "" {
 		if _, _, err := net.SplitHostPort(listen); err != nil {
-			return lc, hc, e.usageError(c, "-http %q: want HOST:PORT", listen), false
+			flagName := "http"
+			if flagsSet(fs)["dashboard"] {
+				flagName = "dashboard"
+			}
+			return lc, hc, e.usageError(c, "-%s %q: want HOST:PORT", flagName, listen), false
 		}
 	}
 	hc.Listen = listen

@@ -98,7 +98,11 @@ func TestParseFullFile(t *testing.T) {
 			MaxPayload:     4096,
 			MaxSubscribers: 50,
 		},
-		HTTP: HTTP{WebhookSecret: "0123456789abcdef0123", WebhookTimeout: 5 * time.Second},
+		HTTP: func() HTTP {
+			h := DefaultHTTP()
+			h.WebhookSecret, h.WebhookTimeout = "0123456789abcdef0123", 5*time.Second
+			return h
+		}(),
 	}
 	if !reflect.DeepEqual(f, want) {
 		t.Fatalf("got  %+v\nwant %+v", f, want)

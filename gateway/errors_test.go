@@ -34,6 +34,7 @@ func TestBadRequests(t *testing.T) {
 		{"fraction for an integer", "POST", "/v1/functions/examples.square/call", []byte(`1.5`), 400, "want integer (int64), got number 1.5"},
 		{"two values", "POST", "/v1/functions/examples.square/call", []byte(`1 2`), 400, "more than one JSON value"},
 		{"oversize body", "POST", "/v1/functions/examples.square/map", big, 413, "limit is 1024"},
+		{"bad chunksize", "POST", "/v1/functions/examples.square/map?chunksize=0", []byte(`[1]`), 400, `field "chunksize"`},
 		{"unknown function", "POST", "/v1/functions/nope/map", []byte(`[1]`), 404, `no function "nope"`},
 		{"unknown route", "GET", "/v2/nothing", nil, 404, "no route"},
 		{"wrong method", "GET", "/v1/functions/examples.square/map", nil, 405, "want POST"},

@@ -38,9 +38,9 @@ type function interface {
 	// call runs one item (a value decode returned).
 	call(ctx context.Context, p *pool.Pool, item any) (any, error)
 	// mapAll runs items read whole; the results in order.
-	mapAll(ctx context.Context, p *pool.Pool, items []any) ([]any, error)
+	mapAll(ctx context.Context, p *pool.Pool, items []any, opts ...pool.MapOption) ([]any, error)
 	// imap runs items as they come, yielding results in order.
-	imap(ctx context.Context, p *pool.Pool, items iter.Seq[any]) iter.Seq2[any, error]
+	imap(ctx context.Context, p *pool.Pool, items iter.Seq[any], opts ...pool.MapOption) iter.Seq2[any, error]
 	// taskPayload encodes an item as a durable task's payload, when the
 	// pool offers it (Func.TaskPayload); nil, nil when it does not.
 	taskPayload(item any) ([]byte, error)
@@ -102,12 +102,12 @@ func callOne[In, Out any](ctx context.Context, p *pool.Pool, f pool.Func[In, Out
 	return outs[0], nil
 }
 
-func (j *jsonFunc[In, Out]) mapAll(ctx context.Context, p *pool.Pool, items []any) ([]any, error) {
+func (j *jsonFunc[In, Out]) mapAll(ctx context.Context, p *pool.Pool, items []any, opts ...pool.MapOption) ([]any, error) {
 	in := make([]In, len(items))
 	for i, it := range items {
 		in[i] = it.(In)
 	}
-	outs, err := pool.Map(ctx, p, j.f, in)
+	outs, err := pool.Map(ctx, p, j.f, in, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (j *jsonFunc[In, Out]) mapAll(ctx context.Context, p *pool.Pool, items []an
 	return res, nil
 }
 
-func (j *jsonFunc[In, Out]) imap(ctx context.Context, p *pool.Pool, items iter.Seq[any]) iter.Seq2[any, error] {
+func (j *jsonFunc[In, Out]) imap(ctx context.Context, p *pool.Pool, items iter.Seq[any], opts ...pool.MapOption) iter.Seq2[any, error] {
 	typed := func(yield func(In) bool) {
 		for it := range items {
 			if !yield(it.(In)) {
@@ -127,7 +127,7 @@ func (j *jsonFunc[In, Out]) imap(ctx context.Context, p *pool.Pool, items iter.S
 		}
 	}
 	return func(yield func(any, error) bool) {
-		for out, err := range pool.Imap(ctx, p, j.f, typed) {
+		for out, err := range pool.Imap(ctx, p, j.f, typed, opts...) {
 			if !yield(out, err) {
 				return
 			}

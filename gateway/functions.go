@@ -8,7 +8,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
@@ -86,11 +89,16 @@ func (g *Gateway) mapFunction(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	opts, err := mapOptions(r)
+	if err != nil {
+		fail(w, err)
+		return
+	}
 	ndIn := mediaType(r.Header.Get("Content-Type")) == ndjson
 	ndOut := ndIn || strings.Contains(r.Header.Get("Accept"), ndjson)
 	items := newItemReader(r.Body, f, ndIn)
 	if ndOut {
-		g.streamMap(w, r, f, items)
+		g.streamMap(w, r, f, items, opts)
 		return
 	}
 	all, err := items.readAll()
@@ -98,7 +106,7 @@ func (g *Gateway) mapFunction(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	outs, err := f.mapAll(r.Context(), g.opts.Pool, all)
+	outs, err := f.mapAll(r.Context(), g.opts.Pool, all, opts...)
 	if err != nil {
 		fail(w, err)
 		return
@@ -110,38 +118,126 @@ func (g *Gateway) mapFunction(w http.ResponseWriter, r *http.Request) {
 // items as the map asks for them: memory stays bounded by the map's
 // window, whatever the input's length. An error once lines were sent
 // ends the stream with an {"error": ...} line.
-func (g *Gateway) streamMap(w http.ResponseWriter, r *http.Request, f function, items *itemReader) {
+func (g *Gateway) streamMap(w http.ResponseWriter, r *http.Request, f function, items *itemReader, opts []pool.MapOption) {
 	rc := http.NewResponseController(w)
 	rc.EnableFullDuplex() // read items while results go out (HTTP/1.1)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	started := false
-	enc := json.NewEncoder(w)
-	for out, err := range f.imap(ctx, g.opts.Pool, items.seq()) {
+	out := newLineWriter(w, rc)
+	defer out.stop()
+	for v, err := range f.imap(ctx, g.opts.Pool, items.seq(), opts...) {
 		if err == nil {
 			err = items.err
 		}
 		if err != nil {
-			g.endStream(w, started, err)
+			out.end(func(started bool) { g.endStream(w, started, err) })
 			return
 		}
-		if !started {
-			w.Header().Set("Content-Type", ndjson)
-			started = true
-		}
-		if enc.Encode(out) != nil {
+		if out.write(v) != nil {
 			return // the client left
 		}
-		rc.Flush() // a slow map's results go out as they come
 	}
-	if items.err != nil {
-		g.endStream(w, started, items.err)
-		return
+	out.end(func(started bool) {
+		switch {
+		case items.err != nil:
+			g.endStream(w, started, items.err)
+		case !started:
+			w.Header().Set("Content-Type", ndjson)
+			w.WriteHeader(http.StatusOK)
+		}
+	})
+}
+
+// flushEvery bounds how long a streamed result waits in the answer's
+// buffer: results of a chunk come in a burst, and one flush (a write
+// syscall) per line would cost more than the map.
+const flushEvery = 20 * time.Millisecond
+
+// lineWriter writes NDJSON lines, flushed by a ticker when some are
+// waiting, and at the end.
+type lineWriter struct {
+	mu      sync.Mutex
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	enc     *json.Encoder
+	started bool // the header went out
+	dirty   bool // lines wait in the buffer
+	done    chan struct{}
+	stopped chan struct{}
+}
+
+func newLineWriter(w http.ResponseWriter, rc *http.ResponseController) *lineWriter {
+	lw := &lineWriter{w: w, rc: rc, enc: json.NewEncoder(w), done: make(chan struct{}), stopped: make(chan struct{})}
+	go lw.flusher()
+	return lw
+}
+
+func (lw *lineWriter) flusher() {
+	defer close(lw.stopped)
+	t := time.NewTicker(flushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-lw.done:
+			return
+		case <-t.C:
+			lw.mu.Lock()
+			if lw.dirty {
+				lw.rc.Flush()
+				lw.dirty = false
+			}
+			lw.mu.Unlock()
+		}
 	}
-	if !started {
-		w.Header().Set("Content-Type", ndjson)
-		w.WriteHeader(http.StatusOK)
+}
+
+func (lw *lineWriter) write(v any) error {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	if !lw.started {
+		lw.w.Header().Set("Content-Type", ndjson)
+		lw.started = true
 	}
+	lw.dirty = true
+	return lw.enc.Encode(v)
+}
+
+// end stops the flusher and runs last with the writer to itself.
+func (lw *lineWriter) end(last func(started bool)) {
+	lw.stop()
+	last(lw.started)
+}
+
+func (lw *lineWriter) stop() {
+	select {
+	case <-lw.done:
+	default:
+		close(lw.done)
+		<-lw.stopped
+	}
+}
+
+// maxChunksize bounds the chunksize query parameter.
+const maxChunksize = 1 << 20
+
+// mapOptions reads the map's query: chunksize=N (items per Gearman job;
+// 1 sends each item as it comes, for a stream fed slowly).
+func mapOptions(r *http.Request) ([]pool.MapOption, error) {
+	q := r.URL.Query()
+	for name := range q {
+		if name != "chunksize" {
+			return nil, fieldError(name, errors.New("unknown query parameter: want chunksize"))
+		}
+	}
+	s := q.Get("chunksize")
+	if s == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxChunksize {
+		return nil, fieldError("chunksize", fmt.Errorf("%q: want 1 to %d items", s, maxChunksize))
+	}
+	return []pool.MapOption{pool.Chunksize(n)}, nil
 }
 
 // endStream answers err: with its status before any result was sent,

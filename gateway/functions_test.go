@@ -134,3 +134,43 @@ func TestCallAndList(t *testing.T) {
 		t.Errorf("list lacks %s with In %s Out %s: %s", funcs.CountPrimes.Name(), in, out, a.body)
 	}
 }
+
+// TestMapStreamsAsItemsCome: over NDJSON, results come back while the
+// request's body is still open (once the map's window of chunks fills):
+// a client feeds an input of no set length and reads results as it goes.
+func TestMapStreamsAsItemsCome(t *testing.T) {
+	base := serve(t, gateway.Options{Pool: startWorkers(t, 1)})
+	pr, pw := io.Pipe()
+	stop := make(chan struct{})
+	fed := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { pw.Close(); fed <- n }()
+		for ; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := fmt.Fprintf(pw, "%d\n", n); err != nil {
+				return
+			}
+		}
+	}()
+	resp := post(t, base+"/v1/functions/examples.square/map?chunksize=10", "application/x-ndjson", pr, "")
+	lines := bufio.NewScanner(resp.Body)
+	if !lines.Scan() || lines.Text() != "0" {
+		t.Fatalf("first line %q (%v), want 0", lines.Text(), lines.Err())
+	}
+	close(stop) // the input ends only now, after the first result came
+	n := <-fed
+	i := 1
+	for ; lines.Scan(); i++ {
+		if lines.Text() != fmt.Sprint(i*i) {
+			t.Fatalf("line %d = %q, want %d", i, lines.Text(), i*i)
+		}
+	}
+	if i != n {
+		t.Errorf("%d results for %d items", i, n)
+	}
+}

@@ -171,6 +171,9 @@ func plan(bin, out string, quick bool) []step {
 		mk("webhook", "webhookbench", pick(
 			[]string{"-calls", "20000", "-rounds", "3", "-concurrency", "64", "-workers", "2", "-slots", "64"},
 			[]string{"-calls", "5000", "-rounds", "1", "-concurrency", "64", "-workers", "2", "-slots", "64"})...),
+		mk("gateway", "gatewaybench", pick(
+			[]string{"-clients", "10", "-calls", "10000", "-maps", "1000", "-map-items", "100", "-big-items", "100000", "-rounds", "3", "-workers", "2", "-slots", "4"},
+			[]string{"-clients", "10", "-calls", "2000", "-maps", "200", "-map-items", "100", "-big-items", "20000", "-rounds", "1", "-workers", "2", "-slots", "4"})...),
 	}
 }
 

@@ -47,7 +47,9 @@ func render(out string, meta Meta) error {
 	writeSection(&b, out, meta, len(sections)+2, peers)
 	hooks := section{"webhook", "Webhook deliveries: the built-in webhook function to a loopback receiver", writeWebhook}
 	writeSection(&b, out, meta, len(sections)+3, hooks)
-	sections = append(sections, peers, hooks) // for the raw figures below
+	gw := section{"gateway", "HTTP gateway: registered functions over HTTP (/call, /map)", writeGateway}
+	writeSection(&b, out, meta, len(sections)+4, gw)
+	sections = append(sections, peers, hooks, gw) // for the raw figures below
 
 	fmt.Fprintf(&b, "## Raw figures\n\n")
 	fmt.Fprintf(&b, "Each program's JSON (`-json FILE`, types in `bench/internal/benchjson`) and console output are next to this\n")

@@ -62,6 +62,12 @@ type errorBody struct {
 
 // writeError answers status with a JSON error.
 func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, errorBodyOf(err))
+}
+
+// errorBodyOf is err as an answer: its text, and the item and field to
+// blame when there is one.
+func errorBodyOf(err error) errorBody {
 	body := errorBody{Error: err.Error()}
 	var ie *ItemError
 	if errors.As(err, &ie) {
@@ -72,9 +78,12 @@ func writeError(w http.ResponseWriter, status int, err error) {
 	}
 	var te *pool.TaskError
 	if errors.As(err, &te) {
-		body.Index, body.Code = &te.Index, te.Code
+		if te.Index >= 0 {
+			body.Index = &te.Index
+		}
+		body.Code = te.Code
 	}
-	writeJSON(w, status, body)
+	return body
 }
 
 // writeJSON answers status with v as JSON.

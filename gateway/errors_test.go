@@ -2,8 +2,13 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +155,46 @@ func TestNoWorkers(t *testing.T) {
 	a := do(t, "POST", base+"/v1/functions/examples.square/map", []byte("[1]"))
 	if a.status != 503 || !strings.Contains(a.errorText(t), "no worker") {
 		t.Errorf("no workers: %d %s, want 503", a.status, a.body)
+	}
+}
+
+// errNegative is failOnNegative's error, declared so that it keeps its
+// code over the wire.
+var errNegative = pool.RegisterError("gateway-test.negative", errors.New("negative item"))
+
+// failOnNegative fails on a negative item; served by the test's worker
+// processes (this binary) and exposed here.
+var failOnNegative = gateway.Expose(pool.Register("gateway-test.fail-on-negative", func(_ context.Context, x int) (int, error) {
+	if x < 0 {
+		return 0, fmt.Errorf("%d: %w", x, errNegative)
+	}
+	return x, nil
+}))
+
+// TestFunctionError: an item the function fails on answers 422 naming
+// the item and the declared error; over NDJSON, after the first lines,
+// as a last {"error"} line.
+func TestFunctionError(t *testing.T) {
+	base := serve(t, gateway.Options{Pool: startWorkers(t, 1)})
+	a := do(t, "POST", base+"/v1/functions/"+failOnNegative.Name()+"/map?chunksize=1", []byte(`[1, 2, -3, 4]`))
+	var body struct {
+		Error string
+		Index *int
+		Code  string
+	}
+	if err := json.Unmarshal(a.body, &body); err != nil || a.status != 422 || body.Index == nil || *body.Index != 2 ||
+		body.Code != "gateway-test.negative" || !strings.Contains(body.Error, "negative item") {
+		t.Errorf("map with a failing item: %d %s, want 422 naming item 2", a.status, a.body)
+	}
+	resp := post(t, base+"/v1/functions/"+failOnNegative.Name()+"/map?chunksize=1", "application/x-ndjson", strings.NewReader("1\n2\n-3\n4\n"), "")
+	data, _ := io.ReadAll(resp.Body)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	// The results before the failure come first, unless the failure was
+	// known before any of them (then the status says it).
+	last := lines[len(lines)-1]
+	okLines := resp.StatusCode == 200 && len(lines) >= 2 && slices.Equal(lines[:len(lines)-1], []string{"1", "2"}[:len(lines)-1]) ||
+		resp.StatusCode == 422 && len(lines) == 1
+	if !okLines || !strings.Contains(last, `"index":2`) || !strings.Contains(last, `"error"`) {
+		t.Errorf("NDJSON map with a failing item: %d %q", resp.StatusCode, data)
 	}
 }

@@ -247,16 +247,7 @@ func (g *Gateway) endStream(w http.ResponseWriter, started bool, err error) {
 		fail(w, err)
 		return
 	}
-	body := errorBody{Error: err.Error()}
-	var ie *ItemError
-	if errors.As(err, &ie) && ie.Index >= 0 {
-		body.Index, body.Field = &ie.Index, ie.Field
-	}
-	var te *pool.TaskError
-	if errors.As(err, &te) {
-		body.Index, body.Code = &te.Index, te.Code
-	}
-	json.NewEncoder(w).Encode(body)
+	json.NewEncoder(w).Encode(errorBodyOf(err))
 }
 
 func mediaType(v string) string {

@@ -42,7 +42,7 @@ screenshots: deps
 # Debian packages scripts/install-bench-deps.sh installs); BENCH_QUICK=1
 # runs smaller sizes and fewer rounds, for development. Run it on a quiet
 # machine.
-BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem largeitems recovery peers/peerbench webhookbench sharedvalue reducebench tasksbench
+BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem largeitems recovery peers/peerbench webhookbench sharedvalue reducebench tasksbench gatewaybench
 bench: deps
 	@bash scripts/install-bench-deps.sh
 	$(GO) build -o bin/glimpse-cluster ./cmd/glimpse-cluster

@@ -30,8 +30,9 @@ five minutes, tasks by state, and the workers' live log stream with a
 level filter. It reads the job servers' admin ports and the broker's log
 channel (with no broker it binds the log channel, as logs does).
 
-This command stands in until the HTTP gateway (glimpse-cluster http)
-serves the same dashboard at its "/"; glimpse-cluster local serves it too.`,
+The HTTP gateway (glimpse-cluster http) serves the same dashboard at its
+"/", next to its JSON API, and so does glimpse-cluster local; this
+command serves the dashboard alone.`,
 	run: runDashboard,
 }
 

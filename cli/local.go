@@ -10,13 +10,12 @@ import (
 
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/dashboard"
 	"github.com/glimpse-go/glimpse/metrics"
 )
 
 var localCommand = &command{
 	name:  "local",
-	args:  "[-n N] [-tls] [-key] [-dashboard ADDR]",
+	args:  "[-n N] [-tls] [-key] [-http ADDR]",
 	short: "run a cluster on this machine: gearmand, broker, fanout and a worker",
 	long: `
 Starts gearmand (Debian package gearman-job-server) on a free 127.0.0.1
@@ -44,11 +43,13 @@ when the cluster stops; the printed config names it (key_file), so save
 it with chmod 600 (umask 077): a config naming a key that others may read
 is refused. A key_file in the config file given is used instead.
 
-It also serves the web dashboard (see the dashboard command) on a free
-loopback port, and prints its URL as a comment at the end of the
-config; -dashboard ADDR picks the address, -dashboard "" serves none.
+It also serves the HTTP gateway (see the http command), with the web
+dashboard at its /, on a free loopback port, and prints its URL as a
+comment at the end of the config; -http ADDR picks the address, -http ""
+serves none (-dashboard ADDR is an alias of -http).
 
-A config file, if given, is read for its [worker] section only.`,
+A config file, if given, is read for its [worker] section and the
+gateway's [http] keys (token, limits, timeouts; not listen) only.`,
 	run: runLocal,
 }
 
@@ -68,32 +69,36 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 		return e.failure(c, err)
 	}
 	defer stopMetrics(ms, log)
-	dash, err := startLocalDashboard(l, lf.dashboard, log)
+	gw, err := startLocalGateway(l, lf.http, log)
 	if err != nil {
 		e.failure(c, err)
 		return closeLocal(e, c, l, exitFailure)
 	}
 	printLocalConfig(e, l)
-	if dash != nil {
-		fmt.Fprintf(e.stdout, "# dashboard: %s\n", dash.url)
+	if gw != nil {
+		fmt.Fprintf(e.stdout, "# http: %s\n# dashboard: %s\n", gw.url, gw.url)
 	}
 	code = serveLocal(ctx, e, c, l, log)
 	log.Info("stopping the local cluster")
-	dash.stop()
+	if err := gw.stop(); err != nil {
+		log.Error("gateway stopped", "err", err)
+	}
 	return closeLocal(e, c, l, code)
 }
 
 // parseLocalFlags reads local's flags and config file into the local
 // cluster's worker config and TLS choice, and where to serve metrics and
-// the dashboard; ok is false, with the exit status in code, when they are
-// wrong.
+// the gateway; ok is false, with the exit
+// status in code, when they are wrong.
 func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig, lf localFlags, code int, ok bool) {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` for the [worker] section (default: the -c before the command, else $"+config.EnvVar+", else none)")
 	n := fs.Int("n", 0, "worker slots, `N` (default: [worker] slots, else one per CPU)")
 	fs.BoolVar(&lc.TLS, "tls", false, "serve gearmand over TLS, through a proxy with a throwaway CA")
 	fs.BoolVar(&lc.GenerateKey, "key", false, "run with a fresh cluster key (signed commands and chunks, CURVE)")
-	fs.StringVar(&lf.dashboard, "dashboard", "127.0.0.1:0", "serve the web dashboard on `ADDR` (\"\": none)")
+	var listen string
+	fs.StringVar(&listen, "http", "127.0.0.1:0", "serve the HTTP gateway and the dashboard on `ADDR` (\"\": none)")
+	fs.StringVar(&listen, "dashboard", "127.0.0.1:0", "the same as -http (the dashboard is the gateway's /)")
 	metricsFlagAddr := metricsFlag(fs, "worker")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
 		return lc, lf, code, false
@@ -105,19 +110,24 @@ func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig,
 	if err != nil {
 		return lc, lf, e.configError(c, err), false
 	}
-	lc.Worker = config.DefaultWorker()
+	lc.Worker, lf.http = config.DefaultWorker(), config.DefaultHTTP()
 	if file != nil {
-		lc.Worker = file.Worker
+		lc.Worker, lf.http = file.Worker, file.HTTP
 		lc.KeyFile = file.Client.KeyFile
 	}
 	if *n < 0 {
 		return lc, lf, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
 	}
-	if lf.dashboard != "" {
-		if _, _, err := net.SplitHostPort(lf.dashboard); err != nil {
-			return lc, lf, e.usageError(c, "-dashboard %q: want HOST:PORT", lf.dashboard), false
+	if listen != "" {
+		if _, _, err := net.SplitHostPort(listen); err != nil {
+			flagName := "http"
+			if flagsSet(fs)["dashboard"] {
+				flagName = "dashboard"
+			}
+			return lc, lf, e.usageError(c, "-%s %q: want HOST:PORT", flagName, listen), false
 		}
 	}
+	lf.http.Listen = listen
 	if flagsSet(fs)["n"] {
 		lc.Worker.Slots = *n
 	}
@@ -128,8 +138,8 @@ func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig,
 
 // localFlags are local's choices besides the cluster's own config.
 type localFlags struct {
-	metrics   metricsChoice
-	dashboard string // the dashboard's address; "": none
+	metrics metricsChoice
+	http    config.HTTP // the gateway's, its Listen from -http ("": none)
 }
 
 // startLocal starts the local cluster in the background so that a signal
@@ -195,10 +205,6 @@ log_backend_url = %s
 	if lc.KeyFile != "" {
 		fmt.Fprintf(e.stdout, "key_file = %q\n", lc.KeyFile)
 	}
-	if store := l.TasksStore(); store != "" {
-		// Background tasks: their records, for tasks.Open and glimpse-cluster tasks.
-		fmt.Fprintf(e.stdout, "[tasks]\nstore = %q\n", store)
-	}
 }
 
 // closeLocal closes the local cluster, unless a second signal comes first,
@@ -246,46 +252,11 @@ func serveLocal(ctx context.Context, e *env, c *command, l *cluster.Local, log *
 	}
 }
 
-// localDashboard is the web dashboard of a local cluster.
-type localDashboard struct {
-	url    string
-	watch  *dashboard.Cluster
-	cancel context.CancelFunc
-	served chan struct{}
-}
-
-// startLocalDashboard serves the dashboard of the local cluster on addr;
-// nil, and no error, when addr is "".
-func startLocalDashboard(l *cluster.Local, addr string, log *slog.Logger) (*localDashboard, error) {
-	if addr == "" {
+// startLocalGateway serves the HTTP gateway of the local cluster, with
+// the dashboard at /; nil, and no error, when h.Listen is "".
+func startLocalGateway(l *cluster.Local, h config.HTTP, log *slog.Logger) (*servedGateway, error) {
+	if h.Listen == "" {
 		return nil, nil
 	}
-	ln, err := dashboard.Listen(addr)
-	if err != nil {
-		return nil, err
-	}
-	watch, err := dashboard.Watch(l.Config(), dashboard.WatchOptions{Log: log, Pool: l.Pool()})
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d := &localDashboard{url: dashboard.URL(ln), watch: watch, cancel: cancel, served: make(chan struct{})}
-	go func() {
-		defer close(d.served)
-		if err := dashboard.Serve(ctx, ln, dashboard.New(watch)); err != nil {
-			log.Error("dashboard stopped", "err", err)
-		}
-	}()
-	return d, nil
-}
-
-// stop stops serving (within dashboard.ShutdownWait) and watching.
-func (d *localDashboard) stop() {
-	if d == nil {
-		return
-	}
-	d.cancel()
-	<-d.served
-	d.watch.Close()
+	return startGateway(l.Config(), h, h.Listen, l.Pool(), log)
 }

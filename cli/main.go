@@ -84,7 +84,7 @@ type command struct {
 var commands []*command
 
 func init() {
-	commands = []*command{workerCommand, localCommand, statusCommand, functionsCommand, pingCommand, statsCommand, quitCommand, restartCommand, logsCommand, tasksCommand, dashboardCommand, topCommand, fanoutCommand, brokerCommand, tlsProxyCommand, keygenCommand, helpCommand}
+	commands = []*command{workerCommand, localCommand, statusCommand, functionsCommand, pingCommand, statsCommand, quitCommand, restartCommand, logsCommand, tasksCommand, dashboardCommand, httpCommand, topCommand, fanoutCommand, brokerCommand, tlsProxyCommand, keygenCommand, helpCommand}
 }
 
 func findCommand(name string) *command {

@@ -251,6 +251,11 @@ func Load(path string) (*File, error) {
 			return nil, err
 		}
 	}
+	if f.HTTP.Token != "" {
+		if err := checkTokenConfigPrivate(path); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
 }
 
@@ -335,7 +340,8 @@ var sectionKeys = map[string][]string{
 	secFanout: {keyStore, keyCopyTimeout, keyPruneAfter, keyMaxPayload, keyMaxSubscribers, keyMetrics},
 	secTasks: {keyStore, keyTasksServe, keyRetention, keyLease, keyPollInterval, keyRedispatchAfter, keyBatchSize,
 		keyMaxAttempts, keyMinBackoff, keyMaxBackoff, keyMaxItemBytes},
-	secHTTP: {keyWebhookSecret, keyWebhookSecretFile, keyWebhookTimeout},
+	secHTTP: {keyWebhookSecret, keyWebhookSecretFile, keyWebhookTimeout, keyListen, keyToken, keyTokenFile,
+		keyReadTimeout, keyWriteTimeout, keyMaxBody, keyMaxConcurrent, keyGatewayShutdown},
 }
 
 var sectionOrder = []string{secClient, secServer, secWorker, secFanout, secHTTP, secTasks}

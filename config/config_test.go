@@ -101,7 +101,11 @@ func TestParseFullFile(t *testing.T) {
 			MaxPayload:     4096,
 			MaxSubscribers: 50,
 		},
-		HTTP:  HTTP{WebhookSecret: "0123456789abcdef0123", WebhookTimeout: 5 * time.Second},
+		HTTP: func() HTTP {
+			h := DefaultHTTP()
+			h.WebhookSecret, h.WebhookTimeout = "0123456789abcdef0123", 5*time.Second
+			return h
+		}(),
 		Tasks: DefaultTasks(),
 	}
 	if !reflect.DeepEqual(f, want) {

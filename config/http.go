@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -20,7 +21,29 @@ const (
 	keyWebhookTimeout    = "webhook_timeout"
 
 	keyWebhooks = "webhooks"
+
+	keyListen          = "listen"
+	keyToken           = "token"
+	keyTokenFile       = "token_file"
+	keyReadTimeout     = "read_timeout"
+	keyWriteTimeout    = "write_timeout"
+	keyMaxBody         = "max_body"
+	keyMaxConcurrent   = "max_concurrent"
+	keyGatewayShutdown = "shutdown_timeout"
 )
+
+// Defaults of the gateway's [http] keys.
+const (
+	DefaultHTTPListen          = "127.0.0.1:8480"
+	DefaultHTTPReadTimeout     = time.Minute
+	DefaultHTTPWriteTimeout    = 10 * time.Minute
+	DefaultHTTPMaxBody         = 64 << 20
+	DefaultHTTPMaxConcurrent   = 256
+	DefaultHTTPShutdownTimeout = 30 * time.Second
+)
+
+// MinToken is the shortest gateway token accepted, in bytes.
+const MinToken = 16
 
 // DefaultWebhookTimeout ([http] webhook_timeout) bounds a webhook call
 // whose task gives no timeout.
@@ -47,10 +70,53 @@ type HTTP struct {
 	// WebhookTimeout (webhook_timeout) bounds a webhook call whose task
 	// gives no timeout (default 30s).
 	WebhookTimeout time.Duration
+
+	// The gateway's keys (glimpse-cluster http).
+
+	// Listen (listen) is the gateway's host:port (default 127.0.0.1:8480,
+	// loopback only).
+	Listen string
+	// Token (token) or TokenFile (token_file, private like
+	// webhook_secret_file) is the bearer token every request but
+	// /healthz and /readyz must carry; neither: no token asked.
+	Token     string
+	TokenFile string
+	// ReadTimeout (read_timeout) bounds reading a request, body
+	// included; WriteTimeout (write_timeout) bounds a request from its
+	// end to the end of its answer (a long map's included).
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	// MaxBody (max_body) is the largest request body, in bytes (413
+	// above it).
+	MaxBody int
+	// MaxConcurrent (max_concurrent) bounds the requests served at once
+	// (429 above it).
+	MaxConcurrent int
+	// ShutdownTimeout (shutdown_timeout) bounds how long the requests in
+	// flight may take to finish after SIGTERM.
+	ShutdownTimeout time.Duration
 }
 
 // DefaultHTTP is the [http] section of a file that has none.
-func DefaultHTTP() HTTP { return HTTP{WebhookTimeout: DefaultWebhookTimeout} }
+func DefaultHTTP() HTTP {
+	return HTTP{WebhookTimeout: DefaultWebhookTimeout, Listen: DefaultHTTPListen,
+		ReadTimeout: DefaultHTTPReadTimeout, WriteTimeout: DefaultHTTPWriteTimeout,
+		MaxBody: DefaultHTTPMaxBody, MaxConcurrent: DefaultHTTPMaxConcurrent,
+		ShutdownTimeout: DefaultHTTPShutdownTimeout}
+}
+
+// GatewayToken returns the gateway's bearer token: the value of token, or
+// what token_file holds (read now, with its permissions checked); nil
+// when neither is set.
+func (h HTTP) GatewayToken() ([]byte, error) {
+	if h.Token != "" {
+		return []byte(h.Token), nil
+	}
+	if h.TokenFile == "" {
+		return nil, nil
+	}
+	return readPrivateFile(h.TokenFile, "a gateway token", MinToken)
+}
 
 // WebhookKey returns the webhook secret: the value of webhook_secret, or
 // what webhook_secret_file holds (read now, with its permissions
@@ -66,6 +132,12 @@ func (h HTTP) WebhookKey() ([]byte, error) {
 }
 
 func readSecretFile(path string) ([]byte, error) {
+	return readPrivateFile(path, "a webhook secret", MinWebhookSecret)
+}
+
+// readPrivateFile reads a secret of at least minLen bytes (what names
+// it) from a file that only its owner may access.
+func readPrivateFile(path, what string, minLen int) ([]byte, error) {
 	if err := auth.CheckPrivateFile(path, secretModeForbidden); err != nil {
 		return nil, err
 	}
@@ -74,8 +146,8 @@ func readSecretFile(path string) ([]byte, error) {
 		return nil, unwrapPath(err)
 	}
 	secret := bytes.TrimSpace(data)
-	if len(secret) < MinWebhookSecret {
-		return nil, fmt.Errorf("%s holds %d bytes: a webhook secret needs at least %d (for example: openssl rand -hex 32)", path, len(secret), MinWebhookSecret)
+	if len(secret) < minLen {
+		return nil, fmt.Errorf("%s holds %d bytes: %s needs at least %d (for example: openssl rand -hex 32)", path, len(secret), what, minLen)
 	}
 	return secret, nil
 }
@@ -86,6 +158,12 @@ func (p *parser) http(v map[string]string) {
 	if err := checkPositive(h.WebhookTimeout); err != nil {
 		p.fail(secHTTP, keyWebhookTimeout, err)
 	}
+	p.webhookSecret(v)
+	p.gateway(v)
+}
+
+func (p *parser) webhookSecret(v map[string]string) {
+	h := &p.file.HTTP
 	secret, inline := v[keyWebhookSecret]
 	file, inFile := v[keyWebhookSecretFile]
 	switch {
@@ -99,6 +177,56 @@ func (p *parser) http(v map[string]string) {
 		h.WebhookSecretFile = p.filePath(file)
 		if _, err := readSecretFile(h.WebhookSecretFile); err != nil {
 			p.fail(secHTTP, keyWebhookSecretFile, err)
+		}
+	}
+}
+
+// gateway reads the gateway's keys of [http].
+func (p *parser) gateway(v map[string]string) {
+	h := &p.file.HTTP
+	if s, ok := v[keyListen]; ok {
+		if _, _, err := net.SplitHostPort(s); err != nil || s == "" {
+			p.fail(secHTTP, keyListen, fmt.Errorf("%q: want HOST:PORT (for example 127.0.0.1:8480)", s))
+		} else {
+			h.Listen = s
+		}
+	}
+	for _, d := range []struct {
+		key string
+		dst *time.Duration
+	}{{keyReadTimeout, &h.ReadTimeout}, {keyWriteTimeout, &h.WriteTimeout}, {keyGatewayShutdown, &h.ShutdownTimeout}} {
+		p.duration(secHTTP, d.key, v, d.dst)
+		if err := checkPositive(*d.dst); err != nil {
+			p.fail(secHTTP, d.key, err)
+		}
+	}
+	for _, n := range []struct {
+		key string
+		dst *int
+	}{{keyMaxBody, &h.MaxBody}, {keyMaxConcurrent, &h.MaxConcurrent}} {
+		p.integer(secHTTP, n.key, v, n.dst)
+		if *n.dst <= 0 {
+			p.fail(secHTTP, n.key, fmt.Errorf("%d: must be positive", *n.dst))
+		}
+	}
+	p.gatewayToken(v)
+}
+
+func (p *parser) gatewayToken(v map[string]string) {
+	h := &p.file.HTTP
+	token, inline := v[keyToken]
+	file, inFile := v[keyTokenFile]
+	switch {
+	case inline && inFile:
+		p.fail(secHTTP, keyToken, errors.New("given with token_file: keep one"))
+	case inline && len(token) < MinToken:
+		p.fail(secHTTP, keyToken, fmt.Errorf("%d bytes: a gateway token needs at least %d (for example: openssl rand -hex 32)", len(token), MinToken))
+	case inline:
+		h.Token = token
+	case inFile:
+		h.TokenFile = p.filePath(file)
+		if _, err := h.GatewayToken(); err != nil {
+			p.fail(secHTTP, keyTokenFile, err)
 		}
 	}
 }
@@ -118,13 +246,23 @@ func (p *parser) webhooks(v map[string]string) {
 // checkSecretConfigPrivate refuses a config file that holds a webhook
 // secret and that others may read or change.
 func checkSecretConfigPrivate(path string) error {
+	return checkConfigHoldsPrivate(path, keyWebhookSecret, "a webhook secret", "webhook_secret_file")
+}
+
+// checkTokenConfigPrivate refuses a config file that holds a gateway
+// token and that others may read or change.
+func checkTokenConfigPrivate(path string) error {
+	return checkConfigHoldsPrivate(path, keyToken, "a gateway token", "token_file")
+}
+
+func checkConfigHoldsPrivate(path, key, what, fileKey string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return &Error{File: path, Err: err}
 	}
 	if perm := fi.Mode().Perm(); perm&secretModeForbidden != 0 {
-		return &Error{File: path, Section: secHTTP, Key: keyWebhookSecret, Err: &auth.PermissionError{Path: path,
-			Reason: fmt.Sprintf("holds a webhook secret but has mode %04o: others may access it (or use webhook_secret_file)", perm)}}
+		return &Error{File: path, Section: secHTTP, Key: key, Err: &auth.PermissionError{Path: path,
+			Reason: fmt.Sprintf("holds %s but has mode %04o: others may access it (or use %s)", what, perm, fileKey)}}
 	}
 	return nil
 }

@@ -180,6 +180,9 @@ func plan(bin, out string, quick bool) []step {
 		mk("tasks", "tasksbench", pick(
 			[]string{"-tasks", "20000", "-workers", "2", "-slots", "4", "-celery-tasks", "20000"},
 			[]string{"-tasks", "5000", "-workers", "2", "-slots", "4", "-celery-tasks", "2000"})...),
+		mk("gateway", "gatewaybench", pick(
+			[]string{"-clients", "10", "-calls", "10000", "-maps", "1000", "-map-items", "100", "-big-items", "100000", "-rounds", "3", "-workers", "2", "-slots", "4"},
+			[]string{"-clients", "10", "-calls", "2000", "-maps", "200", "-map-items", "100", "-big-items", "20000", "-rounds", "1", "-workers", "2", "-slots", "4"})...),
 	}
 }
 

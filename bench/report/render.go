@@ -53,7 +53,9 @@ func render(out string, meta Meta) error {
 	writeSection(&b, out, meta, len(sections)+5, reduce)
 	bg := section{"tasks", "Background tasks: enqueues/s and end-to-end tasks/s, beside Celery", writeTasks}
 	writeSection(&b, out, meta, len(sections)+6, bg)
-	sections = append(sections, peers, hooks, shared, reduce, bg) // for the raw figures below
+	gw := section{"gateway", "HTTP gateway: registered functions over HTTP (/call, /map)", writeGateway}
+	writeSection(&b, out, meta, len(sections)+7, gw)
+	sections = append(sections, peers, hooks, shared, reduce, bg, gw) // for the raw figures below
 
 	fmt.Fprintf(&b, "## Raw figures\n\n")
 	fmt.Fprintf(&b, "Each program's JSON (`-json FILE`, types in `bench/internal/benchjson`) and console output are next to this\n")

@@ -51,6 +51,8 @@ func TestRender(t *testing.T) {
 	}})
 	write("webhook", benchjson.Webhook{Calls: 20000, Rounds: 3, Concurrency: 64, Workers: 2, Slots: 64,
 		InProcess: 6000, Chunk1: 2500, AutoChunks: 8000, ChunkItems: 40, Received: 180000, Want: 180000})
+	write("gateway", benchjson.Gateway{Clients: 10, Rounds: 3, Workers: 2, Slots: 4, Calls: 10000, Maps: 1000, MapItems: 100, BigItems: 100000,
+		CallsPerS: 5000, MapsPerS: 600, MapItemsPerS: 60000, BigItemsPerS: 300000, NDJSONItemsPerS: 150000})
 	// No recovery.json: that program "failed".
 	meta := Meta{Command: "make bench", Started: time.Now(), Finished: time.Now().Add(time.Minute), Commit: "abc1234",
 		Steps: []step{{Name: "recovery", Args: []string{"bin/recovery"}, Error: "exit status 1"}}}
@@ -80,6 +82,8 @@ func TestRender(t *testing.T) {
 		"## 8. Webhook deliveries",
 		"| `pool.Map` `Chunksize(1)` (one Gearman job per delivery, as a task), 2 workers x 64 slots | 2,500 | **no** |",
 		"| `pool.Map` automatic chunks (up to 40 deliveries per job) | 8,000 | yes |",
+		"## 12. HTTP gateway",
+		"| `POST .../map`, 100 items each, 10 clients | 600 | 60,000 |",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("REPORT.md lacks %q:\n%s", want, report)

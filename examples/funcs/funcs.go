@@ -8,6 +8,7 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/glimpse-go/glimpse/gateway"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -82,3 +83,13 @@ var Lookup = pool.RegisterWith("examples.lookup", func(_ context.Context, table 
 	}
 	return x*x + int64(table[uint64(x)%uint64(len(table))]), nil
 })
+
+// The example functions are callable over HTTP as JSON too, through
+// glimpse-cluster http (package gateway).
+func init() {
+	gateway.Expose(Square)
+	gateway.Expose(Hex)
+	gateway.Expose(WordCount)
+	gateway.Expose(Identity)
+	gateway.Expose(CountPrimes)
+}

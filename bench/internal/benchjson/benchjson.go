@@ -310,3 +310,27 @@ type TasksPeer struct {
 	EndToEndPerS float64 `json:"end_to_end_per_s"`
 	Error        string  `json:"error,omitempty"`
 }
+
+// Gateway is gatewaybench's output: requests/s and items/s through a
+// `glimpse-cluster http` process to worker processes, from Clients
+// keep-alive HTTP clients; medians of Rounds.
+type Gateway struct {
+	Clients  int `json:"clients"`   // concurrent keep-alive HTTP clients
+	Rounds   int `json:"rounds"`    // measurements of each kind; the median is reported
+	Workers  int `json:"workers"`   // worker processes
+	Slots    int `json:"slots"`     // per worker process
+	Calls    int `json:"calls"`     // POST /call requests per measurement
+	Maps     int `json:"maps"`      // POST /map requests per measurement
+	MapItems int `json:"map_items"` // items of each of those maps
+	BigItems int `json:"big_items"` // items of the one large map
+	// CallsPerS: POST /v1/functions/examples.square/call, one item each.
+	CallsPerS float64 `json:"calls_per_s"`
+	// MapsPerS and MapItemsPerS: POST .../map of MapItems items each.
+	MapsPerS     float64 `json:"maps_per_s"`
+	MapItemsPerS float64 `json:"map_items_per_s"`
+	// BigItemsPerS: one POST .../map of BigItems items (JSON array in
+	// and out), one client.
+	BigItemsPerS float64 `json:"big_map_items_per_s"`
+	// NDJSONItemsPerS: the same items streamed as NDJSON both ways.
+	NDJSONItemsPerS float64 `json:"ndjson_items_per_s"`
+}

@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/dashboard"
+	"github.com/glimpse-go/glimpse/gateway"
+	"github.com/glimpse-go/glimpse/pool"
+)
+
+var httpCommand = &command{
+	name:  "http",
+	args:  "[-listen ADDR]",
+	short: "serve the HTTP gateway: functions as JSON, Miyamoto's /queue, tasks, the dashboard",
+	long: `
+Serves the cluster over HTTP on ADDR ([http] listen, default ` + config.DefaultHTTPListen + `,
+loopback only) and prints its URL, until SIGTERM or SIGINT; then it takes
+no new request and lets those in flight finish ([http] shutdown_timeout).
+
+Routes (the OpenAPI document is at /openapi.json):
+  GET  /v1/functions                  the exposed functions, their In/Out shapes
+  POST /v1/functions/NAME/map         a JSON array of items -> the results in order
+                                      (NDJSON in, or Accept: application/x-ndjson: streamed)
+  POST /v1/functions/NAME/call        one JSON item -> its result
+  POST /v1/functions/NAME/tasks       enqueue a task of the function
+  POST /queue, /queue/NAME            Miyamoto's enqueue of a webhook call (form or JSON)
+  GET  /tasks/ID, DELETE /tasks/ID    a task; cancel it
+  GET  /queues                        per queue: scheduled, queued, running, rate
+  GET  /healthz, /readyz              health (no token asked)
+  GET  /                              the dashboard (see the dashboard command)
+The functions served are those this binary exposes (gateway.Expose; the
+examples' and the built-in webhook function in glimpse-cluster). The task
+routes answer 503 until the task service is wired in.
+
+With [http] token or token_file set, every request but /healthz and
+/readyz must carry "Authorization: Bearer TOKEN". [http] max_body,
+max_concurrent, read_timeout and write_timeout bound requests.`,
+	run: runHTTP,
+}
+
+func runHTTP(ctx context.Context, e *env, c *command, args []string) int {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
+	listen := fs.String("listen", "", "serve on `ADDR` (host:port; port 0 picks a free one; default [http] listen)")
+	if code, ok := e.parseFlags(c, fs, args); !ok {
+		return code
+	}
+	file, err := e.loadConfig(*cfgPath, true)
+	if err != nil {
+		return e.configError(c, err)
+	}
+	if *listen == "" {
+		*listen = file.HTTP.Listen
+	} else if _, _, err := net.SplitHostPort(*listen); err != nil {
+		return e.usageError(c, "-listen %q: want HOST:PORT", *listen)
+	}
+	p, err := pool.New(file.Client)
+	if err != nil {
+		return e.failure(c, err)
+	}
+	defer p.Close()
+	log := newLogger(e.stderr, file.Worker.LogLevel)
+	gw, err := startGateway(file.Client, file.HTTP, *listen, p, log)
+	if err != nil {
+		return e.failure(c, err)
+	}
+	ctx, cancel := e.watchSignals(ctx)
+	defer cancel()
+	fmt.Fprintf(e.stdout, "http: %s\n", gw.url)
+	<-ctx.Done()
+	log.Info("stopping the gateway: finishing the requests in flight")
+	if err := gw.stop(); err != nil {
+		return e.failure(c, err)
+	}
+	return exitOK
+}
+
+// servedGateway is a gateway serving in the background, with the
+// dashboard it serves at /.
+type servedGateway struct {
+	url    string
+	watch  *dashboard.Cluster
+	cancel context.CancelFunc
+	served chan error
+}
+
+// startGateway serves the gateway of the cluster of client on listen,
+// with the dashboard at /.
+func startGateway(client config.Client, h config.HTTP, listen string, p *pool.Pool, log *slog.Logger) (*servedGateway, error) {
+	opts, err := gateway.OptionsFrom(h)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := gateway.Listen(listen)
+	if err != nil {
+		return nil, err
+	}
+	watch, err := dashboard.Watch(client, dashboard.WatchOptions{Log: log, Pool: p})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	opts.Pool, opts.Dashboard, opts.Log = p, dashboard.New(watch), log
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &servedGateway{url: gateway.URL(ln), watch: watch, cancel: cancel, served: make(chan error, 1)}
+	go func() { g.served <- gateway.New(opts).Serve(ctx, ln, gateway.TimeoutsFrom(h)) }()
+	return g, nil
+}
+
+// stop shuts the gateway down (within its shutdown timeout) and stops
+// watching the cluster.
+func (g *servedGateway) stop() error {
+	if g == nil {
+		return nil
+	}
+	g.cancel()
+	err := <-g.served
+	g.watch.Close()
+	return err
+}

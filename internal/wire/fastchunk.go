@@ -68,6 +68,9 @@ func DecodeScalarChunk[T int64 | float64](data []byte, msg *ChunkMessage[[]T], a
 	if !ok || int64(int(h.start)) != h.start {
 		return false
 	}
+	if h.items < 0 && h.pos != len(data) { // nil items, then bytes left over
+		return false
+	}
 	in, out := string(h.in), string(h.out)
 	var items []T
 	if h.items >= 0 && agree(in, out) {

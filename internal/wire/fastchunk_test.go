@@ -77,3 +77,35 @@ func TestDecodeScalarChunkLeavesTheRest(t *testing.T) {
 		t.Fatalf("shapes that disagree: %+v", msg)
 	}
 }
+
+// FuzzDecodeScalarChunk: what the fast chunk reader takes, Decode takes
+// too, with the same values; it never panics on any bytes.
+func FuzzDecodeScalarChunk(f *testing.F) {
+	for _, xs := range int64Cases[:4] {
+		msg, _ := Encode(ChunkRequest[int64]{Start: 2, InType: "int64", Items: xs})
+		f.Add(msg)
+	}
+	msg, _ := Encode(ChunkRequest[float64]{Items: []float64{1.5, -2}})
+	f.Add(msg)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast, ref ChunkRequest[int64]
+		if DecodeScalarChunk(data, &fast, yes) {
+			if err := Decode(data, &ref); err != nil {
+				t.Fatalf("fast reader took %x, Decode refused it: %v", data, err)
+			}
+			if fast.Start != ref.Start || fast.TaskTimeout != ref.TaskTimeout || fast.InType != ref.InType ||
+				fast.OutType != ref.OutType || !slices.Equal(fast.Items, ref.Items) || (fast.Items == nil) != (ref.Items == nil) {
+				t.Fatalf("%x: fast %+v, Decode %+v", data, fast, ref)
+			}
+		}
+		var ff, rf ChunkRequest[float64]
+		if DecodeScalarChunk(data, &ff, yes) {
+			if err := Decode(data, &rf); err != nil {
+				t.Fatalf("fast reader took %x as floats, Decode refused it: %v", data, err)
+			}
+			if !slices.Equal(ff.Items, rf.Items) && !slices.ContainsFunc(ff.Items, func(x float64) bool { return x != x }) {
+				t.Fatalf("%x: fast %v, Decode %v", data, ff.Items, rf.Items)
+			}
+		}
+	})
+}

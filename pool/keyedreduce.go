@@ -77,6 +77,7 @@ func orEmpty[K comparable, V any](t table[K, V], err error) (map[K]V, error) {
 	if err != nil {
 		return nil, err
 	}
+	t = t.mapped()
 	if t.m == nil {
 		t.m = map[K]V{}
 	}
@@ -106,13 +107,8 @@ type keyedFolder[In any, K comparable, V any] struct {
 // deadline, an item's pairs are collected apart and added once it
 // returned in time, so that a call left running adds nothing.
 func (k *keyedFolder[In, K, V]) fold(ctx context.Context, items []In, first int, timeout time.Duration) (table[K, V], int, *TaskError) {
-	counts := map[K]V{}
-	add := func(key K, v V) {
-		if old, ok := counts[key]; ok {
-			v = k.combine(old, v)
-		}
-		counts[key] = v
-	}
+	var t table[K, V]
+	add := t.adder(k.combine)
 	timed := registered[In, []pair[K, V]]{Func[In, []pair[K, V]]{fn: k.collect}}
 	for i, item := range items {
 		if i%ctxCheckItems == 0 && ctx.Err() != nil {
@@ -132,7 +128,25 @@ func (k *keyedFolder[In, K, V]) fold(ctx context.Context, items []In, first int,
 			return table[K, V]{}, i, combineFailed(te, first, len(items))
 		}
 	}
-	return table[K, V]{m: counts}, len(items), nil
+	if t.keys == nil {
+		t.m = map[K]V{} // no pairs: an empty table, as before
+	}
+	return t, len(items), nil
+}
+
+// adder returns the function that adds a pair to t, a worker's table
+// being built: its keys and values in slices, found by an index map, so a
+// key already in costs one map lookup, not a lookup and an assignment.
+func (t *table[K, V]) adder(combine func(a, b V) V) func(K, V) {
+	index := make(map[K]int, 256)
+	return func(key K, v V) {
+		if i, ok := index[key]; ok {
+			t.vals[i] = combine(t.vals[i], v)
+			return
+		}
+		index[key] = len(t.keys)
+		t.keys, t.vals = append(t.keys, key), append(t.vals, v)
+	}
 }
 
 // call runs fn on one item, its pairs going straight to add; an error or
@@ -171,6 +185,7 @@ func addPairs[K comparable, V any](pairs []pair[K, V], add func(K, V)) (te *Task
 
 // merge adds table b, of a later chunk, into a.
 func (k *keyedFolder[In, K, V]) merge(a, b table[K, V]) table[K, V] {
+	a, b = a.mapped(), b.mapped()
 	if a.m == nil { // a table that came back empty may decode as nil
 		a.m = make(map[K]V, len(b.m))
 	}
@@ -187,9 +202,31 @@ func (k *keyedFolder[In, K, V]) merge(a, b table[K, V]) table[K, V] {
 // written and read by hand for string keys and integer values (word
 // counts), since msgpack looks up a decoder for every value of a map by
 // reflection, which was a third of a client's CPU adding word counts up.
-type table[K comparable, V any] struct{ m map[K]V }
+//
+// A worker builds its table as keys and values in slices (see adder),
+// m nil, and sends them as the same msgpack map.
+type table[K comparable, V any] struct {
+	m    map[K]V
+	keys []K
+	vals []V
+}
+
+// mapped is t with its map, made from its slices if it has none.
+func (t table[K, V]) mapped() table[K, V] {
+	if t.m != nil || t.keys == nil {
+		return t
+	}
+	m := make(map[K]V, len(t.keys))
+	for i, k := range t.keys {
+		m[k] = t.vals[i]
+	}
+	return table[K, V]{m: m}
+}
 
 func (t table[K, V]) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if t.m == nil && t.keys != nil {
+		return t.encodeSlices(enc)
+	}
 	switch m := any(t.m).(type) {
 	case map[string]int:
 		return encodeStringInts(enc, m)
@@ -197,6 +234,36 @@ func (t table[K, V]) EncodeMsgpack(enc *msgpack.Encoder) error {
 		return encodeStringInts(enc, m)
 	}
 	return enc.Encode(t.m)
+}
+
+// encodeSlices writes a worker's table as the map it stands for.
+func (t table[K, V]) encodeSlices(enc *msgpack.Encoder) error {
+	switch keys := any(t.keys).(type) {
+	case []string:
+		switch vals := any(t.vals).(type) {
+		case []int:
+			return encodeStringIntSlices(enc, keys, vals)
+		case []int64:
+			return encodeStringIntSlices(enc, keys, vals)
+		}
+	}
+	return enc.Encode(t.mapped().m)
+}
+
+// encodeStringIntSlices writes keys and vals as msgpack's map of them.
+func encodeStringIntSlices[I int | int64](enc *msgpack.Encoder, keys []string, vals []I) error {
+	if err := enc.EncodeMapLen(len(keys)); err != nil {
+		return err
+	}
+	for i, k := range keys {
+		if err := enc.EncodeString(k); err != nil {
+			return err
+		}
+		if err := enc.EncodeInt(int64(vals[i])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *table[K, V]) DecodeMsgpack(dec *msgpack.Decoder) error {

@@ -57,6 +57,12 @@ func (m *mapRun[In, Out]) setup() error {
 			// of the grown ones in flight, and their memory.
 			m.window = 2*slots + 2
 		}
+		if m.o.folded && m.o.chunksize == 0 && m.total < 0 {
+			// A reduce of a stream, likewise: 128 one-item chunks in
+			// flight were 128 accumulators (tables) to send and merge
+			// before its chunks could grow.
+			m.window = 2*slots + 2
+		}
 	}
 	m.slots = slots
 	m.flights = map[int]*flight[In]{}

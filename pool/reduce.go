@@ -302,6 +302,9 @@ type folder[In, Out, Acc any] struct {
 
 // fold maps and combines a chunk's items (see reduction.fold).
 func (f *folder[In, Out, Acc]) fold(ctx context.Context, items []In, first int, timeout time.Duration) (Acc, int, *TaskError) {
+	if timeout <= 0 {
+		return f.foldRun(ctx, items, first)
+	}
 	var acc Acc
 	mapper := registered[In, Out]{f.fn}
 	buf := make([]Out, min(len(items), foldBatch))
@@ -315,6 +318,37 @@ func (f *folder[In, Out, Acc]) fold(ctx context.Context, items []In, first int, 
 		}
 		if i, terr := f.combineAll(&acc, buf[:len(batch)]); terr != nil {
 			return acc, start + i, combineFailed(terr, first, len(items))
+		}
+	}
+	return acc, len(items), nil
+}
+
+// foldRun is fold with no deadline: each result combined as it comes,
+// with one recover for the whole run (a panic ends the chunk anyway), not
+// a batch of results stored and read back, a loop of its own each.
+func (f *folder[In, Out, Acc]) foldRun(ctx context.Context, items []In, first int) (acc Acc, i int, te *TaskError) {
+	combining := false
+	defer func() {
+		if v := recover(); v != nil {
+			te = panicError(v)
+			if combining {
+				te = combineFailed(te, first, len(items))
+			}
+		}
+	}()
+	fn, combine := f.fn.fn, f.combine
+	for start := 0; start < len(items); start += foldBatch {
+		if err := ctx.Err(); err != nil {
+			return acc, start, &TaskError{Message: fmt.Sprintf("cancelled: %v", context.Cause(ctx))}
+		}
+		for i = start; i < min(start+foldBatch, len(items)); i++ {
+			out, err := fn(ctx, items[i])
+			if err != nil {
+				return acc, i, &TaskError{Message: err.Error(), Code: declaredName(err)}
+			}
+			combining = true
+			acc = combine(acc, out)
+			combining = false
 		}
 	}
 	return acc, len(items), nil

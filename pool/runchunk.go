@@ -61,7 +61,10 @@ func (r registered[In, Out]) decodeChunk(payload []byte) (*wire.ChunkMessage[che
 	sh := r.f.shapes
 	agree := func() bool { return msg.InType == sh.wireIn && msg.OutType == sh.wireOut }
 	msg.Items.agree = agree
-	err := wire.Decode(payload, msg)
+	var err error
+	if !decodeScalarChunk(payload, msg, sh) {
+		err = wire.Decode(payload, msg)
+	}
 	if (err == nil || errors.Is(err, errShapesDiffer)) && !agree() {
 		mm := &TypeMismatchError{Func: r.f.name, ClientIn: msg.InType, ClientOut: msg.OutType, WorkerIn: sh.in, WorkerOut: sh.out}
 		return nil, &TaskError{Message: mm.Error(), Mismatch: mm}
@@ -70,6 +73,28 @@ func (r registered[In, Out]) decodeChunk(payload []byte) (*wire.ChunkMessage[che
 		return nil, &TaskError{Message: fmt.Sprintf("cannot decode the chunk: %v", err)}
 	}
 	return msg, nil
+}
+
+// decodeScalarChunk is decodeChunk's fast path for int64 and float64
+// items (wire.DecodeScalarChunk); false: decode the chunk the general way.
+func decodeScalarChunk[In any](payload []byte, msg *wire.ChunkMessage[checkedItems[In]], sh *shapes) bool {
+	switch items := any(&msg.Items.items).(type) {
+	case *[]int64:
+		return scalarChunkInto(payload, msg, items, sh)
+	case *[]float64:
+		return scalarChunkInto(payload, msg, items, sh)
+	}
+	return false
+}
+
+func scalarChunkInto[In any, T int64 | float64](payload []byte, msg *wire.ChunkMessage[checkedItems[In]], items *[]T, sh *shapes) bool {
+	var m wire.ChunkMessage[[]T]
+	agree := func(in, out string) bool { return in == sh.wireIn && out == sh.wireOut }
+	if !wire.DecodeScalarChunk(payload, &m, agree) {
+		return false
+	}
+	msg.Start, msg.TaskTimeout, msg.InType, msg.OutType, *items = m.Start, m.TaskTimeout, m.InType, m.OutType, m.Items
+	return true
 }
 
 // checkedItems are a chunk's items as a worker decodes them: in the same

@@ -1,15 +1,16 @@
 // Command reducebench measures map/reduce on the workers (pool.Reduce,
-// pool.ReduceByKeySeq) through a gearmand and real `glimpse-cluster
-// worker` processes:
+// pool.ReduceByKey, pool.ReduceByKeySeq) through a gearmand and real
+// `glimpse-cluster worker` processes:
 //
 //   - the sum of x*x over -items int64 (examples.sumsquares): items/s end
 //     to end, from the slice to the sum, and the bytes the client read;
 //
 //   - a word count of a corpus (the repository's Go sources, -repeat
 //     times), its items whole files and then lines: the keyed reduce
-//     (examples.wordcounts) against pool.ImapUnordered of
-//     examples.wordcount plus a client loop adding the per-item tables
-//     up, taking turns in the same run.
+//     (examples.wordcounts, by pool.ReduceByKey of the slice and by
+//     pool.ReduceByKeySeq of it as a sequence) against pool.ImapUnordered
+//     of examples.wordcount (each item's table) plus a client loop adding
+//     the tables up, taking turns in the same run.
 //
 // Each measurement also gives the CPU time of the client, the workers and
 // gearmand, which a busy machine disturbs less than wall time.
@@ -94,11 +95,11 @@ func main() {
 	}
 	fmt.Printf("word count of %.1f MB:\n", float64(res.CorpusBytes)/1e6)
 	for _, r := range res.WordCounts {
-		fmt.Printf("  %d %s: ReduceByKeySeq %.0f items/s (client read %d bytes, CPU %s; rounds %.0f)\n",
-			r.Count, r.Items, r.KeyedItemsPerS, r.KeyedClientBytes, cpuText(r.KeyedCPUms), r.KeyedRoundsPerS)
+		fmt.Printf("  %d %s: %s %.0f items/s (client read %d bytes, CPU %s; rounds %.0f)\n",
+			r.Count, r.Items, r.Keyed, r.KeyedItemsPerS, r.KeyedClientBytes, cpuText(r.KeyedCPUms), r.KeyedRoundsPerS)
 		fmt.Printf("  %d %s: ImapUnordered + loop %.0f items/s (client read %d bytes, CPU %s; rounds %.0f)\n",
 			r.Count, r.Items, r.ImapItemsPerS, r.ImapClientBytes, cpuText(r.ImapCPUms), r.ImapRoundsPerS)
-		fmt.Printf("  %s: keyed reduce %.2fx as fast\n", r.Items, r.Speedup)
+		fmt.Printf("  %s: %s %.2fx as fast\n", r.Items, r.Keyed, r.Speedup)
 	}
 	if *jsonPath != "" {
 		if err := benchjson.Write(*jsonPath, res); err != nil {
@@ -193,11 +194,13 @@ func run(ctx context.Context, bin string, texts []string, res *result) error {
 		if items == "lines" {
 			in = lines(texts)
 		}
-		row := benchjson.WordCountRow{Items: items, Count: len(in)}
-		if err := wordCount(ctx, p, m, in, &row, res.Rounds); err != nil {
-			return err
+		for _, keyed := range []string{"ReduceByKey", "ReduceByKeySeq"} {
+			row := benchjson.WordCountRow{Items: items, Keyed: keyed, Count: len(in)}
+			if err := wordCount(ctx, p, m, in, &row, res.Rounds); err != nil {
+				return err
+			}
+			res.WordCounts = append(res.WordCounts, row)
 		}
-		res.WordCounts = append(res.WordCounts, row)
 	}
 	return nil
 }
@@ -288,7 +291,11 @@ func wordCount(ctx context.Context, p *pool.Pool, m *meter, items []string, row 
 	for range rounds {
 		var keyed, looped map[string]int
 		k, err := m.run(func() (err error) {
-			keyed, err = pool.ReduceByKeySeq(ctx, p, funcs.WordCounts, slices.Values(items))
+			if row.Keyed == "ReduceByKeySeq" {
+				keyed, err = pool.ReduceByKeySeq(ctx, p, funcs.WordCounts, slices.Values(items))
+			} else {
+				keyed, err = pool.ReduceByKey(ctx, p, funcs.WordCounts, items)
+			}
 			return err
 		})
 		if err != nil {

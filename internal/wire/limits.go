@@ -69,10 +69,20 @@ func CheckChunk(payload []byte, item reflect.Type, lim Limits) error {
 	if _, rest, ok, err := SplitShared(payload); ok && err == nil {
 		payload = rest // the chunk after its shared value header
 	}
-	if len(payload) < 2 || payload[0] != version || walkMsgpack(payload[1:]) != nil {
+	if len(payload) < 2 || payload[0] != version {
 		return nil
 	}
 	data := payload[1:]
+	if item != nil && flat(item) {
+		if h, ok := scalarChunkHead(data); ok {
+			// Numbers: what decoding allocates follows from the count
+			// alone, so no walk of the items (Decode checks them).
+			return checkItems(lim, max(h.items, 0), sliceCost(max(h.items, 0), item), len(payload))
+		}
+	}
+	if walkMsgpack(data) != nil {
+		return nil
+	}
 	// [Start, TaskTimeout, InType, OutType, Items]
 	k, n, pos := head(data, 0)
 	if k != mpArray || n != 5 {
@@ -95,9 +105,21 @@ func CheckChunk(payload []byte, item reflect.Type, lim Limits) error {
 		item = anyType
 	}
 	_, cost := estimate(reflect.SliceOf(item), data, pos)
-	budget := max(uint64(lim.MaxExpansion)*uint64(len(payload)), MinExpansionBudget)
+	return checkItems(lim, items, cost, len(payload))
+}
+
+// checkItems refuses a chunk of items whose decoding costs cost bytes if
+// either is over lim.
+func checkItems(lim Limits, items int, cost uint64, payload int) error {
+	if lim.MaxItems > 0 && items > lim.MaxItems {
+		return &LimitError{Limit: LimitChunkItems, Value: int64(items), Max: int64(lim.MaxItems), Payload: int64(payload)}
+	}
+	if lim.MaxExpansion <= 0 {
+		return nil
+	}
+	budget := max(uint64(lim.MaxExpansion)*uint64(payload), MinExpansionBudget)
 	if cost > budget {
-		return &LimitError{Limit: LimitExpansion, Value: int64(cost), Max: int64(budget), Payload: int64(len(payload)),
+		return &LimitError{Limit: LimitExpansion, Value: int64(cost), Max: int64(budget), Payload: int64(payload),
 			Expansion: lim.MaxExpansion}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"reflect"
+	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -36,25 +37,78 @@ func appendArrayLen(b []byte, n int) []byte {
 // appendInt appends n as msgpack's EncodeInt does with compact ints: in
 // the fewest bytes.
 func appendInt(b []byte, n int64) []byte {
-	switch {
-	case n >= 0 && n <= math.MaxInt8, n < 0 && n >= -32:
-		return append(b, byte(n))
-	case n >= 0 && n <= math.MaxUint8:
-		return append(b, 0xcc, byte(n))
-	case n >= 0 && n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, 0xcd), uint16(n))
-	case n >= 0 && n <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(b, 0xce), uint32(n))
-	case n >= 0:
-		return binary.BigEndian.AppendUint64(append(b, 0xcf), uint64(n))
-	case n >= math.MinInt8:
-		return append(b, 0xd0, byte(n))
-	case n >= math.MinInt16:
-		return binary.BigEndian.AppendUint16(append(b, 0xd1), uint16(n))
-	case n >= math.MinInt32:
-		return binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(n))
+	var buf [9]byte
+	return append(b, buf[:putInt(&buf, n)]...)
+}
+
+// appendInts appends xs as appendInt would one by one, writing in place
+// while b has room for the longest int (a capacity check and an append
+// per item cost more than the writing).
+func appendInts(b []byte, xs []int64) []byte {
+	for i, x := range xs {
+		if cap(b)-len(b) < 9 {
+			b = slices.Grow(b, 9*(len(xs)-i)/2+9)
+		}
+		n := len(b)
+		switch {
+		case uint64(x) <= math.MaxInt8: // inline, the commonest sizes
+			b = b[:n+1]
+			b[n] = byte(x)
+		case uint64(x)-(math.MaxUint16+1) <= math.MaxUint32-(math.MaxUint16+1):
+			dst := b[n : n+5]
+			dst[0] = 0xce
+			binary.BigEndian.PutUint32(dst[1:], uint32(x))
+			b = b[:n+5]
+		default:
+			b = b[:n+putInt((*[9]byte)(b[n:n+9]), x)]
+		}
 	}
-	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(n))
+	return b
+}
+
+// putInt writes n as msgpack's compact int into dst and returns its size.
+// Non-negative values first, as a chunk's items mostly are.
+func putInt(dst *[9]byte, n int64) int {
+	if n >= 0 {
+		switch {
+		case n <= math.MaxInt8:
+			dst[0] = byte(n)
+			return 1
+		case n <= math.MaxUint8:
+			dst[0], dst[1] = 0xcc, byte(n)
+			return 2
+		case n <= math.MaxUint16:
+			dst[0] = 0xcd
+			binary.BigEndian.PutUint16(dst[1:], uint16(n))
+			return 3
+		case n <= math.MaxUint32:
+			dst[0] = 0xce
+			binary.BigEndian.PutUint32(dst[1:], uint32(n))
+			return 5
+		}
+		dst[0] = 0xcf
+		binary.BigEndian.PutUint64(dst[1:], uint64(n))
+		return 9
+	}
+	switch {
+	case n >= -32:
+		dst[0] = byte(n)
+		return 1
+	case n >= math.MinInt8:
+		dst[0], dst[1] = 0xd0, byte(n)
+		return 2
+	case n >= math.MinInt16:
+		dst[0] = 0xd1
+		binary.BigEndian.PutUint16(dst[1:], uint16(n))
+		return 3
+	case n >= math.MinInt32:
+		dst[0] = 0xd2
+		binary.BigEndian.PutUint32(dst[1:], uint32(n))
+		return 5
+	}
+	dst[0] = 0xd3
+	binary.BigEndian.PutUint64(dst[1:], uint64(n))
+	return 9
 }
 
 func encodeInt64s(e *msgpack.Encoder, v reflect.Value) error {
@@ -67,11 +121,7 @@ func encodeInt64s(e *msgpack.Encoder, v reflect.Value) error {
 		w.b = append(w.b, 0xc0)
 		return nil
 	}
-	b := appendArrayLen(w.b, len(xs))
-	for _, x := range xs {
-		b = appendInt(b, x)
-	}
-	w.b = b
+	w.b = appendInts(appendArrayLen(w.b, len(xs)), xs)
 	return nil
 }
 

@@ -44,3 +44,30 @@ func BenchmarkDecodeChunk(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkScalarChunk encodes and decodes a chunk of 100,000 int64 of
+// 5 bytes each, as a sum over 0..100M sends them.
+func BenchmarkScalarChunk(b *testing.B) {
+	ints := make([]int64, 100_000)
+	for i := range ints {
+		ints[i] = int64(50_000_000 + i)
+	}
+	msg, _ := Encode(ChunkRequest[int64]{Items: ints})
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			if _, err := EncodeSized(0, len(msg), ChunkRequest[int64]{Items: ints}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			var v ChunkRequest[int64]
+			if !DecodeScalarChunk(msg, &v, func(string, string) bool { return true }) {
+				b.Fatal("not taken")
+			}
+		}
+	})
+}

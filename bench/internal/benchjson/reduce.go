@@ -28,6 +28,7 @@ type Reduce struct {
 // WordCountRow is one item granularity of the word count.
 type WordCountRow struct {
 	Items            string    `json:"items"`             // "files" or "lines"
+	Keyed            string    `json:"keyed,omitempty"`   // "ReduceByKey" (a slice) or "ReduceByKeySeq" ("": the latter)
 	Count            int       `json:"count"`             // items of the corpus
 	KeyedItemsPerS   float64   `json:"keyed_items_per_s"` // median
 	ImapItemsPerS    float64   `json:"imap_items_per_s"`  // median

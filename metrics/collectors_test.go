@@ -33,6 +33,11 @@ func TestLocalCollector(t *testing.T) {
 	if _, err := pool.Map(ctx, l.Pool(), funcs.Square, make([]int64, 100), pool.Chunksize(10)); err != nil {
 		t.Fatal(err)
 	}
+	// The worker's subscription to the command channel reaches the
+	// broker on its own time (the local cluster waits for the fanout's).
+	testenv.Eventually(t, ctx, "the worker's subscription at the broker", func() (bool, error) {
+		return l.Broker().Stats().Command.Up.Messages > 0, nil
+	})
 	sc := metricstest.Get(t, s.URL())
 	fn := []string{"function", funcs.Square.Name()}
 	sc.Want(t, 100, "glimpse_worker_items_total", fn...)

@@ -51,16 +51,12 @@ func (m *mapRun[In, Out]) setup() error {
 	m.window = m.o.window
 	if m.window == 0 {
 		m.window = autoWindow(slots, m.chunk)
-		if m.o.chunksize == 0 && m.total == 0 {
-			// An Imap's automatic chunks start at one item and grow:
-			// a window sized for one-item chunks would keep that many
-			// of the grown ones in flight, and their memory.
-			m.window = 2*slots + 2
-		}
-		if m.o.folded && m.o.chunksize == 0 && m.total < 0 {
-			// A reduce of a stream, likewise: 128 one-item chunks in
-			// flight were 128 accumulators (tables) to send and merge
-			// before its chunks could grow.
+		if m.o.chunksize == 0 && m.total < 0 {
+			// A stream's automatic chunks start at one item and grow: a
+			// window sized for one-item chunks would keep that many of
+			// the grown ones in flight, and their memory (an Imap), or
+			// as many accumulators to send and merge before the chunks
+			// could grow (a reduce).
 			m.window = 2*slots + 2
 		}
 	}

@@ -95,7 +95,10 @@ func (m *mapRun[In, Out]) runCopy(f *flight[In], unique string, after <-chan str
 	var task *gearman.Task
 	var err error
 	if after == nil {
+		c.deferWrite = m.deferWrites
 		task, err = c.submitAfter(closedChan)
+		m.unwritten = m.unwritten || c.deferWrite && err == nil
+		c.deferWrite = false // a resubmission waits for nothing else
 	}
 	m.p.runners.Go(func() {
 		defer m.wg.Done()

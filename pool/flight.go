@@ -92,17 +92,18 @@ func (m *mapRun[In, Out]) runCopy(f *flight[In], unique string, after <-chan str
 	m.wg.Add(1)
 	m.p.counters.chunksInFlight.Add(1)
 	t0 := time.Now()
-	var task *gearman.Task
-	var err error
+	var sent *gearman.Task
+	var sendErr error
 	if after == nil {
 		c.deferWrite = m.deferWrites
-		task, err = c.submitAfter(closedChan)
-		m.unwritten = m.unwritten || c.deferWrite && err == nil
+		sent, sendErr = c.submitAfter(closedChan)
+		m.unwritten = m.unwritten || c.deferWrite && sendErr == nil
 		c.deferWrite = false // a resubmission waits for nothing else
 	}
 	m.p.runners.Go(func() {
 		defer m.wg.Done()
 		defer m.p.counters.chunksInFlight.Add(-1)
+		task, err := sent, sendErr
 		if after != nil {
 			task, err = c.submitAfter(after)
 			if submitted != nil {

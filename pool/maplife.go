@@ -61,8 +61,7 @@ func (m *mapRun[In, Out]) setup() error {
 	m.slots = slots
 	m.flights = map[int]*flight[In]{}
 	m.calls = map[*chunkCall[In, Out]]struct{}{}
-	m.submitted = make(chan struct{})
-	close(m.submitted)
+	m.submitted = closedChan
 	m.outcomes = make(chan outcome[In, Out], m.outcomeBuffer())
 	if err := m.takeClient(); err != nil {
 		return err

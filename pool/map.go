@@ -264,12 +264,26 @@ func (m *mapRun[In, Out]) launchBuffered() error {
 	m.launch(m.launched, m.next-len(m.buf), m.buf)
 	m.launched++
 	m.buf = nil
-	for m.launched-m.out.retired >= m.window {
+	if m.launched-m.out.retired < m.window {
+		return nil
+	}
+	for low := m.window - m.refill(); m.launched-m.out.retired > low; {
 		if err := m.receive(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// refill is how many chunks a full window waits to see consumed before
+// the map launches more. A wide window of small chunks (Chunksize(1): 128)
+// refills by an eighth, so the chunks launched in one go leave in one
+// write (flushSubmits) rather than one system call each; others by one.
+func (m *mapRun[In, Out]) refill() int {
+	if !m.deferWrites {
+		return 1
+	}
+	return max(1, m.window/8)
 }
 
 // drain receives until every chunk launched is consumed.

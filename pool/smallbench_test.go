@@ -2,6 +2,9 @@ package pool_test
 
 import (
 	"context"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -50,7 +53,7 @@ func BenchmarkMapChunksize1(b *testing.B) {
 	startWorker(b, 2, addr)
 	p := newPool(b, funcs.Square.Name(), 2, addr)
 	items := ints(10_000)
-	cpu := processCPU()
+	cpu, writes := processCPU(), writeCalls()
 	b.ResetTimer()
 	for b.Loop() {
 		if out, err := pool.Map(context.Background(), p, funcs.Square, items, pool.Chunksize(1)); err != nil || len(out) != len(items) {
@@ -60,6 +63,23 @@ func BenchmarkMapChunksize1(b *testing.B) {
 	n := float64(len(items) * b.N)
 	b.ReportMetric(n/b.Elapsed().Seconds(), "items/s")
 	b.ReportMetric(float64((processCPU()-cpu).Microseconds())/n, "cpu-µs/item")
+	b.ReportMetric(float64(writeCalls()-writes)/n, "writes/item")
+}
+
+// writeCalls is how many write system calls this process has made
+// (client and worker: both run in it), from /proc/self/io; 0 without it.
+func writeCalls() int64 {
+	data, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // processCPU is the user and system CPU this process has used.

@@ -326,3 +326,31 @@ func goroutinesCreated() uint64 {
 	metrics.Read(s)
 	return s[0].Value.Uint64()
 }
+
+// TestChunksize1MapBatchesSubmits: a Chunksize(1) map writes its chunks'
+// submissions several at a time. Client and worker share this process:
+// the worker writes once per chunk (its result and its next ask), so the
+// process makes about one write system call per item; when each
+// submission was a write of its own, it made two.
+func TestChunksize1MapBatchesSubmits(t *testing.T) {
+	if writeCalls() == 0 {
+		t.Skip("no /proc/self/io")
+	}
+	addr := gearmand(t)
+	startWorker(t, 2, addr)
+	p := newPool(t, funcs.Square.Name(), 2, addr)
+	items := ints(2000)
+	before := writeCalls()
+	out, err := pool.Map(context.Background(), p, funcs.Square, items, pool.Chunksize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range out {
+		if v != items[i]*items[i] {
+			t.Fatalf("item %d = %d, want %d", i, v, items[i]*items[i])
+		}
+	}
+	if per := float64(writeCalls()-before) / float64(len(items)); per > 1.5 {
+		t.Errorf("%.2f write system calls per item; want at most 1.5", per)
+	}
+}

@@ -160,7 +160,7 @@ var errTimeLimit = errors.New("the chunk ran past the worker's chunk_time_limit"
 func (w *Worker) runLimited(ctx context.Context, cancel context.CancelCauseFunc, f wire.Function, job *gearman.Job) ([]byte, error) {
 	headroom, slot := resultHeadroom(ctx)
 	done := make(chan chunkOutcome, 1)
-	go func() {
+	w.runners.Go(func() {
 		var o chunkOutcome
 		defer func() {
 			if v := recover(); v != nil { // as gearman.Worker would
@@ -169,7 +169,7 @@ func (w *Worker) runLimited(ctx context.Context, cancel context.CancelCauseFunc,
 			done <- o
 		}()
 		o.result, o.err = wire.RunChunkAfter(ctx, f, job.Data, w.id, headroom)
-	}()
+	})
 	limit := time.NewTimer(w.limits.timeLimit)
 	defer limit.Stop()
 	select {

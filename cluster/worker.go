@@ -19,6 +19,7 @@ import (
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/auth"
 	"github.com/glimpse-go/glimpse/internal/lifecycle"
+	"github.com/glimpse-go/glimpse/internal/runners"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
@@ -56,6 +57,7 @@ type Worker struct {
 	host    string
 	pid     int
 	slots   int
+	runners *runners.Set // the chunks' goroutines (runLimited), reused
 	funcs   []wire.Function
 	servers []string
 	key     *auth.Key   // the cluster key; nil: none
@@ -168,6 +170,7 @@ func newWorkerState(client config.Client, worker config.Worker, funcs []wire.Fun
 		start:   time.Now(),
 		chunks:  newChunkRegistry(),
 		limits:  newChunkLimits(worker),
+		runners: runners.New(slots),
 	}
 	w.id = newWorkerID(host, w.pid)
 	w.refusedChunks.Every = refusalLogEvery
@@ -314,6 +317,7 @@ func (w *Worker) Run() error {
 // servers for other workers) and returns ctx's error.
 func (w *Worker) Shutdown(ctx context.Context) error {
 	w.life.Stop()
+	defer w.runners.Stop()
 	defer w.crashes.close()
 	defer w.closeControl(ctx)
 	defer w.tasks.close()
@@ -330,6 +334,7 @@ func (w *Worker) Close() error {
 	w.life.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
+	defer w.runners.Stop()
 	defer w.crashes.close()
 	defer w.closeControl(ctx)
 	defer w.tasks.close()

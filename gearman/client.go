@@ -145,10 +145,24 @@ func (c *Client) Dispatch(ctx context.Context, function string, data []byte, opt
 	if err != nil {
 		return nil, err
 	}
+	s.req.deferred = s.deferred
 	if err := c.dispatch(ctx, s.key, s.req, s.args...); err != nil {
 		return nil, fmt.Errorf("gearman: submit %s: %w", function, err)
 	}
 	return s.task, nil
+}
+
+// Flush writes the submissions queued with WithDeferredWrite, on every
+// job server's connection, if no write on it is taking them already.
+func (c *Client) Flush() {
+	for _, s := range c.servers {
+		s.mu.Lock()
+		cn := s.cn
+		s.mu.Unlock()
+		if cn != nil {
+			cn.flushQueued()
+		}
+	}
 }
 
 // SubmitBackground submits a background job: the job server answers as soon

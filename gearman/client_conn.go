@@ -19,6 +19,9 @@ type request struct {
 	at     time.Time // when it was queued
 	task   *Task     // foreground submits only
 	reply  chan reply
+	// deferred: queued without a write (WithDeferredWrite); it goes out
+	// with the next write on the connection, or at Client.Flush.
+	deferred bool
 }
 
 // waiting says what the request waits for, as a *TimeoutError puts it.
@@ -77,7 +80,13 @@ func (s *clientServer) send(r *request, args ...[]byte) error {
 	}
 	// Queue under s.mu so that answers match the order of s.pending; write
 	// outside it so the reader is not held up by our system call.
-	own, err := cn.enqueue(r.sent, args...)
+	var own bool
+	var err error
+	if r.deferred && !hasLargeArg(args) {
+		err = cn.enqueueLazy(r.sent, args...)
+	} else {
+		own, err = cn.enqueue(r.sent, args...)
+	}
 	if err == nil {
 		s.pushLocked(r)
 	} else if !cn.alive() {

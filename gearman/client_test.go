@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/countproxy"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 )
 
@@ -513,5 +514,54 @@ func TestClientCloseFailsTasksInFlight(t *testing.T) {
 	waitStatus(t, srv.Addr(), "nobody_serves_this", func(s gearman.FunctionStatus) bool { return s.Queued == 0 })
 	if ran.Load() {
 		t.Fatal("a job whose client closed was run")
+	}
+}
+
+// TestDeferredDispatchWaitsForFlush: submissions dispatched with
+// WithDeferredWrite reach the job server only at Flush, together,
+// and every one of them runs once.
+func TestDeferredDispatchWaitsForFlush(t *testing.T) {
+	srv := testenv.Gearmand(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
+	var ran atomic.Int64
+	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{"count": func(_ context.Context, j *gearman.Job) ([]byte, error) {
+		ran.Add(1)
+		return j.Data, nil
+	}})
+	proxy, err := countproxy.Listen(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	c := newClient(t, proxy.Addr())
+	if _, err := c.Echo(ctx, []byte("ready")); err != nil {
+		t.Fatal(err)
+	}
+	before := proxy.Up()
+	var tasks []*gearman.Task
+	for i := range 10 {
+		task, err := c.Dispatch(ctx, "count", []byte(strconv.Itoa(i)), gearman.WithDeferredWrite())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tasks = append(tasks, task)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if up := proxy.Up(); up != before {
+		t.Fatalf("%d bytes reached the job server before Flush", up-before)
+	}
+	c.Flush()
+	for i, task := range tasks {
+		out, err := task.Wait(ctx)
+		if err != nil || string(out) != strconv.Itoa(i) {
+			t.Fatalf("job %d = %q, %v", i, out, err)
+		}
+	}
+	if n := ran.Load(); n != 10 {
+		t.Fatalf("%d jobs ran, want 10", n)
+	}
+	// Submit waits for the job server's answer: it writes at once.
+	if out, err := c.Call(ctx, "count", []byte("now"), gearman.WithDeferredWrite()); err != nil || string(out) != "now" {
+		t.Fatalf("Call with WithDeferredWrite = %q, %v", out, err)
 	}
 }

@@ -99,7 +99,7 @@ func (c *conn) enqueue(t PacketType, args ...[]byte) (own bool, err error) {
 		}
 		return false, fmt.Errorf("gearman: send %s to %s: %w", t, c.addr, err)
 	}
-	if n := len(args); n > 0 && len(args[n-1]) >= largeArg {
+	if n := len(args); hasLargeArg(args) {
 		c.out, err = appendPacketHead(c.out, MagicReq, t, args...)
 		if err == nil {
 			c.big = append(c.big, c.out, args[n-1])
@@ -127,6 +127,27 @@ func (c *conn) enqueueLazy(t PacketType, args ...[]byte) error {
 	var err error
 	c.out, err = AppendPacket(c.out, MagicReq, t, args...)
 	return err
+}
+
+// hasLargeArg says whether a packet's data argument is written from where
+// it is (enqueue) rather than copied into the queue.
+func hasLargeArg(args [][]byte) bool {
+	n := len(args)
+	return n > 0 && len(args[n-1]) >= largeArg
+}
+
+// flushQueued writes what is queued on the caller's goroutine, if nobody
+// is writing; a write in progress takes it along otherwise.
+func (c *conn) flushQueued() {
+	c.mu.Lock()
+	own := c.err == nil && !c.writing && c.queuedLocked()
+	if own {
+		c.writing = true
+	}
+	c.mu.Unlock()
+	if own {
+		c.flush()
+	}
 }
 
 // kick has the writer goroutine write what is queued, if nobody is

@@ -335,3 +335,50 @@ func ExampleTask_Wait() {
 	fmt.Println(err)
 	// Output: context deadline exceeded
 }
+
+// Dispatch with WithDeferredWrite queues jobs without writing them; Flush
+// sends them together, in one system call.
+func ExampleWithDeferredWrite() {
+	srv := exampleServer()
+	defer srv.Stop()
+	w := exampleWorker(srv.Addr(), "upper", func(_ context.Context, job *gearman.Job) ([]byte, error) {
+		return bytes.ToUpper(job.Data), nil
+	})
+	defer w.Close()
+	c := exampleClient(srv.Addr())
+	defer c.Close()
+	ctx := context.Background()
+
+	var tasks []*gearman.Task
+	for _, word := range []string{"one", "write", "for", "all"} {
+		t, err := c.Dispatch(ctx, "upper", []byte(word), gearman.WithDeferredWrite())
+		if err != nil {
+			log.Fatal(err)
+		}
+		tasks = append(tasks, t)
+	}
+	c.Flush() // before waiting: the jobs are still queued here
+	for _, t := range tasks {
+		out, err := t.Wait(ctx)
+		fmt.Println(string(out), err)
+	}
+	// Output:
+	// ONE <nil>
+	// WRITE <nil>
+	// FOR <nil>
+	// ALL <nil>
+}
+
+// Flush writes what Dispatch queued with WithDeferredWrite; with nothing
+// queued it does nothing.
+func ExampleClient_Flush() {
+	srv := exampleServer()
+	defer srv.Stop()
+	c := exampleClient(srv.Addr())
+	defer c.Close()
+
+	c.Flush()
+	out, err := c.Echo(context.Background(), []byte("still fine"))
+	fmt.Println(string(out), err)
+	// Output: still fine <nil>
+}

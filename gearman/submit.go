@@ -36,6 +36,7 @@ type submitOptions struct {
 	priority Priority
 	updates  func(Update)
 	runAt    time.Time
+	deferred bool
 }
 
 // WithUnique sets the job's unique id (at most MaxUniqueSize bytes). The
@@ -52,6 +53,14 @@ func WithPriority(p Priority) SubmitOption { return func(o *submitOptions) { o.p
 // it must return quickly and must not wait for other tasks. Default: the
 // updates are dropped. Background jobs have none.
 func WithUpdates(fn func(Update)) SubmitOption { return func(o *submitOptions) { o.updates = fn } }
+
+// WithDeferredWrite makes Dispatch queue its submission without writing it:
+// it leaves with the next write on its connection (another submission's,
+// say), or at Client.Flush. A caller that submits several jobs in a row
+// sends them in one system call, and the job server reads them in one;
+// it must call Flush before it waits for any of them. Submit, Call and
+// SubmitBackground, which wait for the job server's answer, ignore it.
+func WithDeferredWrite() SubmitOption { return func(o *submitOptions) { o.deferred = true } }
 
 // WithRunAt schedules a background job to run no earlier than t
 // (SUBMIT_JOB_EPOCH). Default: at once. Foreground submissions reject it,
@@ -74,6 +83,9 @@ type submission struct {
 	args [][]byte
 	key  string // the unique id: see Client on how it picks the server
 	task *Task  // nil for a background job
+	// deferred: WithDeferredWrite, which only Dispatch honours (the
+	// others wait for the job server's answer, so they write at once).
+	deferred bool
 }
 
 // newSubmission checks a submission and builds its packet.
@@ -98,7 +110,7 @@ func (c *Client) newSubmission(function string, data []byte, opts []SubmitOption
 	if err := c.checkSize(pt, args); err != nil {
 		return submission{}, fmt.Errorf("gearman: %s %s: %w", what, function, err)
 	}
-	s := submission{req: &request{expect: JobCreated, sent: pt, about: function}, args: args, key: o.unique}
+	s := submission{req: &request{expect: JobCreated, sent: pt, about: function}, args: args, key: o.unique, deferred: o.deferred}
 	if !background {
 		s.task = &Task{Function: function, Unique: o.unique, updates: o.updates, done: make(chan struct{})}
 		s.req.task = s.task

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/internal/lifecycle"
+	"github.com/glimpse-go/glimpse/internal/runners"
 )
 
 // Worker serves registered functions to one or more job servers. It runs
@@ -32,6 +33,7 @@ type Worker struct {
 
 	slots    chan struct{} // one token per free slot, and per ask ahead in circulation
 	prefetch prefetch      // asks ahead (prefetch.go)
+	runners  *runners.Set  // the jobs' goroutines, reused
 }
 
 // NewWorker returns a worker for the job servers at addrs. Register
@@ -53,6 +55,8 @@ func NewWorker(addrs []string, opts ...WorkerOption) (*Worker, error) {
 		addrs: addrs,
 		funcs: map[string]*registration{},
 		slots: make(chan struct{}, o.concurrency+o.prefetch),
+		// A runner per slot and per ask ahead: as many jobs as run at once.
+		runners: runners.New(o.concurrency + o.prefetch),
 	}
 	w.prefetch.init(o.concurrency, o.prefetch)
 	for range o.concurrency {
@@ -203,4 +207,5 @@ func (w *Worker) disconnect(flush bool) {
 	}
 	w.life.Cancel() // stops the redialling too, which loops waits for
 	w.loops.Wait(context.Background())
+	w.runners.Stop()
 }

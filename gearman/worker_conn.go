@@ -188,7 +188,7 @@ func (wc *workerConn) readLoop(cn *conn) (sane bool) {
 				continue
 			}
 			job := &Job{Handle: p.Arg(0), Function: p.Arg(1), Unique: p.Arg(2), Data: p.Args[3], cn: cn}
-			go wc.work(job)
+			wc.w.runners.Go(func() { wc.work(job) })
 		case Error:
 			// gearmand answers a request it cannot serve with ERROR; for a
 			// worker that is a bug on one side or the other, not a reason
@@ -216,7 +216,7 @@ func (wc *workerConn) refuse(cn *conn, e *PacketTooLargeError) {
 	}
 	wc.w.opts.logger.Warn("gearman: job over the packet size limit; failing it", "server", wc.addr,
 		"function", job.Function, "job", job.Handle, "bytes", e.Size, "limit", e.Max)
-	go wc.work(job)
+	wc.w.runners.Go(func() { wc.work(job) })
 }
 
 // answered books the answer to one GRAB_JOB_UNIQ; when the last ask of a

@@ -36,6 +36,10 @@ type chunkCall[In, Out any] struct {
 	target     string           // the worker the attempt's copy of the value went to
 	targetWait <-chan time.Time // when to give up on that copy's start notice
 
+	// deferWrite: submit queues the job without writing it (the map's
+	// goroutine writes it with others, flushSubmits).
+	deferWrite bool
+
 	lost    chan *ChunkLostError // the silent-chunk check found the job gone
 	forgedN int                  // answers that failed the key check (run's goroutine)
 
@@ -87,8 +91,11 @@ func (c *chunkCall[In, Out]) submit() (*gearman.Task, error) {
 	if function == "" {
 		function = wire.GearmanPrefix + c.m.f.name
 	}
-	task, err := c.m.client.Dispatch(c.ctx, function, c.payload,
-		gearman.WithUnique(c.unique), gearman.WithPriority(c.priority()), gearman.WithUpdates(c.onUpdate))
+	opts := []gearman.SubmitOption{gearman.WithUnique(c.unique), gearman.WithPriority(c.priority()), gearman.WithUpdates(c.onUpdate), nil}[:3]
+	if c.deferWrite {
+		opts = append(opts, gearman.WithDeferredWrite())
+	}
+	task, err := c.m.client.Dispatch(c.ctx, function, c.payload, opts...)
 	if err == nil {
 		c.mu.Lock()
 		c.task, c.news = task, time.Now()

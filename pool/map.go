@@ -136,13 +136,32 @@ type mapRun[In, Out any] struct {
 	backupTimer *time.Timer
 	backupAt    time.Time // when backupTimer fires; zero if stopped
 
-	watch          *time.Ticker // checks that workers are still there
+	// One timer for the two periodic checks (maplife.go): that workers
+	// are still there, and about chunks with no news (CheckSilentChunks).
+	checks         *time.Timer
+	watchAt        time.Time // when the workers are checked next
+	silentAt       time.Time // when silent chunks are looked for next
 	noWorkersSince time.Time
 
-	silent   *time.Ticker // asks about chunks with no news (CheckSilentChunks)
-	checking atomic.Bool  // a silent-chunk check is under way
+	checking atomic.Bool // a silent-chunk check is under way
 
 	announced *announced // its announcement on the log channel; nil: none
+
+	// deferWrites: chunks submitted on the map's goroutine are queued on
+	// the connection and written together before the map waits; unwritten
+	// says some are queued.
+	deferWrites, unwritten bool
+}
+
+// flushSubmits writes the submissions queued on the map's goroutine: a
+// Chunksize(1) map that launches several chunks between two waits sends
+// them in one system call, and gearmand reads them in one. It must run
+// before the map's goroutine blocks or ends.
+func (m *mapRun[In, Out]) flushSubmits() {
+	if m.unwritten {
+		m.unwritten = false
+		m.client.Flush()
+	}
 }
 
 // run is the engine of Map, Imap, ImapUnordered and the reduces (with
@@ -192,6 +211,9 @@ type input[In any] struct {
 // are cut without looking at each item (their encoded size is known),
 // other inputs item by item.
 func (m *mapRun[In, Out]) feedInput(in input[In]) error {
+	// Reading a slice never blocks, so chunks submitted on the map's
+	// goroutine may wait to be written together (see flushSubmits).
+	m.deferWrites = in.slice != nil
 	if in.slice == nil || fixedSize(reflect.TypeFor[In]()) == 0 {
 		return m.feed(in.seq)
 	}
@@ -242,12 +264,26 @@ func (m *mapRun[In, Out]) launchBuffered() error {
 	m.launch(m.launched, m.next-len(m.buf), m.buf)
 	m.launched++
 	m.buf = nil
-	for m.launched-m.out.retired >= m.window {
+	if m.launched-m.out.retired < m.window {
+		return nil
+	}
+	for low := m.window - m.refill(); m.launched-m.out.retired > low; {
 		if err := m.receive(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// refill is how many chunks a full window waits to see consumed before
+// the map launches more. A wide window of small chunks (Chunksize(1): 128)
+// refills by an eighth, so the chunks launched in one go leave in one
+// write (flushSubmits) rather than one system call each; others by one.
+func (m *mapRun[In, Out]) refill() int {
+	if !m.deferWrites {
+		return 1
+	}
+	return max(1, m.window/8)
 }
 
 // drain receives until every chunk launched is consumed.
@@ -270,6 +306,9 @@ func (m *mapRun[In, Out]) receive() error {
 		return oc.err
 	}
 	m.adapt(oc)
+	if m.o.progress != nil {
+		m.flushSubmits() // the callback may take its time
+	}
 	err = m.out.take(oc, m.total)
 	m.announced.progress(m.out.done, m.total)
 	return err
@@ -288,6 +327,7 @@ func (m *mapRun[In, Out]) await() (outcome[In, Out], error) {
 			continue
 		default:
 		}
+		m.flushSubmits()
 		m.startTickers()
 		select {
 		case oc := <-m.outcomes:
@@ -295,14 +335,12 @@ func (m *mapRun[In, Out]) await() (outcome[In, Out], error) {
 			if m.decide(oc) {
 				return oc, nil
 			}
-		case <-m.watch.C:
-			if err := m.checkWorkers(); err != nil {
+		case now := <-m.checks.C:
+			if err := m.periodicChecks(now); err != nil {
 				return outcome[In, Out]{}, err
 			}
 		case <-m.backupC():
 			m.launchBackups()
-		case <-m.silent.C:
-			m.checkSilent()
 		case <-m.ctx.Done():
 			return outcome[In, Out]{}, context.Cause(m.ctx)
 		}

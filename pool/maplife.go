@@ -63,8 +63,7 @@ func (m *mapRun[In, Out]) setup() error {
 	m.slots = slots
 	m.flights = map[int]*flight[In]{}
 	m.calls = map[*chunkCall[In, Out]]struct{}{}
-	m.submitted = make(chan struct{})
-	close(m.submitted)
+	m.submitted = closedChan
 	m.outcomes = make(chan outcome[In, Out], m.outcomeBuffer())
 	if err := m.takeClient(); err != nil {
 		return err
@@ -93,13 +92,38 @@ const (
 
 // startTickers starts the watch on the workers and the silent-chunk
 // check the first time the map waits for a chunk: a map whose chunks come
-// back before it waits (a one-item map, say) needs neither.
+// back before it waits needs neither. Both run off one timer: a one-item
+// map waits every time, and a ticker each cost it allocations and timer
+// heap work per call.
 func (m *mapRun[In, Out]) startTickers() {
-	if m.watch != nil {
+	if m.checks != nil {
 		return
 	}
-	m.watch = time.NewTicker(max(m.p.opts.noWorkersGrace/4, 10*time.Millisecond))
-	m.silent = time.NewTicker(m.o.silentCheck)
+	now := time.Now()
+	m.watchAt, m.silentAt = now.Add(m.watchEvery()), now.Add(m.o.silentCheck)
+	m.checks = time.NewTimer(min(m.watchEvery(), m.o.silentCheck))
+}
+
+// watchEvery is how often a waiting map checks that workers are there.
+func (m *mapRun[In, Out]) watchEvery() time.Duration {
+	return max(m.p.opts.noWorkersGrace/4, 10*time.Millisecond)
+}
+
+// periodicChecks runs the checks that are due at now and sets the timer
+// for the next one.
+func (m *mapRun[In, Out]) periodicChecks(now time.Time) error {
+	if !now.Before(m.watchAt) {
+		m.watchAt = now.Add(m.watchEvery())
+		if err := m.checkWorkers(); err != nil {
+			return err
+		}
+	}
+	if !now.Before(m.silentAt) {
+		m.silentAt = now.Add(m.o.silentCheck)
+		m.checkSilent()
+	}
+	m.checks.Reset(min(m.watchAt.Sub(now), m.silentAt.Sub(now)))
+	return nil
 }
 
 // minInFlightItems: an automatic window keeps at least this many items
@@ -233,10 +257,10 @@ func (m *mapRun[In, Out]) checkSilent() {
 // closed, which makes gearmand drop the map's queued chunks, and the
 // workers running its chunks are told to cancel them.
 func (m *mapRun[In, Out]) finish(clean bool) {
+	m.flushSubmits() // as if each went out when submitted
 	m.cancel(errStopped)
-	if m.watch != nil {
-		m.watch.Stop()
-		m.silent.Stop()
+	if m.checks != nil {
+		m.checks.Stop()
 	}
 	if m.backupTimer != nil {
 		m.backupTimer.Stop()

@@ -15,6 +15,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/auth"
+	"github.com/glimpse-go/glimpse/internal/runners"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
@@ -40,6 +41,8 @@ type Pool struct {
 	opts poolOptions
 	key  *auth.Key   // the cluster key (cfg.KeyFile); nil: none
 	tls  *tls.Config // cfg's TLS to the job servers; nil: plaintext
+
+	runners *runners.Set // the chunk copies' goroutines (runCopy), reused
 
 	// Answers and notices that failed the key check (forged.go), the
 	// workers that passed it, and the warnings naming suspects (rogue.go).
@@ -98,7 +101,7 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
-	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key, rogueReport: auth.Refusals{Every: rogueReportEvery},
+	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key, runners: runners.New(maxIdleRunners), rogueReport: auth.Refusals{Every: rogueReportEvery},
 		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{},
 		mapIDStart: rand.Uint64(), sharedDial: make(chan struct{}, 1)}
 	auth.WarnIfNoKey(p.opts.logger, key, "pool")
@@ -162,6 +165,7 @@ func (p *Pool) Close() error {
 	}
 	p.workers.close()
 	p.announce.close()
+	p.runners.Stop()
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime/metrics"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -290,5 +291,66 @@ func TestCancelledOneItemMapDropsQueuedJob(t *testing.T) {
 	}
 	if n := countedCalls.Load(); n != 2 {
 		t.Fatalf("%d calls ran, want 2: the cancelled map's queued job ran too", n)
+	}
+}
+
+// TestSmallCallsReuseGoroutines: one-item calls one after another start
+// no goroutine per call, neither for the chunk's copy on the client nor
+// for the job on the worker (both in this process): each used to start
+// one, and grow its stack, per call.
+func TestSmallCallsReuseGoroutines(t *testing.T) {
+	addr := gearmand(t)
+	startWorker(t, 2, addr)
+	p := newPool(t, funcs.Square.Name(), 2, addr)
+	ctx := context.Background()
+	call := func(n int) {
+		for i := range n {
+			got, err := pool.Call(ctx, p, funcs.Square, int64(i))
+			if err != nil || got != int64(i)*int64(i) {
+				t.Fatalf("Call(%d) = %d, %v", i, got, err)
+			}
+		}
+	}
+	call(20) // connections, the worker check, the first runners
+	const calls = 200
+	before := goroutinesCreated()
+	call(calls)
+	if created := goroutinesCreated() - before; created >= calls/2 {
+		t.Errorf("%d one-item calls one after another started %d goroutines; want under %d", calls, created, calls/2)
+	}
+}
+
+// goroutinesCreated is how many goroutines this process has started.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestChunksize1MapBatchesSubmits: a Chunksize(1) map writes its chunks'
+// submissions several at a time. Client and worker share this process:
+// the worker writes once per chunk (its result and its next ask), so the
+// process makes about one write system call per item; when each
+// submission was a write of its own, it made two.
+func TestChunksize1MapBatchesSubmits(t *testing.T) {
+	if writeCalls() == 0 {
+		t.Skip("no /proc/self/io")
+	}
+	addr := gearmand(t)
+	startWorker(t, 2, addr)
+	p := newPool(t, funcs.Square.Name(), 2, addr)
+	items := ints(2000)
+	before := writeCalls()
+	out, err := pool.Map(context.Background(), p, funcs.Square, items, pool.Chunksize(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range out {
+		if v != items[i]*items[i] {
+			t.Fatalf("item %d = %d, want %d", i, v, items[i]*items[i])
+		}
+	}
+	if per := float64(writeCalls()-before) / float64(len(items)); per > 1.5 {
+		t.Errorf("%.2f write system calls per item; want at most 1.5", per)
 	}
 }

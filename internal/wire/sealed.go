@@ -12,54 +12,60 @@ import "github.com/glimpse-go/glimpse/internal/auth"
 // exceptionBind tells a sealed task error from a sealed result.
 var exceptionBind = []byte("exception")
 
-func chunkBind(function, unique string, more ...[]byte) [][]byte {
+// chunkBind is what a chunk's envelope is bound to. Without a key there
+// is no envelope to bind: nothing is built (it cost every unkeyed chunk
+// allocations on both sides).
+func chunkBind(k *auth.Key, function, unique string, more ...[]byte) [][]byte {
+	if k == nil {
+		return nil
+	}
 	return append([][]byte{[]byte(function), []byte(unique)}, more...)
 }
 
 // SealChunkInPlace seals a chunk's payload, encoded with
 // auth.FrameOverhead bytes of headroom (EncodeAfter), in place.
 func SealChunkInPlace(k *auth.Key, frame []byte, function, unique string) {
-	k.SealInPlace(auth.PurposeChunk, frame, chunkBind(function, unique)...)
+	k.SealInPlace(auth.PurposeChunk, frame, chunkBind(k, function, unique)...)
 }
 
 // OpenChunk checks a chunk job's data and returns its payload.
 func OpenChunk(k *auth.Key, data []byte, function, unique string) ([]byte, error) {
-	return k.Open(auth.PurposeChunk, data, chunkBind(function, unique)...)
+	return k.Open(auth.PurposeChunk, data, chunkBind(k, function, unique)...)
 }
 
 // SealResultInPlace seals a chunk's WORK_COMPLETE data, encoded with
 // auth.FrameOverhead bytes of headroom (RunChunkAfter), in place.
 func SealResultInPlace(k *auth.Key, frame []byte, function, unique string) []byte {
-	k.SealInPlace(auth.PurposeResult, frame, chunkBind(function, unique)...)
+	k.SealInPlace(auth.PurposeResult, frame, chunkBind(k, function, unique)...)
 	return frame
 }
 
 // SealResult seals a chunk's WORK_COMPLETE data.
 func SealResult(k *auth.Key, result []byte, function, unique string) []byte {
-	return k.Seal(auth.PurposeResult, result, chunkBind(function, unique)...)
+	return k.Seal(auth.PurposeResult, result, chunkBind(k, function, unique)...)
 }
 
 // OpenResult checks a chunk's WORK_COMPLETE data and returns the result.
 func OpenResult(k *auth.Key, data []byte, function, unique string) ([]byte, error) {
-	return k.Open(auth.PurposeResult, data, chunkBind(function, unique)...)
+	return k.Open(auth.PurposeResult, data, chunkBind(k, function, unique)...)
 }
 
 // SealTaskError seals a chunk's WORK_EXCEPTION data.
 func SealTaskError(k *auth.Key, data []byte, function, unique string) []byte {
-	return k.Seal(auth.PurposeResult, data, chunkBind(function, unique, exceptionBind)...)
+	return k.Seal(auth.PurposeResult, data, chunkBind(k, function, unique, exceptionBind)...)
 }
 
 // OpenTaskError checks a chunk's WORK_EXCEPTION data and returns it.
 func OpenTaskError(k *auth.Key, data []byte, function, unique string) ([]byte, error) {
-	return k.Open(auth.PurposeResult, data, chunkBind(function, unique, exceptionBind)...)
+	return k.Open(auth.PurposeResult, data, chunkBind(k, function, unique, exceptionBind)...)
 }
 
 // SealNotice seals a WORK_DATA notice such as ChunkStarted.
 func SealNotice(k *auth.Key, notice []byte, function, unique string) []byte {
-	return k.Seal(auth.PurposeNotice, notice, chunkBind(function, unique)...)
+	return k.Seal(auth.PurposeNotice, notice, chunkBind(k, function, unique)...)
 }
 
 // OpenNotice checks a chunk's WORK_DATA and returns the notice.
 func OpenNotice(k *auth.Key, data []byte, function, unique string) ([]byte, error) {
-	return k.Open(auth.PurposeNotice, data, chunkBind(function, unique)...)
+	return k.Open(auth.PurposeNotice, data, chunkBind(k, function, unique)...)
 }

@@ -240,7 +240,7 @@ func miyamotoFlow(t *testing.T, ctx context.Context, base string, rc *receiver) 
 		t.Errorf("delivered %q %q, want the params form-encoded", d.ctype, d.body)
 	}
 	if got := d.header.Get(webhook.HeaderMiyamotoTaskID); got != a.ID {
-		t.Errorf("%s header %q, want the task id %s", webhook.HeaderMiyamotoTaskID, got, a.ID)
+		t.Errorf("%s header %q, want the task id %s (the task runner fills it: webhook.Config.TaskInfo, wired on branch taskwire)", webhook.HeaderMiyamotoTaskID, got, a.ID)
 	}
 }
 

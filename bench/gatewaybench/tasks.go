@@ -23,7 +23,7 @@ func addTaskStore(cfgPath, dir string) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(f, "[tasks]\nstore = %s\npoll_interval = 20ms\n", filepath.Join(dir, "tasks.db"))
+	_, err = fmt.Fprintf(f, "[tasks]\nstore = %s\n", filepath.Join(dir, "tasks.db"))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

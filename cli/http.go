@@ -10,7 +10,10 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/dashboard"
 	"github.com/glimpse-go/glimpse/gateway"
+	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/metrics"
 	"github.com/glimpse-go/glimpse/pool"
+	"github.com/glimpse-go/glimpse/tasks"
 )
 
 var httpCommand = &command{
@@ -31,11 +34,14 @@ Routes (the OpenAPI document is at /openapi.json):
   POST /queue, /queue/NAME            Miyamoto's enqueue of a webhook call (form or JSON)
   GET  /tasks/ID, DELETE /tasks/ID    a task; cancel it
   GET  /queues                        per queue: scheduled, queued, running, rate
+  GET  /metrics                       Prometheus: requests by route and code, tasks
+                                      enqueued, the job servers' queues
   GET  /healthz, /readyz              health (no token asked)
   GET  /                              the dashboard (see the dashboard command)
 The functions served are those this binary exposes (gateway.Expose; the
 examples' and the built-in webhook function in glimpse-cluster). The task
-routes answer 503 until the task service is wired in.
+routes use the [tasks] store (the workers' one); they answer 503 when it
+cannot be opened.
 
 With [http] token or token_file set, every request but /healthz and
 /readyz must carry "Authorization: Bearer TOKEN". [http] max_body,
@@ -65,7 +71,9 @@ func runHTTP(ctx context.Context, e *env, c *command, args []string) int {
 	}
 	defer p.Close()
 	log := newLogger(e.stderr, file.Worker.LogLevel)
-	gw, err := startGateway(file.Client, file.HTTP, *listen, p, log)
+	ts, closeTasks := openGatewayTasks(ctx, file, log)
+	defer closeTasks()
+	gw, err := startGateway(file.Client, file.HTTP, *listen, p, ts, log)
 	if err != nil {
 		return e.failure(c, err)
 	}
@@ -85,13 +93,26 @@ func runHTTP(ctx context.Context, e *env, c *command, args []string) int {
 type servedGateway struct {
 	url    string
 	watch  *dashboard.Cluster
+	js     *metrics.JobServers
 	cancel context.CancelFunc
 	served chan error
 }
 
+// openGatewayTasks opens the cluster's task store for the gateway's task
+// routes; without one (it cannot be opened) they answer 503, as logged.
+func openGatewayTasks(ctx context.Context, file *config.File, log *slog.Logger) (gateway.Tasks, func()) {
+	c, err := tasks.Open(ctx, file.Client, file.Tasks, file.Fanout, tasks.WithLogger(log))
+	if err != nil {
+		log.Warn("no task store: the task routes answer 503", "err", err)
+		return nil, func() {}
+	}
+	return gateway.TaskService(c, file.Queues), func() { c.Close() }
+}
+
 // startGateway serves the gateway of the cluster of client on listen,
-// with the dashboard at /.
-func startGateway(client config.Client, h config.HTTP, listen string, p *pool.Pool, log *slog.Logger) (*servedGateway, error) {
+// with the dashboard at /, the task routes on ts (nil: 503) and its
+// metrics, with the job servers', at /metrics.
+func startGateway(client config.Client, h config.HTTP, listen string, p *pool.Pool, ts gateway.Tasks, log *slog.Logger) (*servedGateway, error) {
 	opts, err := gateway.OptionsFrom(h)
 	if err != nil {
 		return nil, err
@@ -105,9 +126,10 @@ func startGateway(client config.Client, h config.HTTP, listen string, p *pool.Po
 		ln.Close()
 		return nil, err
 	}
-	opts.Pool, opts.Dashboard, opts.Log = p, dashboard.New(watch), log
+	opts.Pool, opts.Dashboard, opts.Log, opts.Tasks = p, dashboard.New(watch), log, ts
+	js := gatewayMetrics(client, &opts)
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &servedGateway{url: gateway.URL(ln), watch: watch, cancel: cancel, served: make(chan error, 1)}
+	g := &servedGateway{url: gateway.URL(ln), watch: watch, js: js, cancel: cancel, served: make(chan error, 1)}
 	go func() { g.served <- gateway.New(opts).Serve(ctx, ln, gateway.TimeoutsFrom(h)) }()
 	return g, nil
 }
@@ -121,5 +143,20 @@ func (g *servedGateway) stop() error {
 	g.cancel()
 	err := <-g.served
 	g.watch.Close()
+	g.js.Close()
 	return err
+}
+
+// gatewayMetrics sets opts' Stats and the /metrics handler: the
+// gateway's counters and the job servers' queues, asked at each scrape
+// over the connections of the returned collector.
+func gatewayMetrics(client config.Client, opts *gateway.Options) *metrics.JobServers {
+	var adminOpts []gearman.AdminOption
+	if tlsConf, err := client.TLSConfig(); err == nil && tlsConf != nil {
+		adminOpts = append(adminOpts, gearman.WithTLS(tlsConf))
+	}
+	js := metrics.NewJobServers(client.JobServers, adminOpts...)
+	opts.Stats = gateway.NewStats()
+	opts.Metrics = metrics.Handler(metrics.NewRegistry(metrics.NewGatewayCollector(opts.Stats), js))
+	return js
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/gateway"
 	"github.com/glimpse-go/glimpse/metrics"
 )
 
@@ -258,5 +259,9 @@ func startLocalGateway(l *cluster.Local, h config.HTTP, log *slog.Logger) (*serv
 	if h.Listen == "" {
 		return nil, nil
 	}
-	return startGateway(l.Config(), h, h.Listen, l.Pool(), log)
+	var ts gateway.Tasks
+	if c := l.Tasks(); c != nil {
+		ts = gateway.TaskService(c, nil)
+	}
+	return startGateway(l.Config(), h, h.Listen, l.Pool(), ts, log)
 }

@@ -23,6 +23,12 @@ type Options struct {
 	// /queues, /v1/functions/{name}/tasks) answer 503 "task service not
 	// configured".
 	Tasks Tasks
+	// Metrics serves GET /metrics (metrics.Handler of a registry holding
+	// metrics.NewGatewayCollector(Stats)); nil: /metrics answers 503.
+	Metrics http.Handler
+	// Stats counts the requests and the tasks enqueued; nil: New makes
+	// one (see Gateway.Stats).
+	Stats *Stats
 	// Dashboard is served at / (dashboard.New); nil: none.
 	Dashboard http.Handler
 	// Token, when set, must come as "Authorization: Bearer TOKEN" on
@@ -78,6 +84,9 @@ func New(opts Options) *Gateway {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Stats == nil {
+		opts.Stats = NewStats()
+	}
 	g := &Gateway{opts: opts, mux: http.NewServeMux(), slots: make(chan struct{}, opts.MaxConcurrent)}
 	g.drain, g.endDrain = context.WithCancel(context.Background())
 	g.routes = g.routeTable()
@@ -88,9 +97,17 @@ func New(opts Options) *Gateway {
 	return g
 }
 
-// ServeHTTP serves the routes: health checks first, then the request
-// limit, the token and the body limit.
+// Stats returns the gateway's counters.
+func (g *Gateway) Stats() *Stats { return g.opts.Stats }
+
+// ServeHTTP serves the routes, counting each request by route and code.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.counted(w, r, g.serve)
+}
+
+// serve serves the routes: health checks first, then the request limit,
+// the token and the body limit.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 		g.mux.ServeHTTP(w, r)
 		return

@@ -26,6 +26,7 @@ func (g *Gateway) routeTable() []route {
 		{"GET", "/tasks/{id}", http.HandlerFunc(g.getTask)},
 		{"DELETE", "/tasks/{id}", http.HandlerFunc(g.cancelTask)},
 		{"GET", "/queues", http.HandlerFunc(g.listQueues)},
+		{"GET", "/metrics", http.HandlerFunc(g.serveMetrics)},
 	}
 	if d := g.opts.Dashboard; d != nil {
 		d = g.endsAtShutdown(d)
@@ -53,4 +54,13 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	}
+}
+
+// serveMetrics serves Options.Metrics, or 503 without one.
+func (g *Gateway) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if g.opts.Metrics == nil {
+		errorf(w, http.StatusServiceUnavailable, "this gateway serves no metrics")
+		return
+	}
+	g.opts.Metrics.ServeHTTP(w, r)
 }

@@ -116,6 +116,7 @@ func (g *Gateway) enqueue(w http.ResponseWriter, r *http.Request, ts Tasks, fn s
 		fail(w, err)
 		return
 	}
+	g.opts.Stats.enqueued.Add(1)
 	writeJSON(w, http.StatusOK, scheduled{Status: "scheduled", ID: id})
 }
 

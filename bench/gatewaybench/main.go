@@ -5,12 +5,15 @@
 //
 //   - POST /v1/functions/examples.square/call, one item a request;
 //   - POST /v1/functions/examples.square/map of -map-items items a request;
-//   - one map of -big-items items, as a JSON array and as NDJSON.
+//   - one map of -big-items items, as a JSON array and as NDJSON;
+//   - POST /queue (Miyamoto's form) of -enqueues tasks due in an hour;
+//   - POST /queue of -deliveries tasks due now, each calling a receiver
+//     in this process: the rate is to the last call received.
 //
 // Every answer is checked (status and values). Each figure is the median
 // of -rounds measurements.
 //
-//	gatewaybench [-clients 10] [-calls 5000] [-maps 500] [-map-items 100] [-big-items 100000] [-rounds 3] [-workers 2] [-slots 4] [-json FILE]
+//	gatewaybench [-clients 10] [-calls 5000] [-maps 500] [-map-items 100] [-big-items 100000] [-enqueues 20000] [-deliveries 5000] [-rounds 3] [-workers 2] [-slots 4] [-json FILE]
 package main
 
 import (
@@ -50,13 +53,15 @@ func main() {
 	flag.IntVar(&res.Maps, "maps", 500, "POST /map requests per measurement")
 	flag.IntVar(&res.MapItems, "map-items", 100, "items of each of those maps")
 	flag.IntVar(&res.BigItems, "big-items", 100000, "items of the large map")
+	flag.IntVar(&res.Enqueues, "enqueues", 20000, "POST /queue requests per enqueue measurement")
+	flag.IntVar(&res.Deliveries, "deliveries", 5000, "webhook tasks due now per delivery measurement")
 	flag.IntVar(&res.Rounds, "rounds", 3, "measurements of each kind (the median is reported)")
 	flag.IntVar(&res.Workers, "workers", 2, "worker processes")
 	flag.IntVar(&res.Slots, "slots", 4, "slots of each worker process")
 	bin := flag.String("bin", "bin/glimpse-cluster", "the glimpse-cluster binary (make builds it)")
 	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
 	flag.Parse()
-	if res.Clients < 1 || res.Calls < 1 || res.Maps < 1 || res.MapItems < 1 || res.BigItems < 1 || res.Rounds < 1 || res.Workers < 1 || res.Slots < 1 {
+	if res.Clients < 1 || res.Calls < 1 || res.Maps < 1 || res.MapItems < 1 || res.BigItems < 1 || res.Enqueues < 1 || res.Deliveries < 1 || res.Rounds < 1 || res.Workers < 1 || res.Slots < 1 {
 		log.Fatal("want every count >= 1")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -69,6 +74,8 @@ func main() {
 	fmt.Printf("POST .../map, %d items each             %9.0f requests/s  %9.0f items/s\n", res.MapItems, res.MapsPerS, res.MapItemsPerS)
 	fmt.Printf("POST .../map, %d items, JSON array    %9.0f items/s\n", res.BigItems, res.BigItemsPerS)
 	fmt.Printf("POST .../map, %d items, NDJSON        %9.0f items/s\n", res.BigItems, res.NDJSONItemsPerS)
+	fmt.Printf("POST /queue, a task due in an hour       %9.0f enqueues/s\n", res.EnqueuesPerS)
+	fmt.Printf("POST /queue, due now, to the receiver    %9.0f webhook deliveries/s\n", res.DeliveriesPerS)
 	if *jsonPath != "" {
 		if err := benchjson.Write(*jsonPath, res); err != nil {
 			log.Fatal(err)
@@ -88,6 +95,9 @@ func run(ctx context.Context, bin string, res *benchjson.Gateway) error {
 	}
 	defer gd.Stop()
 	cfgPath, err := benchenv.WriteConfig(dir, gd.Addr())
+	if err == nil {
+		err = addTaskStore(cfgPath, dir)
+	}
 	if err != nil {
 		return err
 	}
@@ -104,7 +114,10 @@ func run(ctx context.Context, bin string, res *benchjson.Gateway) error {
 		return err
 	}
 	defer benchenv.Terminate([]*exec.Cmd{gw})
-	return measure(ctx, base, res)
+	if err := measure(ctx, base, res); err != nil {
+		return err
+	}
+	return measureTasks(ctx, base, res)
 }
 
 func waitSlots(ctx context.Context, addr string, slots int) error {

@@ -333,4 +333,14 @@ type Gateway struct {
 	BigItemsPerS float64 `json:"big_map_items_per_s"`
 	// NDJSONItemsPerS: the same items streamed as NDJSON both ways.
 	NDJSONItemsPerS float64 `json:"ndjson_items_per_s"`
+	// Enqueues: POST /queue requests (form, a task due in an hour, so
+	// that the figure is the enqueue alone) per measurement; EnqueuesPerS
+	// their rate from Clients clients.
+	Enqueues     int     `json:"enqueues,omitempty"`
+	EnqueuesPerS float64 `json:"enqueues_per_s,omitempty"`
+	// Deliveries: tasks due now enqueued by POST /queue per measurement;
+	// DeliveriesPerS: from the first enqueue to the receiver (an HTTP
+	// server in the bench process) having got every one.
+	Deliveries     int     `json:"deliveries,omitempty"`
+	DeliveriesPerS float64 `json:"deliveries_per_s,omitempty"`
 }

@@ -273,7 +273,11 @@ func startLocalDashboard(l *cluster.Local, addr string, log *slog.Logger) (*loca
 	d := &localDashboard{url: dashboard.URL(ln), watch: watch, cancel: cancel, served: make(chan struct{})}
 	go func() {
 		defer close(d.served)
-		if err := dashboard.Serve(ctx, ln, dashboard.New(watch)); err != nil {
+		var opts []dashboard.Option
+		if t := l.Tasks(); t != nil {
+			opts = append(opts, dashboard.WithTasks(t))
+		}
+		if err := dashboard.Serve(ctx, ln, dashboard.New(watch, opts...)); err != nil {
 			log.Error("dashboard stopped", "err", err)
 		}
 	}()

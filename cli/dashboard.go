@@ -77,4 +77,3 @@ func runDashboard(ctx context.Context, e *env, c *command, args []string) int {
 	}
 	return exitOK
 }
-

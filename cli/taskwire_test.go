@@ -392,3 +392,92 @@ func TestWebhookTasks(t *testing.T) {
 		}
 	})
 }
+
+// TestTaskMetricsAndDashboard: after real tasks ran on a worker process,
+// its -metrics endpoint counts them per queue (succeeded, retried,
+// failed, rate-limit grants, webhook latency), and the dashboard's
+// /api/state counts them by state.
+func TestTaskMetricsAndDashboard(t *testing.T) {
+	t.Parallel()
+	ctx := testenv.Context(t)
+	tc := newTaskCluster(t, ctx, "[queue m]", "rate = 100")
+	addr, url := metricsURL(t)
+	tc.workers(t, ctx, 1, recordRun.Name(), "-n", "2", "-metrics", addr)
+	file := filepath.Join(t.TempDir(), "runs")
+	var ids []tasks.ID
+	for range 5 {
+		id, err := tasks.Enqueue(ctx, tc.client, recordRun, runRecord{File: file}, tasks.Queue("m"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	retry := tasks.Retry(tasks.RetryConfig{MaxAttempts: 3, MinBackoff: 200 * time.Millisecond})
+	flaky, gone := newReceiver(t, 500), newReceiver(t, http.StatusGone)
+	okID, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: flaky.srv.URL}, tasks.Queue("w"), retry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneID, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: gone.srv.URL}, tasks.Queue("w"), retry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.waitState(t, ctx, tasks.Succeeded, append(ids, okID)...)
+	tc.waitState(t, ctx, tasks.Failed, goneID)
+
+	body := scrape(t, ctx, url)
+	for _, want := range []string{
+		`glimpse_tasks_succeeded_total{queue="m"} 5`,
+		`glimpse_tasks_succeeded_total{queue="w"} 1`,
+		`glimpse_tasks_retried_total{queue="w"} 1`,
+		`glimpse_tasks_failed_total{queue="w"} 1`,
+		`glimpse_tasks_ratelimit_acquired_total{queue="m"} 5`,
+		`glimpse_webhook_latency_seconds_count 3`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", grepLines(body, "glimpse_tasks_", "glimpse_webhook_"))
+	}
+
+	_, dash := startDashboard(t, ctx, tc.config)
+	state := scrape(t, ctx, dash+"api/state")
+	for _, want := range []string{`"succeeded":6`, `"failed":1`, `"running":0`} {
+		if !strings.Contains(state, want) {
+			t.Errorf("the dashboard's /api/state lacks %s:\n%s", want, state)
+		}
+	}
+}
+
+// scrape GETs url and returns its body.
+func scrape(t *testing.T, ctx context.Context, url string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d, %v", url, resp.StatusCode, err)
+	}
+	return string(data)
+}
+
+func grepLines(s string, prefixes ...string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		for _, p := range prefixes {
+			if strings.HasPrefix(line, p) {
+				out = append(out, line)
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}

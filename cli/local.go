@@ -12,6 +12,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/dashboard"
 	"github.com/glimpse-go/glimpse/metrics"
+	"github.com/glimpse-go/glimpse/tasks/periodic"
 )
 
 var localCommand = &command{
@@ -48,7 +49,8 @@ It also serves the web dashboard (see the dashboard command) on a free
 loopback port, and prints its URL as a comment at the end of the
 config; -dashboard ADDR picks the address, -dashboard "" serves none.
 
-A config file, if given, is read for its [worker] section only.`,
+A config file, if given, is read for its [worker] section, and its
+[queue NAME] and [periodic NAME] sections, which the worker applies.`,
 	run: runLocal,
 }
 
@@ -109,6 +111,7 @@ func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig,
 	if file != nil {
 		lc.Worker = file.Worker
 		lc.KeyFile = file.Client.KeyFile
+		lc.Queues, lc.Periodic = file.Queues, periodic.FromConfig(file.Periodic)
 	}
 	if *n < 0 {
 		return lc, lf, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false

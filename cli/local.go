@@ -64,7 +64,8 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 		return code
 	}
 	log := newLogger(e.stderr, lc.Worker.LogLevel)
-	ms, err := startMetrics(lf.metrics.addr, lf.metrics.fromFlag, lf.metrics.file, "worker", log, metrics.NewLocalCollector(l))
+	ms, err := startMetrics(lf.metrics.addr, lf.metrics.fromFlag, lf.metrics.file, "worker", log, metrics.NewLocalCollector(l),
+		metrics.NewTasksCollector(l.Worker().TaskLimiter()))
 	if err != nil {
 		l.Close()
 		return e.failure(c, err)

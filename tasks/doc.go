@@ -43,7 +43,11 @@
 //     a task waiting for its queue's rate or a free slot is still queued
 //     (Lookup and the dashboard show it so), and the sweeper may hand it
 //     to another worker meanwhile (whose claim then wins; this one skips
-//     it and gives its grant back). It renews the leases of its running
+//     it and gives its grant back). While it waits it holds the worker
+//     slot its job came in: a worker whose slots all wait for a slow
+//     queue's grants runs no other task of that function meanwhile, so
+//     give a slow queue's function (webhooks to a slow receiver, say)
+//     enough slots, or few tasks per job (batch_size). It renews the leases of its running
 //     tasks every lease/3. A worker that is closed gives its unfinished
 //     tasks back (queued, the attempt not counted). An error with a
 //     Permanent() bool method that returns true (errors.As: webhook's

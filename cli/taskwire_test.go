@@ -146,6 +146,9 @@ func (tc *taskCluster) waitState(t *testing.T, ctx context.Context, state tasks.
 			if err != nil {
 				return false, err
 			}
+			if in.State.Finished() && in.State != state {
+				t.Fatalf("task %s ended %s after %d attempts (%s), want %s", id, in.State, in.Attempt, in.Error, state)
+			}
 			if in.State != state {
 				return false, nil
 			}
@@ -461,7 +464,7 @@ func TestTaskMetricsAndDashboard(t *testing.T) {
 		ids = append(ids, id)
 	}
 	retry := tasks.Retry(tasks.RetryConfig{MaxAttempts: 3, MinBackoff: 200 * time.Millisecond})
-	flaky, gone := newReceiver(t, 500), newReceiver(t, http.StatusGone)
+	flaky, gone := newReceiver(t, 500), newReceiver(t, http.StatusGone, http.StatusGone, http.StatusGone)
 	okID, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: flaky.srv.URL}, tasks.Queue("w"), retry)
 	if err != nil {
 		t.Fatal(err)

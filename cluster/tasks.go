@@ -29,6 +29,11 @@ type workerTasks struct {
 	periodic *periodicTasks     // nil: no entries
 	log      *slog.Logger
 	once     sync.Once
+	// mu orders start and stopScheduling, which Run and Shutdown call
+	// from their goroutines: a worker shut down while it starts must not
+	// start its duties after stopping them.
+	mu      sync.Mutex
+	stopped bool
 }
 
 func openWorkerTasks(client config.Client, o workerOptions, workerID string, log *slog.Logger) (_ *workerTasks, err error) {
@@ -77,6 +82,11 @@ func (wt *workerTasks) register(gw *gearman.Worker, funcs []wire.Function) error
 }
 
 func (wt *workerTasks) start() {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	if wt.stopped {
+		return
+	}
 	wt.runner.Start()
 	wt.sched.Start()
 	wt.periodic.start(wt.log)
@@ -88,6 +98,12 @@ func (wt *workerTasks) stopScheduling() {
 	if wt == nil {
 		return
 	}
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	if wt.stopped {
+		return
+	}
+	wt.stopped = true
 	wt.periodic.stop()
 	if wt.sched != nil {
 		wt.sched.Stop()

@@ -2,53 +2,61 @@ package cluster_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log"
-	"strings"
+	"log/slog"
 	"time"
 
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/tasks"
-	"github.com/glimpse-go/glimpse/tasks/periodic"
 )
 
-// A worker given [queue NAME] limits (cluster.WithTaskQueues; the local
-// cluster passes LocalConfig.Queues) asks its ratelimit.Limiter before
-// each task of those queues.
-func ExampleWithTaskQueues() {
-	ctx := context.Background()
-	local, err := cluster.StartLocalWith(ctx, cluster.LocalConfig{Log: io.Discard,
-		Queues: map[string]config.Queue{"mail": {Rate: 5, MaxRunning: 2}}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer local.Close()
-	fmt.Printf("%+v\n", local.Worker().TaskLimiter().Limits("mail"))
-	// Output: {Rate:5 Burst:0 MaxRunning:2}
+// printLimiter lets every task run, and says so.
+type printLimiter struct{}
+
+func (printLimiter) Acquire(_ context.Context, queue string) (func(), error) {
+	fmt.Println("may run a task of queue", queue)
+	return func() {}, nil
 }
 
-// A worker given periodic entries (cluster.WithPeriodic; the local
-// cluster passes LocalConfig.Periodic) enqueues each once per period.
-func ExampleWithPeriodic() {
+// A worker that serves durable tasks: WithTasks names the task store (here
+// the local cluster's), WithTaskLimiter is asked before each task runs.
+func ExampleWithTasks() {
 	ctx := context.Background()
-	local, err := cluster.StartLocalWith(ctx, cluster.LocalConfig{Log: io.Discard,
-		Periodic: []periodic.Entry{{Name: "sq", Schedule: "@every 1s", Function: "examples.square", Item: json.RawMessage(`5`)}}})
+	wc := config.DefaultWorker()
+	wc.LogLevel, wc.Functions = slog.LevelError, []string{"examples.hex"} // the local worker leaves squares to ours
+	local, err := cluster.StartLocalWith(ctx, cluster.LocalConfig{Worker: wc})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer local.Close()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		list, err := local.Tasks().List(ctx, tasks.Filter{State: tasks.Succeeded})
+	ours := config.Worker{Slots: 1, LogLevel: slog.LevelError, Functions: []string{"examples.square"}}
+	w, err := cluster.NewWorker(local.Config(), ours,
+		cluster.WithTasks(local.TasksStore(), config.DefaultTasks()), cluster.WithTaskLimiter(printLimiter{}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	go w.Run()
+	defer w.Close()
+
+	id, err := tasks.Enqueue(ctx, local.Tasks(), funcs.Square, 9, tasks.Queue("maths"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for {
+		t, err := tasks.Lookup(ctx, local.Tasks(), funcs.Square, id)
 		if err != nil {
 			log.Fatal(err)
 		}
-		if len(list) > 0 {
-			fmt.Println(list[0].Func, strings.HasPrefix(list[0].Key, "periodic:sq:"))
-			break
+		if t.State == tasks.Succeeded {
+			fmt.Println(t.Value, t.Worker == w.ID())
+			return
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	// Output: examples.square true
+	// Output:
+	// may run a task of queue maths
+	// 81 true
 }

@@ -180,7 +180,7 @@ func TestWorkerCommandInProcess(t *testing.T) {
 	info := waitWorker(t, ctx, srv.Addr(), "glimpse.examples.hex")
 	// -f names the user's functions; the built-in webhook one is served
 	// too: each as chunks and as its durable tasks' jobs.
-	want := []string{"glimpse-task.examples.hex", "glimpse-task.glimpse." + webhook.Name, "glimpse.examples.hex", "glimpse." + webhook.Name}
+	want := []string{"glimpse-task.examples.hex", "glimpse-task." + webhook.Name, "glimpse.examples.hex", "glimpse." + webhook.Name}
 	if !strings.HasPrefix(info.ClientID, "glimpse/3/") || !slices.Equal(slices.Sorted(slices.Values(info.Functions)), want) {
 		t.Errorf("worker listed as %+v, want 3 slots serving %v", info, want)
 	}

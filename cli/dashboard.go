@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
@@ -64,8 +65,15 @@ func runDashboard(ctx context.Context, e *env, c *command, args []string) int {
 	defer watch.Close()
 	ctx, cancel := e.watchSignals(ctx)
 	defer cancel()
+	var opts []dashboard.Option
+	if tc, closeTasks, err := openTasksClient(ctx, file); err == nil {
+		defer closeTasks()
+		opts = append(opts, dashboard.WithTasks(tc))
+	} else if !errors.Is(err, errNoTaskStore) && !errors.Is(err, config.ErrNoStateDir) {
+		return e.failure(c, err)
+	}
 	fmt.Fprintf(e.stdout, "dashboard: %s\n", dashboard.URL(ln))
-	if err := dashboard.Serve(ctx, ln, dashboard.New(watch)); err != nil {
+	if err := dashboard.Serve(ctx, ln, dashboard.New(watch, opts...)); err != nil {
 		return e.failure(c, err)
 	}
 	return exitOK

@@ -21,7 +21,7 @@ import (
 	"github.com/glimpse-go/glimpse/webhook"
 )
 
-// delivery is one webhook call a receiver got.
+// delivery is one webhook call a gatewayReceiver got.
 type delivery struct {
 	at     time.Time
 	path   string
@@ -30,23 +30,23 @@ type delivery struct {
 	body   string
 }
 
-// receiver is a web daemon on loopback recording the webhook calls it
+// gatewayReceiver is a web daemon on loopback recording the webhook calls it
 // gets; a path under /fail answers 500.
-type receiver struct {
+type gatewayReceiver struct {
 	srv *httptest.Server
 	mu  sync.Mutex
 	got []delivery
 }
 
-func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{}
+func newGatewayReceiver(t *testing.T) *gatewayReceiver {
+	rc := &gatewayReceiver{}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
 		rc.got = append(rc.got, delivery{time.Now(), r.URL.Path, r.Header.Clone(), r.Header.Get("Content-Type"), string(b)})
 		rc.mu.Unlock()
 		if strings.HasPrefix(r.URL.Path, "/fail") {
-			http.Error(w, "receiver says no", http.StatusInternalServerError)
+			http.Error(w, "gatewayReceiver says no", http.StatusInternalServerError)
 			return
 		}
 		fmt.Fprintf(w, "done %s", r.URL.Path)
@@ -56,7 +56,7 @@ func newReceiver(t *testing.T) *receiver {
 }
 
 // to returns the deliveries to path.
-func (rc *receiver) to(path string) []delivery {
+func (rc *gatewayReceiver) to(path string) []delivery {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	var out []delivery
@@ -69,15 +69,15 @@ func (rc *receiver) to(path string) []delivery {
 }
 
 // await waits for n deliveries to path.
-func (rc *receiver) await(t *testing.T, ctx context.Context, path string, n int) []delivery {
+func (rc *gatewayReceiver) await(t *testing.T, ctx context.Context, path string, n int) []delivery {
 	t.Helper()
 	testenv.Eventually(t, ctx, fmt.Sprintf("%d calls to %s", n, path), func() (bool, error) { return len(rc.to(path)) >= n, nil })
 	return rc.to(path)
 }
 
-// taskCluster is gearmand with a persistent queue, two worker processes
+// gatewayTaskCluster is gearmand with a persistent queue, two worker processes
 // serving the webhook function and tasks, and glimpse-cluster http.
-func taskCluster(t *testing.T, ctx context.Context) (base string) {
+func gatewayTaskCluster(t *testing.T, ctx context.Context) (base string) {
 	dir := t.TempDir()
 	srv := testenv.Gearmand(t, "-q", "libsqlite3", "--libsqlite3-db", filepath.Join(dir, "queue.db"))
 	cfg := writeConfig(t, []string{srv.Addr()}, "[tasks]", "store = "+filepath.Join(dir, "tasks.db"),
@@ -132,11 +132,11 @@ func enqueued(t *testing.T, a answer) string {
 
 // TestGatewayTasksEndToEnd: Miyamoto's README flow and the task routes
 // through glimpse-cluster http, real worker processes delivering the
-// webhooks to a receiver on loopback, gearmand with a persistent queue.
+// webhooks to a gatewayReceiver on loopback, gearmand with a persistent queue.
 func TestGatewayTasksEndToEnd(t *testing.T) {
 	ctx := testenv.Context(t)
-	base := taskCluster(t, ctx)
-	rc := newReceiver(t)
+	base := gatewayTaskCluster(t, ctx)
+	rc := newGatewayReceiver(t)
 	defer http.DefaultClient.CloseIdleConnections()
 
 	t.Run("miyamoto README flow with curl", func(t *testing.T) { miyamotoFlow(t, ctx, base, rc) })
@@ -165,7 +165,7 @@ func TestGatewayTasksEndToEnd(t *testing.T) {
 		awaitState(t, ctx, base, id1, "succeeded")
 		time.Sleep(time.Second) // a second task would have been due too
 		if n := len(rc.to("/idem")); n != 1 {
-			t.Errorf("receiver got %d calls for one Idempotency-Key, want 1", n)
+			t.Errorf("gatewayReceiver got %d calls for one Idempotency-Key, want 1", n)
 		}
 	})
 	t.Run("last error of a failing receiver", func(t *testing.T) {
@@ -175,7 +175,7 @@ func TestGatewayTasksEndToEnd(t *testing.T) {
 			t.Errorf("GET /tasks/%s: %v, want 2 attempts and the 500 as last_error", id, v)
 		}
 		if n := len(rc.to("/fail")); n != 2 {
-			t.Errorf("receiver got %d calls, want 2 (max_attempts)", n)
+			t.Errorf("gatewayReceiver got %d calls, want 2 (max_attempts)", n)
 		}
 	})
 	t.Run("DELETE cancels a scheduled task", func(t *testing.T) {
@@ -191,7 +191,7 @@ func TestGatewayTasksEndToEnd(t *testing.T) {
 		}
 		time.Sleep(3 * time.Second) // its countdown, twice over
 		if n := len(rc.to("/cancelled")); n != 0 {
-			t.Errorf("the receiver got the cancelled task %d times", n)
+			t.Errorf("the gatewayReceiver got the cancelled task %d times", n)
 		}
 		if v := getTask(t, base, id); v["state"] != "cancelled" {
 			t.Errorf("state %v, want cancelled", v["state"])
@@ -220,7 +220,7 @@ func TestGatewayTasksEndToEnd(t *testing.T) {
 // miyamotoFlow is Miyamoto's README: a listener on a local port, a task
 // posted with curl and a countdown of 5 s, the POST arriving 5 s later
 // with the params form-encoded and the task's id in a header.
-func miyamotoFlow(t *testing.T, ctx context.Context, base string, rc *receiver) {
+func miyamotoFlow(t *testing.T, ctx context.Context, base string, rc *gatewayReceiver) {
 	start := time.Now()
 	out, err := exec.CommandContext(ctx, "curl", "-sS", "-d", "task.url="+rc.srv.URL+"/miyamoto",
 		"-d", "task.countdown=5", "-d", "foo=bar", "-d", "n=1", base+"queue").Output()
@@ -298,14 +298,14 @@ func scrapeGateway(t *testing.T, base string) {
 		t.Errorf("POST /queue/{name} 200s: %v, want 4", n)
 	}
 	if !regexp.MustCompile(`(?m)^glimpse_http_request_duration_seconds_count\{code="200",route="POST /queue"\} 5$`).MatchString(a.body) {
-		t.Errorf("no duration histogram of the 5 POST /queue 200s:\n%s", grepLines(a.body, "duration_seconds_count"))
+		t.Errorf("no duration histogram of the 5 POST /queue 200s:\n%s", gatewayGrepLines(a.body, "duration_seconds_count"))
 	}
 	if !regexp.MustCompile(`(?m)^glimpse_jobserver_workers\{function="glimpse-task.glimpse.webhook",server="[^"]+"\} 2$`).MatchString(a.body) {
-		t.Errorf("no glimpse_jobserver_workers of the webhook function with 2 workers:\n%s", grepLines(a.body, "glimpse_jobserver_workers"))
+		t.Errorf("no glimpse_jobserver_workers of the webhook function with 2 workers:\n%s", gatewayGrepLines(a.body, "glimpse_jobserver_workers"))
 	}
 }
 
-func grepLines(text, sub string) string {
+func gatewayGrepLines(text, sub string) string {
 	var out []string
 	for _, l := range strings.Split(text, "\n") {
 		if strings.Contains(l, sub) {

@@ -71,9 +71,9 @@ func runHTTP(ctx context.Context, e *env, c *command, args []string) int {
 	}
 	defer p.Close()
 	log := newLogger(e.stderr, file.Worker.LogLevel)
-	ts, closeTasks := openGatewayTasks(ctx, file, log)
+	tc, closeTasks := openGatewayTasks(ctx, file, log)
 	defer closeTasks()
-	gw, err := startGateway(file.Client, file.HTTP, *listen, p, ts, log)
+	gw, err := startGateway(file.Client, file.HTTP, *listen, p, gatewayTasks{tc, file.Queues}, log)
 	if err != nil {
 		return e.failure(c, err)
 	}
@@ -100,19 +100,26 @@ type servedGateway struct {
 
 // openGatewayTasks opens the cluster's task store for the gateway's task
 // routes; without one (it cannot be opened) they answer 503, as logged.
-func openGatewayTasks(ctx context.Context, file *config.File, log *slog.Logger) (gateway.Tasks, func()) {
+func openGatewayTasks(ctx context.Context, file *config.File, log *slog.Logger) (*tasks.Client, func()) {
 	c, err := tasks.Open(ctx, file.Client, file.Tasks, file.Fanout, tasks.WithLogger(log))
 	if err != nil {
 		log.Warn("no task store: the task routes answer 503", "err", err)
 		return nil, func() {}
 	}
-	return gateway.TaskService(c, file.Queues), func() { c.Close() }
+	return c, func() { c.Close() }
+}
+
+// gatewayTasks is the task service a gateway serves: its task routes and
+// the dashboard's counts by state. A nil client: none.
+type gatewayTasks struct {
+	client *tasks.Client
+	queues map[string]config.Queue // for the rates GET /queues shows
 }
 
 // startGateway serves the gateway of the cluster of client on listen,
-// with the dashboard at /, the task routes on ts (nil: 503) and its
+// with the dashboard at /, the task routes on ts (none: 503) and its
 // metrics, with the job servers', at /metrics.
-func startGateway(client config.Client, h config.HTTP, listen string, p *pool.Pool, ts gateway.Tasks, log *slog.Logger) (*servedGateway, error) {
+func startGateway(client config.Client, h config.HTTP, listen string, p *pool.Pool, ts gatewayTasks, log *slog.Logger) (*servedGateway, error) {
 	opts, err := gateway.OptionsFrom(h)
 	if err != nil {
 		return nil, err
@@ -126,7 +133,12 @@ func startGateway(client config.Client, h config.HTTP, listen string, p *pool.Po
 		ln.Close()
 		return nil, err
 	}
-	opts.Pool, opts.Dashboard, opts.Log, opts.Tasks = p, dashboard.New(watch), log, ts
+	var dashOpts []dashboard.Option
+	if ts.client != nil {
+		opts.Tasks = gateway.TaskService(ts.client, ts.queues)
+		dashOpts = append(dashOpts, dashboard.WithTasks(ts.client))
+	}
+	opts.Pool, opts.Dashboard, opts.Log = p, dashboard.New(watch, dashOpts...), log
 	js := gatewayMetrics(client, &opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &servedGateway{url: gateway.URL(ln), watch: watch, js: js, cancel: cancel, served: make(chan error, 1)}

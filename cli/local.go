@@ -10,8 +10,8 @@ import (
 
 	"github.com/glimpse-go/glimpse/cluster"
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/gateway"
 	"github.com/glimpse-go/glimpse/metrics"
+	"github.com/glimpse-go/glimpse/tasks/periodic"
 )
 
 var localCommand = &command{
@@ -49,8 +49,9 @@ dashboard at its /, on a free loopback port, and prints its URL as a
 comment at the end of the config; -http ADDR picks the address, -http ""
 serves none (-dashboard ADDR is an alias of -http).
 
-A config file, if given, is read for its [worker] section and the
-gateway's [http] keys (token, limits, timeouts; not listen) only.`,
+A config file, if given, is read for its [worker] section, its [queue NAME]
+and [periodic NAME] sections, which the worker applies, and the gateway's
+[http] keys (token, limits, timeouts; not listen) only.`,
 	run: runLocal,
 }
 
@@ -64,13 +65,14 @@ func runLocal(ctx context.Context, e *env, c *command, args []string) int {
 		return code
 	}
 	log := newLogger(e.stderr, lc.Worker.LogLevel)
-	ms, err := startMetrics(lf.metrics.addr, lf.metrics.fromFlag, lf.metrics.file, "worker", log, metrics.NewLocalCollector(l))
+	ms, err := startMetrics(lf.metrics.addr, lf.metrics.fromFlag, lf.metrics.file, "worker", log, metrics.NewLocalCollector(l),
+		metrics.NewTasksCollector(l.Worker().TaskLimiter()))
 	if err != nil {
 		l.Close()
 		return e.failure(c, err)
 	}
 	defer stopMetrics(ms, log)
-	gw, err := startLocalGateway(l, lf.http, log)
+	gw, err := startLocalGateway(l, lf.http, lc.Queues, log)
 	if err != nil {
 		e.failure(c, err)
 		return closeLocal(e, c, l, exitFailure)
@@ -115,6 +117,7 @@ func parseLocalFlags(e *env, c *command, args []string) (lc cluster.LocalConfig,
 	if file != nil {
 		lc.Worker, lf.http = file.Worker, file.HTTP
 		lc.KeyFile = file.Client.KeyFile
+		lc.Queues, lc.Periodic = file.Queues, periodic.FromConfig(file.Periodic)
 	}
 	if *n < 0 {
 		return lc, lf, e.usageError(c, "-n %d: want 0 (one slot per CPU) or more", *n), false
@@ -255,13 +258,9 @@ func serveLocal(ctx context.Context, e *env, c *command, l *cluster.Local, log *
 
 // startLocalGateway serves the HTTP gateway of the local cluster, with
 // the dashboard at /; nil, and no error, when h.Listen is "".
-func startLocalGateway(l *cluster.Local, h config.HTTP, log *slog.Logger) (*servedGateway, error) {
+func startLocalGateway(l *cluster.Local, h config.HTTP, queues map[string]config.Queue, log *slog.Logger) (*servedGateway, error) {
 	if h.Listen == "" {
 		return nil, nil
 	}
-	var ts gateway.Tasks
-	if c := l.Tasks(); c != nil {
-		ts = gateway.TaskService(c, nil)
-	}
-	return startGateway(l.Config(), h, h.Listen, l.Pool(), ts, log)
+	return startGateway(l.Config(), h, h.Listen, l.Pool(), gatewayTasks{l.Tasks(), queues}, log)
 }

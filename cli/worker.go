@@ -16,6 +16,8 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/metrics"
+	"github.com/glimpse-go/glimpse/tasks"
+	"github.com/glimpse-go/glimpse/tasks/periodic"
 	"github.com/glimpse-go/glimpse/webhook"
 )
 
@@ -98,7 +100,8 @@ func runWorker(ctx context.Context, e *env, c *command, args []string) int {
 		case err != nil:
 			return e.configError(c, err)
 		default:
-			opts = append(opts, cluster.WithTasks(dsn, file.Tasks))
+			opts = append(opts, cluster.WithTasks(dsn, file.Tasks), cluster.WithTaskQueues(file.Queues),
+				cluster.WithPeriodic(periodic.FromConfig(file.Periodic)...))
 		}
 	}
 	w, err := cluster.NewWorker(file.Client, wc, opts...)
@@ -110,7 +113,7 @@ func runWorker(ctx context.Context, e *env, c *command, args []string) int {
 		return e.usageError(c, "%v", err)
 	}
 	addr, fromFlag := metricsAddr(*metricsFlagAddr, wc.Metrics)
-	ms, err := startMetrics(addr, fromFlag, file, "worker", log, metrics.NewWorkerCollector(w))
+	ms, err := startMetrics(addr, fromFlag, file, "worker", log, metrics.NewWorkerCollector(w), metrics.NewTasksCollector(w.TaskLimiter()))
 	if err != nil {
 		w.Close()
 		return e.failure(c, err)
@@ -212,6 +215,13 @@ func configureWebhooks(file *config.File, wc config.Worker, log *slog.Logger) er
 	if secret == nil {
 		log.Warn("webhook calls go unsigned: give [http] webhook_secret_file so that receivers can check them")
 	}
-	webhook.Configure(webhook.Config{Secret: secret, Timeout: file.HTTP.WebhookTimeout})
+	webhook.Configure(webhook.Config{Secret: secret, Timeout: file.HTTP.WebhookTimeout, TaskInfo: webhookTaskInfo})
 	return nil
+}
+
+// webhookTaskInfo gives a webhook call the task it runs for (its id,
+// queue and attempt: X-Glimpse-Task-Id, -Queue, -Attempt).
+func webhookTaskInfo(ctx context.Context) (id, queue string, attempt int, ok bool) {
+	info, ok := tasks.FromContext(ctx)
+	return string(info.ID), info.Queue, info.Attempt, ok
 }

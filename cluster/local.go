@@ -25,6 +25,7 @@ import (
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 	"github.com/glimpse-go/glimpse/tasks"
+	"github.com/glimpse-go/glimpse/tasks/periodic"
 )
 
 const (
@@ -56,6 +57,9 @@ type Local struct {
 	pool   *pool.Pool
 	tasks  *tasks.Client // nil with LocalConfig.NoTasks
 	tconf  config.Tasks
+	// queues and periodic are LocalConfig's, for every worker it starts.
+	queues   map[string]config.Queue
+	periodic []periodic.Entry
 	// tasksClose closes the store and Gearman client of tasks.
 	tasksClose []func() error
 	cfg        config.Client
@@ -131,6 +135,11 @@ type LocalConfig struct {
 	// defaults (Serve is ignored). NoTasks turns tasks off.
 	Tasks   config.Tasks
 	NoTasks bool
+	// Queues are the task queues' limits ([queue NAME] sections) and
+	// Periodic the periodic tasks ([periodic NAME]) the worker applies
+	// and runs (WithTaskQueues, WithPeriodic).
+	Queues   map[string]config.Queue
+	Periodic []periodic.Entry
 }
 
 // StartLocalWith is StartLocal with the worker's config, the log's
@@ -147,7 +156,7 @@ func StartLocalWith(ctx context.Context, cfg LocalConfig) (_ *Local, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start local cluster: %w", err)
 	}
-	l := &Local{dir: dir, wc: wc, logger: logger, obeyStops: obeyStops}
+	l := &Local{dir: dir, wc: wc, logger: logger, obeyStops: obeyStops, queues: cfg.Queues, periodic: cfg.Periodic}
 	if !cfg.NoTasks {
 		l.tconf = cfg.Tasks
 		l.tconf.Serve = true
@@ -336,7 +345,7 @@ func (l *Local) startFanout() (err error) {
 func (l *Local) startWorker(ctx context.Context) (*Worker, chan error, error) {
 	opts := []WorkerOption{WithLogger(l.logger)}
 	if l.tconf.Serve {
-		opts = append(opts, WithTasks(l.tasksStore(), l.tconf))
+		opts = append(opts, WithTasks(l.tasksStore(), l.tconf), WithTaskQueues(l.queues), WithPeriodic(l.periodic...))
 	}
 	w, err := NewWorker(l.cfg, l.wc, opts...)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/tasks"
+	"github.com/glimpse-go/glimpse/tasks/periodic"
 )
 
 // WorkerOption configures a Worker.
@@ -19,6 +20,8 @@ type workerOptions struct {
 	tasksDSN  string
 	tasksConf config.Tasks
 	limiter   tasks.Limiter
+	queues    map[string]config.Queue // WithTaskQueues
+	periodic  []periodic.Entry        // WithPeriodic
 }
 
 // WithLogger sets the worker's structured log. The default writes text
@@ -48,4 +51,21 @@ func WithTasks(dsn string, conf config.Tasks) WorkerOption {
 // a queue runs (cluster-wide rate and concurrency limits).
 func WithTaskLimiter(l tasks.Limiter) WorkerOption {
 	return func(o *workerOptions) { o.limiter = l }
+}
+
+// WithTaskQueues gives the worker's task runner the cluster-wide limits
+// of the task queues ([queue NAME] sections): the worker makes one
+// ratelimit.Limiter over its task store and asks it before each task of
+// a limited queue (WithTaskLimiter overrides it). Every process of the
+// cluster should be given the same limits.
+func WithTaskQueues(queues map[string]config.Queue) WorkerOption {
+	return func(o *workerOptions) { o.queues = queues }
+}
+
+// WithPeriodic makes the worker run a periodic.Scheduler over entries
+// ([periodic NAME] sections) and those tasks.Periodic added, enqueueing
+// each entry's task once per period, cluster-wide. Without it the
+// scheduler runs the tasks.Periodic entries only.
+func WithPeriodic(entries ...periodic.Entry) WorkerOption {
+	return func(o *workerOptions) { o.periodic = append(o.periodic, entries...) }
 }

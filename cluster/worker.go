@@ -21,6 +21,7 @@ import (
 	"github.com/glimpse-go/glimpse/internal/lifecycle"
 	"github.com/glimpse-go/glimpse/internal/runners"
 	"github.com/glimpse-go/glimpse/internal/wire"
+	"github.com/glimpse-go/glimpse/tasks/ratelimit"
 )
 
 // ErrWorkerClosed is returned by Worker.Run after Shutdown or Close. It
@@ -370,4 +371,13 @@ func (w *Worker) closeControl(ctx context.Context) {
 	w.control.gw.Shutdown(sctx)
 	cancel()
 	<-w.controlDone
+}
+
+// TaskLimiter is the rate limiter the worker made from WithTaskQueues, for
+// its metrics; nil when it has none.
+func (w *Worker) TaskLimiter() *ratelimit.Limiter {
+	if w.tasks == nil {
+		return nil
+	}
+	return w.tasks.limiter
 }

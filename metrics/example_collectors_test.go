@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/glimpse-go/glimpse/cluster"
+	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/metrics"
 	"github.com/glimpse-go/glimpse/pool"
@@ -53,7 +55,10 @@ func printSamples(c prometheus.Collector, names ...string) {
 
 func ExampleNewWorkerCollector() {
 	ctx := context.Background()
-	local, err := cluster.StartLocal(ctx, 2)
+	// A few functions, so that the output does not change with the
+	// functions this binary links.
+	local, err := cluster.StartLocalWith(ctx, cluster.LocalConfig{Log: io.Discard,
+		Worker: config.Worker{Slots: 2, Functions: []string{"examples.square", "examples.hex", "metricsdoc.cube"}}})
 	if err != nil {
 		log.Fatal(err)
 	}

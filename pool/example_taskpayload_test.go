@@ -24,3 +24,18 @@ func ExampleFunc_TaskPayload() {
 	fmt.Println(v, err)
 	// Output: 27 <nil>
 }
+
+// An item given as JSON (a caller that knows the function by name only,
+// such as tasks.EnqueueJSON) encodes as the typed item would.
+func ExampleFunc_TaskPayloadJSON() {
+	payload, err := Cube.TaskPayloadJSON([]byte(`4`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	f, _ := wire.Lookup(Cube.Name())
+	result, _ := f.RunChunk(context.Background(), payload, "example")
+	v, _ := Cube.TaskResult(result)
+	_, err = Cube.TaskPayloadJSON([]byte(`"four"`))
+	fmt.Println(v, err)
+	// Output: 64 json: cannot unmarshal string into Go value of type int
+}

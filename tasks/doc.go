@@ -33,13 +33,28 @@
 //   - The Runner (in every worker process) serves the "glimpse-task.*"
 //     functions. It claims a job's tasks with one conditional UPDATE
 //     (queued becomes running, with this worker, the attempt counted and
-//     a lease; a task in any other state is skipped), asks the queue's
-//     Limiter, runs each task's function in turn in the job's slot, and
-//     records every outcome in one transaction (succeeded with its
-//     result, retrying with the next ETA, or failed) before it tells
-//     gearmand the job is done. It renews the leases of its running tasks
-//     every lease/3. A worker that is closed gives its unfinished tasks
-//     back (queued, the attempt not counted).
+//     a lease; a task in any other state is skipped), runs each task's
+//     function in turn in the job's slot, and records every outcome in
+//     one transaction (succeeded with its result, retrying with the next
+//     ETA, or failed) before it tells gearmand the job is done. With a
+//     Limiter, the tasks of a queue it limits are not claimed first: for
+//     each, in turn, the Runner waits for the Limiter's grant, then
+//     claims the task alone, runs it and records its outcome at once. So
+//     a task waiting for its queue's rate or a free slot is still queued
+//     (Lookup and the dashboard show it so), and the sweeper may hand it
+//     to another worker meanwhile (whose claim then wins; this one skips
+//     it and gives its grant back). While it waits it holds the worker
+//     slot its job came in: a worker whose slots all wait for a slow
+//     queue's grants runs no other task of that function meanwhile, so
+//     give a slow queue's function (webhooks to a slow receiver, say)
+//     enough slots, or few tasks per job (batch_size). It renews the leases of its running
+//     tasks every lease/3. A worker that is closed gives its unfinished
+//     tasks back (queued, the attempt not counted). An error with a
+//     Permanent() bool method that returns true (errors.As: webhook's
+//     410 Gone, or any registered function's declared error) fails the
+//     task at once, whatever attempts are left; its error is recorded
+//     as any attempt's. The function's context carries the task's id,
+//     queue and attempt (FromContext).
 //   - The duties (small components with Start and Stop, run by every
 //     worker process; any number may run at once) are: the dispatcher,
 //     which every poll_interval moves due scheduled and retrying tasks to
@@ -76,7 +91,16 @@
 // # Hooks
 //
 // A Limiter (WithLimiter) is asked before each task of a queue runs; the
-// cluster-wide rate and concurrency limits plug in there. Periodic tasks
-// call Enqueue with an idempotency key made of the schedule and the
-// period, so each period runs once however many schedulers fire.
+// cluster-wide rate and concurrency limits (package tasks/ratelimit) plug
+// in there: cluster.WithTaskQueues makes one per worker process from the
+// [queue NAME] sections. A worker that serves tasks also runs a
+// periodic.Scheduler over the [periodic NAME] sections and the entries
+// Periodic added in code (cluster.WithPeriodic); PeriodicEnqueue
+// enqueues each period with EnqueueJSON and the period's idempotency key
+// (periodic.Key), so each period runs once however many schedulers fire.
+//
+// EnqueueJSON enqueues a function known by name only, its item as JSON
+// converted to the function's In type (the periodic scheduler and the
+// HTTP gateway use it). Stats counts a process's tasks per queue, for
+// metrics.
 package tasks

@@ -92,7 +92,7 @@ func Enqueue[In, Out any](ctx context.Context, c *Client, f pool.Func[In, Out], 
 	if err != nil {
 		return "", err
 	}
-	return c.ins.add(ctx, r)
+	return c.add(ctx, r)
 }
 
 // checkRegistered refuses a name this process does not register: a
@@ -178,4 +178,13 @@ func (c *Client) retryConfig(rc RetryConfig) (RetryConfig, error) {
 		return rc, fmt.Errorf("MaxBackoff %v is less than MinBackoff %v", rc.MaxBackoff, rc.MinBackoff)
 	}
 	return rc, nil
+}
+
+// add inserts r and counts it as enqueued.
+func (c *Client) add(ctx context.Context, r *row) (ID, error) {
+	id, err := c.ins.add(ctx, r)
+	if err == nil {
+		countersOf(r.queue).enqueued.Add(1)
+	}
+	return id, err
 }

@@ -178,3 +178,17 @@ func (c *Client) changed(ctx context.Context, id ID, op string, res sql.Result, 
 	}
 	return &TaskError{ID: id, Op: op, Err: fmt.Errorf("%w (it is %s)", refused, in.State)}
 }
+
+// TaskStates is Counts by state name, every state present (zero counts
+// too): the dashboard's dashboard.TaskStates.
+func (c *Client) TaskStates(ctx context.Context) (map[string]int, error) {
+	counts, err := c.Counts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(States))
+	for _, s := range States {
+		out[string(s)] = counts[s]
+	}
+	return out, nil
+}

@@ -115,6 +115,7 @@ type EnqueueError struct {
 	Func   string
 	Err    error  // one of the Err* values above
 	Detail string // what was wrong, with the numbers
+	Field  string // EnqueueJSON: the item's field that was wrong ("" for none or the item itself)
 }
 
 func (e *EnqueueError) Error() string {

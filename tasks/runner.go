@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -79,12 +80,16 @@ type outcome struct {
 	ended  int64
 	result []byte
 	err    string // "" on success
+	// permanent: the error says retrying is of no use; the task fails.
+	permanent bool
 }
 
 // JobFunc serves the task jobs of f: it claims the job's tasks, runs them
-// one after another (each after the queue's Limiter lets it), and records
-// their outcomes before gearmand hears that the job is done. Tasks it
-// could not claim (running elsewhere, finished, cancelled) are skipped.
+// one after another, and records their outcomes before gearmand hears
+// that the job is done. Tasks it could not claim (running elsewhere,
+// finished, cancelled) are skipped. With a Limiter, a task of a limited
+// queue is claimed only once the Limiter let it start (see runLimited):
+// while it waits it stays queued.
 func (r *Runner) JobFunc(f wire.Function) gearman.JobFunc {
 	return func(ctx context.Context, job *gearman.Job) ([]byte, error) {
 		ids, err := parseJob(job.Data)
@@ -94,27 +99,125 @@ func (r *Runner) JobFunc(f wire.Function) gearman.JobFunc {
 		}
 		r.running.Add(1)
 		defer r.running.Add(-1)
-		tasks, err := r.claim(ctx, f.Name(), ids)
-		if err != nil {
-			// Nothing claimed: the tasks stay queued and the sweeper
-			// sends them again.
-			return nil, err
+		if r.limiter == nil {
+			return nil, r.runBatch(ctx, f, ids)
 		}
-		outs := make([]outcome, 0, len(tasks))
-		for i := range tasks {
-			o, ok := r.runOne(ctx, f, &tasks[i])
-			if !ok {
-				r.giveBack(tasks[i:])
-				break
-			}
-			outs = append(outs, o)
-		}
-		return nil, r.finish(outs)
+		return nil, r.runLimited(ctx, f, ids)
 	}
 }
 
-// runOne runs one claimed task; ok is false if the worker is stopping
-// (its context ended), and the attempt does not count.
+// runBatch claims ids in one UPDATE, runs them in turn and records the
+// outcomes in one transaction.
+func (r *Runner) runBatch(ctx context.Context, f wire.Function, ids []ID) error {
+	tasks, err := r.claim(ctx, f.Name(), ids)
+	if err != nil {
+		// Nothing claimed: the tasks stay queued and the sweeper
+		// sends them again.
+		return err
+	}
+	outs := make([]outcome, 0, len(tasks))
+	for i := range tasks {
+		o, ok := r.runOne(ctx, f, &tasks[i])
+		if !ok {
+			r.giveBack(tasks[i:])
+			break
+		}
+		outs = append(outs, o)
+	}
+	return r.finish(outs)
+}
+
+// runLimited serves a job with a Limiter: the tasks of queues the Limiter
+// does not limit run as a batch; each of the others is claimed only after
+// Acquire returned, and its outcome recorded at once, so a task that
+// waits for its queue's rate or a free slot stays queued (and the sweeper
+// may hand it to another worker). A task claimed elsewhere meanwhile is
+// skipped and its grant given back.
+func (r *Runner) runLimited(ctx context.Context, f wire.Function, ids []ID) error {
+	queues, err := r.queuesOf(ctx, f.Name(), ids)
+	if err != nil {
+		return err
+	}
+	var free, limited []ID
+	for _, id := range ids {
+		switch q, ok := queues[id]; {
+		case !ok: // not queued any more
+		case r.limits(q):
+			limited = append(limited, id)
+		default:
+			free = append(free, id)
+		}
+	}
+	if len(free) > 0 {
+		if err := r.runBatch(ctx, f, free); err != nil {
+			return err
+		}
+	}
+	for _, id := range limited {
+		if err := r.runGranted(ctx, f, id, queues[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runGranted waits for queue's grant, then claims, runs and records the
+// task id. An error means the worker stops (ctx ended) or the store
+// failed: the task stays queued.
+func (r *Runner) runGranted(ctx context.Context, f wire.Function, id ID, queue string) error {
+	release, err := r.limiter.Acquire(ctx, queue)
+	if err != nil {
+		return err
+	}
+	defer release()
+	tasks, err := r.claim(ctx, f.Name(), []ID{id})
+	if err != nil || len(tasks) == 0 {
+		return err
+	}
+	o, ok := r.run(ctx, f, &tasks[0])
+	if !ok {
+		r.giveBack(tasks)
+		return ctx.Err()
+	}
+	return r.finish([]outcome{o})
+}
+
+// limits says whether the Limiter limits queue; a Limiter that cannot
+// tell limits every queue.
+func (r *Runner) limits(queue string) bool {
+	if l, ok := r.limiter.(interface{ Limits(queue string) bool }); ok {
+		return l.Limits(queue)
+	}
+	return true
+}
+
+// queuesOf returns the queue of each of ids that is a queued task of fn.
+func (r *Runner) queuesOf(ctx context.Context, fn string, ids []ID) (map[ID]string, error) {
+	args := make([]any, 0, len(ids)+2)
+	for _, id := range ids {
+		args = append(args, string(id))
+	}
+	args = append(args, fn, string(Queued))
+	rows, err := r.db.QueryContext(ctx, r.db.Q(`SELECT id, queue FROM `+tasksTable+`
+		WHERE id IN (`+placeholders(len(ids))+`) AND func = ? AND (state || '') = ?`), args...)
+	if err != nil {
+		return nil, r.db.Wrap("read task queues", err)
+	}
+	defer rows.Close()
+	out := make(map[ID]string, len(ids))
+	for rows.Next() {
+		var id, q string
+		if err := rows.Scan(&id, &q); err != nil {
+			return nil, r.db.Wrap("read task queues", err)
+		}
+		out[ID(id)] = q
+	}
+	return out, rows.Err()
+}
+
+// runOne runs one claimed task after the Limiter let it (the batch path,
+// where the claim came first); ok is false if the worker is stopping (its
+// context ended), and the attempt does not count.
 func (r *Runner) runOne(ctx context.Context, f wire.Function, t *claimed) (outcome, bool) {
 	if r.limiter != nil {
 		release, err := r.limiter.Acquire(ctx, t.queue)
@@ -123,15 +226,30 @@ func (r *Runner) runOne(ctx context.Context, f wire.Function, t *claimed) (outco
 		}
 		defer release()
 	}
-	res, err := f.RunChunk(ctx, t.payload, r.worker)
+	return r.run(ctx, f, t)
+}
+
+// run calls the function of a claimed task, with the task's RunInfo in
+// its context.
+func (r *Runner) run(ctx context.Context, f wire.Function, t *claimed) (outcome, bool) {
+	runCtx := context.WithValue(ctx, runInfoKey{}, RunInfo{ID: t.id, Queue: t.queue, Attempt: t.attempt})
+	res, err := f.RunChunk(runCtx, t.payload, r.worker)
 	if ctx.Err() != nil {
 		return outcome{}, false
 	}
 	o := outcome{t: t, ended: time.Now().UnixMilli(), result: res}
 	if err != nil {
-		o.err, o.result = err.Error(), nil
+		o.err, o.result, o.permanent = err.Error(), nil, isPermanent(err)
 	}
 	return o, true
+}
+
+// isPermanent reports whether err, or an error it wraps, has a
+// Permanent() bool method that returns true (webhook's 410 Gone, say):
+// retrying is of no use.
+func isPermanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
 }
 
 // claim takes the tasks ids of fn that are queued for this worker, in one
@@ -209,6 +327,9 @@ func (r *Runner) finish(outs []outcome) error {
 	if err := tx.Commit(); err != nil {
 		return r.db.Wrap("record task outcomes", err)
 	}
+	for _, o := range outs {
+		o.count()
+	}
 	return nil
 }
 
@@ -232,11 +353,11 @@ func (r *Runner) stmt(q string, _ []any) (*sql.Stmt, error) {
 func (r *Runner) outcomeUpdate(o outcome) (string, []any) {
 	where := ` WHERE id = ? AND state = ? AND worker = ? AND attempt = ?`
 	key := []any{string(o.t.id), string(Running), r.worker, o.t.attempt}
-	if o.err == "" {
+	switch o.state() {
+	case Succeeded:
 		return `UPDATE ` + tasksTable + ` SET state = ?, result = ?, finished_ms = ?, lease_ms = 0, error = ''` + where,
 			append([]any{string(Succeeded), o.result, o.ended}, key...)
-	}
-	if o.t.attempt >= o.t.retry.MaxAttempts {
+	case Failed:
 		return `UPDATE ` + tasksTable + ` SET state = ?, finished_ms = ?, lease_ms = 0, error = ?` + where,
 			append([]any{string(Failed), o.ended, o.err}, key...)
 	}

@@ -131,7 +131,11 @@ func (c *Client) Deliver(ctx context.Context, r Request) (Response, error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c.setHeaders(hr, &r, payload)
+	start := time.Now()
 	resp, err := c.http.Do(hr.WithContext(cctx))
+	if err == nil {
+		latency.Observe(time.Since(start).Seconds())
+	}
 	if err != nil {
 		return Response{}, c.failed(ctx, cctx, hr, timeout, err)
 	}

@@ -152,3 +152,16 @@ func ExampleUserAgent() {
 	fmt.Println(strings.HasPrefix(webhook.UserAgent(), "glimpse-go/"))
 	// Output: true
 }
+
+// Every answered call is counted in the latency histogram that a worker's
+// metrics export (glimpse_webhook_latency_seconds).
+func ExampleLatency() {
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer receiver.Close()
+	c := webhook.NewClient(webhook.Config{})
+	defer c.CloseIdleConnections()
+	before := webhook.Latency().Count
+	c.Deliver(context.Background(), webhook.Request{URL: receiver.URL})
+	fmt.Println(webhook.Latency().Count - before)
+	// Output: 1
+}

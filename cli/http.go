@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/dashboard"
 	"github.com/glimpse-go/glimpse/gateway"
@@ -18,7 +20,7 @@ import (
 
 var httpCommand = &command{
 	name:  "http",
-	args:  "[-listen ADDR]",
+	args:  "[-listen ADDR] [-metrics ADDR]",
 	short: "serve the HTTP gateway: functions as JSON, Miyamoto's /queue, tasks, the dashboard",
 	long: `
 Serves the cluster over HTTP on ADDR ([http] listen, default ` + config.DefaultHTTPListen + `,
@@ -53,7 +55,12 @@ func runHTTP(ctx context.Context, e *env, c *command, args []string) int {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	cfgPath := fs.String("c", "", "config `FILE` (default: the -c before the command, else $"+config.EnvVar+")")
 	listen := fs.String("listen", "", "serve on `ADDR` (host:port; port 0 picks a free one; default [http] listen)")
+	metricsAt := fs.String("metrics", "", "also serve the gateway's /metrics at http://`ADDR`/metrics, as the other "+
+		"processes do: [HOST]:PORT or PORT, loopback unless HOST is given (default: off)")
 	if code, ok := e.parseFlags(c, fs, args); !ok {
+		return code
+	}
+	if code, ok := checkMetricsFlag(e, c, *metricsAt); !ok {
 		return code
 	}
 	file, err := e.loadConfig(*cfgPath, true)
@@ -77,6 +84,12 @@ func runHTTP(ctx context.Context, e *env, c *command, args []string) int {
 	if err != nil {
 		return e.failure(c, err)
 	}
+	ms, err := startMetrics(*metricsAt, true, file, "http", log, gw.collectors...)
+	if err != nil {
+		gw.stop()
+		return e.failure(c, err)
+	}
+	defer stopMetrics(ms, log)
 	ctx, cancel := e.watchSignals(ctx)
 	defer cancel()
 	fmt.Fprintf(e.stdout, "http: %s\n", gw.url)
@@ -91,11 +104,13 @@ func runHTTP(ctx context.Context, e *env, c *command, args []string) int {
 // servedGateway is a gateway serving in the background, with the
 // dashboard it serves at /.
 type servedGateway struct {
-	url    string
-	watch  *dashboard.Cluster
-	js     *metrics.JobServers
-	cancel context.CancelFunc
-	served chan error
+	url   string
+	watch *dashboard.Cluster
+	js    *metrics.JobServers
+	// collectors are what its /metrics serves, for a -metrics address.
+	collectors []prometheus.Collector
+	cancel     context.CancelFunc
+	served     chan error
 }
 
 // openGatewayTasks opens the cluster's task store for the gateway's task
@@ -139,9 +154,9 @@ func startGateway(client config.Client, h config.HTTP, listen string, p *pool.Po
 		dashOpts = append(dashOpts, dashboard.WithTasks(ts.client))
 	}
 	opts.Pool, opts.Dashboard, opts.Log = p, dashboard.New(watch, dashOpts...), log
-	js := gatewayMetrics(client, &opts)
+	js, collectors := gatewayMetrics(client, &opts)
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &servedGateway{url: gateway.URL(ln), watch: watch, js: js, cancel: cancel, served: make(chan error, 1)}
+	g := &servedGateway{url: gateway.URL(ln), watch: watch, js: js, collectors: collectors, cancel: cancel, served: make(chan error, 1)}
 	go func() { g.served <- gateway.New(opts).Serve(ctx, ln, gateway.TimeoutsFrom(h)) }()
 	return g, nil
 }
@@ -162,13 +177,14 @@ func (g *servedGateway) stop() error {
 // gatewayMetrics sets opts' Stats and the /metrics handler: the
 // gateway's counters and the job servers' queues, asked at each scrape
 // over the connections of the returned collector.
-func gatewayMetrics(client config.Client, opts *gateway.Options) *metrics.JobServers {
+func gatewayMetrics(client config.Client, opts *gateway.Options) (*metrics.JobServers, []prometheus.Collector) {
 	var adminOpts []gearman.AdminOption
 	if tlsConf, err := client.TLSConfig(); err == nil && tlsConf != nil {
 		adminOpts = append(adminOpts, gearman.WithTLS(tlsConf))
 	}
 	js := metrics.NewJobServers(client.JobServers, adminOpts...)
 	opts.Stats = gateway.NewStats()
-	opts.Metrics = metrics.Handler(metrics.NewRegistry(metrics.NewGatewayCollector(opts.Stats), js))
-	return js
+	collectors := []prometheus.Collector{metrics.NewGatewayCollector(opts.Stats), js}
+	opts.Metrics = metrics.Handler(metrics.NewRegistry(collectors...))
+	return js, collectors
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -206,4 +207,33 @@ func TestMetricsAddressErrors(t *testing.T) {
 	if code != exitFailure || !strings.Contains(stderr, "[worker] metrics") || !strings.Contains(stderr, "address already in use") {
 		t.Errorf("[worker] metrics on a taken port: exit %d, stderr:\n%s", code, stderr)
 	}
+}
+
+// TestHTTPMetricsFlag: glimpse-cluster http -metrics serves the gateway's
+// metrics on an address of its own, as the other processes do: the
+// requests it answered, by route and code, and the job servers' queues;
+// it stops with the gateway on SIGTERM.
+func TestHTTPMetricsFlag(t *testing.T) {
+	ctx := testenv.Context(t)
+	srv := testenv.Gearmand(t)
+	cfg := writeConfig(t, []string{srv.Addr()}, "[http]", "listen = 127.0.0.1:0")
+	addr, url := metricsURL(t)
+	p := startProc(t, "-c", cfg, "http", "-metrics", addr)
+	out := p.stdout.Wait(t, ctx, "the gateway's URL", func(s string) bool { return strings.Contains(s, "\n") }, p.done)
+	base, ok := strings.CutPrefix(strings.TrimSpace(out), "http: ")
+	if !ok {
+		t.Fatalf("http printed %q", out)
+	}
+	for range 3 {
+		resp, err := http.Get(base + "healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	sc := metricstest.Get(t, url)
+	sc.Want(t, 3, "glimpse_http_requests_total", "route", "GET /healthz", "code", "200")
+	sc.Want(t, 1, "glimpse_jobserver_up", "server", srv.Addr())
+	metricstest.Promtool(t, sc)
+	stopsWithin(t, ctx, p, 10*time.Second, addr)
 }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -164,19 +163,36 @@ func (p *parser) http(v map[string]string) {
 
 func (p *parser) webhookSecret(v map[string]string) {
 	h := &p.file.HTTP
-	secret, inline := v[keyWebhookSecret]
-	file, inFile := v[keyWebhookSecretFile]
+	p.secret(v, secretKeys{keyWebhookSecret, keyWebhookSecretFile, "a webhook secret", MinWebhookSecret},
+		&h.WebhookSecret, &h.WebhookSecretFile, func() error {
+			_, err := readSecretFile(h.WebhookSecretFile)
+			return err
+		})
+}
+
+// secretKeys name a secret's two keys in [http]: inline, or in a file.
+type secretKeys struct {
+	inline, file string
+	what         string // "a webhook secret"
+	min          int    // its least length in bytes
+}
+
+// secret reads a secret given inline (into inline) or as a file (its
+// path into file, then checked by checkFile), at most one of the two.
+func (p *parser) secret(v map[string]string, k secretKeys, inline, file *string, checkFile func() error) {
+	value, isInline := v[k.inline]
+	path, inFile := v[k.file]
 	switch {
-	case inline && inFile:
-		p.fail(secHTTP, keyWebhookSecret, errors.New("given with webhook_secret_file: keep one"))
-	case inline && len(secret) < MinWebhookSecret:
-		p.fail(secHTTP, keyWebhookSecret, fmt.Errorf("%d bytes: a webhook secret needs at least %d (for example: openssl rand -hex 32)", len(secret), MinWebhookSecret))
-	case inline:
-		h.WebhookSecret = secret
+	case isInline && inFile:
+		p.fail(secHTTP, k.inline, fmt.Errorf("given with %s: keep one", k.file))
+	case isInline && len(value) < k.min:
+		p.fail(secHTTP, k.inline, fmt.Errorf("%d bytes: %s needs at least %d (for example: openssl rand -hex 32)", len(value), k.what, k.min))
+	case isInline:
+		*inline = value
 	case inFile:
-		h.WebhookSecretFile = p.filePath(file)
-		if _, err := readSecretFile(h.WebhookSecretFile); err != nil {
-			p.fail(secHTTP, keyWebhookSecretFile, err)
+		*file = p.filePath(path)
+		if err := checkFile(); err != nil {
+			p.fail(secHTTP, k.file, err)
 		}
 	}
 }
@@ -214,21 +230,10 @@ func (p *parser) gateway(v map[string]string) {
 
 func (p *parser) gatewayToken(v map[string]string) {
 	h := &p.file.HTTP
-	token, inline := v[keyToken]
-	file, inFile := v[keyTokenFile]
-	switch {
-	case inline && inFile:
-		p.fail(secHTTP, keyToken, errors.New("given with token_file: keep one"))
-	case inline && len(token) < MinToken:
-		p.fail(secHTTP, keyToken, fmt.Errorf("%d bytes: a gateway token needs at least %d (for example: openssl rand -hex 32)", len(token), MinToken))
-	case inline:
-		h.Token = token
-	case inFile:
-		h.TokenFile = p.filePath(file)
-		if _, err := h.GatewayToken(); err != nil {
-			p.fail(secHTTP, keyTokenFile, err)
-		}
-	}
+	p.secret(v, secretKeys{keyToken, keyTokenFile, "a gateway token", MinToken}, &h.Token, &h.TokenFile, func() error {
+		_, err := h.GatewayToken()
+		return err
+	})
 }
 
 // worker's webhooks key.

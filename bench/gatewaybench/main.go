@@ -39,9 +39,7 @@ import (
 
 	"github.com/glimpse-go/glimpse/bench/internal/benchenv"
 	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
-	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
-	"github.com/glimpse-go/glimpse/pool"
 )
 
 func main() {
@@ -84,32 +82,24 @@ func main() {
 }
 
 func run(ctx context.Context, bin string, res *benchjson.Gateway) error {
-	dir, err := os.MkdirTemp("", "gatewaybench-")
+	c, err := benchenv.StartCluster(ctx, benchenv.ClusterSpec{Name: "gatewaybench", Bin: bin, Workers: res.Workers, Slots: res.Slots,
+		WriteConfig: func(dir, addr string) (string, error) {
+			path, err := benchenv.WriteConfig(dir, addr)
+			if err == nil {
+				err = addTaskStore(path, dir)
+			}
+			return path, err
+		}})
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	gd, err := benchenv.StartGearmand(ctx, dir)
+	defer c.Close()
+	p, err := c.Pool(ctx, "", funcs.Square.Name())
 	if err != nil {
 		return err
 	}
-	defer gd.Stop()
-	cfgPath, err := benchenv.WriteConfig(dir, gd.Addr())
-	if err == nil {
-		err = addTaskStore(cfgPath, dir)
-	}
-	if err != nil {
-		return err
-	}
-	ws := benchenv.NewWorkers(bin, cfgPath, res.Slots)
-	defer ws.Stop()
-	if err := ws.Start(res.Workers); err != nil {
-		return err
-	}
-	if err := waitSlots(ctx, gd.Addr(), res.Workers*res.Slots); err != nil {
-		return err
-	}
-	gw, base, err := startGateway(ctx, bin, cfgPath)
+	p.Close()
+	gw, base, err := startGateway(ctx, bin, c.Config)
 	if err != nil {
 		return err
 	}
@@ -118,15 +108,6 @@ func run(ctx context.Context, bin string, res *benchjson.Gateway) error {
 		return err
 	}
 	return measureTasks(ctx, base, res)
-}
-
-func waitSlots(ctx context.Context, addr string, slots int) error {
-	p, err := pool.New(config.Client{JobServers: []string{addr}})
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	return benchenv.WaitSlots(ctx, p, funcs.Square.Name(), slots)
 }
 
 // startGateway runs `glimpse-cluster -c CONFIG http -listen 127.0.0.1:0`

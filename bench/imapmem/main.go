@@ -87,33 +87,17 @@ func run(ctx context.Context, counts, chunks []int, workers, slots int, bin stri
 	if err != nil {
 		return out, err
 	}
-	dir, err := os.MkdirTemp("", "imapmem-")
+	c, err := benchenv.StartCluster(ctx, benchenv.ClusterSpec{Name: "imapmem", Bin: bin, Workers: workers, Slots: slots})
 	if err != nil {
 		return out, err
 	}
-	defer os.RemoveAll(dir)
-	gd, err := benchenv.StartGearmand(ctx, dir)
-	if err != nil {
-		return out, err
-	}
-	defer gd.Stop()
-	cfgPath, err := benchenv.WriteConfig(dir, gd.Addr())
-	if err != nil {
-		return out, err
-	}
-	ws := benchenv.NewWorkers(bin, cfgPath, slots)
-	defer ws.Stop()
-	if err := ws.Start(workers); err != nil {
-		return out, err
-	}
-	p, err := pool.New(config.Client{JobServers: []string{gd.Addr()}})
+	defer c.Close()
+	p, err := c.Pool(ctx, "", funcs.Square.Name())
 	if err != nil {
 		return out, err
 	}
 	defer p.Close()
-	if err := benchenv.WaitSlots(ctx, p, funcs.Square.Name(), workers*slots); err != nil {
-		return out, err
-	}
+	gd := c.Gearmand
 	fmt.Printf("pool.Imap of examples.square, %d worker processes x %d slots; one process per map\n", workers, slots)
 	fmt.Printf("%-10s %12s %10s %14s %14s %14s %14s %14s %8s\n", "chunksize", "items", "seconds", "items_per_s",
 		"rss_before_MiB", "peak_rss_MiB", "peak_heap_MiB", "live_after_MiB", "chunks")

@@ -104,33 +104,17 @@ func run(ctx context.Context, bin string, maps int, res *result, profile string)
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "largeitems-")
+	c, err := benchenv.StartCluster(ctx, benchenv.ClusterSpec{Name: "largeitems", Bin: bin, Workers: res.Workers, Slots: res.Slots})
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	gd, err := benchenv.StartGearmand(ctx, dir)
-	if err != nil {
-		return err
-	}
-	defer gd.Stop()
-	cfgPath, err := benchenv.WriteConfig(dir, gd.Addr())
-	if err != nil {
-		return err
-	}
-	ws := benchenv.NewWorkers(bin, cfgPath, res.Slots)
-	defer ws.Stop()
-	if err := ws.Start(res.Workers); err != nil {
-		return err
-	}
-	p, err := pool.New(config.Client{JobServers: []string{gd.Addr()}})
+	defer c.Close()
+	p, err := c.Pool(ctx, "", funcs.Identity.Name())
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	if err := benchenv.WaitSlots(ctx, p, funcs.Identity.Name(), res.Workers*res.Slots); err != nil {
-		return err
-	}
+	gd, ws := c.Gearmand, c.Workers
 	res.WorkerRSSBefKiB = workerRSS(ws)
 	pids := []int{gd.Pid()}
 	for i := range ws.Len() {

@@ -38,7 +38,6 @@ import (
 
 	"github.com/glimpse-go/glimpse/bench/internal/benchenv"
 	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
-	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -148,38 +147,19 @@ func readCorpus(dir string, repeat int, res *result) ([]string, error) {
 
 // run starts gearmand and the workers and measures.
 func run(ctx context.Context, bin string, texts []string, res *result) error {
-	dir, err := os.MkdirTemp("", "reducebench-")
+	c, err := benchenv.StartCluster(ctx, benchenv.ClusterSpec{Name: "reducebench", Bin: bin, Workers: res.Workers, Slots: res.Slots})
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	gd, err := benchenv.StartGearmand(ctx, dir)
-	if err != nil {
-		return err
-	}
-	defer gd.Stop()
-	cfgPath, err := benchenv.WriteConfig(dir, gd.Addr())
-	if err != nil {
-		return err
-	}
-	ws := benchenv.NewWorkers(bin, cfgPath, res.Slots)
-	defer ws.Stop()
-	if err := ws.Start(res.Workers); err != nil {
-		return err
-	}
-	p, err := pool.New(config.Client{JobServers: []string{gd.Addr()}})
+	defer c.Close()
+	p, err := c.Pool(ctx, "", funcs.SumSquares.Name(), funcs.WordCounts.Name(), funcs.WordCount.Name())
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	for _, fn := range []string{funcs.SumSquares.Name(), funcs.WordCounts.Name(), funcs.WordCount.Name()} {
-		if err := benchenv.WaitSlots(ctx, p, fn, res.Workers*res.Slots); err != nil {
-			return err
-		}
-	}
-	m := &meter{pids: []int{gd.Pid()}}
-	for i := range ws.Len() {
-		m.pids = append(m.pids, ws.Process(i).Pid)
+	m := &meter{pids: []int{c.Gearmand.Pid()}}
+	for i := range c.Workers.Len() {
+		m.pids = append(m.pids, c.Workers.Process(i).Pid)
 	}
 	if runSum {
 		if err := sumSquares(ctx, p, m, res); err != nil {

@@ -19,7 +19,7 @@ func writeGateway(b *strings.Builder, out, name string) error {
 	}
 	fmt.Fprintf(b, "A `glimpse-cluster http` process in front of %d `glimpse-cluster worker -n %d` processes, driven by %d keep-alive\n", g.Workers, g.Slots, g.Clients)
 	fmt.Fprintf(b, "HTTP clients in the bench process, running `examples.square`; every answer is checked; median of %d rounds.\n", g.Rounds)
-	fmt.Fprintf(b, "`/call` is a one-item `pool.Map` for now (pool.Call will replace it).\n\n")
+	fmt.Fprintf(b, "`/call` runs `pool.Call`.\n\n")
 	fmt.Fprintf(b, "| request | requests/s | items/s |\n| --- | ---: | ---: |\n")
 	fmt.Fprintf(b, "| `POST .../call`, one item, %d clients | %s | %s |\n", g.Clients, num(g.CallsPerS), num(g.CallsPerS))
 	fmt.Fprintf(b, "| `POST .../map`, %d items each, %d clients | %s | %s |\n", g.MapItems, g.Clients, num(g.MapsPerS), num(g.MapItemsPerS))

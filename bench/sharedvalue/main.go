@@ -30,7 +30,6 @@ import (
 
 	"github.com/glimpse-go/glimpse/bench/internal/benchenv"
 	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
-	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/internal/countproxy"
 	"github.com/glimpse-go/glimpse/pool"
@@ -74,40 +73,21 @@ func main() {
 }
 
 func run(ctx context.Context, bin string, res *result) error {
-	dir, err := os.MkdirTemp("", "sharedvalue-")
+	c, err := benchenv.StartCluster(ctx, benchenv.ClusterSpec{Name: "sharedvalue", Bin: bin, Workers: res.Workers, Slots: res.Slots})
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	gd, err := benchenv.StartGearmand(ctx, dir)
-	if err != nil {
-		return err
-	}
-	defer gd.Stop()
-	cfgPath, err := benchenv.WriteConfig(dir, gd.Addr())
-	if err != nil {
-		return err
-	}
-	ws := benchenv.NewWorkers(bin, cfgPath, res.Slots)
-	defer ws.Stop()
-	if err := ws.Start(res.Workers); err != nil {
-		return err
-	}
-	proxy, err := countproxy.Listen(gd.Addr())
+	defer c.Close()
+	proxy, err := countproxy.Listen(c.Gearmand.Addr())
 	if err != nil {
 		return err
 	}
 	defer proxy.Close()
-	p, err := pool.New(config.Client{JobServers: []string{proxy.Addr()}})
+	p, err := c.Pool(ctx, proxy.Addr(), funcs.Square.Name(), funcs.Lookup.Name())
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	for _, fn := range []string{funcs.Square.Name(), funcs.Lookup.Name()} {
-		if err := benchenv.WaitSlots(ctx, p, fn, res.Workers*res.Slots); err != nil {
-			return err
-		}
-	}
 	return rounds(ctx, p, proxy, res)
 }
 

@@ -36,7 +36,6 @@ import (
 
 	"github.com/glimpse-go/glimpse/bench/internal/benchenv"
 	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
-	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/pool"
 	"github.com/glimpse-go/glimpse/webhook"
 )
@@ -141,33 +140,17 @@ func inProcess(ctx context.Context, c *webhook.Client, reqs []webhook.Request, n
 
 // throughWorkers measures the maps of Deliver on worker processes.
 func throughWorkers(ctx context.Context, bin string, reqs []webhook.Request, res *benchjson.Webhook) error {
-	dir, err := os.MkdirTemp("", "webhookbench-")
+	c, err := benchenv.StartCluster(ctx, benchenv.ClusterSpec{Name: "webhookbench", Bin: bin, Workers: res.Workers, Slots: res.Slots,
+		WriteConfig: writeConfig})
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	gd, err := benchenv.StartGearmand(ctx, dir)
-	if err != nil {
-		return err
-	}
-	defer gd.Stop()
-	cfgPath, err := writeConfig(dir, gd.Addr())
-	if err != nil {
-		return err
-	}
-	ws := benchenv.NewWorkers(bin, cfgPath, res.Slots)
-	defer ws.Stop()
-	if err := ws.Start(res.Workers); err != nil {
-		return err
-	}
-	p, err := pool.New(config.Client{JobServers: []string{gd.Addr()}})
+	defer c.Close()
+	p, err := c.Pool(ctx, "", webhook.Name)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	if err := benchenv.WaitSlots(ctx, p, webhook.Name, res.Workers*res.Slots); err != nil {
-		return err
-	}
 	mapOf := func(opts ...pool.MapOption) func() error {
 		return func() error {
 			out, err := pool.Map(ctx, p, webhook.Deliver, reqs, opts...)

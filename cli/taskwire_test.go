@@ -448,12 +448,8 @@ func TestWebhookTasks(t *testing.T) {
 // its -metrics endpoint counts them per queue (succeeded, retried,
 // failed, rate-limit grants, webhook latency), and the dashboard's
 // /api/state counts them by state.
-//
-// Not parallel: in one loaded fresh-clone run, next to the other task
-// tests, its worker could not renew its leases for about a minute (the
-// store unanswered) and two tasks ran again after their lease; the
-// counts then differ. Not explained yet; see the tasks room's notes.
 func TestTaskMetricsAndDashboard(t *testing.T) {
+	t.Parallel()
 	ctx := testenv.Context(t)
 	tc := newTaskCluster(t, ctx, "[queue m]", "rate = 100")
 	addr, url := metricsURL(t)

@@ -333,17 +333,29 @@ func (r *Runner) finish(outs []outcome) error {
 	return nil
 }
 
-// stmt returns q prepared, once per Runner.
+// stmt returns q prepared, once per Runner. It does not hold r.mu while
+// it prepares: on SQLite the store has one connection, and finish, which
+// holds it in its transaction, asks stmt for its statements. Holding r.mu
+// across a prepare that waited for that connection deadlocked the two
+// until the transaction's deadline: leases went unrenewed and the
+// outcomes were lost (the tasks ran again after their lease).
 func (r *Runner) stmt(q string, _ []any) (*sql.Stmt, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if st := r.stmts[q]; st != nil {
+	st := r.stmts[q]
+	r.mu.Unlock()
+	if st != nil {
 		return st, nil
 	}
 	// Not ctx: the statement outlives this call.
 	st, err := r.db.PrepareContext(context.Background(), r.db.Q(q))
 	if err != nil {
 		return nil, r.db.Wrap("record task outcomes", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if prepared := r.stmts[q]; prepared != nil {
+		st.Close() // another goroutine prepared it meanwhile
+		return prepared, nil
 	}
 	r.stmts[q] = st
 	return st, nil

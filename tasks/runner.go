@@ -234,7 +234,10 @@ func (r *Runner) runOne(ctx context.Context, f wire.Function, t *claimed) (outco
 func (r *Runner) run(ctx context.Context, f wire.Function, t *claimed) (outcome, bool) {
 	runCtx := context.WithValue(ctx, runInfoKey{}, RunInfo{ID: t.id, Queue: t.queue, Attempt: t.attempt})
 	res, err := f.RunChunk(runCtx, t.payload, r.worker)
-	if ctx.Err() != nil {
+	if err != nil && ctx.Err() != nil {
+		// Interrupted by the worker's stop or the loss of its job
+		// server: the attempt does not count. A run that ended anyway
+		// is recorded: given back, it would run twice.
 		return outcome{}, false
 	}
 	o := outcome{t: t, ended: time.Now().UnixMilli(), result: res}

@@ -92,6 +92,13 @@ func (wt *workerTasks) start() {
 	wt.periodic.start(wt.log)
 }
 
+// interrupt ends the running tasks: the worker is closing.
+func (wt *workerTasks) interrupt() {
+	if wt != nil && wt.runner != nil {
+		wt.runner.Interrupt()
+	}
+}
+
 // stopScheduling stops the duties and the periodic scheduler: no more
 // jobs are sent from here.
 func (wt *workerTasks) stopScheduling() {

@@ -323,6 +323,8 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	defer w.closeControl(ctx)
 	defer w.tasks.close()
 	w.tasks.stopScheduling()
+	// Tasks outlive their job's connection; a drain cut short ends them.
+	defer context.AfterFunc(ctx, w.tasks.interrupt)()
 	if err := w.gw.Shutdown(ctx); err != nil {
 		return fmt.Errorf("cluster: worker shutdown: %w", err)
 	}
@@ -340,6 +342,7 @@ func (w *Worker) Close() error {
 	defer w.closeControl(ctx)
 	defer w.tasks.close()
 	w.tasks.stopScheduling()
+	w.tasks.interrupt()
 	return w.gw.Close()
 }
 

@@ -79,6 +79,10 @@
 // (any client, concurrently too) returns that task's id and writes
 // nothing. A task runs to success at most once: its claim is a
 // conditional UPDATE, and a duplicate job finds it running or finished.
+// A task runs in a context of its own, not ended when its job's
+// connection to gearmand is (gearmand killed or restarted): its state is
+// in the store, and an interrupted task would run again elsewhere. Only a
+// closing worker (Runner.Interrupt) ends it.
 // The exception is a worker that dies (or loses the store for longer than
 // its lease) while running a task: its lease runs out and the task runs
 // again, so a task's function runs at least once, and may run twice for a

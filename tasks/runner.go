@@ -36,6 +36,10 @@ type Runner struct {
 	// a Start after Stop starts nothing.
 	stopMu  sync.Mutex
 	stopped bool
+	// interrupted is closed by Interrupt: the worker is closing, and
+	// its running tasks end (and are given back).
+	interrupted   chan struct{}
+	interruptOnce sync.Once
 }
 
 // RunnerOption configures a Runner.
@@ -54,7 +58,8 @@ func NewRunner(ctx context.Context, db *store.DB, workerID string, conf config.T
 	if err := Migrate(ctx, db); err != nil {
 		return nil, fmt.Errorf("tasks: %w", err)
 	}
-	r := &Runner{db: db, worker: workerID, lease: conf.Lease, stop: make(chan struct{}), stmts: map[string]*sql.Stmt{}}
+	r := &Runner{db: db, worker: workerID, lease: conf.Lease, stop: make(chan struct{}), stmts: map[string]*sql.Stmt{},
+		interrupted: make(chan struct{})}
 	for _, o := range opts {
 		o(r)
 	}
@@ -63,6 +68,26 @@ func NewRunner(ctx context.Context, db *store.DB, workerID string, conf config.T
 	}
 	return r, nil
 }
+
+// taskContext is what a job's tasks run in: not ended by the loss of the
+// job's connection (gearmand killed or restarted), since the tasks' state
+// is in the store, not in gearmand, and a task interrupted there would
+// run again elsewhere; ended by Interrupt, when the worker closes.
+func (r *Runner) taskContext(job context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(job))
+	go func() {
+		select {
+		case <-r.interrupted:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// Interrupt ends the running tasks (a closing worker): each is given back
+// unless its function had already returned. Later jobs end at once.
+func (r *Runner) Interrupt() { r.interruptOnce.Do(func() { close(r.interrupted) }) }
 
 // claimed is a task a worker took.
 type claimed struct {
@@ -99,6 +124,8 @@ func (r *Runner) JobFunc(f wire.Function) gearman.JobFunc {
 		}
 		r.running.Add(1)
 		defer r.running.Add(-1)
+		ctx, cancel := r.taskContext(ctx)
+		defer cancel()
 		if r.limiter == nil {
 			return nil, r.runBatch(ctx, f, ids)
 		}

@@ -101,33 +101,24 @@ func NewClient(ctx context.Context, db *store.DB, gc *gearman.Client, conf confi
 // withDefaults fills in conf's zero fields; Serve stays as given.
 func withDefaults(conf config.Tasks) config.Tasks {
 	d := config.DefaultTasks()
-	fill := func(v *int, def int) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	fill(&conf.BatchSize, d.BatchSize)
-	fill(&conf.MaxAttempts, d.MaxAttempts)
-	fill(&conf.MaxItemBytes, d.MaxItemBytes)
-	if conf.Retention == 0 {
-		conf.Retention = d.Retention
-	}
-	if conf.Lease == 0 {
-		conf.Lease = d.Lease
-	}
-	if conf.PollInterval == 0 {
-		conf.PollInterval = d.PollInterval
-	}
-	if conf.RedispatchAfter == 0 {
-		conf.RedispatchAfter = d.RedispatchAfter
-	}
-	if conf.MinBackoff == 0 {
-		conf.MinBackoff = d.MinBackoff
-	}
-	if conf.MaxBackoff == 0 {
-		conf.MaxBackoff = max(d.MaxBackoff, conf.MinBackoff)
-	}
+	orDefault(&conf.BatchSize, d.BatchSize)
+	orDefault(&conf.MaxAttempts, d.MaxAttempts)
+	orDefault(&conf.MaxItemBytes, d.MaxItemBytes)
+	orDefault(&conf.Retention, d.Retention)
+	orDefault(&conf.Lease, d.Lease)
+	orDefault(&conf.PollInterval, d.PollInterval)
+	orDefault(&conf.RedispatchAfter, d.RedispatchAfter)
+	orDefault(&conf.MinBackoff, d.MinBackoff)
+	orDefault(&conf.MaxBackoff, max(d.MaxBackoff, conf.MinBackoff))
 	return conf
+}
+
+// orDefault sets *v to def if it is zero.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // Close waits for the enqueues in flight and their jobs' sending, then

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -132,29 +130,7 @@ func (c *Cluster) ping(ctx context.Context) {
 // channel: at the broker's backend, or bound with no broker.
 func logSubscriber(cfg config.Client, key *auth.Key) (*broker.Subscriber, error) {
 	peers := broker.Peers{Key: key, MaxMessageSize: cfg.ZMQMaxMessageSize}
-	topics := []string{wire.TopicLog, wire.TopicHeartbeat, wire.TopicMap}
-	if !cfg.Direct() {
-		return peers.NewSubscriber(cfg.LogBackendURL, topics...)
-	}
-	return peers.BindSubscriber(bindURL(cfg.LogBackendURL), topics...)
-}
-
-// bindURL is what a client with no broker binds for url: "localhost"
-// means loopback, any other host name this machine's every interface
-// (ZeroMQ binds addresses, not names); as `glimpse-cluster logs` does.
-func bindURL(url string) string {
-	rest, ok := strings.CutPrefix(url, "tcp://")
-	if !ok {
-		return url
-	}
-	host, port, err := net.SplitHostPort(rest)
-	switch {
-	case err != nil || net.ParseIP(host) != nil:
-		return url
-	case strings.EqualFold(host, "localhost"):
-		return "tcp://127.0.0.1:" + port
-	}
-	return "tcp://*:" + port
+	return peers.LogSubscriber(cfg, wire.TopicLog, wire.TopicHeartbeat, wire.TopicMap)
 }
 
 // Close stops watching; it returns once its goroutines have.

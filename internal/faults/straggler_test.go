@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -28,34 +29,47 @@ func TestStragglerBackupTasks(t *testing.T) {
 	const chunk = 10
 
 	// With backup tasks. Few chunks, so that the fast workers finish all
-	// the others while the slow one is on its first.
-	items := ints(0, 150)
-	got, err := pool.Map(ctx, p, square, items, pool.Chunksize(chunk), pool.BackupTasks())
-	log := readSlowLog(t, slowLog)
-	byPID := checkSquares(t, items, got, err)
-	unfinished := log.unfinished(chunk)
-	if len(unfinished) != 1 {
-		t.Fatalf("when the map returned the slow worker was inside chunks %v, want one (log %q)", unfinished, log.lines)
-	}
-	first := unfinished[0]
-	for i := first; i < first+chunk; i++ {
-		if pid := got[i].PID; pid != fast[0].pid() && pid != fast[1].pid() {
-			t.Fatalf("item %d of the chunk the slow worker was running came from pid %d, not from a fast worker", i, pid)
+	// the others while the slow one is on its first. On a loaded machine
+	// the slow worker may wake after the fast ones took every chunk, or
+	// the fast ones may take longer than its chunk: such a run shows
+	// nothing either way, so it is tried again on new items (a map that
+	// waited for the slow worker every time fails).
+	var first int
+	for attempt := 1; ; attempt++ {
+		items := ints(attempt*100_000, 150)
+		got, err := pool.Map(ctx, p, square, items, pool.Chunksize(chunk), pool.BackupTasks())
+		log := readSlowLog(t, slowLog)
+		byPID := checkSquares(t, items, got, err)
+		unfinished := log.unfinished(chunk)
+		if len(unfinished) > 1 {
+			t.Fatalf("when the map returned the slow worker was inside chunks %v, want one (log %q)", unfinished, log.lines)
 		}
+		if len(unfinished) == 0 {
+			if attempt == 3 {
+				t.Fatalf("in %d maps the slow worker was never inside a chunk when the map returned: the maps waited for it, or it got none (log %q)", attempt, log.lines)
+			}
+			t.Logf("attempt %d shows nothing: the slow worker was inside no chunk when the map returned; items by pid %v", attempt, byPID)
+			waitSlowIdle(t, ctx, slowLog, chunk)
+			continue
+		}
+		first = unfinished[0]
+		for x := first; x < first+chunk; x++ {
+			if pid := got[x-items[0]].PID; pid != fast[0].pid() && pid != fast[1].pid() {
+				t.Fatalf("item %d of the chunk the slow worker was running came from pid %d, not from a fast worker", x, pid)
+			}
+		}
+		t.Logf("backup: the map returned while the slow worker (pid %d) was inside the chunk of items %d-%d; items by pid %v",
+			slow.pid(), first, first+chunk-1, byPID)
+		break
 	}
-	t.Logf("backup: the map returned while the slow worker (pid %d) was inside the chunk of items %d-%d; items by pid %v",
-		slow.pid(), first, first+chunk-1, byPID)
 	// The slow worker goes on with its copy after the map, and finishes it.
-	testenv.Eventually(t, ctx, "the slow worker to finish its discarded chunk", func() (bool, error) {
-		l := readSlowLog(t, slowLog)
-		return len(l.unfinished(chunk)) == 0, nil
-	})
+	waitSlowIdle(t, ctx, slowLog, chunk)
 
 	// Control: no backup tasks, so the map waits for the slow worker.
-	items = ints(1000, 150)
-	got, err = pool.Map(ctx, p, square, items, pool.Chunksize(chunk))
-	log = readSlowLog(t, slowLog)
-	byPID = checkSquares(t, items, got, err)
+	items := ints(1_000_000, 150) // above every item of the backup maps
+	got, err := pool.Map(ctx, p, square, items, pool.Chunksize(chunk))
+	log := readSlowLog(t, slowLog)
+	byPID := checkSquares(t, items, got, err)
 	if unfinished := log.unfinished(chunk); len(unfinished) != 0 {
 		t.Fatalf("the map returned while the slow worker was inside chunks %v", unfinished)
 	}
@@ -76,6 +90,15 @@ func TestStragglerBackupTasks(t *testing.T) {
 	}
 	t.Logf("control: the map waited for the slow worker's %d items; items by pid %v", len(slowItems), byPID)
 	c.shutdown(t)
+}
+
+// waitSlowIdle waits until the slow worker has finished every chunk it
+// started.
+func waitSlowIdle(t *testing.T, ctx context.Context, path string, chunk int) {
+	t.Helper()
+	testenv.Eventually(t, ctx, "the slow worker to finish its discarded chunk", func() (bool, error) {
+		return len(readSlowLog(t, path).unfinished(chunk)) == 0, nil
+	})
 }
 
 // slowLog is what the slow worker wrote: "start X" and "end X" per item.

@@ -449,3 +449,41 @@ func ExampleWorker_Metrics() {
 	// 10 100 100 0
 	// 2 0
 }
+
+// A program that stops exporting a worker's metrics stops their counting:
+// the map after StopMetrics is not counted, and the next Metrics call
+// counts from zero.
+func ExampleWorker_StopMetrics() {
+	ctx := context.Background()
+	local, err := cluster.StartLocal(ctx, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer local.Close()
+	w := local.Worker()
+	w.Metrics() // counts from here on
+	square := func(n int) {
+		if _, err := pool.Map(ctx, local.Pool(), funcs.Square, make([]int64, n), pool.Chunksize(10)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	squareItems := func(m cluster.WorkerMetrics) uint64 {
+		for _, f := range m.Functions {
+			if f.Function == funcs.Square.Name() {
+				return f.Items
+			}
+		}
+		return 0
+	}
+	square(100)
+	fmt.Println(squareItems(w.Metrics()))
+	w.StopMetrics()
+	square(50)
+	fmt.Println(squareItems(w.Metrics())) // counts again from here on
+	square(30)
+	fmt.Println(squareItems(w.Metrics()))
+	// Output:
+	// 100
+	// 0
+	// 30
+}

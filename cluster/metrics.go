@@ -123,12 +123,11 @@ type FunctionMetrics struct {
 }
 
 // Metrics returns the worker's metrics. The worker counts only from the
-// first call on (metrics.NewWorkerCollector makes it), so that a worker
-// whose metrics nobody reads pays nothing for them: the counts are a few
-// atomic adds per chunk, never per item.
+// first call on (metrics.NewWorkerCollector makes it), or the first after
+// StopMetrics, so that a worker whose metrics nobody reads pays nothing
+// for them: the counts are a few atomic adds per chunk, never per item.
 func (w *Worker) Metrics() WorkerMetrics {
-	w.metrics.CompareAndSwap(nil, newWorkerMetrics(w.funcs))
-	m := w.metrics.Load()
+	m := w.countingMetrics()
 	out := WorkerMetrics{ReceivedBytes: m.bytesIn.Load(), SentBytes: m.bytesOut.Load(),
 		Slots: w.slots, SlotsBusy: int(w.active.Load()), MemoryRSS: residentMemory()}
 	for name, fm := range m.funcs {
@@ -141,3 +140,26 @@ func (w *Worker) Metrics() WorkerMetrics {
 	slices.SortFunc(out.Functions, func(a, b FunctionMetrics) int { return cmp.Compare(a.Function, b.Function) })
 	return out
 }
+
+// countingMetrics returns the worker's counters, starting them if they
+// are not. A StopMetrics racing this call leaves fresh counters that
+// nobody adds to: this call reads zeros, as it would have a moment later.
+func (w *Worker) countingMetrics() *workerMetrics {
+	if m := w.metrics.Load(); m != nil {
+		return m
+	}
+	fresh := newWorkerMetrics(w.funcs)
+	if w.metrics.CompareAndSwap(nil, fresh) {
+		return fresh
+	}
+	if m := w.metrics.Load(); m != nil {
+		return m
+	}
+	return fresh
+}
+
+// StopMetrics stops the counting that Metrics started, for a program
+// that no longer exports them: a chunk's end costs one atomic load again.
+// The counts are dropped; a later Metrics call counts from zero (to
+// Prometheus, a counter reset).
+func (w *Worker) StopMetrics() { w.metrics.Store(nil) }

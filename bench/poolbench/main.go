@@ -14,13 +14,15 @@
 //     trivial map (automatic chunks) -key-rounds times on each, then
 //     -one-item-calls one-item maps on each; medians and keyed/keyless.
 //
-//   - with -metrics, what Prometheus metrics cost: a second local cluster
-//     whose metrics are on (every collector served, scraped every second)
-//     takes turns with the first, whose metrics are off: the trivial map
-//     -metrics-rounds times on each; medians and on/off.
+//   - with -metrics, what Prometheus metrics cost: the same local cluster
+//     with its metrics switched on (the worker counts, every collector is
+//     served and scraped every second) and off between rounds of the
+//     trivial map of at least -metrics-round each, -metrics-rounds pairs;
+//     the median of the pairs' on/off ratios of items/s and of CPU per
+//     item (this process and gearmand), with 95% bootstrap intervals.
 //
 //     poolbench [-slots 2] [-items 1000000] [-cpu-items 4000] [-cost 1ms] [-rounds 3]
-//     [-key] [-key-rounds 9] [-one-item-calls 2000] [-metrics] [-metrics-rounds 9] [-small-calls 2000]
+//     [-key] [-key-rounds 9] [-one-item-calls 2000] [-metrics] [-metrics-rounds 9] [-metrics-round 1s] [-small-calls 2000]
 //     [-small-concurrency 1000] [-small-concurrent-calls 20000] [-chunk1-items 100000] [-json FILE]
 //
 //   - small calls: one-item maps, pool.Call and pool.Go against a bare
@@ -64,8 +66,10 @@ func main() {
 	keyed := flag.Bool("key", false, "also compare with a keyed local cluster of the same slots")
 	keyRounds := flag.Int("key-rounds", 9, "with -key: trivial maps on each cluster")
 	oneItemCalls := flag.Int("one-item-calls", 2000, "with -key: one-item maps on each cluster")
-	withMetrics := flag.Bool("metrics", false, "also compare with a local cluster whose Prometheus metrics are on and scraped")
-	metricsRounds := flag.Int("metrics-rounds", 9, "with -metrics: trivial maps on each cluster")
+	withMetrics := flag.Bool("metrics", false, "also measure the trivial map with the cluster's Prometheus metrics on and scraped, and off")
+	var mcfg metricsCfg
+	flag.IntVar(&mcfg.rounds, "metrics-rounds", 9, "with -metrics: rounds with the metrics on, and as many off (pairs)")
+	flag.DurationVar(&mcfg.round, "metrics-round", time.Second, "with -metrics: the least length of a round (trivial maps until it has passed)")
 	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
 	var small smallCfg
 	flag.IntVar(&small.calls, "small-calls", 2000, "one-item maps and bare calls, one after another, for the p50s (0: skip the small-calls section)")
@@ -79,6 +83,11 @@ func main() {
 	}
 	if *keyed && (*keyRounds < 1 || *oneItemCalls < 1) {
 		log.Fatalf("-key-rounds %d, -one-item-calls %d: need at least 1 each", *keyRounds, *oneItemCalls)
+	}
+	if *withMetrics && (mcfg.rounds < 1 || mcfg.round < scrapeEvery) {
+		// A shorter round would not be scraped every time, and the median
+		// of the pairs would leave the scrapes out.
+		log.Fatalf("-metrics-rounds %d, -metrics-round %v: need at least 1, and at least the scrape period %v", mcfg.rounds, mcfg.round, scrapeEvery)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -172,7 +181,7 @@ func main() {
 		out.Keyed = &cmp
 	}
 	if *withMetrics {
-		m, err := compareMetrics(ctx, p, *slots, xs, *metricsRounds)
+		m, err := compareMetrics(ctx, local, xs, mcfg)
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -144,7 +144,7 @@ func plan(bin, out string, quick bool) []step {
 			[]string{"-workers", "1,2", "-jobs", "20000", "-rounds", "1", "-concurrency", "0"})...),
 		mk("pool", "poolbench", pick(
 			[]string{"-slots", "2", "-items", "1000000", "-cpu-items", "4000", "-cost", "1ms", "-rounds", "5",
-				"-key", "-key-rounds", "9", "-one-item-calls", "2000", "-metrics", "-metrics-rounds", "9"},
+				"-key", "-key-rounds", "9", "-one-item-calls", "2000", "-metrics", "-metrics-rounds", "15"},
 			[]string{"-slots", "2", "-items", "200000", "-cpu-items", "1000", "-cost", "1ms", "-rounds", "1",
 				"-key", "-key-rounds", "3", "-one-item-calls", "300", "-metrics", "-metrics-rounds", "3",
 				"-small-calls", "300", "-small-concurrent-calls", "3000", "-chunk1-items", "20000"})...),

@@ -58,26 +58,54 @@ type Pool struct {
 	Metrics *PoolMetrics `json:"metrics,omitempty"`
 }
 
-// PoolMetrics compares a local cluster whose metrics are on (the
-// worker's, pool's, broker's, fanout's and job servers' collectors
-// registered and served, scraped every ScrapeEveryMs) with one whose
-// metrics are off, in the same run, alternating as PoolKeyed does.
+// PoolMetrics is what Prometheus metrics cost: the same local cluster
+// with its metrics switched on and off between rounds (on: the worker
+// counts, every collector is served and scraped every ScrapeEveryMs; off:
+// the worker's counting stopped, nothing scraped), Rounds rounds of each,
+// in pairs alternating which goes first. A round runs the trivial map
+// until it has taken at least RoundMs.
 type PoolMetrics struct {
-	Rounds        int       `json:"rounds"` // trivial maps on each cluster
-	Items         int       `json:"items"`  // of the trivial map, automatic chunks
-	ScrapeEveryMs int64     `json:"scrape_every_ms"`
-	Scrapes       int       `json:"scrapes"` // of the "on" cluster during the rounds
+	Rounds        int     `json:"rounds"` // of each setting: the pairs
+	RoundMs       int64   `json:"round_ms"`
+	Items         int     `json:"items"` // of the trivial map, automatic chunks
+	ScrapeEveryMs int64   `json:"scrape_every_ms"`
+	Scrapes       int     `json:"scrapes"`       // answered, during the "on" rounds
+	ScrapeErrors  int     `json:"scrape_errors"` // failed or not 200
+	OnSeconds     float64 `json:"on_seconds"`    // the "on" rounds' time: Scrapes/OnSeconds is the scrape rate
+	// Medians of the rounds' items/s, and the rounds' own.
 	OffItemsPerS  float64   `json:"off_items_per_s"`
 	OnItemsPerS   float64   `json:"on_items_per_s"`
-	Ratio         float64   `json:"ratio"` // median over the rounds of on/off
 	OffRoundsPerS []float64 `json:"off_rounds_per_s"`
 	OnRoundsPerS  []float64 `json:"on_rounds_per_s"`
-	// The process's CPU time (client, workers, brokers, fanout workers of
-	// both clusters; not gearmand) per item over all the rounds of each,
-	// and on/off: steadier than items/s on a shared machine.
-	OffCPUNsPerItem float64 `json:"off_cpu_ns_per_item"`
-	OnCPUNsPerItem  float64 `json:"on_cpu_ns_per_item"`
-	CPURatio        float64 `json:"cpu_ratio"`
+	// Ratio is the median over the pairs of on/off items/s; RatioLow and
+	// RatioHigh bound its 95% bootstrap interval (pairs resampled).
+	Ratio     float64 `json:"ratio"`
+	RatioLow  float64 `json:"ratio_low"`
+	RatioHigh float64 `json:"ratio_high"`
+	// CPU time per item of the whole process set, over all the rounds of
+	// each setting: this process (client, worker, broker, fanout worker,
+	// the scraper) and gearmand; the gearmand part on its own; per round.
+	OffCPUNsPerItem      float64   `json:"off_cpu_ns_per_item"`
+	OnCPUNsPerItem       float64   `json:"on_cpu_ns_per_item"`
+	OffGearmandNsPerItem float64   `json:"off_gearmand_ns_per_item"`
+	OnGearmandNsPerItem  float64   `json:"on_gearmand_ns_per_item"`
+	OffCPURoundsNs       []float64 `json:"off_cpu_rounds_ns"`
+	OnCPURoundsNs        []float64 `json:"on_cpu_rounds_ns"`
+	// CPURatio is the median over the pairs of on/off CPU per item, with
+	// its 95% bootstrap interval: steadier than items/s on a shared
+	// machine, where other processes' load slows a round without adding
+	// to its CPU time.
+	CPURatio     float64 `json:"cpu_ratio"`
+	CPURatioLow  float64 `json:"cpu_ratio_low"`
+	CPURatioHigh float64 `json:"cpu_ratio_high"`
+	// ScrapeCPUMs is one scrape's CPU time (this process and gearmand),
+	// timed on the idle cluster after the rounds; ScrapeNsPerItem is that
+	// at one scrape per ScrapeEveryMs over OffItemsPerS, and ScrapeShare
+	// its share of OffCPUNsPerItem: the scrapes' cost, as an account
+	// rather than a difference of noisy rounds.
+	ScrapeCPUMs     float64 `json:"scrape_cpu_ms"`
+	ScrapeNsPerItem float64 `json:"scrape_ns_per_item"`
+	ScrapeShare     float64 `json:"scrape_share"`
 }
 
 // PoolSmall compares one-item maps with a bare gearman.Client.Call to an

@@ -188,14 +188,76 @@ def trivial(args, peer, n):
 def cpu(args, peer):
     width = calibrate(args.cost_ms / 1000)
     ranges = [(1_000_000 + i * width, 1_000_000 + (i + 1) * width) for i in range(args.cpu_items)]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.thread_time()
     want = [tasks.count_primes(r) for r in ranges]
     serial = args.cpu_items / (time.perf_counter() - start)
+    serial_cpu_ms = 1000 * (time.thread_time() - cpu_start) / args.cpu_items
     def once():
         check(list(peer.map_cpu(ranges)), want, "CPU-bound map")
-    rate, rates = median_rate(args, args.cpu_items, once)
-    return dict(items=args.cpu_items, value=rate, rounds=rates, serial=serial,
-                efficiency=rate / (args.workers * serial), width=width)
+    def bare_once():
+        check(bare(args.workers, ranges), want, "bare reference")
+    fields = paired_rounds(args, args.cpu_items, bare_once, once)
+    return dict(items=args.cpu_items, serial=serial, serial_cpu_ms=serial_cpu_ms, width=width,
+                bare_how=f"{args.workers} processes forked from the driver, items dealt round-robin",
+                **fields)
+
+
+def bare(workers, ranges):
+    """Counts the primes of ranges on workers processes forked from this
+    one, item i on process i % workers, with no pool at all: the
+    reference of the pool's parallel efficiency (Python threads would
+    share one core under the GIL). Each process sends its counts back on a
+    pipe of its own; the counts in input order."""
+    children = []
+    for w in range(workers):
+        r, wr = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            status = 0
+            try:
+                os.close(r)
+                with os.fdopen(wr, "w") as out:
+                    json.dump([tasks.count_primes(x) for x in ranges[w::workers]], out)
+            except BaseException:
+                status = 1
+            os._exit(status)
+        os.close(wr)
+        children.append((pid, r))
+    got = [None] * len(ranges)
+    for w, (pid, r) in enumerate(children):
+        with os.fdopen(r) as inp:
+            text = inp.read()
+        if os.waitpid(pid, 0)[1] != 0:
+            raise RuntimeError(f"bare reference: process {pid} failed")
+        got[w::workers] = json.loads(text)
+    return got
+
+
+def paired_rounds(args, n, bare_once, pool_once):
+    """Per round, the bare reference then the pool, one right after the
+    other so that both see about the same load from the rest of the
+    machine: the medians of both rates, every round of each, and the
+    median of the rounds' pool over bare ratios (the parallel
+    efficiency)."""
+    bares, rates = [], []
+    began = time.perf_counter()
+    for _ in range(args.rounds):
+        start = time.perf_counter()
+        bare_once()
+        bares.append(n / (time.perf_counter() - start))
+        start = time.perf_counter()
+        pool_once()
+        rates.append(n / (time.perf_counter() - start))
+        if time.perf_counter() - began > args.round_budget:
+            break
+    ratios = [r / b for r, b in zip(rates, bares)]
+    return dict(value=middle(rates), rounds=rates, bare=middle(bares), bare_rounds=bares,
+                efficiency=middle(ratios))
+
+
+def middle(xs):
+    """The median as peerbench takes it: of an even count, the upper one."""
+    return sorted(xs)[len(xs) // 2]
 
 
 def latency(args, peer):

@@ -6,10 +6,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/glimpse-go/glimpse/bench/internal/benchenv"
 	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
@@ -85,25 +88,17 @@ func (g glimpseWork) run(ctx context.Context, w string) (benchjson.PeerResult, e
 	case benchjson.PeerCPU:
 		return g.cpu(ctx)
 	case benchjson.PeerLatency:
-		return latency(ctx, g.s, "one-item pool.Map", func(x int64) (int64, error) { return g.one(ctx, x) })
+		return latency(ctx, g.s, "pool.Call", func(x int64) (int64, error) { return pool.Call(ctx, g.p, funcs.Square, x) })
 	case benchjson.PeerLarge:
 		return g.large(ctx)
 	case benchjson.PeerConcurrent:
-		return concurrent(ctx, g.s, "a one-item pool.Map per call, each in its own goroutine", func(x int64) (int64, error) { return g.one(ctx, x) })
+		return concurrent(ctx, g.s, "pool.Call per call, each in its own goroutine", func(x int64) (int64, error) { return pool.Call(ctx, g.p, funcs.Square, x) })
 	}
 	var n int
 	if _, err := fmt.Sscanf(w, "trivial_%d", &n); err != nil {
 		return benchjson.PeerResult{}, fmt.Errorf("unknown workload %q", w)
 	}
 	return g.trivial(ctx, n)
-}
-
-func (g glimpseWork) one(ctx context.Context, x int64) (int64, error) {
-	out, err := pool.Map(ctx, g.p, funcs.Square, []int64{x})
-	if err != nil {
-		return 0, err
-	}
-	return out[0], nil
 }
 
 func (g glimpseWork) trivial(ctx context.Context, n int) (benchjson.PeerResult, error) {
@@ -125,23 +120,97 @@ func (g glimpseWork) trivial(ctx context.Context, n int) (benchjson.PeerResult, 
 
 func (g glimpseWork) cpu(ctx context.Context) (benchjson.PeerResult, error) {
 	ranges := benchenv.PrimeRanges(g.s.CPUItems, g.s.cost)
-	r := benchjson.PeerResult{How: "pool.Map, automatic chunks", Items: len(ranges)}
+	r := benchjson.PeerResult{How: "pool.Map, automatic chunks", Items: len(ranges),
+		BareHow: fmt.Sprintf("%d goroutines in-process, each on its own thread, items dealt round-robin", g.s.workers)}
 	want := make([]int64, len(ranges))
-	start := time.Now()
+	runtime.LockOSThread() // for threadCPU
+	start, cpu := time.Now(), threadCPU()
 	for i, rg := range ranges {
 		want[i], _ = funcs.CountPrimes.Call(ctx, rg)
 	}
 	r.Serial = float64(len(ranges)) / time.Since(start).Seconds()
-	var err error
-	r.Value, r.Rounds, err = medianRate(g.s, float64(len(ranges)), func() error {
+	r.SerialCPUMs = float64((threadCPU() - cpu).Nanoseconds()) / 1e6 / float64(len(ranges))
+	runtime.UnlockOSThread()
+	bare := func() error {
+		got := bareGo(g.s.workers, ranges)
+		if !slices.Equal(got, want) {
+			return errWrong
+		}
+		return nil
+	}
+	mapped := func() error {
 		out, err := pool.Map(ctx, g.p, funcs.CountPrimes, ranges)
 		if err == nil && !slices.Equal(out, want) {
 			err = errWrong
 		}
 		return err
-	})
-	r.Efficiency = r.Value / (float64(g.s.workers) * r.Serial)
+	}
+	err := pairedRounds(g.s, float64(len(ranges)), bare, mapped, &r)
 	return r, err
+}
+
+// bareGo counts the primes of ranges on workers goroutines, each locked
+// to an OS thread, item i on goroutine i%workers: the same items spread
+// over the same number of threads with no pool at all, the reference
+// of glimpse-go's parallel efficiency.
+func bareGo(workers int, ranges []funcs.Range) []int64 {
+	out := make([]int64, len(ranges))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			for i := w; i < len(ranges); i += workers {
+				out[i], _ = funcs.CountPrimes.Call(context.Background(), ranges[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// pairedRounds measures the CPU-bound workload: per round, the bare
+// reference (the same items on s.workers threads or processes, no pool)
+// then the pool, one right after the other, so that both see about the
+// same load from the rest of the machine. r gets the medians of both
+// rates, and the parallel efficiency as the median of the rounds' pool
+// over bare ratios.
+func pairedRounds(s settings, n float64, bare, pooled func() error, r *benchjson.PeerResult) error {
+	var bares, ratios []float64
+	began := time.Now()
+	for range s.rounds {
+		start := time.Now()
+		if err := bare(); err != nil {
+			return fmt.Errorf("bare reference: %w", err)
+		}
+		b := n / time.Since(start).Seconds()
+		start = time.Now()
+		if err := pooled(); err != nil {
+			return err
+		}
+		v := n / time.Since(start).Seconds()
+		bares, r.Rounds, ratios = append(bares, b), append(r.Rounds, v), append(ratios, v/b)
+		if time.Since(began) > s.roundBudget {
+			break
+		}
+	}
+	r.Value, r.Bare, r.Efficiency = median(r.Rounds), median(bares), median(ratios)
+	r.BareRounds = bares
+	return nil
+}
+
+// median of xs, not empty; xs is left as it is.
+func median(xs []float64) float64 {
+	sorted := slices.Clone(xs)
+	slices.Sort(sorted)
+	return sorted[len(sorted)/2]
+}
+
+// threadCPU is the CPU time of the calling OS thread so far.
+func threadCPU() time.Duration {
+	var ru unix.Rusage
+	unix.Getrusage(unix.RUSAGE_THREAD, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (g glimpseWork) large(ctx context.Context) (benchjson.PeerResult, error) {
@@ -183,9 +252,7 @@ func medianRate(s settings, n float64, f func() error) (float64, []float64, erro
 			break
 		}
 	}
-	sorted := slices.Clone(rates)
-	slices.Sort(sorted)
-	return sorted[len(sorted)/2], rates, nil
+	return median(rates), rates, nil
 }
 
 // latency is the p50 and p90 of s.LatencyCalls calls of call, in ms.

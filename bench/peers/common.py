@@ -234,25 +234,30 @@ def bare(workers, ranges):
 
 
 def paired_rounds(args, n, bare_once, pool_once):
-    """Per round, the bare reference then the pool, one right after the
-    other so that both see about the same load from the rest of the
-    machine: the medians of both rates, every round of each, and the
-    median of the rounds' pool over bare ratios (the parallel
-    efficiency)."""
-    bares, rates = [], []
+    """The bare reference before the first round of the pool and after
+    each, so that every round of the pool sits between two of the bare
+    one and a load from the rest of the machine that rises or falls
+    meanwhile weighs on both alike (peerbench's pairedRounds): the medians
+    of both rates, every round of each, and the median of the rounds'
+    efficiencies, the pool's rate over the bare ones' around it (their
+    mean time). At least MIN_PAIRED_ROUNDS rounds, whatever the budget."""
+    def timed(f):
+        start = time.perf_counter()
+        f()
+        return n / (time.perf_counter() - start)
+    bares, rates, ratios = [timed(bare_once)], [], []
     began = time.perf_counter()
-    for _ in range(args.rounds):
-        start = time.perf_counter()
-        bare_once()
-        bares.append(n / (time.perf_counter() - start))
-        start = time.perf_counter()
-        pool_once()
-        rates.append(n / (time.perf_counter() - start))
-        if time.perf_counter() - began > args.round_budget:
+    for i in range(args.rounds):
+        if i >= MIN_PAIRED_ROUNDS and time.perf_counter() - began > args.round_budget:
             break
-    ratios = [r / b for r, b in zip(rates, bares)]
+        rates.append(timed(pool_once))
+        bares.append(timed(bare_once))
+        ratios.append(rates[-1] * (1 / bares[i] + 1 / bares[i + 1]) / 2)
     return dict(value=middle(rates), rounds=rates, bare=middle(bares), bare_rounds=bares,
                 efficiency=middle(ratios))
+
+
+MIN_PAIRED_ROUNDS = 3
 
 
 def middle(xs):

@@ -54,9 +54,11 @@ type PeerResult struct {
 	// items one after another on one thread (SerialCPUMs: the thread's
 	// CPU ms per item, which other load on the machine does not stretch);
 	// Bare, items/s of the same items dealt over Workers threads or
-	// processes with no pool (BareHow says which), one round of it right
-	// before each of the pool's rounds (BareRounds). Efficiency is the
-	// median over rounds of the pool's items/s over that round's Bare.
+	// processes with no pool (BareHow says which), one round of it
+	// before the pool's first round and one after each (BareRounds, one
+	// more than Rounds). Efficiency is the median over the pool's rounds
+	// of its items/s over the bare rate of the mean time of the bare
+	// rounds before and after it.
 	Serial      float64   `json:"serial,omitempty"`
 	SerialCPUMs float64   `json:"serial_cpu_ms,omitempty"`
 	Bare        float64   `json:"bare,omitempty"`

@@ -169,34 +169,51 @@ func bareGo(workers int, ranges []funcs.Range) []int64 {
 	return out
 }
 
-// pairedRounds measures the CPU-bound workload: per round, the bare
-// reference (the same items on s.workers threads or processes, no pool)
-// then the pool, one right after the other, so that both see about the
-// same load from the rest of the machine. r gets the medians of both
-// rates, and the parallel efficiency as the median of the rounds' pool
-// over bare ratios.
+// pairedRounds measures the CPU-bound workload: the bare reference (the
+// same items on s.workers threads or processes, no pool) before the first
+// round of the pool and after each, so that every round of the pool sits
+// between two of the bare one and a load from the rest of the machine
+// that rises or falls meanwhile weighs on both alike. A round's
+// efficiency is the pool's items/s over the bare ones' around it (their
+// mean time); r gets the medians. At least minPairedRounds rounds,
+// whatever the round budget: under load a round can take seconds, and
+// the median of one or two ratios is not one.
 func pairedRounds(s settings, n float64, bare, pooled func() error, r *benchjson.PeerResult) error {
-	var bares, ratios []float64
-	began := time.Now()
-	for range s.rounds {
+	timed := func(f func() error) (float64, error) {
 		start := time.Now()
-		if err := bare(); err != nil {
-			return fmt.Errorf("bare reference: %w", err)
-		}
-		b := n / time.Since(start).Seconds()
-		start = time.Now()
-		if err := pooled(); err != nil {
+		err := f()
+		return n / time.Since(start).Seconds(), err
+	}
+	b, err := timed(bare)
+	if err != nil {
+		return fmt.Errorf("bare reference: %w", err)
+	}
+	bares, ratios := []float64{b}, []float64(nil)
+	began := time.Now()
+	for i := 0; i < s.rounds && (i < minPairedRounds || time.Since(began) < s.roundBudget); i++ {
+		v, err := timed(pooled)
+		if err != nil {
 			return err
 		}
-		v := n / time.Since(start).Seconds()
-		bares, r.Rounds, ratios = append(bares, b), append(r.Rounds, v), append(ratios, v/b)
-		if time.Since(began) > s.roundBudget {
-			break
+		after, err := timed(bare)
+		if err != nil {
+			return fmt.Errorf("bare reference: %w", err)
 		}
+		bares, r.Rounds = append(bares, after), append(r.Rounds, v)
+		ratios = append(ratios, pairedRatio(v, bares[i], after))
 	}
 	r.Value, r.Bare, r.Efficiency = median(r.Rounds), median(bares), median(ratios)
 	r.BareRounds = bares
 	return nil
+}
+
+// minPairedRounds: the CPU-bound workload's least number of rounds.
+const minPairedRounds = 3
+
+// pairedRatio is a pool's rate v over the bare rate of the time the bare
+// rounds before and after it took on average.
+func pairedRatio(v, before, after float64) float64 {
+	return v * (1/before + 1/after) / 2
 }
 
 // median of xs, not empty; xs is left as it is.

@@ -55,10 +55,11 @@ func TestReadPeer(t *testing.T) {
 }
 
 // TestGlimpseCPUPairsBareRounds runs the CPU-bound workload on a local
-// cluster of 2 slots: each round of the pool has a round of the bare
-// reference (2 goroutines, no pool) of its own, the efficiency is the
-// median of the rounds' ratios, not a ratio to a serial rate measured
-// once, and the serial item's CPU time is recorded.
+// cluster of 2 slots: each round of the pool sits between two rounds of
+// the bare reference (2 goroutines, no pool), the efficiency is the
+// median of the rounds' ratios to them, not a ratio to a serial rate
+// measured once, and the serial item's CPU time is recorded. A round
+// budget already spent still gives 3 rounds.
 func TestGlimpseCPUPairsBareRounds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -67,19 +68,19 @@ func TestGlimpseCPUPairsBareRounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer local.Close()
-	s := settings{workers: 2, rounds: 3, roundBudget: time.Minute, cost: 200 * time.Microsecond}
+	s := settings{workers: 2, rounds: 5, roundBudget: time.Nanosecond, cost: 200 * time.Microsecond}
 	s.CPUItems = 40
 	r, err := glimpseWork{p: local.Pool(), s: s}.cpu(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPaired(t, r, s.rounds)
+	checkPaired(t, r, minPairedRounds)
 }
 
 // TestPythonCPUPairsBareRounds runs common.py's CPU-bound workload with a
 // stand-in pool that counts in the driver: the bare reference runs in 2
 // forked processes whose counts come back right (else the workload
-// raises), paired with each pool round as on the Go side.
+// raises), around each pool round as on the Go side.
 func TestPythonCPUPairsBareRounds(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
 		t.Skip("no /usr/bin/python3")
@@ -88,7 +89,7 @@ func TestPythonCPUPairsBareRounds(t *testing.T) {
 	defer cancel()
 	script := `
 import json, types, common, tasks
-args = types.SimpleNamespace(workers=2, cost_ms=0.2, cpu_items=40, rounds=3, round_budget=60)
+args = types.SimpleNamespace(workers=2, cost_ms=0.2, cpu_items=40, rounds=5, round_budget=0)
 class Driver:
     def map_cpu(self, rs): return [tasks.count_primes(r) for r in rs]
 print(json.dumps(common.cpu(args, Driver())))
@@ -113,12 +114,12 @@ print(json.dumps(common.cpu(args, Driver())))
 // median of the pairs' ratios.
 func checkPaired(t *testing.T, r benchjson.PeerResult, rounds int) {
 	t.Helper()
-	if len(r.Rounds) != rounds || len(r.BareRounds) != rounds {
-		t.Fatalf("%d pool rounds and %d bare rounds, want %d of each: %+v", len(r.Rounds), len(r.BareRounds), rounds, r)
+	if len(r.Rounds) != rounds || len(r.BareRounds) != rounds+1 {
+		t.Fatalf("%d pool rounds and %d bare rounds, want %d and one more: %+v", len(r.Rounds), len(r.BareRounds), rounds, r)
 	}
 	ratios := make([]float64, rounds)
 	for i := range ratios {
-		ratios[i] = r.Rounds[i] / r.BareRounds[i]
+		ratios[i] = pairedRatio(r.Rounds[i], r.BareRounds[i], r.BareRounds[i+1])
 	}
 	if r.Value != median(r.Rounds) || r.Bare != median(r.BareRounds) || r.Efficiency != median(ratios) {
 		t.Errorf("value %v, bare %v, efficiency %v; want the medians %v, %v, %v", r.Value, r.Bare, r.Efficiency,

@@ -50,8 +50,8 @@ type PeerResult struct {
 	Value    float64   `json:"value,omitempty"`
 	Rounds   []float64 `json:"rounds,omitempty"` // every round's figure, in order
 	// The CPU-bound workload's references, measured by the driver
-	// process itself in the pool's language: Serial, items/s of the same
-	// items one after another on one thread (SerialCPUMs: the thread's
+	// process itself in the pool's language: Serial, items/s of every
+	// 4th item one after another on one thread (SerialCPUMs: the thread's
 	// CPU ms per item, which other load on the machine does not stretch);
 	// Bare, items/s of the same items dealt over Workers threads or
 	// processes with no pool (BareHow says which), one round of it

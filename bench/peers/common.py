@@ -18,6 +18,7 @@ runs past its limit is reported with its error and the others still run.
 
 import argparse
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -207,7 +208,7 @@ def cpu(args, peer):
         check(list(peer.map_cpu(ranges)), want, "CPU-bound map")
     fields = paired_rounds(args, args.cpu_items, bare_once, once)
     return dict(items=args.cpu_items, serial=serial, serial_cpu_ms=serial_cpu_ms, width=width,
-                bare_how=f"{args.workers} processes forked from the driver, items dealt round-robin",
+                bare_how=f"{args.workers} processes forked from the driver, each taking the next item",
                 **fields)
 
 
@@ -216,32 +217,44 @@ SERIAL_EVERY = 4
 
 def bare(workers, ranges):
     """Counts the primes of ranges on workers processes forked from this
-    one, item i on process i % workers, with no pool at all: the
-    reference of the pool's parallel efficiency (Python threads would
-    share one core under the GIL). Each process sends its counts back on a
-    pipe of its own; the counts in input order."""
+    one, each taking the next item not yet taken (a counter in shared
+    memory), with no pool at all: the reference of the pool's parallel
+    efficiency (Python threads would share one core under the GIL; items
+    dealt round-robin left it waiting for whichever process other load
+    held back). Each process sends its (index, count) pairs back on a pipe
+    of its own; the counts in input order."""
+    taken = multiprocessing.Value("l", 0)
     children = []
-    for w in range(workers):
+    for _ in range(workers):
         r, wr = os.pipe()
         pid = os.fork()
         if pid == 0:
             status = 0
             try:
                 os.close(r)
+                done = []
+                while True:
+                    with taken.get_lock():
+                        i = taken.value
+                        taken.value += 1
+                    if i >= len(ranges):
+                        break
+                    done.append((i, tasks.count_primes(ranges[i])))
                 with os.fdopen(wr, "w") as out:
-                    json.dump([tasks.count_primes(x) for x in ranges[w::workers]], out)
+                    json.dump(done, out)
             except BaseException:
                 status = 1
             os._exit(status)
         os.close(wr)
         children.append((pid, r))
     got = [None] * len(ranges)
-    for w, (pid, r) in enumerate(children):
+    for pid, r in children:
         with os.fdopen(r) as inp:
             text = inp.read()
         if os.waitpid(pid, 0)[1] != 0:
             raise RuntimeError(f"bare reference: process {pid} failed")
-        got[w::workers] = json.loads(text)
+        for i, n in json.loads(text):
+            got[i] = n
     return got
 
 

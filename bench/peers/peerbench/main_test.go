@@ -68,8 +68,8 @@ func TestGlimpseCPUPairsBareRounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer local.Close()
-	s := settings{workers: 2, rounds: 5, roundBudget: time.Nanosecond, cost: 200 * time.Microsecond}
-	s.CPUItems = 40
+	s := settings{workers: 2, rounds: 5, roundBudget: time.Nanosecond, cost: time.Millisecond}
+	s.CPUItems = 80 // a serial sample of 20 ms of CPU, which the thread's CPU clock resolves
 	r, err := glimpseWork{p: local.Pool(), s: s}.cpu(ctx)
 	if err != nil {
 		t.Fatal(err)

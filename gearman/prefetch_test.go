@@ -2,6 +2,9 @@ package gearman_test
 
 import (
 	"context"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -201,4 +204,55 @@ func TestSendDataIfRunning(t *testing.T) {
 			t.Fatalf("%s job sent %d data packets, want %d", data, updates.Load(), want)
 		}
 	}
+}
+
+// TestWakeUpAsksInOneWrite: a worker of 2 slots that asks 8 jobs ahead,
+// woken for one job at a time, sends its asks for all ten tokens in one
+// write, not one write each: counted as this process's write system calls
+// per job (the client's submission and the worker's result, PRE_SLEEP and
+// asks: about 4; 12-13 when each ask was a write of its own).
+func TestWakeUpAsksInOneWrite(t *testing.T) {
+	srv := testenv.Gearmand(t)
+	ctx := testenv.ContextWithin(t, time.Minute)
+	startWorker(t, []string{srv.Addr()}, map[string]gearman.JobFunc{
+		"wake": func(_ context.Context, j *gearman.Job) ([]byte, error) { return j.Data, nil },
+	}, gearman.WithConcurrency(2), gearman.WithPrefetch(8))
+	c := newClient(t, srv.Addr())
+	call := func(n int) {
+		for i := range n {
+			if got, err := c.Call(ctx, "wake", []byte{byte(i)}); err != nil || len(got) != 1 || got[0] != byte(i) {
+				t.Fatalf("call %d: %q, %v", i, got, err)
+			}
+		}
+	}
+	call(50) // fast jobs bring the asks ahead into circulation
+	const jobs = 300
+	before := writeSyscalls(t)
+	call(jobs)
+	perJob := float64(writeSyscalls(t)-before) / jobs
+	t.Logf("%.2f write system calls per job", perJob)
+	if perJob > 8 {
+		t.Fatalf("%.2f write system calls per job one at a time: the worker's asks went out one write each", perJob)
+	}
+}
+
+// writeSyscalls is how many write system calls this process has made, from
+// /proc/self/io.
+func writeSyscalls(t *testing.T) int64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		t.Skipf("no /proc/self/io: %v", err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Skip("/proc/self/io has no syscw")
+	return 0
 }

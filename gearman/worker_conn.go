@@ -65,13 +65,46 @@ func (wc *workerConn) grab() {
 		case <-wc.wake:
 			continue // state changed while we waited for a slot
 		}
-		cn, own, ok := wc.ask()
-		if !ok {
-			w.slots <- struct{}{}
+		wc.askAll()
+	}
+}
+
+// askAll turns the slot the caller holds, and every other free one, into
+// asks that leave in one write: a worker that wakes with its slots and
+// prefetch tokens free (4 per slot in a cluster worker) otherwise sent a
+// GRAB_JOB_UNIQ per token, each a system call of its own and a read for
+// gearmand, before the write of the result of the job it got (a one-item
+// call through a 2-slot cluster worker: 12.6 writes per call, 4.3 now).
+func (wc *workerConn) askAll() {
+	w := wc.w
+	cn, own, ok := wc.ask()
+	if !ok {
+		w.slots <- struct{}{}
+		return
+	}
+	for {
+		var next *conn
+		var mine, asked bool
+		select {
+		case <-w.slots:
+			if next, mine, asked = wc.ask(); !asked {
+				w.slots <- struct{}{}
+			}
+		default:
 		}
-		if own {
-			cn.flush()
+		if !asked {
+			break
 		}
+		if next != cn { // reconnected meanwhile: what went to the old one first
+			if own {
+				cn.flush()
+			}
+			cn, own = next, false
+		}
+		own = own || mine
+	}
+	if own {
+		cn.flush()
 	}
 }
 

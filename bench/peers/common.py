@@ -18,6 +18,7 @@ runs past its limit is reported with its error and the others still run.
 
 import argparse
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -188,14 +189,105 @@ def trivial(args, peer, n):
 def cpu(args, peer):
     width = calibrate(args.cost_ms / 1000)
     ranges = [(1_000_000 + i * width, 1_000_000 + (i + 1) * width) for i in range(args.cpu_items)]
-    start = time.perf_counter()
-    want = [tasks.count_primes(r) for r in ranges]
-    serial = args.cpu_items / (time.perf_counter() - start)
+    # One item in SERIAL_EVERY serially, on this thread; the bare rounds
+    # run them all, and the first one's counts, checked against these,
+    # check the others and the pool's (peerbench's serialSample).
+    sample = ranges[::SERIAL_EVERY]
+    start, cpu_start = time.perf_counter(), time.thread_time()
+    counts = [tasks.count_primes(r) for r in sample]
+    serial = len(sample) / (time.perf_counter() - start)
+    serial_cpu_ms = 1000 * (time.thread_time() - cpu_start) / len(sample)
+    want = []
+    def bare_once():
+        got = bare(args.workers, ranges)
+        if not want:
+            check(got[::SERIAL_EVERY], counts, "bare reference")
+            want.extend(got)
+        check(got, want, "bare reference")
     def once():
         check(list(peer.map_cpu(ranges)), want, "CPU-bound map")
-    rate, rates = median_rate(args, args.cpu_items, once)
-    return dict(items=args.cpu_items, value=rate, rounds=rates, serial=serial,
-                efficiency=rate / (args.workers * serial), width=width)
+    fields = paired_rounds(args, args.cpu_items, bare_once, once)
+    return dict(items=args.cpu_items, serial=serial, serial_cpu_ms=serial_cpu_ms, width=width,
+                bare_how=f"{args.workers} processes forked from the driver, each taking the next item",
+                **fields)
+
+
+SERIAL_EVERY = 4
+
+
+def bare(workers, ranges):
+    """Counts the primes of ranges on workers processes forked from this
+    one, each taking the next item not yet taken (a counter in shared
+    memory), with no pool at all: the reference of the pool's parallel
+    efficiency (Python threads would share one core under the GIL; items
+    dealt round-robin left it waiting for whichever process other load
+    held back). Each process sends its (index, count) pairs back on a pipe
+    of its own; the counts in input order."""
+    taken = multiprocessing.Value("l", 0)
+    children = []
+    for _ in range(workers):
+        r, wr = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            status = 0
+            try:
+                os.close(r)
+                done = []
+                while True:
+                    with taken.get_lock():
+                        i = taken.value
+                        taken.value += 1
+                    if i >= len(ranges):
+                        break
+                    done.append((i, tasks.count_primes(ranges[i])))
+                with os.fdopen(wr, "w") as out:
+                    json.dump(done, out)
+            except BaseException:
+                status = 1
+            os._exit(status)
+        os.close(wr)
+        children.append((pid, r))
+    got = [None] * len(ranges)
+    for pid, r in children:
+        with os.fdopen(r) as inp:
+            text = inp.read()
+        if os.waitpid(pid, 0)[1] != 0:
+            raise RuntimeError(f"bare reference: process {pid} failed")
+        for i, n in json.loads(text):
+            got[i] = n
+    return got
+
+
+def paired_rounds(args, n, bare_once, pool_once):
+    """The bare reference before the first round of the pool and after
+    each, so that every round of the pool sits between two of the bare
+    one and a load from the rest of the machine that rises or falls
+    meanwhile weighs on both alike (peerbench's pairedRounds): the medians
+    of both rates, every round of each, and the median of the rounds'
+    efficiencies, the pool's rate over the bare ones' around it (their
+    mean time). At least MIN_PAIRED_ROUNDS rounds, whatever the budget."""
+    def timed(f):
+        start = time.perf_counter()
+        f()
+        return n / (time.perf_counter() - start)
+    bares, rates, ratios = [timed(bare_once)], [], []
+    began = time.perf_counter()
+    for i in range(args.rounds):
+        if i >= MIN_PAIRED_ROUNDS and time.perf_counter() - began > args.round_budget:
+            break
+        rates.append(timed(pool_once))
+        bares.append(timed(bare_once))
+        ratios.append(rates[-1] * (1 / bares[i] + 1 / bares[i + 1]) / 2)
+    return dict(value=middle(rates), rounds=rates, bare=middle(bares), bare_rounds=bares,
+                efficiency=middle(ratios))
+
+
+MIN_PAIRED_ROUNDS = 3
+
+
+def middle(xs):
+    """The median as peerbench takes it: of an even count, the upper one."""
+    return sorted(xs)[len(xs) // 2]
 
 
 def latency(args, peer):

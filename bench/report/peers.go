@@ -24,6 +24,12 @@ type peerTable struct {
 	value       func(benchjson.PeerResult) float64
 	cells       func(benchjson.PeerResult) string // the figure columns
 	header      string                            // their headers
+	// reference, if set, is a row under glimpse-go's made from its
+	// result: what the same work does with no pool at all.
+	reference func(benchjson.PeerResult) string
+	// why, if set, explains a peer ahead of glimpse-go next to its
+	// figure, from glimpse-go's, the peer's and the floor's results.
+	why func(mine, peer, floor benchjson.PeerResult) string
 }
 
 // writePeers writes the Peers section from peers.json: one table per
@@ -39,14 +45,21 @@ func writePeers(b *strings.Builder, out, name string) error {
 		return errMissing
 	}
 	fmt.Fprintf(b, "The same workloads, %d workers each, in one run of `peerbench`: glimpse-go on a local cluster\n", p.Workers)
-	fmt.Fprintf(b, "(`cluster.StartLocal`, %d slots; a single call is a one-item `pool.Map`), the Python pools a user would\n", p.Workers)
+	fmt.Fprintf(b, "(`cluster.StartLocal`, %d slots; a single call is a `pool.Call`), the Python pools a user would\n", p.Workers)
 	fmt.Fprintf(b, "pick instead (Debian's packages, installed by `scripts/install-bench-deps.sh`; `bench/peers/*_peer.py`), and\n")
 	fmt.Fprintf(b, "the **Gearman floor**: a bare `gearman.Client` + `gearman.Worker` (%d jobs at once) on a gearmand of its own,\n", p.Workers)
 	fmt.Fprintf(b, "what any pool over Gearman pays at least. Everything on 127.0.0.1. Throughput figures are the median of up\n")
 	fmt.Fprintf(b, "to %d rounds (fewer for a slow peer). **glimpse-go / pool** is glimpse-go's speed over the pool's, so above\n", p.Rounds)
 	fmt.Fprintf(b, "1 glimpse-go is ahead and below 1 the pool is; for latency it is the pool's p50 over glimpse-go's. Parallel\n")
-	fmt.Fprintf(b, "efficiency is the map's items/s over %d x those of the same items run serially in the same process just\n", p.Workers)
-	fmt.Fprintf(b, "before; other load on the machine moves it by tens of points from run to run (see the load average above).\n\n")
+	fmt.Fprintf(b, "efficiency is measured the same way for every pool, in the pool's own language: the same items run on %d bare\n", p.Workers)
+	fmt.Fprintf(b, "threads (Go) or forked processes (Python) of the driver with no pool before the pool's first round and after\n")
+	fmt.Fprintf(b, "each (at least 3 rounds); a round's efficiency is the pool's items/s over the bare ones' around it, and the\n")
+	fmt.Fprintf(b, "figure is the median of the rounds'. Pairing keeps other load on the machine (see the load average above)\n")
+	fmt.Fprintf(b, "out of the ratio as far as it can, as it slows both alike; against one serial thread measured once before,\n")
+	fmt.Fprintf(b, "it had moved the figure by tens of points from run to run, and under a heavy load it still moves a round's.\n")
+	fmt.Fprintf(b, "The single calls of glimpse-go and of the floor cross a job server (client → gearmand → worker and back, two\n")
+	fmt.Fprintf(b, "TCP connections and a process in between) where multiprocessing writes to a pipe: no pool over Gearman\n")
+	fmt.Fprintf(b, "can be faster than the floor, and the tables say how far glimpse-go is above it.\n\n")
 	writePeerRuns(b, p)
 	var behind []string
 	for _, t := range peerTables(p) {
@@ -105,18 +118,12 @@ func peerTables(p benchjson.Peers) []peerTable {
 	}
 	s := p.Sizes
 	return append(ts,
-		peerTable{title: fmt.Sprintf("CPU-bound items: %s of ~%v of CPU each (counting primes, calibrated in each pool's own language)",
-			num(float64(s.CPUItems)), time.Duration(s.CPUCostNs)),
-			short: "CPU-bound items, parallel efficiency",
-			unit:  benchjson.PeerCPU, value: func(r benchjson.PeerResult) float64 { return r.Efficiency },
-			header: "items/s | serial items/s, in-process | parallel efficiency",
-			cells: func(r benchjson.PeerResult) string {
-				return fmt.Sprintf("%s | %s | %.1f%%", num(r.Value), num(r.Serial), 100*r.Efficiency)
-			}},
+		cpuTable(p),
 		peerTable{title: fmt.Sprintf("One-item latency: %s calls one after another", num(float64(s.LatencyCalls))),
 			short: "one-item latency, p50",
 			unit:  benchjson.PeerLatency, lowerWins: true, floor: true, value: items, header: "p50 ms | p90 ms",
-			cells: func(r benchjson.PeerResult) string { return fmt.Sprintf("%.3f | %.3f", r.Value, r.P90) }},
+			cells: func(r benchjson.PeerResult) string { return fmt.Sprintf("%.3f | %.3f", r.Value, r.P90) },
+			why:   latencyWhy},
 		peerTable{title: fmt.Sprintf("Large items: %s items of %s bytes there and back (identity)", num(float64(s.LargeItems)), num(float64(s.LargeBytes))),
 			short: "large items, MB/s",
 			unit:  benchjson.PeerLarge, floor: true, value: items, header: "MB/s sent",
@@ -124,8 +131,76 @@ func peerTables(p benchjson.Peers) []peerTable {
 		peerTable{title: fmt.Sprintf("%s concurrent single calls", num(float64(s.Concurrent))),
 			short: "concurrent single calls, calls/s",
 			unit:  benchjson.PeerConcurrent, floor: true, value: items, header: "calls/s",
-			cells: func(r benchjson.PeerResult) string { return num(r.Value) }},
+			cells: func(r benchjson.PeerResult) string { return num(r.Value) },
+			why:   concurrentWhy},
 	)
+}
+
+// latencyWhy says why a peer's single call is faster than glimpse-go's:
+// under the floor, no pool over a job server can match it; above it,
+// glimpse-go's cost over the floor is what puts it behind.
+func latencyWhy(mine, peer, floor benchjson.PeerResult) string {
+	if floor.Value <= 0 {
+		return ""
+	}
+	over := fmt.Sprintf("glimpse-go is %+.3f ms (%.2fx) over it", mine.Value-floor.Value, mine.Value/floor.Value)
+	if peer.Value < floor.Value {
+		return fmt.Sprintf("under the Gearman floor, %.3f ms in this run, which no pool over a job server can beat; %s", floor.Value, over)
+	}
+	return fmt.Sprintf("not under the Gearman floor, %.3f ms in this run: %s, and that puts it behind", floor.Value, over)
+}
+
+// concurrentWhy is latencyWhy for calls/s of concurrent single calls.
+func concurrentWhy(mine, peer, floor benchjson.PeerResult) string {
+	if floor.Value <= 0 {
+		return ""
+	}
+	of := fmt.Sprintf("glimpse-go does %.0f%% of it", 100*mine.Value/floor.Value)
+	if peer.Value > floor.Value {
+		return fmt.Sprintf("above the Gearman floor, %s calls/s in this run, which no pool over a job server can pass; %s", num(floor.Value), of)
+	}
+	return fmt.Sprintf("not above the Gearman floor, %s calls/s in this run: %s, and that puts it behind", num(floor.Value), of)
+}
+
+// cpuTable is the CPU-bound workload's table: each pool's items/s, its
+// references (one thread serially, and the same items on as many bare
+// threads or processes as the pool has workers) and the parallel
+// efficiency against the bare one; Go's bare figure gets a row of its own.
+func cpuTable(p benchjson.Peers) peerTable {
+	s := p.Sizes
+	return peerTable{title: fmt.Sprintf("CPU-bound items: %s of ~%v of CPU each (counting primes, calibrated in each pool's own language)",
+		num(float64(s.CPUItems)), time.Duration(s.CPUCostNs)),
+		short: "CPU-bound items, parallel efficiency",
+		unit:  benchjson.PeerCPU, value: func(r benchjson.PeerResult) float64 { return r.Efficiency },
+		header: fmt.Sprintf("items/s | serial CPU ms / item | serial items/s | %d bare items/s | parallel efficiency (pool / bare) | pool / (%d x serial)", p.Workers, p.Workers),
+		cells: func(r benchjson.PeerResult) string {
+			return fmt.Sprintf("%s | %s | %s | %s | %.1f%% | %s", num(r.Value), msCell(r.SerialCPUMs), num(r.Serial), num(r.Bare),
+				100*r.Efficiency, pctCell(r.Value, float64(p.Workers)*r.Serial))
+		},
+		reference: func(r benchjson.PeerResult) string {
+			if r.Bare <= 0 {
+				return ""
+			}
+			return fmt.Sprintf("| Go, no pool (the reference) | %s | %s | %s | %s | %s | 100%% | %s | | |", cell(r.BareHow), num(r.Bare),
+				msCell(r.SerialCPUMs), num(r.Serial), num(r.Bare), pctCell(r.Bare, float64(p.Workers)*r.Serial))
+		}}
+}
+
+// msCell is a CPU time per item, or "-" for a figure not measured (an
+// older peers.json).
+func msCell(ms float64) string {
+	if ms <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", ms)
+}
+
+// pctCell is v / of as a percentage, or "-" without a reference.
+func pctCell(v, of float64) string {
+	if of <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", 100*v/of)
 }
 
 // writePeerTable writes one workload: glimpse-go's row, then the floor's
@@ -139,6 +214,8 @@ func writePeerTable(b *strings.Builder, p benchjson.Peers, g benchjson.PeerRun, 
 	fmt.Fprintf(b, "| --- | --- |%s ---: | --- |\n", strings.Repeat(" ---: |", ncells))
 	mine, mineOK := g.Result(t.unit)
 	mineOK = mineOK && mine.Error == ""
+	floorRun, _ := findRun(p, peersFloor)
+	floor, _ := floorRun.Result(t.unit)
 	for _, r := range p.Runs {
 		if r.Name == peersFloor && !t.floor {
 			continue
@@ -153,6 +230,11 @@ func writePeerTable(b *strings.Builder, p benchjson.Peers, g benchjson.PeerRun, 
 			fmt.Fprintf(b, "| %s | %s: **failed**: %s |%s | |\n", r.Name, cell(res.How), cell(res.Error), blank)
 		case r.Name == peersGlimpse:
 			fmt.Fprintf(b, "| **%s** | %s | %s | | |\n", r.Name, cell(res.How), t.cells(res))
+			if t.reference != nil {
+				if row := t.reference(res); row != "" {
+					fmt.Fprintf(b, "%s\n", row)
+				}
+			}
 		case !mineOK || t.value(mine) <= 0 || t.value(res) <= 0:
 			fmt.Fprintf(b, "| %s | %s | %s | | |\n", r.Name, cell(res.How), t.cells(res))
 		default:
@@ -164,7 +246,14 @@ func writePeerTable(b *strings.Builder, p benchjson.Peers, g benchjson.PeerRun, 
 			if r.Name == peersFloor {
 				ahead = "(the floor)"
 			} else if ratio < 1/tie {
-				behind = append(behind, fmt.Sprintf("%s: %s (glimpse-go / %s = %.2f)", t.short, r.Name, r.Name, ratio))
+				line := fmt.Sprintf("%s: %s (glimpse-go / %s = %.2f)", t.short, r.Name, r.Name, ratio)
+				if t.why != nil && floor.Error == "" {
+					if why := t.why(mine, res, floor); why != "" {
+						ahead += " (" + why + ")"
+						line += ": " + why
+					}
+				}
+				behind = append(behind, line)
 			}
 			fmt.Fprintf(b, "| %s | %s | %s | %.2f | %s |\n", r.Name, cell(res.How), t.cells(res), ratio, ahead)
 		}

@@ -209,8 +209,10 @@ func TestPlanKeyed(t *testing.T) {
 // TestRenderPeers renders the Peers section from peerbench's figures: a
 // table per workload with each pool's figure and glimpse-go's ratio to
 // it, the floor in the single-call tables only, a peer ahead called out
-// as such, and a peer that was not installed or failed a workload
-// reported in its row. Without peers.json the section says it was not
+// as such (on single calls with the reason beside it: the Gearman floor
+// it beats, or glimpse-go's distance over the floor), the CPU-bound
+// table's bare references and Go's no-pool row, and a peer that was not
+// installed or failed a workload reported in its row. Without peers.json the section says it was not
 // measured.
 func TestRenderPeers(t *testing.T) {
 	dir := t.TempDir()
@@ -238,11 +240,17 @@ func TestRenderPeers(t *testing.T) {
 		"| Celery | not measured: not installed (import celery failed) | | | |",
 		"**Trivial map (x*x) over 1,000,000 integers**",
 		"| Dask | client.map over batches: **failed**: did not finish within 40 s | | | |",
-		"| **glimpse-go** | pool.Map | 1,000 | 1,000 | 50.0% | | |",
-		"| multiprocessing | Pool.map | 1,800 | 1,000 | 90.0% | 0.56 | **multiprocessing** |",
+		"| **glimpse-go** | pool.Map | 1,000 | 1.00 | 1,000 | 2,000 | 50.0% | 50.0% | | |",
+		"| Go, no pool (the reference) | 2 bare workers | 2,000 | 1.00 | 1,000 | 2,000 | 100% | 100.0% | | |",
+		"| multiprocessing | Pool.map | 1,800 | 1.00 | 1,000 | 2,000 | 90.0% | 90.0% | 0.56 | **multiprocessing** |",
 		"| Gearman floor | Client.Call | 0.100 | 0.200 | 0.50 | (the floor) |",
-		"| Dask | client.submit | 10.000 | 20.000 | 50.00 | glimpse-go |",
 		"| multiprocessing | Pool.apply | 0.210 | 0.300 | 1.05 | even |",
+		"| multiprocessing | Pool.apply_async | 50,000 | 0.20 | **multiprocessing** (above the Gearman floor, 30,000 calls/s in this run, which no pool over a job server can pass; glimpse-go does 33% of it) |",
+		"- concurrent single calls, calls/s: multiprocessing (glimpse-go / multiprocessing = 0.20): above the Gearman floor, 30,000 calls/s",
+		"- one-item latency, p50: Dask (glimpse-go / Dask = 0.25): under the Gearman floor, 0.100 ms",
+		"| Dask | client.submit | 0.050 | 0.080 | 0.25 | **Dask** (under the Gearman floor, 0.100 ms in this run, which no pool over a job server can beat; glimpse-go is +0.100 ms (2.00x) over it) |",
+		"| ipyparallel | LoadBalancedView.apply_sync | 0.150 | 0.200 | 0.75 | **ipyparallel** (not under the Gearman floor, 0.100 ms in this run: glimpse-go is +0.100 ms (2.00x) over it, and that puts it behind) |",
+		"| ipyparallel | apply_async | 20,000 | 0.50 | **ipyparallel** (not above the Gearman floor, 30,000 calls/s in this run: glimpse-go does 33% of it, and that puts it behind) |",
 		"| Gearman floor | Client.Call, all in flight | 300.0 | 0.67 | (the floor) |",
 		"| Gearman floor | Client.Call | 30,000 | 0.33 | (the floor) |",
 		"- trivial map, 10k items: multiprocessing (glimpse-go / multiprocessing = 0.50)",
@@ -268,8 +276,9 @@ func peersFixture() benchjson.Peers {
 	res := func(w, how string, v float64) benchjson.PeerResult {
 		return benchjson.PeerResult{Workload: w, How: how, Value: v}
 	}
-	cpu := func(how string, v, serial float64) benchjson.PeerResult {
-		return benchjson.PeerResult{Workload: benchjson.PeerCPU, How: how, Value: v, Serial: serial, Efficiency: v / (2 * serial)}
+	cpu := func(how string, v, serial, bare float64) benchjson.PeerResult {
+		return benchjson.PeerResult{Workload: benchjson.PeerCPU, How: how, Value: v, Serial: serial, SerialCPUMs: 1000 / serial,
+			Bare: bare, BareHow: "2 bare workers", Efficiency: v / bare}
 	}
 	lat := func(how string, p50, p90 float64) benchjson.PeerResult {
 		return benchjson.PeerResult{Workload: benchjson.PeerLatency, How: how, Value: p50, P90: p90}
@@ -278,17 +287,19 @@ func peersFixture() benchjson.Peers {
 		CPUCostNs: 1e6, LatencyCalls: 500, LargeItems: 100, LargeBytes: 1 << 20, Concurrent: 1000},
 		Runs: []benchjson.PeerRun{
 			{Name: peersGlimpse, Version: "this tree", Results: []benchjson.PeerResult{
-				res("trivial_10000", "pool.Map", 2e6), res("trivial_1000000", "pool.Map", 8e6), cpu("pool.Map", 1000, 1000),
+				res("trivial_10000", "pool.Map", 2e6), res("trivial_1000000", "pool.Map", 8e6), cpu("pool.Map", 1000, 1000, 2000),
 				lat("one-item pool.Map", 0.2, 0.4), res(benchjson.PeerLarge, "pool.Map", 200), res(benchjson.PeerConcurrent, "pool.Map", 10000)}},
 			{Name: peersFloor, Version: "gearmand 1.1.20", Results: []benchjson.PeerResult{
 				lat("Client.Call", 0.1, 0.2), res(benchjson.PeerLarge, "Client.Call, all in flight", 300), res(benchjson.PeerConcurrent, "Client.Call", 30000)}},
 			{Name: "multiprocessing", Version: "Python 3.11.2", Results: []benchjson.PeerResult{
-				res("trivial_10000", "Pool.map", 4e6), res("trivial_1000000", "Pool.map", 2e6), cpu("Pool.map", 1800, 1000),
-				lat("Pool.apply", 0.21, 0.3), res(benchjson.PeerLarge, "Pool.map", 100), res(benchjson.PeerConcurrent, "Pool.apply_async", 5000)}},
+				res("trivial_10000", "Pool.map", 4e6), res("trivial_1000000", "Pool.map", 2e6), cpu("Pool.map", 1800, 1000, 2000),
+				lat("Pool.apply", 0.21, 0.3), res(benchjson.PeerLarge, "Pool.map", 100), res(benchjson.PeerConcurrent, "Pool.apply_async", 50000)}},
 			{Name: "Dask", Version: "distributed 2022.12.1", SetupS: 0.5, Results: []benchjson.PeerResult{
 				res("trivial_10000", "client.map over batches", 5e4),
 				{Workload: "trivial_1000000", How: "client.map over batches", Error: "did not finish within 40 s"},
-				lat("client.submit", 10, 20)}},
+				lat("client.submit", 0.05, 0.08)}},
+			{Name: "ipyparallel", Version: "ipyparallel 7.1.0", Results: []benchjson.PeerResult{
+				lat("LoadBalancedView.apply_sync", 0.15, 0.2), res(benchjson.PeerConcurrent, "apply_async", 20000)}},
 			{Name: "Celery", Error: "not installed (import celery failed)"},
 		}}
 }

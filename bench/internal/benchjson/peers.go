@@ -44,16 +44,30 @@ type PeerRun struct {
 // (trivial_N, cpu), the p50 in milliseconds (latency), MB/s of items sent
 // (large, 1 MB = 10^6 bytes) or calls/s (concurrent).
 type PeerResult struct {
-	Workload   string    `json:"workload"`
-	How        string    `json:"how,omitempty"` // the API the pool used
-	Items      int       `json:"items,omitempty"`
-	Value      float64   `json:"value,omitempty"`
-	Rounds     []float64 `json:"rounds,omitempty"`     // every round's figure, in order
-	Serial     float64   `json:"serial,omitempty"`     // cpu: items/s of the same items run serially in-process
-	Efficiency float64   `json:"efficiency,omitempty"` // cpu: Value / (Workers x Serial)
-	P90        float64   `json:"p90,omitempty"`        // latency: ms
-	Seconds    float64   `json:"seconds,omitempty"`    // the whole workload took
-	Error      string    `json:"error,omitempty"`
+	Workload string    `json:"workload"`
+	How      string    `json:"how,omitempty"` // the API the pool used
+	Items    int       `json:"items,omitempty"`
+	Value    float64   `json:"value,omitempty"`
+	Rounds   []float64 `json:"rounds,omitempty"` // every round's figure, in order
+	// The CPU-bound workload's references, measured by the driver
+	// process itself in the pool's language: Serial, items/s of every
+	// 4th item one after another on one thread (SerialCPUMs: the thread's
+	// CPU ms per item, which other load on the machine does not stretch);
+	// Bare, items/s of the same items dealt over Workers threads or
+	// processes with no pool (BareHow says which), one round of it
+	// before the pool's first round and one after each (BareRounds, one
+	// more than Rounds). Efficiency is the median over the pool's rounds
+	// of its items/s over the bare rate of the mean time of the bare
+	// rounds before and after it.
+	Serial      float64   `json:"serial,omitempty"`
+	SerialCPUMs float64   `json:"serial_cpu_ms,omitempty"`
+	Bare        float64   `json:"bare,omitempty"`
+	BareHow     string    `json:"bare_how,omitempty"`
+	BareRounds  []float64 `json:"bare_rounds,omitempty"`
+	Efficiency  float64   `json:"efficiency,omitempty"`
+	P90         float64   `json:"p90,omitempty"`     // latency: ms
+	Seconds     float64   `json:"seconds,omitempty"` // the whole workload took
+	Error       string    `json:"error,omitempty"`
 }
 
 // Result is the figure of workload w, if r has one.

@@ -6,10 +6,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/glimpse-go/glimpse/bench/internal/benchenv"
 	"github.com/glimpse-go/glimpse/bench/internal/benchjson"
@@ -85,25 +89,17 @@ func (g glimpseWork) run(ctx context.Context, w string) (benchjson.PeerResult, e
 	case benchjson.PeerCPU:
 		return g.cpu(ctx)
 	case benchjson.PeerLatency:
-		return latency(ctx, g.s, "one-item pool.Map", func(x int64) (int64, error) { return g.one(ctx, x) })
+		return latency(ctx, g.s, "pool.Call", func(x int64) (int64, error) { return pool.Call(ctx, g.p, funcs.Square, x) })
 	case benchjson.PeerLarge:
 		return g.large(ctx)
 	case benchjson.PeerConcurrent:
-		return concurrent(ctx, g.s, "a one-item pool.Map per call, each in its own goroutine", func(x int64) (int64, error) { return g.one(ctx, x) })
+		return concurrent(ctx, g.s, "pool.Call per call, each in its own goroutine", func(x int64) (int64, error) { return pool.Call(ctx, g.p, funcs.Square, x) })
 	}
 	var n int
 	if _, err := fmt.Sscanf(w, "trivial_%d", &n); err != nil {
 		return benchjson.PeerResult{}, fmt.Errorf("unknown workload %q", w)
 	}
 	return g.trivial(ctx, n)
-}
-
-func (g glimpseWork) one(ctx context.Context, x int64) (int64, error) {
-	out, err := pool.Map(ctx, g.p, funcs.Square, []int64{x})
-	if err != nil {
-		return 0, err
-	}
-	return out[0], nil
 }
 
 func (g glimpseWork) trivial(ctx context.Context, n int) (benchjson.PeerResult, error) {
@@ -125,23 +121,136 @@ func (g glimpseWork) trivial(ctx context.Context, n int) (benchjson.PeerResult, 
 
 func (g glimpseWork) cpu(ctx context.Context) (benchjson.PeerResult, error) {
 	ranges := benchenv.PrimeRanges(g.s.CPUItems, g.s.cost)
-	r := benchjson.PeerResult{How: "pool.Map, automatic chunks", Items: len(ranges)}
-	want := make([]int64, len(ranges))
-	start := time.Now()
-	for i, rg := range ranges {
-		want[i], _ = funcs.CountPrimes.Call(ctx, rg)
+	r := benchjson.PeerResult{How: "pool.Map, automatic chunks", Items: len(ranges),
+		BareHow: fmt.Sprintf("%d goroutines in-process, each on its own thread taking the next item", g.s.workers)}
+	sample := serialSample(ranges)
+	counts := make([]int64, len(sample))
+	runtime.LockOSThread() // for threadCPU
+	start, cpu := time.Now(), threadCPU()
+	for i, rg := range sample {
+		counts[i], _ = funcs.CountPrimes.Call(ctx, rg)
 	}
-	r.Serial = float64(len(ranges)) / time.Since(start).Seconds()
-	var err error
-	r.Value, r.Rounds, err = medianRate(g.s, float64(len(ranges)), func() error {
+	r.Serial = float64(len(sample)) / time.Since(start).Seconds()
+	r.SerialCPUMs = float64((threadCPU() - cpu).Nanoseconds()) / 1e6 / float64(len(sample))
+	runtime.UnlockOSThread()
+	var want []int64 // the first bare round's counts, checked against the serial ones
+	bare := func() error {
+		got := bareGo(g.s.workers, ranges)
+		if want == nil && slices.Equal(serialSample(got), counts) {
+			want = got
+		}
+		if !slices.Equal(got, want) {
+			return errWrong
+		}
+		return nil
+	}
+	mapped := func() error {
 		out, err := pool.Map(ctx, g.p, funcs.CountPrimes, ranges)
 		if err == nil && !slices.Equal(out, want) {
 			err = errWrong
 		}
 		return err
-	})
-	r.Efficiency = r.Value / (float64(g.s.workers) * r.Serial)
+	}
+	err := pairedRounds(g.s, float64(len(ranges)), bare, mapped, &r)
 	return r, err
+}
+
+// serialSample is every serialEvery-th item: the items the serial
+// reference runs, on one thread (the bare rounds run them all). A serial
+// run of every item took as long as four bare rounds, and under a heavy
+// load the workload then ran past its time limit.
+func serialSample[T any](items []T) []T {
+	var s []T
+	for i := 0; i < len(items); i += serialEvery {
+		s = append(s, items[i])
+	}
+	return s
+}
+
+const serialEvery = 4
+
+// bareGo counts the primes of ranges on workers goroutines, each locked
+// to an OS thread and taking the next item not yet taken: the same items
+// over the same number of threads with no pool at all, the reference of
+// glimpse-go's parallel efficiency. Items dealt round-robin instead
+// left the reference waiting for whichever thread the machine's other
+// load held back, and the pool (8 chunks dealt as slots free up) beat it.
+func bareGo(workers int, ranges []funcs.Range) []int64 {
+	out := make([]int64, len(ranges))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			for i := int(next.Add(1) - 1); i < len(ranges); i = int(next.Add(1) - 1) {
+				out[i], _ = funcs.CountPrimes.Call(context.Background(), ranges[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// pairedRounds measures the CPU-bound workload: the bare reference (the
+// same items on s.workers threads or processes, no pool) before the first
+// round of the pool and after each, so that every round of the pool sits
+// between two of the bare one and a load from the rest of the machine
+// that rises or falls meanwhile weighs on both alike. A round's
+// efficiency is the pool's items/s over the bare ones' around it (their
+// mean time); r gets the medians. At least minPairedRounds rounds,
+// whatever the round budget: under load a round can take seconds, and
+// the median of one or two ratios is not one.
+func pairedRounds(s settings, n float64, bare, pooled func() error, r *benchjson.PeerResult) error {
+	timed := func(f func() error) (float64, error) {
+		start := time.Now()
+		err := f()
+		return n / time.Since(start).Seconds(), err
+	}
+	b, err := timed(bare)
+	if err != nil {
+		return fmt.Errorf("bare reference: %w", err)
+	}
+	bares, ratios := []float64{b}, []float64(nil)
+	began := time.Now()
+	for i := 0; i < s.rounds && (i < minPairedRounds || time.Since(began) < s.roundBudget); i++ {
+		v, err := timed(pooled)
+		if err != nil {
+			return err
+		}
+		after, err := timed(bare)
+		if err != nil {
+			return fmt.Errorf("bare reference: %w", err)
+		}
+		bares, r.Rounds = append(bares, after), append(r.Rounds, v)
+		ratios = append(ratios, pairedRatio(v, bares[i], after))
+	}
+	r.Value, r.Bare, r.Efficiency = median(r.Rounds), median(bares), median(ratios)
+	r.BareRounds = bares
+	return nil
+}
+
+// minPairedRounds: the CPU-bound workload's least number of rounds.
+const minPairedRounds = 3
+
+// pairedRatio is a pool's rate v over the bare rate of the time the bare
+// rounds before and after it took on average.
+func pairedRatio(v, before, after float64) float64 {
+	return v * (1/before + 1/after) / 2
+}
+
+// median of xs, not empty; xs is left as it is.
+func median(xs []float64) float64 {
+	sorted := slices.Clone(xs)
+	slices.Sort(sorted)
+	return sorted[len(sorted)/2]
+}
+
+// threadCPU is the CPU time of the calling OS thread so far.
+func threadCPU() time.Duration {
+	var ru unix.Rusage
+	unix.Getrusage(unix.RUSAGE_THREAD, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (g glimpseWork) large(ctx context.Context) (benchjson.PeerResult, error) {
@@ -183,9 +292,7 @@ func medianRate(s settings, n float64, f func() error) (float64, []float64, erro
 			break
 		}
 	}
-	sorted := slices.Clone(rates)
-	slices.Sort(sorted)
-	return sorted[len(sorted)/2], rates, nil
+	return median(rates), rates, nil
 }
 
 // latency is the p50 and p90 of s.LatencyCalls calls of call, in ms.

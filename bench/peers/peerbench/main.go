@@ -7,7 +7,8 @@
 //   - trivial maps (x*x) over each -trivial size, items/s;
 //
 //   - -cpu-items items of ~-cost of CPU each: items/s and parallel
-//     efficiency against the same items run serially in-process;
+//     efficiency against the same items on -workers bare threads (Go) or
+//     forked processes (Python) of the driver, a round of each in turn;
 //
 //   - the p50 of -latency-calls one-item calls, one after another;
 //
@@ -20,7 +21,7 @@
 //
 // glimpse-go runs on a local cluster (cluster.StartLocal: a managed
 // gearmand and an in-process worker of -workers slots), a one-item call
-// being a one-item pool.Map. Every peer runs in a Python process of its
+// being a pool.Call. Every peer runs in a Python process of its
 // own under -peer-timeout, its workload each under -workload-timeout; a
 // peer that is missing, fails or overruns is recorded as such, never
 // fatal. Everything listens on 127.0.0.1 only. -json writes the figures
@@ -135,7 +136,8 @@ func printResult(r benchjson.PeerResult) {
 	}
 	switch r.Workload {
 	case benchjson.PeerCPU:
-		fmt.Printf("  %-16s %12.0f items/s, serial %.0f, efficiency %.1f%%  (%s)\n", r.Workload, r.Value, r.Serial, 100*r.Efficiency, r.How)
+		fmt.Printf("  %-16s %12.0f items/s, bare %.0f, efficiency %.1f%%; serial %.0f items/s, %.2f CPU ms/item  (%s)\n",
+			r.Workload, r.Value, r.Bare, 100*r.Efficiency, r.Serial, r.SerialCPUMs, r.How)
 	case benchjson.PeerLatency:
 		fmt.Printf("  %-16s %12.3f ms p50, p90 %.3f  (%s)\n", r.Workload, r.Value, r.P90, r.How)
 	case benchjson.PeerLarge:

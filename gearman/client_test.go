@@ -537,7 +537,18 @@ func TestDeferredDispatchWaitsForFlush(t *testing.T) {
 	if _, err := c.Echo(ctx, []byte("ready")); err != nil {
 		t.Fatal(err)
 	}
+	// The proxy counts the echo's bytes a moment after they pass, and the
+	// write that sent them ends a moment after its answer came (it would
+	// take queued packets along): wait until the count stands still.
 	before := proxy.Up()
+	for {
+		time.Sleep(20 * time.Millisecond)
+		if up := proxy.Up(); up != before {
+			before = up
+			continue
+		}
+		break
+	}
 	var tasks []*gearman.Task
 	for i := range 10 {
 		task, err := c.Dispatch(ctx, "count", []byte(strconv.Itoa(i)), gearman.WithDeferredWrite())

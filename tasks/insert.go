@@ -96,7 +96,7 @@ func (ins *inserter) loop() {
 		batch := ins.gather(p, company, timer)
 		// The callers answered and those that came meanwhile: as many
 		// are likely to enqueue again together.
-		company = len(batch) + ins.commit(batch)
+		company = min(len(batch)+ins.commit(batch), maxInsertBatch)
 	}
 }
 

@@ -26,6 +26,10 @@ var (
 	ErrNoTasks = errors.New("task service not configured")
 	// ErrMediaType: a body of a Content-Type the route does not read (415).
 	ErrMediaType = errors.New("unsupported Content-Type")
+	// ErrUnavailable: the task service could not do it now (its store
+	// failed, or it is closing), and did not: retry later (503, with
+	// Retry-After).
+	ErrUnavailable = errors.New("task service unavailable")
 )
 
 // ItemError is a request item that does not fit the function's In type,
@@ -113,7 +117,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, pool.ErrNoWorkers), errors.Is(err, ErrNoTasks):
+	case errors.Is(err, pool.ErrNoWorkers), errors.Is(err, ErrNoTasks), errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
@@ -123,8 +127,14 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// fail answers err with its status.
-func fail(w http.ResponseWriter, err error) { writeError(w, statusOf(err), err) }
+// fail answers err with its status; a 503 says when to retry.
+func fail(w http.ResponseWriter, err error) {
+	status := statusOf(err)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeError(w, status, err)
+}
 
 // errorf answers status with a formatted JSON error.
 func errorf(w http.ResponseWriter, status int, format string, args ...any) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
@@ -64,4 +65,27 @@ func ExampleGateway_Stats() {
 	// Output:
 	// GET /healthz 200 2 2
 	// GET /tasks/{id} 503 1 1
+}
+
+// downStore is a task service whose store is down.
+type downStore struct{ gateway.Tasks }
+
+func (downStore) Enqueue(context.Context, gateway.EnqueueRequest) (string, error) {
+	return "", fmt.Errorf("%w: the database is unreachable", gateway.ErrUnavailable)
+}
+
+// A task service that could not store a task wraps ErrUnavailable: the
+// enqueue answers 503 with Retry-After, and the client sends it again
+// (with an Idempotency-Key, to be sure of one task).
+func ExampleErrUnavailable() {
+	srv := httptest.NewServer(gateway.New(gateway.Options{Tasks: downStore{}}))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/queue", "application/x-www-form-urlencoded", strings.NewReader("task.url=http://127.0.0.1:9/hook&n=1"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, resp.Header.Get("Retry-After"), strings.TrimSpace(string(body)))
+	// Output: 503 1 {"error":"task service unavailable: the database is unreachable"}
 }

@@ -15,7 +15,8 @@ import (
 // TaskService returns the gateway's Tasks backed by the task store of c;
 // queues' rates for GET /queues come from queues (the [queue NAME]
 // sections; nil: none). Errors of package tasks map to ErrNotFound (404),
-// ErrConflict (409) and ErrInvalid (400).
+// ErrConflict (409), ErrInvalid (400) and ErrUnavailable (503: the store
+// failed to commit, or the client is closed).
 func TaskService(c *tasks.Client, queues map[string]config.Queue) Tasks {
 	return &taskService{c: c, queues: queues}
 }
@@ -100,6 +101,8 @@ func taskError(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, tasks.ErrStore), errors.Is(err, tasks.ErrClosed):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case errors.Is(err, tasks.ErrNotFound):
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	case errors.Is(err, tasks.ErrNotCancelable):

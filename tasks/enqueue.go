@@ -2,13 +2,15 @@ package tasks
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/internal/ids"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -141,12 +143,23 @@ func (c *Client) newRow(fn string, payload []byte, opts []EnqueueOption) (*row, 
 	if err != nil {
 		return fail(ErrBadRetry, err.Error())
 	}
-	r := &row{id: ID(ids.New(16)), fn: fn, queue: o.queue, key: o.key, payload: payload, retry: rc,
+	r := &row{id: newID(now), fn: fn, queue: o.queue, key: o.key, payload: payload, retry: rc,
 		created: now.UnixMilli(), eta: eta.UnixMilli(), state: Scheduled}
 	if !eta.After(now) {
 		r.state, r.dispatch = Queued, now.UnixMilli()
 	}
 	return r, nil
+}
+
+// newID returns a task's id: now in Unix milliseconds (12 hex digits),
+// then 80 random bits (20). Ids made together sort together, so a batch's
+// rows share the pages of the store's index of ids instead of dirtying a
+// random page each (what a commit writes, and checkpoints copy).
+func newID(now time.Time) ID {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	rand.Read(b[6:]) // never fails: crypto/rand panics instead
+	return ID(hex.EncodeToString(b[:]))
 }
 
 func checkKey(k string) error {

@@ -2,6 +2,7 @@ package tasks_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -73,4 +74,17 @@ func ExampleClient_QueueCounts() {
 	// Output:
 	// mail 2 0
 	// reports 1 0
+}
+
+// A store that cannot commit the task: the error wraps ErrStore, and
+// nothing is stored (an HTTP gateway answers 503: retry later).
+func ExampleErrStore() {
+	ctx := context.Background()
+	c, done := openStore(ctx)
+	defer done()
+	c.DB().Close() // the store goes away
+	payload, _ := funcs.Square.TaskPayload(3)
+	_, err := c.EnqueuePayload(ctx, funcs.Square.Name(), payload)
+	fmt.Println(errors.Is(err, tasks.ErrStore))
+	// Output: true
 }

@@ -5,13 +5,25 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // maxInsertBatch bounds the rows of one group-commit transaction (and so
 // its statement's placeholders: 13 per row).
 const maxInsertBatch = 512
+
+// ErrStore is what Enqueue's error wraps when the task store failed to
+// commit the task (the store's error is wrapped too): it is not stored,
+// unless the failure hid a commit that went through (a connection lost
+// during COMMIT); enqueue again, with a Key to be sure of one task.
+var ErrStore = errors.New("task store failed")
+
+// commitWindow bounds how long a batch waits for the callers that
+// enqueued together with the last one.
+const commitWindow = time.Millisecond
 
 // storeTimeout bounds one transaction of the background loops.
 const storeTimeout = 30 * time.Second
@@ -20,11 +32,13 @@ const storeTimeout = 30 * time.Second
 // goroutine takes every row waiting, inserts them in one transaction,
 // answers each call, and hands the due tasks to the sender.
 type inserter struct {
-	c    *Client
-	in   chan *pending
-	mu   sync.RWMutex // closing: held for writing, so no add sends on a closed channel
-	done bool
-	wg   sync.WaitGroup
+	c       *Client
+	in      chan *pending
+	window  time.Duration // commitWindow; a test's own
+	commits atomic.Int64  // transactions tried, for tests
+	mu      sync.RWMutex  // closing: held for writing, so no add sends on a closed channel
+	done    bool
+	wg      sync.WaitGroup
 }
 
 type pending struct {
@@ -35,7 +49,7 @@ type pending struct {
 }
 
 func newInserter(c *Client) *inserter {
-	ins := &inserter{c: c, in: make(chan *pending, maxInsertBatch)}
+	ins := &inserter{c: c, in: make(chan *pending, maxInsertBatch), window: commitWindow}
 	ins.wg.Add(1)
 	go ins.loop()
 	return ins
@@ -75,33 +89,75 @@ func (ins *inserter) close() {
 
 func (ins *inserter) loop() {
 	defer ins.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	company := 1
 	for p := range ins.in {
-		batch := []*pending{p}
-	drain:
-		for len(batch) < maxInsertBatch {
-			select {
-			case q, ok := <-ins.in:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, q)
-			default:
-				break drain
-			}
-		}
-		ins.commit(batch)
+		batch := ins.gather(p, company, timer)
+		// The callers answered and those that came meanwhile: as many
+		// are likely to enqueue again together.
+		company = min(len(batch)+ins.commit(batch), maxInsertBatch)
 	}
 }
 
-// commit inserts batch, answers its calls and sends the due tasks.
-func (ins *inserter) commit(batch []*pending) {
+// gather takes p and every row waiting. With fewer rows than company
+// (the callers that enqueued together last time: HTTP clients, say, each
+// waiting for its answer before sending the next), it waits up to
+// commitWindow for the others: one transaction for them all costs less
+// than one each. A lone caller waits for no one.
+func (ins *inserter) gather(p *pending, company int, timer *time.Timer) []*pending {
+	batch := ins.drain([]*pending{p})
+	if len(batch) >= company {
+		return batch
+	}
+	timer.Reset(ins.window)
+	defer timer.Stop()
+	for len(batch) < company {
+		select {
+		case q, ok := <-ins.in:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, q)
+		case <-timer.C:
+			return ins.drain(batch)
+		}
+	}
+	return ins.drain(batch)
+}
+
+// drain appends the rows waiting now, up to maxInsertBatch.
+func (ins *inserter) drain(batch []*pending) []*pending {
+	for len(batch) < maxInsertBatch {
+		select {
+		case q, ok := <-ins.in:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, q)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit inserts batch, answers its calls and sends the due tasks. It
+// returns the rows that came during the transaction (counted before the
+// answers: an answered caller may enqueue again at once).
+func (ins *inserter) commit(batch []*pending) (came int) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	inserted, err := ins.c.insert(ctx, batch)
+	ins.commits.Add(1)
+	if err != nil && len(batch) > 1 && ctx.Err() == nil {
+		inserted, err = ins.insertEach(ctx, batch), nil
+	}
+	came = len(ins.in)
 	due := map[string][]ID{}
 	for _, p := range batch {
 		if err != nil {
-			p.err = fmt.Errorf("tasks: enqueue %s: %w", p.r.fn, err)
+			p.err = storeError(p, err)
 		} else if inserted[p.r.id] && p.r.state == Queued {
 			due[p.r.fn] = append(due[p.r.fn], p.r.id)
 		}
@@ -110,6 +166,29 @@ func (ins *inserter) commit(batch []*pending) {
 	for fn, ids := range due {
 		ins.c.send.queue(fn, ids)
 	}
+	return came
+}
+
+// insertEach inserts the rows of a batch the store refused one at a time:
+// a row it refuses (a trigger, a constraint) fails alone, not the callers
+// it shared a transaction with.
+func (ins *inserter) insertEach(ctx context.Context, batch []*pending) map[ID]bool {
+	inserted := map[ID]bool{}
+	for _, p := range batch {
+		p.id, p.err = "", nil
+		one, err := ins.c.insert(ctx, []*pending{p})
+		ins.commits.Add(1)
+		if err != nil {
+			p.err = storeError(p, err)
+			continue
+		}
+		maps.Copy(inserted, one)
+	}
+	return inserted
+}
+
+func storeError(p *pending, err error) error {
+	return fmt.Errorf("tasks: enqueue %s: %w: %w", p.r.fn, ErrStore, err)
 }
 
 // insert writes the rows in one transaction and sets each pending's id:

@@ -6,14 +6,17 @@
 //   - POST /v1/functions/examples.square/call, one item a request;
 //   - POST /v1/functions/examples.square/map of -map-items items a request;
 //   - one map of -big-items items, as a JSON array and as NDJSON;
-//   - POST /queue (Miyamoto's form) of -enqueues tasks due in an hour;
+//   - POST /queue (Miyamoto's form) of -enqueues tasks due in an hour,
+//     rounds in turn with the same requests to a no-op HTTP server process
+//     (this program, re-executed): the ceiling HTTP alone allows; with
+//     -postgres URL, again into a PostgreSQL task store;
 //   - POST /queue of -deliveries tasks due now, each calling a receiver
 //     in this process: the rate is to the last call received.
 //
 // Every answer is checked (status and values). Each figure is the median
 // of -rounds measurements.
 //
-//	gatewaybench [-clients 10] [-calls 5000] [-maps 500] [-map-items 100] [-big-items 100000] [-enqueues 20000] [-deliveries 5000] [-rounds 3] [-workers 2] [-slots 4] [-json FILE]
+//	gatewaybench [-clients 10] [-calls 5000] [-maps 500] [-map-items 100] [-big-items 100000] [-enqueues 20000] [-deliveries 5000] [-rounds 3] [-workers 2] [-slots 4] [-tasks-only] [-postgres URL] [-json FILE]
 package main
 
 import (
@@ -45,6 +48,10 @@ import (
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("gatewaybench: ")
+	if os.Getenv(noopEnv) != "" {
+		serveNoop()
+		return
+	}
 	res := benchjson.Gateway{}
 	flag.IntVar(&res.Clients, "clients", 10, "concurrent keep-alive HTTP clients")
 	flag.IntVar(&res.Calls, "calls", 5000, "POST /call requests per measurement")
@@ -58,6 +65,8 @@ func main() {
 	flag.IntVar(&res.Slots, "slots", 4, "slots of each worker process")
 	bin := flag.String("bin", "bin/glimpse-cluster", "the glimpse-cluster binary (make builds it)")
 	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
+	flag.BoolVar(&tasksOnly, "tasks-only", false, "measure the task routes only (not /call and /map)")
+	flag.StringVar(&postgresURL, "postgres", "", "also measure the enqueues into a PostgreSQL task store at this `URL`")
 	flag.Parse()
 	if res.Clients < 1 || res.Calls < 1 || res.Maps < 1 || res.MapItems < 1 || res.BigItems < 1 || res.Enqueues < 1 || res.Deliveries < 1 || res.Rounds < 1 || res.Workers < 1 || res.Slots < 1 {
 		log.Fatal("want every count >= 1")
@@ -72,7 +81,11 @@ func main() {
 	fmt.Printf("POST .../map, %d items each             %9.0f requests/s  %9.0f items/s\n", res.MapItems, res.MapsPerS, res.MapItemsPerS)
 	fmt.Printf("POST .../map, %d items, JSON array    %9.0f items/s\n", res.BigItems, res.BigItemsPerS)
 	fmt.Printf("POST .../map, %d items, NDJSON        %9.0f items/s\n", res.BigItems, res.NDJSONItemsPerS)
-	fmt.Printf("POST /queue, a task due in an hour       %9.0f enqueues/s\n", res.EnqueuesPerS)
+	fmt.Printf("POST /queue, a task due in an hour       %9.0f enqueues/s  CPU µs/enqueue: gateway %.1f, clients %.1f\n", res.EnqueuesPerS, res.EnqueueServerCPUus, res.EnqueueClientCPUus)
+	fmt.Printf("the same to a no-op HTTP server          %9.0f requests/s  CPU µs/request: server %.1f, clients %.1f\n", res.CeilingPerS, res.CeilingServerCPUus, res.CeilingClientCPUus)
+	if res.PostgresEnqueuesPerS > 0 {
+		fmt.Printf("POST /queue into PostgreSQL              %9.0f enqueues/s  CPU µs/enqueue: gateway %.1f\n", res.PostgresEnqueuesPerS, res.PostgresEnqueueServerCPU)
+	}
 	fmt.Printf("POST /queue, due now, to the receiver    %9.0f webhook deliveries/s\n", res.DeliveriesPerS)
 	if *jsonPath != "" {
 		if err := benchjson.Write(*jsonPath, res); err != nil {
@@ -104,16 +117,34 @@ func run(ctx context.Context, bin string, res *benchjson.Gateway) error {
 		return err
 	}
 	defer benchenv.Terminate([]*exec.Cmd{gw})
-	if err := measure(ctx, base, res); err != nil {
+	if !tasksOnly {
+		if err := measure(ctx, base, res); err != nil {
+			return err
+		}
+	}
+	if err := measureTasks(ctx, gw, base, res); err != nil {
 		return err
 	}
-	return measureTasks(ctx, base, res)
+	if postgresURL == "" {
+		return nil
+	}
+	return measurePostgres(ctx, bin, c.Config, res)
 }
+
+// Flags of the task measurements.
+var (
+	tasksOnly   bool
+	postgresURL string
+)
 
 // startGateway runs `glimpse-cluster -c CONFIG http -listen 127.0.0.1:0`
 // and reads the URL it prints.
 func startGateway(ctx context.Context, bin, cfgPath string) (*exec.Cmd, string, error) {
-	c := exec.Command(bin, "-c", cfgPath, "http", "-listen", "127.0.0.1:0")
+	return startServer(exec.Command(bin, "-c", cfgPath, "http", "-listen", "127.0.0.1:0"))
+}
+
+// startServer starts c, a server that prints its URL on its first line.
+func startServer(c *exec.Cmd) (*exec.Cmd, string, error) {
 	c.Stderr = os.Stderr
 	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := c.StdoutPipe()
@@ -127,7 +158,7 @@ func startGateway(ctx context.Context, bin, cfgPath string) (*exec.Cmd, string, 
 	m := regexp.MustCompile(`http://[0-9.:]+/`).FindString(line)
 	if err != nil || m == "" {
 		benchenv.Terminate([]*exec.Cmd{c})
-		return nil, "", fmt.Errorf("glimpse-cluster http printed %q (%v), no URL", line, err)
+		return nil, "", fmt.Errorf("%s printed %q (%v), no URL", c.Path, line, err)
 	}
 	go io.Copy(io.Discard, out)
 	return c, m, nil

@@ -41,5 +41,27 @@ func writeGatewayTasks(b *strings.Builder, g benchjson.Gateway) {
 	fmt.Fprintf(b, "~250-400 dispatches/s with 10 keep-alive clients.\n\n")
 	fmt.Fprintf(b, "| measurement | glimpse-go | Miyamoto | issue 15's bar |\n| --- | ---: | ---: | ---: |\n")
 	fmt.Fprintf(b, "| `POST /queue`, %s tasks due in an hour | %s enqueues/s | ~600-740 | >= 15,000 |\n", num(float64(g.Enqueues)), num(g.EnqueuesPerS))
+	if g.PostgresEnqueuesPerS > 0 {
+		fmt.Fprintf(b, "| the same into a PostgreSQL task store | %s enqueues/s | | |\n", num(g.PostgresEnqueuesPerS))
+	}
+	if g.CeilingPerS > 0 {
+		fmt.Fprintf(b, "| the same requests to a no-op HTTP server: the ceiling | %s requests/s | | |\n", num(g.CeilingPerS))
+	}
 	fmt.Fprintf(b, "| `POST /queue`, %s tasks due now, to the receiver | %s deliveries/s | ~250-400 | >= 3,000 |\n\n", num(float64(g.Deliveries)), num(g.DeliveriesPerS))
+	writeEnqueueCPU(b, g)
+}
+
+// writeEnqueueCPU says what an enqueue costs in CPU beside the no-op
+// server's request, and the rate that allows on the machine's CPUs.
+func writeEnqueueCPU(b *strings.Builder, g benchjson.Gateway) {
+	if g.CeilingPerS == 0 {
+		return
+	}
+	fmt.Fprintf(b, "The no-op server is a net/http server process with the gateway's timeouts that reads the body and answers a fixed\n")
+	fmt.Fprintf(b, "`{\"status\":\"scheduled\",...}`; its rounds alternate with the gateway's. CPU per request, server / clients: %.0f / %.0f µs\n", g.EnqueueServerCPUus, g.EnqueueClientCPUus)
+	fmt.Fprintf(b, "through the gateway, %.0f / %.0f µs to the no-op server", g.CeilingServerCPUus, g.CeilingClientCPUus)
+	if g.PostgresEnqueueServerCPU > 0 {
+		fmt.Fprintf(b, ", %.0f µs in the gateway into PostgreSQL (its server's own not counted)", g.PostgresEnqueueServerCPU)
+	}
+	fmt.Fprintf(b, ".\n\n")
 }

@@ -52,7 +52,10 @@ func TestRender(t *testing.T) {
 	write("webhook", benchjson.Webhook{Calls: 20000, Rounds: 3, Concurrency: 64, Workers: 2, Slots: 64,
 		InProcess: 6000, Chunk1: 2500, AutoChunks: 8000, ChunkItems: 40, Received: 180000, Want: 180000})
 	write("gateway", benchjson.Gateway{Clients: 10, Rounds: 3, Workers: 2, Slots: 4, Calls: 10000, Maps: 1000, MapItems: 100, BigItems: 100000,
-		CallsPerS: 5000, MapsPerS: 600, MapItemsPerS: 60000, BigItemsPerS: 300000, NDJSONItemsPerS: 150000})
+		CallsPerS: 5000, MapsPerS: 600, MapItemsPerS: 60000, BigItemsPerS: 300000, NDJSONItemsPerS: 150000,
+		Enqueues: 20000, EnqueuesPerS: 9000, EnqueueServerCPUus: 80, EnqueueClientCPUus: 45, CeilingPerS: 16000,
+		CeilingServerCPUus: 27, CeilingClientCPUus: 37, PostgresEnqueuesPerS: 7000, PostgresEnqueueServerCPU: 90,
+		Deliveries: 5000, DeliveriesPerS: 2000})
 	// No recovery.json: that program "failed".
 	meta := Meta{Command: "make bench", Started: time.Now(), Finished: time.Now().Add(time.Minute), Commit: "abc1234",
 		Steps: []step{{Name: "recovery", Args: []string{"bin/recovery"}, Error: "exit status 1"}}}
@@ -84,6 +87,10 @@ func TestRender(t *testing.T) {
 		"| `pool.Map` automatic chunks (up to 40 deliveries per job) | 8,000 | yes |",
 		"## 12. HTTP gateway",
 		"| `POST .../map`, 100 items each, 10 clients | 600 | 60,000 |",
+		"| `POST /queue`, 20,000 tasks due in an hour | 9,000 enqueues/s | ~600-740 | >= 15,000 |",
+		"| the same into a PostgreSQL task store | 7,000 enqueues/s | | |",
+		"| the same requests to a no-op HTTP server: the ceiling | 16,000 requests/s | | |",
+		"server / clients: 80 / 45 µs",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("REPORT.md lacks %q:\n%s", want, report)

@@ -366,6 +366,24 @@ type Gateway struct {
 	// their rate from Clients clients.
 	Enqueues     int     `json:"enqueues,omitempty"`
 	EnqueuesPerS float64 `json:"enqueues_per_s,omitempty"`
+	// EnqueueServerCPUus and EnqueueClientCPUus: CPU microseconds per
+	// enqueue of the gateway process and of the bench process (the
+	// clients), in the median round.
+	EnqueueServerCPUus float64 `json:"enqueue_server_cpu_us,omitempty"`
+	EnqueueClientCPUus float64 `json:"enqueue_client_cpu_us,omitempty"`
+	// CeilingPerS: the same requests from the same clients to a no-op
+	// HTTP server process (net/http, with the gateway's timeouts: it
+	// reads the body and answers a fixed {"status":"scheduled",...}),
+	// rounds taken in turn with the enqueue's: what HTTP alone allows
+	// here; with its CPU per request.
+	CeilingPerS        float64 `json:"ceiling_per_s,omitempty"`
+	CeilingServerCPUus float64 `json:"ceiling_server_cpu_us,omitempty"`
+	CeilingClientCPUus float64 `json:"ceiling_client_cpu_us,omitempty"`
+	// PostgresEnqueuesPerS: EnqueuesPerS into a PostgreSQL task store
+	// (-postgres URL; 0: not measured), with the gateway's CPU per
+	// enqueue (PostgreSQL's own not counted).
+	PostgresEnqueuesPerS     float64 `json:"postgres_enqueues_per_s,omitempty"`
+	PostgresEnqueueServerCPU float64 `json:"postgres_enqueue_server_cpu_us,omitempty"`
 	// Deliveries: tasks due now enqueued by POST /queue per measurement;
 	// DeliveriesPerS: from the first enqueue to the receiver (an HTTP
 	// server in the bench process) having got every one.

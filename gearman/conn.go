@@ -34,6 +34,8 @@ type conn struct {
 	handoff    chan struct{} // buffered(1): the writer goroutine now owns writing
 	done       chan struct{} // closed when the conn is dead
 	writerDone chan struct{}
+
+	held heldWrites // a worker's outcomes left for a later write (batch.go)
 }
 
 // errConnClosed is the cause recorded when we close a conn ourselves.
@@ -282,6 +284,7 @@ func (c *conn) flushClose(timeout time.Duration) {
 	c.mu.Lock()
 	c.closing = true
 	c.mu.Unlock()
+	c.kick() // what was queued lazily goes too
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		c.mu.Lock()

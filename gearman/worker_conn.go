@@ -188,6 +188,7 @@ func (wc *workerConn) readLoop(cn *conn) (sane bool) {
 				continue
 			}
 			job := &Job{Handle: p.Arg(0), Function: p.Arg(1), Unique: p.Arg(2), Data: p.Args[3], cn: cn}
+			cn.held.assigned()
 			wc.w.runners.Go(func() { wc.work(job) })
 		case Error:
 			// gearmand answers a request it cannot serve with ERROR; for a
@@ -216,6 +217,7 @@ func (wc *workerConn) refuse(cn *conn, e *PacketTooLargeError) {
 	}
 	wc.w.opts.logger.Warn("gearman: job over the packet size limit; failing it", "server", wc.addr,
 		"function", job.Function, "job", job.Handle, "bytes", e.Size, "limit", e.Max)
+	cn.held.assigned()
 	wc.w.runners.Go(func() { wc.work(job) })
 }
 
@@ -275,18 +277,27 @@ func (wc *workerConn) work(job *Job) {
 		parked = w.afterJob(time.Since(start))
 	}
 	job.end() // what SendDataSoon queued goes with the outcome
+	wc.finish(job, live, parked, result, err)
+}
+
+// finish queues a job's outcome and, unless its token was parked, its
+// slot's next ask, in the same write while the server has work; that write
+// is made now, or left to another job of the connection (batch.go).
+func (wc *workerConn) finish(job *Job, live, parked bool, result []byte, err error) {
+	if job.cn.held.ended(outcomeSize(result, err)) && live && wc.finishHeld(job, parked, result, err) {
+		job.cn.afterHeld()
+		return
+	}
 	var own bool
 	if live {
 		own = queueOutcome(job, result, err)
 	}
-	// Keep the slot and ask for the next job in the same write as the
-	// result, while the server has work.
 	var cn *conn
 	var ownAsk, ok bool
 	if !parked {
 		cn, ownAsk, ok = wc.ask()
 		if !ok {
-			w.slots <- struct{}{}
+			wc.w.slots <- struct{}{}
 		}
 	}
 	if own {
@@ -295,6 +306,39 @@ func (wc *workerConn) work(job *Job) {
 	if ownAsk {
 		cn.flush()
 	}
+}
+
+// finishHeld queues the outcome and the next ask for a later write; false
+// (nothing queued) if the connection was replaced meanwhile.
+func (wc *workerConn) finishHeld(job *Job, parked bool, result []byte, err error) bool {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	if wc.cn != job.cn || wc.sleep != awake || wc.w.life.Stopping() {
+		return false
+	}
+	if queueOutcomeLazy(job, result, err) != nil {
+		return false
+	}
+	if !parked {
+		if job.cn.enqueueLazy(GrabJobUniq) != nil {
+			wc.w.slots <- struct{}{} // room: the token is ours
+		} else {
+			if wc.pending == 0 {
+				wc.waiting = time.Now()
+			}
+			wc.pending++
+		}
+	}
+	return true
+}
+
+// outcomeSize is the size of a job's outcome data: a large one is always
+// written at once, from where it is.
+func outcomeSize(result []byte, err error) int {
+	if err != nil {
+		return 0
+	}
+	return len(result)
 }
 
 // queueOutcome queues a job's WORK_COMPLETE, or its WORK_EXCEPTION with
@@ -312,6 +356,19 @@ func queueOutcome(job *Job, result []byte, err error) (own bool) {
 	}
 	own, _ = job.cn.enqueue(WorkException, []byte(job.Handle), data)
 	return own
+}
+
+// queueOutcomeLazy is queueOutcome for a write someone else makes.
+func queueOutcomeLazy(job *Job, result []byte, err error) error {
+	if err == nil {
+		return job.cn.enqueueLazy(WorkComplete, []byte(job.Handle), result)
+	}
+	var ex *JobException
+	data := []byte(err.Error())
+	if errors.As(err, &ex) {
+		data = ex.Data
+	}
+	return job.cn.enqueueLazy(WorkException, []byte(job.Handle), data)
 }
 
 // watchGrabs closes cn when an ask has waited longer than the grab

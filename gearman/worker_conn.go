@@ -284,7 +284,7 @@ func (wc *workerConn) work(job *Job) {
 // slot's next ask, in the same write while the server has work; that write
 // is made now, or left to another job of the connection (batch.go).
 func (wc *workerConn) finish(job *Job, live, parked bool, result []byte, err error) {
-	if job.cn.held.ended(outcomeSize(result, err)) && live && wc.finishHeld(job, parked, result, err) {
+	if job.cn.held.ended(outcomeSize(job, result, err)) && live && wc.finishHeld(job, parked, result, err) {
 		job.cn.afterHeld()
 		return
 	}
@@ -332,11 +332,14 @@ func (wc *workerConn) finishHeld(job *Job, parked bool, result []byte, err error
 	return true
 }
 
-// outcomeSize is the size of a job's outcome data: a large one is always
-// written at once, from where it is.
-func outcomeSize(result []byte, err error) int {
-	if err != nil {
+// outcomeSize is the size of a job's outcome data: a large one, or one
+// with SetMoreResult's parts, is always written at once, from where it is.
+func outcomeSize(job *Job, result []byte, err error) int {
+	switch {
+	case err != nil:
 		return 0
+	case job.more != nil:
+		return largeArg
 	}
 	return len(result)
 }
@@ -346,7 +349,7 @@ func outcomeSize(result []byte, err error) int {
 // caller must flush job.cn.
 func queueOutcome(job *Job, result []byte, err error) (own bool) {
 	if err == nil {
-		own, _ = job.cn.enqueue(WorkComplete, []byte(job.Handle), result)
+		own, _ = job.cn.enqueueMore(WorkComplete, job.more, []byte(job.Handle), result)
 		return own
 	}
 	var ex *JobException

@@ -29,11 +29,12 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		defer cancel(nil)
 		w.active.Add(1)
 		start := time.Now()
+		more := 0 // result bytes sent after result, from where they are (runChunk)
 		defer func() {
 			took := time.Since(start)
-			w.chunkEnded(ctx, name, job.Handle, took, len(result), context.Cause(ctx), err)
-			w.countChunk(name, job.Data, result, took, context.Cause(ctx), err)
-			w.mem.chunkDone(size+len(result), func() bool { return w.active.Load() == 0 })
+			w.chunkEnded(ctx, name, job.Handle, took, len(result)+more, context.Cause(ctx), err)
+			w.countChunk(name, job.Data, result, more, took, context.Cause(ctx), err)
+			w.mem.chunkDone(size+len(result)+more, func() bool { return w.active.Load() == 0 })
 		}()
 		// Limits (limits.go): refused before it is decoded, stopped at
 		// chunk_time_limit, failed once it killed crash_loop_limit workers.
@@ -63,7 +64,8 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		if ctx, err = shared.value(ctx, w, job); err != nil {
 			return nil, err
 		}
-		return w.runLimited(ctx, cancel, f, job)
+		result, more, err = w.runLimited(ctx, cancel, f, job)
+		return result, err
 	}
 }
 
@@ -114,15 +116,16 @@ func (w *Worker) chunkEnded(ctx context.Context, name, handle string, took time.
 
 // countChunk adds a chunk's end to the worker's metrics, if its Collector
 // was asked for. A chunk its map cancelled counts, as no failure.
-func (w *Worker) countChunk(name string, payload, result []byte, took time.Duration, cause, err error) {
+func (w *Worker) countChunk(name string, payload, result []byte, more int, took time.Duration, cause, err error) {
 	m := w.metrics.Load()
 	if m == nil {
 		return
 	}
 	if err != nil && errors.Is(cause, errMapCancelled) {
-		err, result = nil, nil
+		err, result, more = nil, nil, 0
 	}
 	m.chunkEnded(name, payload, result, took, err)
+	m.bytesOut.Add(uint64(more)) // the result's parts after result
 }
 
 // failureText makes a chunk's error readable for logs and Stats: the

@@ -102,7 +102,7 @@ func (w *Worker) refuseUnread(job *gearman.Job, size int) error {
 	err := w.refuseChunk(name, job, w.bytesOver(size))
 	w.log.Warn("chunk failed", "function", name, "job", job.Handle, "err", failureText(err))
 	w.failures.Add(1)
-	w.countChunk(name, nil, nil, 0, nil, err)
+	w.countChunk(name, nil, nil, 0, 0, nil, err)
 	// Sealed like any answer of ours (chunkauth.go): a keyed client
 	// takes nothing else, and would resubmit the chunk as if a rogue had
 	// answered. The chunk itself was never read, so never checked.
@@ -157,7 +157,7 @@ var errTimeLimit = errors.New("the chunk ran past the worker's chunk_time_limit"
 // after that is left running, its slot given back, and the worker asks to
 // be restarted: that is how the goroutine it pins is reclaimed. cancel
 // cancels ctx (chunkRegistry.start's).
-func (w *Worker) runLimited(ctx context.Context, cancel context.CancelCauseFunc, f wire.Function, job *gearman.Job) ([]byte, error) {
+func (w *Worker) runLimited(ctx context.Context, cancel context.CancelCauseFunc, f wire.Function, job *gearman.Job) (result []byte, more int, err error) {
 	headroom, slot := resultHeadroom(ctx)
 	done := make(chan chunkOutcome, 1)
 	w.runners.Go(func() {
@@ -168,17 +168,13 @@ func (w *Worker) runLimited(ctx context.Context, cancel context.CancelCauseFunc,
 			}
 			done <- o
 		}()
-		o.result, o.err = wire.RunChunkAfter(ctx, f, job.Data, w.id, headroom)
+		o = runChunk(ctx, f, job, w.id, headroom)
 	})
 	limit := time.NewTimer(w.limits.timeLimit)
 	defer limit.Stop()
 	select {
 	case o := <-done:
-		if o.err != nil || headroom == 0 {
-			return o.result, o.err
-		}
-		slot.frame = o.result
-		return o.result[headroom:], nil
+		return o.deliver(job, headroom, slot)
 	case <-limit.C:
 	}
 	cancel(errTimeLimit)
@@ -186,15 +182,55 @@ func (w *Worker) runLimited(ctx context.Context, cancel context.CancelCauseFunc,
 	defer grace.Stop()
 	select {
 	case <-done:
-		return nil, w.timeLimitFailure(f, job, true)
+		return nil, 0, w.timeLimitFailure(f, job, true)
 	case <-grace.C:
-		return nil, w.timeLimitFailure(f, job, false)
+		return nil, 0, w.timeLimitFailure(f, job, false)
 	}
+}
+
+// deliver hands the outcome to the job: the result after its headroom
+// (sealed in place later, see chunkauth.go), or its first part with the
+// others set to follow it. more is the bytes of those others.
+func (o chunkOutcome) deliver(job *gearman.Job, headroom int, slot *resultSlot) (result []byte, more int, err error) {
+	switch {
+	case o.err != nil:
+		return o.result, 0, o.err
+	case headroom > 0:
+		slot.frame = o.result
+		return o.result[headroom:], 0, nil
+	}
+	for _, p := range o.more {
+		more += len(p)
+	}
+	if o.more != nil {
+		job.SetMoreResult(o.more...)
+	}
+	return o.result, more, nil
 }
 
 type chunkOutcome struct {
 	result []byte
+	more   [][]byte // the result goes on with these (gearman.Job.SetMoreResult)
 	err    error
+}
+
+// runChunk runs the chunk. With headroom (a cluster key seals the result
+// in place) the result is one piece; without, a result holding large
+// byte strings comes in parts that are sent from where they are.
+func runChunk(ctx context.Context, f wire.Function, job *gearman.Job, worker string, headroom int) (o chunkOutcome) {
+	if headroom > 0 {
+		o.result, o.err = wire.RunChunkAfter(ctx, f, job.Data, worker, headroom)
+		return o
+	}
+	parts, err := wire.RunChunkParts(ctx, f, job.Data, worker)
+	if err != nil {
+		return chunkOutcome{err: err}
+	}
+	o.result = parts[0]
+	if len(parts) > 1 {
+		o.more = parts[1:]
+	}
+	return o
 }
 
 // timeLimitFailure is the error of a chunk stopped at the time limit. If

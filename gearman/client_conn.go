@@ -22,6 +22,8 @@ type request struct {
 	// deferred: queued without a write (WithDeferredWrite); it goes out
 	// with the next write on the connection, or at Client.Flush.
 	deferred bool
+	// more: the submission's data goes on with these (WithMoreData).
+	more [][]byte
 }
 
 // waiting says what the request waits for, as a *TimeoutError puts it.
@@ -82,10 +84,10 @@ func (s *clientServer) send(r *request, args ...[]byte) error {
 	// outside it so the reader is not held up by our system call.
 	var own bool
 	var err error
-	if r.deferred && !hasLargeArg(args) {
+	if r.deferred && !hasLargeArg(args) && r.more == nil {
 		err = cn.enqueueLazy(r.sent, args...)
 	} else {
-		own, err = cn.enqueue(r.sent, args...)
+		own, err = cn.enqueueMore(r.sent, r.more, args...)
 	}
 	if err == nil {
 		s.pushLocked(r)

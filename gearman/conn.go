@@ -34,6 +34,8 @@ type conn struct {
 	handoff    chan struct{} // buffered(1): the writer goroutine now owns writing
 	done       chan struct{} // closed when the conn is dead
 	writerDone chan struct{}
+
+	held heldWrites // a worker's outcomes left for a later write (batch.go)
 }
 
 // errConnClosed is the cause recorded when we close a conn ourselves.
@@ -90,6 +92,12 @@ func (c *conn) sendAsync(t PacketType, args ...[]byte) error {
 // enqueue appends one packet to the queue. If nobody was writing, the
 // caller now owns the write side and must flush or hand it off.
 func (c *conn) enqueue(t PacketType, args ...[]byte) (own bool, err error) {
+	return c.enqueueMore(t, nil, args...)
+}
+
+// enqueueMore is enqueue for a packet whose data, the last argument, goes
+// on with the bytes of more: all written from where they are (writev).
+func (c *conn) enqueueMore(t PacketType, more [][]byte, args ...[]byte) (own bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil || c.closing {
@@ -99,10 +107,10 @@ func (c *conn) enqueue(t PacketType, args ...[]byte) (own bool, err error) {
 		}
 		return false, fmt.Errorf("gearman: send %s to %s: %w", t, c.addr, err)
 	}
-	if n := len(args); hasLargeArg(args) {
-		c.out, err = appendPacketHead(c.out, MagicReq, t, args...)
+	if n := len(args); len(more) > 0 || hasLargeArg(args) {
+		c.out, err = appendPacketHeadMore(c.out, MagicReq, t, totalLen(more), args...)
 		if err == nil {
-			c.big = append(c.big, c.out, args[n-1])
+			c.big = append(append(c.big, c.out, args[n-1]), more...)
 			c.out = nil
 		}
 	} else {
@@ -127,6 +135,15 @@ func (c *conn) enqueueLazy(t PacketType, args ...[]byte) error {
 	var err error
 	c.out, err = AppendPacket(c.out, MagicReq, t, args...)
 	return err
+}
+
+// totalLen is the bytes of bufs together.
+func totalLen(bufs [][]byte) int {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	return n
 }
 
 // hasLargeArg says whether a packet's data argument is written from where
@@ -282,6 +299,7 @@ func (c *conn) flushClose(timeout time.Duration) {
 	c.mu.Lock()
 	c.closing = true
 	c.mu.Unlock()
+	c.kick() // what was queued lazily goes too
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		c.mu.Lock()

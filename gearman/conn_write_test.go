@@ -65,3 +65,41 @@ func TestLargeDataWrittenInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestMoreDataQueuedInPlace: a packet whose data goes on in parts
+// (enqueueMore) is queued without copying them, and arrives as one packet
+// whose data is the parts in order.
+func TestMoreDataQueuedInPlace(t *testing.T) {
+	client, server := net.Pipe()
+	c := &conn{nc: client, addr: "pipe", handoff: make(chan struct{}, 1), done: make(chan struct{}), writerDone: make(chan struct{})}
+	go c.writeLoop()
+	defer func() {
+		c.close(errConnClosed)
+		server.Close()
+		<-c.writerDone
+	}()
+	parts := [][]byte{bytes.Repeat([]byte{1}, 4<<20), []byte("mid"), bytes.Repeat([]byte{2}, 4<<20)}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	c.mu.Lock()
+	c.writing = true // hold the write side: queue only
+	c.mu.Unlock()
+	if _, err := c.enqueueMore(WorkComplete, parts, []byte("H:1"), []byte("head")); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("queueing 8 MiB of parts allocated %d bytes: they were copied", grew)
+	}
+	got := make(chan *Packet, 1)
+	go func() {
+		p, _ := NewPacketReader(server, 0).ReadPacket()
+		got <- p
+	}()
+	c.handoff <- struct{}{}
+	p := <-got
+	want := bytes.Join(append([][]byte{[]byte("head")}, parts...), nil)
+	if p == nil || p.Type != WorkComplete || string(p.Args[0]) != "H:1" || !bytes.Equal(p.Args[1], want) {
+		t.Fatalf("got %v, want WORK_COMPLETE H:1 with the head and the parts (%d bytes)", p, len(want))
+	}
+}

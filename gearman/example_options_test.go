@@ -217,3 +217,37 @@ func ExampleWithGrabTimeout() {
 	w.Close()
 	// Output: <nil>
 }
+
+// A job's data, and its result, can be sent in parts that are written
+// from where they are (one writev), never assembled: here a header and a
+// large value the caller holds, and a result that is the job's own data
+// after a prefix.
+func ExampleWithMoreData() {
+	srv := exampleServer()
+	defer srv.Stop()
+	w, err := gearman.NewWorker([]string{srv.Addr()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer w.Close()
+	w.Register("wrap", func(_ context.Context, j *gearman.Job) ([]byte, error) {
+		j.SetMoreResult(j.Data, []byte(")"))
+		return []byte("("), nil
+	})
+	go w.Run()
+	waitListed(srv.Addr(), "wrap", 1)
+
+	c, err := gearman.NewClient(context.Background(), []string{srv.Addr()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	value := bytes.Repeat([]byte("x"), 1<<20)
+	task, err := c.Dispatch(context.Background(), "wrap", []byte("header:"), gearman.WithMoreData(value))
+	if err != nil {
+		log.Fatal(err)
+	}
+	out, err := task.Wait(context.Background())
+	fmt.Println(len(out), string(out[:9]), string(out[len(out)-2:]), err)
+	// Output: 1048585 (header:x x) <nil>
+}

@@ -29,6 +29,7 @@ type Job struct {
 	Data     []byte
 
 	cn     *conn
+	more   [][]byte    // the result goes on with these (SetMoreResult)
 	refuse error       // set for a job the worker fails without running it
 	soon   *time.Timer // SendDataSoon's or SendDataIfRunning's, if the job runs that long
 
@@ -86,6 +87,15 @@ func (j *Job) end() {
 	j.ended = true
 	j.mu.Unlock()
 }
+
+// SetMoreResult makes the job's result, if its JobFunc returns no error,
+// the returned bytes followed by the bytes of more, in order. They are
+// written from where they are, in the same system call as the rest of the
+// WORK_COMPLETE packet (writev), not copied: a function whose result holds
+// large values (parts of the job's Data, say) sends it without assembling
+// it. Nothing may change them until the job's result is written, which is
+// after the JobFunc returns. A second call replaces the first.
+func (j *Job) SetMoreResult(more ...[]byte) { j.more = more }
 
 // SendWarning sends a warning to the client (WORK_WARNING).
 func (j *Job) SendWarning(data []byte) error {

@@ -3,6 +3,7 @@ package gearman
 import (
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"runtime"
 	"time"
 )
@@ -44,8 +45,9 @@ type AdminOption interface{ applyAdmin(*adminOptions) }
 // dialOptions are the settings of making a connection, which every party
 // shares.
 type dialOptions struct {
-	dialTimeout time.Duration // bounds the TCP connect and the TLS handshake together
-	tlsConfig   *tls.Config   // nil: plaintext
+	dialTimeout time.Duration           // bounds the TCP connect and the TLS handshake together
+	tlsConfig   *tls.Config             // nil: plaintext
+	wrapConn    func(net.Conn) net.Conn // tests: sees every connection dialled (export_test.go)
 }
 
 // connOptions are the settings of a binary-protocol connection, which

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/glimpse-go/glimpse/internal/nozero"
 )
 
 // Magic says which way a packet travels: requests go to the job server,
@@ -240,6 +242,13 @@ func AppendPacket(dst []byte, m Magic, t PacketType, args ...[]byte) ([]byte, er
 // header (whose size counts them) and the arguments before them, so that
 // a large last argument can be written from where it is.
 func appendPacketHead(dst []byte, m Magic, t PacketType, args ...[]byte) ([]byte, error) {
+	return appendPacketHeadMore(dst, m, t, 0, args...)
+}
+
+// appendPacketHeadMore is appendPacketHead for a packet whose data, the
+// last argument, goes on for more bytes beyond args (written from where
+// they are: WithMoreData, Job.SetMoreResult).
+func appendPacketHeadMore(dst []byte, m Magic, t PacketType, more int, args ...[]byte) ([]byte, error) {
 	s, ok := t.spec()
 	if !ok {
 		return dst, fmt.Errorf("%w: cannot encode unknown packet type %d", ErrProtocol, uint32(t))
@@ -247,7 +256,7 @@ func appendPacketHead(dst []byte, m Magic, t PacketType, args ...[]byte) ([]byte
 	if len(args) != s.args {
 		return dst, fmt.Errorf("%w: %s takes %d arguments, got %d", ErrProtocol, s.name, s.args, len(args))
 	}
-	size := 0
+	size := more
 	for i, a := range args {
 		if i < len(args)-1 && bytes.IndexByte(a, 0) >= 0 {
 			return dst, fmt.Errorf("%w: %s argument %d contains a NUL byte", ErrProtocol, s.name, i)
@@ -334,7 +343,7 @@ func (pr *PacketReader) ReadPacket() (*Packet, error) {
 	if size > pr.max {
 		return nil, pr.skip(t, s, size)
 	}
-	body := make([]byte, size)
+	body := nozero.Bytes(int(size)) // ReadFull fills it, or it is dropped
 	if _, err := io.ReadFull(pr.r, body); err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return nil, fmt.Errorf("%w: stream ended inside a %d-byte %s body", ErrProtocol, size, s.name)

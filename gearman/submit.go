@@ -37,6 +37,7 @@ type submitOptions struct {
 	updates  func(Update)
 	runAt    time.Time
 	deferred bool
+	more     [][]byte
 }
 
 // WithUnique sets the job's unique id (at most MaxUniqueSize bytes). The
@@ -61,6 +62,14 @@ func WithUpdates(fn func(Update)) SubmitOption { return func(o *submitOptions) {
 // it must call Flush before it waits for any of them. Submit, Call and
 // SubmitBackground, which wait for the job server's answer, ignore it.
 func WithDeferredWrite() SubmitOption { return func(o *submitOptions) { o.deferred = true } }
+
+// WithMoreData makes the job's data the data argument followed by the
+// bytes of more, in order. They are written from where they are, in the
+// same system call as the rest of the packet (writev), not copied: a
+// caller that encodes a large job as a small header and the large values
+// it holds sends it without assembling it. The caller must not change
+// them until the task has ended.
+func WithMoreData(more ...[]byte) SubmitOption { return func(o *submitOptions) { o.more = more } }
 
 // WithRunAt schedules a background job to run no earlier than t
 // (SUBMIT_JOB_EPOCH). Default: at once. Foreground submissions reject it,
@@ -107,10 +116,10 @@ func (c *Client) newSubmission(function string, data []byte, opts []SubmitOption
 			args = [][]byte{[]byte(function), []byte(o.unique), []byte(epoch), data}
 		}
 	}
-	if err := c.checkSize(pt, args); err != nil {
+	if err := c.checkSize(pt, args, o.more); err != nil {
 		return submission{}, fmt.Errorf("gearman: %s %s: %w", what, function, err)
 	}
-	s := submission{req: &request{expect: JobCreated, sent: pt, about: function}, args: args, key: o.unique, deferred: o.deferred}
+	s := submission{req: &request{expect: JobCreated, sent: pt, about: function, more: o.more}, args: args, key: o.unique, deferred: o.deferred}
 	if !background {
 		s.task = &Task{Function: function, Unique: o.unique, updates: o.updates, done: make(chan struct{})}
 		s.req.task = s.task
@@ -143,8 +152,8 @@ func checkSubmit(function string, o submitOptions, background bool) error {
 // is sent, so that the caller learns at once and the connection, with the
 // other jobs on it, is not involved: workers with the same limit could not
 // read the job, and one over gearmand's would cost the connection.
-func (c *Client) checkSize(t PacketType, args [][]byte) error {
-	size := len(args) - 1
+func (c *Client) checkSize(t PacketType, args, more [][]byte) error {
+	size := len(args) - 1 + totalLen(more)
 	for _, a := range args {
 		size += len(a)
 	}

@@ -41,6 +41,9 @@ func dial(ctx context.Context, addr string, o dialOptions, keepAlive net.KeepAli
 	}
 	d := net.Dialer{KeepAliveConfig: keepAlive}
 	nc, err := d.DialContext(dctx, "tcp", addr)
+	if err == nil && o.wrapConn != nil {
+		nc = o.wrapConn(nc)
+	}
 	if err != nil || o.tlsConfig == nil {
 		return nc, err
 	}

@@ -15,8 +15,9 @@ import (
 // up to WithConcurrency jobs at once over all of them: each free slot asks
 // a server for a job (GRAB_JOB_UNIQ), several asks in flight on one
 // connection, and a finished job's result and the next ask leave in one
-// write. A server with no work is slept on (PRE_SLEEP) until it wakes the
-// worker with NOOP, so an idle worker sends nothing.
+// write, shared with the results of the other jobs in hand that end soon
+// after (batch.go). A server with no work is slept on (PRE_SLEEP) until
+// it wakes the worker with NOOP, so an idle worker sends nothing.
 type Worker struct {
 	opts  workerOptions
 	addrs []string

@@ -221,6 +221,7 @@ func (wc *workerConn) readLoop(cn *conn) (sane bool) {
 				continue
 			}
 			job := &Job{Handle: p.Arg(0), Function: p.Arg(1), Unique: p.Arg(2), Data: p.Args[3], cn: cn}
+			cn.held.assigned()
 			wc.w.runners.Go(func() { wc.work(job) })
 		case Error:
 			// gearmand answers a request it cannot serve with ERROR; for a
@@ -249,6 +250,7 @@ func (wc *workerConn) refuse(cn *conn, e *PacketTooLargeError) {
 	}
 	wc.w.opts.logger.Warn("gearman: job over the packet size limit; failing it", "server", wc.addr,
 		"function", job.Function, "job", job.Handle, "bytes", e.Size, "limit", e.Max)
+	cn.held.assigned()
 	wc.w.runners.Go(func() { wc.work(job) })
 }
 
@@ -308,18 +310,27 @@ func (wc *workerConn) work(job *Job) {
 		parked = w.afterJob(time.Since(start))
 	}
 	job.end() // what SendDataSoon queued goes with the outcome
+	wc.finish(job, live, parked, result, err)
+}
+
+// finish queues a job's outcome and, unless its token was parked, its
+// slot's next ask, in the same write while the server has work; that write
+// is made now, or left to another job of the connection (batch.go).
+func (wc *workerConn) finish(job *Job, live, parked bool, result []byte, err error) {
+	if job.cn.held.ended(outcomeSize(job, result, err)) && live && wc.finishHeld(job, parked, result, err) {
+		job.cn.afterHeld()
+		return
+	}
 	var own bool
 	if live {
 		own = queueOutcome(job, result, err)
 	}
-	// Keep the slot and ask for the next job in the same write as the
-	// result, while the server has work.
 	var cn *conn
 	var ownAsk, ok bool
 	if !parked {
 		cn, ownAsk, ok = wc.ask()
 		if !ok {
-			w.slots <- struct{}{}
+			wc.w.slots <- struct{}{}
 		}
 	}
 	if own {
@@ -330,12 +341,48 @@ func (wc *workerConn) work(job *Job) {
 	}
 }
 
+// finishHeld queues the outcome and the next ask for a later write; false
+// (nothing queued) if the connection was replaced meanwhile.
+func (wc *workerConn) finishHeld(job *Job, parked bool, result []byte, err error) bool {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	if wc.cn != job.cn || wc.sleep != awake || wc.w.life.Stopping() {
+		return false
+	}
+	if queueOutcomeLazy(job, result, err) != nil {
+		return false
+	}
+	if !parked {
+		if job.cn.enqueueLazy(GrabJobUniq) != nil {
+			wc.w.slots <- struct{}{} // room: the token is ours
+		} else {
+			if wc.pending == 0 {
+				wc.waiting = time.Now()
+			}
+			wc.pending++
+		}
+	}
+	return true
+}
+
+// outcomeSize is the size of a job's outcome data: a large one, or one
+// with SetMoreResult's parts, is always written at once, from where it is.
+func outcomeSize(job *Job, result []byte, err error) int {
+	switch {
+	case err != nil:
+		return 0
+	case job.more != nil:
+		return largeArg
+	}
+	return len(result)
+}
+
 // queueOutcome queues a job's WORK_COMPLETE, or its WORK_EXCEPTION with
 // the error's text (the Data of a *JobException). If it returns own, the
 // caller must flush job.cn.
 func queueOutcome(job *Job, result []byte, err error) (own bool) {
 	if err == nil {
-		own, _ = job.cn.enqueue(WorkComplete, []byte(job.Handle), result)
+		own, _ = job.cn.enqueueMore(WorkComplete, job.more, []byte(job.Handle), result)
 		return own
 	}
 	var ex *JobException
@@ -345,6 +392,19 @@ func queueOutcome(job *Job, result []byte, err error) (own bool) {
 	}
 	own, _ = job.cn.enqueue(WorkException, []byte(job.Handle), data)
 	return own
+}
+
+// queueOutcomeLazy is queueOutcome for a write someone else makes.
+func queueOutcomeLazy(job *Job, result []byte, err error) error {
+	if err == nil {
+		return job.cn.enqueueLazy(WorkComplete, []byte(job.Handle), result)
+	}
+	var ex *JobException
+	data := []byte(err.Error())
+	if errors.As(err, &ex) {
+		data = ex.Data
+	}
+	return job.cn.enqueueLazy(WorkException, []byte(job.Handle), data)
 }
 
 // watchGrabs closes cn when an ask has waited longer than the grab

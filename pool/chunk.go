@@ -26,6 +26,9 @@ type chunkCall[In, Out any] struct {
 	ctx     context.Context
 	stop    context.CancelCauseFunc
 	payload []byte // the encoded chunk
+	// more: the encoded chunk goes on with these, the large items' own
+	// bytes, sent from where they are (encode)
+	more [][]byte
 
 	// A map with a shared value (sharedsend.go).
 	body       []byte           // the encoded chunk after its shared value header
@@ -62,8 +65,7 @@ func (c *chunkCall[In, Out]) state() (*gearman.Task, string) {
 
 // submitAfter encodes the chunk and submits it once after is closed.
 func (c *chunkCall[In, Out]) submitAfter(after <-chan struct{}) (*gearman.Task, error) {
-	payload, err := wire.EncodeSized(c.m.p.headroom()+c.sharedHeaderRoom(), c.m.chunkBufferSize(len(c.f.items)), wire.ChunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
-		InType: c.m.f.shapes.wireIn, OutType: c.m.f.shapes.wireOut})
+	payload, err := c.encode()
 	select {
 	case <-after:
 	case <-c.ctx.Done():
@@ -75,6 +77,34 @@ func (c *chunkCall[In, Out]) submitAfter(after <-chan struct{}) (*gearman.Task, 
 	c.putSharedHeader(payload)
 	c.payload = c.seal(payload)
 	return c.submit()
+}
+
+// encode encodes the chunk: into one buffer, or, for large items the
+// caller holds until the map ends, as a head with the items' own bytes
+// after it in c.more, not copied (a chunk of 1 MB items cost a copy of
+// every item, and the memory for it).
+func (c *chunkCall[In, Out]) encode() ([]byte, error) {
+	req := wire.ChunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
+		InType: c.m.f.shapes.wireIn, OutType: c.m.f.shapes.wireOut}
+	if !c.sendsInPlace() {
+		return wire.EncodeSized(c.m.p.headroom()+c.sharedHeaderRoom(), c.m.chunkBufferSize(len(c.f.items)), req)
+	}
+	parts, err := wire.EncodeParts(256+32*len(c.f.items), req)
+	if err != nil {
+		return nil, err
+	}
+	c.more = parts[1:]
+	return parts[0], nil
+}
+
+// sendsInPlace says whether the chunk is sent from its items' memory: its
+// items are large and are the slice given to Map, which holds them until
+// it returns, and neither a cluster key (its MAC is over one contiguous
+// payload) nor a shared value's header (sharedsend.go) needs the payload
+// in one piece.
+func (c *chunkCall[In, Out]) sendsInPlace() bool {
+	m := c.m
+	return m.itemsHeld && m.p.key == nil && m.share == nil && m.sizer != nil && m.sizer.perItem.Load() >= wire.PartMin
 }
 
 // encodeError is a chunk that cannot be encoded: no attempt can help.
@@ -94,6 +124,9 @@ func (c *chunkCall[In, Out]) submit() (*gearman.Task, error) {
 	opts := []gearman.SubmitOption{gearman.WithUnique(c.unique), gearman.WithPriority(c.priority()), gearman.WithUpdates(c.onUpdate), nil}[:3]
 	if c.deferWrite {
 		opts = append(opts, gearman.WithDeferredWrite())
+	}
+	if c.more != nil {
+		opts = append(opts, gearman.WithMoreData(c.more...))
 	}
 	task, err := c.m.client.Dispatch(c.ctx, function, c.payload, opts...)
 	if err == nil {

@@ -25,9 +25,14 @@ type Indexed[T any] struct {
 // as a *TaskError; so does the end of ctx, with its cause, and Pool.Close,
 // with ErrClosed. See the MapOption functions for chunking, retries and
 // deadlines.
+//
+// Large byte strings among the items (64 KiB or more) are sent from
+// where they are, not copied into the chunks (unless the pool has a
+// cluster key or the map a shared value): the items must not change
+// until Map returns.
 func Map[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items []In, opts ...MapOption) ([]Out, error) {
 	out := make([]Out, len(items))
-	err := run(ctx, p, f, input[In]{seq: slices.Values(items), slice: items}, len(items), false, opts, func(start, _ int, vs []Out) bool {
+	err := run(ctx, p, f, input[In]{seq: slices.Values(items), slice: items, held: true}, len(items), false, opts, func(start, _ int, vs []Out) bool {
 		copy(out[start:], vs)
 		return true
 	})
@@ -151,6 +156,10 @@ type mapRun[In, Out any] struct {
 	// the connection and written together before the map waits; unwritten
 	// says some are queued.
 	deferWrites, unwritten bool
+	// itemsHeld: the items are the slice given to Map, which holds them
+	// until every chunk has ended, so large ones are sent from where they
+	// are (chunkCall.encode).
+	itemsHeld bool
 }
 
 // flushSubmits writes the submissions queued on the map's goroutine: a
@@ -205,6 +214,9 @@ func run[In, Out any](ctx context.Context, p *Pool, f Func[In, Out], items input
 type input[In any] struct {
 	seq   iter.Seq[In]
 	slice []In // nil unless the items are a slice
+	// held: the slice is Map's, which does not return before every chunk
+	// has ended, and whose caller may not change the items meanwhile
+	held bool
 }
 
 // feedInput launches the input's chunks: slices of items of a scalar type
@@ -214,6 +226,7 @@ func (m *mapRun[In, Out]) feedInput(in input[In]) error {
 	// Reading a slice never blocks, so chunks submitted on the map's
 	// goroutine may wait to be written together (see flushSubmits).
 	m.deferWrites = in.slice != nil
+	m.itemsHeld = in.held
 	if in.slice == nil || fixedSize(reflect.TypeFor[In]()) == 0 {
 		return m.feed(in.seq)
 	}

@@ -35,22 +35,60 @@ func (r registered[In, Out]) RunChunk(ctx context.Context, payload []byte, worke
 // RunChunkAfter is RunChunk with headroom free bytes in front of the
 // result (wire.HeadroomRunner), for a worker that seals it in place.
 func (r registered[In, Out]) RunChunkAfter(ctx context.Context, payload []byte, worker string, headroom int) ([]byte, error) {
+	out, start, err := r.runItems(ctx, payload, worker)
+	if err != nil {
+		return nil, err
+	}
+	data, err := wire.EncodeSized(headroom, resultBufferSize[Out](len(out), len(payload)), wire.ChunkResult[Out]{Items: out})
+	if err != nil {
+		return nil, r.encodeFailed(start, worker, err)
+	}
+	return data, nil
+}
+
+// RunChunkParts is RunChunk with the result in parts (wire.PartsRunner):
+// for a chunk of large items, the results' large byte strings are sent
+// from where they are (for a function that returns a part of its item,
+// from the chunk's payload itself) instead of being copied into one
+// result. A chunk of small items comes back in one part, as RunChunk's.
+func (r registered[In, Out]) RunChunkParts(ctx context.Context, payload []byte, worker string) ([][]byte, error) {
+	out, start, err := r.runItems(ctx, payload, worker)
+	if err != nil {
+		return nil, err
+	}
+	if len(payload) < wire.PartMin*max(len(out), 1) {
+		data, err := wire.EncodeSized(0, resultBufferSize[Out](len(out), len(payload)), wire.ChunkResult[Out]{Items: out})
+		if err != nil {
+			return nil, r.encodeFailed(start, worker, err)
+		}
+		return [][]byte{data}, nil
+	}
+	parts, err := wire.EncodeParts(256+32*len(out), wire.ChunkResult[Out]{Items: out})
+	if err != nil {
+		return nil, r.encodeFailed(start, worker, err)
+	}
+	return parts, nil
+}
+
+// runItems decodes a chunk and runs the function on its items; it returns
+// the results and the input index of the first item.
+func (r registered[In, Out]) runItems(ctx context.Context, payload []byte, worker string) ([]Out, int, error) {
 	req, te := r.decodeChunk(payload)
 	if te != nil {
 		te.Func, te.Index, te.Worker = r.f.name, -1, worker
-		return nil, r.fail(te)
+		return nil, 0, r.fail(te)
 	}
 	out := make([]Out, len(req.Items.items))
 	if i, terr := r.callItems(ctx, req.Items.items, out, time.Duration(req.TaskTimeout)); terr != nil {
 		terr.Func, terr.Index, terr.Worker = r.f.name, req.Start+i, worker
-		return nil, r.fail(terr)
+		return nil, 0, r.fail(terr)
 	}
-	data, err := wire.EncodeSized(headroom, resultBufferSize[Out](len(out), len(payload)), wire.ChunkResult[Out]{Items: out})
-	if err != nil {
-		return nil, r.fail(&TaskError{Func: r.f.name, Index: req.Start, Worker: worker,
-			Message: fmt.Sprintf("cannot encode the results: %v", err)})
-	}
-	return data, nil
+	return out, req.Start, nil
+}
+
+func (r registered[In, Out]) encodeFailed(start int, worker string, err error) error {
+	return r.fail(&TaskError{Func: r.f.name, Index: start, Worker: worker,
+		Message: fmt.Sprintf("cannot encode the results: %v", err)})
 }
 
 // decodeChunk reads a chunk, checking that the client's types are the

@@ -14,7 +14,11 @@
 //   - CPU time (user+system) per map of the client, the workers (all
 //     together) and gearmand.
 //
-//     largeitems [-items 100] [-size 1048576] [-maps 5] [-chunksize 0] [-workers 2] [-slots 1] [-json FILE] [-cpuprofile FILE]
+//   - with -floor (the default), the floor under those figures in the
+//     same run (floor.go): the same items through bare gearman.Client and
+//     Worker processes, and through a raw TCP relay process.
+//
+//     largeitems [-items 100] [-size 1048576] [-maps 5] [-chunksize 0] [-workers 2] [-slots 1] [-floor] [-json FILE] [-cpuprofile FILE]
 package main
 
 import (
@@ -57,9 +61,18 @@ func main() {
 	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
 	childAddr := flag.String("child-addr", "", "internal: run the maps against this job server and print the figures")
 	cpuProfile := flag.String("cpuprofile", "", "write the client process's CPU profile to this `FILE`")
+	floor := flag.Bool("floor", true, "also measure the floor: bare Gearman and raw TCP with the same items")
+	serveMode := flag.String("serve", "", "internal: run as a floor helper (echo-worker, tcp-echo, relay)")
+	serveArg := flag.String("serve-arg", "", "internal: the floor helper's job server or backend")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *serveMode != "" {
+		if err := serve(ctx, *serveMode, *serveArg, *slots); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *items < 1 || *size < 1 || *maps < 2 || *workers < 1 || *slots < 1 {
 		log.Fatal("want -items, -size, -workers, -slots >= 1 and -maps >= 2")
 	}
@@ -79,7 +92,7 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(res)
 		return
 	}
-	if err := run(ctx, *bin, *maps, &res, *cpuProfile); err != nil {
+	if err := run(ctx, *bin, *maps, &res, *cpuProfile, *floor); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("identity round trip of %d x %d bytes, %d worker processes x %d slots, chunksize %d (0: auto, used %d items)\n",
@@ -90,6 +103,10 @@ func main() {
 	fmt.Printf("client peak RSS      %8.1f MiB = %.2fx input+output (%.1f MiB)\n",
 		float64(res.PeakRSSKiB)/1024, res.RSSRatio, float64(res.InOutKiB)/1024)
 	fmt.Printf("worker RSS before    %v KiB\nworker RSS after     %v KiB\n", res.WorkerRSSBefKiB, res.WorkerRSSKiB)
+	for _, f := range res.Floor {
+		fmt.Printf("floor: %s\n  first %.0f MB/s, later %.0f MB/s (all: %.0f); CPU ms per map: client %.0f, workers %.0f, %s %.0f\n",
+			f.Name, f.FirstMBps, f.SteadyMBps, f.AllMBps, f.ClientCPUms, f.WorkersCPUms, f.Server, f.ServerCPUms)
+	}
 	if *jsonPath != "" {
 		if err := benchjson.Write(*jsonPath, res); err != nil {
 			log.Fatal(err)
@@ -99,7 +116,7 @@ func main() {
 
 // run starts gearmand and the workers, runs the client process, and
 // reads the workers' RSS around it.
-func run(ctx context.Context, bin string, maps int, res *result, profile string) error {
+func run(ctx context.Context, bin string, maps int, res *result, profile string, floor bool) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -141,7 +158,10 @@ func run(ctx context.Context, bin string, maps int, res *result, profile string)
 	}
 	time.Sleep(time.Second)
 	res.WorkerRSSKiB = workerRSS(ws)
-	return nil
+	if !floor {
+		return nil
+	}
+	return measureFloor(ctx, self, gd.Addr(), gd.Pid(), maps, res)
 }
 
 func workerRSS(ws *benchenv.Workers) []int64 {

@@ -34,5 +34,24 @@ func writeLarge(b *strings.Builder, out, name string) error {
 	fmt.Fprintf(b, "| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	fmt.Fprintf(b, "| %s | %.0f | %.0f | %s | %.2fx | %.0f / %.0f / %.0f | %v / %v KiB |\n\n", chunkLabel(l.Chunksize, l.ChunkItems),
 		l.FirstMBps, l.SteadyMBps, mib(l.PeakRSSKiB), l.RSSRatio, l.ClientCPUms, l.WorkersCPUms, l.GearmandCPUms, l.WorkerRSSBefKiB, l.WorkerRSSKiB)
+	writeLargeFloor(b, l)
 	return nil
+}
+
+// writeLargeFloor sets the map beside its floor, measured in the same run:
+// the same items through bare Gearman, and through a raw TCP relay.
+func writeLargeFloor(b *strings.Builder, l benchjson.Large) {
+	if len(l.Floor) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "The floor, same run, same items: every item a job of its own through bare `gearman.Client` and echo `gearman.Worker` processes\n")
+	fmt.Fprintf(b, "(the same gearmand, worker processes and slots), and the same bytes through a relay process that copies them through\n")
+	fmt.Fprintf(b, "user space as gearmand does (client -> relay -> echo process -> relay -> client: four socket copies per byte, as through gearmand).\n\n")
+	fmt.Fprintf(b, "| path | first MB/s | later MB/s (median) | CPU ms/map: client / workers / server in between |\n")
+	fmt.Fprintf(b, "| --- | ---: | ---: | ---: |\n")
+	fmt.Fprintf(b, "| pool.Map (above) | %.0f | %.0f | %.0f / %.0f / %.0f (gearmand) |\n", l.FirstMBps, l.SteadyMBps, l.ClientCPUms, l.WorkersCPUms, l.GearmandCPUms)
+	for _, f := range l.Floor {
+		fmt.Fprintf(b, "| %s | %.0f | %.0f | %.0f / %.0f / %.0f (%s) |\n", f.Name, f.FirstMBps, f.SteadyMBps, f.ClientCPUms, f.WorkersCPUms, f.ServerCPUms, f.Server)
+	}
+	fmt.Fprintf(b, "\n")
 }

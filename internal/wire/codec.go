@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/glimpse-go/glimpse/internal/nozero"
 )
 
 // version is the first byte of every chunk payload, result and error.
@@ -67,7 +69,11 @@ func EncodeAfter(headroom int, v any) ([]byte, error) { return EncodeSized(headr
 func EncodeSized(headroom, sizeHint int, v any) ([]byte, error) {
 	e := encoders.Get().(*encoder)
 	defer encoders.Put(e)
-	buf := make([]byte, headroom+1, headroom+1+max(sizeHint, 64))
+	// Only the bytes the encoder appends are ever read: the rest of the
+	// buffer need not be zeroed first (a megabyte item's chunk paid for
+	// clearing it as much as for a third of its socket read).
+	buf := nozero.Bytes(headroom + 1 + max(sizeHint, 64))[:headroom+1]
+	clear(buf[:headroom])
 	buf[headroom] = version
 	e.w.b = buf
 	err := e.enc.Encode(v)
@@ -76,6 +82,71 @@ func EncodeSized(headroom, sizeHint int, v any) ([]byte, error) {
 		return nil, err
 	}
 	return buf, nil
+}
+
+// PartMin: EncodeParts leaves a byte string of this size or more where it
+// is, as a part of its own.
+const PartMin = 64 << 10
+
+var partEncoders = sync.Pool{New: func() any {
+	w := &partsWriter{}
+	enc := msgpack.NewEncoder(w)
+	enc.UseCompactInts(true) // as encoders': the same bytes as Encode
+	return &partsEncoder{w: w, enc: enc}
+}}
+
+type partsEncoder struct {
+	w   *partsWriter
+	enc *msgpack.Encoder
+}
+
+// partsWriter collects a message as parts: the encoder's small writes
+// appended to one buffer, each large byte string (a []byte value's own
+// bytes, as msgpack hands them over) a part of its own, not copied.
+type partsWriter struct {
+	parts [][]byte
+	cur   []byte // small writes since the last large one
+}
+
+func (w *partsWriter) Write(p []byte) (int, error) {
+	if len(p) < PartMin {
+		w.cur = append(w.cur, p...)
+		return len(p), nil
+	}
+	if len(w.cur) > 0 {
+		w.parts = append(w.parts, w.cur)
+	}
+	w.parts = append(w.parts, p)
+	w.cur = w.cur[len(w.cur):len(w.cur)] // later small writes go after, in the same buffer
+	return len(p), nil
+}
+
+func (w *partsWriter) WriteByte(c byte) error {
+	w.cur = append(w.cur, c)
+	return nil
+}
+
+// EncodeParts returns v as Encode would, but in parts whose concatenation
+// is the message: its byte strings of PartMin bytes or more are parts of
+// their own, the values' own memory, not copies, and the rest is copied
+// into a buffer of about smallHint bytes. The first part holds at least
+// the version byte. A large message is then sent without being assembled
+// (gearman.WithMoreData, Job.SetMoreResult, both by writev): the values
+// must not change while the parts are in use.
+func EncodeParts(smallHint int, v any) ([][]byte, error) {
+	e := partEncoders.Get().(*partsEncoder)
+	defer partEncoders.Put(e)
+	e.w.cur = append(make([]byte, 0, max(smallHint, 64)), version)
+	err := e.enc.Encode(v)
+	parts := e.w.parts
+	if len(e.w.cur) > 0 {
+		parts = append(parts, e.w.cur)
+	}
+	e.w.parts, e.w.cur = nil, nil // the pooled encoder keeps no message alive
+	if err != nil {
+		return nil, err
+	}
+	return parts, nil
 }
 
 var decoders = sync.Pool{New: func() any { return msgpack.NewDecoder(nil) }}

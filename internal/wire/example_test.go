@@ -1,6 +1,8 @@
 package wire_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"reflect"
 
@@ -51,4 +53,31 @@ func ExampleEncodeSized() {
 	// Output:
 	// true true
 	// <nil> 3 1048576
+}
+
+func ExampleEncodeParts() {
+	// A large byte string stays where it is, a part of its own; the
+	// parts put together are Encode's message.
+	big := make([]byte, wire.PartMin)
+	parts, _ := wire.EncodeParts(0, [][]byte{[]byte("small"), big})
+	whole, _ := wire.Encode([][]byte{[]byte("small"), big})
+	fmt.Println(len(parts), &parts[1][0] == &big[0], len(parts[0])+len(parts[1]) == len(whole))
+	// Output: 2 true true
+}
+
+// upper is a Function that is no PartsRunner: its result is one part.
+type upper struct{}
+
+func (upper) Name() string        { return "upper" }
+func (upper) GearmanName() string { return wire.GearmanPrefix + "upper" }
+func (upper) RunChunk(_ context.Context, payload []byte, _ string) ([]byte, error) {
+	return bytes.ToUpper(payload), nil
+}
+
+func ExampleRunChunkParts() {
+	// A worker runtime asks for a chunk's result in parts; a Function
+	// that cannot give them gives its result as one.
+	parts, err := wire.RunChunkParts(context.Background(), upper{}, []byte("chunk"), "worker-1")
+	fmt.Printf("%q %v\n", parts, err)
+	// Output: ["CHUNK"] <nil>
 }

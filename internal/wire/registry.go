@@ -45,6 +45,27 @@ func RunChunkAfter(ctx context.Context, f Function, payload []byte, worker strin
 	return out, nil
 }
 
+// PartsRunner is a Function whose result can come in parts
+// (EncodeParts): large byte strings among the results, often parts of the
+// chunk's payload itself, are then sent where they are, not copied into
+// the result (gearman.Job.SetMoreResult).
+type PartsRunner interface {
+	RunChunkParts(ctx context.Context, payload []byte, worker string) ([][]byte, error)
+}
+
+// RunChunkParts runs f's chunk and returns its result in parts, which
+// together are RunChunk's result: one part unless f is a PartsRunner.
+func RunChunkParts(ctx context.Context, f Function, payload []byte, worker string) ([][]byte, error) {
+	if pr, ok := f.(PartsRunner); ok {
+		return pr.RunChunkParts(ctx, payload, worker)
+	}
+	res, err := f.RunChunk(ctx, payload, worker)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{res}, nil
+}
+
 var registry = struct {
 	sync.RWMutex
 	funcs map[string]Function

@@ -151,3 +151,50 @@ func TestRegistry(t *testing.T) {
 		t.Fatalf("Functions() = %v, want them sorted by name", names)
 	}
 }
+
+// TestEncodePartsIsEncode: the parts of EncodeParts, put together, are
+// Encode's message, byte for byte, for large and small byte strings and
+// strings alike; each byte string of PartMin bytes or more is a part of
+// its own, the value's own memory, and a Decode of the whole gives the
+// values back.
+func TestEncodePartsIsEncode(t *testing.T) {
+	big := func(n int, b byte) []byte { return bytes.Repeat([]byte{b}, n) }
+	type item struct {
+		Name string
+		Data []byte
+	}
+	items := [][]byte{big(PartMin, 1), []byte("small"), nil, big(3<<20, 2), big(PartMin-1, 3), big(PartMin+1, 4)}
+	structs := []item{{"a", big(PartMin, 5)}, {string(big(PartMin, 'x')), []byte("b")}}
+	for _, v := range []any{items, structs, ChunkRequest[[]byte]{Start: 7, InType: "[]uint8", Items: items}} {
+		want, err := Encode(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts, err := EncodeParts(0, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.Join(parts, nil); !bytes.Equal(got, want) {
+			t.Fatalf("%T: parts joined are %d bytes, Encode's %d: not the same message", v, len(got), len(want))
+		}
+		if parts[0][0] != version {
+			t.Fatalf("%T: first part starts with %d, not the version", v, parts[0][0])
+		}
+	}
+	parts, _ := EncodeParts(0, items)
+	shared := 0
+	for _, p := range parts {
+		for _, it := range items {
+			if len(it) >= PartMin && len(p) == len(it) && &p[0] == &it[0] {
+				shared++
+			}
+		}
+	}
+	if shared != 3 {
+		t.Fatalf("%d of the 3 large items are parts of their own; the others were copied", shared)
+	}
+	var back [][]byte
+	if err := Decode(bytes.Join(parts, nil), &back); err != nil || len(back) != len(items) || !bytes.Equal(back[3], items[3]) {
+		t.Fatalf("decoding the joined parts: %d items, %v", len(back), err)
+	}
+}

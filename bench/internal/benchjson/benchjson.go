@@ -295,6 +295,22 @@ type Large struct {
 	GearmandCPUms   float64   `json:"gearmand_cpu_ms_per_map"`
 	WorkerRSSBefKiB []int64   `json:"worker_rss_before_kib"`
 	WorkerRSSKiB    []int64   `json:"worker_rss_after_kib"` // a second after the last map
+	// Floor is the same items' round trip without the pool, same run:
+	// bare Gearman, then raw loopback TCP through a relay process.
+	Floor []LargeFloor `json:"floor,omitempty"`
+}
+
+// LargeFloor is one floor under Large: the same round trips without the
+// pool.
+type LargeFloor struct {
+	Name         string    `json:"name"`
+	Server       string    `json:"server"` // the process between client and workers
+	FirstMBps    float64   `json:"first_mb_per_s"`
+	SteadyMBps   float64   `json:"steady_mb_per_s"`
+	AllMBps      []float64 `json:"all_mb_per_s"`
+	ClientCPUms  float64   `json:"client_cpu_ms_per_map"`
+	WorkersCPUms float64   `json:"workers_cpu_ms_per_map"`
+	ServerCPUms  float64   `json:"server_cpu_ms_per_map"`
 }
 
 // Webhook is webhookbench's output: deliveries/s of the built-in webhook

@@ -38,16 +38,16 @@ func TestStopMetricsWhileCounting(t *testing.T) {
 		loop(w.StopMetrics)
 		loop(func() { w.Metrics() })
 	}
-	loop(func() { w.countChunk(f.Name(), payload, result, time.Microsecond, nil, nil) })
+	loop(func() { w.countChunk(f.Name(), payload, result, 0, time.Microsecond, nil, nil) })
 	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	wg.Wait()
 
 	w.StopMetrics()
-	w.countChunk(f.Name(), payload, result, time.Microsecond, nil, nil) // not counted: stopped
+	w.countChunk(f.Name(), payload, result, 0, time.Microsecond, nil, nil) // not counted: stopped
 	w.Metrics()
 	for range 3 {
-		w.countChunk(f.Name(), payload, result, time.Microsecond, nil, nil)
+		w.countChunk(f.Name(), payload, result, 0, time.Microsecond, nil, nil)
 	}
 	m := w.Metrics()
 	if len(m.Functions) != 1 || m.Functions[0].Chunks != 3 || m.Functions[0].Items != 21 {

@@ -357,8 +357,15 @@ func TestTimedOutCopyIsCancelled(t *testing.T) {
 		t.Fatalf("fanout took %v with a %v copy timeout", d, cfg.CopyTimeout)
 	}
 
-	// Released, the subscriber asks for work: the cancelled copy must not
-	// reach it, and its queue empties.
+	// gearmand drops the copy once it has seen its client's connection
+	// close, which the fanout answered just before: a subscriber asking
+	// for work in that instant could still get it. Wait for the drop (the
+	// queue holds only the blocker, running), then release the subscriber:
+	// the cancelled copy must not reach it, and its queue empties.
+	eventually(t, "the copy to be dropped", func() bool {
+		st := functionStatus(t, g.Addr(), "memos_busy")
+		return st.Queued == st.Running
+	})
 	close(release)
 	eventually(t, "the queue to empty", func() bool { return functionStatus(t, g.Addr(), "memos_busy").Queued == 0 })
 	time.Sleep(200 * time.Millisecond)

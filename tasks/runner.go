@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +29,7 @@ type Runner struct {
 	running atomic.Int64
 	mu      sync.Mutex
 	stmts   map[string]*sql.Stmt // prepared outcome UPDATEs
+	group   group                // claims and records, in shared transactions
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	// stopMu orders Start and Stop (a Shutdown may come while Run starts):
@@ -60,6 +60,7 @@ func NewRunner(ctx context.Context, db *store.DB, workerID string, conf config.T
 	}
 	r := &Runner{db: db, worker: workerID, lease: conf.Lease, stop: make(chan struct{}), stmts: map[string]*sql.Stmt{},
 		interrupted: make(chan struct{})}
+	r.group.r = r
 	for _, o := range opts {
 		o(r)
 	}
@@ -282,85 +283,27 @@ func isPermanent(err error) bool {
 	return errors.As(err, &p) && p.Permanent()
 }
 
-// claim takes the tasks ids of fn that are queued for this worker, in one
-// conditional UPDATE. (state || ”) keeps SQLite's planner on the primary
-// key: on the state index it scanned every queued task, for each claim.
+// claim takes the tasks ids of fn that are queued for this worker, in
+// one conditional UPDATE shared with the other jobs' claims and records
+// (group). A worker that is closing (ctx ended) claims nothing.
 func (r *Runner) claim(ctx context.Context, fn string, ids []ID) ([]claimed, error) {
-	now := time.Now().UnixMilli()
-	args := []any{string(Running), r.worker, now, now + r.lease.Milliseconds()}
-	for _, id := range ids {
-		args = append(args, string(id))
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	args = append(args, fn, string(Queued))
-	q := `UPDATE ` + tasksTable + ` SET state = ?, attempt = attempt + 1, worker = ?, started_ms = ?, lease_ms = ?
-		WHERE id IN (` + placeholders(len(ids)) + `) AND func = ? AND (state || '') = ?
-		RETURNING id, queue, payload, attempt, max_attempts, min_backoff, max_backoff`
-	rows, err := r.db.QueryContext(ctx, r.db.Q(q), args...)
-	if err != nil {
-		return nil, r.db.Wrap("claim tasks", err)
+	op := &storeOp{fn: fn, ids: ids}
+	if err := r.group.do(op); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	var out []claimed
-	for rows.Next() {
-		var t claimed
-		var id string
-		var minB, maxB int64
-		if err := rows.Scan(&id, &t.queue, &t.payload, &t.attempt, &t.retry.MaxAttempts, &minB, &maxB); err != nil {
-			return nil, r.db.Wrap("claim tasks", err)
-		}
-		t.id, t.started = ID(id), now
-		t.retry.MinBackoff, t.retry.MaxBackoff = time.Duration(minB)*time.Millisecond, time.Duration(maxB)*time.Millisecond
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return op.claimed, nil
 }
 
-// finish records outcomes in one transaction: each task succeeded (with
-// its result), retrying (with its next ETA) or failed, and its attempt.
-// Only a task this worker still holds in this attempt changes: one whose
-// lease ran out and that runs elsewhere keeps its new state.
+// finish records outcomes (see recordIn), in a transaction shared with
+// the other jobs' claims and records (group).
 func (r *Runner) finish(outs []outcome) error {
 	if len(outs) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
-	// Prepared before the transaction: on SQLite it holds the only
-	// connection.
-	for _, o := range outs {
-		if _, err := r.stmt(r.outcomeUpdate(o)); err != nil {
-			return err
-		}
-	}
-	tx, err := r.db.BeginTx(ctx, nil)
-	if err != nil {
-		return r.db.Wrap("record task outcomes", err)
-	}
-	defer tx.Rollback()
-	attempts := make([]any, 0, 6*len(outs))
-	for _, o := range outs {
-		q, args := r.outcomeUpdate(o)
-		st, err := r.stmt(q, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
-			return r.db.Wrap("record task outcomes", err)
-		}
-		attempts = append(attempts, string(o.t.id), o.t.attempt, r.worker, o.t.started, o.ended, o.err)
-	}
-	values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?),", len(outs)), ",")
-	if _, err := tx.ExecContext(ctx, r.db.Q(`INSERT INTO `+attemptsTable+` (task_id, attempt, worker, started_ms, ended_ms, error)
-		VALUES `+values+` ON CONFLICT DO NOTHING`), attempts...); err != nil {
-		return r.db.Wrap("record task outcomes", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return r.db.Wrap("record task outcomes", err)
-	}
-	for _, o := range outs {
-		o.count()
-	}
-	return nil
+	return r.group.do(&storeOp{outs: outs})
 }
 
 // stmt returns q prepared, once per Runner. It does not hold r.mu while

@@ -28,7 +28,9 @@
 //     calls share one transaction: group commit) and sends the due ones
 //     to gearmand, merging the tasks of a function that wait to be sent
 //     into jobs of up to batch_size, so gearmand's persistent queue
-//     writes once per job. A task whose job could not be sent is
+//     writes once per job (one goroutine sends; under a stream of
+//     enqueues it waits up to 1 ms for more tasks before the next send,
+//     so that the jobs fill up). A task whose job could not be sent is
 //     still enqueued: the sweeper sends it later.
 //   - The Runner (in every worker process) serves the "glimpse-task.*"
 //     functions. It claims a job's tasks with one conditional UPDATE

@@ -36,7 +36,8 @@
 //     functions. It claims a job's tasks with one conditional UPDATE
 //     (queued becomes running, with this worker, the attempt counted and
 //     a lease; a task in any other state is skipped), runs each task's
-//     function in turn in the job's slot, and records every
+//     function in turn in the job's slot (or up to n at once for a
+//     function RunConcurrently names: webhook calls), and records every
 //     outcome in one transaction (succeeded with its result, retrying
 //     with the next ETA, or failed) before it tells gearmand the job is
 //     done. The claims and records of a worker's concurrent jobs share
@@ -44,7 +45,7 @@
 //     takes a turn of the file's write lock, which the workers and the
 //     enqueuers of every process share). With a
 //     Limiter, the tasks of a queue it limits are not claimed first: for
-//     each, in turn, the Runner
+//     each, in turn (or up to RunConcurrently's n at once), the Runner
 //     waits for the Limiter's grant, then
 //     claims the task alone, runs it and records its outcome at once. So
 //     a task waiting for its queue's rate or a free slot is still queued

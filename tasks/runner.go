@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -111,8 +112,8 @@ type outcome struct {
 }
 
 // JobFunc serves the task jobs of f: it claims the job's tasks, runs them
-// one after another, and records their outcomes before gearmand hears
-// that the job is done. Tasks it could not claim (running elsewhere,
+// one after another (or as RunConcurrently allows), and records their
+// outcomes before gearmand hears that the job is done. Tasks it could not claim (running elsewhere,
 // finished, cancelled) are skipped. With a Limiter, a task of a limited
 // queue is claimed only once the Limiter let it start (see runLimited):
 // while it waits it stays queued.
@@ -134,8 +135,10 @@ func (r *Runner) JobFunc(f wire.Function) gearman.JobFunc {
 	}
 }
 
-// runBatch claims ids in one UPDATE, runs them in turn and records the
-// outcomes in one transaction.
+// runBatch claims ids in one UPDATE, runs them (in turn, or up to
+// RunConcurrently's n at once) and records the outcomes in one
+// transaction. Tasks that did not run (the worker is stopping) are given
+// back.
 func (r *Runner) runBatch(ctx context.Context, f wire.Function, ids []ID) error {
 	tasks, err := r.claim(ctx, f.Name(), ids)
 	if err != nil {
@@ -143,21 +146,29 @@ func (r *Runner) runBatch(ctx context.Context, f wire.Function, ids []ID) error 
 		// sends them again.
 		return err
 	}
-	outs := make([]outcome, 0, len(tasks))
+	outs := make([]outcome, len(tasks))
+	ran := make([]bool, len(tasks))
+	forEach(ctx, concurrencyOf(f.Name()), len(tasks), func(i int) bool {
+		outs[i], ran[i] = r.runOne(ctx, f, &tasks[i])
+		return ran[i]
+	})
+	var done []outcome
+	var unrun []claimed
 	for i := range tasks {
-		o, ok := r.runOne(ctx, f, &tasks[i])
-		if !ok {
-			r.giveBack(tasks[i:])
-			break
+		if ran[i] {
+			done = append(done, outs[i])
+		} else {
+			unrun = append(unrun, tasks[i])
 		}
-		outs = append(outs, o)
 	}
-	return r.finish(outs)
+	r.giveBack(unrun)
+	return r.finish(done)
 }
 
 // runLimited serves a job with a Limiter: the tasks of queues the Limiter
-// does not limit run as a batch; each of the others is claimed only after
-// Acquire returned, and its outcome recorded at once, so a task that
+// does not limit run as a batch; each of the others (in turn, or up to
+// RunConcurrently's n at once) is claimed only after Acquire returned,
+// and its outcome recorded at once, so a task that
 // waits for its queue's rate or a free slot stays queued (and the sweeper
 // may hand it to another worker). A task claimed elsewhere meanwhile is
 // skipped and its grant given back.
@@ -181,12 +192,21 @@ func (r *Runner) runLimited(ctx context.Context, f wire.Function, ids []ID) erro
 			return err
 		}
 	}
-	for _, id := range limited {
-		if err := r.runGranted(ctx, f, id, queues[id]); err != nil {
-			return err
+	var mu sync.Mutex
+	var first error
+	all := forEach(ctx, concurrencyOf(f.Name()), len(limited), func(i int) bool {
+		err := r.runGranted(ctx, f, limited[i], queues[limited[i]])
+		if err != nil {
+			mu.Lock()
+			first = cmp.Or(first, err)
+			mu.Unlock()
 		}
+		return err == nil
+	})
+	if all {
+		return nil
 	}
-	return nil
+	return cmp.Or(first, ctx.Err()) // ctx ended before the rest started
 }
 
 // runGranted waits for queue's grant, then claims, runs and records the

@@ -46,16 +46,16 @@
 //     enqueuers of every process share). With a
 //     Limiter, the tasks of a queue it limits are not claimed first: for
 //     each, in turn (or up to RunConcurrently's n at once), the Runner
-//     waits for the Limiter's grant, then
-//     claims the task alone, runs it and records its outcome at once. So
+//     waits for the Limiter's grant, then claims the task alone, runs it
+//     and records its outcome at once. So
 //     a task waiting for its queue's rate or a free slot is still queued
 //     (Lookup and the dashboard show it so), and the sweeper may hand it
 //     to another worker meanwhile (whose claim then wins; this one skips
 //     it and gives its grant back). While it waits it holds the worker
 //     slot its job came in: a worker whose slots all wait for a slow
 //     queue's grants runs no other task of that function meanwhile, so
-//     give a slow queue's function (webhooks to a slow receiver, say)
-//     enough slots, or few tasks per job (batch_size). It renews the leases of its running
+//     give a slow queue's function enough slots, few tasks per job
+//     (batch_size), or RunConcurrently (webhook calls have it). It renews the leases of its running
 //     tasks every lease/3. A worker that is closed gives its unfinished
 //     tasks back (queued, the attempt not counted). An error with a
 //     Permanent() bool method that returns true (errors.As: webhook's

@@ -113,10 +113,10 @@ type outcome struct {
 
 // JobFunc serves the task jobs of f: it claims the job's tasks, runs them
 // one after another (or as RunConcurrently allows), and records their
-// outcomes before gearmand hears that the job is done. Tasks it could not claim (running elsewhere,
-// finished, cancelled) are skipped. With a Limiter, a task of a limited
-// queue is claimed only once the Limiter let it start (see runLimited):
-// while it waits it stays queued.
+// outcomes before gearmand hears that the job is done. Tasks it could
+// not claim (running elsewhere, finished, cancelled) are skipped. With a
+// Limiter, a task of a limited queue is claimed only once the Limiter let
+// it start (see runLimited): while it waits it stays queued.
 func (r *Runner) JobFunc(f wire.Function) gearman.JobFunc {
 	return func(ctx context.Context, job *gearman.Job) ([]byte, error) {
 		ids, err := parseJob(job.Data)
@@ -168,10 +168,10 @@ func (r *Runner) runBatch(ctx context.Context, f wire.Function, ids []ID) error 
 // runLimited serves a job with a Limiter: the tasks of queues the Limiter
 // does not limit run as a batch; each of the others (in turn, or up to
 // RunConcurrently's n at once) is claimed only after Acquire returned,
-// and its outcome recorded at once, so a task that
-// waits for its queue's rate or a free slot stays queued (and the sweeper
-// may hand it to another worker). A task claimed elsewhere meanwhile is
-// skipped and its grant given back.
+// and its outcome recorded at once, so a task that waits for its queue's
+// rate or a free slot stays queued (and the sweeper may hand it to
+// another worker). A task claimed elsewhere meanwhile is skipped and its
+// grant given back.
 func (r *Runner) runLimited(ctx context.Context, f wire.Function, ids []ID) error {
 	queues, err := r.queuesOf(ctx, f.Name(), ids)
 	if err != nil {

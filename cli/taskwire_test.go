@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -333,40 +332,6 @@ func TestPeriodicTaskRunsOncePerPeriod(t *testing.T) {
 	t.Logf("%d periods, %d runs", len(list), len(starts))
 }
 
-// receiver is a webhook receiver on loopback that answers from a script
-// and records each call's headers and time.
-type receiver struct {
-	mu     sync.Mutex
-	answer []int // the status of call i; past the end, 200
-	calls  []http.Header
-	times  []time.Time
-	srv    *httptest.Server
-}
-
-func newReceiver(t *testing.T, answers ...int) *receiver {
-	r := &receiver{answer: answers}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		io.Copy(io.Discard, req.Body)
-		r.mu.Lock()
-		n := len(r.calls)
-		r.calls, r.times = append(r.calls, req.Header.Clone()), append(r.times, time.Now())
-		r.mu.Unlock()
-		status := 200
-		if n < len(r.answer) {
-			status = r.answer[n]
-		}
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *receiver) got() ([]http.Header, []time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]http.Header(nil), r.calls...), append([]time.Time(nil), r.times...)
-}
-
 // TestWebhookTasks: webhook tasks run by worker processes carry the real
 // task id, queue and attempt; a receiver that fails twice gets 3 attempts
 // with growing gaps and the task succeeds; 410 Gone fails the task after
@@ -380,23 +345,24 @@ func TestWebhookTasks(t *testing.T) {
 
 	t.Run("retried", func(t *testing.T) {
 		t.Parallel()
-		rcv := newReceiver(t, 500, 500)
-		id, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: rcv.srv.URL}, tasks.Queue("flaky"), retry)
+		rcv := newReceiver(t)
+		id, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: rcv.url("/flaky", 500, 500)}, tasks.Queue("flaky"), retry)
 		if err != nil {
 			t.Fatal(err)
 		}
 		in := tc.waitState(t, ctx, tasks.Succeeded, id)[0]
-		calls, times := rcv.got()
+		calls := rcv.to("/flaky")
 		if len(calls) != 3 || in.Attempt != 3 {
 			t.Fatalf("%d calls, %d attempts; want 3", len(calls), in.Attempt)
 		}
-		for i, h := range calls {
+		for i, d := range calls {
+			h := d.header
 			if h.Get(webhook.HeaderTaskID) != string(id) || h.Get(webhook.HeaderQueue) != "flaky" || h.Get(webhook.HeaderAttempt) != strconv.Itoa(i+1) {
 				t.Errorf("call %d: task id %q, queue %q, attempt %q; want %s, flaky, %d", i+1,
 					h.Get(webhook.HeaderTaskID), h.Get(webhook.HeaderQueue), h.Get(webhook.HeaderAttempt), id, i+1)
 			}
 		}
-		gap1, gap2 := times[1].Sub(times[0]), times[2].Sub(times[1])
+		gap1, gap2 := calls[1].at.Sub(calls[0].at), calls[2].at.Sub(calls[1].at)
 		t.Logf("gaps %v, %v", gap1, gap2)
 		if gap1 < 300*time.Millisecond || gap2 <= gap1 {
 			t.Errorf("gaps %v then %v; want at least the min backoff, growing", gap1, gap2)
@@ -404,14 +370,14 @@ func TestWebhookTasks(t *testing.T) {
 	})
 	t.Run("gone", func(t *testing.T) {
 		t.Parallel()
-		rcv := newReceiver(t, http.StatusGone)
-		id, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: rcv.srv.URL}, retry)
+		rcv := newReceiver(t)
+		id, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: rcv.url("/gone", http.StatusGone)}, retry)
 		if err != nil {
 			t.Fatal(err)
 		}
 		in := tc.waitState(t, ctx, tasks.Failed, id)[0]
 		time.Sleep(time.Second) // a retry would come after 300ms
-		calls, _ := rcv.got()
+		calls := rcv.to("/gone")
 		if len(calls) != 1 || in.Attempt != 1 || !strings.Contains(in.Error, "410") {
 			t.Fatalf("%d calls, %d attempts, error %q; want one attempt failed with 410", len(calls), in.Attempt, in.Error)
 		}
@@ -426,14 +392,17 @@ func TestWebhookTasks(t *testing.T) {
 		rcv := newReceiver(t)
 		var ids []tasks.ID
 		for range 40 {
-			id, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: rcv.srv.URL}, tasks.Queue("hooks"))
+			id, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: rcv.url("/hooks")}, tasks.Queue("hooks"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			ids = append(ids, id)
 		}
 		tc.waitState(t, ctx, tasks.Succeeded, ids...)
-		_, times := rcv.got()
+		var times []time.Time
+		for _, d := range rcv.to("/hooks") {
+			times = append(times, d.at)
+		}
 		sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
 		worst := maxInWindow(times, time.Second)
 		took := times[len(times)-1].Sub(times[0])
@@ -464,12 +433,12 @@ func TestTaskMetricsAndDashboard(t *testing.T) {
 		ids = append(ids, id)
 	}
 	retry := tasks.Retry(tasks.RetryConfig{MaxAttempts: 3, MinBackoff: 200 * time.Millisecond})
-	flaky, gone := newReceiver(t, 500), newReceiver(t, http.StatusGone, http.StatusGone, http.StatusGone)
-	okID, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: flaky.srv.URL}, tasks.Queue("w"), retry)
+	rcv := newReceiver(t)
+	okID, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: rcv.url("/flaky", 500)}, tasks.Queue("w"), retry)
 	if err != nil {
 		t.Fatal(err)
 	}
-	goneID, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: gone.srv.URL}, tasks.Queue("w"), retry)
+	goneID, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: rcv.url("/gone", http.StatusGone, http.StatusGone, http.StatusGone)}, tasks.Queue("w"), retry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,4 +500,33 @@ func grepLines(s string, prefixes ...string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestWebhookTasksOfAJobRunAtOnce: the webhook calls of one task job are
+// made at once, not one after another in the job's slot: 8 tasks due
+// together (one job) on a worker with one slot reach a receiver that
+// answers only once all 8 are in flight (else 503 after 5s, and with
+// one attempt each the tasks would fail).
+func TestWebhookTasksOfAJobRunAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := testenv.Context(t)
+	tc := newTaskCluster(t, ctx)
+	tc.workers(t, ctx, 1, webhook.Name, "-n", "1")
+	const n = 8
+	rcv := newReceiver(t)
+	hook := rcv.together("/together", n, 5*time.Second)
+	due := time.Now().Add(time.Second) // all due at one dispatch: one job
+	var ids []tasks.ID
+	for range n {
+		id, err := tasks.Enqueue(ctx, tc.client, webhook.Deliver, webhook.Request{URL: hook}, tasks.ETA(due),
+			tasks.Retry(tasks.RetryConfig{MaxAttempts: 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	tc.waitState(t, ctx, tasks.Succeeded, ids...)
+	if got := len(rcv.to("/together")); got != n {
+		t.Errorf("%d calls, want %d", got, n)
+	}
 }

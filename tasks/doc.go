@@ -28,26 +28,34 @@
 //     calls share one transaction: group commit) and sends the due ones
 //     to gearmand, merging the tasks of a function that wait to be sent
 //     into jobs of up to batch_size, so gearmand's persistent queue
-//     writes once per job. A task whose job could not be sent is still
-//     enqueued: the sweeper sends it later.
+//     writes once per job (one goroutine sends; under a stream of
+//     enqueues it waits up to 1 ms for more tasks before the next send,
+//     so that the jobs fill up). A task whose job could not be sent is
+//     still enqueued: the sweeper sends it later.
 //   - The Runner (in every worker process) serves the "glimpse-task.*"
 //     functions. It claims a job's tasks with one conditional UPDATE
 //     (queued becomes running, with this worker, the attempt counted and
 //     a lease; a task in any other state is skipped), runs each task's
-//     function in turn in the job's slot, and records every outcome in
-//     one transaction (succeeded with its result, retrying with the next
-//     ETA, or failed) before it tells gearmand the job is done. With a
+//     function in turn in the job's slot (or up to n at once for a
+//     function RunConcurrently names: webhook calls), and records every
+//     outcome in one transaction (succeeded with its result, retrying
+//     with the next ETA, or failed) before it tells gearmand the job is
+//     done. The claims and records of a worker's concurrent jobs share
+//     their transactions (group commit: on SQLite every transaction
+//     takes a turn of the file's write lock, which the workers and the
+//     enqueuers of every process share). With a
 //     Limiter, the tasks of a queue it limits are not claimed first: for
-//     each, in turn, the Runner waits for the Limiter's grant, then
-//     claims the task alone, runs it and records its outcome at once. So
+//     each, in turn (or up to RunConcurrently's n at once), the Runner
+//     waits for the Limiter's grant, then claims the task alone, runs it
+//     and records its outcome at once. So
 //     a task waiting for its queue's rate or a free slot is still queued
 //     (Lookup and the dashboard show it so), and the sweeper may hand it
 //     to another worker meanwhile (whose claim then wins; this one skips
 //     it and gives its grant back). While it waits it holds the worker
 //     slot its job came in: a worker whose slots all wait for a slow
 //     queue's grants runs no other task of that function meanwhile, so
-//     give a slow queue's function (webhooks to a slow receiver, say)
-//     enough slots, or few tasks per job (batch_size). It renews the leases of its running
+//     give a slow queue's function enough slots, few tasks per job
+//     (batch_size), or RunConcurrently (webhook calls have it). It renews the leases of its running
 //     tasks every lease/3. A worker that is closed gives its unfinished
 //     tasks back (queued, the attempt not counted). An error with a
 //     Permanent() bool method that returns true (errors.As: webhook's

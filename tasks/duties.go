@@ -146,15 +146,24 @@ func (s *Scheduler) gearman(ctx context.Context) (*gearman.Client, error) {
 // dispatchBatch bounds the due tasks one UPDATE takes.
 const dispatchBatch = 1000
 
+// dispatchUpdate moves up to dispatchBatch due scheduled and retrying
+// tasks to queued. Its outer state test is on an expression of state (an
+// empty string appended), as the claim's: on a plain state IN, SQLite's
+// planner walked the state index over every scheduled task (all those
+// due later too), reading each row, instead of looking up the due ids by
+// primary key: with 60,000 tasks scheduled for later, each poll of each
+// worker held the store's write lock for tens of milliseconds, and
+// enqueues, claims and records waited.
+var dispatchUpdate = `UPDATE ` + tasksTable + ` SET state = ?, dispatched_ms = ?
+	WHERE id IN (SELECT id FROM ` + tasksTable + ` WHERE state IN (?, ?) AND eta_ms <= ? ORDER BY eta_ms LIMIT ` + fmt.Sprint(dispatchBatch) + `)
+	AND (state || '') IN (?, ?) RETURNING id, func`
+
 // dispatchDue moves due scheduled and retrying tasks to queued and sends
 // them. A task another dispatcher took first is not in the RETURNING.
 func (s *Scheduler) dispatchDue(ctx context.Context) error {
 	for {
 		now := time.Now().UnixMilli()
-		q := `UPDATE ` + tasksTable + ` SET state = ?, dispatched_ms = ?
-			WHERE id IN (SELECT id FROM ` + tasksTable + ` WHERE state IN (?, ?) AND eta_ms <= ? ORDER BY eta_ms LIMIT ` + fmt.Sprint(dispatchBatch) + `)
-			AND state IN (?, ?) RETURNING id, func`
-		byFunc, n, err := s.takeIDs(ctx, q, string(Queued), now, string(Scheduled), string(Retrying), now, string(Scheduled), string(Retrying))
+		byFunc, n, err := s.takeIDs(ctx, dispatchUpdate, string(Queued), now, string(Scheduled), string(Retrying), now, string(Scheduled), string(Retrying))
 		if err != nil {
 			return err
 		}

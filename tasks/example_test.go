@@ -14,6 +14,7 @@ import (
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/store"
 	"github.com/glimpse-go/glimpse/internal/wire"
+	"github.com/glimpse-go/glimpse/pool"
 	"github.com/glimpse-go/glimpse/tasks"
 )
 
@@ -194,4 +195,47 @@ func ExampleNewRunner() {
 	runner.Stop()
 	fmt.Println(name, sched.Dispatcher.Name)
 	// Output: glimpse-task.examples.square dispatcher
+}
+
+// fetchStatus stands for a function that mostly waits on the network.
+var fetchStatus = pool.Register("example.fetchstatus", func(ctx context.Context, url string) (int, error) {
+	select {
+	case <-time.After(20 * time.Millisecond): // the round trip
+		return 200, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+})
+
+// At init, beside its registration: the tasks of one job of fetchStatus
+// run up to 16 at once in the job's slot, not one after another.
+func init() { tasks.RunConcurrently(fetchStatus.Name(), 16) }
+
+// A function that mostly waits runs the tasks of a job at once.
+func ExampleRunConcurrently() {
+	ctx := context.Background()
+	local := startLocal(ctx)
+	defer local.Close()
+	c := local.Tasks()
+
+	var ids []tasks.ID
+	for i := range 4 {
+		id, err := tasks.Enqueue(ctx, c, fetchStatus, fmt.Sprintf("https://example.com/%d", i))
+		if err != nil {
+			log.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		task, err := tasks.Lookup(ctx, c, fetchStatus, waitDone(ctx, c, id).ID)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(task.State, task.Value)
+	}
+	// Output:
+	// succeeded 200
+	// succeeded 200
+	// succeeded 200
+	// succeeded 200
 }

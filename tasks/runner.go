@@ -1,12 +1,12 @@
 package tasks
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +30,7 @@ type Runner struct {
 	running atomic.Int64
 	mu      sync.Mutex
 	stmts   map[string]*sql.Stmt // prepared outcome UPDATEs
+	group   group                // claims and records, in shared transactions
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	// stopMu orders Start and Stop (a Shutdown may come while Run starts):
@@ -60,6 +61,7 @@ func NewRunner(ctx context.Context, db *store.DB, workerID string, conf config.T
 	}
 	r := &Runner{db: db, worker: workerID, lease: conf.Lease, stop: make(chan struct{}), stmts: map[string]*sql.Stmt{},
 		interrupted: make(chan struct{})}
+	r.group.r = r
 	for _, o := range opts {
 		o(r)
 	}
@@ -110,11 +112,11 @@ type outcome struct {
 }
 
 // JobFunc serves the task jobs of f: it claims the job's tasks, runs them
-// one after another, and records their outcomes before gearmand hears
-// that the job is done. Tasks it could not claim (running elsewhere,
-// finished, cancelled) are skipped. With a Limiter, a task of a limited
-// queue is claimed only once the Limiter let it start (see runLimited):
-// while it waits it stays queued.
+// one after another (or as RunConcurrently allows), and records their
+// outcomes before gearmand hears that the job is done. Tasks it could
+// not claim (running elsewhere, finished, cancelled) are skipped. With a
+// Limiter, a task of a limited queue is claimed only once the Limiter let
+// it start (see runLimited): while it waits it stays queued.
 func (r *Runner) JobFunc(f wire.Function) gearman.JobFunc {
 	return func(ctx context.Context, job *gearman.Job) ([]byte, error) {
 		ids, err := parseJob(job.Data)
@@ -133,8 +135,10 @@ func (r *Runner) JobFunc(f wire.Function) gearman.JobFunc {
 	}
 }
 
-// runBatch claims ids in one UPDATE, runs them in turn and records the
-// outcomes in one transaction.
+// runBatch claims ids in one UPDATE, runs them (in turn, or up to
+// RunConcurrently's n at once) and records the outcomes in one
+// transaction. Tasks that did not run (the worker is stopping) are given
+// back.
 func (r *Runner) runBatch(ctx context.Context, f wire.Function, ids []ID) error {
 	tasks, err := r.claim(ctx, f.Name(), ids)
 	if err != nil {
@@ -142,24 +146,32 @@ func (r *Runner) runBatch(ctx context.Context, f wire.Function, ids []ID) error 
 		// sends them again.
 		return err
 	}
-	outs := make([]outcome, 0, len(tasks))
+	outs := make([]outcome, len(tasks))
+	ran := make([]bool, len(tasks))
+	forEach(ctx, concurrencyOf(f.Name()), len(tasks), func(i int) bool {
+		outs[i], ran[i] = r.runOne(ctx, f, &tasks[i])
+		return ran[i]
+	})
+	var done []outcome
+	var unrun []claimed
 	for i := range tasks {
-		o, ok := r.runOne(ctx, f, &tasks[i])
-		if !ok {
-			r.giveBack(tasks[i:])
-			break
+		if ran[i] {
+			done = append(done, outs[i])
+		} else {
+			unrun = append(unrun, tasks[i])
 		}
-		outs = append(outs, o)
 	}
-	return r.finish(outs)
+	r.giveBack(unrun)
+	return r.finish(done)
 }
 
 // runLimited serves a job with a Limiter: the tasks of queues the Limiter
-// does not limit run as a batch; each of the others is claimed only after
-// Acquire returned, and its outcome recorded at once, so a task that
-// waits for its queue's rate or a free slot stays queued (and the sweeper
-// may hand it to another worker). A task claimed elsewhere meanwhile is
-// skipped and its grant given back.
+// does not limit run as a batch; each of the others (in turn, or up to
+// RunConcurrently's n at once) is claimed only after Acquire returned,
+// and its outcome recorded at once, so a task that waits for its queue's
+// rate or a free slot stays queued (and the sweeper may hand it to
+// another worker). A task claimed elsewhere meanwhile is skipped and its
+// grant given back.
 func (r *Runner) runLimited(ctx context.Context, f wire.Function, ids []ID) error {
 	queues, err := r.queuesOf(ctx, f.Name(), ids)
 	if err != nil {
@@ -180,12 +192,21 @@ func (r *Runner) runLimited(ctx context.Context, f wire.Function, ids []ID) erro
 			return err
 		}
 	}
-	for _, id := range limited {
-		if err := r.runGranted(ctx, f, id, queues[id]); err != nil {
-			return err
+	var mu sync.Mutex
+	var first error
+	all := forEach(ctx, concurrencyOf(f.Name()), len(limited), func(i int) bool {
+		err := r.runGranted(ctx, f, limited[i], queues[limited[i]])
+		if err != nil {
+			mu.Lock()
+			first = cmp.Or(first, err)
+			mu.Unlock()
 		}
+		return err == nil
+	})
+	if all {
+		return nil
 	}
-	return nil
+	return cmp.Or(first, ctx.Err()) // ctx ended before the rest started
 }
 
 // runGranted waits for queue's grant, then claims, runs and records the
@@ -282,85 +303,27 @@ func isPermanent(err error) bool {
 	return errors.As(err, &p) && p.Permanent()
 }
 
-// claim takes the tasks ids of fn that are queued for this worker, in one
-// conditional UPDATE. (state || ”) keeps SQLite's planner on the primary
-// key: on the state index it scanned every queued task, for each claim.
+// claim takes the tasks ids of fn that are queued for this worker, in
+// one conditional UPDATE shared with the other jobs' claims and records
+// (group). A worker that is closing (ctx ended) claims nothing.
 func (r *Runner) claim(ctx context.Context, fn string, ids []ID) ([]claimed, error) {
-	now := time.Now().UnixMilli()
-	args := []any{string(Running), r.worker, now, now + r.lease.Milliseconds()}
-	for _, id := range ids {
-		args = append(args, string(id))
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	args = append(args, fn, string(Queued))
-	q := `UPDATE ` + tasksTable + ` SET state = ?, attempt = attempt + 1, worker = ?, started_ms = ?, lease_ms = ?
-		WHERE id IN (` + placeholders(len(ids)) + `) AND func = ? AND (state || '') = ?
-		RETURNING id, queue, payload, attempt, max_attempts, min_backoff, max_backoff`
-	rows, err := r.db.QueryContext(ctx, r.db.Q(q), args...)
-	if err != nil {
-		return nil, r.db.Wrap("claim tasks", err)
+	op := &storeOp{fn: fn, ids: ids}
+	if err := r.group.do(op); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	var out []claimed
-	for rows.Next() {
-		var t claimed
-		var id string
-		var minB, maxB int64
-		if err := rows.Scan(&id, &t.queue, &t.payload, &t.attempt, &t.retry.MaxAttempts, &minB, &maxB); err != nil {
-			return nil, r.db.Wrap("claim tasks", err)
-		}
-		t.id, t.started = ID(id), now
-		t.retry.MinBackoff, t.retry.MaxBackoff = time.Duration(minB)*time.Millisecond, time.Duration(maxB)*time.Millisecond
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return op.claimed, nil
 }
 
-// finish records outcomes in one transaction: each task succeeded (with
-// its result), retrying (with its next ETA) or failed, and its attempt.
-// Only a task this worker still holds in this attempt changes: one whose
-// lease ran out and that runs elsewhere keeps its new state.
+// finish records outcomes (see recordIn), in a transaction shared with
+// the other jobs' claims and records (group).
 func (r *Runner) finish(outs []outcome) error {
 	if len(outs) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
-	// Prepared before the transaction: on SQLite it holds the only
-	// connection.
-	for _, o := range outs {
-		if _, err := r.stmt(r.outcomeUpdate(o)); err != nil {
-			return err
-		}
-	}
-	tx, err := r.db.BeginTx(ctx, nil)
-	if err != nil {
-		return r.db.Wrap("record task outcomes", err)
-	}
-	defer tx.Rollback()
-	attempts := make([]any, 0, 6*len(outs))
-	for _, o := range outs {
-		q, args := r.outcomeUpdate(o)
-		st, err := r.stmt(q, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
-			return r.db.Wrap("record task outcomes", err)
-		}
-		attempts = append(attempts, string(o.t.id), o.t.attempt, r.worker, o.t.started, o.ended, o.err)
-	}
-	values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?),", len(outs)), ",")
-	if _, err := tx.ExecContext(ctx, r.db.Q(`INSERT INTO `+attemptsTable+` (task_id, attempt, worker, started_ms, ended_ms, error)
-		VALUES `+values+` ON CONFLICT DO NOTHING`), attempts...); err != nil {
-		return r.db.Wrap("record task outcomes", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return r.db.Wrap("record task outcomes", err)
-	}
-	for _, o := range outs {
-		o.count()
-	}
-	return nil
+	return r.group.do(&storeOp{outs: outs})
 }
 
 // stmt returns q prepared, once per Runner. It does not hold r.mu while

@@ -25,7 +25,10 @@ const idLen = 32
 
 // senders is how many jobs a Client sends at once: each send waits for
 // gearmand's JOB_CREATED, which a persistent queue makes a disk write.
-const senders = 4
+// One: the tasks that come while it sends make its next job (with 4, the
+// jobs of a stream of enqueues carried 3-4 tasks each, and a worker paid
+// a claim and a record for every 3-4 tasks).
+const senders = 1
 
 // sendTimeout bounds one job's send.
 const sendTimeout = 10 * time.Second
@@ -52,43 +55,75 @@ func newSender(gc *gearman.Client, batch int, log *slog.Logger) *sender {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			var last time.Time
 			for j := range s.jobs {
-				s.sendMerged(j)
+				last = s.sendMerged(j, last)
 			}
 		}()
 	}
 	return s
 }
 
-// sendMerged sends j with the jobs of the same function queued behind it,
-// in jobs of up to batch ids: when gearmand is slower than the store, the
-// jobs fill up instead of the queue growing.
-func (s *sender) sendMerged(j job) {
+// mergeWait is how long a sender that sent a job less than mergeWait ago
+// waits for more tasks of that function before it sends the next one:
+// under a stream of enqueues the jobs fill up, and a worker claims and
+// records a job's tasks in one transaction each; an enqueue after a pause
+// is sent at once.
+const mergeWait = 1 * time.Millisecond
+
+// sendMerged sends j with the jobs of the same function queued behind it
+// (or, when the last send was less than mergeWait ago, coming within
+// mergeWait), in jobs of up to batch ids: when gearmand is slower than
+// the store, the jobs fill up instead of the queue growing. It returns
+// when its last send ended.
+func (s *sender) sendMerged(j job, last time.Time) time.Time {
 	ids := append([]ID(nil), j.ids...)
+	var wait <-chan time.Time
+	if time.Since(last) < mergeWait {
+		t := time.NewTimer(mergeWait)
+		defer t.Stop()
+		wait = t.C
+	}
 	var other *job
-merge:
 	for len(ids) < s.batch {
-		select {
-		case k, ok := <-s.jobs:
-			if !ok {
-				break merge
-			}
-			if k.fn != j.fn {
-				other = &k
-				break merge
-			}
-			ids = append(ids, k.ids...)
-		default:
-			break merge
+		k, ok := s.next(wait)
+		if !ok {
+			break
 		}
+		if k.fn != j.fn {
+			other = &k
+			break
+		}
+		ids = append(ids, k.ids...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 	if err := sendAll(ctx, s.gc, j.fn, ids, s.batch); err != nil {
 		s.log.Warn("task job not sent; the sweeper sends it later", "function", j.fn, "tasks", len(ids), "err", err)
 	}
 	cancel()
+	last = time.Now()
 	if other != nil {
-		s.sendMerged(*other)
+		return s.sendMerged(*other, last)
+	}
+	return last
+}
+
+// next returns the next job queued; with wait, it waits for one until
+// wait fires. ok is false when there is none (or the queue is closed).
+func (s *sender) next(wait <-chan time.Time) (job, bool) {
+	select {
+	case k, ok := <-s.jobs:
+		return k, ok
+	default:
+	}
+	if wait == nil {
+		return job{}, false
+	}
+	select {
+	case k, ok := <-s.jobs:
+		return k, ok
+	case <-wait:
+		return job{}, false
 	}
 }
 

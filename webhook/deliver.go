@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/glimpse-go/glimpse/pool"
+	"github.com/glimpse-go/glimpse/tasks"
 )
 
 // Name is the registered name of Deliver; its Gearman function is
@@ -18,6 +19,13 @@ const Name = "glimpse.webhook"
 var Deliver = pool.Register(Name, func(ctx context.Context, r Request) (Response, error) {
 	return Default().Deliver(ctx, r)
 })
+
+// ConcurrentCalls is how many webhook tasks of one task job a worker
+// calls at once (tasks.RunConcurrently): a call mostly waits for its
+// receiver, so the job's slot need not wait for each in turn.
+const ConcurrentCalls = 64
+
+func init() { tasks.RunConcurrently(Name, ConcurrentCalls) }
 
 var current atomic.Pointer[Client]
 

@@ -37,7 +37,8 @@ type aliasSweeper struct {
 	closed  bool
 	running map[string]struct{} // server + " " + alias
 	wg      sync.WaitGroup
-	stop    chan struct{}
+	ctx     context.Context // the sweeps'; cancelled by close
+	cancel  context.CancelFunc
 }
 
 // sweepAlias starts sweeping alias at the job servers given (all of the
@@ -54,7 +55,8 @@ func (p *Pool) sweepAlias(alias string, servers ...string) {
 		return
 	}
 	if s.running == nil {
-		s.running, s.stop = map[string]struct{}{}, make(chan struct{})
+		s.running = map[string]struct{}{}
+		s.ctx, s.cancel = context.WithCancel(context.Background())
 	}
 	for _, server := range servers {
 		key := server + " " + alias
@@ -62,9 +64,10 @@ func (p *Pool) sweepAlias(alias string, servers ...string) {
 			continue
 		}
 		s.running[key] = struct{}{}
+		ctx := s.ctx
 		s.wg.Go(func() {
 			defer s.done(key)
-			p.sweep(server, alias, s.stop)
+			p.sweep(ctx, server, alias)
 		})
 	}
 }
@@ -78,8 +81,8 @@ func (s *aliasSweeper) done(key string) {
 // close ends the sweeps and waits for them.
 func (s *aliasSweeper) close() {
 	s.mu.Lock()
-	if !s.closed && s.stop != nil {
-		close(s.stop)
+	if !s.closed && s.cancel != nil {
+		s.cancel()
 	}
 	s.closed = true
 	s.mu.Unlock()
@@ -89,8 +92,8 @@ func (s *aliasSweeper) close() {
 // sweep watches alias at server until nothing is queued for it: while a
 // worker serves it, that worker will take its jobs; once none does, the
 // pool serves it and fails the jobs it is given.
-func (p *Pool) sweep(server, alias string, stop <-chan struct{}) {
-	ctx, cancel := context.WithTimeout(context.Background(), sweepWatch)
+func (p *Pool) sweep(ctx context.Context, server, alias string) {
+	ctx, cancel := context.WithTimeout(ctx, sweepWatch)
 	defer cancel()
 	var grabber *gearman.Worker
 	var serving sync.WaitGroup
@@ -119,8 +122,6 @@ func (p *Pool) sweep(server, alias string, stop <-chan struct{}) {
 		}
 		select {
 		case <-tick.C:
-		case <-stop:
-			return
 		case <-ctx.Done():
 			return
 		}

@@ -221,17 +221,27 @@ func addPairs[K comparable, V any](pairs []pair[K, V], add func(K, V)) (te *Task
 	return nil
 }
 
-// merge adds table b, of a later chunk, into a.
+// merge adds table b, of a later chunk, into a: one lookup in a's index
+// per key of b, whose table came as slices (see DecodeMsgpack), not a
+// map made of it, then a lookup and an assignment in a's map.
 func (k *keyedFolder[In, K, V]) merge(a, b table[K, V]) table[K, V] {
-	a, b = a.mapped(), b.mapped()
-	if a.m == nil { // a table that came back empty may decode as nil
-		a.m = make(map[K]V, len(b.m))
-	}
-	for key, v := range b.m {
-		if old, ok := a.m[key]; ok {
-			v = k.combine(old, v)
+	a = a.indexed()
+	add := func(key K, v V) {
+		if i, ok := a.index[key]; ok {
+			a.vals[i] = k.combine(a.vals[i], v)
+			return
 		}
-		a.m[key] = v
+		a.index[key] = len(a.keys)
+		a.keys, a.vals = append(a.keys, key), append(a.vals, v)
+	}
+	if b.m != nil {
+		for key, v := range b.m {
+			add(key, v)
+		}
+		return a
+	}
+	for i, key := range b.keys {
+		add(key, b.vals[i])
 	}
 	return a
 }
@@ -242,14 +252,37 @@ func (k *keyedFolder[In, K, V]) merge(a, b table[K, V]) table[K, V] {
 // reflection, which was a third of a client's CPU adding word counts up.
 //
 // A worker builds its table as keys and values in slices (see adder),
-// m nil, and sends them as the same msgpack map.
+// m nil, and sends them as the same msgpack map; the client reads such a
+// map into slices too, and merges tables into slices with an index
+// (merge), m nil until the result is handed out (mapped).
 type table[K comparable, V any] struct {
 	m    map[K]V
 	keys []K
 	vals []V
+	// index finds a key in keys, in a client's merged table (merge).
+	index map[K]int
 	// combining: the worker's combine runs (adder), so that a panic
 	// there is told from one of the map function's.
 	combining bool
+}
+
+// indexed is t as slices with an index, made from its map or slices.
+func (t table[K, V]) indexed() table[K, V] {
+	if t.index != nil {
+		return t
+	}
+	if t.m != nil {
+		keys, vals := make([]K, 0, len(t.m)), make([]V, 0, len(t.m))
+		for k, v := range t.m {
+			keys, vals = append(keys, k), append(vals, v)
+		}
+		t = table[K, V]{keys: keys, vals: vals}
+	}
+	t.index = make(map[K]int, len(t.keys))
+	for i, k := range t.keys {
+		t.index[k] = i // a key sent twice: its last value, as in a map
+	}
+	return t
 }
 
 // mapped is t with its map, made from its slices if it has none.
@@ -307,12 +340,18 @@ func encodeStringIntSlices[I int | int64](enc *msgpack.Encoder, keys []string, v
 	return nil
 }
 
+// DecodeMsgpack reads a table that EncodeMsgpack wrote; string keys and
+// integer values as slices (the client merges them into its table, which
+// a map of them would only slow down), others as a map.
 func (t *table[K, V]) DecodeMsgpack(dec *msgpack.Decoder) error {
-	switch m := any(&t.m).(type) {
-	case *map[string]int:
-		return decodeStringInts(dec, m)
-	case *map[string]int64:
-		return decodeStringInts(dec, m)
+	switch keys := any(&t.keys).(type) {
+	case *[]string:
+		switch vals := any(&t.vals).(type) {
+		case *[]int:
+			return decodeStringInts(dec, keys, vals)
+		case *[]int64:
+			return decodeStringInts(dec, keys, vals)
+		}
 	}
 	return dec.Decode(&t.m)
 }
@@ -340,14 +379,15 @@ func encodeStringInts[I int | int64](enc *msgpack.Encoder, m map[string]I) error
 // before they come, so a hostile count allocates little.
 const maxTablePrealloc = 1 << 12
 
-// decodeStringInts reads a map that encodeStringInts (or msgpack) wrote.
-func decodeStringInts[I int | int64](dec *msgpack.Decoder, m *map[string]I) error {
+// decodeStringInts reads a map that encodeStringInts (or msgpack) wrote
+// into keys and vals (nil for a nil map, empty for an empty one).
+func decodeStringInts[I int | int64](dec *msgpack.Decoder, keys *[]string, vals *[]I) error {
 	n, err := dec.DecodeMapLen()
 	if err != nil || n < 0 {
-		*m = nil
+		*keys, *vals = nil, nil
 		return err
 	}
-	out := make(map[string]I, min(n, maxTablePrealloc))
+	ks, vs := make([]string, 0, min(n, maxTablePrealloc)), make([]I, 0, min(n, maxTablePrealloc))
 	for range n {
 		k, err := dec.DecodeString()
 		if err != nil {
@@ -357,8 +397,8 @@ func decodeStringInts[I int | int64](dec *msgpack.Decoder, m *map[string]I) erro
 		if err != nil {
 			return err
 		}
-		out[k] = I(v)
+		ks, vs = append(ks, k), append(vs, I(v))
 	}
-	*m = out
+	*keys, *vals = ks, vs
 	return nil
 }

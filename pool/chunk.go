@@ -176,9 +176,10 @@ func (c *chunkCall[In, Out]) ended() error {
 // run waits for the first attempt (task, or the error of its submission)
 // and resubmits after failures that Retries allows, and after answers
 // that failed the key check, up to maxForgedResults of them.
-func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) ([]Out, error) {
+func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) (_ []Out, runErr error) {
 	defer c.stop(nil)
 	defer c.inlineEnded()
+	defer func() { c.leaveCopy(runErr) }()
 	var lastErr error
 	for attempt := 0; ; {
 		var data []byte
@@ -193,7 +194,7 @@ func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) ([]Out, error) {
 		if c.ctx.Err() != nil {
 			return nil, c.ended()
 		}
-		if worker, dropped, ok := c.needsShared(err); ok || errors.Is(err, errSharedTargetSilent) {
+		if worker, dropped, ok := c.needsShared(err); ok || c.copyLost(task, err) {
 			task, err = c.resendShared(worker, dropped)
 			continue
 		}

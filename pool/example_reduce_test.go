@@ -153,3 +153,12 @@ func ExampleRegisterKeyed() {
 	// Output:
 	// doc.lettercounts
 }
+
+func ExampleKeyedReducer_Shapes() {
+	// A keyed reduce's chunks carry In's shape and the fold's: the pairs
+	// it emits, folded into the table a chunk sends back.
+	in, fold := LetterCounts.Shapes()
+	fmt.Println(in, "|", fold)
+	// Output:
+	// string | fold struct,as_array{string; int} into map[string]int
+}

@@ -8,6 +8,8 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -26,6 +28,15 @@ type KeyedReducer[In any, K comparable, V any] struct {
 
 // Name is the name the reducer was registered under.
 func (r KeyedReducer[In, K, V]) Name() string { return r.red.name() }
+
+// Shapes returns the shapes that a client and a worker must agree on for
+// the reducer's chunks: In's, and the fold's (its pairs' and its table's).
+func (r KeyedReducer[In, K, V]) Shapes() (in, fold string) {
+	if r.red == nil {
+		return "", ""
+	}
+	return r.red.f.Shapes()
+}
 
 // pair is a key and its value, as a keyed reduce's function emits them.
 type pair[K comparable, V any] struct {
@@ -99,23 +110,29 @@ func SortedByKey[K cmp.Ordered, V any](m map[K]V) iter.Seq2[K, V] {
 type keyedFolder[In any, K comparable, V any] struct {
 	fn      func(ctx context.Context, in In, emit func(K, V)) error
 	combine func(a, b V) V
+	// keysSeen is how many keys the last chunk folded here had: the next
+	// chunk's index is made that big, not grown to it.
+	keysSeen atomic.Int64
 }
 
+// maxKeysHint bounds the index allocated ahead for a chunk's keys.
+const maxKeysHint = 1 << 16
+
 // fold runs fn on a chunk's items into one table (see reduction.fold): a
-// panic of fn or of combine without a deadline, which share a call, is
-// the item's TaskError as the panic left it. With a per-item
+// panic of fn is the item's TaskError, and one of combine (which runs
+// within fn's emit) the item's naming the chunk too. With a per-item
 // deadline, an item's pairs are collected apart and added once it
 // returned in time, so that a call left running adds nothing.
 func (k *keyedFolder[In, K, V]) fold(ctx context.Context, items []In, first int, timeout time.Duration) (table[K, V], int, *TaskError) {
 	var t table[K, V]
-	add := t.adder(k.combine)
+	add := t.adder(k.combine, int(k.keysSeen.Load()))
 	timed := registered[In, []pair[K, V]]{Func[In, []pair[K, V]]{fn: k.collect}}
 	for i, item := range items {
 		if i%ctxCheckItems == 0 && ctx.Err() != nil {
 			return table[K, V]{}, i, &TaskError{Message: fmt.Sprintf("cancelled: %v", context.Cause(ctx))}
 		}
 		if timeout <= 0 {
-			if te := k.call(ctx, item, add); te != nil {
+			if te := k.call(ctx, item, add, &t, first, len(items)); te != nil {
 				return table[K, V]{}, i, te
 			}
 			continue
@@ -131,30 +148,51 @@ func (k *keyedFolder[In, K, V]) fold(ctx context.Context, items []In, first int,
 	if t.keys == nil {
 		t.m = map[K]V{} // no pairs: an empty table, as before
 	}
+	k.keysSeen.Store(int64(min(len(t.keys), maxKeysHint)))
 	return t, len(items), nil
 }
 
 // adder returns the function that adds a pair to t, a worker's table
 // being built: its keys and values in slices, found by an index map, so a
 // key already in costs one map lookup, not a lookup and an assignment.
-func (t *table[K, V]) adder(combine func(a, b V) V) func(K, V) {
-	index := make(map[K]int, 256)
+// A string key is copied when it is added (once per distinct key of a
+// chunk): the keys a function emits are often substrings of its item (a
+// word of a text), which the table would otherwise keep alive whole, and
+// the copies lie together in memory, where the lookups compare keys.
+func (t *table[K, V]) adder(combine func(a, b V) V, sizeHint int) func(K, V) {
+	index := make(map[K]int, max(sizeHint, 256))
 	return func(key K, v V) {
 		if i, ok := index[key]; ok {
+			t.combining = true
 			t.vals[i] = combine(t.vals[i], v)
+			t.combining = false
 			return
 		}
+		key = cloned(key)
 		index[key] = len(t.keys)
 		t.keys, t.vals = append(t.keys, key), append(t.vals, v)
 	}
 }
 
-// call runs fn on one item, its pairs going straight to add; an error or
-// a panic (of fn, or of combine in add) is a TaskError.
-func (k *keyedFolder[In, K, V]) call(ctx context.Context, item In, add func(K, V)) (te *TaskError) {
+// cloned is key, a string's bytes copied.
+func cloned[K comparable](key K) K {
+	if s, ok := any(key).(string); ok {
+		return any(strings.Clone(s)).(K)
+	}
+	return key
+}
+
+// call runs fn on one item, its pairs going straight to add, which
+// builds t; an error or a panic (of fn, or of combine in add) is a
+// TaskError, a combine's naming the chunk of items first..first+n-1.
+func (k *keyedFolder[In, K, V]) call(ctx context.Context, item In, add func(K, V), t *table[K, V], first, n int) (te *TaskError) {
 	defer func() {
 		if v := recover(); v != nil {
 			te = panicError(v)
+			if t.combining {
+				t.combining = false
+				te = combineFailed(te, first, n)
+			}
 		}
 	}()
 	if err := k.fn(ctx, item, add); err != nil {
@@ -183,17 +221,27 @@ func addPairs[K comparable, V any](pairs []pair[K, V], add func(K, V)) (te *Task
 	return nil
 }
 
-// merge adds table b, of a later chunk, into a.
+// merge adds table b, of a later chunk, into a: one lookup in a's index
+// per key of b, whose table came as slices (see DecodeMsgpack), not a
+// map made of it, then a lookup and an assignment in a's map.
 func (k *keyedFolder[In, K, V]) merge(a, b table[K, V]) table[K, V] {
-	a, b = a.mapped(), b.mapped()
-	if a.m == nil { // a table that came back empty may decode as nil
-		a.m = make(map[K]V, len(b.m))
-	}
-	for key, v := range b.m {
-		if old, ok := a.m[key]; ok {
-			v = k.combine(old, v)
+	a = a.indexed()
+	add := func(key K, v V) {
+		if i, ok := a.index[key]; ok {
+			a.vals[i] = k.combine(a.vals[i], v)
+			return
 		}
-		a.m[key] = v
+		a.index[key] = len(a.keys)
+		a.keys, a.vals = append(a.keys, key), append(a.vals, v)
+	}
+	if b.m != nil {
+		for key, v := range b.m {
+			add(key, v)
+		}
+		return a
+	}
+	for i, key := range b.keys {
+		add(key, b.vals[i])
 	}
 	return a
 }
@@ -204,11 +252,37 @@ func (k *keyedFolder[In, K, V]) merge(a, b table[K, V]) table[K, V] {
 // reflection, which was a third of a client's CPU adding word counts up.
 //
 // A worker builds its table as keys and values in slices (see adder),
-// m nil, and sends them as the same msgpack map.
+// m nil, and sends them as the same msgpack map; the client reads such a
+// map into slices too, and merges tables into slices with an index
+// (merge), m nil until the result is handed out (mapped).
 type table[K comparable, V any] struct {
 	m    map[K]V
 	keys []K
 	vals []V
+	// index finds a key in keys, in a client's merged table (merge).
+	index map[K]int
+	// combining: the worker's combine runs (adder), so that a panic
+	// there is told from one of the map function's.
+	combining bool
+}
+
+// indexed is t as slices with an index, made from its map or slices.
+func (t table[K, V]) indexed() table[K, V] {
+	if t.index != nil {
+		return t
+	}
+	if t.m != nil {
+		keys, vals := make([]K, 0, len(t.m)), make([]V, 0, len(t.m))
+		for k, v := range t.m {
+			keys, vals = append(keys, k), append(vals, v)
+		}
+		t = table[K, V]{keys: keys, vals: vals}
+	}
+	t.index = make(map[K]int, len(t.keys))
+	for i, k := range t.keys {
+		t.index[k] = i // a key sent twice: its last value, as in a map
+	}
+	return t
 }
 
 // mapped is t with its map, made from its slices if it has none.
@@ -266,12 +340,18 @@ func encodeStringIntSlices[I int | int64](enc *msgpack.Encoder, keys []string, v
 	return nil
 }
 
+// DecodeMsgpack reads a table that EncodeMsgpack wrote; string keys and
+// integer values as slices (the client merges them into its table, which
+// a map of them would only slow down), others as a map.
 func (t *table[K, V]) DecodeMsgpack(dec *msgpack.Decoder) error {
-	switch m := any(&t.m).(type) {
-	case *map[string]int:
-		return decodeStringInts(dec, m)
-	case *map[string]int64:
-		return decodeStringInts(dec, m)
+	switch keys := any(&t.keys).(type) {
+	case *[]string:
+		switch vals := any(&t.vals).(type) {
+		case *[]int:
+			return decodeStringInts(dec, keys, vals)
+		case *[]int64:
+			return decodeStringInts(dec, keys, vals)
+		}
 	}
 	return dec.Decode(&t.m)
 }
@@ -299,14 +379,15 @@ func encodeStringInts[I int | int64](enc *msgpack.Encoder, m map[string]I) error
 // before they come, so a hostile count allocates little.
 const maxTablePrealloc = 1 << 12
 
-// decodeStringInts reads a map that encodeStringInts (or msgpack) wrote.
-func decodeStringInts[I int | int64](dec *msgpack.Decoder, m *map[string]I) error {
+// decodeStringInts reads a map that encodeStringInts (or msgpack) wrote
+// into keys and vals (nil for a nil map, empty for an empty one).
+func decodeStringInts[I int | int64](dec *msgpack.Decoder, keys *[]string, vals *[]I) error {
 	n, err := dec.DecodeMapLen()
 	if err != nil || n < 0 {
-		*m = nil
+		*keys, *vals = nil, nil
 		return err
 	}
-	out := make(map[string]I, min(n, maxTablePrealloc))
+	ks, vs := make([]string, 0, min(n, maxTablePrealloc)), make([]I, 0, min(n, maxTablePrealloc))
 	for range n {
 		k, err := dec.DecodeString()
 		if err != nil {
@@ -316,8 +397,8 @@ func decodeStringInts[I int | int64](dec *msgpack.Decoder, m *map[string]I) erro
 		if err != nil {
 			return err
 		}
-		out[k] = I(v)
+		ks, vs = append(ks, k), append(vs, I(v))
 	}
-	*m = out
+	*keys, *vals = ks, vs
 	return nil
 }

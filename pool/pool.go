@@ -64,6 +64,7 @@ type Pool struct {
 	workers workerCache // the job servers' last "workers" answers, for maps
 
 	announce *announcer   // maps in progress, on the log channel (announce.go)
+	sweeper  aliasSweeper // sweeps of shared values' abandoned copies (sharedsweep.go)
 	counters poolCounters // for Stats and Collector (metrics.go)
 
 	// Map ids: a random start per pool (ids must not meet another
@@ -152,6 +153,7 @@ func (p *Pool) Close() error {
 	if !awaitMaps(running, closeWait) {
 		p.opts.logger.Warn("pool: closing while maps still end", "maps", len(running))
 	}
+	p.sweeper.close()
 	p.mu.Lock()
 	idle, admins := p.idle, p.admins
 	p.idle, p.admins = nil, nil

@@ -83,7 +83,7 @@ func roundTrip[K comparable, V comparable](t *testing.T, in table[K, V]) {
 	if err := wire.Decode(data, &out); err != nil {
 		t.Fatal(err)
 	}
-	got := out.Items[0].m
+	got := out.Items[0].mapped().m
 	if (got == nil) != (in.m == nil) || len(got) != len(in.m) {
 		t.Fatalf("%v came back as %v", in.m, got)
 	}

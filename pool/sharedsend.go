@@ -26,8 +26,10 @@ import (
 // announces it within sharedTargetWait (the worker died), or that its job
 // server still holds queued with no news at the map's silent-chunk check
 // (the worker died holding it, and gearmand queued it again under the
-// alias), is given up, and the chunk goes inline to the function itself.
-// gearmand keeps such an abandoned job: nobody will take it.
+// alias), is given up, and the chunk goes inline to the function itself;
+// that worker gets no more copies from the map. gearmand would keep such
+// an abandoned job for ever (nobody else serves the alias): the pool
+// sweeps it (sharedsweep.go).
 
 // maxSharedNeeds bounds the times one chunk is sent again for its shared
 // value: past it the map fails, rather than loop on a worker that keeps
@@ -50,11 +52,12 @@ type sharedSender struct {
 	mu      sync.Mutex
 	sending map[string]struct{} // workers sent a copy not yet announced
 	holders map[string]struct{} // workers that started a chunk of the value
+	gone    map[string]struct{} // workers a copy was lost to: sent no more
 	changed chan struct{}       // closed (and replaced) when the above change
 }
 
 func newSharedSender(arg *sharedArg) *sharedSender {
-	return &sharedSender{arg: arg, sending: map[string]struct{}{}, holders: map[string]struct{}{}, changed: make(chan struct{})}
+	return &sharedSender{arg: arg, sending: map[string]struct{}{}, holders: map[string]struct{}{}, gone: map[string]struct{}{}, changed: make(chan struct{})}
 }
 
 // plan says how the chunk that worker asked for goes again: with a copy
@@ -112,6 +115,22 @@ func (s *sharedSender) started(worker string, inline bool) {
 	s.signal()
 }
 
+// forget notes a worker that a copy was lost to: it died, or is too busy
+// to take one; the chunks it asks for go inline to any worker from now on.
+func (s *sharedSender) forget(worker string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gone[worker] = struct{}{}
+}
+
+// forgotten says whether worker was forgotten.
+func (s *sharedSender) forgotten(worker string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.gone[worker]
+	return ok
+}
+
 // settled notes a copy sent to worker that ended with no start notice.
 func (s *sharedSender) settled(worker string) {
 	s.mu.Lock()
@@ -166,7 +185,7 @@ func (c *chunkCall[In, Out]) resendShared(worker string, dropped bool) (*gearman
 			c.m.f.name, c.f.span(), c.needs, worker)}
 	}
 	alias := wire.SharedAlias(c.gearmanName(), worker)
-	if alias == "" {
+	if alias == "" || c.m.share.forgotten(worker) {
 		worker = ""
 	}
 	inline, err := c.m.share.plan(c.ctx, worker, dropped)
@@ -215,4 +234,55 @@ func (c *chunkCall[In, Out]) inlineEnded() {
 	if c.inlineOut.CompareAndSwap(true, false) {
 		c.m.share.settled(c.target)
 	}
+}
+
+// copyLost says whether an attempt that carried the value to one worker
+// (under its alias) will not reach it: the worker did not take it in time
+// or died holding it (errSharedTargetSilent), or a sweep failed the job.
+// The map then sends that worker no more copies (its chunks go inline to
+// any worker) and sweeps the job if its job server still holds it.
+func (c *chunkCall[In, Out]) copyLost(task *gearman.Task, err error) bool {
+	if !errors.Is(err, errSharedTargetSilent) && !c.swept(err) {
+		return false
+	}
+	if c.function != "" {
+		c.m.share.forget(c.target)
+		c.sweepCopy(task)
+	}
+	return true
+}
+
+// swept says whether err is the failure a sweep gives a copy job
+// (sharedsweep.go): a copy to a worker gone, or given up by another map.
+func (c *chunkCall[In, Out]) swept(err error) bool {
+	var ex *gearman.JobException
+	return c.function != "" && errors.As(err, &ex) && string(ex.Data) == errAbandonedCopy.Error()
+}
+
+// leaveCopy sweeps the attempt's copy if the chunk ends (the map was
+// cancelled or failed) while the copy may still be queued under its
+// worker's alias.
+func (c *chunkCall[In, Out]) leaveCopy(err error) {
+	if err == nil || c.function == "" {
+		return
+	}
+	c.mu.Lock()
+	task := c.task
+	c.mu.Unlock()
+	c.sweepCopy(task)
+}
+
+// sweepCopy sweeps the alias that task went to, at its job server (at
+// every one if it has no handle yet), unless the task is over.
+func (c *chunkCall[In, Out]) sweepCopy(task *gearman.Task) {
+	var servers []string
+	if task != nil {
+		if isDone(task) {
+			return
+		}
+		if h := task.Handle(); h.Server != "" {
+			servers = []string{h.Server}
+		}
+	}
+	c.m.p.sweepAlias(c.function, servers...)
 }

@@ -166,8 +166,18 @@ func (r registeredWith[S, In, Out]) GearmanName() string    { return wire.Gearma
 func (r registeredWith[S, In, Out]) ItemType() reflect.Type { return reflect.TypeFor[In]() }
 func (r registeredWith[S, In, Out]) SharedShape() string    { return wireShape(r.f.sharedShape) }
 
+// DecodeShared decodes a shared value. A []byte value is not copied out
+// of encoded but shares its bytes (a worker's copy of a 50 MB table took
+// 30 ms to copy, after its hash was checked): the worker runtime hands it
+// a job's data, which nothing reuses.
 func (r registeredWith[S, In, Out]) DecodeShared(encoded []byte) (any, error) {
 	var s S
+	if b, ok := any(&s).(*[]byte); ok {
+		if v, ok := wire.BytesView(encoded); ok {
+			*b = v
+			return s, nil
+		}
+	}
 	if err := wire.Decode(encoded, &s); err != nil {
 		return nil, err
 	}

@@ -18,7 +18,8 @@ func TestRenderReduce(t *testing.T) {
 		Items: 100_000_000, SumItemsPerS: 5e7, SumRoundsPerS: []float64{5e7}, SumChunks: 215, SumClientBytes: 20000,
 		SumCPUms: benchjson.CPUms{Client: 700, Workers: 2000, Gearmand: 300}, CorpusBytes: 9_400_000,
 		WordCounts: []benchjson.WordCountRow{{Items: "lines", Count: 268115, KeyedItemsPerS: 540000, ImapItemsPerS: 135000, Speedup: 4,
-			KeyedClientBytes: 2e6, ImapClientBytes: 8e6}}})
+			KeyedClientBytes: 2e6, ImapClientBytes: 8e6, KeyedCPUms: benchjson.CPUms{Client: 20, Workers: 100, Gearmand: 5},
+			ImapCPUms: benchjson.CPUms{Client: 150, Workers: 300, Gearmand: 25}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestRenderReduce(t *testing.T) {
 	for _, want := range []string{
 		"## 10. pool.Reduce: map/reduce on the workers",
 		"| auto (215) | 50,000,000 | 20,000 | 700 / 2000 / 300 |",
-		"| 268,115 lines | ReduceByKeySeq | 540,000 | **4.00x** | 2,000,000 |",
+		"| 268,115 lines | ReduceByKeySeq | 540,000 | **4.00x** | 3.80x | 2,000,000 |",
 		"- reduce: [reduce.json](reduce.json)",
 	} {
 		if !strings.Contains(report, want) {

@@ -186,3 +186,38 @@ func SharedAlias(gearmanName, worker string) string {
 	}
 	return gearmanName + "@" + worker
 }
+
+// BytesView is the []byte that encoded (a message of Encode) holds, in
+// place, not copied; false if encoded holds anything else than one byte
+// string (msgpack's bin format). A worker's 50 MB shared table is used
+// where it came, in the job's data, instead of copied out of it.
+func BytesView(encoded []byte) ([]byte, bool) {
+	if len(encoded) < 1 || encoded[0] != version {
+		return nil, false
+	}
+	encoded = encoded[1:]
+	if len(encoded) < 2 {
+		return nil, false
+	}
+	var n, head int
+	switch encoded[0] {
+	case 0xc4: // bin 8
+		n, head = int(encoded[1]), 2
+	case 0xc5: // bin 16
+		if len(encoded) < 3 {
+			return nil, false
+		}
+		n, head = int(binary.BigEndian.Uint16(encoded[1:])), 3
+	case 0xc6: // bin 32
+		if len(encoded) < 5 {
+			return nil, false
+		}
+		n, head = int(binary.BigEndian.Uint32(encoded[1:])), 5
+	default:
+		return nil, false
+	}
+	if len(encoded)-head != n {
+		return nil, false
+	}
+	return encoded[head:len(encoded):len(encoded)], true
+}

@@ -26,6 +26,9 @@ type Shared struct {
 	WarmMedianMs  float64 `json:"warm_median_ms"`
 	WarmRatio     float64 `json:"warm_ratio"` // warm / plain
 	ColdRatio     float64 `json:"cold_ratio"` // cold / plain
+	// The CPU time of the client, all workers and gearmand in the cold
+	// map whose total is the median.
+	ColdCPUms CPUms `json:"cold_cpu_ms"`
 	// Copies is the bytes the client sent gearmand during the cold maps
 	// over the shared value's size, per map (one per worker expected).
 	Copies float64 `json:"copies"`

@@ -1,0 +1,81 @@
+package funcs
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+// wordsByLoweringFirst is how forEachWord found words before it lowered
+// them as it went: lower the whole text, then scan it.
+func wordsByLoweringFirst(text string) []string {
+	text = strings.ToLower(text)
+	var words []string
+	start := -1
+	for i := 0; i < len(text); {
+		c, size := text[i], 1
+		in := c >= 'a' && c <= 'z' || c == '\''
+		if c >= utf8.RuneSelf {
+			var r rune
+			r, size = utf8.DecodeRuneInString(text[i:])
+			in = unicode.IsLetter(r)
+		}
+		switch {
+		case in && start < 0:
+			start = i
+		case !in && start >= 0:
+			words = append(words, text[start:i])
+			start = -1
+		}
+		i += size
+	}
+	if start >= 0 {
+		words = append(words, text[start:])
+	}
+	return words
+}
+
+func words(text string) []string {
+	var out []string
+	forEachWord(text, func(w string) { out = append(out, w) })
+	return out
+}
+
+// forEachWord finds the words that lowering the text first and then
+// scanning it finds, in ASCII, accented and other scripts, with invalid
+// UTF-8, and over this package's own sources.
+func TestForEachWordAsLoweringFirst(t *testing.T) {
+	texts := []string{
+		"", " ", "a", "Hello, World!", "don't STOP'n", "x1y2_z", "'''",
+		"Ça déjà VU, ÉTÉ", "Straße İstanbul KELVIN \u212a", "Ⅰ Ⅱ ⓐⒶ", "日本語 テキスト", "ΑΒΓ αβγ",
+		"bad \xff\xfe utf8\xc3", "end with word", "tab\tnew\nline\r\n",
+	}
+	files, _ := filepath.Glob("*.go")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, string(data))
+	}
+	for _, text := range texts {
+		if got, want := words(text), wordsByLoweringFirst(text); !slices.Equal(got, want) {
+			t.Errorf("words of %.40q: got %d %.80q, want %d %.80q", text, len(got), got, len(want), want)
+		}
+	}
+}
+
+// A word handed to fn stays as it was after forEachWord returns and is
+// called again (the table of a chunk keeps its keys).
+func TestForEachWordKeepsWords(t *testing.T) {
+	var kept []string
+	forEachWord("Alpha beta", func(w string) { kept = append(kept, w) })
+	forEachWord("GAMMA delta", func(string) {})
+	if !slices.Equal(kept, []string{"alpha", "beta"}) {
+		t.Fatalf("kept %q, want [alpha beta]", kept)
+	}
+}

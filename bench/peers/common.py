@@ -84,16 +84,29 @@ def calibrate(cost_s):
         width *= 2
 
 
+# MIN_ROUND_S: a round repeats a workload until this long has passed, so
+# a map of a millisecond or two is not one clock reading among other load
+# (peerbench's minRound, the same for every pool).
+MIN_ROUND_S = 0.1
+
+
 def median_rate(args, n, f):
     """Median items/s of rounds runs of f over n items, and every round;
-    fewer rounds once args.round_budget seconds are spent, so a slow peer keeps make bench
+    a round repeats f for at least MIN_ROUND_S; fewer rounds once
+    args.round_budget seconds are spent, so a slow peer keeps make bench
     short."""
     rates = []
     began = time.perf_counter()
     for _ in range(args.rounds):
         start = time.perf_counter()
-        f()
-        rates.append(n / (time.perf_counter() - start))
+        runs = 0
+        while True:
+            f()
+            runs += 1
+            took = time.perf_counter() - start
+            if took >= MIN_ROUND_S:
+                break
+        rates.append(n * runs / took)
         if time.perf_counter() - began > args.round_budget:
             break
     return statistics.median(rates), rates

@@ -49,7 +49,7 @@ func writePeers(b *strings.Builder, out, name string) error {
 	fmt.Fprintf(b, "pick instead (Debian's packages, installed by `scripts/install-bench-deps.sh`; `bench/peers/*_peer.py`), and\n")
 	fmt.Fprintf(b, "the **Gearman floor**: a bare `gearman.Client` + `gearman.Worker` (%d jobs at once) on a gearmand of its own,\n", p.Workers)
 	fmt.Fprintf(b, "what any pool over Gearman pays at least. Everything on 127.0.0.1. Throughput figures are the median of up\n")
-	fmt.Fprintf(b, "to %d rounds (fewer for a slow peer). **glimpse-go / pool** is glimpse-go's speed over the pool's, so above\n", p.Rounds)
+	fmt.Fprintf(b, "to %d rounds (fewer for a slow peer), each repeating the workload for at least 0.1 s. **glimpse-go / pool** is glimpse-go's speed over the pool's, so above\n", p.Rounds)
 	fmt.Fprintf(b, "1 glimpse-go is ahead and below 1 the pool is; for latency it is the pool's p50 over glimpse-go's. Parallel\n")
 	fmt.Fprintf(b, "efficiency is measured the same way for every pool, in the pool's own language: the same items run on %d bare\n", p.Workers)
 	fmt.Fprintf(b, "threads (Go) or forked processes (Python) of the driver with no pool before the pool's first round and after\n")

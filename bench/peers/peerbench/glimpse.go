@@ -277,17 +277,30 @@ func largeItems(s settings) [][]byte {
 	return blobs
 }
 
-// medianRate runs f up to s.rounds times (fewer once s.roundBudget is
-// spent) and returns the median of n per second and every round.
+// minRound: a round repeats a workload until this long has passed, so a
+// map of a millisecond or two is not one clock reading among other load
+// (common.py's MIN_ROUND_S, the same for every pool).
+const minRound = 100 * time.Millisecond
+
+// medianRate runs up to s.rounds rounds (fewer once s.roundBudget is
+// spent), each repeating f for at least minRound, and returns the median
+// of n per second and every round.
 func medianRate(s settings, n float64, f func() error) (float64, []float64, error) {
 	var rates []float64
 	began := time.Now()
 	for range s.rounds {
 		start := time.Now()
-		if err := f(); err != nil {
-			return 0, rates, err
+		runs := 0
+		for {
+			if err := f(); err != nil {
+				return 0, rates, err
+			}
+			runs++
+			if time.Since(start) >= minRound {
+				break
+			}
 		}
-		rates = append(rates, n/time.Since(start).Seconds())
+		rates = append(rates, n*float64(runs)/time.Since(start).Seconds())
 		if time.Since(began) > s.roundBudget {
 			break
 		}

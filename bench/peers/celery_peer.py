@@ -23,6 +23,7 @@ POLL = 0.005
 class Peer:
     how = {
         "trivial": "task.chunks(items / (4 x workers)).group()",
+        "one_by_one": "group of one task per item",
         "cpu": "task.chunks(items / (4 x workers)).group()",
         "latency": "task.delay(x).get()",
         "large": "group of one task per item",
@@ -72,6 +73,10 @@ class Peer:
 
     def map_trivial(self, xs):
         return self._chunks(self.t.square, xs)
+
+    def map_one_by_one(self, xs):
+        import celery
+        return celery.group(self.t.square.s(x) for x in xs).apply_async().get(timeout=300, interval=POLL)
 
     def map_cpu(self, ranges):
         return self._chunks(self.t.count_primes, ranges)

@@ -6,6 +6,7 @@ A peer script builds an adapter with these methods and calls run():
 
     how          dict: workload name -> how the peer runs it (for the report)
     map_trivial(xs)         -> [x*x for x in xs]
+    map_one_by_one(xs)      -> [x*x for x in xs], a task per item (chunks of one)
     map_cpu(ranges)         -> [count_primes(r) for r in ranges]
     map_identity(blobs)     -> blobs, each item a task of its own or not
     call(x)                 -> x*x, one item, waited for
@@ -40,6 +41,7 @@ def parse_args():
     a.add_argument("--large-items", type=int, default=100)
     a.add_argument("--large-bytes", type=int, default=1 << 20)
     a.add_argument("--concurrent", type=int, default=1000)
+    a.add_argument("--one-by-one", type=int, default=2000)
     a.add_argument("--rounds", type=int, default=3)
     a.add_argument("--round-budget", type=float, default=10)
     a.add_argument("--workload-timeout", type=float, default=60)
@@ -175,6 +177,7 @@ def workloads(args, peer):
     out = []
     for n in [int(s) for s in args.trivial.split(",") if s]:
         out.append((f"trivial_{n}", lambda n=n: trivial(args, peer, n)))
+    out.append(("one_by_one", lambda: trivial(args, peer, args.one_by_one, peer.map_one_by_one)))
     out.append(("cpu", lambda: cpu(args, peer)))
     out.append(("latency", lambda: latency(args, peer)))
     out.append(("concurrent", lambda: concurrent(args, peer)))
@@ -190,11 +193,12 @@ def check(got, want, what):
         raise AssertionError(f"{what}: wrong results")
 
 
-def trivial(args, peer, n):
+def trivial(args, peer, n, map_squares=None):
+    map_squares = map_squares or peer.map_trivial
     xs = list(range(n))
     want = [x * x for x in xs]
     def once():
-        check(list(peer.map_trivial(xs)), want, "trivial map")
+        check(list(map_squares(xs)), want, "trivial map")
     rate, rates = median_rate(args, n, once)
     return dict(items=n, value=rate, rounds=rates)
 

@@ -15,6 +15,7 @@ import tasks
 class Peer:
     how = {
         "trivial": "client.map over batches of items / (4 x workers), client.gather",
+        "one_by_one": "client.map (a future per item), client.gather",
         "cpu": "client.map over batches of items / (4 x workers), client.gather",
         "latency": "client.submit(...).result()",
         "large": "client.map (a future per item), client.gather",
@@ -41,6 +42,9 @@ class Peer:
 
     def map_trivial(self, xs):
         return self._batches(tasks.square_batch, xs)
+
+    def map_one_by_one(self, xs):
+        return self.client.gather(self.client.map(tasks.square, xs, pure=False))
 
     def map_cpu(self, ranges):
         return self._batches(tasks.count_primes_batch, ranges)

@@ -13,6 +13,7 @@ import tasks
 class Peer:
     how = {
         "trivial": "DirectView.map_sync (a partition per engine)",
+        "one_by_one": "LoadBalancedView.map_sync, chunksize=1",
         "cpu": "LoadBalancedView.map_sync, chunksize = items / (4 x engines)",
         "latency": "LoadBalancedView.apply_sync",
         "large": "LoadBalancedView.map_sync (a task per item)",
@@ -29,6 +30,9 @@ class Peer:
 
     def map_trivial(self, xs):
         return self.direct.map_sync(tasks.square, xs)
+
+    def map_one_by_one(self, xs):
+        return self.lb.map_sync(tasks.square, xs, chunksize=1)
 
     def map_cpu(self, ranges):
         size = max(1, len(ranges) // (4 * self.workers))

@@ -11,6 +11,7 @@ import tasks
 class Peer:
     how = {
         "trivial": "Pool.map, default chunksize",
+        "one_by_one": "Pool.map, chunksize=1",
         "cpu": "Pool.map, default chunksize",
         "latency": "Pool.apply",
         "large": "Pool.map, default chunksize",
@@ -22,6 +23,9 @@ class Peer:
 
     def map_trivial(self, xs):
         return self.pool.map(tasks.square, xs)
+
+    def map_one_by_one(self, xs):
+        return self.pool.map(tasks.square, xs, chunksize=1)
 
     def map_cpu(self, ranges):
         return self.pool.map(tasks.count_primes, ranges)

@@ -117,6 +117,13 @@ func peerTables(p benchjson.Peers) []peerTable {
 			cells: func(r benchjson.PeerResult) string { return num(r.Value) }})
 	}
 	s := p.Sizes
+	if s.OneByOne > 0 {
+		ts = append(ts, peerTable{title: fmt.Sprintf("Trivial map (x*x) over %s integers, one item per task (chunks of one)", num(float64(s.OneByOne))),
+			short: "trivial map, one item per task",
+			unit:  benchjson.PeerOneByOne, floor: true, value: items, header: "items/s",
+			cells: func(r benchjson.PeerResult) string { return num(r.Value) },
+			why:   oneByOneWhy})
+	}
 	return append(ts,
 		cpuTable(p),
 		peerTable{title: fmt.Sprintf("One-item latency: %s calls one after another", num(float64(s.LatencyCalls))),
@@ -160,6 +167,20 @@ func concurrentWhy(mine, peer, floor benchjson.PeerResult) string {
 		return fmt.Sprintf("above the Gearman floor, %s calls/s in this run, which no pool over a job server can pass; %s", num(floor.Value), of)
 	}
 	return fmt.Sprintf("not above the Gearman floor, %s calls/s in this run: %s, and that puts it behind", num(floor.Value), of)
+}
+
+// oneByOneWhy says why a peer's map of one item per task is faster than
+// glimpse-go's: each of glimpse-go's items is a Gearman job, and the
+// floor is a bare client's jobs, all in flight, through gearmand.
+func oneByOneWhy(mine, peer, floor benchjson.PeerResult) string {
+	if floor.Value <= 0 {
+		return ""
+	}
+	of := fmt.Sprintf("glimpse-go does %.0f%% of it", 100*mine.Value/floor.Value)
+	if peer.Value > floor.Value {
+		return fmt.Sprintf("above the Gearman floor, %s jobs/s in this run (a bare client's job per item, all in flight), which no pool sending a job per item through a job server can pass; %s", num(floor.Value), of)
+	}
+	return fmt.Sprintf("not above the Gearman floor, %s jobs/s in this run: %s, and that puts it behind", num(floor.Value), of)
 }
 
 // cpuTable is the CPU-bound workload's table: each pool's items/s, its

@@ -20,6 +20,7 @@ type PeerSizes struct {
 	LargeItems   int   `json:"large_items"`
 	LargeBytes   int   `json:"large_bytes"` // of each item
 	Concurrent   int   `json:"concurrent"`  // single calls in flight at once
+	OneByOne     int   `json:"one_by_one"`  // items of the trivial map sent one item per task
 }
 
 // The workload names of PeerResult; trivial maps are "trivial_N".
@@ -28,6 +29,7 @@ const (
 	PeerLatency    = "latency"
 	PeerLarge      = "large"
 	PeerConcurrent = "concurrent"
+	PeerOneByOne   = "one_by_one" // the trivial map, one item per task (chunks of one)
 )
 
 // PeerRun is one pool's figures. Error says why it has none (a package
@@ -41,7 +43,7 @@ type PeerRun struct {
 }
 
 // PeerResult is one workload of one pool. Value is, by workload: items/s
-// (trivial_N, cpu), the p50 in milliseconds (latency), MB/s of items sent
+// (trivial_N, cpu, one_by_one), the p50 in milliseconds (latency), MB/s of items sent
 // (large, 1 MB = 10^6 bytes) or calls/s (concurrent).
 type PeerResult struct {
 	Workload string    `json:"workload"`

@@ -26,7 +26,7 @@ func floorJob(_ context.Context, j *gearman.Job) ([]byte, error) {
 	return binary.LittleEndian.AppendUint64(nil, uint64(x*x)), nil
 }
 
-// runFloor runs the single-call and large-item workloads on a bare
+// runFloor runs the one-item-per-task, single-call and large-item workloads on a bare
 // gearman.Client and a gearman.Worker of s.workers jobs at once, on a
 // gearmand of its own: what any Gearman pool pays at least. It has no
 // maps, so no trivial or CPU-bound figures.
@@ -50,13 +50,15 @@ func runFloor(ctx context.Context, s settings) benchjson.PeerRun {
 			return int64(binary.LittleEndian.Uint64(out)), nil
 		}
 	}
-	for _, w := range []string{benchjson.PeerLatency, benchjson.PeerConcurrent, benchjson.PeerLarge} {
+	for _, w := range []string{benchjson.PeerOneByOne, benchjson.PeerLatency, benchjson.PeerConcurrent, benchjson.PeerLarge} {
 		r := bounded(ctx, s.glimpseTimeout, w, func(ctx context.Context, w string) (benchjson.PeerResult, error) {
 			switch w {
 			case benchjson.PeerLatency:
 				return latency(ctx, s, "Client.Call", call(ctx))
 			case benchjson.PeerLarge:
 				return floorLarge(ctx, s, c)
+			case benchjson.PeerOneByOne:
+				return floorOneByOne(ctx, s, c)
 			}
 			return concurrent(ctx, s, "Client.Call per call, each in its own goroutine", call(ctx))
 		})
@@ -73,7 +75,9 @@ func startFloor(ctx context.Context, jobsAtOnce int) (*gearman.Client, func(), e
 		return nil, nil, err
 	}
 	addrs := []string{gd.Addr()}
-	w, err := gearman.NewWorker(addrs, gearman.WithConcurrency(jobsAtOnce))
+	// The worker asks ahead as glimpse-go's worker does (cluster's
+	// WithPrefetch(4 x slots)): without it the floor lay under glimpse-go.
+	w, err := gearman.NewWorker(addrs, gearman.WithConcurrency(jobsAtOnce), gearman.WithPrefetch(4*jobsAtOnce))
 	if err == nil {
 		err = w.Register(floorFunc, floorJob)
 	}
@@ -121,6 +125,32 @@ func floorLarge(ctx context.Context, s settings, c *gearman.Client) (benchjson.P
 		}
 		wg.Wait()
 		return errors.Join(errs...)
+	})
+	return r, err
+}
+
+// floorOneByOne is the trivial map of s.OneByOne items as bare jobs: every
+// item dispatched (pipelined on the client's connection), then every
+// result awaited.
+func floorOneByOne(ctx context.Context, s settings, c *gearman.Client) (benchjson.PeerResult, error) {
+	r := benchjson.PeerResult{How: "Client.Dispatch per item, all in flight, then Wait each", Items: s.OneByOne}
+	var err error
+	r.Value, r.Rounds, err = medianRate(s, float64(s.OneByOne), func() error {
+		tasks := make([]*gearman.Task, s.OneByOne)
+		for i := range tasks {
+			t, err := c.Dispatch(ctx, floorFunc, binary.LittleEndian.AppendUint64(nil, uint64(i)))
+			if err != nil {
+				return err
+			}
+			tasks[i] = t
+		}
+		for i, t := range tasks {
+			out, err := t.Wait(ctx)
+			if err != nil || len(out) != 8 || int64(binary.LittleEndian.Uint64(out)) != int64(i)*int64(i) {
+				return errors.Join(err, errWrong)
+			}
+		}
+		return nil
 	})
 	return r, err
 }

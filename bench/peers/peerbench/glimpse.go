@@ -59,6 +59,7 @@ func workloads(s settings) []string {
 	for _, n := range s.Trivial {
 		ws = append(ws, fmt.Sprintf("trivial_%d", n))
 	}
+	ws = append(ws, benchjson.PeerOneByOne)
 	// The large items last, as the peers run them (see common.py).
 	return append(ws, benchjson.PeerCPU, benchjson.PeerLatency, benchjson.PeerConcurrent, benchjson.PeerLarge)
 }
@@ -88,6 +89,8 @@ func (g glimpseWork) run(ctx context.Context, w string) (benchjson.PeerResult, e
 	switch w {
 	case benchjson.PeerCPU:
 		return g.cpu(ctx)
+	case benchjson.PeerOneByOne:
+		return g.squares(ctx, g.s.OneByOne, "pool.Map, Chunksize(1): a Gearman job per item", pool.Chunksize(1))
 	case benchjson.PeerLatency:
 		return latency(ctx, g.s, "pool.Call", func(x int64) (int64, error) { return pool.Call(ctx, g.p, funcs.Square, x) })
 	case benchjson.PeerLarge:
@@ -99,18 +102,19 @@ func (g glimpseWork) run(ctx context.Context, w string) (benchjson.PeerResult, e
 	if _, err := fmt.Sscanf(w, "trivial_%d", &n); err != nil {
 		return benchjson.PeerResult{}, fmt.Errorf("unknown workload %q", w)
 	}
-	return g.trivial(ctx, n)
+	return g.squares(ctx, n, "pool.Map, automatic chunks")
 }
 
-func (g glimpseWork) trivial(ctx context.Context, n int) (benchjson.PeerResult, error) {
+// squares is a trivial map of n items, x*x.
+func (g glimpseWork) squares(ctx context.Context, n int, how string, opts ...pool.MapOption) (benchjson.PeerResult, error) {
 	xs := make([]int64, n)
 	for i := range xs {
 		xs[i] = int64(i)
 	}
-	r := benchjson.PeerResult{How: "pool.Map, automatic chunks", Items: n}
+	r := benchjson.PeerResult{How: how, Items: n}
 	var err error
 	r.Value, r.Rounds, err = medianRate(g.s, float64(n), func() error {
-		out, err := pool.Map(ctx, g.p, funcs.Square, xs)
+		out, err := pool.Map(ctx, g.p, funcs.Square, xs, opts...)
 		if err == nil && (len(out) != n || out[n-1] != xs[n-1]*xs[n-1]) {
 			err = errWrong
 		}

@@ -6,6 +6,9 @@
 //
 //   - trivial maps (x*x) over each -trivial size, items/s;
 //
+//   - the trivial map over -one-by-one items, one item per task (a
+//     Gearman job per item for glimpse-go), items/s;
+//
 //   - -cpu-items items of ~-cost of CPU each: items/s and parallel
 //     efficiency against the same items on -workers bare threads (Go) or
 //     forked processes (Python) of the driver, a round of each in turn;
@@ -93,6 +96,7 @@ func parseFlags() (settings, string) {
 	flag.IntVar(&s.LargeItems, "large-items", 100, "items of the large-item round trip")
 	flag.IntVar(&s.LargeBytes, "large-bytes", 1<<20, "bytes of each large item")
 	flag.IntVar(&s.Concurrent, "concurrent", 1000, "one-item calls in flight at once")
+	flag.IntVar(&s.OneByOne, "one-by-one", 2000, "items of the trivial map sent one item per task (chunks of one)")
 	flag.IntVar(&s.rounds, "rounds", 3, "measurements of each throughput workload; the median is reported")
 	flag.DurationVar(&s.roundBudget, "round-budget", 10*time.Second, "no further rounds of a workload once it has taken this long")
 	flag.StringVar(&s.python, "python", "/usr/bin/python3", "the Python of the Debian packages")
@@ -120,7 +124,7 @@ func parseFlags() (settings, string) {
 		}
 	}
 	for name, v := range map[string]int{"-workers": s.workers, "-cpu-items": s.CPUItems, "-latency-calls": s.LatencyCalls,
-		"-large-items": s.LargeItems, "-large-bytes": s.LargeBytes, "-concurrent": s.Concurrent, "-rounds": s.rounds} {
+		"-large-items": s.LargeItems, "-large-bytes": s.LargeBytes, "-concurrent": s.Concurrent, "-one-by-one": s.OneByOne, "-rounds": s.rounds} {
 		if v < 1 {
 			log.Fatalf("%s %d: need at least 1", name, v)
 		}

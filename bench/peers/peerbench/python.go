@@ -105,7 +105,7 @@ func peerArgs(s settings) []string {
 	return []string{"--workers", strconv.Itoa(s.workers), "--trivial", strings.Join(trivial, ","),
 		"--cpu-items", strconv.Itoa(s.CPUItems), "--cost-ms", strconv.FormatFloat(float64(s.cost)/1e6, 'g', -1, 64),
 		"--latency-calls", strconv.Itoa(s.LatencyCalls), "--large-items", strconv.Itoa(s.LargeItems),
-		"--large-bytes", strconv.Itoa(s.LargeBytes), "--concurrent", strconv.Itoa(s.Concurrent),
+		"--large-bytes", strconv.Itoa(s.LargeBytes), "--concurrent", strconv.Itoa(s.Concurrent), "--one-by-one", strconv.Itoa(s.OneByOne),
 		"--rounds", strconv.Itoa(s.rounds), "--round-budget", strconv.FormatFloat(s.roundBudget.Seconds(), 'g', -1, 64),
 		"--workload-timeout", strconv.FormatFloat(s.workloadTimeout.Seconds(), 'g', -1, 64)}
 }

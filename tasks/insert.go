@@ -39,7 +39,13 @@ type inserter struct {
 	mu      sync.RWMutex  // closing: held for writing, so no add sends on a closed channel
 	done    bool
 	wg      sync.WaitGroup
+	// stopCheckpoints ends the store's background checkpoints.
+	stopCheckpoints func()
 }
+
+// checkpointInterval is how often the store's WAL is checkpointed in the
+// background, off the inserter's commits (see store.StartCheckpointer).
+const checkpointInterval = 50 * time.Millisecond
 
 type pending struct {
 	r   *row
@@ -49,7 +55,15 @@ type pending struct {
 }
 
 func newInserter(c *Client) *inserter {
-	ins := &inserter{c: c, in: make(chan *pending, maxInsertBatch), window: commitWindow}
+	ins := &inserter{c: c, in: make(chan *pending, maxInsertBatch), window: commitWindow, stopCheckpoints: func() {}}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if stop, err := c.db.StartCheckpointer(ctx, checkpointInterval); err == nil {
+		ins.stopCheckpoints = stop
+	} else {
+		// SQLite checkpoints on the commit path then, as by default.
+		c.log.Warn("tasks: background WAL checkpoints not started", "err", err)
+	}
 	ins.wg.Add(1)
 	go ins.loop()
 	return ins
@@ -85,6 +99,7 @@ func (ins *inserter) close() {
 	}
 	ins.mu.Unlock()
 	ins.wg.Wait()
+	ins.stopCheckpoints()
 }
 
 func (ins *inserter) loop() {

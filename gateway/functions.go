@@ -251,6 +251,9 @@ func (g *Gateway) endStream(w http.ResponseWriter, started bool, err error) {
 }
 
 func mediaType(v string) string {
+	if v == "application/x-www-form-urlencoded" || v == "application/json" {
+		return v // what clients send, without parameters: no parsing
+	}
 	t, _, err := mime.ParseMediaType(v)
 	if err != nil {
 		return ""

@@ -39,7 +39,13 @@ type inserter struct {
 	mu      sync.RWMutex  // closing: held for writing, so no add sends on a closed channel
 	done    bool
 	wg      sync.WaitGroup
+	// stopCheckpoints ends the store's background checkpoints.
+	stopCheckpoints func()
 }
+
+// checkpointInterval is how often the store's WAL is checkpointed in the
+// background, off the inserter's commits (see store.StartCheckpointer).
+const checkpointInterval = 200 * time.Millisecond
 
 type pending struct {
 	r   *row
@@ -49,7 +55,15 @@ type pending struct {
 }
 
 func newInserter(c *Client) *inserter {
-	ins := &inserter{c: c, in: make(chan *pending, maxInsertBatch), window: commitWindow}
+	ins := &inserter{c: c, in: make(chan *pending, maxInsertBatch), window: commitWindow, stopCheckpoints: func() {}}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if stop, err := c.db.StartCheckpointer(ctx, checkpointInterval); err == nil {
+		ins.stopCheckpoints = stop
+	} else {
+		// SQLite checkpoints on the commit path then, as by default.
+		c.log.Warn("tasks: background WAL checkpoints not started", "err", err)
+	}
 	ins.wg.Add(1)
 	go ins.loop()
 	return ins
@@ -85,6 +99,7 @@ func (ins *inserter) close() {
 	}
 	ins.mu.Unlock()
 	ins.wg.Wait()
+	ins.stopCheckpoints()
 }
 
 func (ins *inserter) loop() {
@@ -197,10 +212,12 @@ func storeError(p *pending, err error) error {
 func (c *Client) insert(ctx context.Context, batch []*pending) (map[ID]bool, error) {
 	// Prepared before the transaction: on SQLite it holds the only
 	// connection.
+	rest := batch
 	for _, n := range chunkSizes(len(batch)) {
-		if _, err := c.insertStmt(n); err != nil {
+		if _, err := c.insertStmt(n, hasKeys(rest[:n])); err != nil {
 			return nil, err
 		}
+		rest = rest[n:]
 	}
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -224,8 +241,11 @@ const insertColumns = `(id, func, queue, idem_key, state, payload, max_attempts,
 
 // insertRows inserts every row whose key no stored task has; ON CONFLICT
 // DO NOTHING skips the others (the unique key holds against concurrent
-// clients too), and RETURNING tells which went in. The rows go in chunks
-// of power-of-two sizes, whose statements are prepared once.
+// clients too), and RETURNING tells which went in. A chunk without keys
+// has nothing to skip: a plain INSERT, whose rows all go in or whose
+// error fails the batch, spares SQLite the RETURNING rows and us their
+// reading. The rows go in chunks of power-of-two sizes, whose statements
+// are prepared once.
 func (c *Client) insertRows(ctx context.Context, tx *sql.Tx, batch []*pending) (map[ID]bool, error) {
 	inserted := make(map[ID]bool, len(batch))
 	for _, n := range chunkSizes(len(batch)) {
@@ -255,10 +275,36 @@ func chunkSizes(n int) []int {
 const maxInsertChunk = 256
 
 func (c *Client) insertChunk(ctx context.Context, tx *sql.Tx, chunk []*pending, inserted map[ID]bool) error {
-	st, err := c.insertStmt(len(chunk))
+	keys := hasKeys(chunk)
+	st, err := c.insertStmt(len(chunk), keys)
 	if err != nil {
 		return err
 	}
+	args := insertArgs(chunk)
+	if !keys {
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
+			return c.db.Wrap("insert tasks", err)
+		}
+		for _, p := range chunk {
+			inserted[p.r.id] = true
+		}
+		return nil
+	}
+	return c.insertReturning(ctx, tx.StmtContext(ctx, st), args, inserted)
+}
+
+// hasKeys says whether a row of chunk has an idempotency key.
+func hasKeys(chunk []*pending) bool {
+	for _, p := range chunk {
+		if p.r.key != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// insertArgs is the chunk's rows, insertColumns each.
+func insertArgs(chunk []*pending) []any {
 	args := make([]any, 0, 13*len(chunk))
 	for _, p := range chunk {
 		r := p.r
@@ -269,7 +315,13 @@ func (c *Client) insertChunk(ctx context.Context, tx *sql.Tx, chunk []*pending, 
 		args = append(args, string(r.id), r.fn, r.queue, key, string(r.state), r.payload, r.retry.MaxAttempts,
 			r.retry.MinBackoff.Milliseconds(), r.retry.MaxBackoff.Milliseconds(), r.created, r.eta, r.dispatch, "")
 	}
-	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	return args
+}
+
+// insertReturning runs the INSERT ... ON CONFLICT DO NOTHING RETURNING id
+// of a chunk with keys and notes the ids that went in.
+func (c *Client) insertReturning(ctx context.Context, st *sql.Stmt, args []any, inserted map[ID]bool) error {
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return c.db.Wrap("insert tasks", err)
 	}
@@ -287,10 +339,16 @@ func (c *Client) insertChunk(ctx context.Context, tx *sql.Tx, chunk []*pending, 
 	return nil
 }
 
-// insertStmt returns the prepared INSERT of n rows. Only the inserter's
-// goroutine calls it.
-func (c *Client) insertStmt(n int) (*sql.Stmt, error) {
-	if st := c.stmts[n]; st != nil {
+// insertStmt returns the prepared INSERT of n rows: for rows with keys
+// (keys) the one that skips a stored key and returns the ids it inserted,
+// else a plain one. c.stmts holds the first by n, the second by -n. Only
+// the inserter's goroutine calls it.
+func (c *Client) insertStmt(n int, keys bool) (*sql.Stmt, error) {
+	slot, tail := -n, ``
+	if keys {
+		slot, tail = n, ` ON CONFLICT DO NOTHING RETURNING id`
+	}
+	if st := c.stmts[slot]; st != nil {
 		return st, nil
 	}
 	values := make([]byte, 0, 28*n)
@@ -300,13 +358,13 @@ func (c *Client) insertStmt(n int) (*sql.Stmt, error) {
 		}
 		values = append(values, "(?,?,?,?,?,?,?,?,?,?,?,?,?)"...)
 	}
-	q := `INSERT INTO ` + tasksTable + ` ` + insertColumns + ` VALUES ` + string(values) + ` ON CONFLICT DO NOTHING RETURNING id`
+	q := `INSERT INTO ` + tasksTable + ` ` + insertColumns + ` VALUES ` + string(values) + tail
 	// Not ctx: the statement outlives this commit.
 	st, err := c.db.PrepareContext(context.Background(), c.db.Q(q))
 	if err != nil {
 		return nil, c.db.Wrap("insert tasks", err)
 	}
-	c.stmts[n] = st
+	c.stmts[slot] = st
 	return st, nil
 }
 

@@ -11,12 +11,17 @@ import (
 const (
 	tasksTable    = "glimpse_tasks_tasks"
 	attemptsTable = "glimpse_tasks_attempts"
+	// keyIndex makes idempotency keys unique. It is partial: a task
+	// without a key (NULL) has no entry, so its commit does not write
+	// this index's pages. Stores made before it keep their column's
+	// UNIQUE constraint as well.
+	keyIndex = "glimpse_tasks_idem_key"
 )
 
 // schema returns the tables for db's dialect: times are BIGINT Unix
-// milliseconds (0: none), bytes are BLOB or BYTEA. The idempotency key is
-// a unique column (NULL for none: both databases allow many NULLs), so
-// two clients enqueueing one key at once make one row.
+// milliseconds (0: none), bytes are BLOB or BYTEA. The idempotency key
+// (NULL for none) has a unique index, so two clients enqueueing one key
+// at once make one row.
 func schema(db *store.DB) []string {
 	blob := "BLOB"
 	if db.Dialect == store.Postgres {
@@ -27,7 +32,7 @@ func schema(db *store.DB) []string {
 	id            TEXT    PRIMARY KEY,
 	func          TEXT    NOT NULL,
 	queue         TEXT    NOT NULL,
-	idem_key      TEXT    UNIQUE,
+	idem_key      TEXT,
 	state         TEXT    NOT NULL,
 	payload       ` + blob + ` NOT NULL,
 	result        ` + blob + `,
@@ -45,6 +50,7 @@ func schema(db *store.DB) []string {
 	error         TEXT    NOT NULL DEFAULT ''
 )`,
 		`CREATE INDEX IF NOT EXISTS glimpse_tasks_state_eta ON ` + tasksTable + ` (state, eta_ms)`,
+		`CREATE UNIQUE INDEX IF NOT EXISTS ` + keyIndex + ` ON ` + tasksTable + ` (idem_key) WHERE idem_key IS NOT NULL`,
 		`CREATE TABLE IF NOT EXISTS ` + attemptsTable + ` (
 	task_id    TEXT    NOT NULL,
 	attempt    INTEGER NOT NULL,

@@ -37,6 +37,9 @@ type DB struct {
 	// Name is the SQLite path as given, or "postgres" (a URL may hold a
 	// password).
 	Name string
+	// sqliteURI is what sql.Open was given for an SQLite file ("" for
+	// ":memory:" and PostgreSQL): a checkpointer opens its own connection.
+	sqliteURI string
 }
 
 // IsPostgres says whether dsn names a PostgreSQL database rather than an
@@ -93,6 +96,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	sdb.SetConnMaxLifetime(0)
 	sdb.SetConnMaxIdleTime(0)
 	db := &DB{DB: sdb, Dialect: SQLite, Name: path}
+	if path != ":memory:" {
+		db.sqliteURI = name + "?" + q.Encode()
+	}
 	// The first connection applies the pragmas; the switch to WAL can
 	// meet SQLITE_BUSY when several processes open a new file at once.
 	if err := retryBusy(ctx, func() error { return sdb.PingContext(ctx) }); err != nil {

@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/glimpse-go/glimpse/internal/store"
 )
@@ -56,4 +57,32 @@ func ExampleUnsafePathError() {
 	fmt.Println(errors.As(err, &ue), ue.Path == path, ue.Reason)
 	// Output:
 	// true true is a symbolic link
+}
+
+// A writer that must answer quickly moves the WAL checkpoints of its
+// SQLite file to the background: its commits then checkpoint only past
+// CheckpointBackstop pages.
+func ExampleDB_StartCheckpointer() {
+	dir, err := os.MkdirTemp("", "store-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(dir, "cluster.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	stop, err := db.StartCheckpointer(ctx, 200*time.Millisecond)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer stop() // before db.Close
+	var pages int
+	if err := db.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(pages == store.CheckpointBackstop)
+	// Output: true
 }

@@ -79,3 +79,46 @@ func TestForEachWordKeepsWords(t *testing.T) {
 		t.Fatalf("kept %q, want [alpha beta]", kept)
 	}
 }
+
+// The 8-byte classifiers agree with the byte table for every byte value
+// at every position of a word, among bytes of every other kind.
+func TestWordBytesAsTable(t *testing.T) {
+	for c := range 256 {
+		for pos := range 8 {
+			for _, fill := range []byte{'a', 'Z', ' ', 0x80, '\'', 0} {
+				var b [8]byte
+				for i := range b {
+					b[i] = fill
+				}
+				b[pos] = byte(c)
+				x := load8(string(b[:]))
+				lower, word := lowerBytes(x), wordBytes(x)
+				for i, v := range b {
+					bit := uint64(0x80) << (8 * i)
+					if got, want := lower&bit != 0, asciiKind[v] == lowerInWord; got != want {
+						t.Fatalf("lowerBytes(%q) byte %d: %v, want %v", b, i, got, want)
+					}
+					if got, want := word&bit != 0, asciiKind[v] != notInWord; got != want {
+						t.Fatalf("wordBytes(%q) byte %d: %v, want %v", b, i, got, want)
+					}
+				}
+				if other := ^uint64(0x8080808080808080); lower&other != 0 || word&other != 0 {
+					t.Fatalf("%q: bits other than bytes' high bits set: %x %x", b, lower, word)
+				}
+			}
+		}
+	}
+}
+
+// Words already lower case are handed to fn as they are in the text:
+// counting them copies nothing (a lowered copy of every word, and a
+// string of the copies, were a fifth of a worker's word count).
+func TestForEachWordCopiesNoLowerCaseWord(t *testing.T) {
+	text := strings.Repeat("the quick brown fox's jump over a lazy dog\n", 1000)
+	n := 0
+	forEachWord(text, func(string) {}) // the buffers pooled
+	allocs := testing.AllocsPerRun(20, func() { forEachWord(text, func(string) { n++ }) })
+	if allocs != 0 {
+		t.Fatalf("forEachWord of lower-case text: %v allocations a call, want 0", allocs)
+	}
+}

@@ -418,3 +418,29 @@ func TestReduceSurvivesAKilledWorker(t *testing.T) {
 		t.Fatalf("sum %d, want %d", got, len(items))
 	}
 }
+
+// A keyed reduce of a slice of texts is cut into at least 8 chunks per
+// worker slot (here 3 MiB of texts on 2 slots: 16 or more, where 1 MiB
+// chunks made 3), so that the last chunk to start leaves the other slot
+// idle briefly; and it still counts as a serial count.
+func TestReduceByKeySpreadsChunksOverSlots(t *testing.T) {
+	addr := gearmand(t)
+	startWorkerProcess(t, 2, addr)
+	p := newPool(t, funcs.WordCounts.Name(), 2, addr)
+	texts := make([]string, 300)
+	for i := range texts {
+		texts[i] = strings.Repeat("Word"+strconv.Itoa(i%50)+" words ", 10<<10/12)
+	}
+	chunks := 0
+	got, err := pool.ReduceByKey(testenv.Context(t), p, funcs.WordCounts, texts, pool.Progress(func(int, int) { chunks++ }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := serialWordCount(texts); !mapsEqual(got, want) {
+		t.Fatalf("ReduceByKey: %d words, want %d (serial)", len(got), len(want))
+	}
+	if chunks < 16 {
+		t.Fatalf("%d chunks for %d texts of %d bytes on 2 slots, want at least 16", chunks, len(texts), len(texts[0]))
+	}
+	t.Logf("%d chunks", chunks)
+}

@@ -2,6 +2,7 @@ package funcs
 
 import (
 	"context"
+	"math/bits"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -28,31 +29,177 @@ var WordCounts = pool.RegisterKeyed("examples.wordcounts",
 
 // forEachWord calls fn on each word of text, lower-cased: the runs of
 // letters and apostrophes of the lower-cased text. One pass over the text
-// copies its words, lowered, end to end into a buffer (a table says what
-// each ASCII byte is); the words handed to fn are substrings of one
-// string made of that buffer, so counting a word already in a table
-// allocates nothing. (Lowering the whole text first, then scanning it,
-// read every byte three times: a third of a worker's word count.)
+// finds the words (a table says what each ASCII byte is); a word already
+// lower case (most are) is handed to fn as a substring of text, and only
+// the others are copied, lowered, end to end into a buffer, made one
+// string, and handed to fn as its substrings: counting a word already in
+// a table allocates nothing. (Copying every word lowered, and the whole
+// buffer to a string, was a fifth of a worker's word count.)
 func forEachWord(text string, fn func(word string)) {
-	w := wordBuffers.Get().(*loweredWords)
+	w := wordBuffers.Get().(*wordSpans)
 	defer wordBuffers.Put(w)
-	w.lower(text)
-	words := string(w.buf)
-	start := 0
-	for _, end := range w.ends {
-		fn(words[start:end])
-		start = end
+	w.find(text)
+	lowered := string(w.buf)
+	for _, s := range w.spans {
+		if s.lowered {
+			fn(lowered[s.start:s.end])
+		} else {
+			fn(text[s.start:s.end])
+		}
 	}
 }
 
-// loweredWords are the words of a text, lower-cased, end to end in buf;
-// ends holds where each ends.
-type loweredWords struct {
-	buf  []byte
-	ends []int
+// wordSpans are the words of a text: spans of the text for the words
+// already lower case, of buf for the others, which buf holds lowered end
+// to end.
+type wordSpans struct {
+	buf   []byte
+	spans []wordSpan
 }
 
-var wordBuffers = sync.Pool{New: func() any { return new(loweredWords) }}
+// wordSpan is where a word is: text[start:end], or buf's if lowered.
+type wordSpan struct {
+	start, end int
+	lowered    bool
+}
+
+var wordBuffers = sync.Pool{New: func() any { return new(wordSpans) }}
+
+// The kinds of byte of asciiKind.
+const (
+	notInWord = iota
+	lowerInWord
+	upperInWord
+	nonASCII
+)
+
+// asciiKind is, for each byte, whether it is in a word, and whether
+// lowering it changes it; a byte of a multi-byte rune is nonASCII.
+var asciiKind = func() (t [256]byte) {
+	for c := byte('a'); c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = lowerInWord, upperInWord
+	}
+	t['\''] = lowerInWord
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] = nonASCII
+	}
+	return t
+}()
+
+// find fills w with text's words. Runs of bytes not in words and of
+// lower-case letters are skipped 8 bytes at a time (wordBytes,
+// lowerBytes), which is mostly one step for a word, not a byte-by-byte
+// loop whose end the processor mispredicts at every word; a word with
+// another byte (an upper case or non-ASCII letter) is lowered into buf
+// from there on.
+func (w *wordSpans) find(text string) {
+	w.buf, w.spans = w.buf[:0], w.spans[:0]
+	for i := skipNotInWord(text, 0); i < len(text); i = skipNotInWord(text, i) {
+		start := i
+		i = skipLower(text, i)
+		if i == len(text) || asciiKind[text[i]] == notInWord {
+			w.spans = append(w.spans, wordSpan{start: start, end: i})
+			continue
+		}
+		from := len(w.buf)
+		w.buf = append(w.buf, text[start:i]...)
+		i = w.lowerRest(text, i)
+		if len(w.buf) > from {
+			w.spans = append(w.spans, wordSpan{start: from, end: len(w.buf), lowered: true})
+		}
+	}
+}
+
+// skipNotInWord returns where the first byte from i that is in a word
+// (or may be: any non-ASCII byte) is, or len(text).
+func skipNotInWord(text string, i int) int {
+	for ; i+8 <= len(text); i += 8 {
+		if m := wordBytes(load8(text[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(text) && asciiKind[text[i]] == notInWord {
+		i++
+	}
+	return i
+}
+
+// skipLower returns where the first byte from i that is not a lower-case
+// letter or an apostrophe is, or len(text).
+func skipLower(text string, i int) int {
+	for ; i+8 <= len(text); i += 8 {
+		if m := ^lowerBytes(load8(text[i:])) & highBits; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(text) && asciiKind[text[i]] == lowerInWord {
+		i++
+	}
+	return i
+}
+
+// load8 is s's first 8 bytes, the first the lowest.
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// Bytes of 8 bytes in a uint64, for wordBytes and lowerBytes.
+const (
+	eachByte = 0x0101010101010101
+	highBits = 0x80 * eachByte
+	lowBits  = 0x7f * eachByte
+)
+
+// lowerBytes has the high bit of each byte of x that is 'a'-'z' or an
+// apostrophe set, the others 0. The sums cannot carry into the next
+// byte: each byte is at most 0x7f before adding at most 0x7f.
+func lowerBytes(x uint64) uint64 {
+	x7 := x & lowBits
+	notApostrophe := (x7 ^ '\''*eachByte) + lowBits
+	return (inLowerRange(x7) | ^notApostrophe) & highBits &^ x
+}
+
+// wordBytes has the high bit of each byte of x that is a letter, an
+// apostrophe or non-ASCII set, the others 0 (or-ing 0x20 lowers A-Z
+// and takes no other byte into a-z).
+func wordBytes(x uint64) uint64 {
+	x7 := x & lowBits
+	notApostrophe := (x7 ^ '\''*eachByte) + lowBits
+	return (inLowerRange(x7|0x20*eachByte)|^notApostrophe)&highBits&^x | x&highBits
+}
+
+// inLowerRange has the high bit of each byte of x7 (bytes < 0x80) that
+// is 'a'-'z' set.
+func inLowerRange(x7 uint64) uint64 {
+	atLeastA := x7 + (0x80-'a')*eachByte
+	pastZ := x7 + (0x80-'z'-1)*eachByte
+	return atLeastA &^ pastZ
+}
+
+// lowerRest appends to buf the rest of a word of text from i, lowered,
+// and returns where the word ends (past the byte or rune ending it).
+func (w *wordSpans) lowerRest(text string, i int) int {
+	for i < len(text) {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			i++
+			if lc := asciiWordByte[c]; lc != 0 {
+				w.buf = append(w.buf, lc)
+				continue
+			}
+			return i
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		i += size
+		if !unicode.IsLetter(r) {
+			return i
+		}
+		w.buf = utf8.AppendRune(w.buf, unicode.ToLower(r))
+	}
+	return i
+}
 
 // asciiWordByte is, for each ASCII byte, the byte it is in a lower-cased
 // word, or 0 for a byte that is not in a word.
@@ -63,41 +210,3 @@ var asciiWordByte = func() (t [utf8.RuneSelf]byte) {
 	t['\''] = '\''
 	return t
 }()
-
-// lower fills w with text's words, lower-cased. Lowering an ASCII byte
-// keeps its size, so buf, as long as text, has room for every word but
-// those with other letters, which may lower to more bytes.
-func (w *loweredWords) lower(text string) {
-	buf, ends := w.buf[:cap(w.buf)], w.ends[:0]
-	if len(buf) < len(text) {
-		buf = make([]byte, len(text))
-	}
-	n, in := 0, false
-	for i := 0; i < len(text); {
-		c := text[i]
-		if c < utf8.RuneSelf {
-			i++
-			if lc := asciiWordByte[c]; lc != 0 {
-				buf[n] = lc
-				n, in = n+1, true
-				continue
-			}
-		} else {
-			r, size := utf8.DecodeRuneInString(text[i:])
-			i += size
-			if unicode.IsLetter(r) {
-				buf = append(buf[:n], string(unicode.ToLower(r))...)
-				n, in = len(buf), true
-				buf = buf[:cap(buf)]
-				continue
-			}
-		}
-		if in {
-			ends, in = append(ends, n), false
-		}
-	}
-	if in {
-		ends = append(ends, n)
-	}
-	w.buf, w.ends = buf[:n], ends
-}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // wordsByLoweringFirst is how forEachWord found words before it lowered
@@ -77,5 +78,60 @@ func TestForEachWordKeepsWords(t *testing.T) {
 	forEachWord("GAMMA delta", func(string) {})
 	if !slices.Equal(kept, []string{"alpha", "beta"}) {
 		t.Fatalf("kept %q, want [alpha beta]", kept)
+	}
+}
+
+// The 8-byte classifiers agree with the byte table for every byte value
+// at every position of a word, among bytes of every other kind.
+func TestWordBytesAsTable(t *testing.T) {
+	for c := range 256 {
+		for pos := range 8 {
+			for _, fill := range []byte{'a', 'Z', ' ', 0x80, '\'', 0} {
+				var b [8]byte
+				for i := range b {
+					b[i] = fill
+				}
+				b[pos] = byte(c)
+				x := load8(string(b[:]))
+				lower, word := lowerBytes(x), wordBytes(x)
+				for i, v := range b {
+					bit := uint64(0x80) << (8 * i)
+					if got, want := lower&bit != 0, asciiKind[v] == lowerInWord; got != want {
+						t.Fatalf("lowerBytes(%q) byte %d: %v, want %v", b, i, got, want)
+					}
+					if got, want := word&bit != 0, asciiKind[v] != notInWord; got != want {
+						t.Fatalf("wordBytes(%q) byte %d: %v, want %v", b, i, got, want)
+					}
+				}
+				if other := ^uint64(0x8080808080808080); lower&other != 0 || word&other != 0 {
+					t.Fatalf("%q: bits other than bytes' high bits set: %x %x", b, lower, word)
+				}
+			}
+		}
+	}
+}
+
+// Words already lower case are handed to fn as they are in the text,
+// not copied (a lowered copy of every word, and a string of the copies,
+// were a fifth of a worker's word count); the others are lowered.
+func TestForEachWordCopiesNoLowerCaseWord(t *testing.T) {
+	text := strings.Repeat("the quick brown fox's jump over a lazy dog\n", 100) + "Mixed CASE"
+	first := uintptr(unsafe.Pointer(unsafe.StringData(text)))
+	var copied, lowered []string
+	forEachWord(text, func(w string) {
+		at := uintptr(unsafe.Pointer(unsafe.StringData(w)))
+		inText := at >= first && at < first+uintptr(len(text))
+		switch {
+		case w == "mixed" || w == "case":
+			lowered = append(lowered, w)
+		case !inText:
+			copied = append(copied, w)
+		}
+	})
+	if len(copied) > 0 {
+		t.Fatalf("%d lower-case words copied, as %q", len(copied), copied[:min(5, len(copied))])
+	}
+	if !slices.Equal(lowered, []string{"mixed", "case"}) {
+		t.Fatalf("mixed-case words %q, want [mixed case]", lowered)
 	}
 }

@@ -159,11 +159,7 @@ func (k *keyedFolder[In, K, V]) fold(ctx context.Context, items []In, first int,
 // chunk): the keys a function emits are often substrings of its item (a
 // word of a text), which the table would otherwise keep alive whole, and
 // the copies lie together in memory, where the lookups compare keys.
-// String keys are found by a stringIndex rather than a map.
 func (t *table[K, V]) adder(combine func(a, b V) V, sizeHint int) func(K, V) {
-	if keys, ok := any(&t.keys).(*[]string); ok {
-		return any(stringAdder(keys, &t.vals, &t.combining, combine, sizeHint)).(func(K, V))
-	}
 	index := make(map[K]int, max(sizeHint, 256))
 	return func(key K, v V) {
 		if i, ok := index[key]; ok {

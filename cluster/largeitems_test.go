@@ -44,7 +44,7 @@ func TestLargeItemsRoundTrip(t *testing.T) {
 			waitWorker(t, ctx, srv.Addr(), "glimpse."+funcs.Identity.Name())
 
 			const n, size = 24, 1 << 20
-			in := largeBlobs(n, size, 1)
+			in := testenv.Blobs(n, size, 1)
 			in[5], in[17] = []byte("small"), nil
 			if _, err := pool.Map(ctx, p, funcs.Identity, in[:2]); err != nil {
 				t.Fatal(err)
@@ -56,7 +56,7 @@ func TestLargeItemsRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sameBlobs(t, in, out)
+			testenv.SameBlobs(t, in, out)
 			allocated := after.TotalAlloc - before.TotalAlloc
 			t.Logf("client and worker allocated %d bytes for %d x %d bytes", allocated, n, size)
 			if limit := uint64(n * size * 5 / 2); !keyed && allocated > limit {
@@ -67,41 +67,13 @@ func TestLargeItemsRoundTrip(t *testing.T) {
 			for i := range out {
 				kept[i] = bytes.Clone(out[i])
 			}
-			other := largeBlobs(n, size, 2)
+			other := testenv.Blobs(n, size, 2)
 			out2, err := pool.Map(ctx, p, funcs.Identity, other)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sameBlobs(t, other, out2)
-			sameBlobs(t, kept, out)
+			testenv.SameBlobs(t, other, out2)
+			testenv.SameBlobs(t, kept, out)
 		})
 	}
-}
-
-func sameBlobs(t *testing.T, want, got [][]byte) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%d results of %d", len(got), len(want))
-	}
-	for i := range want {
-		if !bytes.Equal(want[i], got[i]) {
-			t.Fatalf("item %d (%d bytes) came back as %d different bytes", i, len(want[i]), len(got[i]))
-		}
-	}
-}
-
-// largeBlobs returns n items of size pseudo-random bytes, from seed.
-func largeBlobs(n, size int, seed uint64) [][]byte {
-	out := make([][]byte, n)
-	x := seed*0x9E3779B97F4A7C15 + 1
-	for i := range out {
-		out[i] = make([]byte, size)
-		for j := range out[i] {
-			x ^= x << 13
-			x ^= x >> 7
-			x ^= x << 17
-			out[i][j] = byte(x)
-		}
-	}
-	return out
 }

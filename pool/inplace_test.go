@@ -23,7 +23,7 @@ func TestLargeMapSendsItemsInPlace(t *testing.T) {
 	p := newPool(t, funcs.Identity.Name(), 2, addr)
 	ctx := testenv.Context(t)
 	const n, size = 32, 1 << 20
-	in := randomBlobs(n, size, 1)
+	in := testenv.Blobs(n, size, 1)
 	if _, err := pool.Map(ctx, p, funcs.Identity, in[:2]); err != nil { // connections, the worker check
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestLargeMapSendsItemsInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkBlobs(t, in, out)
+	testenv.SameBlobs(t, in, out)
 	allocated := after.TotalAlloc - before.TotalAlloc
 	t.Logf("a map of %d x %d bytes allocated %d bytes in the client", n, size, allocated)
 	if limit := uint64(n * size * 3 / 2); allocated > limit {
@@ -45,13 +45,13 @@ func TestLargeMapSendsItemsInPlace(t *testing.T) {
 	for i := range out {
 		kept[i] = bytes.Clone(out[i])
 	}
-	other := randomBlobs(n, size, 2)
+	other := testenv.Blobs(n, size, 2)
 	out2, err := pool.Map(ctx, p, funcs.Identity, other)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkBlobs(t, other, out2)
-	checkBlobs(t, kept, out)
+	testenv.SameBlobs(t, other, out2)
+	testenv.SameBlobs(t, kept, out)
 }
 
 // TestRunChunkPartsAliasesPayload: a worker's result of large items comes
@@ -62,7 +62,7 @@ func TestRunChunkPartsAliasesPayload(t *testing.T) {
 	if !ok {
 		t.Fatal("identity is not registered")
 	}
-	in := randomBlobs(4, 1<<20, 3)
+	in := testenv.Blobs(4, 1<<20, 3)
 	payload, err := wire.Encode(wire.ChunkRequest[[]byte]{InType: "[]uint8", OutType: "[]uint8", Items: in})
 	if err != nil {
 		t.Fatal(err)
@@ -103,20 +103,4 @@ func overlaps(buf, p []byte) bool {
 		}
 	}
 	return false
-}
-
-// randomBlobs returns n items of size pseudo-random bytes, from seed.
-func randomBlobs(n, size int, seed uint64) [][]byte {
-	out := make([][]byte, n)
-	x := seed*0x9E3779B97F4A7C15 + 1
-	for i := range out {
-		out[i] = make([]byte, size)
-		for j := range out[i] {
-			x ^= x << 13
-			x ^= x >> 7
-			x ^= x << 17
-			out[i][j] = byte(x)
-		}
-	}
-	return out
 }

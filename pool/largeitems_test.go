@@ -55,7 +55,7 @@ func TestAutoChunksBySize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkBlobs(t, in, out)
+	testenv.SameBlobs(t, in, out)
 	perChunk := pool.TargetChunkBytes / mib
 	// Map reports chunks as they complete: the remainder may come anywhere.
 	short := 0
@@ -77,7 +77,7 @@ func TestAutoChunksBySize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkBlobs(t, mixed, out)
+	testenv.SameBlobs(t, mixed, out)
 	// In input order [3 1 1 3 3 1]; Map reports them as they complete.
 	slices.Sort(*sizes)
 	if want := []int{1, 1, 1, 3, 3, 3}; !slices.Equal(*sizes, want) {
@@ -119,18 +119,6 @@ func TestImapChunksBySize(t *testing.T) {
 	for _, n := range *sizes {
 		if n<<20 > pool.TargetChunkBytes {
 			t.Fatalf("chunks of %v items of 1 MiB: one is over the %d-byte target", *sizes, pool.TargetChunkBytes)
-		}
-	}
-}
-
-func checkBlobs(t *testing.T, in, out [][]byte) {
-	t.Helper()
-	if len(out) != len(in) {
-		t.Fatalf("%d results of %d", len(out), len(in))
-	}
-	for i := range in {
-		if !bytes.Equal(in[i], out[i]) {
-			t.Fatalf("item %d (%d bytes) came back as %d different bytes", i, len(in[i]), len(out[i]))
 		}
 	}
 }

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
+
+	"github.com/glimpse-go/glimpse/internal/hostcheck"
 )
 
 // ShutdownWait bounds how long Serve waits for requests to end once its
@@ -38,17 +39,11 @@ var ErrEveryInterface = errors.New("it would listen on every interface; give 127
 // URL is the address of a dashboard served on ln.
 func URL(ln net.Listener) string { return "http://" + ln.Addr().String() + "/" }
 
-// checkHost refuses requests whose Host is a name other than localhost:
-// a page of another site whose name an attacker points at 127.0.0.1 (DNS
-// rebinding) must not read the dashboard. IP addresses and localhost pass.
+// checkHost refuses requests whose Host is a name other than localhost
+// (see hostcheck).
 func checkHost(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.Host)
-		if err != nil {
-			host = r.Host
-		}
-		host = strings.Trim(host, "[]")
-		if net.ParseIP(host) == nil && !strings.EqualFold(host, "localhost") {
+		if host, ok := hostcheck.Allowed(r.Host); !ok {
 			http.Error(w, "dashboard: host "+host+" not served: use the address it listens on", http.StatusMisdirectedRequest)
 			return
 		}

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/glimpse-go/glimpse/config"
+	"github.com/glimpse-go/glimpse/internal/hostcheck"
 	"github.com/glimpse-go/glimpse/webhook"
 )
 
@@ -99,12 +99,7 @@ func isLoopback(a net.Addr) bool {
 // checkHost refuses requests whose Host is a name other than localhost.
 func checkHost(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.Host)
-		if err != nil {
-			host = r.Host
-		}
-		host = strings.Trim(host, "[]")
-		if net.ParseIP(host) == nil && !strings.EqualFold(host, "localhost") {
+		if host, ok := hostcheck.Allowed(r.Host); !ok {
 			errorf(w, http.StatusMisdirectedRequest, "host %q not served: use the address the gateway listens on", host)
 			return
 		}

@@ -2,14 +2,12 @@ package tasks
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/internal/store"
 )
 
 // TestDispatchLooksUpDueTasksByID: the dispatcher's UPDATE (every
@@ -22,11 +20,7 @@ import (
 func TestDispatchLooksUpDueTasksByID(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "tasks.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := newTestStore(t)
 	c, err := NewClient(ctx, db, nil, config.Tasks{})
 	if err != nil {
 		t.Fatal(err)

@@ -13,17 +13,22 @@ import (
 	"github.com/glimpse-go/glimpse/internal/store"
 )
 
-// newStoreClient returns a client on a fresh SQLite store, without job
-// servers (tasks due later need none).
-func newStoreClient(t *testing.T) *Client {
+// newTestStore opens a fresh SQLite store, closed when the test ends.
+func newTestStore(t *testing.T) *store.DB {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "tasks.db"))
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "tasks.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	c, err := NewClient(ctx, db, nil, config.Tasks{})
+	return db
+}
+
+// newStoreClient returns a client on a fresh SQLite store, without job
+// servers (tasks due later need none).
+func newStoreClient(t *testing.T) *Client {
+	t.Helper()
+	c, err := NewClient(context.Background(), newTestStore(t), nil, config.Tasks{})
 	if err != nil {
 		t.Fatal(err)
 	}

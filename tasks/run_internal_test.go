@@ -2,12 +2,10 @@ package tasks
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/internal/store"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -28,11 +26,7 @@ var finishesAnyway = pool.Register("taskstest.finishesanyway", func(_ context.Co
 func TestRunRecordsATaskThatEndedAsItsJobWasLost(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "tasks.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := newTestStore(t)
 	r, err := NewRunner(ctx, db, "w1", config.Tasks{})
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,10 @@ package tasks
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/glimpse-go/glimpse/config"
-	"github.com/glimpse-go/glimpse/internal/store"
 )
 
 // TestStmtWhileATransactionHoldsTheConnection: on SQLite the store has one
@@ -19,11 +17,7 @@ import (
 func TestStmtWhileATransactionHoldsTheConnection(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "tasks.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := newTestStore(t)
 	r, err := NewRunner(ctx, db, "w1", config.Tasks{})
 	if err != nil {
 		t.Fatal(err)

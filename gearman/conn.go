@@ -156,13 +156,7 @@ func hasLargeArg(args [][]byte) bool {
 // flushQueued writes what is queued on the caller's goroutine, if nobody
 // is writing; a write in progress takes it along otherwise.
 func (c *conn) flushQueued() {
-	c.mu.Lock()
-	own := c.err == nil && !c.writing && c.queuedLocked()
-	if own {
-		c.writing = true
-	}
-	c.mu.Unlock()
-	if own {
+	if c.takeIdleWriteSide() {
 		c.flush()
 	}
 }
@@ -170,15 +164,21 @@ func (c *conn) flushQueued() {
 // kick has the writer goroutine write what is queued, if nobody is
 // writing: for packets queued with enqueueLazy that no other write took.
 func (c *conn) kick() {
+	if c.takeIdleWriteSide() {
+		c.handoff <- struct{}{}
+	}
+}
+
+// takeIdleWriteSide takes the write side if something is queued, nobody
+// is writing and the conn is alive; the caller then owns the write.
+func (c *conn) takeIdleWriteSide() bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	own := c.err == nil && !c.writing && c.queuedLocked()
 	if own {
 		c.writing = true
 	}
-	c.mu.Unlock()
-	if own {
-		c.handoff <- struct{}{}
-	}
+	return own
 }
 
 // flush is called by the owner of the write side: it writes what is queued

@@ -158,29 +158,27 @@ func latencyWhy(mine, peer, floor benchjson.PeerResult) string {
 }
 
 // concurrentWhy is latencyWhy for calls/s of concurrent single calls.
-func concurrentWhy(mine, peer, floor benchjson.PeerResult) string {
-	if floor.Value <= 0 {
-		return ""
-	}
-	of := fmt.Sprintf("glimpse-go does %.0f%% of it", 100*mine.Value/floor.Value)
-	if peer.Value > floor.Value {
-		return fmt.Sprintf("above the Gearman floor, %s calls/s in this run, which no pool over a job server can pass; %s", num(floor.Value), of)
-	}
-	return fmt.Sprintf("not above the Gearman floor, %s calls/s in this run: %s, and that puts it behind", num(floor.Value), of)
-}
+var concurrentWhy = rateWhy("calls/s", "", "over a job server")
 
 // oneByOneWhy says why a peer's map of one item per task is faster than
 // glimpse-go's: each of glimpse-go's items is a Gearman job, and the
 // floor is a bare client's jobs, all in flight, through gearmand.
-func oneByOneWhy(mine, peer, floor benchjson.PeerResult) string {
-	if floor.Value <= 0 {
-		return ""
+var oneByOneWhy = rateWhy("jobs/s", " (a bare client's job per item, all in flight)", "sending a job per item through a job server")
+
+// rateWhy is the reason beside a peer ahead on a rate, in unit: above the
+// floor's rate (what the floor is, in floorIs), no pool (who) can pass it;
+// otherwise glimpse-go's share of the floor is what puts it behind.
+func rateWhy(unit, floorIs, who string) func(mine, peer, floor benchjson.PeerResult) string {
+	return func(mine, peer, floor benchjson.PeerResult) string {
+		if floor.Value <= 0 {
+			return ""
+		}
+		of := fmt.Sprintf("glimpse-go does %.0f%% of it", 100*mine.Value/floor.Value)
+		if peer.Value > floor.Value {
+			return fmt.Sprintf("above the Gearman floor, %s %s in this run%s, which no pool %s can pass; %s", num(floor.Value), unit, floorIs, who, of)
+		}
+		return fmt.Sprintf("not above the Gearman floor, %s %s in this run: %s, and that puts it behind", num(floor.Value), unit, of)
 	}
-	of := fmt.Sprintf("glimpse-go does %.0f%% of it", 100*mine.Value/floor.Value)
-	if peer.Value > floor.Value {
-		return fmt.Sprintf("above the Gearman floor, %s jobs/s in this run (a bare client's job per item, all in flight), which no pool sending a job per item through a job server can pass; %s", num(floor.Value), of)
-	}
-	return fmt.Sprintf("not above the Gearman floor, %s jobs/s in this run: %s, and that puts it behind", num(floor.Value), of)
 }
 
 // cpuTable is the CPU-bound workload's table: each pool's items/s, its

@@ -2,8 +2,11 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/glimpse-go/glimpse/config"
 )
@@ -48,35 +51,22 @@ func forEach(ctx context.Context, n, count int, fn func(i int) bool) bool {
 		}
 		return true
 	}
-	var (
-		wg     sync.WaitGroup
-		failed sync.Once
-		stop   = make(chan struct{})
-		sem    = make(chan struct{}, n)
-	)
-	all := true
-	defer wg.Wait()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(n)
 	for i := range count {
-		select {
-		case sem <- struct{}{}:
-		case <-stop:
-		case <-ctx.Done():
-		}
-		select {
-		case <-stop:
-			return false
-		default:
-		}
-		if ctx.Err() != nil {
+		if gctx.Err() != nil { // ctx ended, or a call returned false
+			g.Wait()
 			return false
 		}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			if !fn(i) {
-				failed.Do(func() { all = false; close(stop) })
+				return errStopped
 			}
+			return nil
 		})
 	}
-	wg.Wait()
-	return all
+	return g.Wait() == nil
 }
+
+// errStopped ends forEach's group when a call returns false.
+var errStopped = errors.New("tasks: a call of the group returned false")

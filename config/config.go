@@ -505,14 +505,7 @@ func (p *parser) metrics(section string, v map[string]string, dst *string) {
 // once.
 func (p *parser) worker(v map[string]string) {
 	w := &p.file.Worker
-	if s, ok := v[keySlots]; ok {
-		n, err := parseInt(s)
-		if err != nil {
-			p.fail(secWorker, keySlots, err)
-		} else {
-			w.Slots = n
-		}
-	}
+	p.integer(secWorker, keySlots, v, &w.Slots)
 	if s, ok := v[keyFunctions]; ok {
 		w.Functions = splitList(s)
 	}
@@ -552,29 +545,30 @@ func (p *parser) fanout(v map[string]string) {
 }
 
 func (p *parser) duration(section, key string, v map[string]string, dst *time.Duration) {
-	s, ok := v[key]
-	if !ok {
-		return
-	}
-	d, err := parseDuration(s)
-	if err != nil {
-		p.fail(section, key, err)
-		return
-	}
-	*dst = d
+	setParsed(p, section, key, v, dst, parseDuration)
 }
 
 func (p *parser) integer(section, key string, v map[string]string, dst *int) {
+	setParsed(p, section, key, v, dst, parseInt)
+}
+
+func (p *parser) boolean(section, key string, v map[string]string, dst *bool) {
+	setParsed(p, section, key, v, dst, parseBool)
+}
+
+// setParsed sets *dst to the key's value read by parse; a value that does
+// not parse is reported (with its section and key) and leaves the default.
+func setParsed[T any](p *parser, section, key string, v map[string]string, dst *T, parse func(string) (T, error)) {
 	s, ok := v[key]
 	if !ok {
 		return
 	}
-	n, err := parseInt(s)
+	x, err := parse(s)
 	if err != nil {
 		p.fail(section, key, err)
 		return
 	}
-	*dst = n
+	*dst = x
 }
 
 func sortLine(n int) int {

@@ -238,14 +238,7 @@ func (p *parser) gatewayToken(v map[string]string) {
 
 // worker's webhooks key.
 func (p *parser) webhooks(v map[string]string) {
-	if s, ok := v[keyWebhooks]; ok {
-		b, err := parseBool(s)
-		if err != nil {
-			p.fail(secWorker, keyWebhooks, err)
-			return
-		}
-		p.file.Worker.Webhooks = b
-	}
+	p.boolean(secWorker, keyWebhooks, v, &p.file.Worker.Webhooks)
 }
 
 // checkSecretConfigPrivate refuses a config file that holds a webhook

@@ -119,14 +119,7 @@ func (p *parser) tasks(v map[string]string) {
 	if s, ok := v[keyStore]; ok {
 		t.Store = s
 	}
-	if s, ok := v[keyTasksServe]; ok {
-		b, err := parseBool(s)
-		if err != nil {
-			p.fail(secTasks, keyTasksServe, err)
-		} else {
-			t.Serve = b
-		}
-	}
+	p.boolean(secTasks, keyTasksServe, v, &t.Serve)
 	p.duration(secTasks, keyRetention, v, &t.Retention)
 	p.duration(secTasks, keyLease, v, &t.Lease)
 	p.duration(secTasks, keyPollInterval, v, &t.PollInterval)

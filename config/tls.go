@@ -135,13 +135,9 @@ func parseBool(s string) (bool, error) {
 // they name, so that a missing or bad file is reported with its line.
 func (p *parser) clientTLS(v map[string]string) {
 	c := &p.file.Client
-	if s, ok := v[keyTLS]; ok {
-		b, err := parseBool(s)
-		if err != nil {
-			p.fail(secClient, keyTLS, err)
-			return
-		}
-		c.TLS = b
+	reported := len(p.errs)
+	if p.boolean(secClient, keyTLS, v, &c.TLS); len(p.errs) > reported {
+		return // the files of a bad tls key are not read
 	}
 	c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile = p.filePath(v[keyTLSCAFile]), p.filePath(v[keyTLSCertFile]), p.filePath(v[keyTLSKeyFile])
 	c.TLSServerName = v[keyTLSServerName]

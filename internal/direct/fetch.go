@@ -42,7 +42,7 @@ func Open(ctx context.Context, ref Ref, maxLen int64) (*Fetch, error) {
 	if ref.Len > maxLen {
 		return nil, fmt.Errorf("%w: a payload of %d bytes, the limit is %d", ErrTooLarge, ref.Len, maxLen)
 	}
-	d := net.Dialer{Timeout: DialTimeout}
+	d := net.Dialer{Timeout: DialTimeout, Control: bigBuffers}
 	conn, err := d.DialContext(ctx, "tcp", ref.Addr)
 	if err != nil {
 		return nil, &UnreachableError{Addr: ref.Addr, Err: err}

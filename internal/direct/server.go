@@ -1,6 +1,7 @@
 package direct
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
@@ -63,7 +64,7 @@ func Listen(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxResult <= 0 {
 		cfg.MaxResult = DefaultMaxResult
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := (&net.ListenConfig{Control: bigBuffers}).Listen(context.Background(), "tcp", cfg.Listen)
 	if err != nil {
 		return nil, err
 	}

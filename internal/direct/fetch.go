@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
@@ -77,7 +76,7 @@ func (f *Fetch) read(ref Ref) error {
 		return fmt.Errorf("%w: a payload of %d bytes, its reference said %d (%v)", ErrBadFrame, n, ref.Len, err)
 	}
 	f.Payload = nozero.Bytes(int(n))
-	if _, err := io.ReadFull(f.conn, f.Payload); err != nil {
+	if err := readFull(f.conn, f.Payload); err != nil {
 		return err
 	}
 	f.conn.SetDeadline(time.Time{}) // the job runs now, as long as it takes

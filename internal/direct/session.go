@@ -108,14 +108,13 @@ func (s *Server) takeResult(c net.Conn, o *Offer) {
 func (s *Server) readResult(c net.Conn, buf []byte) error {
 	if s.cfg.Pause != nil {
 		half := len(buf) / 2
-		if _, err := io.ReadFull(c, buf[:half]); err != nil {
+		if err := readFull(c, buf[:half]); err != nil {
 			return err
 		}
 		s.cfg.Pause(StageResult)
 		buf = buf[half:]
 	}
-	_, err := io.ReadFull(c, buf)
-	return err
+	return readFull(c, buf)
 }
 
 // splitBuffers cuts bufs at byte n.

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 
 	"github.com/glimpse-go/glimpse/gearman"
 	"github.com/glimpse-go/glimpse/internal/direct"
@@ -28,7 +30,11 @@ func (w *Worker) fetchDirect(ctx context.Context, name string, job *gearman.Job)
 	}
 	f, err = direct.Open(ctx, ref, int64(w.limits.maxBytes))
 	if err != nil {
-		w.log.Warn("cannot fetch a chunk from its client; it comes again through the job server",
+		level := slog.LevelWarn
+		if ctx.Err() != nil || errors.Is(err, direct.ErrGone) {
+			level = slog.LevelDebug // its map ended: nobody waits for it
+		}
+		w.log.Log(ctx, level, "cannot fetch a chunk from its client; it comes again through the job server",
 			"function", name, "job", job.Handle, "from", ref.Addr, "err", err)
 		return nil, direct.Failed(direct.ReasonOf(err)), nil
 	}

@@ -284,3 +284,28 @@ func TestDirectTokensDroppedWhenMapEnds(t *testing.T) {
 	checkGone("cancelled", takeRefs())
 	closeOnce(release)
 }
+
+// TestDirectPathNotOverTLS: with TLS to the job servers, large items
+// still go through them (the direct path is plaintext): no chunk gets a
+// reference, and the values come back byte for byte.
+func TestDirectPathNotOverTLS(t *testing.T) {
+	srv := testenv.TLSGearmand(t, "--verbose=ERROR")
+	startWorkerProcessEnv(t, []string{workerCAEnv + "=" + srv.CAFile}, 1, srv.Addr())
+	var refs atomic.Int64
+	p, err := pool.New(config.Client{JobServers: []string{srv.Addr()}, TLS: true, TLSCAFile: srv.CAFile},
+		pool.WithDirectRefs(func(direct.Ref) { refs.Add(1) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	waitSlots(t, p, funcs.Identity.Name(), 1)
+	in := testenv.Blobs(8, 1<<20, 4)
+	out, err := pool.Map(testenv.Context(t), p, funcs.Identity, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.SameBlobs(t, in, out)
+	if refs.Load() != 0 {
+		t.Fatalf("%d chunks took the direct path over TLS", refs.Load())
+	}
+}

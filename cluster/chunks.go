@@ -32,9 +32,7 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		if fetched == nil && (answer != nil || err != nil) {
 			return answer, err
 		}
-		if fetched != nil {
-			defer fetched.Close()
-		}
+		defer fetched.Close()
 		size := len(job.Data) // before a shared value's header is stripped
 		w.active.Add(1)
 		start := time.Now()
@@ -75,13 +73,7 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 			return nil, err
 		}
 		result, more, err = w.runLimited(ctx, cancel, f, job)
-		if err == nil && fetched != nil {
-			return w.deliverDirect(fetched, job, result, more), nil
-		}
-		if more != nil {
-			job.SetMoreResult(more...)
-		}
-		return result, err
+		return w.answer(fetched, job, result, more, err)
 	}
 }
 

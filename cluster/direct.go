@@ -42,6 +42,19 @@ func (w *Worker) fetchDirect(ctx context.Context, name string, job *gearman.Job)
 	return f, nil, nil
 }
 
+// answer is a chunk's answer to its job: its result, sent back directly
+// if the chunk was fetched (a nil fetched: it was not), or with its parts
+// after it (gearman.Job.SetMoreResult); or its error.
+func (w *Worker) answer(fetched *direct.Fetch, job *gearman.Job, result []byte, more [][]byte, err error) ([]byte, error) {
+	if err == nil && fetched != nil {
+		return w.deliverDirect(fetched, job, result, more), nil
+	}
+	if more != nil {
+		job.SetMoreResult(more...)
+	}
+	return result, err
+}
+
 // deliverDirect sends a fetched chunk's result back to its client on the
 // fetch's connection and returns the job's answer, direct.ResultSent: the
 // client takes the result it stored. A result that cannot be delivered

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -65,9 +66,9 @@ func (p *Pool) directServer() *direct.Server {
 		return d.srv
 	}
 	d.started = true
-	listen, err := p.directListen()
+	listen, advertise, err := p.directAddrs()
 	if err == nil {
-		d.srv, err = direct.Listen(direct.ServerConfig{Listen: listen, Advertise: d.advertise,
+		d.srv, err = direct.Listen(direct.ServerConfig{Listen: listen, Advertise: advertise,
 			MaxResult: int64(p.maxPacket()), Pause: d.pause})
 	}
 	if err != nil {
@@ -76,24 +77,38 @@ func (p *Pool) directServer() *direct.Server {
 	return d.srv
 }
 
-// directListen is the address the data server binds: the one configured
-// (port 0 if it names none), else the local IP address of the route to
-// the first job server (what that server's host can reach), port 0.
-func (p *Pool) directListen() (string, error) {
-	if a := p.direct.listen; a != "" {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			return net.JoinHostPort(a, "0"), nil
-		}
-		return a, nil
+// directAddrs are the addresses the data server binds and advertises:
+// the one configured (port 0 if it names none; a host that is
+// unspecified, 0.0.0.0 or ::, advertises the route's), else the local IP
+// address of the route to the first job server (what that server's host
+// can reach), port 0.
+func (p *Pool) directAddrs() (listen, advertise string, err error) {
+	listen, advertise = p.direct.listen, p.direct.advertise
+	if listen == "" {
+		host, err := routeIP(p.cfg.JobServers[0])
+		return net.JoinHostPort(host, "0"), advertise, err
 	}
-	// A UDP "connection" sends nothing: it only picks the route.
-	c, err := net.Dial("udp", p.cfg.JobServers[0])
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		host, listen = strings.Trim(listen, "[]"), net.JoinHostPort(strings.Trim(listen, "[]"), "0")
+	}
+	if ip := net.ParseIP(host); advertise == "" && ip != nil && ip.IsUnspecified() {
+		advertise, err = routeIP(p.cfg.JobServers[0])
+		return listen, advertise, err
+	}
+	return listen, advertise, nil
+}
+
+// routeIP is this host's IP address on the route to addr. (A UDP
+// "connection" sends nothing: it only picks the route.)
+func routeIP(addr string) (string, error) {
+	c, err := net.Dial("udp", addr)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
 	host, _, err := net.SplitHostPort(c.LocalAddr().String())
-	return net.JoinHostPort(host, "0"), err
+	return host, err
 }
 
 func (p *Pool) maxPacket() int {

@@ -309,3 +309,26 @@ func TestDirectPathNotOverTLS(t *testing.T) {
 		t.Fatalf("%d chunks took the direct path over TLS", refs.Load())
 	}
 }
+
+// TestDirectDataAddressUnspecified: a listener bound to every interface
+// (direct_data_address = 0.0.0.0) advertises the pool's address on its
+// route to the job server, which workers can dial, not 0.0.0.0.
+func TestDirectDataAddressUnspecified(t *testing.T) {
+	addr := gearmand(t)
+	startWorkerProcess(t, 1, addr)
+	var mu sync.Mutex
+	var refs []direct.Ref
+	p := directPool(t, addr, 1, pool.WithDirectDataAddress("0.0.0.0"),
+		pool.WithDirectRefs(func(r direct.Ref) { mu.Lock(); refs = append(refs, r); mu.Unlock() }))
+	in := testenv.Blobs(4, 1<<20, 2)
+	out, err := pool.Map(testenv.Context(t), p, funcs.Identity, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.SameBlobs(t, in, out)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(refs) == 0 || !strings.HasPrefix(refs[0].Addr, "127.0.0.1:") || pool.DirectDisabled(p) {
+		t.Fatalf("references %+v (direct path disabled: %v), want 127.0.0.1:PORT", refs, pool.DirectDisabled(p))
+	}
+}

@@ -21,19 +21,6 @@ type Fetch struct {
 	stop    func() bool // ends the watch on the job's context
 }
 
-// UnreachableError is a Ref whose address could not be dialled, or whose
-// connection broke before the payload was in.
-type UnreachableError struct {
-	Addr string
-	Err  error
-}
-
-func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("direct: cannot fetch the payload from %s: %v", e.Addr, e.Err)
-}
-
-func (e *UnreachableError) Unwrap() error { return e.Err }
-
 // Open fetches ref's payload, refusing one over maxLen bytes before it
 // dials. The connection stays open for Deliver until Close; ctx's end
 // breaks it.
@@ -102,8 +89,12 @@ func (f *Fetch) Deliver(parts [][]byte) error {
 	return nil
 }
 
-// Close closes the connection. The Payload stays usable.
+// Close closes the connection. The Payload stays usable. A nil Fetch
+// closes nothing.
 func (f *Fetch) Close() error {
+	if f == nil {
+		return nil
+	}
 	f.stop()
 	return f.conn.Close()
 }

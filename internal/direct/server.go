@@ -4,39 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
-)
-
-// ServerConfig is how a Server listens and what it accepts.
-type ServerConfig struct {
-	// Listen is the address to bind, host:port (port 0: any free one).
-	Listen string
-	// Advertise is the host:port workers dial, if not Listen's host with
-	// the port bound (an unspecified host, 0.0.0.0 or ::, must be given
-	// one here).
-	Advertise string
-	// MaxConns bounds the connections served at once; more get
-	// StatusBusy. 0: DefaultMaxConns.
-	MaxConns int
-	// MaxResult bounds a result's length; a longer one gets
-	// StatusTooLarge. 0: DefaultMaxResult.
-	MaxResult int64
-	// Pause, for tests, is called halfway through each payload sent and
-	// each result read, on the connection's goroutine.
-	Pause func(Stage)
-}
-
-// Stage is where a transfer is when ServerConfig.Pause is called.
-type Stage int
-
-const (
-	StagePayload Stage = iota // half the payload is sent
-	StageResult               // half the result is read
-)
-
-const (
-	DefaultMaxConns        = 1024
-	DefaultMaxResult int64 = 1 << 30
 )
 
 // Server serves Offers to the workers that fetch them.
@@ -68,24 +37,27 @@ func Listen(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{ln: ln, cfg: cfg, addr: cfg.Advertise, slots: make(chan struct{}, cfg.MaxConns),
+	s := &Server{ln: ln, cfg: cfg, addr: advertised(cfg, ln.Addr()), slots: make(chan struct{}, cfg.MaxConns),
 		offers: map[Token]*Offer{}, conns: map[net.Conn]struct{}{}}
-	if s.addr == "" {
-		s.addr = advertised(cfg.Listen, ln.Addr())
-	}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
 }
 
-// advertised is listen's host with the port bound.
-func advertised(listen string, bound net.Addr) string {
-	host, _, err := net.SplitHostPort(listen)
-	_, port, err2 := net.SplitHostPort(bound.String())
-	if err != nil || err2 != nil {
+// advertised is the address workers dial: cfg.Advertise, with the bound
+// port if it names none; else Listen's host with the bound port.
+func advertised(cfg ServerConfig, bound net.Addr) string {
+	_, port, err := net.SplitHostPort(bound.String())
+	if err != nil {
 		return bound.String()
 	}
-	return net.JoinHostPort(host, port)
+	host := cfg.Advertise
+	if host == "" {
+		host, _, _ = net.SplitHostPort(cfg.Listen)
+	} else if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), port)
 }
 
 // Addr is the address workers dial.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Server serves Offers to the workers that fetch them.
@@ -116,11 +117,11 @@ func (s *Server) accept() {
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if s.isClosed() {
+				return
 			}
-			return // closed
+			time.Sleep(acceptPause) // out of file descriptors, say: try again
+			continue
 		}
 		if !s.track(c) {
 			c.Close()
@@ -129,6 +130,15 @@ func (s *Server) accept() {
 		s.wg.Add(1)
 		go s.serve(c)
 	}
+}
+
+// acceptPause is how long the server waits after a failed accept.
+const acceptPause = 10 * time.Millisecond
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 func (s *Server) track(c net.Conn) bool {

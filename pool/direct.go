@@ -53,6 +53,19 @@ func (d *directPath) configure(cfg config.Client, o poolOptions) {
 	}
 }
 
+// checkDirectAddr checks WithDirectDataAddress's address by the rules of
+// direct_data_address.
+func checkDirectAddr(cfg config.Client, addr string) error {
+	if addr == "" {
+		return nil
+	}
+	cfg.DirectDataAddress = addr
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("pool: WithDirectDataAddress(%q): %w", addr, err)
+	}
+	return nil
+}
+
 // directServer returns the pool's data server, starting it if need be;
 // nil if the direct path is off for the pool.
 func (p *Pool) directServer() *direct.Server {

@@ -332,3 +332,12 @@ func TestDirectDataAddressUnspecified(t *testing.T) {
 		t.Fatalf("references %+v (direct path disabled: %v), want 127.0.0.1:PORT", refs, pool.DirectDisabled(p))
 	}
 }
+
+// TestDirectDataAddressChecked: New refuses a malformed
+// WithDirectDataAddress, naming it, before it dials anything.
+func TestDirectDataAddressChecked(t *testing.T) {
+	_, err := pool.New(config.Client{JobServers: []string{"127.0.0.1:1"}}, pool.WithDirectDataAddress("host:port"))
+	if err == nil || !strings.Contains(err.Error(), `WithDirectDataAddress("host:port")`) {
+		t.Fatalf("New with a malformed direct address: %v", err)
+	}
+}

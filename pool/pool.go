@@ -99,11 +99,15 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
+	o := buildPoolOptions(opts)
+	if err := checkDirectAddr(cfg, o.directAddr); err != nil {
+		return nil, err
+	}
 	tlsConf, err := cfg.TLSConfig()
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
-	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key, runners: runners.New(maxIdleRunners), rogueReport: auth.Refusals{Every: rogueReportEvery},
+	p := &Pool{cfg: cfg, opts: o, tls: tlsConf, key: key, runners: runners.New(maxIdleRunners), rogueReport: auth.Refusals{Every: rogueReportEvery},
 		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{},
 		mapIDStart: rand.Uint64(), sharedDial: make(chan struct{}, 1)}
 	auth.WarnIfNoKey(p.opts.logger, key, "pool")

@@ -19,22 +19,30 @@ import (
 // chunk's map cancels its context (see chunkRegistry).
 func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 	name := f.Name()
-	return func(ctx context.Context, job *gearman.Job) (result []byte, err error) {
-		size := len(job.Data) // before a shared value's header is stripped
+	return func(ctx context.Context, job *gearman.Job) (answer []byte, err error) {
 		ctx, cancel, err := w.chunks.start(ctx, wire.ChunkMapID(job.Unique))
 		if err != nil {
 			w.log.Debug("chunk refused", "function", name, "job", job.Handle, "err", err)
 			return nil, err
 		}
 		defer cancel(nil)
+		// A chunk whose job carries a reference (direct.go) is fetched
+		// first: job.Data becomes its payload.
+		fetched, answer, err := w.fetchDirect(ctx, name, job)
+		if fetched == nil && (answer != nil || err != nil) {
+			return answer, err
+		}
+		defer fetched.Close()
+		size := len(job.Data) // before a shared value's header is stripped
 		w.active.Add(1)
 		start := time.Now()
-		more := 0 // result bytes sent after result, from where they are (runChunk)
+		var result []byte
+		var more [][]byte // result parts sent after result, from where they are (runChunk)
 		defer func() {
-			took := time.Since(start)
-			w.chunkEnded(ctx, name, job.Handle, took, len(result)+more, context.Cause(ctx), err)
-			w.countChunk(name, job.Data, result, more, took, context.Cause(ctx), err)
-			w.mem.chunkDone(size+len(result)+more, func() bool { return w.active.Load() == 0 })
+			took, moreBytes := time.Since(start), partsSize(more)
+			w.chunkEnded(ctx, name, job.Handle, took, len(result)+moreBytes, context.Cause(ctx), err)
+			w.countChunk(name, job.Data, result, moreBytes, took, context.Cause(ctx), err)
+			w.mem.chunkDone(size+len(result)+moreBytes, func() bool { return w.active.Load() == 0 })
 		}()
 		// Limits (limits.go): refused before it is decoded, stopped at
 		// chunk_time_limit, failed once it killed crash_loop_limit workers.
@@ -65,7 +73,7 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 			return nil, err
 		}
 		result, more, err = w.runLimited(ctx, cancel, f, job)
-		return result, err
+		return w.answer(fetched, job, result, more, err)
 	}
 }
 

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"runtime"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	"github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/internal/testenv"
+	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
 
@@ -75,5 +77,59 @@ func TestLargeItemsRoundTrip(t *testing.T) {
 			testenv.SameBlobs(t, other, out2)
 			testenv.SameBlobs(t, kept, out)
 		})
+	}
+}
+
+// TestDirectPathThroughWorker: through the worker runtime, a map of large
+// items takes the direct path (the job server relays kilobytes, not the
+// items), comes back byte for byte, and the worker's metrics count the
+// chunks' bytes as if the job server had carried them. A chunk over the
+// worker's max_chunk_bytes is refused before it is fetched, with the
+// same task error as a relayed one.
+func TestDirectPathThroughWorker(t *testing.T) {
+	ctx := testenv.Context(t)
+	srv := testenv.Gearmand(t)
+	w, err := NewWorker(config.Client{JobServers: []string{srv.Addr()}}, config.Worker{Slots: 2, MaxChunkBytes: 8 << 20},
+		WithLogger(newLogger(testWriter{T: t}, slog.LevelWarn)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- w.Run() }()
+	t.Cleanup(func() { w.Close(); <-ran })
+	w.Metrics() // counting from here
+	proxy := testenv.CountBytes(t, srv.Addr())
+	p, err := pool.New(config.Client{JobServers: []string{proxy.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	waitWorker(t, ctx, srv.Addr(), "glimpse."+funcs.Identity.Name())
+
+	const n, size = 24, 1 << 20
+	in := testenv.Blobs(n, size, 5)
+	before := proxy.Up() + proxy.Down()
+	out, err := pool.Map(ctx, p, funcs.Identity, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.SameBlobs(t, in, out)
+	if relayed := proxy.Up() + proxy.Down() - before; relayed > 256<<10 {
+		t.Fatalf("the job server relayed %d bytes for %d bytes of items: they did not take the direct path", relayed, n*size)
+	}
+	m := w.Metrics()
+	if m.ReceivedBytes < n*size || m.SentBytes < n*size || m.ReceivedBytes > n*size+64<<10 || m.SentBytes > n*size+64<<10 {
+		t.Fatalf("the worker counted %d bytes received and %d sent, want about %d each", m.ReceivedBytes, m.SentBytes, n*size)
+	}
+	for _, fm := range m.Functions {
+		if fm.Function == funcs.Identity.Name() && fm.Items != n {
+			t.Fatalf("the worker counted %d items, want %d", fm.Items, n)
+		}
+	}
+
+	_, err = pool.Map(ctx, p, funcs.Identity, testenv.Blobs(1, 9<<20, 6))
+	var te *pool.TaskError
+	if !errors.As(err, &te) || te.Limit != wire.LimitChunkBytes {
+		t.Fatalf("a chunk over max_chunk_bytes: %v, want a TaskError naming %s", err, wire.LimitChunkBytes)
 	}
 }

@@ -157,7 +157,7 @@ var errTimeLimit = errors.New("the chunk ran past the worker's chunk_time_limit"
 // after that is left running, its slot given back, and the worker asks to
 // be restarted: that is how the goroutine it pins is reclaimed. cancel
 // cancels ctx (chunkRegistry.start's).
-func (w *Worker) runLimited(ctx context.Context, cancel context.CancelCauseFunc, f wire.Function, job *gearman.Job) (result []byte, more int, err error) {
+func (w *Worker) runLimited(ctx context.Context, cancel context.CancelCauseFunc, f wire.Function, job *gearman.Job) (result []byte, more [][]byte, err error) {
 	headroom, slot := resultHeadroom(ctx)
 	done := make(chan chunkOutcome, 1)
 	w.runners.Go(func() {
@@ -174,7 +174,7 @@ func (w *Worker) runLimited(ctx context.Context, cancel context.CancelCauseFunc,
 	defer limit.Stop()
 	select {
 	case o := <-done:
-		return o.deliver(job, headroom, slot)
+		return o.deliver(headroom, slot)
 	case <-limit.C:
 	}
 	cancel(errTimeLimit)
@@ -182,30 +182,25 @@ func (w *Worker) runLimited(ctx context.Context, cancel context.CancelCauseFunc,
 	defer grace.Stop()
 	select {
 	case <-done:
-		return nil, 0, w.timeLimitFailure(f, job, true)
+		return nil, nil, w.timeLimitFailure(f, job, true)
 	case <-grace.C:
-		return nil, 0, w.timeLimitFailure(f, job, false)
+		return nil, nil, w.timeLimitFailure(f, job, false)
 	}
 }
 
-// deliver hands the outcome to the job: the result after its headroom
-// (sealed in place later, see chunkauth.go), or its first part with the
-// others set to follow it. more is the bytes of those others.
-func (o chunkOutcome) deliver(job *gearman.Job, headroom int, slot *resultSlot) (result []byte, more int, err error) {
+// deliver hands the outcome over: the result after its headroom (sealed
+// in place later, see chunkauth.go), or its first part and the others,
+// which follow it (gearman.Job.SetMoreResult, or a direct path's
+// connection: see jobFunc).
+func (o chunkOutcome) deliver(headroom int, slot *resultSlot) (result []byte, more [][]byte, err error) {
 	switch {
 	case o.err != nil:
-		return o.result, 0, o.err
+		return o.result, nil, o.err
 	case headroom > 0:
 		slot.frame = o.result
-		return o.result[headroom:], 0, nil
+		return o.result[headroom:], nil, nil
 	}
-	for _, p := range o.more {
-		more += len(p)
-	}
-	if o.more != nil {
-		job.SetMoreResult(o.more...)
-	}
-	return o.result, more, nil
+	return o.result, o.more, nil
 }
 
 type chunkOutcome struct {

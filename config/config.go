@@ -109,6 +109,16 @@ type Client struct {
 	// (broker.DefaultMaxMessageSize). Every host should use the same value
 	// (see broker.Peers.MaxMessageSize).
 	ZMQMaxMessageSize int64
+
+	// The direct path for large items (pool.WithDirectData): a map's
+	// large chunks go between the client and its workers, not through the
+	// job server, unless NoDirectData (direct_data = false; default true).
+	// DirectDataAddress (direct_data_address) is where the client's
+	// listener for it binds and what workers dial, HOST or HOST:PORT;
+	// empty: the client's address on its route to the first job server,
+	// any free port. Never used with TLS (it is plaintext).
+	NoDirectData      bool
+	DirectDataAddress string
 }
 
 // Server is the [server] section: the URLs the broker binds (e.g. tcp://*:9000).
@@ -333,7 +343,7 @@ func (p *parser) fail(section, key string, err error) {
 // errors and their hints.
 var sectionKeys = map[string][]string{
 	secClient: {keyJobServers, keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend, keyKeyFile, keyZMQMaxMessageSize,
-		keyTLS, keyTLSCAFile, keyTLSCertFile, keyTLSKeyFile, keyTLSServerName},
+		keyTLS, keyTLSCAFile, keyTLSCertFile, keyTLSKeyFile, keyTLSServerName, keyDirectData, keyDirectDataAddress},
 	secServer: {keyCommandFrontend, keyCommandBackend, keyLogFrontend, keyLogBackend, keyMetrics},
 	secWorker: {keySlots, keyFunctions, keyShutdownTimeout, keyHeartbeatInterval, keyLogLevel, keySubscriptionRenewal,
 		keyMaxChunkBytes, keyMaxChunkItems, keyMaxExpansion, keyChunkTimeLimit, keyCrashLoopLimit, keyWebhooks, keySharedCacheBytes, keyMetrics},
@@ -475,6 +485,7 @@ func (p *parser) client(v map[string]string) {
 	}
 	p.errs = append(p.errs, checkClientURLs(*c)...)
 	p.clientTLS(v)
+	p.clientDirectData(v)
 }
 
 func (p *parser) server(v map[string]string) {

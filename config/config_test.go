@@ -831,3 +831,34 @@ func TestMetricsKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectDataKeys: direct_data turns the direct path off,
+// direct_data_address takes a host or host:port, and bad values are
+// errors naming the key.
+func TestDirectDataKeys(t *testing.T) {
+	const client = "[client]\njob_server_url = h:4730\n"
+	f, err := Parse("d.ini", []byte(client+"direct_data = false\ndirect_data_address = 10.0.0.7:7000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Client.NoDirectData || f.Client.DirectDataAddress != "10.0.0.7:7000" {
+		t.Errorf("direct_data = false, direct_data_address = 10.0.0.7:7000: got %v, %q", f.Client.NoDirectData, f.Client.DirectDataAddress)
+	}
+	if f, err := Parse("d.ini", []byte(client+"direct_data_address = client.example.com\n")); err != nil || f.Client.NoDirectData {
+		t.Errorf("a host alone: %v (direct off: %v)", err, f.Client.NoDirectData)
+	}
+	for _, tc := range []struct{ in, key string }{
+		{"direct_data = maybe\n", "direct_data"},
+		{"direct_data_address = h:99999\n", "direct_data_address"},
+		{"direct_data_address = a b\n", "direct_data_address"},
+	} {
+		_, err := Parse("d.ini", []byte(client+tc.in))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Section != "client" || ce.Key != tc.key {
+			t.Errorf("%q: %v, want an error naming [client] %s", tc.in, err, tc.key)
+		}
+	}
+	if err := (Client{JobServers: []string{"h:4730"}, DirectDataAddress: "h:x"}).Validate(); err == nil {
+		t.Error("Validate took direct_data_address h:x")
+	}
+}

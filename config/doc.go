@@ -10,7 +10,8 @@
 //
 //	[client]   job_server_url (required), command_frontend_url,
 //	           command_backend_url, log_frontend_url, log_backend_url,
-//	           tls, tls_ca_file, tls_cert_file, tls_key_file, tls_server_name
+//	           tls, tls_ca_file, tls_cert_file, tls_key_file, tls_server_name,
+//	           direct_data, direct_data_address
 //	[server]   the same four URLs, as the broker binds them (tcp://*:9000)
 //	[worker]   slots, functions, shutdown_timeout, heartbeat_interval, log_level,
 //	           subscription_renewal

@@ -87,6 +87,9 @@ func (c Client) Validate() error {
 		errs = append(errs, &Error{Section: secClient, Key: keyZMQMaxMessageSize,
 			Err: fmt.Errorf("%d: must be a number of bytes, or 0 for the default", c.ZMQMaxMessageSize)})
 	}
+	if err := checkDataAddress(c.DirectDataAddress); err != nil {
+		errs = append(errs, &Error{Section: secClient, Key: keyDirectDataAddress, Err: err})
+	}
 	return join(errs)
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/direct"
 	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
@@ -29,6 +30,11 @@ type chunkCall[In, Out any] struct {
 	// more: the encoded chunk goes on with these, the large items' own
 	// bytes, sent from where they are (encode)
 	more [][]byte
+	// offer: the payload goes by the direct path (direct.go): the job
+	// carries a reference to it; inline is the payload, head and items,
+	// should a worker fail to fetch it
+	offer  *direct.Offer
+	inline [][]byte
 
 	// A map with a shared value (sharedsend.go).
 	body       []byte           // the encoded chunk after its shared value header
@@ -76,6 +82,7 @@ func (c *chunkCall[In, Out]) submitAfter(after <-chan struct{}) (*gearman.Task, 
 	}
 	c.putSharedHeader(payload)
 	c.payload = c.seal(payload)
+	c.offerDirect()
 	return c.submit()
 }
 
@@ -178,6 +185,7 @@ func (c *chunkCall[In, Out]) ended() error {
 // that failed the key check, up to maxForgedResults of them.
 func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) (_ []Out, runErr error) {
 	defer c.stop(nil)
+	defer c.dropOffer()
 	defer c.inlineEnded()
 	defer func() { c.leaveCopy(runErr) }()
 	var lastErr error
@@ -188,6 +196,11 @@ func (c *chunkCall[In, Out]) run(task *gearman.Task, err error) (_ []Out, runErr
 			data, err = c.verify(task, data, err)
 		}
 		c.inlineEnded()
+		var resend bool
+		if data, err, resend = c.directAnswer(data, err); resend {
+			task, err = c.submit()
+			continue
+		}
 		if err == nil {
 			return c.results(data)
 		}

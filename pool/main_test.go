@@ -17,6 +17,7 @@ import (
 	"github.com/glimpse-go/glimpse/config"
 	_ "github.com/glimpse-go/glimpse/examples/funcs"
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/direct"
 	"github.com/glimpse-go/glimpse/internal/testenv"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
@@ -66,7 +67,15 @@ func serve(addrs []string, slots int, id string, opts ...gearman.WorkerOption) (
 	}
 	for _, f := range wire.Functions() {
 		w.Register(f.GearmanName(), func(ctx context.Context, j *gearman.Job) ([]byte, error) {
-			return f.RunChunk(ctx, j.Data, id)
+			// A chunk of large items comes by the direct path.
+			parts, err := direct.Serve(ctx, j.Data, gearman.DefaultMaxPacketSize, func(payload []byte) ([][]byte, error) {
+				return wire.RunChunkParts(ctx, f, payload, id)
+			})
+			if err != nil {
+				return nil, err
+			}
+			j.SetMoreResult(parts[1:]...)
+			return parts[0], nil
 		})
 	}
 	return w, nil

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/direct"
 )
 
 // Option configures a Pool.
@@ -17,6 +18,13 @@ type poolOptions struct {
 	noWorkersGrace time.Duration
 	maxPacket      int
 	requestTimeout time.Duration
+
+	directData *bool  // WithDirectData; nil: the config's direct_data
+	directAddr string // WithDirectDataAddress
+	// For tests (export_test.go): see directPath.
+	directAdvertise string
+	directPause     func(direct.Stage)
+	directRefs      func(direct.Ref)
 }
 
 // buildPoolOptions applies opts over the defaults each option's doc
@@ -39,6 +47,25 @@ func buildPoolOptions(opts []Option) poolOptions {
 
 // WithLogger sets where the pool logs connection events (default: nowhere).
 func WithLogger(l *slog.Logger) Option { return func(o *poolOptions) { o.logger = l } }
+
+// WithDirectData turns the direct path for large items on or off,
+// overriding the config's direct_data (default on). On, a Map chunk whose
+// large byte strings total DirectMinBytes or more is not relayed by the
+// job server: its job carries a reference; the worker fetches the bytes
+// from a TCP listener the pool starts for it (one per pool, at its first
+// such chunk) and sends the result back the same way, and the job server
+// carries only the job and a small "sent" answer. The job's queueing,
+// retries, priorities and cancels are unchanged. A worker that cannot
+// reach the pool answers so, and the pool sends that chunk, and later
+// ones, through the job server (one warning). Never with TLS to the job
+// servers: the direct path is plaintext.
+func WithDirectData(on bool) Option { return func(o *poolOptions) { o.directData = &on } }
+
+// WithDirectDataAddress is where the pool's direct-path listener binds,
+// and what workers dial: "host" or "host:port" (default, and the
+// config's direct_data_address when empty: the pool's local IP address on
+// the route to its first job server, any free port).
+func WithDirectDataAddress(addr string) Option { return func(o *poolOptions) { o.directAddr = addr } }
 
 // WithDialTimeout bounds each connection attempt to a job server (default 5s).
 func WithDialTimeout(d time.Duration) Option { return func(o *poolOptions) { o.dialTimeout = d } }

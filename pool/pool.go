@@ -66,6 +66,7 @@ type Pool struct {
 	announce *announcer   // maps in progress, on the log channel (announce.go)
 	sweeper  aliasSweeper // sweeps of shared values' abandoned copies (sharedsweep.go)
 	counters poolCounters // for Stats and Collector (metrics.go)
+	direct   directPath   // the data server of the direct path (direct.go)
 
 	// Map ids: a random start per pool (ids must not meet another
 	// client's at a job server, which would coalesce their chunks) and a
@@ -98,14 +99,19 @@ func New(cfg config.Client, opts ...Option) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
+	o := buildPoolOptions(opts)
+	if err := checkDirectAddr(cfg, o.directAddr); err != nil {
+		return nil, err
+	}
 	tlsConf, err := cfg.TLSConfig()
 	if err != nil {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
-	p := &Pool{cfg: cfg, opts: buildPoolOptions(opts), tls: tlsConf, key: key, runners: runners.New(maxIdleRunners), rogueReport: auth.Refusals{Every: rogueReportEvery},
+	p := &Pool{cfg: cfg, opts: o, tls: tlsConf, key: key, runners: runners.New(maxIdleRunners), rogueReport: auth.Refusals{Every: rogueReportEvery},
 		admins: map[string]*gearman.Admin{}, silent: map[string]silence{}, running: map[*runningMap]struct{}{},
 		mapIDStart: rand.Uint64(), sharedDial: make(chan struct{}, 1)}
 	auth.WarnIfNoKey(p.opts.logger, key, "pool")
+	p.direct.configure(cfg, p.opts)
 	p.announce = newAnnouncer(p)
 	// A safety net: the dial and the handshake have bounds of their own.
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.dialTimeout+p.opts.requestTimeout)
@@ -165,6 +171,7 @@ func (p *Pool) Close() error {
 	for _, a := range admins {
 		a.Close()
 	}
+	p.direct.close()
 	p.workers.close()
 	p.announce.close()
 	p.runners.Stop()

@@ -14,6 +14,10 @@
 //   - CPU time (user+system) per map of the client, the workers (all
 //     together) and gearmand.
 //
+//   - the same maps with the pool's direct path off (gearmand relays the
+//     items, as before pool.WithDirectData), in a client process of its
+//     own, after those with the direct path on (the default);
+//
 //   - with -floor (the default), the floor under those figures in the
 //     same run (floor.go): the same items through bare gearman.Client and
 //     Worker processes, and through a raw TCP relay process.
@@ -64,6 +68,7 @@ func main() {
 	floor := flag.Bool("floor", true, "also measure the floor: bare Gearman and raw TCP with the same items")
 	serveMode := flag.String("serve", "", "internal: run as a floor helper (echo-worker, tcp-echo, relay)")
 	serveArg := flag.String("serve-arg", "", "internal: the floor helper's job server or backend")
+	directData := flag.Bool("direct", true, "internal: the client process's pool.WithDirectData")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -86,7 +91,7 @@ func main() {
 			pprof.StartCPUProfile(f)
 			defer pprof.StopCPUProfile()
 		}
-		if err := child(ctx, *childAddr, *maps, &res); err != nil {
+		if err := child(ctx, *childAddr, *maps, *directData, &res); err != nil {
 			log.Fatal(err)
 		}
 		json.NewEncoder(os.Stdout).Encode(res)
@@ -103,6 +108,10 @@ func main() {
 	fmt.Printf("client peak RSS      %8.1f MiB = %.2fx input+output (%.1f MiB)\n",
 		float64(res.PeakRSSKiB)/1024, res.RSSRatio, float64(res.InOutKiB)/1024)
 	fmt.Printf("worker RSS before    %v KiB\nworker RSS after     %v KiB\n", res.WorkerRSSBefKiB, res.WorkerRSSKiB)
+	if f := res.DirectOff; f != nil {
+		fmt.Printf("direct path off: first %.0f MB/s, later %.0f MB/s (all: %.0f); CPU ms per map: client %.0f, workers %.0f, gearmand %.0f\n",
+			f.FirstMBps, f.SteadyMBps, f.AllMBps, f.ClientCPUms, f.WorkersCPUms, f.ServerCPUms)
+	}
 	for _, f := range res.Floor {
 		fmt.Printf("floor: %s\n  first %.0f MB/s, later %.0f MB/s (all: %.0f); CPU ms per map: client %.0f, workers %.0f, %s %.0f\n",
 			f.Name, f.FirstMBps, f.SteadyMBps, f.AllMBps, f.ClientCPUms, f.WorkersCPUms, f.Server, f.ServerCPUms)
@@ -138,30 +147,54 @@ func run(ctx context.Context, bin string, maps int, res *result, profile string,
 		pids = append(pids, ws.Process(i).Pid)
 	}
 	cpu0 := procCPU(pids)
-	cmd := exec.CommandContext(ctx, self, "-child-addr", gd.Addr(), "-items", strconv.Itoa(res.Items),
-		"-size", strconv.Itoa(res.ItemBytes), "-maps", strconv.Itoa(maps), "-chunksize", strconv.Itoa(res.Chunksize), "-cpuprofile", profile)
+	before := res.WorkerRSSBefKiB
+	if err := runChild(ctx, self, gd.Addr(), maps, profile, true, res); err != nil {
+		return err
+	}
+	res.WorkerRSSBefKiB = before
+	res.GearmandCPUms, res.WorkersCPUms = cpuPerMap(cpu0, procCPU(pids), maps)
+	time.Sleep(time.Second)
+	res.WorkerRSSKiB = workerRSS(ws)
+	if err := measureDirectOff(ctx, self, gd.Addr(), pids, maps, res); err != nil {
+		return err
+	}
+	if !floor {
+		return nil
+	}
+	return measureFloor(ctx, self, gd.Addr(), gd.Pid(), maps, res)
+}
+
+// runChild runs the maps in a client process of their own, with the
+// direct path on or off, and reads its figures into res.
+func runChild(ctx context.Context, self, addr string, maps int, profile string, direct bool, res *result) error {
+	cmd := exec.CommandContext(ctx, self, "-child-addr", addr, "-items", strconv.Itoa(res.Items),
+		"-size", strconv.Itoa(res.ItemBytes), "-maps", strconv.Itoa(maps), "-chunksize", strconv.Itoa(res.Chunksize),
+		"-cpuprofile", profile, "-direct="+strconv.FormatBool(direct))
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	text, err := cmd.Output()
 	if err != nil {
 		return fmt.Errorf("the client process: %w", err)
 	}
-	before := res.WorkerRSSBefKiB
 	if err := json.Unmarshal(text, res); err != nil {
 		return fmt.Errorf("the client process printed %q: %w", text, err)
 	}
-	res.WorkerRSSBefKiB = before
-	cpu := procCPU(pids)
-	res.GearmandCPUms = float64((cpu[0]-cpu0[0])/time.Millisecond) / float64(maps)
-	for i := 1; i < len(cpu); i++ {
-		res.WorkersCPUms += float64((cpu[i]-cpu0[i])/time.Millisecond) / float64(maps)
+	return nil
+}
+
+// measureDirectOff runs the same maps with the direct path off: the
+// items through gearmand, as before it.
+func measureDirectOff(ctx context.Context, self, addr string, pids []int, maps int, res *result) error {
+	off := result{Items: res.Items, ItemBytes: res.ItemBytes, Chunksize: res.Chunksize, Workers: res.Workers, Slots: res.Slots}
+	cpu0 := procCPU(pids)
+	if err := runChild(ctx, self, addr, maps, "", false, &off); err != nil {
+		return err
 	}
-	time.Sleep(time.Second)
-	res.WorkerRSSKiB = workerRSS(ws)
-	if !floor {
-		return nil
-	}
-	return measureFloor(ctx, self, gd.Addr(), gd.Pid(), maps, res)
+	f := &benchjson.LargeFloor{Name: "pool.Map, direct path off (gearmand relays the items)", Server: "gearmand",
+		FirstMBps: off.FirstMBps, SteadyMBps: off.SteadyMBps, AllMBps: off.AllMBps, ClientCPUms: off.ClientCPUms}
+	f.ServerCPUms, f.WorkersCPUms = cpuPerMap(cpu0, procCPU(pids), maps)
+	res.DirectOff = f
+	return nil
 }
 
 func workerRSS(ws *benchenv.Workers) []int64 {
@@ -177,8 +210,8 @@ func workerRSS(ws *benchenv.Workers) []int64 {
 }
 
 // child runs the maps and measures this process.
-func child(ctx context.Context, addr string, maps int, res *result) error {
-	p, err := pool.New(config.Client{JobServers: []string{addr}})
+func child(ctx context.Context, addr string, maps int, direct bool, res *result) error {
+	p, err := pool.New(config.Client{JobServers: []string{addr}}, pool.WithDirectData(direct))
 	if err != nil {
 		return err
 	}

@@ -39,18 +39,26 @@ func writeLarge(b *strings.Builder, out, name string) error {
 }
 
 // writeLargeFloor sets the map beside its floor, measured in the same run:
-// the same items through bare Gearman, and through a raw TCP relay.
+// the same map with the direct path off, the same items through bare
+// Gearman, and through a raw TCP relay.
 func writeLargeFloor(b *strings.Builder, l benchjson.Large) {
-	if len(l.Floor) == 0 {
+	if len(l.Floor) == 0 && l.DirectOff == nil {
 		return
 	}
-	fmt.Fprintf(b, "The floor, same run, same items: every item a job of its own through bare `gearman.Client` and echo `gearman.Worker` processes\n")
-	fmt.Fprintf(b, "(the same gearmand, worker processes and slots), and the same bytes through a relay process that copies them through\n")
-	fmt.Fprintf(b, "user space as gearmand does (client -> relay -> echo process -> relay -> client: four socket copies per byte, as through gearmand).\n\n")
+	fmt.Fprintf(b, "Side by side, same run, same items. `pool.Map` takes the direct path by default (`pool.WithDirectData`): chunks of 1 MiB\n")
+	fmt.Fprintf(b, "or more of large byte strings go between the client and the worker over a connection of their own, and gearmand carries\n")
+	fmt.Fprintf(b, "only the jobs; with it off, gearmand relays every byte both ways. The floor: every item a job of its own through bare\n")
+	fmt.Fprintf(b, "`gearman.Client` and echo `gearman.Worker` processes (the same gearmand, worker processes and slots), and the same bytes\n")
+	fmt.Fprintf(b, "through a relay process that copies them through user space as gearmand does (client -> relay -> echo process -> relay ->\n")
+	fmt.Fprintf(b, "client: four socket copies per byte, as through gearmand).\n\n")
 	fmt.Fprintf(b, "| path | first MB/s | later MB/s (median) | CPU ms/map: client / workers / server in between |\n")
 	fmt.Fprintf(b, "| --- | ---: | ---: | ---: |\n")
-	fmt.Fprintf(b, "| pool.Map (above) | %.0f | %.0f | %.0f / %.0f / %.0f (gearmand) |\n", l.FirstMBps, l.SteadyMBps, l.ClientCPUms, l.WorkersCPUms, l.GearmandCPUms)
-	for _, f := range l.Floor {
+	fmt.Fprintf(b, "| pool.Map, direct path (above) | %.0f | %.0f | %.0f / %.0f / %.0f (gearmand) |\n", l.FirstMBps, l.SteadyMBps, l.ClientCPUms, l.WorkersCPUms, l.GearmandCPUms)
+	rows := l.Floor
+	if l.DirectOff != nil {
+		rows = append([]benchjson.LargeFloor{*l.DirectOff}, rows...)
+	}
+	for _, f := range rows {
 		fmt.Fprintf(b, "| %s | %.0f | %.0f | %.0f / %.0f / %.0f (%s) |\n", f.Name, f.FirstMBps, f.SteadyMBps, f.ClientCPUms, f.WorkersCPUms, f.ServerCPUms, f.Server)
 	}
 	fmt.Fprintf(b, "\n")

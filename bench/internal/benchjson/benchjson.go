@@ -298,6 +298,11 @@ type Large struct {
 	// Floor is the same items' round trip without the pool, same run:
 	// bare Gearman, then raw loopback TCP through a relay process.
 	Floor []LargeFloor `json:"floor,omitempty"`
+	// DirectOff is the same maps with the pool's direct path off
+	// (pool.WithDirectData(false): gearmand relays the items), same run,
+	// in a client process of its own; nil if not measured. The figures
+	// above are the pool's default, the direct path on.
+	DirectOff *LargeFloor `json:"direct_off,omitempty"`
 }
 
 // LargeFloor is one floor under Large: the same round trips without the

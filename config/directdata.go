@@ -18,13 +18,9 @@ const (
 // clientDirectData reads direct_data and direct_data_address.
 func (p *parser) clientDirectData(v map[string]string) {
 	c := &p.file.Client
-	if s, ok := v[keyDirectData]; ok {
-		on, err := parseBool(s)
-		if err != nil {
-			p.fail(secClient, keyDirectData, err)
-		}
-		c.NoDirectData = err == nil && !on
-	}
+	on := true
+	p.boolean(secClient, keyDirectData, v, &on)
+	c.NoDirectData = !on
 	c.DirectDataAddress = v[keyDirectDataAddress]
 	if err := checkDataAddress(c.DirectDataAddress); err != nil {
 		p.fail(secClient, keyDirectDataAddress, err)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/glimpse-go/glimpse/internal/store"
 )
 
 // maxInsertBatch bounds the rows of one group-commit transaction (and so
@@ -161,7 +163,7 @@ func (ins *inserter) drain(batch []*pending) []*pending {
 // returns the rows that came during the transaction (counted before the
 // answers: an answered caller may enqueue again at once).
 func (ins *inserter) commit(batch []*pending) (came int) {
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	ctx, cancel := ins.commitContext()
 	defer cancel()
 	inserted, err := ins.c.insert(ctx, batch)
 	ins.commits.Add(1)
@@ -182,6 +184,19 @@ func (ins *inserter) commit(batch []*pending) (came int) {
 		ins.c.send.queue(fn, ids)
 	}
 	return came
+}
+
+// commitContext bounds a group commit: storeTimeout, except on SQLite,
+// whose waits for the file's write lock busy_timeout bounds (the rest is
+// local file I/O): there a context that can end costs the commit every
+// enqueue waits for a goroutine per statement (database/sql's for the
+// transaction, the driver's for each statement, to interrupt it) and a
+// progress handler, for a bound the lock's timeout already sets.
+func (ins *inserter) commitContext() (context.Context, context.CancelFunc) {
+	if ins.c.db.Dialect == store.SQLite {
+		return context.Background(), func() {}
+	}
+	return context.WithTimeout(context.Background(), storeTimeout)
 }
 
 // insertEach inserts the rows of a batch the store refused one at a time:
@@ -303,19 +318,49 @@ func hasKeys(chunk []*pending) bool {
 	return false
 }
 
-// insertArgs is the chunk's rows, insertColumns each.
+// insertArgs is the chunk's rows, insertColumns each. The rows of a
+// batch mostly share their function, queue, state, retry config and
+// times (milliseconds): a value equal to the row before's reuses its
+// boxed copy instead of allocating its own.
 func insertArgs(chunk []*pending) []any {
-	args := make([]any, 0, 13*len(chunk))
-	for _, p := range chunk {
+	const cols = 13
+	args := make([]any, 0, cols*len(chunk))
+	var prev *row
+	for i, p := range chunk {
 		r := p.r
 		var key any
 		if r.key != "" {
 			key = r.key
 		}
-		args = append(args, string(r.id), r.fn, r.queue, key, string(r.state), r.payload, r.retry.MaxAttempts,
-			r.retry.MinBackoff.Milliseconds(), r.retry.MaxBackoff.Milliseconds(), r.created, r.eta, r.dispatch, "")
+		if prev == nil {
+			args = append(args, string(r.id), r.fn, r.queue, key, string(r.state), r.payload, r.retry.MaxAttempts,
+				r.retry.MinBackoff.Milliseconds(), r.retry.MaxBackoff.Milliseconds(), r.created, r.eta, r.dispatch, "")
+			prev = r
+			continue
+		}
+		last := args[(i-1)*cols : i*cols]
+		args = append(args, string(r.id), same(last[1], prev.fn, r.fn), same(last[2], prev.queue, r.queue), key,
+			same(last[4], prev.state, r.state), r.payload, same(last[6], prev.retry.MaxAttempts, r.retry.MaxAttempts),
+			same(last[7], prev.retry.MinBackoff, r.retry.MinBackoff), same(last[8], prev.retry.MaxBackoff, r.retry.MaxBackoff),
+			same(last[9], prev.created, r.created), same(last[10], prev.eta, r.eta), same(last[11], prev.dispatch, r.dispatch), "")
+		prev = r
 	}
 	return args
+}
+
+// same returns boxed, the argument made of was, when is equals was;
+// else is's argument (a State as its string, a backoff in milliseconds).
+func same[T comparable](boxed any, was, is T) any {
+	if was == is {
+		return boxed
+	}
+	switch v := any(is).(type) {
+	case State:
+		return string(v)
+	case time.Duration:
+		return v.Milliseconds()
+	}
+	return is
 }
 
 // insertReturning runs the INSERT ... ON CONFLICT DO NOTHING RETURNING id

@@ -73,12 +73,11 @@ func writeEnqueueCPU(b *strings.Builder, g benchjson.Gateway) {
 		return
 	}
 	fmt.Fprintf(b, "The no-op server is a net/http server process with the gateway's timeouts that reads the body and answers a fixed\n")
-	fmt.Fprintf(b, "`{\"status\":\"scheduled\",...}`; its rounds alternate with the gateway's. CPU per request, server / client:")
+	fmt.Fprintf(b, "`{\"status\":\"scheduled\",...}`; its rounds alternate with the gateway's. CPU per request, server / client:\n")
 	if g.ABEnqueuesPerS > 0 {
-		fmt.Fprintf(b, " from ab, %.0f / %.0f µs through the gateway, %.0f / %.0f µs to the no-op server;", g.ABEnqueueServerCPUus, g.ABEnqueueClientCPUus, g.ABCeilingServerCPUus, g.ABCeilingClientCPUus)
+		fmt.Fprintf(b, "from ab, %.0f / %.0f µs through the gateway, %.0f / %.0f µs to the no-op server;\n", g.ABEnqueueServerCPUus, g.ABEnqueueClientCPUus, g.ABCeilingServerCPUus, g.ABCeilingClientCPUus)
 	}
-	fmt.Fprintf(b, " from the Go client, %.0f / %.0f µs\n", g.EnqueueServerCPUus, g.EnqueueClientCPUus)
-	fmt.Fprintf(b, "through the gateway, %.0f / %.0f µs to the no-op server", g.CeilingServerCPUus, g.CeilingClientCPUus)
+	fmt.Fprintf(b, "from the Go client, %.0f / %.0f µs through the gateway, %.0f / %.0f µs to the no-op server", g.EnqueueServerCPUus, g.EnqueueClientCPUus, g.CeilingServerCPUus, g.CeilingClientCPUus)
 	if g.PostgresEnqueueServerCPU > 0 {
 		fmt.Fprintf(b, ", %.0f µs in the gateway into PostgreSQL (its server's own not counted)", g.PostgresEnqueueServerCPU)
 	}

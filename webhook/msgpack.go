@@ -13,7 +13,9 @@ import (
 // the same msgpack by hand. It is registered for the type, not a method
 // of it, so that pool's shape of Request (and so the payloads already
 // stored, and workers of the version before) stays as it was; decoding is
-// msgpack's own.
+// msgpack's own. The registration is for every msgpack encoder: one set
+// to another struct tag or to array-encoded structs (nothing here is)
+// gets this map all the same.
 func init() { msgpack.Register(Request{}, encodeRequest, nil) }
 
 // encodeRequest writes r as msgpack's struct encoding does: a map of the

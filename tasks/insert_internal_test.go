@@ -185,3 +185,27 @@ func storedTasks(t *testing.T, c *Client) int {
 	}
 	return n
 }
+
+// TestChunkSizes: a batch's rows are cut into chunks that add up to it,
+// none over maxInsertChunk; up to exactChunks rows make one statement,
+// and the sizes stay few (each is a statement prepared once).
+func TestChunkSizes(t *testing.T) {
+	sizes := map[int]bool{}
+	for n := 1; n <= maxInsertBatch; n++ {
+		chunks := chunkSizes(n)
+		sum := 0
+		for _, c := range chunks {
+			if c < 1 || c > maxInsertChunk {
+				t.Fatalf("chunkSizes(%d) = %v: a chunk of %d", n, chunks, c)
+			}
+			sum += c
+			sizes[c] = true
+		}
+		if sum != n || n <= exactChunks && len(chunks) != 1 {
+			t.Fatalf("chunkSizes(%d) = %v", n, chunks)
+		}
+	}
+	if len(sizes) > exactChunks+3 {
+		t.Fatalf("%d chunk sizes, want at most %d", len(sizes), exactChunks+3)
+	}
+}

@@ -39,7 +39,8 @@ screenshots: deps
 # Every benchmark in one run, on this machine: bench/results/REPORT.md, a
 # PNG chart per section, each program's JSON figures and console output.
 # About eight minutes on two cores (three of them the Python peers, whose
-# Debian packages scripts/install-bench-deps.sh installs); BENCH_QUICK=1
+# Debian packages scripts/install-bench-deps.sh installs, with ApacheBench
+# for the gateway's enqueues); BENCH_QUICK=1
 # runs smaller sizes and fewer rounds, for development. Run it on a quiet
 # machine.
 BENCH_PROGRAMS := gearmanbench poolbench pingbench imapmem largeitems recovery peers/peerbench webhookbench sharedvalue reducebench tasksbench gatewaybench

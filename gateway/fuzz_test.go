@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -50,6 +53,22 @@ func FuzzParseJSONTask(f *testing.F) {
 		}
 		if err := req.Check(); err != nil || s.Countdown < 0 || s.Countdown > MaxCountdown {
 			t.Fatalf("accepted %q: %+v %+v (%v)", body, req, s, err)
+		}
+	})
+}
+
+// FuzzWriteScheduled: the enqueue's answer, appended by hand, is the
+// answer writeJSON gives (status, headers, body), whatever the id.
+func FuzzWriteScheduled(f *testing.F) {
+	for _, id := range []string{"019ad5f3c2a1b6e0c4d2a9f1e3b5c7d9", "", `a"b`, `a\b`, "<&>", "é", "\x00\x7f"} {
+		f.Add(id)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		fast, want := httptest.NewRecorder(), httptest.NewRecorder()
+		writeScheduled(fast, id)
+		writeJSON(want, http.StatusOK, scheduled{Status: "scheduled", ID: id})
+		if fast.Code != want.Code || fast.Body.String() != want.Body.String() || !reflect.DeepEqual(fast.Header(), want.Header()) {
+			t.Fatalf("id %q: answered %d %v %q, want %d %v %q", id, fast.Code, fast.Header(), fast.Body, want.Code, want.Header(), want.Body)
 		}
 	})
 }

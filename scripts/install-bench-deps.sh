@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages of the peers that `make bench` measures
-# glimpse-go against (bench/peers), only those missing. Bench only: make
+# glimpse-go against (bench/peers) and of ApacheBench (ab, which
+# bench/gatewaybench drives as Miyamoto's PERFORMANCE file did), only
+# those missing. Bench only: make
 # test never needs them. Every peer runs on loopback: a Dask LocalCluster
 # on 127.0.0.1, a redis-server on 127.0.0.1 for Celery, local ipyparallel
 # engines. A package that cannot be installed is reported, not fatal:
@@ -16,6 +18,7 @@ packages=(
 	python3-celery         # Celery workers
 	python3-redis          # Celery's client for the redis broker and backend
 	redis-server           # the broker and result backend of Celery
+	apache2-utils          # ab: Miyamoto's enqueue measurement (gatewaybench)
 )
 
 source "$(dirname "$0")/apt-lib.sh"

@@ -16,6 +16,12 @@ const (
 	// this index's pages. Stores made before it keep their column's
 	// UNIQUE constraint as well.
 	keyIndex = "glimpse_tasks_idem_key"
+	// finishedIndex is how the retention duty finds the finished tasks
+	// past their retention (it scanned every task, holding the store's
+	// write lock meanwhile, once a minute). Partial: a task that has not
+	// finished (finished_ms 0) has no entry, so an enqueue's commit does
+	// not write this index's pages.
+	finishedIndex = "glimpse_tasks_finished"
 )
 
 // schema returns the tables for db's dialect: times are BIGINT Unix
@@ -51,6 +57,7 @@ func schema(db *store.DB) []string {
 )`,
 		`CREATE INDEX IF NOT EXISTS glimpse_tasks_state_eta ON ` + tasksTable + ` (state, eta_ms)`,
 		`CREATE UNIQUE INDEX IF NOT EXISTS ` + keyIndex + ` ON ` + tasksTable + ` (idem_key) WHERE idem_key IS NOT NULL`,
+		`CREATE INDEX IF NOT EXISTS ` + finishedIndex + ` ON ` + tasksTable + ` (finished_ms) WHERE finished_ms > 0`,
 		`CREATE TABLE IF NOT EXISTS ` + attemptsTable + ` (
 	task_id    TEXT    NOT NULL,
 	attempt    INTEGER NOT NULL,

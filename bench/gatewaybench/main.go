@@ -8,8 +8,10 @@
 //   - one map of -big-items items, as a JSON array and as NDJSON;
 //   - POST /queue (Miyamoto's form) of -enqueues tasks due in an hour,
 //     rounds in turn with the same requests to a no-op HTTP server process
-//     (this program, re-executed): the ceiling HTTP alone allows; with
-//     -postgres URL, again into a PostgreSQL task store;
+//     (this program, re-executed): the ceiling HTTP alone allows; then the
+//     same from ApacheBench (ab -k -c CLIENTS, as Miyamoto's PERFORMANCE
+//     file measured), to both; with -postgres URL, again into a
+//     PostgreSQL task store;
 //   - POST /queue of -deliveries tasks due now, each calling a receiver
 //     in this process: the rate is to the last call received.
 //
@@ -83,6 +85,12 @@ func main() {
 	fmt.Printf("POST .../map, %d items, NDJSON        %9.0f items/s\n", res.BigItems, res.NDJSONItemsPerS)
 	fmt.Printf("POST /queue, a task due in an hour       %9.0f enqueues/s  CPU µs/enqueue: gateway %.1f, clients %.1f\n", res.EnqueuesPerS, res.EnqueueServerCPUus, res.EnqueueClientCPUus)
 	fmt.Printf("the same to a no-op HTTP server          %9.0f requests/s  CPU µs/request: server %.1f, clients %.1f\n", res.CeilingPerS, res.CeilingServerCPUus, res.CeilingClientCPUus)
+	if res.ABError != "" {
+		fmt.Printf("ab: MISSING: %s\n", res.ABError)
+	} else {
+		fmt.Printf("POST /queue from ab -k -c %d (Miyamoto's) %9.0f enqueues/s  CPU µs/enqueue: gateway %.1f, ab %.1f\n", res.Clients, res.ABEnqueuesPerS, res.ABEnqueueServerCPUus, res.ABEnqueueClientCPUus)
+		fmt.Printf("ab to the no-op HTTP server              %9.0f requests/s  CPU µs/request: server %.1f, ab %.1f\n", res.ABCeilingPerS, res.ABCeilingServerCPUus, res.ABCeilingClientCPUus)
+	}
 	if res.PostgresEnqueuesPerS > 0 {
 		fmt.Printf("POST /queue into PostgreSQL              %9.0f enqueues/s  CPU µs/enqueue: gateway %.1f\n", res.PostgresEnqueuesPerS, res.PostgresEnqueueServerCPU)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -104,7 +105,12 @@ func measureEnqueues(ctx context.Context, b *bencher, gw *exec.Cmd, hook string,
 	}
 	defer benchenv.Terminate([]*exec.Cmd{noop})
 	nb := &bencher{ctx: ctx, client: b.client, base: noopURL + "queue"}
-	var enq, ceil []cpuRound
+	ab, err := startAB(hook, res)
+	if err != nil {
+		return err
+	}
+	defer ab.close()
+	var enq, ceil, abEnq, abCeil []cpuRound
 	for range res.Rounds {
 		r, err := b.enqueueRound(res.Clients, res.Enqueues, gw.Process.Pid, hook)
 		if err != nil {
@@ -115,13 +121,61 @@ func measureEnqueues(ctx context.Context, b *bencher, gw *exec.Cmd, hook string,
 			return fmt.Errorf("no-op server: %w", err)
 		}
 		ceil = append(ceil, r)
+		if ab.bench == nil {
+			continue
+		}
+		if r, err = b.abEnqueueRound(ab.bench, gwBase(b), res.Clients, res.Enqueues, gw.Process.Pid); err != nil {
+			return err
+		}
+		abEnq = append(abEnq, r)
+		if r, err = ab.bench.round(ctx, nb.base, res.Clients, res.Enqueues, noop.Process.Pid); err != nil {
+			return fmt.Errorf("no-op server: %w", err)
+		}
+		abCeil = append(abCeil, r)
 	}
 	m := medianRound(enq)
 	res.EnqueuesPerS, res.EnqueueServerCPUus, res.EnqueueClientCPUus = m.rate, m.server, m.client
 	m = medianRound(ceil)
 	res.CeilingPerS, res.CeilingServerCPUus, res.CeilingClientCPUus = m.rate, m.server, m.client
+	if ab.bench != nil {
+		m = medianRound(abEnq)
+		res.ABEnqueuesPerS, res.ABEnqueueServerCPUus, res.ABEnqueueClientCPUus = m.rate, m.server, m.client
+		m = medianRound(abCeil)
+		res.ABCeilingPerS, res.ABCeilingServerCPUus, res.ABCeilingClientCPUus = m.rate, m.server, m.client
+	}
 	return nil
 }
+
+// gwBase is the gateway's URL of b, whose base is its /queue.
+func gwBase(b *bencher) string { return strings.TrimSuffix(b.base, "queue") }
+
+// abRun is ab's set-up for the enqueue rounds: nil bench when ab is
+// missing, which res.ABError says (and the console, at once).
+type abRun struct {
+	bench *abBench
+	dir   string
+}
+
+func startAB(hook string, res *benchjson.Gateway) (*abRun, error) {
+	dir, err := os.MkdirTemp("", "gatewaybench-ab")
+	if err != nil {
+		return nil, err
+	}
+	a := &abRun{dir: dir}
+	a.bench, err = newABBench(dir, hook)
+	if errors.Is(err, errNoAB) {
+		res.ABError = err.Error()
+		log.Printf("MISSING: %v; the ab rows are not measured", err)
+		return a, nil
+	}
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *abRun) close() { os.RemoveAll(a.dir) }
 
 // cpuRound is one round of n requests: their rate, and the CPU µs per
 // request of the server process and of this process.

@@ -55,7 +55,8 @@ func TestRender(t *testing.T) {
 		CallsPerS: 5000, MapsPerS: 600, MapItemsPerS: 60000, BigItemsPerS: 300000, NDJSONItemsPerS: 150000,
 		Enqueues: 20000, EnqueuesPerS: 9000, EnqueueServerCPUus: 80, EnqueueClientCPUus: 45, CeilingPerS: 16000,
 		CeilingServerCPUus: 27, CeilingClientCPUus: 37, PostgresEnqueuesPerS: 7000, PostgresEnqueueServerCPU: 90,
-		Deliveries: 5000, DeliveriesPerS: 2000})
+		ABEnqueuesPerS: 16000, ABEnqueueServerCPUus: 55, ABEnqueueClientCPUus: 10, ABCeilingPerS: 40000,
+		ABCeilingServerCPUus: 17, ABCeilingClientCPUus: 9, Deliveries: 5000, DeliveriesPerS: 2000})
 	// No recovery.json: that program "failed".
 	meta := Meta{Command: "make bench", Started: time.Now(), Finished: time.Now().Add(time.Minute), Commit: "abc1234",
 		Steps: []step{{Name: "recovery", Args: []string{"bin/recovery"}, Error: "exit status 1"}}}
@@ -87,10 +88,12 @@ func TestRender(t *testing.T) {
 		"| `pool.Map` automatic chunks (up to 40 deliveries per job) | 8,000 | yes |",
 		"## 12. HTTP gateway",
 		"| `POST .../map`, 100 items each, 10 clients | 600 | 60,000 |",
-		"| `POST /queue`, 20,000 tasks due in an hour | 9,000 enqueues/s | ~600-740 | >= 15,000 |",
-		"| the same into a PostgreSQL task store | 7,000 enqueues/s | | |",
-		"| the same requests to a no-op HTTP server: the ceiling | 16,000 requests/s | | |",
-		"server / clients: 80 / 45 µs",
+		"| `POST /queue`, 20,000 tasks due in an hour | `ab -k -c 10` (Miyamoto's) | 16,000 enqueues/s | ~600-740 | >= 15,000 |",
+		"| `POST /queue`, 20,000 tasks due in an hour | Go net/http, 10 goroutines | 9,000 enqueues/s | | |",
+		"| the same into a PostgreSQL task store | Go net/http, 10 goroutines | 7,000 enqueues/s | | |",
+		"| the same requests to a no-op HTTP server: the ceiling | `ab -k -c 10` (Miyamoto's) | 40,000 requests/s | | |",
+		"| the same requests to a no-op HTTP server: the ceiling | Go net/http, 10 goroutines | 16,000 requests/s | | |",
+		"from ab, 55 / 10 µs through the gateway, 17 / 9 µs to the no-op server;\nfrom the Go client, 80 / 45 µs through the gateway, 27 / 37 µs",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("REPORT.md lacks %q:\n%s", want, report)
@@ -115,6 +118,23 @@ func TestRender(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "recovery.png")); err == nil {
 		t.Error("recovery.png was drawn without figures")
+	}
+}
+
+// TestRenderGatewayWithoutAB: when ab is missing, the enqueue bar's row
+// says so and why, instead of leaving the row out.
+func TestRenderGatewayWithoutAB(t *testing.T) {
+	dir := t.TempDir()
+	g := benchjson.Gateway{Clients: 10, Rounds: 1, Workers: 2, Slots: 4, Calls: 100, Maps: 10, MapItems: 100, BigItems: 1000,
+		CallsPerS: 5000, Enqueues: 20000, EnqueuesPerS: 9000, CeilingPerS: 16000, Deliveries: 5000, DeliveriesPerS: 2000,
+		ABError: "ab (ApacheBench) not found in PATH"}
+	if err := benchjson.Write(filepath.Join(dir, "gateway.json"), g); err != nil {
+		t.Fatal(err)
+	}
+	report := renderReport(t, dir, Meta{Command: "make bench", Started: time.Now(), Finished: time.Now()})
+	want := "| `POST /queue`, 20,000 tasks due in an hour | `ab -k -c 10` (Miyamoto's) | **not measured**: ab (ApacheBench) not found in PATH | ~600-740 | >= 15,000 |"
+	if !strings.Contains(report, want) {
+		t.Errorf("REPORT.md lacks %q:\n%s", want, report)
 	}
 }
 

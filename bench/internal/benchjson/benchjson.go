@@ -405,6 +405,21 @@ type Gateway struct {
 	// enqueue (PostgreSQL's own not counted).
 	PostgresEnqueuesPerS     float64 `json:"postgres_enqueues_per_s,omitempty"`
 	PostgresEnqueueServerCPU float64 `json:"postgres_enqueue_server_cpu_us,omitempty"`
+	// ABEnqueuesPerS: the same enqueues sent by ApacheBench, `ab -k -c
+	// Clients -n Enqueues -p FORM`, as Miyamoto's PERFORMANCE file measured
+	// ("10000 requests, 10 concurrent, keepalives"): ab's "Requests per
+	// second" of a round with no failed or non-2xx request, whose tasks
+	// were counted in GET /queues; with the gateway's and ab's CPU µs per
+	// request. ABCeiling*: ab's rounds to the no-op server. Rounds in
+	// turn with the Go client's. ABError: why they are missing (ab not
+	// installed); "" when measured.
+	ABEnqueuesPerS       float64 `json:"ab_enqueues_per_s,omitempty"`
+	ABEnqueueServerCPUus float64 `json:"ab_enqueue_server_cpu_us,omitempty"`
+	ABEnqueueClientCPUus float64 `json:"ab_enqueue_client_cpu_us,omitempty"`
+	ABCeilingPerS        float64 `json:"ab_ceiling_per_s,omitempty"`
+	ABCeilingServerCPUus float64 `json:"ab_ceiling_server_cpu_us,omitempty"`
+	ABCeilingClientCPUus float64 `json:"ab_ceiling_client_cpu_us,omitempty"`
+	ABError              string  `json:"ab_error,omitempty"`
 	// Deliveries: tasks due now enqueued by POST /queue per measurement;
 	// DeliveriesPerS: from the first enqueue to the receiver (an HTTP
 	// server in the bench process) having got every one.

@@ -172,3 +172,31 @@ func TestKeyedMergeCopiesOnlyNewKeys(t *testing.T) {
 			got["later"], got["words"], got["new"], got["w00000"], len(got))
 	}
 }
+
+// A table of word counts decodes into slices made once for all of its
+// keys (bounded by the message's bytes, not by a hostile header), with
+// its keys and counts read straight from the message.
+func TestTableDecodesInOneGo(t *testing.T) {
+	k := &keyedFolder[string, string, int]{fn: splitWords[string], combine: plus}
+	tab, _, te := k.fold(context.Background(), distinctTexts(10, 20000), 0, 0)
+	if te != nil {
+		t.Fatal(te)
+	}
+	data, err := wire.Encode(wire.ChunkResult[table[string, int]]{Items: []table[string, int]{tab}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res wire.ChunkResult[table[string, int]]
+	allocs := testing.AllocsPerRun(5, func() {
+		if err := wire.Decode(data, &res); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("%.0f allocations", allocs)
+	if allocs > 6 {
+		t.Errorf("decoding a table of 20,000 keys made %.0f allocations, want at most 6", allocs)
+	}
+	if got := res.Items[0]; len(got.keys) != 20000 || got.keys[19999] != tab.keys[19999] || got.vals[19999] != 1 {
+		t.Fatalf("decoded %d keys, the last %q: %d", len(got.keys), got.keys[len(got.keys)-1], got.vals[len(got.vals)-1])
+	}
+}

@@ -395,7 +395,8 @@ func encodeStringInts[I int | int64](enc *msgpack.Encoder, m map[string]I) error
 }
 
 // maxTablePrealloc bounds the entries a decoded table is allocated for
-// before they come, so a hostile count allocates little.
+// before they come, so a hostile count allocates little, when the bytes
+// left in the message do not bound them (wire.BytesLeft).
 const maxTablePrealloc = 1 << 12
 
 // decodeStringInts reads a map that encodeStringInts (or msgpack) wrote
@@ -408,13 +409,17 @@ func decodeStringInts[I int | int64](dec *msgpack.Decoder, keys *[]string, vals 
 		*keys, *vals = nil, nil
 		return err
 	}
-	ks, vs := make([]string, 0, min(n, maxTablePrealloc)), make([]I, 0, min(n, maxTablePrealloc))
+	prealloc := min(n, maxTablePrealloc)
+	if left := wire.BytesLeft(dec); left >= 0 {
+		prealloc = min(n, left/2) // a key and a value take a byte each at least
+	}
+	ks, vs := make([]string, 0, prealloc), make([]I, 0, prealloc)
 	for range n {
 		k, err := wire.DecodeStringInPlace(dec)
 		if err != nil {
 			return err
 		}
-		v, err := dec.DecodeInt64()
+		v, err := wire.DecodeInt64(dec)
 		if err != nil {
 			return err
 		}

@@ -52,6 +52,28 @@ func DecodeStringInPlace(d *msgpack.Decoder) (string, error) {
 	return d.DecodeString()
 }
 
+// DecodeInt64 reads an integer as msgpack's DecodeInt64 does, straight
+// from the message's bytes when dec reads a message that Decode was given
+// (a table of word counts reads one per key).
+func DecodeInt64(d *msgpack.Decoder) (int64, error) {
+	r, _ := d.Buffered().(*msgReader)
+	if x, ok := int64At(r); ok {
+		return x, nil
+	}
+	return d.DecodeInt64()
+}
+
+// BytesLeft is how many bytes of the message dec has yet to read, when
+// it reads a message that Decode was given; -1 otherwise. A count of
+// values that each take a byte or more is bounded by it, so a decoder can
+// allocate for that many at once without trusting a hostile header.
+func BytesLeft(d *msgpack.Decoder) int {
+	if r, ok := d.Buffered().(*msgReader); ok {
+		return len(r.b) - r.pos
+	}
+	return -1
+}
+
 // strInPlace returns the str value at r's position as a string over r's
 // bytes; ok false leaves r as it was.
 func strInPlace(r *msgReader) (s string, ok bool) {

@@ -43,14 +43,14 @@ servers give the unfinished chunks to other workers.
 
 Logs go to stderr, at [worker] log_level (default info).
 
+Besides them it serves the built-in webhook function, glimpse.webhook
+(webhook tasks: docs/WEBHOOKS.md), unless [worker] webhooks = false; its
+calls are signed with [http] webhook_secret_file or webhook_secret.
+
 To see where a worker's CPU goes: -pprof serves the Go runtime's profiles
 (net/http/pprof) beside the metrics, at http://ADDR/debug/pprof/ (for
 example go tool pprof http://ADDR/debug/pprof/profile?seconds=10); or
--cpuprofile FILE writes a CPU profile of the whole run, from start to exit.
-
-Besides them it serves the built-in webhook function, glimpse.webhook
-(webhook tasks: docs/WEBHOOKS.md), unless [worker] webhooks = false; its
-calls are signed with [http] webhook_secret_file or webhook_secret.`,
+-cpuprofile FILE writes a CPU profile of the whole run, from start to exit.`,
 	run: runWorker,
 }
 

@@ -36,10 +36,17 @@ func metricsAddr(flagAddr, keyAddr string) (addr string, fromFlag bool) {
 // served is an error naming the -metrics flag, or the config key it came
 // from.
 func startMetrics(addr string, fromFlag bool, file *config.File, section string, log *slog.Logger, cs ...prometheus.Collector) (*metrics.Server, error) {
+	return startMetricsWith(addr, fromFlag, file, section, log, nil, cs...)
+}
+
+// startMetricsWith is startMetrics with what opts add to the endpoint
+// (the worker's -pprof).
+func startMetricsWith(addr string, fromFlag bool, file *config.File, section string, log *slog.Logger,
+	opts []metrics.ListenOption, cs ...prometheus.Collector) (*metrics.Server, error) {
 	if addr == "" {
 		return nil, nil
 	}
-	s, err := metrics.Listen(addr, metrics.NewRegistry(cs...))
+	s, err := metrics.Listen(addr, metrics.NewRegistry(cs...), opts...)
 	if err != nil {
 		if fromFlag || file == nil {
 			return nil, fmt.Errorf("-metrics %q: %w", addr, err)

@@ -24,7 +24,7 @@ import (
 var workerCommand = &command{
 	name:    "worker",
 	aliases: []string{"LaunchWorker"},
-	args:    "[-n N] [-f FUNCS]",
+	args:    "[-n N] [-f FUNCS] [-metrics ADDR [-pprof]] [-cpuprofile FILE]",
 	short:   "serve the registered functions to the cluster",
 	long: `
 Serves the functions registered in this binary to every job server of
@@ -45,7 +45,12 @@ Logs go to stderr, at [worker] log_level (default info).
 
 Besides them it serves the built-in webhook function, glimpse.webhook
 (webhook tasks: docs/WEBHOOKS.md), unless [worker] webhooks = false; its
-calls are signed with [http] webhook_secret_file or webhook_secret.`,
+calls are signed with [http] webhook_secret_file or webhook_secret.
+
+To see where a worker's CPU goes: -pprof serves the Go runtime's profiles
+(net/http/pprof) beside the metrics, at http://ADDR/debug/pprof/ (for
+example go tool pprof http://ADDR/debug/pprof/profile?seconds=10); or
+-cpuprofile FILE writes a CPU profile of the whole run, from start to exit.`,
 	run: runWorker,
 }
 
@@ -55,6 +60,7 @@ func runWorker(ctx context.Context, e *env, c *command, args []string) int {
 	n := fs.Int("n", 0, "chunks run at once, `N` (default: [worker] slots, else one per CPU)")
 	funcs := fs.String("f", "", "comma-separated registered names of the functions to serve, `FUNCS` (default: [worker] functions, else all)")
 	metricsFlagAddr := metricsFlag(fs, "worker")
+	prof := profileFlags(fs)
 	if code, ok := e.parseFlags(c, fs, args); !ok {
 		return code
 	}
@@ -66,6 +72,10 @@ func runWorker(ctx context.Context, e *env, c *command, args []string) int {
 		return e.configError(c, err)
 	}
 	wc := file.Worker
+	addr, fromFlag := metricsAddr(*metricsFlagAddr, wc.Metrics)
+	if prof.served && addr == "" {
+		return e.usageError(c, "-pprof serves the profiles on the metrics endpoint: give -metrics ADDR (or [worker] metrics)")
+	}
 	set := flagsSet(fs)
 	if set["n"] {
 		if *n < 0 {
@@ -112,13 +122,21 @@ func runWorker(ctx context.Context, e *env, c *command, args []string) int {
 		}
 		return e.usageError(c, "%v", err)
 	}
-	addr, fromFlag := metricsAddr(*metricsFlagAddr, wc.Metrics)
-	ms, err := startMetrics(addr, fromFlag, file, "worker", log, metrics.NewWorkerCollector(w), metrics.NewTasksCollector(w.TaskLimiter()))
+	ms, err := startMetricsWith(addr, fromFlag, file, "worker", log, prof.listenOptions(),
+		metrics.NewWorkerCollector(w), metrics.NewTasksCollector(w.TaskLimiter()))
+	if err == nil {
+		err = prof.startCPU()
+	}
 	if err != nil {
+		stopMetrics(ms, log)
 		w.Close()
 		return e.failure(c, err)
 	}
 	code, restart := serveWorker(ctx, e, w, log, wc.ShutdownTimeout)
+	if err := prof.stopCPU(); err != nil {
+		log.Error("CPU profile not written whole", "file", prof.cpuFile, "err", err)
+		code = exitFailure
+	}
 	stopMetrics(ms, log)
 	if restart {
 		return reexec(log)

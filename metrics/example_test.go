@@ -50,6 +50,24 @@ func ExampleListen() {
 	// 1
 }
 
+// WithProfiles also serves the Go runtime's profiles beside the metrics,
+// for `go tool pprof http://ADDR/debug/pprof/profile?seconds=10`.
+func ExampleWithProfiles() {
+	s, err := metrics.Listen(":0", metrics.NewRegistry(), metrics.WithProfiles())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	resp, err := http.Get("http://" + s.Addr() + metrics.ProfilesPath + "goroutine?debug=1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, strings.HasPrefix(string(body), "goroutine profile:"))
+	// Output: 200 true
+}
+
 // Listen's address errors say what was wrong.
 func ExampleAddrError() {
 	_, err := metrics.Listen("localhost:http", prometheus.NewRegistry())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -71,10 +72,32 @@ type Server struct {
 
 }
 
+// ProfilesPath is where a Server started WithProfiles serves the Go
+// runtime's profiles (net/http/pprof's index, /debug/pprof/profile for
+// CPU, heap, goroutine...), which `go tool pprof URL` reads.
+const ProfilesPath = "/debug/pprof/"
+
+// ListenOption changes what a Server serves besides the metrics.
+type ListenOption func(*http.ServeMux)
+
+// WithProfiles also serves the Go runtime's profiles at ProfilesPath.
+// They are off by default: a CPU profile costs its process a few per cent
+// while it runs, and stacks tell more than metrics, so an operator turns
+// them on where the endpoint is not open to the world.
+func WithProfiles() ListenOption {
+	return func(mux *http.ServeMux) {
+		mux.HandleFunc(ProfilesPath, pprof.Index)
+		mux.HandleFunc(ProfilesPath+"cmdline", pprof.Cmdline)
+		mux.HandleFunc(ProfilesPath+"profile", pprof.Profile)
+		mux.HandleFunc(ProfilesPath+"symbol", pprof.Symbol)
+		mux.HandleFunc(ProfilesPath+"trace", pprof.Trace)
+	}
+}
+
 // Listen binds addr (see ResolveAddr: loopback unless a host is named) and
-// serves g's metrics there until Shutdown or Close. An address that does
-// not parse or cannot be bound is an *AddrError.
-func Listen(addr string, g prometheus.Gatherer) (*Server, error) {
+// serves g's metrics there, and what opts add, until Shutdown or Close. An
+// address that does not parse or cannot be bound is an *AddrError.
+func Listen(addr string, g prometheus.Gatherer, opts ...ListenOption) (*Server, error) {
 	resolved, err := ResolveAddr(addr)
 	if err != nil {
 		return nil, err
@@ -84,7 +107,12 @@ func Listen(addr string, g prometheus.Gatherer) (*Server, error) {
 		return nil, &AddrError{Addr: addr, Err: err}
 	}
 	s := &Server{ln: ln, done: make(chan struct{})}
-	s.srv = &http.Server{Handler: Handler(g), ReadHeaderTimeout: readHeaderTimeout}
+	mux := http.NewServeMux()
+	mux.Handle("/", Handler(g))
+	for _, o := range opts {
+		o(mux)
+	}
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

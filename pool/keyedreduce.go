@@ -8,11 +8,12 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/glimpse-go/glimpse/internal/wire"
 )
 
 // A keyed reduce (word count, group-by) is a reduce whose accumulator is
@@ -145,8 +146,8 @@ func (k *keyedFolder[In, K, V]) fold(ctx context.Context, items []In, first int,
 			return table[K, V]{}, i, combineFailed(te, first, len(items))
 		}
 	}
-	if t.keys == nil {
-		t.m = map[K]V{} // no pairs: an empty table, as before
+	if len(t.keys) == 0 {
+		t = table[K, V]{m: map[K]V{}} // no pairs: an empty table, as before
 	}
 	k.keysSeen.Store(int64(min(len(t.keys), maxKeysHint)))
 	return t, len(items), nil
@@ -155,12 +156,17 @@ func (k *keyedFolder[In, K, V]) fold(ctx context.Context, items []In, first int,
 // adder returns the function that adds a pair to t, a worker's table
 // being built: its keys and values in slices, found by an index map, so a
 // key already in costs one map lookup, not a lookup and an assignment.
-// A string key is copied when it is added (once per distinct key of a
-// chunk): the keys a function emits are often substrings of its item (a
-// word of a text), which the table would otherwise keep alive whole, and
-// the copies lie together in memory, where the lookups compare keys.
+// The index and the slices are made for sizeHint keys (the last chunk's
+// count), not grown to them. A string key is copied into the table's
+// arena when it is added (once per distinct key of a chunk): the keys a
+// function emits are often substrings of its item (a word of a text),
+// which the table would otherwise keep alive whole.
 func (t *table[K, V]) adder(combine func(a, b V) V, sizeHint int) func(K, V) {
-	index := make(map[K]int, max(sizeHint, 256))
+	n := max(sizeHint, 256)
+	index := make(map[K]int, n)
+	t.keys, t.vals = make([]K, 0, n), make([]V, 0, n)
+	isString := stringKind[K]()
+	t.arena = &keyArena{}
 	return func(key K, v V) {
 		if i, ok := index[key]; ok {
 			t.combining = true
@@ -168,18 +174,10 @@ func (t *table[K, V]) adder(combine func(a, b V) V, sizeHint int) func(K, V) {
 			t.combining = false
 			return
 		}
-		key = cloned(key)
+		key = cloneKey(t.arena, key, isString)
 		index[key] = len(t.keys)
 		t.keys, t.vals = append(t.keys, key), append(t.vals, v)
 	}
-}
-
-// cloned is key, a string's bytes copied.
-func cloned[K comparable](key K) K {
-	if s, ok := any(key).(string); ok {
-		return any(strings.Clone(s)).(K)
-	}
-	return key
 }
 
 // call runs fn on one item, its pairs going straight to add, which
@@ -223,14 +221,21 @@ func addPairs[K comparable, V any](pairs []pair[K, V], add func(K, V)) (te *Task
 
 // merge adds table b, of a later chunk, into a: one lookup in a's index
 // per key of b, whose table came as slices (see DecodeMsgpack), not a
-// map made of it, then a lookup and an assignment in a's map.
+// map made of it, then a lookup and an assignment in a's map. A string
+// key new to a is copied into a's arena: b's keys are read in place from
+// the message b came in, which a, kept to the end, must not keep alive.
 func (k *keyedFolder[In, K, V]) merge(a, b table[K, V]) table[K, V] {
 	a = a.indexed()
+	if a.arena == nil {
+		a.arena = &keyArena{}
+	}
+	inPlace := b.m == nil && stringKind[K]() // see decodeStringInts
 	add := func(key K, v V) {
 		if i, ok := a.index[key]; ok {
 			a.vals[i] = k.combine(a.vals[i], v)
 			return
 		}
+		key = cloneKey(a.arena, key, inPlace)
 		a.index[key] = len(a.keys)
 		a.keys, a.vals = append(a.keys, key), append(a.vals, v)
 	}
@@ -264,6 +269,20 @@ type table[K comparable, V any] struct {
 	// combining: the worker's combine runs (adder), so that a panic
 	// there is told from one of the map function's.
 	combining bool
+	// arena holds the copies of the string keys added by adder and merge
+	// (a pointer: copies of a table append to the same blocks).
+	arena *keyArena
+}
+
+// encodedSize is about the bytes of t's encoding, for its buffer: a
+// string key's own and a header, an integer value of up to 9 bytes (a
+// word count's of 1); other types grow the buffer as they come.
+func (t table[K, V]) encodedSize() int {
+	keyBytes := 0
+	if t.arena != nil {
+		keyBytes = t.arena.bytes
+	}
+	return 16 + keyBytes + 5*len(t.keys) + 9*len(t.vals)
 }
 
 // indexed is t as slices with an index, made from its map or slices.
@@ -376,24 +395,31 @@ func encodeStringInts[I int | int64](enc *msgpack.Encoder, m map[string]I) error
 }
 
 // maxTablePrealloc bounds the entries a decoded table is allocated for
-// before they come, so a hostile count allocates little.
+// before they come, so a hostile count allocates little, when the bytes
+// left in the message do not bound them (wire.BytesLeft).
 const maxTablePrealloc = 1 << 12
 
 // decodeStringInts reads a map that encodeStringInts (or msgpack) wrote
-// into keys and vals (nil for a nil map, empty for an empty one).
+// into keys and vals (nil for a nil map, empty for an empty one). The keys
+// are read in place, strings over the message's bytes (a result's, which
+// nothing writes to), not an allocation each: merge copies those it keeps.
 func decodeStringInts[I int | int64](dec *msgpack.Decoder, keys *[]string, vals *[]I) error {
 	n, err := dec.DecodeMapLen()
 	if err != nil || n < 0 {
 		*keys, *vals = nil, nil
 		return err
 	}
-	ks, vs := make([]string, 0, min(n, maxTablePrealloc)), make([]I, 0, min(n, maxTablePrealloc))
+	prealloc := min(n, maxTablePrealloc)
+	if left := wire.BytesLeft(dec); left >= 0 {
+		prealloc = min(n, left/2) // a key and a value take a byte each at least
+	}
+	ks, vs := make([]string, 0, prealloc), make([]I, 0, prealloc)
 	for range n {
-		k, err := dec.DecodeString()
+		k, err := wire.DecodeStringInPlace(dec)
 		if err != nil {
 			return err
 		}
-		v, err := dec.DecodeInt64()
+		v, err := wire.DecodeInt64(dec)
 		if err != nil {
 			return err
 		}

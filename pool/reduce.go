@@ -281,12 +281,22 @@ func (r registeredReduction[In, Acc]) RunChunkAfter(ctx context.Context, payload
 		terr.Func, terr.Index, terr.Worker = r.red.f.name, req.Start+i, worker
 		return nil, reg.fail(terr)
 	}
-	data, err := wire.EncodeSized(headroom, 256, wire.ChunkResult[Acc]{Items: []Acc{acc}})
+	data, err := wire.EncodeSized(headroom, accSize(acc), wire.ChunkResult[Acc]{Items: []Acc{acc}})
 	if err != nil {
 		return nil, reg.fail(&TaskError{Func: r.red.f.name, Index: -1, Worker: worker,
 			Message: fmt.Sprintf("cannot encode the accumulator of the chunk from item %d: %v", req.Start, err)})
 	}
 	return data, nil
+}
+
+// accSize is the buffer to encode acc in: a keyed reduce's table knows
+// about its size, which a buffer grown from 256 bytes would be copied
+// over and over to reach.
+func accSize[Acc any](acc Acc) int {
+	if s, ok := any(acc).(interface{ encodedSize() int }); ok {
+		return s.encodedSize()
+	}
+	return 256
 }
 
 // foldBatch is how many results a worker's fold holds at once: the map

@@ -144,9 +144,16 @@ type checkedItems[In any] struct {
 
 var errShapesDiffer = errors.New("the chunk's shapes are not the function's")
 
+// DecodeMsgpack decodes the items once the shapes agree. String items
+// share the chunk's bytes (wire.DecodeStringsInPlace): a worker's chunk
+// payload is memory of its own that nothing writes to, as for []byte
+// items, which msgpack decodes in place too.
 func (c *checkedItems[In]) DecodeMsgpack(dec *msgpack.Decoder) error {
 	if !c.agree() {
 		return errShapesDiffer
+	}
+	if xs, ok := any(&c.items).(*[]string); ok {
+		return wire.DecodeStringsInPlace(dec, xs)
 	}
 	return dec.Decode(&c.items)
 }

@@ -16,6 +16,7 @@
 // gearmand, which a busy machine disturbs less than wall time.
 //
 //	reducebench [-items 100000000] [-chunksize 0] [-workers 2] [-slots 1] [-rounds 3] [-corpus .] [-repeat 5] [-json FILE]
+//	            [-only sum|words|files|lines] [-cpuprofile FILE] [-workerprofile PREFIX]
 package main
 
 import (
@@ -44,8 +45,15 @@ import (
 
 type result = benchjson.Reduce
 
-// runSum and runWords select the measurements (-only).
-var runSum, runWords = true, true
+// runSum and runWords select the measurements (-only), and wordItems
+// the word counts' kinds of item.
+var (
+	runSum, runWords = true, true
+	wordItems        = []string{"files", "lines"}
+)
+
+// workerProfile is -workerprofile's prefix ("": none).
+var workerProfile string
 
 func main() {
 	log.SetFlags(0)
@@ -60,7 +68,8 @@ func main() {
 	jsonPath := flag.String("json", "", "also write the figures as JSON to this `FILE`")
 	chunksize := flag.Int("chunksize", 0, "pool.Chunksize of the sum of squares (0: automatic)")
 	cpuProfile := flag.String("cpuprofile", "", "write this process's (the client's) CPU profile to this `FILE`")
-	only := flag.String("only", "", `run only "sum" or "words"`)
+	flag.StringVar(&workerProfile, "workerprofile", "", "write each worker process's CPU profile to `PREFIX`N.pprof (N from 0; glimpse-cluster worker -cpuprofile)")
+	only := flag.String("only", "", `run only "sum", "words", or the word count of "files" or "lines"`)
 	flag.Parse()
 	if *items < 1 || *workers < 1 || *slots < 1 || *rounds < 1 || *repeat < 1 {
 		log.Fatal("want -items, -workers, -slots, -rounds, -repeat >= 1")
@@ -78,7 +87,12 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	runSum, runWords = *only != "words", *only != "sum"
+	runSum, runWords = *only == "" || *only == "sum", *only != "sum"
+	if *only == "files" || *only == "lines" {
+		wordItems = []string{*only}
+	} else if *only != "" && *only != "sum" && *only != "words" {
+		log.Fatalf("-only %q: want sum, words, files or lines", *only)
+	}
 	texts, err := readCorpus(*corpus, *repeat, &res)
 	if err != nil {
 		log.Fatal(err)
@@ -147,7 +161,11 @@ func readCorpus(dir string, repeat int, res *result) ([]string, error) {
 
 // run starts gearmand and the workers and measures.
 func run(ctx context.Context, bin string, texts []string, res *result) error {
-	c, err := benchenv.StartCluster(ctx, benchenv.ClusterSpec{Name: "reducebench", Bin: bin, Workers: res.Workers, Slots: res.Slots})
+	spec := benchenv.ClusterSpec{Name: "reducebench", Bin: bin, Workers: res.Workers, Slots: res.Slots}
+	if workerProfile != "" {
+		spec.WorkerArgs = func(i int) []string { return []string{"-cpuprofile", fmt.Sprintf("%s%d.pprof", workerProfile, i)} }
+	}
+	c, err := benchenv.StartCluster(ctx, spec)
 	if err != nil {
 		return err
 	}
@@ -166,7 +184,7 @@ func run(ctx context.Context, bin string, texts []string, res *result) error {
 			return err
 		}
 	}
-	for _, items := range []string{"files", "lines"} {
+	for _, items := range wordItems {
 		if !runWords {
 			break
 		}

@@ -18,7 +18,9 @@ type Function interface {
 	// function on each in order and encodes the results. An item that
 	// fails stops the chunk; the error is a *gearman.JobException whose
 	// data is the encoded *pool.TaskError, so the client gets it back
-	// whole.
+	// whole. The items may be the payload's own bytes ([]byte and
+	// string items decode in place), so nothing may change the payload
+	// once it is handed over.
 	RunChunk(ctx context.Context, payload []byte, worker string) ([]byte, error)
 }
 

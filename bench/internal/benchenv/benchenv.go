@@ -40,6 +40,9 @@ type Workers struct {
 	bin, cfgPath string
 	slots        int
 	procs        []*exec.Cmd
+	// Args, if set, gives the i-th process started more arguments of
+	// the worker command (say -cpuprofile FILE).
+	Args func(i int) []string
 }
 
 // NewWorkers returns an empty set; Start adds processes.
@@ -51,7 +54,11 @@ func NewWorkers(bin, cfgPath string, slots int) *Workers {
 // (Pdeathsig), so a crashed benchmark leaves none behind.
 func (w *Workers) Start(n int) error {
 	for range n {
-		c := exec.Command(w.bin, "-c", w.cfgPath, "worker", "-n", strconv.Itoa(w.slots))
+		args := []string{"-c", w.cfgPath, "worker", "-n", strconv.Itoa(w.slots)}
+		if w.Args != nil {
+			args = append(args, w.Args(len(w.procs))...)
+		}
+		c := exec.Command(w.bin, args...)
 		c.Stderr = os.Stderr
 		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := c.Start(); err != nil {

@@ -15,6 +15,9 @@ type ClusterSpec struct {
 	Bin            string // the glimpse-cluster binary the workers run
 	Workers, Slots int    // worker processes, and slots of each
 	GearmandArgs   []string
+	// WorkerArgs, if set, gives the i-th worker process more arguments
+	// of its worker command (see Workers.Args).
+	WorkerArgs func(i int) []string
 	// WriteConfig writes the workers' config in dir for the job server
 	// at addr and returns its path; nil: WriteConfig.
 	WriteConfig func(dir, addr string) (string, error)
@@ -52,6 +55,7 @@ func StartCluster(ctx context.Context, s ClusterSpec) (c *Cluster, err error) {
 		return nil, err
 	}
 	c.Workers = NewWorkers(s.Bin, c.Config, s.Slots)
+	c.Workers.Args = s.WorkerArgs
 	if err = c.Workers.Start(s.Workers); err != nil {
 		return nil, err
 	}

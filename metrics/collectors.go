@@ -99,6 +99,8 @@ var (
 	descCrashLoops      = prometheus.NewDesc("glimpse_pool_crash_loops_total", "Chunks stopped for going to more workers than Retries allows, none of which answered.", nil, nil)
 	descBackupsLaunched = prometheus.NewDesc("glimpse_pool_backup_tasks_launched_total", "Backup copies launched for slow chunks (BackupTasks).", nil, nil)
 	descBackupsWon      = prometheus.NewDesc("glimpse_pool_backup_tasks_won_total", "Backup copies whose result came before their original's.", nil, nil)
+	descDirectChunks    = prometheus.NewDesc("glimpse_pool_direct_chunks_total", "Chunk results that came back by the direct path, not through a job server.", nil, nil)
+	descDirectFallbacks = prometheus.NewDesc("glimpse_pool_direct_fallbacks_total", "Chunks whose worker could not fetch them from the pool, sent again through a job server.", nil, nil)
 )
 
 // NewPoolCollector returns a pool's collector (see pool.Stats), for a
@@ -106,7 +108,7 @@ var (
 func NewPoolCollector(p *pool.Pool) prometheus.Collector {
 	return funcCollector{
 		descs: []*prometheus.Desc{descMapsStarted, descMapsFinished, descMapsFailed, descChunksInFlight,
-			descRetries, descCrashLoops, descBackupsLaunched, descBackupsWon},
+			descRetries, descCrashLoops, descBackupsLaunched, descBackupsWon, descDirectChunks, descDirectFallbacks},
 		collect: func(ch chan<- prometheus.Metric) {
 			s := p.Stats()
 			counter(ch, descMapsStarted, s.MapsStarted)
@@ -117,6 +119,8 @@ func NewPoolCollector(p *pool.Pool) prometheus.Collector {
 			counter(ch, descCrashLoops, s.CrashLoops)
 			counter(ch, descBackupsLaunched, s.BackupsLaunched)
 			counter(ch, descBackupsWon, s.BackupsWon)
+			counter(ch, descDirectChunks, s.DirectChunks)
+			counter(ch, descDirectFallbacks, s.DirectFallbacks)
 		},
 	}
 }

@@ -209,10 +209,12 @@ func (c *chunkCall[In, Out]) directAnswer(data []byte, err error) (_ []byte, _ e
 		return data, nil, false
 	case a.Sent:
 		if res, ok := c.offer.Result(); ok {
+			c.m.p.counters.directChunks.Add(1)
 			return res, nil, false
 		}
 		return nil, fmt.Errorf("%w: its worker said it sent the result to the pool, which has none", gearman.ErrJobFailed), false
 	}
+	c.m.p.counters.directFallbacks.Add(1)
 	c.m.p.direct.failed(c.m.p.opts.logger, c.m.f.name, a.Reason)
 	c.dropOffer()
 	c.payload, c.more = c.inline[0], c.inline[1:]

@@ -69,6 +69,9 @@ func TestDirectPathBypassesJobServer(t *testing.T) {
 			if tc.opts == nil && relayed > 256<<10 {
 				t.Fatalf("the job server relayed %d bytes: the items went through it", relayed)
 			}
+			if st := p.Stats(); (tc.opts == nil) != (st.DirectChunks > 0) || st.DirectFallbacks != 0 {
+				t.Fatalf("Stats: %d direct chunks, %d fallbacks", st.DirectChunks, st.DirectFallbacks)
+			}
 			if tc.opts != nil && relayed < 2*n*size {
 				t.Fatalf("with the direct path off the job server relayed %d bytes, want the items both ways (%d)", relayed, 2*n*size)
 			}
@@ -131,6 +134,9 @@ func TestDirectPathFallsBack(t *testing.T) {
 	}
 	if !pool.DirectDisabled(p) || warnings.Load() != 1 {
 		t.Fatalf("direct path disabled %v, %d warnings; want true and 1", pool.DirectDisabled(p), warnings.Load())
+	}
+	if st := p.Stats(); st.DirectChunks != 0 || st.DirectFallbacks == 0 {
+		t.Fatalf("Stats: %d direct chunks, %d fallbacks; want none and some", st.DirectChunks, st.DirectFallbacks)
 	}
 }
 

@@ -12,6 +12,7 @@ type poolCounters struct {
 	chunksInFlight                        atomic.Int64
 	retries, crashLoops                   atomic.Uint64
 	backupsLaunched, backupsWon           atomic.Uint64
+	directChunks, directFallbacks         atomic.Uint64
 }
 
 // Stats are a pool's counters since New (metrics.NewPoolCollector
@@ -27,6 +28,11 @@ type Stats struct {
 	CrashLoops      uint64 // chunks stopped for going to more workers than Retries allows (ErrCrashLoop)
 	BackupsLaunched uint64 // backup copies of slow chunks (BackupTasks)
 	BackupsWon      uint64 // backup copies whose result came first
+	// DirectChunks are the chunk results that came back by the direct
+	// path (WithDirectData), and DirectFallbacks the chunks whose worker
+	// could not fetch them from the pool, sent again through the job
+	// server.
+	DirectChunks, DirectFallbacks uint64
 }
 
 // Stats returns the pool's counters.
@@ -36,6 +42,7 @@ func (p *Pool) Stats() Stats {
 		MapsStarted: c.mapsStarted.Load(), MapsFinished: c.mapsFinished.Load(), MapsFailed: c.mapsFailed.Load(),
 		ChunksInFlight: c.chunksInFlight.Load(), Retries: c.retries.Load(), CrashLoops: c.crashLoops.Load(),
 		BackupsLaunched: c.backupsLaunched.Load(), BackupsWon: c.backupsWon.Load(),
+		DirectChunks: c.directChunks.Load(), DirectFallbacks: c.directFallbacks.Load(),
 	}
 }
 

@@ -109,6 +109,8 @@ func TestPoolCollector(t *testing.T) {
 	sc.Want(t, 1, "glimpse_pool_crash_loops_total")
 	sc.Want(t, 1, "glimpse_pool_backup_tasks_launched_total")
 	sc.Want(t, 1, "glimpse_pool_backup_tasks_won_total")
+	sc.Want(t, 0, "glimpse_pool_direct_chunks_total") // small items: see TestDirectPathBypassesJobServer
+	sc.Want(t, 0, "glimpse_pool_direct_fallbacks_total")
 	metricstest.Promtool(t, sc)
 }
 

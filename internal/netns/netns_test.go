@@ -235,6 +235,7 @@ func TestMapAcrossHosts(t *testing.T) {
 			t.Fatalf("result %d is %d, want %d", i, got[i], x*x)
 		}
 	}
+	mapLargeItemsDirect(t, ctx, p)
 
 	pids := tc.workerPIDs()
 	for _, via := range []string{"fanout", "zmq"} {
@@ -268,6 +269,23 @@ func TestMapAcrossHosts(t *testing.T) {
 		}
 	}
 	tc.stopAll(t, ctx)
+}
+
+// mapLargeItemsDirect maps large items across the hosts: the workers
+// fetch them from the pool and send their results back over the direct
+// path (the pool's address on its route to gearmand's host), byte for
+// byte, with no chunk falling back to the job server.
+func mapLargeItemsDirect(t *testing.T, ctx context.Context, p *pool.Pool) {
+	t.Helper()
+	in := testenv.Blobs(12, 1<<20, 3)
+	out, err := pool.Map(ctx, p, funcs.Identity, in, pool.Chunksize(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.SameBlobs(t, in, out)
+	if st := p.Stats(); st.DirectChunks != 6 || st.DirectFallbacks != 0 {
+		t.Fatalf("large items across hosts: %d chunks came back by the direct path, %d fell back; want 6 and 0", st.DirectChunks, st.DirectFallbacks)
+	}
 }
 
 // TestPartitionedWorkerHost cuts a worker host off the network while it

@@ -94,7 +94,7 @@ func (c *chunkCall[In, Out]) encode() ([]byte, error) {
 	req := wire.ChunkRequest[In]{Start: c.f.start, TaskTimeout: int64(c.m.o.taskTimeout), Items: c.f.items,
 		InType: c.m.f.shapes.wireIn, OutType: c.m.f.shapes.wireOut}
 	if !c.sendsInPlace() {
-		return wire.EncodeSized(c.m.p.headroom()+c.sharedHeaderRoom(), c.m.chunkBufferSize(len(c.f.items)), req)
+		return wire.EncodeSized(c.m.p.headroom()+c.sharedHeaderRoom(), c.m.chunkBufferSize(c.f.items), req)
 	}
 	parts, err := wire.EncodeParts(256+32*len(c.f.items), req)
 	if err != nil {

@@ -66,7 +66,7 @@ const (
 // submitInline says whether the chunk of items is submitted on the map's
 // goroutine: a small chunk whose predecessors are all submitted.
 func (m *mapRun[In, Out]) submitInline(items []In) bool {
-	if len(items) > inlineItems || m.chunkBufferSize(len(items)) > inlineBytes {
+	if len(items) > inlineItems || m.chunkBufferSize(items) > inlineBytes {
 		return false
 	}
 	select {

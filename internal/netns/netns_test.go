@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"log/slog"
 	"maps"
 	"os"
 	"os/exec"
@@ -236,6 +237,7 @@ func TestMapAcrossHosts(t *testing.T) {
 		}
 	}
 	mapLargeItemsDirect(t, ctx, p)
+	mapLargeItemsFallBack(t, ctx, tc.configPath)
 
 	pids := tc.workerPIDs()
 	for _, via := range []string{"fanout", "zmq"} {
@@ -285,6 +287,29 @@ func mapLargeItemsDirect(t *testing.T, ctx context.Context, p *pool.Pool) {
 	testenv.SameBlobs(t, in, out)
 	if st := p.Stats(); st.DirectChunks != 6 || st.DirectFallbacks != 0 {
 		t.Fatalf("large items across hosts: %d chunks came back by the direct path, %d fell back; want 6 and 0", st.DirectChunks, st.DirectFallbacks)
+	}
+}
+
+// mapLargeItemsFallBack maps large items from a pool whose direct-path
+// address the worker hosts cannot reach (its loopback, which is each
+// host's own): the glimpse-cluster workers answer that they cannot fetch
+// the chunk, and the pool sends it through gearmand instead, byte for
+// byte.
+func mapLargeItemsFallBack(t *testing.T, ctx context.Context, configPath string) {
+	t.Helper()
+	p, err := pool.FromConfigFile(configPath, pool.WithDirectDataAddress("127.0.0.1"), pool.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	in := testenv.Blobs(12, 1<<20, 4)
+	out, err := pool.Map(ctx, p, funcs.Identity, in, pool.Chunksize(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.SameBlobs(t, in, out)
+	if st := p.Stats(); st.DirectChunks != 0 || st.DirectFallbacks == 0 {
+		t.Fatalf("large items offered on the client's loopback: %d chunks came back by the direct path, %d fell back; want none and some", st.DirectChunks, st.DirectFallbacks)
 	}
 }
 

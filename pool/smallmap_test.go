@@ -252,9 +252,35 @@ func TestConcurrentOneItemMapsShareConnections(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	// At most maxSharedClients (4) connections, and one admin connection.
+	// At most maxSharedClients (2) connections, and one admin connection.
 	if dialed := proxy.dials.Load() - before; dialed > 5 {
 		t.Fatalf("%d concurrent one-item maps dialed %d connections, want at most 5", concurrent, dialed)
+	}
+}
+
+// Hundreds of one-item maps at once go over two shared connections, not
+// four: the fewer connections, the more packets each system call carries,
+// on this side and on gearmand's. 300 maps of 10ms on two slots are all
+// waiting together, past the 64 maps a connection takes before another
+// is dialled, so the old limit of four was reached.
+func TestManyConcurrentOneItemMapsShareTwoConnections(t *testing.T) {
+	p, proxy := proxiedPool(t)
+	waitSlots(t, p, counted.Name(), 2)
+	ctx := testenv.Context(t)
+	const concurrent = 300
+	before := proxy.dials.Load()
+	var wg sync.WaitGroup
+	for range concurrent {
+		wg.Go(func() {
+			if _, err := pool.Map(ctx, p, counted, []time.Duration{10 * time.Millisecond}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	// Two shared connections, and one admin connection.
+	if dialed := proxy.dials.Load() - before; dialed > 3 {
+		t.Fatalf("%d concurrent one-item maps dialed %d connections, want at most 3", concurrent, dialed)
 	}
 }
 

@@ -51,12 +51,8 @@ func (f *Fetch) read(ref Ref) error {
 	if _, err := f.conn.Write(putHello(ref.Token)); err != nil {
 		return err
 	}
-	st, err := readStatus(f.conn)
-	if err != nil {
+	if err := expectOK(f.conn); err != nil {
 		return err
-	}
-	if st != StatusOK {
-		return st.err()
 	}
 	n, err := readLength(f.conn, ref.Len)
 	if err != nil || n != ref.Len {
@@ -79,14 +75,7 @@ func (f *Fetch) Deliver(parts [][]byte) error {
 	if _, err := bufs.WriteTo(f.conn); err != nil {
 		return err
 	}
-	st, err := readStatus(f.conn)
-	if err != nil {
-		return err
-	}
-	if st != StatusOK {
-		return st.err()
-	}
-	return nil
+	return expectOK(f.conn)
 }
 
 // Close closes the connection. The Payload stays usable. A nil Fetch

@@ -95,6 +95,18 @@ func readLength(r io.Reader, most int64) (int64, error) {
 	return int64(n), nil
 }
 
+// expectOK reads a status byte: nil for StatusOK, else its error.
+func expectOK(r io.Reader) error {
+	st, err := readStatus(r)
+	if err != nil {
+		return err
+	}
+	if st != StatusOK {
+		return st.err()
+	}
+	return nil
+}
+
 // readStatus reads a status byte.
 func readStatus(r io.Reader) (Status, error) {
 	var b [1]byte

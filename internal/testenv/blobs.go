@@ -34,3 +34,26 @@ func SameBlobs(t testing.TB, want, got [][]byte) {
 		}
 	}
 }
+
+// HeldAcrossAnotherMap checks that results held from one map (out) stay
+// as they were while another map, of other items of the same shape, runs
+// through mapItems: results decoded over memory that a later map reuses
+// would change under their holder.
+func HeldAcrossAnotherMap(t testing.TB, out [][]byte, mapItems func([][]byte) ([][]byte, error)) {
+	t.Helper()
+	kept := make([][]byte, len(out))
+	for i := range out {
+		kept[i] = bytes.Clone(out[i])
+	}
+	size := 0
+	if len(out) > 0 {
+		size = len(out[0])
+	}
+	other := Blobs(len(out), size, 2)
+	out2, err := mapItems(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	SameBlobs(t, other, out2)
+	SameBlobs(t, kept, out)
+}

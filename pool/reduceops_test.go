@@ -49,15 +49,23 @@ func failFirst(kind string, x int64) error {
 	return errors.New("transient failure")
 }
 
+// flakyReducePool is a pool with 2 worker slots that serve flakySum and
+// flakyWords.
+func flakyReducePool(t *testing.T) *pool.Pool {
+	t.Helper()
+	addr := gearmand(t)
+	startWorker(t, 2, addr)
+	p := newPool(t, flakySum.Name(), 2, addr)
+	waitSlots(t, p, flakyWords.Name(), 2)
+	return p
+}
+
 // Retries and RetryTaskErrors behave for reduces as for maps: a chunk
 // whose item failed once is run again, and its accumulator counted once
 // (the sum and the keyed counts are exact); without RetryTaskErrors the
 // first failure is final, a *TaskError naming the item.
 func TestReduceRetriesAsMaps(t *testing.T) {
-	addr := gearmand(t)
-	startWorker(t, 2, addr)
-	p := newPool(t, flakySum.Name(), 2, addr)
-	waitSlots(t, p, flakyWords.Name(), 2)
+	p := flakyReducePool(t)
 	ctx := testenv.Context(t)
 	const n = 1000
 	flakyOnce.Clear()
@@ -92,10 +100,7 @@ func TestReduceRetriesAsMaps(t *testing.T) {
 // Progress counts a reduce's input items as they are folded, as a map's,
 // up to the total for a slice (and -1 for a sequence), ending at all.
 func TestReduceProgressCountsItems(t *testing.T) {
-	addr := gearmand(t)
-	startWorker(t, 2, addr)
-	p := newPool(t, flakySum.Name(), 2, addr)
-	waitSlots(t, p, flakyWords.Name(), 2)
+	p := flakyReducePool(t)
 	ctx := testenv.Context(t)
 	const n = 1000
 	flakyOnce.Clear()

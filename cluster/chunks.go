@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/glimpse-go/glimpse/gearman"
+	"github.com/glimpse-go/glimpse/internal/direct"
 	"github.com/glimpse-go/glimpse/internal/wire"
 	"github.com/glimpse-go/glimpse/pool"
 )
@@ -39,7 +40,7 @@ func (w *Worker) jobFunc(f wire.Function) gearman.JobFunc {
 		var result []byte
 		var more [][]byte // result parts sent after result, from where they are (runChunk)
 		defer func() {
-			took, moreBytes := time.Since(start), partsSize(more)
+			took, moreBytes := time.Since(start), int(direct.Size(more))
 			w.chunkEnded(ctx, name, job.Handle, took, len(result)+moreBytes, context.Cause(ctx), err)
 			w.countChunk(name, job.Data, result, moreBytes, took, context.Cause(ctx), err)
 			w.mem.chunkDone(size+len(result)+moreBytes, func() bool { return w.active.Load() == 0 })

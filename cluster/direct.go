@@ -68,12 +68,3 @@ func (w *Worker) deliverDirect(f *direct.Fetch, job *gearman.Job, result []byte,
 	}
 	return direct.ResultSent
 }
-
-// partsSize is the bytes of a result's parts after its first.
-func partsSize(parts [][]byte) int {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	return n
-}

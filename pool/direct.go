@@ -166,7 +166,7 @@ func (d *directPath) close() {
 // no key, no shared value, items held by Map) with enough large bytes,
 // and no TLS to the job servers (the direct path is plaintext), take it.
 func (c *chunkCall[In, Out]) offerDirect() {
-	if largeBytes(c.more) < DirectMinBytes {
+	if direct.Size(c.more) < DirectMinBytes {
 		return
 	}
 	srv := c.m.p.directServer()
@@ -184,14 +184,6 @@ func (c *chunkCall[In, Out]) offerDirect() {
 	}
 	c.offer, c.inline = o, parts
 	c.payload, c.more = ref.Encode(), nil
-}
-
-func largeBytes(parts [][]byte) int {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	return n
 }
 
 // directAnswer reads a worker's answer to a reference: the result its

@@ -69,7 +69,7 @@ func (f *Fetch) read(ref Ref) error {
 // Deliver sends the result, whose concatenation is parts, in one writev,
 // and waits for the server to say it stored it, within its budget.
 func (f *Fetch) Deliver(parts [][]byte) error {
-	n := size(parts)
+	n := Size(parts)
 	f.conn.SetDeadline(time.Now().Add(Budget(n)))
 	bufs := append(net.Buffers{lengthHeader(n)}, parts...)
 	if _, err := bufs.WriteTo(f.conn); err != nil {

@@ -114,8 +114,8 @@ func readStatus(r io.Reader) (Status, error) {
 	return Status(b[0]), err
 }
 
-// size is the total length of parts.
-func size(parts [][]byte) int64 {
+// Size is the total length of parts: a payload or result in pieces.
+func Size(parts [][]byte) int64 {
 	var n int64
 	for _, p := range parts {
 		n += int64(len(p))

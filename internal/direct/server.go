@@ -67,7 +67,7 @@ func (s *Server) Addr() string { return s.addr }
 // Offer serves parts, whose concatenation is a payload, under a new
 // token until the Offer is dropped. The parts must not change meanwhile.
 func (s *Server) Offer(parts [][]byte) (*Offer, error) {
-	o := &Offer{s: s, token: NewToken(), parts: parts, size: size(parts), conns: map[net.Conn]struct{}{}}
+	o := &Offer{s: s, token: NewToken(), parts: parts, size: Size(parts), conns: map[net.Conn]struct{}{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

@@ -45,12 +45,17 @@ func stringKind[K comparable]() bool {
 	return reflect.TypeFor[K]().Kind() == reflect.String
 }
 
+// asString is key, of a string type, as a string.
+func asString[K comparable](key K) string {
+	return *(*string)(unsafe.Pointer(&key))
+}
+
 // cloneKey returns key with its string's bytes copied into a, if K is a
 // string type (isString: stringKind[K]()), else key itself.
 func cloneKey[K comparable](a *keyArena, key K, isString bool) K {
 	if !isString {
 		return key
 	}
-	s := a.clone(*(*string)(unsafe.Pointer(&key)))
+	s := a.clone(asString(key))
 	return *(*K)(unsafe.Pointer(&s))
 }

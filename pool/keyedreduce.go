@@ -8,6 +8,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,7 +49,7 @@ type pair[K comparable, V any] struct {
 
 // RegisterKeyed makes a keyed map/reduce callable by name on the cluster
 // (see ReduceByKey): fn is called on each item with an emit function for
-// its key/value pairs; combine joins two values of one key, a's before
+// its key/value pairs, which it may call until it returns; combine joins two values of one key, a's before
 // b's in input order (it must be associative, not commutative). Like
 // Register it panics on an invalid or taken name, nil functions, and
 // types msgpack cannot carry whole (K must also be a valid map key).
@@ -114,6 +115,8 @@ type keyedFolder[In any, K comparable, V any] struct {
 	// keysSeen is how many keys the last chunk folded here had: the next
 	// chunk's index is made that big, not grown to it.
 	keysSeen atomic.Int64
+	// indexes keeps the string indexes of chunks folded (see adder).
+	indexes sync.Pool
 }
 
 // maxKeysHint bounds the index allocated ahead for a chunk's keys.
@@ -126,7 +129,8 @@ const maxKeysHint = 1 << 16
 // returned in time, so that a call left running adds nothing.
 func (k *keyedFolder[In, K, V]) fold(ctx context.Context, items []In, first int, timeout time.Duration) (table[K, V], int, *TaskError) {
 	var t table[K, V]
-	add := t.adder(k.combine, int(k.keysSeen.Load()))
+	add, release := t.adder(k.combine, int(k.keysSeen.Load()), &k.indexes)
+	defer release()
 	timed := registered[In, []pair[K, V]]{Func[In, []pair[K, V]]{fn: k.collect}}
 	for i, item := range items {
 		if i%ctxCheckItems == 0 && ctx.Err() != nil {
@@ -154,30 +158,54 @@ func (k *keyedFolder[In, K, V]) fold(ctx context.Context, items []In, first int,
 }
 
 // adder returns the function that adds a pair to t, a worker's table
-// being built: its keys and values in slices, found by an index map, so a
-// key already in costs one map lookup, not a lookup and an assignment.
-// The index and the slices are made for sizeHint keys (the last chunk's
+// being built: its keys and values in slices, found by an index, so a
+// key already in costs one lookup, not a lookup and an assignment. The
+// index and the slices are made for sizeHint keys (the last chunk's
 // count), not grown to them. A string key is copied into the table's
 // arena when it is added (once per distinct key of a chunk): the keys a
 // function emits are often substrings of its item (a word of a text),
-// which the table would otherwise keep alive whole.
-func (t *table[K, V]) adder(combine func(a, b V) V, sizeHint int) func(K, V) {
+// which the table would otherwise keep alive whole. release ends the
+// adds: a string index goes back to indexes for the next chunk.
+func (t *table[K, V]) adder(combine func(a, b V) V, sizeHint int, indexes *sync.Pool) (add func(K, V), release func()) {
 	n := max(sizeHint, 256)
-	index := make(map[K]int, n)
 	t.keys, t.vals = make([]K, 0, n), make([]V, 0, n)
-	isString := stringKind[K]()
 	t.arena = &keyArena{}
+	if stringKind[K]() {
+		return t.stringAdder(combine, takeStringIndex(indexes, n))
+	}
+	index := make(map[K]int, n)
 	return func(key K, v V) {
 		if i, ok := index[key]; ok {
-			t.combining = true
-			t.vals[i] = combine(t.vals[i], v)
-			t.combining = false
+			t.combine(combine, i, v)
 			return
 		}
-		key = cloneKey(t.arena, key, isString)
 		index[key] = len(t.keys)
 		t.keys, t.vals = append(t.keys, key), append(t.vals, v)
-	}
+	}, func() {}
+}
+
+// stringAdder is adder for string keys, found by index.
+func (t *table[K, V]) stringAdder(combine func(a, b V) V, index *stringIndex) (add func(K, V), release func()) {
+	keyAt := func(i int) string { return asString(t.keys[i]) }
+	return func(key K, v V) {
+			i, added := index.place(asString(key), len(t.keys), keyAt)
+			if !added {
+				t.combine(combine, i, v)
+				return
+			}
+			key = cloneKey(t.arena, key, true)
+			t.keys, t.vals = append(t.keys, key), append(t.vals, v)
+		}, func() {
+			index.release()
+		}
+}
+
+// combine combines v into the value at i, marked as combining (a panic
+// there is combine's).
+func (t *table[K, V]) combine(combine func(a, b V) V, i int, v V) {
+	t.combining = true
+	t.vals[i] = combine(t.vals[i], v)
+	t.combining = false
 }
 
 // call runs fn on one item, its pairs going straight to add, which

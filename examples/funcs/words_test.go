@@ -70,6 +70,38 @@ func TestForEachWordAsLoweringFirst(t *testing.T) {
 	}
 }
 
+// Words that cross a 64-byte block of the masks, end the text at a
+// block's end, or fill a block, mixed case or not, are found whole.
+func TestForEachWordAcrossBlocks(t *testing.T) {
+	var texts []string
+	for _, word := range []string{"w", "word", "Word", "wörd", "WORD'S", strings.Repeat("x", 64), strings.Repeat("Ab", 40), strings.Repeat("é", 50)} {
+		for pad := range 70 {
+			text := strings.Repeat(" ", pad) + word
+			texts = append(texts, text, text+" tail", text+"\xe2\x80\x94"+word, text+word)
+		}
+	}
+	for _, n := range []int{63, 64, 65, 127, 128, 129} {
+		texts = append(texts, strings.Repeat("a", n), strings.Repeat("A", n), strings.Repeat("a ", n)[:n], strings.Repeat("é", n))
+	}
+	for _, text := range texts {
+		if got, want := words(text), wordsByLoweringFirst(text); !slices.Equal(got, want) {
+			t.Errorf("words of %q: got %q, want %q", text, got, want)
+		}
+	}
+}
+
+// forEachWord finds the words lowering first finds in any text.
+func FuzzForEachWord(f *testing.F) {
+	for _, s := range []string{"Hello, World!", "don't STOP'n", "Ça déjà VU", "bad \xff\xfe utf8\xc3", strings.Repeat("ab ", 30)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if got, want := words(text), wordsByLoweringFirst(text); !slices.Equal(got, want) {
+			t.Errorf("words of %q: got %q, want %q", text, got, want)
+		}
+	})
+}
+
 // A word handed to fn stays as it was after forEachWord returns and is
 // called again (the table of a chunk keeps its keys).
 func TestForEachWordKeepsWords(t *testing.T) {

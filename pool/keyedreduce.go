@@ -188,7 +188,7 @@ func (t *table[K, V]) adder(combine func(a, b V) V, sizeHint int, indexes *sync.
 func (t *table[K, V]) stringAdder(combine func(a, b V) V, index *stringIndex) (add func(K, V), release func()) {
 	keyAt := func(i int) string { return asString(t.keys[i]) }
 	return func(key K, v V) {
-			i, added := index.place(asString(key), len(t.keys), keyAt)
+			i, added := index.place(asString(key), keyAt)
 			if !added {
 				t.combine(combine, i, v)
 				return

@@ -8,17 +8,21 @@ import (
 )
 
 // stringIndex finds the place of a string key in a worker's table (see
-// table.adder): an open-addressing table whose slots hold a key of up to
-// 16 bytes itself, as two words, with its length. A key already in is
-// found by comparing words in the slot the hash picks, with no load of
-// the key's bytes from where they are and no call to compare them: with
-// Go's map the lookup was half of a worker's word count, the words being
-// short. A longer key's slot holds its first and last 8 bytes and its
-// hash, and a match is checked against the key itself.
+// table.adder). Its slots, open addressing, are 8 bytes: a key's place
+// and 32 bits of its hash. Its entries, one per key in place order, hold
+// a key of up to 16 bytes itself, as two words, with its length, so a key
+// already in is found by comparing words, with no load of the key's
+// bytes from where they are and no call to compare them. With Go's map
+// the lookup was half of a worker's word count, the words being short.
+// The index is small (a word count's chunk of 5,000 words: 128 KiB of
+// slots, 160 KiB of entries, the frequent words' first, together), as
+// a lookup costs mostly the cache misses on it. A longer key's entry
+// holds its first and last 8 bytes, and a match is checked against the
+// key itself.
 type stringIndex struct {
-	slots []stringSlot
-	mask  uint64
-	n     int // keys in
+	slots   []uint64 // 0: empty; else the hash's high half << 32 | place+1
+	entries []keyEntry
+	mask    uint64
 	// seeds and longSeed make the hashes this index's own, as Go's maps
 	// do, so that no input is slow by design.
 	seeds    [2]uint64
@@ -26,15 +30,14 @@ type stringIndex struct {
 	pool     *sync.Pool // where release puts it; nil: nowhere
 }
 
-// stringSlot is a key's slot, 32 bytes; size 0 is an empty slot.
-type stringSlot struct {
+// keyEntry is what the index knows of the key at a place.
+type keyEntry struct {
 	head, tail uint64 // the key's bytes: see keyWords
-	hash       uint64 // the key's hash, which grow places it by again
-	size       uint32 // the key's length + 1
-	at         int32  // the key's place in the table's keys
+	hash       uint64 // which grow places it by again
+	size       int    // the key's length
 }
 
-// shortKey is the longest key its slot holds whole.
+// shortKey is the longest key its entry holds whole.
 const shortKey = 16
 
 // newStringIndex makes an index for about n keys without growing.
@@ -43,18 +46,18 @@ func newStringIndex(n int) *stringIndex {
 	for size < 2*n {
 		size *= 2
 	}
-	return &stringIndex{slots: make([]stringSlot, size), mask: uint64(size - 1),
-		seeds: [2]uint64{rand.Uint64(), rand.Uint64()}, longSeed: maphash.MakeSeed()}
+	return &stringIndex{slots: make([]uint64, size), mask: uint64(size - 1),
+		entries: make([]keyEntry, 0, n),
+		seeds:   [2]uint64{rand.Uint64(), rand.Uint64()}, longSeed: maphash.MakeSeed()}
 }
 
-// maxPooledSlots: an index grown past this many slots (2 MiB) is not
+// maxPooledSlots: an index grown past this many slots (512 KiB) is not
 // kept for another chunk, whose clearing would cost more than it saves.
 const maxPooledSlots = 1 << 16
 
 // takeStringIndex returns an index for about n keys: an empty one a chunk
-// before released into pool, or a new one. A worker reused them: a new
-// 512 KiB index per chunk of a word count was a fifth of what the worker
-// allocated per chunk, and its garbage collections with it.
+// before released into pool, or a new one. Making one per chunk made
+// garbage of a third of the size of a word count's chunk.
 func takeStringIndex(pool *sync.Pool, n int) *stringIndex {
 	x, _ := pool.Get().(*stringIndex)
 	if x == nil {
@@ -71,33 +74,44 @@ func (x *stringIndex) release() {
 		return
 	}
 	clear(x.slots)
-	x.n = 0
+	x.entries = x.entries[:0]
 	x.pool.Put(x)
 }
 
-// place returns the place of key: its own if it is in (added false),
-// else next, where the caller puts it (added true). keyAt returns the
-// key at a place, for a key longer than shortKey.
-func (x *stringIndex) place(key string, next int, keyAt func(int) string) (at int, added bool) {
+// place returns the place of key: its own if it is in (added false), else
+// the next one, len(x.entries), where the caller puts it (added true).
+// keyAt returns the key at a place, for a key longer than shortKey.
+func (x *stringIndex) place(key string, keyAt func(int) string) (at int, added bool) {
 	head, tail := keyWords(key)
 	h := x.hash(key, head, tail)
-	size := uint32(len(key)) + 1
+	tag := h >> 32 << 32
 	for i := h & x.mask; ; i = (i + 1) & x.mask {
-		s := &x.slots[i]
-		if s.size == 0 {
-			if 2*(x.n+1) > len(x.slots) {
-				x.grow()
-				return x.place(key, next, keyAt)
-			}
-			*s = stringSlot{head: head, tail: tail, hash: h, size: size, at: int32(next)}
-			x.n++
-			return next, true
+		slot := x.slots[i]
+		if slot == 0 {
+			return x.add(i, key, head, tail, h)
 		}
-		if s.head == head && s.tail == tail && s.size == size && s.hash == h &&
-			(len(key) <= shortKey || keyAt(int(s.at)) == key) {
-			return int(s.at), false
+		if slot&^(1<<32-1) != tag {
+			continue
+		}
+		at := int(uint32(slot)) - 1
+		if e := &x.entries[at]; e.head == head && e.tail == tail && e.size == len(key) &&
+			(len(key) <= shortKey || keyAt(at) == key) {
+			return at, false
 		}
 	}
+}
+
+// add puts a new key in slot i, or, if that would fill over half the
+// slots, in a slot of the index grown.
+func (x *stringIndex) add(i uint64, key string, head, tail, h uint64) (int, bool) {
+	at := len(x.entries)
+	x.entries = append(x.entries, keyEntry{head: head, tail: tail, hash: h, size: len(key)})
+	if 2*len(x.entries) > len(x.slots) {
+		x.grow()
+		return at, true
+	}
+	x.slots[i] = h>>32<<32 | uint64(at+1)
+	return at, true
 }
 
 // hash hashes a key of up to shortKey bytes from its words, each mixed
@@ -112,20 +126,16 @@ func (x *stringIndex) hash(key string, head, tail uint64) uint64 {
 	return hi ^ lo
 }
 
-// grow doubles the slots and places each key again by its hash.
+// grow doubles the slots and places every entry again by its hash.
 func (x *stringIndex) grow() {
-	old := x.slots
-	x.slots = make([]stringSlot, 2*len(old))
+	x.slots = make([]uint64, 2*len(x.slots))
 	x.mask = uint64(len(x.slots) - 1)
-	for _, s := range old {
-		if s.size == 0 {
-			continue
-		}
-		i := s.hash & x.mask
-		for x.slots[i].size != 0 {
+	for at, e := range x.entries {
+		i := e.hash & x.mask
+		for x.slots[i] != 0 {
 			i = (i + 1) & x.mask
 		}
-		x.slots[i] = s
+		x.slots[i] = e.hash>>32<<32 | uint64(at+1)
 	}
 }
 

@@ -49,10 +49,11 @@ type pair[K comparable, V any] struct {
 
 // RegisterKeyed makes a keyed map/reduce callable by name on the cluster
 // (see ReduceByKey): fn is called on each item with an emit function for
-// its key/value pairs, which it may call until it returns; combine joins two values of one key, a's before
-// b's in input order (it must be associative, not commutative). Like
-// Register it panics on an invalid or taken name, nil functions, and
-// types msgpack cannot carry whole (K must also be a valid map key).
+// its key/value pairs, which it may call until it returns; combine joins
+// two values of one key, a's before b's in input order (it must be
+// associative, not commutative). Like Register it panics on an invalid or
+// taken name, nil functions, and types msgpack cannot carry whole (K must
+// also be a valid map key).
 func RegisterKeyed[In any, K comparable, V any](name string, fn func(ctx context.Context, in In, emit func(K, V)) error,
 	combine func(a, b V) V) KeyedReducer[In, K, V] {
 	if combine == nil {
@@ -187,17 +188,16 @@ func (t *table[K, V]) adder(combine func(a, b V) V, sizeHint int, indexes *sync.
 // stringAdder is adder for string keys, found by index.
 func (t *table[K, V]) stringAdder(combine func(a, b V) V, index *stringIndex) (add func(K, V), release func()) {
 	keyAt := func(i int) string { return asString(t.keys[i]) }
-	return func(key K, v V) {
-			i, added := index.place(asString(key), keyAt)
-			if !added {
-				t.combine(combine, i, v)
-				return
-			}
-			key = cloneKey(t.arena, key, true)
-			t.keys, t.vals = append(t.keys, key), append(t.vals, v)
-		}, func() {
-			index.release()
+	add = func(key K, v V) {
+		i, added := index.place(asString(key), keyAt)
+		if !added {
+			t.combine(combine, i, v)
+			return
 		}
+		key = cloneKey(t.arena, key, true)
+		t.keys, t.vals = append(t.keys, key), append(t.vals, v)
+	}
+	return add, index.release
 }
 
 // combine combines v into the value at i, marked as combining (a panic

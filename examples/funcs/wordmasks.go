@@ -29,10 +29,11 @@ func groupMasks(x uint64) (in, mixed uint64) {
 }
 
 // packHighBits gathers the high bit of each byte of m, which has no other
-// bit set, into its low 8 bits, the first byte's lowest: each byte's bit
-// is multiplied into the top byte at its own place, and no two products
-// meet (byte k's bit, shifted to 8k, times the magic's bit 7j+7 lands at 56+k for
-// j = 7-k, and off the top byte or below it otherwise).
+// bit set, into its low 8 bits, the first byte's lowest: the multiply
+// moves each byte's bit into the top byte at its own place. Byte k's bit,
+// shifted to 8k, times the magic's bit 7j+7 lands at 56+k for j = 7-k;
+// no two of the 64 products land on one bit (8k+7j = 8k'+7j' only for
+// k = k', j = j'), so nothing carries.
 func packHighBits(m uint64) uint64 {
 	return (m >> 7) * 0x0102040810204080 >> 56
 }

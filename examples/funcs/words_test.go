@@ -90,6 +90,32 @@ func TestForEachWordAcrossBlocks(t *testing.T) {
 	}
 }
 
+// blockMasks marks each byte as the byte table says: in a word or not,
+// and mixed (capital or non-ASCII) or not, for every byte value at every
+// place of a block, and none past the end of a short text.
+func TestBlockMasksAsTable(t *testing.T) {
+	for c := range 256 {
+		for n := 1; n <= 64; n++ {
+			block := []byte(strings.Repeat("a", n))
+			block[(c*7)%n] = byte(c)
+			in, mixed := blockMasks(string(block), 0)
+			for i := range 64 {
+				wantIn, wantMixed := false, false
+				if i < n {
+					kind := asciiKind[block[i]]
+					wantIn, wantMixed = kind != notInWord, kind == upperInWord || kind == nonASCII
+				}
+				if got := in>>i&1 == 1; got != wantIn {
+					t.Fatalf("%q: byte %d in a word %v, want %v", block, i, got, wantIn)
+				}
+				if got := mixed>>i&1 == 1; got != wantMixed {
+					t.Fatalf("%q: byte %d mixed %v, want %v", block, i, got, wantMixed)
+				}
+			}
+		}
+	}
+}
+
 // forEachWord finds the words lowering first finds in any text.
 func FuzzForEachWord(f *testing.F) {
 	for _, s := range []string{"Hello, World!", "don't STOP'n", "Ça déjà VU", "bad \xff\xfe utf8\xc3", strings.Repeat("ab ", 30)} {

@@ -56,25 +56,6 @@ func wantProfile(t *testing.T, what string, data []byte) {
 	}
 }
 
-// httpGet returns the body of a 200 answer to url.
-func httpGet(t *testing.T, ctx context.Context, url string) []byte {
-	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s, %v: %.200s", url, resp.Status, err, body)
-	}
-	return body
-}
-
 // TestWorkerPprof runs "glimpse-cluster worker -metrics ADDR -pprof" as a
 // process and takes a CPU profile of it over HTTP while it counts primes:
 // a gzipped profile naming the function it ran. Without -pprof the
@@ -90,11 +71,11 @@ func TestWorkerPprof(t *testing.T) {
 
 	busyCtx, stopBusy := context.WithCancel(ctx)
 	busy := busyMap(t, busyCtx, srv.Addr())
-	cpu := httpGet(t, ctx, "http://"+addr+"/debug/pprof/profile?seconds=1")
+	cpu := []byte(scrape(t, ctx, "http://"+addr+"/debug/pprof/profile?seconds=1"))
 	stopBusy()
 	<-busy
 	wantProfile(t, "CPU profile", cpu)
-	heap := httpGet(t, ctx, "http://"+addr+"/debug/pprof/heap")
+	heap := []byte(scrape(t, ctx, "http://"+addr+"/debug/pprof/heap"))
 	if _, err := gzip.NewReader(bytes.NewReader(heap)); err != nil {
 		t.Errorf("heap profile: %d bytes, not gzip: %v", len(heap), err)
 	}

@@ -235,25 +235,33 @@ func TestMapIDsDifferAcrossPools(t *testing.T) {
 	wg.Wait()
 }
 
-// Concurrent one-item maps share a few connections: forty at once, each
-// waiting for its turn on two worker slots, do not dial forty.
-func TestConcurrentOneItemMapsShareConnections(t *testing.T) {
-	p, proxy := proxiedPool(t)
-	waitSlots(t, p, counted.Name(), 2)
+// oneItemMapsDials runs n one-item maps of counted, each item taking d,
+// all at once, and returns how many connections p dialled through proxy
+// meanwhile.
+func oneItemMapsDials(t *testing.T, p *pool.Pool, proxy *countingProxy, n int, d time.Duration) int64 {
+	t.Helper()
 	ctx := testenv.Context(t)
-	const concurrent = 40
 	before := proxy.dials.Load()
 	var wg sync.WaitGroup
-	for range concurrent {
+	for range n {
 		wg.Go(func() {
-			if _, err := pool.Map(ctx, p, counted, []time.Duration{20 * time.Millisecond}); err != nil {
+			if _, err := pool.Map(ctx, p, counted, []time.Duration{d}); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
+	return proxy.dials.Load() - before
+}
+
+// Concurrent one-item maps share a few connections: forty at once, each
+// waiting for its turn on two worker slots, do not dial forty.
+func TestConcurrentOneItemMapsShareConnections(t *testing.T) {
+	p, proxy := proxiedPool(t)
+	waitSlots(t, p, counted.Name(), 2)
+	const concurrent = 40
 	// At most maxSharedClients (2) connections, and one admin connection.
-	if dialed := proxy.dials.Load() - before; dialed > 5 {
+	if dialed := oneItemMapsDials(t, p, proxy, concurrent, 20*time.Millisecond); dialed > 5 {
 		t.Fatalf("%d concurrent one-item maps dialed %d connections, want at most 5", concurrent, dialed)
 	}
 }
@@ -266,20 +274,9 @@ func TestConcurrentOneItemMapsShareConnections(t *testing.T) {
 func TestManyConcurrentOneItemMapsShareTwoConnections(t *testing.T) {
 	p, proxy := proxiedPool(t)
 	waitSlots(t, p, counted.Name(), 2)
-	ctx := testenv.Context(t)
 	const concurrent = 300
-	before := proxy.dials.Load()
-	var wg sync.WaitGroup
-	for range concurrent {
-		wg.Go(func() {
-			if _, err := pool.Map(ctx, p, counted, []time.Duration{10 * time.Millisecond}); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
 	// Two shared connections, and one admin connection.
-	if dialed := proxy.dials.Load() - before; dialed > 3 {
+	if dialed := oneItemMapsDials(t, p, proxy, concurrent, 10*time.Millisecond); dialed > 3 {
 		t.Fatalf("%d concurrent one-item maps dialed %d connections, want at most 3", concurrent, dialed)
 	}
 }
